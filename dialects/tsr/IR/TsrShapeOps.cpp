@@ -1,0 +1,239 @@
+//===- TsrShapeOps.cpp - reshape, transpose, concat, slice, ... -----------===//
+//
+// Part of Tessera.
+//
+//===----------------------------------------------------------------------===//
+
+#include "dialects/tsr/IR/ShapeUtils.h"
+#include "dialects/tsr/IR/TsrOps.h"
+
+#include "llvm/ADT/SmallBitVector.h"
+
+using namespace mlir;
+using namespace mlir::tsr;
+
+//===----------------------------------------------------------------------===//
+// ReshapeOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult ReshapeOp::verify() {
+  auto inputType = cast<RankedTensorType>(getInput().getType());
+  if (inputType.getNumElements() != getType().getNumElements())
+    return emitOpError("cannot reshape ")
+           << inputType << " (" << inputType.getNumElements()
+           << " elements) to " << getType() << " ("
+           << getType().getNumElements() << " elements)";
+  return success();
+}
+
+OpFoldResult ReshapeOp::fold(FoldAdaptor adaptor) {
+  if (getInput().getType() == getType())
+    return getInput();
+  // reshape(reshape(x)) is one reshape of x.
+  if (auto producer = getInput().getDefiningOp<ReshapeOp>()) {
+    getInputMutable().assign(producer.getInput());
+    return getResult();
+  }
+  if (auto elements = dyn_cast_if_present<DenseElementsAttr>(adaptor.getInput()))
+    return elements.reshape(cast<ShapedType>(getType()));
+  return {};
+}
+
+//===----------------------------------------------------------------------===//
+// TransposeOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult TransposeOp::inferReturnTypes(MLIRContext *,
+                                            std::optional<Location> loc,
+                                            Adaptor adaptor,
+                                            SmallVectorImpl<Type> &inferred) {
+  auto type = cast<RankedTensorType>(adaptor.getInput().getType());
+  ArrayRef<int64_t> perm = adaptor.getPermutation();
+  if (int64_t(perm.size()) != type.getRank())
+    return emitOptionalError(loc, "permutation has ", perm.size(),
+                             " entries for rank ", type.getRank());
+  llvm::SmallBitVector seen(perm.size());
+  SmallVector<int64_t> shape;
+  for (int64_t p : perm) {
+    if (failed(checkAxis(loc, p, type.getRank(), "permutation entry")))
+      return failure();
+    if (seen.test(p))
+      return emitOptionalError(loc, "permutation repeats dimension ", p);
+    seen.set(p);
+    shape.push_back(type.getDimSize(p));
+  }
+  inferred.push_back(withShape(type, shape));
+  return success();
+}
+
+OpFoldResult TransposeOp::fold(FoldAdaptor) {
+  ArrayRef<int64_t> perm = getPermutation();
+  if (llvm::equal(perm, llvm::seq<int64_t>(0, perm.size())))
+    return getInput();
+  // transpose(transpose(x, p), q) = transpose(x, p∘q).
+  if (auto producer = getInput().getDefiningOp<TransposeOp>()) {
+    ArrayRef<int64_t> inner = producer.getPermutation();
+    SmallVector<int64_t> composed;
+    for (int64_t p : perm)
+      composed.push_back(inner[p]);
+    setPermutation(composed);
+    getInputMutable().assign(producer.getInput());
+    return getResult();
+  }
+  return {};
+}
+
+//===----------------------------------------------------------------------===//
+// ConcatOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult ConcatOp::inferReturnTypes(MLIRContext *,
+                                         std::optional<Location> loc,
+                                         Adaptor adaptor,
+                                         SmallVectorImpl<Type> &inferred) {
+  ValueRange inputs = adaptor.getInputs();
+  if (inputs.empty())
+    return emitOptionalError(loc, "concat needs at least one input");
+  auto first = cast<RankedTensorType>(inputs.front().getType());
+  int64_t axis = adaptor.getAxis();
+  if (failed(checkAxis(loc, axis, first.getRank())))
+    return failure();
+  SmallVector<int64_t> shape(first.getShape());
+  for (auto [i, input] : llvm::enumerate(inputs.drop_front())) {
+    auto type = cast<RankedTensorType>(input.getType());
+    if (type.getElementType() != first.getElementType())
+      return emitOptionalError(loc, "input ", i + 1, " has element type ",
+                               type.getElementType(), ", input 0 has ",
+                               first.getElementType());
+    if (type.getRank() != first.getRank())
+      return emitOptionalError(loc, "input ", i + 1, " has rank ",
+                               type.getRank(), ", input 0 has ",
+                               first.getRank());
+    for (int64_t d = 0; d < type.getRank(); ++d) {
+      if (d == axis)
+        shape[d] += type.getDimSize(d);
+      else if (type.getDimSize(d) != shape[d])
+        return emitOptionalError(loc, "input ", i + 1, " has size ",
+                                 type.getDimSize(d), " in dimension ", d,
+                                 ", input 0 has ", shape[d]);
+    }
+  }
+  inferred.push_back(withShape(first, shape));
+  return success();
+}
+
+OpFoldResult ConcatOp::fold(FoldAdaptor) {
+  if (getInputs().size() == 1)
+    return getInputs().front();
+  return {};
+}
+
+//===----------------------------------------------------------------------===//
+// SliceOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult SliceOp::inferReturnTypes(MLIRContext *,
+                                        std::optional<Location> loc,
+                                        Adaptor adaptor,
+                                        SmallVectorImpl<Type> &inferred) {
+  auto type = cast<RankedTensorType>(adaptor.getInput().getType());
+  ArrayRef<int64_t> start = adaptor.getStart(), limit = adaptor.getLimit();
+  std::optional<ArrayRef<int64_t>> strides = adaptor.getStrides();
+  int64_t rank = type.getRank();
+  if (int64_t(start.size()) != rank || int64_t(limit.size()) != rank ||
+      (strides && int64_t(strides->size()) != rank))
+    return emitOptionalError(loc, "start, limit and strides need one entry "
+                                  "per dimension (rank ",
+                             rank, ")");
+  SmallVector<int64_t> shape;
+  for (int64_t d = 0; d < rank; ++d) {
+    int64_t stride = strides ? (*strides)[d] : 1;
+    if (stride < 1)
+      return emitOptionalError(loc, "stride ", stride, " in dimension ", d,
+                               " must be at least 1");
+    if (start[d] < 0 || start[d] > limit[d] || limit[d] > type.getDimSize(d))
+      return emitOptionalError(loc, "slice [", start[d], ", ", limit[d],
+                               ") out of bounds for dimension ", d,
+                               " of size ", type.getDimSize(d));
+    shape.push_back(llvm::divideCeil(limit[d] - start[d], stride));
+  }
+  inferred.push_back(withShape(type, shape));
+  return success();
+}
+
+OpFoldResult SliceOp::fold(FoldAdaptor adaptor) {
+  if (getInput().getType() == getType())
+    return getInput();
+  if (auto splat = dyn_cast_if_present<SplatElementsAttr>(adaptor.getInput()))
+    return splat.resizeSplat(cast<ShapedType>(getType()));
+  return {};
+}
+
+//===----------------------------------------------------------------------===//
+// SplitOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult SplitOp::inferReturnTypes(MLIRContext *,
+                                        std::optional<Location> loc,
+                                        Adaptor adaptor,
+                                        SmallVectorImpl<Type> &inferred) {
+  auto type = cast<RankedTensorType>(adaptor.getInput().getType());
+  int64_t axis = adaptor.getAxis();
+  if (failed(checkAxis(loc, axis, type.getRank())))
+    return failure();
+  int64_t total = 0;
+  for (int64_t size : adaptor.getSizes()) {
+    if (size < 0)
+      return emitOptionalError(loc, "split size ", size, " is negative");
+    total += size;
+  }
+  if (total != type.getDimSize(axis))
+    return emitOptionalError(loc, "split sizes sum to ", total,
+                             " but dimension ", axis, " has size ",
+                             type.getDimSize(axis));
+  SmallVector<int64_t> shape(type.getShape());
+  for (int64_t size : adaptor.getSizes()) {
+    shape[axis] = size;
+    inferred.push_back(withShape(type, shape));
+  }
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// BroadcastOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult BroadcastOp::verify() {
+  auto inputType = cast<RankedTensorType>(getInput().getType());
+  if (!isBroadcastableTo(inputType.getShape(), getType().getShape()))
+    return emitOpError("cannot broadcast ") << inputType << " to " << getType();
+  return success();
+}
+
+OpFoldResult BroadcastOp::fold(FoldAdaptor adaptor) {
+  if (getInput().getType() == getType())
+    return getInput();
+  if (auto splat = dyn_cast_if_present<SplatElementsAttr>(adaptor.getInput()))
+    return splat.resizeSplat(cast<ShapedType>(getType()));
+  return {};
+}
+
+//===----------------------------------------------------------------------===//
+// GatherOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult GatherOp::inferReturnTypes(MLIRContext *,
+                                         std::optional<Location> loc,
+                                         Adaptor adaptor,
+                                         SmallVectorImpl<Type> &inferred) {
+  auto type = cast<RankedTensorType>(adaptor.getInput().getType());
+  auto indices = cast<RankedTensorType>(adaptor.getIndices().getType());
+  int64_t axis = adaptor.getAxis();
+  if (failed(checkAxis(loc, axis, type.getRank())))
+    return failure();
+  SmallVector<int64_t> shape(type.getShape().take_front(axis));
+  llvm::append_range(shape, indices.getShape());
+  llvm::append_range(shape, type.getShape().drop_front(axis + 1));
+  inferred.push_back(withShape(type, shape));
+  return success();
+}

@@ -1,0 +1,18 @@
+# lit configuration for Tessera's FileCheck tests (test/**/*.mlir).
+import os
+
+import lit.formats
+
+config.name = "Tessera"
+config.test_format = lit.formats.ShTest(execute_external=False)
+config.suffixes = [".mlir"]
+config.excludes = ["unittests", "Inputs", "CMakeLists.txt", "lit.cfg.py"]
+config.test_source_root = os.path.dirname(__file__)
+config.test_exec_root = os.path.join(config.tessera_obj_root, "test")
+
+path = [config.tessera_tools_dir, config.llvm_tools_dir, config.environment.get("PATH", "")]
+config.environment["PATH"] = os.pathsep.join(path)
+config.environment["FILECHECK_OPTS"] = "--enable-var-scope"
+config.substitutions.append(("%tessera_src", config.tessera_src_root))
+if config.have_cuda:
+    config.available_features.add("cuda")
