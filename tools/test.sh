@@ -29,7 +29,9 @@ echo "build: $(( $(date +%s) - start )) s"
 
 step "lit + GoogleTest"
 lit_status=0
-/usr/lib/llvm-22/bin/lit -sv "$build/test" || lit_status=$?
+lit_log="$build/lit.log"
+/usr/lib/llvm-22/bin/lit -sv "$build/test" 2>&1 | tee "$lit_log" || lit_status=$?
+lit_counts=$(grep -E '^ *(Total Discovered Tests|Passed|Failed|Skipped|Unsupported|Expectedly Failed|Unresolved|Timed Out):' "$lit_log" | tr -s ' ' | tr '\n' ';')
 
 step "runtime-only configure (no MLIR, no CUDA)"
 rt="$build-runtime-only"
@@ -43,11 +45,15 @@ if grep -q -e 'llvm-22' -e '/usr/local/cuda' "$rt/compile_commands.json"; then
   exit 1
 fi
 rt_status=0
-ctest --test-dir "$rt" --output-on-failure || rt_status=$?
+ctest_log="$rt/ctest.log"
+ctest --test-dir "$rt" --output-on-failure 2>&1 | tee "$ctest_log" || rt_status=$?
+ctest_counts=$(grep -E 'tests passed' "$ctest_log" || true)
 
 step "summary"
+echo "lit (FileCheck + GoogleTest cases):${lit_counts}"
+echo "runtime-only build (ctest): ${ctest_counts}"
 if ((lit_status == 0 && rt_status == 0)); then
-  echo "ALL TESTS PASSED (counts above: lit 'Total Discovered Tests', ctest for the runtime-only build)"
+  echo "ALL TESTS PASSED"
 else
   echo "TESTS FAILED: lit exit $lit_status, runtime-only ctest exit $rt_status" >&2
   exit 1

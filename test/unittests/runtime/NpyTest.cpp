@@ -33,10 +33,11 @@ std::vector<uint8_t> npyImage(const std::string &dict, size_t payload) {
   std::string header = dict;
   header.append((64 - (10 + header.size() + 1) % 64) % 64, ' ');
   header += '\n';
-  std::vector<uint8_t> bytes = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0,
-                                uint8_t(header.size()),
-                                uint8_t(header.size() >> 8)};
-  bytes.insert(bytes.end(), header.begin(), header.end());
+  std::string image = std::string("\x93NUMPY\x01\x00", 8);
+  image += char(header.size() & 0xff);
+  image += char(header.size() >> 8);
+  image += header;
+  std::vector<uint8_t> bytes(image.begin(), image.end());
   bytes.resize(bytes.size() + payload, 0);
   return bytes;
 }
