@@ -5,6 +5,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "compiler/Registration.h"
+#include "compiler/Pipelines.h"
 
 #include "dialects/tsr/IR/TsrDialect.h"
 
@@ -29,4 +30,5 @@ void tessera::registerAllDialects(mlir::DialectRegistry &registry) {
 void tessera::registerAllPasses() {
   mlir::registerTransformsPasses();
   mlir::shard::registerShardPasses();
+  registerPipelines();
 }

@@ -1,0 +1,153 @@
+//===- Compile.cpp - the tessera-compile driver ---------------------------===//
+//
+// Part of Tessera.
+//
+//===----------------------------------------------------------------------===//
+
+#include "compiler/Compile.h"
+#include "compiler/Registration.h"
+#include "compiler/Pipelines.h"
+
+#include "frontends/onnx/OnnxImporter.h"
+
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/DialectRegistry.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Support/FileUtilities.h"
+
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/ToolOutputFile.h"
+#include "llvm/Support/raw_ostream.h"
+
+using namespace mlir;
+namespace cl = llvm::cl;
+
+namespace {
+
+enum class Emit { None, Tsr, TsrFused };
+
+/// Parses "4x128" into dims.
+bool parseDims(llvm::StringRef text, std::vector<int64_t> &dims) {
+  llvm::SmallVector<llvm::StringRef> parts;
+  text.split(parts, 'x');
+  for (llvm::StringRef part : parts) {
+    int64_t v;
+    if (part.getAsInteger(10, v) || v < 0)
+      return false;
+    dims.push_back(v);
+  }
+  return !dims.empty() || text.empty();
+}
+
+/// Prints diagnostics as "error: message", naming the node where the
+/// location carries one and the message does not already.
+void printDiagnostic(Diagnostic &diag) {
+  llvm::raw_ostream &os = llvm::errs();
+  switch (diag.getSeverity()) {
+  case DiagnosticSeverity::Error: os << "error: "; break;
+  case DiagnosticSeverity::Warning: os << "warning: "; break;
+  case DiagnosticSeverity::Note: os << "note: "; break;
+  case DiagnosticSeverity::Remark: os << "remark: "; break;
+  }
+  std::string message = diag.str();
+  if (auto name = dyn_cast<NameLoc>(diag.getLocation()))
+    if (!llvm::StringRef(message).starts_with("node '"))
+      os << "node '" << name.getName().str() << "': ";
+  os << message << "\n";
+  for (Diagnostic &note : diag.getNotes())
+    os << "note: " << note.str() << "\n";
+}
+
+} // namespace
+
+int tessera::compileMain(int argc, char **argv) {
+  static cl::opt<std::string> input(cl::Positional, cl::desc("<model.onnx>"),
+                                    cl::Required);
+  static cl::list<std::string> inputShapes(
+      "input-shape", cl::desc("shape of a graph input: NAME=4x128"),
+      cl::value_desc("NAME=DxD..."));
+  static cl::list<std::string> dims(
+      "dim", cl::desc("value of a symbolic dimension: NAME=4"),
+      cl::value_desc("NAME=N"));
+  static cl::opt<int64_t> batch("batch",
+                                cl::desc("value of symbolic first dimensions"),
+                                cl::init(-1));
+  static cl::opt<int64_t> seq("seq",
+                              cl::desc("value of symbolic second dimensions"),
+                              cl::init(-1));
+  static cl::opt<Emit> emit(
+      "emit", cl::desc("what to write"), cl::init(Emit::None),
+      cl::values(clEnumValN(Emit::Tsr, "tsr", "the imported tsr IR"),
+                 clEnumValN(Emit::TsrFused, "tsr-fused",
+                            "the tsr IR after the graph pipeline")));
+  static cl::opt<std::string> output("o", cl::desc("output file"),
+                                     cl::value_desc("file"), cl::init("-"));
+  cl::ParseCommandLineOptions(argc, argv,
+                              "Tessera compiler: ONNX model -> tsr IR\n");
+
+  onnx::ImportOptions options;
+  for (const std::string &spec : inputShapes) {
+    auto [name, shape] = llvm::StringRef(spec).split('=');
+    std::vector<int64_t> values;
+    if (name.empty() || !parseDims(shape, values)) {
+      llvm::errs() << "error: --input-shape '" << spec
+                   << "' is not NAME=DxD... (e.g. input_ids=4x128)\n";
+      return 2;
+    }
+    options.inputShapes[name.str()] = values;
+  }
+  for (const std::string &spec : dims) {
+    auto [name, value] = llvm::StringRef(spec).split('=');
+    int64_t v;
+    if (name.empty() || value.getAsInteger(10, v) || v < 0) {
+      llvm::errs() << "error: --dim '" << spec << "' is not NAME=N\n";
+      return 2;
+    }
+    options.dims[name.str()] = v;
+  }
+  if (batch >= 0)
+    options.batch = batch;
+  if (seq >= 0)
+    options.seq = seq;
+  if (emit == Emit::None) {
+    llvm::errs() << "error: writing packages (.tpkg) is not implemented yet; "
+                    "use --emit=tsr or --emit=tsr-fused\n";
+    return 2;
+  }
+
+  DialectRegistry registry;
+  registerAllDialects(registry);
+  MLIRContext context(registry);
+  context.getDiagEngine().registerHandler(
+      [](Diagnostic &diag) { printDiagnostic(diag); });
+
+  auto model = onnx::ModelFile::open(input);
+  if (!model) {
+    llvm::errs() << "error: " << llvm::toString(model.takeError()) << "\n";
+    return 1;
+  }
+  OwningOpRef<ModuleOp> module = onnx::importModel(context, **model, options);
+  if (!module)
+    return 1;
+
+  if (emit == Emit::TsrFused) {
+    PassManager pm(&context);
+    buildGraphPipeline(pm, GraphPipelineOptions());
+    if (failed(pm.run(*module)))
+      return 1;
+  }
+
+  std::string error;
+  auto out = openOutputFile(output, &error);
+  if (!out) {
+    llvm::errs() << "error: " << error << "\n";
+    return 1;
+  }
+  module->print(out->os());
+  out->os() << "\n";
+  out->keep();
+  return 0;
+}

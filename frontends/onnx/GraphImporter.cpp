@@ -1,0 +1,455 @@
+//===- GraphImporter.cpp - walks an ONNX graph into tsr -------------------===//
+//
+// Part of Tessera.
+//
+//===----------------------------------------------------------------------===//
+
+#include "frontends/onnx/GraphImporter.h"
+
+#include "mlir/IR/Verifier.h"
+
+#include "llvm/ADT/StringExtras.h"
+
+#include <queue>
+#include <set>
+
+using namespace mlir;
+using namespace tessera::onnx;
+
+namespace {
+/// Graph input dimensions beyond this are hostile.
+constexpr int64_t kMaxInputDim = int64_t(1) << 31;
+} // namespace
+
+GraphImporter::GraphImporter(MLIRContext &context, const ModelFile &model,
+                             const ImportOptions &options)
+    : model_(model), options_(options), builder_(&context),
+      fileLoc_(FileLineColLoc::get(&context, model.path, 0, 0)) {
+  registerElementwiseOps(registry_);
+  registerShapeOps(registry_);
+  registerMathOps(registry_);
+}
+
+Type GraphImporter::convertType(int32_t t) {
+  switch (t) {
+  case ::onnx::TensorProto::FLOAT:
+    return builder_.getF32Type();
+  case ::onnx::TensorProto::FLOAT16:
+    return builder_.getF16Type();
+  case ::onnx::TensorProto::BFLOAT16:
+    return builder_.getBF16Type();
+  case ::onnx::TensorProto::DOUBLE:
+    return builder_.getF64Type();
+  case ::onnx::TensorProto::INT64:
+    return builder_.getI64Type();
+  case ::onnx::TensorProto::INT32:
+    return builder_.getI32Type();
+  case ::onnx::TensorProto::INT8:
+    return builder_.getI8Type();
+  case ::onnx::TensorProto::BOOL:
+    return builder_.getI1Type();
+  default:
+    return {};
+  }
+}
+
+/// The node's name, or "OpType_index" for unnamed nodes.
+static std::string nodeName(const ::onnx::NodeProto &node, int index) {
+  return node.name().empty() ? node.op_type() + "_" + std::to_string(index)
+                             : node.name();
+}
+
+Location GraphImporter::nodeLoc(const ::onnx::NodeProto &node, int index) {
+  return NameLoc::get(builder_.getStringAttr(nodeName(node, index)), fileLoc_);
+}
+
+FailureOr<ConstTensor>
+GraphImporter::tensorFromProto(const ::onnx::TensorProto &t, Location loc) {
+  Type elementType = convertType(t.data_type());
+  if (!elementType)
+    return emitError(loc) << "tensor '" << t.name() << "' has unsupported type "
+                          << onnxTypeName(t.data_type()),
+           failure();
+  if (t.data_location() == ::onnx::TensorProto::EXTERNAL)
+    return emitError(loc) << "tensor '" << t.name()
+                          << "' in a node attribute uses external data",
+           failure();
+  std::vector<int64_t> shape(t.dims().begin(), t.dims().end());
+  uint64_t count = 1;
+  for (int64_t d : shape)
+    if (d < 0 || __builtin_mul_overflow(count, uint64_t(d), &count) ||
+        count > (uint64_t(1) << 28))
+      return emitError(loc) << "tensor '" << t.name()
+                            << "' has a negative or absurd shape",
+             failure();
+  size_t elementSize = onnxTypeSize(t.data_type());
+  std::vector<uint8_t> bytes;
+  if (t.has_raw_data()) {
+    if (t.raw_data().size() != count * elementSize)
+      return emitError(loc) << "tensor '" << t.name() << "' has "
+                            << t.raw_data().size() << " bytes of raw data, "
+                            << "its shape needs " << count * elementSize,
+             failure();
+    bytes.assign(t.raw_data().begin(), t.raw_data().end());
+  }
+  ConstTensor c;
+  c.elementType = elementType;
+  c.shape = shape;
+  auto readRaw = [&](int64_t i, auto sample) {
+    decltype(sample) v;
+    std::memcpy(&v, bytes.data() + i * sizeof(v), sizeof(v));
+    return v;
+  };
+  bool typedCountOk = true;
+  switch (t.data_type()) {
+  case ::onnx::TensorProto::FLOAT:
+    if (bytes.empty()) {
+      typedCountOk = uint64_t(t.float_data_size()) == count;
+      c.floats.assign(t.float_data().begin(), t.float_data().end());
+    } else {
+      for (uint64_t i = 0; i < count; ++i)
+        c.floats.push_back(readRaw(i, float()));
+    }
+    break;
+  case ::onnx::TensorProto::DOUBLE:
+    if (bytes.empty()) {
+      typedCountOk = uint64_t(t.double_data_size()) == count;
+      c.floats.assign(t.double_data().begin(), t.double_data().end());
+    } else {
+      for (uint64_t i = 0; i < count; ++i)
+        c.floats.push_back(readRaw(i, double()));
+    }
+    break;
+  case ::onnx::TensorProto::FLOAT16:
+  case ::onnx::TensorProto::BFLOAT16: {
+    bool isBF16 = t.data_type() == ::onnx::TensorProto::BFLOAT16;
+    for (uint64_t i = 0; i < count; ++i) {
+      uint16_t bits = bytes.empty() ? uint16_t(i < uint64_t(t.int32_data_size())
+                                                   ? t.int32_data(i)
+                                                   : 0)
+                                    : readRaw(i, uint16_t());
+      llvm::APInt raw(16, bits);
+      llvm::APFloat v(isBF16 ? llvm::APFloat::BFloat() : llvm::APFloat::IEEEhalf(),
+                      raw);
+      bool losesInfo;
+      v.convert(llvm::APFloat::IEEEdouble(), llvm::APFloat::rmNearestTiesToEven,
+                &losesInfo);
+      c.floats.push_back(v.convertToDouble());
+    }
+    if (bytes.empty())
+      typedCountOk = uint64_t(t.int32_data_size()) == count;
+    break;
+  }
+  case ::onnx::TensorProto::INT64:
+    if (bytes.empty()) {
+      typedCountOk = uint64_t(t.int64_data_size()) == count;
+      c.ints.assign(t.int64_data().begin(), t.int64_data().end());
+    } else {
+      for (uint64_t i = 0; i < count; ++i)
+        c.ints.push_back(readRaw(i, int64_t()));
+    }
+    break;
+  default: // INT32, INT8, BOOL: int32_data or raw bytes of the element size.
+    if (bytes.empty()) {
+      typedCountOk = uint64_t(t.int32_data_size()) == count;
+      c.ints.assign(t.int32_data().begin(), t.int32_data().end());
+    } else {
+      for (uint64_t i = 0; i < count; ++i) {
+        if (elementSize == 4)
+          c.ints.push_back(readRaw(i, int32_t()));
+        else
+          c.ints.push_back(elementType.isInteger(1) ? int64_t(bytes[i] != 0)
+                                                    : int64_t(int8_t(bytes[i])));
+      }
+    }
+    break;
+  }
+  if (!typedCountOk)
+    return emitError(loc) << "tensor '" << t.name()
+                          << "' holds a different number of values than its "
+                             "shape needs",
+           failure();
+  return c;
+}
+
+FailureOr<Value> GraphImporter::lookup(const std::string &name, Location useLoc) {
+  auto it = values_.find(name);
+  if (it != values_.end())
+    return it->second;
+  const WeightRecord *record = model_.weights.find(name);
+  if (!record)
+    return emitError(useLoc) << "value '" << name
+                             << "' is not defined by a graph input, an "
+                                "initializer or an earlier node",
+           failure();
+  Type elementType = convertType(record->onnxType);
+  if (!elementType)
+    return emitError(useLoc) << "initializer '" << name
+                             << "' has unsupported type "
+                             << onnxTypeName(record->onnxType),
+           failure();
+  OpBuilder::InsertionGuard guard(builder_);
+  builder_.restoreInsertionPoint(weightInsertPoint_);
+  Location loc = NameLoc::get(builder_.getStringAttr(name), fileLoc_);
+  int64_t count = 1;
+  for (int64_t d : record->shape)
+    count *= d;
+  Value value;
+  if (count <= options_.maxFoldedInitializerElements) {
+    auto bytes = model_.readWeight(*record);
+    if (!bytes)
+      return emitError(loc) << llvm::toString(bytes.takeError()), failure();
+    ::onnx::TensorProto proto;
+    proto.set_name(name);
+    proto.set_data_type(record->onnxType);
+    for (int64_t d : record->shape)
+      proto.add_dims(d);
+    proto.set_raw_data(bytes->data(), bytes->size());
+    auto folded = tensorFromProto(proto, loc);
+    if (failed(folded))
+      return failure();
+    value = tsr::ConstantOp::create(builder_, loc, folded->toAttr());
+  } else {
+    value = tsr::WeightOp::create(
+        builder_, loc, RankedTensorType::get(record->shape, elementType), name);
+  }
+  weightInsertPoint_ = builder_.saveInsertionPoint();
+  values_[name] = value;
+  return value;
+}
+
+LogicalResult
+GraphImporter::importInputs(SmallVectorImpl<Type> &types,
+                            SmallVectorImpl<std::string> &names) {
+  const ::onnx::GraphProto &graph = model_.proto.graph();
+  std::set<std::string> inputNames;
+  std::string unbound;
+  for (const ::onnx::ValueInfoProto &input : graph.input()) {
+    if (model_.weights.find(input.name()))
+      continue; // IR < 4 lists initializers as inputs too.
+    inputNames.insert(input.name());
+    if (!input.type().has_tensor_type())
+      return emitError(fileLoc_) << "graph input '" << input.name()
+                                 << "' is not a tensor",
+             failure();
+    const auto &tensorType = input.type().tensor_type();
+    Type elementType = convertType(tensorType.elem_type());
+    if (!elementType)
+      return emitError(fileLoc_) << "graph input '" << input.name()
+                                 << "' has unsupported type "
+                                 << onnxTypeName(tensorType.elem_type()),
+             failure();
+    std::vector<int64_t> shape;
+    auto given = options_.inputShapes.find(input.name());
+    if (given != options_.inputShapes.end()) {
+      shape = given->second;
+      if (tensorType.has_shape() &&
+          int(shape.size()) != tensorType.shape().dim_size())
+        return emitError(fileLoc_)
+                   << "--input-shape gives " << shape.size()
+                   << " dimensions for '" << input.name() << "', which has rank "
+                   << tensorType.shape().dim_size(),
+               failure();
+    } else if (!tensorType.has_shape()) {
+      unbound += "\n  input '" + input.name() +
+                 "' has no shape: give it with --input-shape " + input.name() +
+                 "=AxB...";
+      continue;
+    } else {
+      std::vector<std::string> missing;
+      for (const auto &[index, dim] : llvm::enumerate(tensorType.shape().dim())) {
+        if (dim.has_dim_value()) {
+          shape.push_back(dim.dim_value());
+          continue;
+        }
+        std::string param = dim.dim_param();
+        auto bound = options_.dims.find(param);
+        if (!param.empty() && bound != options_.dims.end())
+          shape.push_back(bound->second);
+        else if (index == 0 && options_.batch)
+          shape.push_back(*options_.batch);
+        else if (index == 1 && options_.seq)
+          shape.push_back(*options_.seq);
+        else
+          missing.push_back("dim " + std::to_string(index) + " '" +
+                            (param.empty() ? "?" : param) + "'");
+      }
+      if (!missing.empty()) {
+        unbound += "\n  input '" + input.name() + "': " +
+                   llvm::join(missing, ", ");
+        continue;
+      }
+    }
+    for (int64_t d : shape)
+      if (d < 0 || d > kMaxInputDim)
+        return emitError(fileLoc_) << "graph input '" << input.name()
+                                   << "' has a negative or absurd dimension "
+                                   << d,
+               failure();
+    types.push_back(RankedTensorType::get(shape, elementType));
+    names.push_back(input.name());
+  }
+  if (!unbound.empty())
+    return emitError(fileLoc_)
+               << "symbolic dimensions need values:" << unbound
+               << "\nbind them with --input-shape NAME=DxD..., --dim NAME=N, "
+                  "or --batch N / --seq N (first / second dimension)",
+           failure();
+  for (const auto &[name, shape] : options_.inputShapes)
+    if (!inputNames.count(name))
+      return emitError(fileLoc_) << "--input-shape names '" << name
+                                 << "', which is not a graph input",
+             failure();
+  return success();
+}
+
+LogicalResult GraphImporter::sortNodes(std::vector<int> &order) {
+  const ::onnx::GraphProto &graph = model_.proto.graph();
+  int n = graph.node_size();
+  std::map<std::string, int> producer;
+  for (int i = 0; i < n; ++i)
+    for (const std::string &out : graph.node(i).output())
+      if (!out.empty())
+        producer[out] = i;
+  std::vector<int> pending(n, 0);
+  std::vector<std::vector<int>> users(n);
+  for (int i = 0; i < n; ++i) {
+    for (const std::string &in : graph.node(i).input()) {
+      if (in.empty())
+        continue;
+      auto it = producer.find(in);
+      if (it != producer.end()) {
+        ++pending[i];
+        users[it->second].push_back(i);
+      } else if (!values_.count(in) && !model_.weights.find(in)) {
+        return emitError(nodeLoc(graph.node(i), i))
+                   << "node '" << nodeName(graph.node(i), i) << "' ("
+                   << graph.node(i).op_type() << "): input '" << in
+                   << "' is not a graph input, an initializer or any node's "
+                      "output (missing initializer?)",
+               failure();
+      }
+    }
+  }
+  // Kahn's algorithm, keeping the file's order among ready nodes.
+  std::priority_queue<int, std::vector<int>, std::greater<int>> ready;
+  for (int i = 0; i < n; ++i)
+    if (!pending[i])
+      ready.push(i);
+  while (!ready.empty()) {
+    int i = ready.top();
+    ready.pop();
+    order.push_back(i);
+    for (int user : users[i])
+      if (--pending[user] == 0)
+        ready.push(user);
+  }
+  if (int(order.size()) != n) {
+    for (int i = 0; i < n; ++i)
+      if (pending[i])
+        return emitError(nodeLoc(graph.node(i), i))
+                   << "the graph has a cycle through node '"
+                   << nodeName(graph.node(i), i) << "' (" << graph.node(i).op_type()
+                   << ")",
+               failure();
+  }
+  return success();
+}
+
+OwningOpRef<ModuleOp> GraphImporter::run() {
+  const ::onnx::ModelProto &proto = model_.proto;
+  for (const auto &opset : proto.opset_import())
+    if (opset.domain().empty() || opset.domain() == "ai.onnx")
+      opset_ = opset.version();
+  if (opset_ == 0) {
+    emitError(fileLoc_) << "the model imports no default-domain opset";
+    return nullptr;
+  }
+
+  OwningOpRef<ModuleOp> module = ModuleOp::create(fileLoc_);
+  (*module)->setAttr("tsr.opset", builder_.getI64IntegerAttr(opset_));
+  (*module)->setAttr("tsr.producer",
+                     builder_.getStringAttr(proto.producer_name() + " " +
+                                            proto.producer_version()));
+  builder_.setInsertionPointToEnd(module->getBody());
+
+  SmallVector<Type> inputTypes;
+  SmallVector<std::string> inputNames;
+  if (failed(importInputs(inputTypes, inputNames)))
+    return nullptr;
+  auto func = func::FuncOp::create(builder_, fileLoc_, "main",
+                                   builder_.getFunctionType(inputTypes, {}));
+  Block *entry = func.addEntryBlock();
+  for (auto [i, name] : llvm::enumerate(inputNames)) {
+    func.setArgAttr(i, "tsr.name", builder_.getStringAttr(name));
+    values_[name] = entry->getArgument(i);
+  }
+  builder_.setInsertionPointToStart(entry);
+  weightInsertPoint_ = builder_.saveInsertionPoint();
+
+  std::vector<int> order;
+  if (failed(sortNodes(order)))
+    return nullptr;
+  const ::onnx::GraphProto &graph = proto.graph();
+  for (int index : order) {
+    const ::onnx::NodeProto &node = graph.node(index);
+    Location loc = nodeLoc(node, index);
+    builder_.setInsertionPointToEnd(entry);
+    std::string prefix = "node '" + cast<NameLoc>(loc).getName().str() +
+                         "' (" + node.op_type();
+    if (!node.domain().empty() && node.domain() != "ai.onnx") {
+      emitError(loc) << prefix << ", domain '" << node.domain()
+                     << "'): ops outside the default ONNX domain are not "
+                        "supported";
+      return nullptr;
+    }
+    const OpHandler *handler = registry_.lookup(node.op_type(), opset_);
+    if (!handler) {
+      std::vector<std::string> names;
+      for (const auto &entry : registry_.all())
+        names.push_back(entry.first);
+      emitError(loc) << prefix << ", domain 'ai.onnx', opset " << opset_
+                     << "): unsupported op; supported ops: "
+                     << llvm::join(names, ", ");
+      return nullptr;
+    }
+    OpBinder binder(*this, node, opset_, loc);
+    if (failed((*handler)(binder)))
+      return nullptr;
+  }
+
+  SmallVector<Value> results;
+  for (const ::onnx::ValueInfoProto &output : graph.output()) {
+    auto value = lookup(output.name(), fileLoc_);
+    if (failed(value))
+      return nullptr;
+    results.push_back(*value);
+  }
+  builder_.setInsertionPointToEnd(entry);
+  func::ReturnOp::create(builder_, fileLoc_, results);
+  func.setType(builder_.getFunctionType(inputTypes, ValueRange(results).getTypes()));
+  for (auto [i, output] : llvm::enumerate(graph.output()))
+    func.setResultAttr(i, "tsr.name", builder_.getStringAttr(output.name()));
+  if (failed(verify(*module)))
+    return nullptr;
+  return module;
+}
+
+OwningOpRef<ModuleOp> tessera::onnx::importModel(MLIRContext &context,
+                                                 const ModelFile &model,
+                                                 const ImportOptions &options) {
+  context.loadDialect<tsr::TsrDialect, func::FuncDialect>();
+  GraphImporter importer(context, model, options);
+  return importer.run();
+}
+
+std::vector<std::pair<std::string, int>> tessera::onnx::supportedOps() {
+  HandlerRegistry registry;
+  registerElementwiseOps(registry);
+  registerShapeOps(registry);
+  registerMathOps(registry);
+  std::vector<std::pair<std::string, int>> ops;
+  for (const auto &[name, versions] : registry.all())
+    ops.emplace_back(name, versions.begin()->first);
+  return ops;
+}

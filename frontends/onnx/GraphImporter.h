@@ -1,0 +1,55 @@
+//===- GraphImporter.h - walks an ONNX graph into tsr -----------*- C++ -*-===//
+//
+// Part of Tessera.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef TESSERA_FRONTENDS_ONNX_GRAPHIMPORTER_H
+#define TESSERA_FRONTENDS_ONNX_GRAPHIMPORTER_H
+
+#include "frontends/onnx/OnnxImporter.h"
+#include "frontends/onnx/OpBinder.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+
+namespace tessera::onnx {
+
+class GraphImporter {
+public:
+  GraphImporter(mlir::MLIRContext &context, const ModelFile &model,
+                const ImportOptions &options);
+
+  mlir::OwningOpRef<mlir::ModuleOp> run();
+
+  mlir::OpBuilder &builder() { return builder_; }
+  mlir::MLIRContext *context() { return builder_.getContext(); }
+  /// The value named `name`; initializers materialise on first use.
+  mlir::FailureOr<mlir::Value> lookup(const std::string &name,
+                                      mlir::Location useLoc);
+  void define(const std::string &name, mlir::Value value) { values_[name] = value; }
+  /// The tsr element type of an ONNX data type, or null.
+  mlir::Type convertType(int32_t onnxType);
+  /// A ConstTensor from an ONNX TensorProto held in the IR (Constant nodes).
+  mlir::FailureOr<ConstTensor> tensorFromProto(const ::onnx::TensorProto &t,
+                                               mlir::Location loc);
+
+private:
+  mlir::LogicalResult importInputs(llvm::SmallVectorImpl<mlir::Type> &types,
+                                   llvm::SmallVectorImpl<std::string> &names);
+  mlir::LogicalResult sortNodes(std::vector<int> &order);
+  mlir::Location nodeLoc(const ::onnx::NodeProto &node, int index);
+
+  const ModelFile &model_;
+  const ImportOptions &options_;
+  mlir::OpBuilder builder_;
+  mlir::Location fileLoc_;
+  std::map<std::string, mlir::Value> values_;
+  /// Where initializers are materialised: the top of the function.
+  mlir::OpBuilder::InsertPoint weightInsertPoint_;
+  HandlerRegistry registry_;
+  int64_t opset_ = 0;
+};
+
+} // namespace tessera::onnx
+
+#endif // TESSERA_FRONTENDS_ONNX_GRAPHIMPORTER_H

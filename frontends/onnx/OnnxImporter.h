@@ -1,0 +1,56 @@
+//===- OnnxImporter.h - ONNX model to the tsr dialect -----------*- C++ -*-===//
+//
+// Part of Tessera.
+//
+//===----------------------------------------------------------------------===//
+//
+// Imports an ONNX ModelProto into a module holding `func.func @main` in the
+// tsr dialect, fully static: symbolic dimensions are bound from the options
+// and all shape arithmetic is folded during import. Weights become
+// `tsr.weight` references into the ModelFile's WeightStore.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef TESSERA_FRONTENDS_ONNX_ONNXIMPORTER_H
+#define TESSERA_FRONTENDS_ONNX_ONNXIMPORTER_H
+
+#include "frontends/onnx/ModelFile.h"
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/OwningOpRef.h"
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace mlir {
+class MLIRContext;
+} // namespace mlir
+
+namespace tessera::onnx {
+
+struct ImportOptions {
+  /// Full shapes of graph inputs by name (`--input-shape ids=4x128`).
+  std::map<std::string, std::vector<int64_t>> inputShapes;
+  /// Values of symbolic dimensions by name (`--dim batch_size=4`).
+  std::map<std::string, int64_t> dims;
+  /// Convenience: a symbolic first / second input dimension.
+  std::optional<int64_t> batch, seq;
+  /// Initializers up to this many elements are read and folded as constants;
+  /// larger ones stay weight references.
+  int64_t maxFoldedInitializerElements = 64;
+};
+
+/// Imports `model`; on failure the diagnostics name the node, op and opset.
+mlir::OwningOpRef<mlir::ModuleOp> importModel(mlir::MLIRContext &context,
+                                              const ModelFile &model,
+                                              const ImportOptions &options);
+
+/// The op types (and their lowest supported opset) the importer handles.
+std::vector<std::pair<std::string, int>> supportedOps();
+
+} // namespace tessera::onnx
+
+#endif // TESSERA_FRONTENDS_ONNX_ONNXIMPORTER_H

@@ -1,0 +1,608 @@
+//===- ShapeOps.cpp - ONNX shape and data-movement ops to tsr -------------===//
+//
+// Part of Tessera.
+//
+//===----------------------------------------------------------------------===//
+//
+// Shape, Size, Reshape, Flatten, Transpose, (Un)Squeeze, Concat, Slice,
+// Split, Gather, Expand, Constant, ConstantOfShape. With static shapes the
+// shape-valued inputs are constants; data-movement of constants is folded.
+//
+//===----------------------------------------------------------------------===//
+
+#include "frontends/onnx/GraphImporter.h"
+#include "frontends/onnx/ops/Common.h"
+
+using namespace mlir;
+using namespace tessera::onnx;
+
+namespace {
+
+ConstTensor i64Tensor(OpBinder &b, std::vector<int64_t> values) {
+  int64_t n = int64_t(values.size());
+  return ConstTensor::ofInts(b.builder().getI64Type(), {n}, std::move(values));
+}
+
+LogicalResult importShape(OpBinder &b) {
+  auto x = b.input(0);
+  if (failed(x))
+    return failure();
+  std::vector<int64_t> shape = shapeOf(*x);
+  int64_t rank = int64_t(shape.size());
+  int64_t start = b.attrInt("start", 0), end = b.attrInt("end", rank);
+  auto clamp = [&](int64_t v) {
+    v = v < 0 ? v + rank : v;
+    return std::min(std::max(v, int64_t(0)), rank);
+  };
+  start = clamp(start);
+  end = std::max(clamp(end), start);
+  return b.setSingleResult(b.constant(
+      i64Tensor(b, std::vector<int64_t>(shape.begin() + start, shape.begin() + end))));
+}
+
+LogicalResult importSize(OpBinder &b) {
+  auto x = b.input(0);
+  if (failed(x))
+    return failure();
+  return b.setSingleResult(b.constant(ConstTensor::ofInts(
+      b.builder().getI64Type(), {}, {tensorType(*x).getNumElements()})));
+}
+
+/// Resolves ONNX Reshape's 0 (copy) and -1 (infer) entries.
+FailureOr<std::vector<int64_t>> resolveReshape(OpBinder &b,
+                                               const std::vector<int64_t> &in,
+                                               std::vector<int64_t> target,
+                                               bool allowZero) {
+  int64_t known = 1, inferAt = -1;
+  int64_t total = 1;
+  for (int64_t d : in)
+    total *= d;
+  for (size_t i = 0; i < target.size(); ++i) {
+    if (target[i] == 0 && !allowZero) {
+      if (i >= in.size())
+        return b.error() << "shape entry " << i
+                         << " is 0 (copy) but the input has rank " << in.size(),
+               failure();
+      target[i] = in[i];
+    }
+    if (target[i] == -1) {
+      if (inferAt >= 0)
+        return b.error() << "shape has more than one -1", failure();
+      inferAt = int64_t(i);
+      continue;
+    }
+    if (target[i] < 0)
+      return b.error() << "shape entry " << target[i] << " is invalid",
+             failure();
+    known *= target[i];
+  }
+  if (inferAt >= 0) {
+    if (known == 0 || total % known)
+      return b.error() << "cannot infer the -1 in the shape: " << total
+                       << " elements do not divide by " << known,
+             failure();
+    target[inferAt] = total / known;
+    known *= target[inferAt];
+  }
+  if (known != total)
+    return b.error() << "cannot reshape " << total << " elements to "
+                     << known,
+           failure();
+  return target;
+}
+
+LogicalResult importReshape(OpBinder &b) {
+  auto x = b.input(0);
+  if (failed(x))
+    return failure();
+  std::vector<int64_t> target;
+  if (b.opset() < 5) {
+    target = b.attrInts("shape").value_or(std::vector<int64_t>{});
+  } else {
+    auto shape = b.constantInts(1, "the target shape");
+    if (failed(shape))
+      return failure();
+    target = *shape;
+  }
+  auto resolved = resolveReshape(b, shapeOf(*x), target,
+                                 b.attrInt("allowzero", 0) != 0);
+  if (failed(resolved))
+    return failure();
+  return b.setSingleResult(b.reshape(*x, *resolved));
+}
+
+LogicalResult importFlatten(OpBinder &b) {
+  auto x = b.input(0);
+  if (failed(x))
+    return failure();
+  std::vector<int64_t> shape = shapeOf(*x);
+  int64_t rank = int64_t(shape.size());
+  int64_t axis = b.attrInt("axis", 1);
+  axis = axis < 0 ? axis + rank : axis;
+  if (axis < 0 || axis > rank)
+    return b.error() << "axis " << b.attrInt("axis", 1)
+                     << " out of range for rank " << rank,
+           failure();
+  int64_t outer = 1, inner = 1;
+  for (int64_t i = 0; i < rank; ++i)
+    (i < axis ? outer : inner) *= shape[i];
+  return b.setSingleResult(b.reshape(*x, {outer, inner}));
+}
+
+LogicalResult importTranspose(OpBinder &b) {
+  auto x = b.input(0);
+  if (failed(x))
+    return failure();
+  int64_t rank = tensorType(*x).getRank();
+  std::vector<int64_t> perm;
+  if (auto given = b.attrInts("perm")) {
+    perm = *given;
+  } else {
+    for (int64_t i = rank - 1; i >= 0; --i)
+      perm.push_back(i);
+  }
+  if (auto values = allConstant(b, 1)) {
+    const ConstTensor &c = (*values)[0];
+    if (int64_t(perm.size()) == rank) {
+      std::vector<int64_t> outShape, inStrides = stridesOf(c.shape);
+      for (int64_t p : perm)
+        if (p < 0 || p >= rank)
+          return b.error() << "permutation entry " << p
+                           << " out of range for rank " << rank,
+                 failure();
+      for (int64_t p : perm)
+        outShape.push_back(c.shape[p]);
+      ConstTensor out = c.reshaped(outShape);
+      out.ints.clear();
+      out.floats.clear();
+      std::vector<int64_t> idx(rank, 0);
+      for (int64_t n = 0; n < c.numElements(); ++n) {
+        int64_t src = 0;
+        for (int64_t d = 0; d < rank; ++d)
+          src += idx[d] * inStrides[perm[d]];
+        if (c.isFloat())
+          out.floats.push_back(c.floats[src]);
+        else
+          out.ints.push_back(c.ints[src]);
+        for (int64_t d = rank - 1; d >= 0; --d) {
+          if (++idx[d] < outShape[d])
+            break;
+          idx[d] = 0;
+        }
+      }
+      return b.setSingleResult(b.constant(out));
+    }
+  }
+  auto result = b.createValue<tsr::TransposeOp>(*x, perm);
+  if (failed(result))
+    return failure();
+  return b.setSingleResult(*result);
+}
+
+/// Axes from the attribute (before `inputSince`) or input 1.
+FailureOr<std::vector<int64_t>> axesOf(OpBinder &b, int64_t inputSince,
+                                       bool required) {
+  if (b.opset() < inputSince) {
+    auto axes = b.attrInts("axes");
+    if (!axes && required)
+      return b.error() << "the 'axes' attribute is required", failure();
+    return axes.value_or(std::vector<int64_t>{});
+  }
+  if (!b.hasInput(1)) {
+    if (required)
+      return b.error() << "the axes input is required", failure();
+    return std::vector<int64_t>{};
+  }
+  return b.constantInts(1, "axes");
+}
+
+LogicalResult importUnsqueeze(OpBinder &b) {
+  auto x = b.input(0);
+  if (failed(x))
+    return failure();
+  auto axes = axesOf(b, 13, true);
+  if (failed(axes))
+    return failure();
+  std::vector<int64_t> in = shapeOf(*x);
+  int64_t rank = int64_t(in.size() + axes->size());
+  std::vector<bool> inserted(rank, false);
+  for (int64_t axis : *axes) {
+    auto a = normalizeAxis(b, axis, rank);
+    if (failed(a))
+      return failure();
+    if (inserted[*a])
+      return b.error() << "axis " << axis << " repeats", failure();
+    inserted[*a] = true;
+  }
+  std::vector<int64_t> out;
+  size_t next = 0;
+  for (int64_t d = 0; d < rank; ++d)
+    out.push_back(inserted[d] ? 1 : in[next++]);
+  return b.setSingleResult(b.reshape(*x, out));
+}
+
+LogicalResult importSqueeze(OpBinder &b) {
+  auto x = b.input(0);
+  if (failed(x))
+    return failure();
+  auto axes = axesOf(b, 13, false);
+  if (failed(axes))
+    return failure();
+  std::vector<int64_t> in = shapeOf(*x);
+  int64_t rank = int64_t(in.size());
+  std::vector<bool> drop(rank, false);
+  if (axes->empty()) {
+    for (int64_t d = 0; d < rank; ++d)
+      drop[d] = in[d] == 1;
+  }
+  for (int64_t axis : *axes) {
+    auto a = normalizeAxis(b, axis, rank);
+    if (failed(a))
+      return failure();
+    if (in[*a] != 1)
+      return b.error() << "cannot squeeze axis " << axis << " of size "
+                       << in[*a],
+             failure();
+    drop[*a] = true;
+  }
+  std::vector<int64_t> out;
+  for (int64_t d = 0; d < rank; ++d)
+    if (!drop[d])
+      out.push_back(in[d]);
+  return b.setSingleResult(b.reshape(*x, out));
+}
+
+LogicalResult importConcat(OpBinder &b) {
+  SmallVector<Value> inputs;
+  for (int i = 0; i < b.numInputs(); ++i) {
+    auto v = b.input(i);
+    if (failed(v))
+      return failure();
+    inputs.push_back(*v);
+  }
+  if (inputs.empty())
+    return b.error() << "needs at least one input", failure();
+  int64_t rank = tensorType(inputs[0]).getRank();
+  auto axis = normalizeAxis(b, b.attrInt("axis", 0), rank);
+  if (failed(axis))
+    return failure();
+  if (auto values = allConstant(b, b.numInputs())) {
+    // Fold: interleave the inputs' blocks along the axis.
+    std::vector<int64_t> shape = (*values)[0].shape;
+    shape[*axis] = 0;
+    for (const ConstTensor &c : *values) {
+      if (int64_t(c.shape.size()) != rank)
+        return b.error() << "inputs have different ranks", failure();
+      shape[*axis] += c.shape[*axis];
+    }
+    int64_t outer = 1;
+    for (int64_t d = 0; d < *axis; ++d)
+      outer *= shape[d];
+    ConstTensor out = (*values)[0].reshaped(shape);
+    out.ints.clear();
+    out.floats.clear();
+    for (int64_t o = 0; o < outer; ++o)
+      for (const ConstTensor &c : *values) {
+        int64_t block = c.numElements() / std::max<int64_t>(outer, 1);
+        for (int64_t k = 0; k < block; ++k) {
+          if (out.isFloat())
+            out.floats.push_back(c.floats[o * block + k]);
+          else
+            out.ints.push_back(c.ints[o * block + k]);
+        }
+      }
+    return b.setSingleResult(b.constant(out));
+  }
+  auto result = b.createValue<tsr::ConcatOp>(inputs, *axis);
+  if (failed(result))
+    return failure();
+  return b.setSingleResult(*result);
+}
+
+LogicalResult importSlice(OpBinder &b) {
+  auto x = b.input(0);
+  if (failed(x))
+    return failure();
+  std::vector<int64_t> shape = shapeOf(*x);
+  int64_t rank = int64_t(shape.size());
+  std::vector<int64_t> starts, ends, axes, steps;
+  if (b.opset() < 10) {
+    starts = b.attrInts("starts").value_or(std::vector<int64_t>{});
+    ends = b.attrInts("ends").value_or(std::vector<int64_t>{});
+    axes = b.attrInts("axes").value_or(std::vector<int64_t>{});
+  } else {
+    auto s = b.constantInts(1, "starts"), e = b.constantInts(2, "ends");
+    if (failed(s) || failed(e))
+      return failure();
+    starts = *s;
+    ends = *e;
+    if (b.hasInput(3)) {
+      auto a = b.constantInts(3, "axes");
+      if (failed(a))
+        return failure();
+      axes = *a;
+    }
+    if (b.hasInput(4)) {
+      auto st = b.constantInts(4, "steps");
+      if (failed(st))
+        return failure();
+      steps = *st;
+    }
+  }
+  if (axes.empty())
+    for (size_t i = 0; i < starts.size(); ++i)
+      axes.push_back(int64_t(i));
+  if (steps.empty())
+    steps.assign(starts.size(), 1);
+  if (ends.size() != starts.size() || axes.size() != starts.size() ||
+      steps.size() != starts.size())
+    return b.error() << "starts, ends, axes and steps differ in length",
+           failure();
+  std::vector<int64_t> start(rank, 0), limit(shape), stride(rank, 1);
+  std::vector<bool> seen(rank, false);
+  for (size_t i = 0; i < starts.size(); ++i) {
+    auto axis = normalizeAxis(b, axes[i], rank);
+    if (failed(axis))
+      return failure();
+    if (seen[*axis])
+      return b.error() << "axis " << axes[i] << " repeats", failure();
+    seen[*axis] = true;
+    int64_t dim = shape[*axis];
+    if (steps[i] <= 0)
+      return b.error() << "step " << steps[i]
+                       << " is not supported (only positive steps)",
+             failure();
+    auto clamp = [&](int64_t v) {
+      if (v < 0)
+        v = v < -dim ? 0 : v + dim;
+      return std::min(v, dim);
+    };
+    start[*axis] = clamp(starts[i]);
+    limit[*axis] = std::max(clamp(ends[i]), start[*axis]);
+    stride[*axis] = steps[i];
+  }
+  if (auto values = allConstant(b, 1)) {
+    const ConstTensor &c = (*values)[0];
+    std::vector<int64_t> outShape;
+    for (int64_t d = 0; d < rank; ++d)
+      outShape.push_back((limit[d] - start[d] + stride[d] - 1) / stride[d]);
+    ConstTensor out = c.reshaped(outShape);
+    out.ints.clear();
+    out.floats.clear();
+    std::vector<int64_t> strides = stridesOf(c.shape), idx(rank, 0);
+    int64_t total = 1;
+    for (int64_t d : outShape)
+      total *= d;
+    for (int64_t n = 0; n < total; ++n) {
+      int64_t src = 0;
+      for (int64_t d = 0; d < rank; ++d)
+        src += (start[d] + idx[d] * stride[d]) * strides[d];
+      if (c.isFloat())
+        out.floats.push_back(c.floats[src]);
+      else
+        out.ints.push_back(c.ints[src]);
+      for (int64_t d = rank - 1; d >= 0; --d) {
+        if (++idx[d] < outShape[d])
+          break;
+        idx[d] = 0;
+      }
+    }
+    return b.setSingleResult(b.constant(out));
+  }
+  bool unitStrides = llvm::all_of(stride, [](int64_t s) { return s == 1; });
+  auto result = b.createValue<tsr::SliceOp>(
+      *x, start, limit,
+      unitStrides ? DenseI64ArrayAttr() : b.builder().getDenseI64ArrayAttr(stride));
+  if (failed(result))
+    return failure();
+  return b.setSingleResult(*result);
+}
+
+LogicalResult importSplit(OpBinder &b) {
+  auto x = b.input(0);
+  if (failed(x))
+    return failure();
+  std::vector<int64_t> shape = shapeOf(*x);
+  auto axis = normalizeAxis(b, b.attrInt("axis", 0), int64_t(shape.size()));
+  if (failed(axis))
+    return failure();
+  std::vector<int64_t> sizes;
+  if (b.opset() >= 13 && b.hasInput(1)) {
+    auto s = b.constantInts(1, "split");
+    if (failed(s))
+      return failure();
+    sizes = *s;
+  } else if (auto s = b.attrInts("split"); s && b.opset() < 13) {
+    sizes = *s;
+  } else {
+    int64_t parts = b.opset() >= 18 ? b.attrInt("num_outputs", b.numOutputs())
+                                    : b.numOutputs();
+    if (parts <= 0)
+      return b.error() << "cannot split into " << parts << " parts", failure();
+    int64_t dim = shape[*axis];
+    int64_t chunk = (dim + parts - 1) / parts; // the last piece may be smaller
+    for (int64_t p = 0; p < parts; ++p)
+      sizes.push_back(std::max<int64_t>(0, std::min(chunk, dim - p * chunk)));
+  }
+  if (int64_t(sizes.size()) != b.numOutputs())
+    return b.error() << sizes.size() << " split sizes for " << b.numOutputs()
+                     << " outputs",
+           failure();
+  auto split = b.create<tsr::SplitOp>(*x, *axis, sizes);
+  if (failed(split))
+    return failure();
+  for (int i = 0; i < b.numOutputs(); ++i)
+    (void)b.setResult(i, split->getResult(i));
+  return success();
+}
+
+LogicalResult importGather(OpBinder &b) {
+  auto data = b.input(0), indices = b.input(1);
+  if (failed(data) || failed(indices))
+    return failure();
+  std::vector<int64_t> shape = shapeOf(*data);
+  auto axis = normalizeAxis(b, b.attrInt("axis", 0), int64_t(shape.size()));
+  if (failed(axis))
+    return failure();
+  if (!isa<IntegerType>(elementTypeOf(*indices)) ||
+      elementTypeOf(*indices).isInteger(1))
+    return b.error() << "indices must be integers", failure();
+  if (auto values = allConstant(b, 2)) {
+    const ConstTensor &c = (*values)[0], &idx = (*values)[1];
+    int64_t dim = shape[*axis];
+    int64_t outer = 1, inner = 1;
+    for (int64_t d = 0; d < *axis; ++d)
+      outer *= shape[d];
+    for (size_t d = *axis + 1; d < shape.size(); ++d)
+      inner *= shape[d];
+    std::vector<int64_t> outShape(shape.begin(), shape.begin() + *axis);
+    outShape.insert(outShape.end(), idx.shape.begin(), idx.shape.end());
+    outShape.insert(outShape.end(), shape.begin() + *axis + 1, shape.end());
+    ConstTensor out = c.reshaped(outShape);
+    out.ints.clear();
+    out.floats.clear();
+    for (int64_t o = 0; o < outer; ++o)
+      for (int64_t k = 0; k < idx.numElements(); ++k) {
+        int64_t i = idx.ints[k];
+        if (i < -dim || i >= dim)
+          return b.error() << "index " << i << " out of range for dimension "
+                           << *axis << " of size " << dim,
+                 failure();
+        i = i < 0 ? i + dim : i;
+        for (int64_t n = 0; n < inner; ++n) {
+          int64_t src = (o * dim + i) * inner + n;
+          if (c.isFloat())
+            out.floats.push_back(c.floats[src]);
+          else
+            out.ints.push_back(c.ints[src]);
+        }
+      }
+    return b.setSingleResult(b.constant(out));
+  }
+  auto result = b.createValue<tsr::GatherOp>(*data, *indices, *axis);
+  if (failed(result))
+    return failure();
+  return b.setSingleResult(*result);
+}
+
+LogicalResult importExpand(OpBinder &b) {
+  auto x = b.input(0);
+  if (failed(x))
+    return failure();
+  auto target = b.constantInts(1, "the target shape");
+  if (failed(target))
+    return failure();
+  // Expand broadcasts both ways: the result is broadcast(input, shape).
+  std::vector<int64_t> in = shapeOf(*x);
+  SmallVector<int64_t> shape;
+  if (failed(tsr::broadcastShapes(b.loc(), {in, *target}, shape)))
+    return failure();
+  if (ArrayRef<int64_t>(shape) == ArrayRef<int64_t>(in))
+    return b.setSingleResult(*x);
+  if (auto values = allConstant(b, 1)) {
+    const ConstTensor &c = (*values)[0];
+    ConstTensor out = c.reshaped({shape.begin(), shape.end()});
+    out.ints.clear();
+    out.floats.clear();
+    int64_t total = 1;
+    for (int64_t d : shape)
+      total *= d;
+    if (total <= kMaxFoldElements) {
+      forEachBroadcast(out.shape, {c.shape},
+                       [&](int64_t, const std::vector<int64_t> &idx) {
+                         if (c.isFloat())
+                           out.floats.push_back(c.floats[idx[0]]);
+                         else
+                           out.ints.push_back(c.ints[idx[0]]);
+                       });
+      return b.setSingleResult(b.constant(out));
+    }
+  }
+  return b.setSingleResult(tsr::BroadcastOp::create(
+      b.builder(), b.loc(), RankedTensorType::get(shape, elementTypeOf(*x)),
+      *x));
+}
+
+} // namespace
+
+/// The value of a Constant node (any of its value_* attributes).
+static LogicalResult importConstant(OpBinder &b) {
+  GraphImporter &importer = b.importer();
+  const ::onnx::AttributeProto *a = nullptr;
+  for (const char *name : {"value", "value_float", "value_floats", "value_int",
+                           "value_ints"})
+    if ((a = b.attr(name)))
+      break;
+  if (!a)
+    return b.error() << "has no supported value attribute (value, value_float(s), "
+                        "value_int(s))",
+           failure();
+  OpBuilder &builder = b.builder();
+  ConstTensor c;
+  if (a->name() == "value") {
+    auto t = importer.tensorFromProto(a->t(), b.loc());
+    if (failed(t))
+      return failure();
+    c = *t;
+  } else if (a->name() == "value_float") {
+    c = ConstTensor::ofFloats(builder.getF32Type(), {}, {a->f()});
+  } else if (a->name() == "value_floats") {
+    c = ConstTensor::ofFloats(builder.getF32Type(), {int64_t(a->floats_size())},
+                              {a->floats().begin(), a->floats().end()});
+  } else if (a->name() == "value_int") {
+    c = ConstTensor::ofInts(builder.getI64Type(), {}, {a->i()});
+  } else {
+    c = ConstTensor::ofInts(builder.getI64Type(), {int64_t(a->ints_size())},
+                            {a->ints().begin(), a->ints().end()});
+  }
+  return b.setSingleResult(b.constant(c));
+}
+
+static LogicalResult importConstantOfShape(OpBinder &b) {
+  GraphImporter &importer = b.importer();
+  auto shape = b.constantInts(0, "the shape");
+  if (failed(shape))
+    return failure();
+  ConstTensor fill = ConstTensor::ofFloats(b.builder().getF32Type(), {}, {0.0});
+  if (const ::onnx::AttributeProto *a = b.attr("value")) {
+    auto t = importer.tensorFromProto(a->t(), b.loc());
+    if (failed(t))
+      return failure();
+    if (t->numElements() != 1)
+      return b.error() << "value must hold one element", failure();
+    fill = *t;
+  }
+  uint64_t total = 1;
+  for (int64_t d : *shape)
+    if (d < 0 || __builtin_mul_overflow(total, uint64_t(d), &total))
+      return b.error() << "invalid shape", failure();
+  ConstTensor one = fill.reshaped({});
+  if (total <= uint64_t(kMaxFoldElements)) {
+    ConstTensor out = fill.reshaped(*shape);
+    out.ints.assign(fill.isFloat() ? 0 : total, fill.isFloat() ? 0 : fill.ints[0]);
+    out.floats.assign(fill.isFloat() ? total : 0, fill.isFloat() ? fill.floats[0] : 0);
+    return b.setSingleResult(b.constant(out));
+  }
+  // Large fills are a splat broadcast to the shape.
+  Value scalar = b.constant(one);
+  return b.setSingleResult(tsr::BroadcastOp::create(
+      b.builder(), b.loc(), RankedTensorType::get(*shape, fill.elementType),
+      scalar));
+}
+
+void tessera::onnx::registerShapeOps(HandlerRegistry &r) {
+  r.onOp("Shape", 1, importShape);
+  r.onOp("Size", 1, importSize);
+  r.onOp("Reshape", 1, importReshape);
+  r.onOp("Flatten", 1, importFlatten);
+  r.onOp("Transpose", 1, importTranspose);
+  r.onOp("Unsqueeze", 1, importUnsqueeze);
+  r.onOp("Squeeze", 1, importSqueeze);
+  r.onOp("Concat", 1, importConcat);
+  r.onOp("Slice", 1, importSlice);
+  r.onOp("Split", 1, importSplit);
+  r.onOp("Gather", 1, importGather);
+  r.onOp("Expand", 8, importExpand);
+  r.onOp("Constant", 1, importConstant);
+  r.onOp("ConstantOfShape", 9, importConstantOfShape);
+}
