@@ -195,7 +195,11 @@ FailureOr<Value> GraphImporter::lookup(const std::string &name, Location useLoc)
   for (int64_t d : record->shape)
     count *= d;
   Value value;
-  if (count <= options_.maxFoldedInitializerElements) {
+  // Scalars and small integer tensors (shapes, axes, indices) are folded;
+  // float tensors stay weights, however small (norm scales, biases).
+  bool isFloat = isa<FloatType>(elementType);
+  if (count <= 1 ||
+      (!isFloat && count <= options_.maxFoldedInitializerElements)) {
     auto bytes = model_.readWeight(*record);
     if (!bytes)
       return emitError(loc) << llvm::toString(bytes.takeError()), failure();

@@ -38,8 +38,8 @@ struct ImportOptions {
   std::map<std::string, int64_t> dims;
   /// Convenience: a symbolic first / second input dimension.
   std::optional<int64_t> batch, seq;
-  /// Initializers up to this many elements are read and folded as constants;
-  /// larger ones stay weight references.
+  /// Integer initializers up to this many elements (and scalars of any type)
+  /// are read and folded as constants; the rest stay weight references.
   int64_t maxFoldedInitializerElements = 64;
 };
 

@@ -311,6 +311,19 @@ LogicalResult importClip(OpBinder &b) {
   return b.setSingleResult(value);
 }
 
+/// IsNaN(x) is x != x.
+LogicalResult importIsNaN(OpBinder &b) {
+  auto x = b.input(0);
+  if (failed(x))
+    return failure();
+  if (!isa<FloatType>(elementTypeOf(*x)))
+    return b.error() << "expects a floating-point input", failure();
+  auto result = b.createValue<tsr::CompareOp>(tsr::ComparePredicate::ne, *x, *x);
+  if (failed(result))
+    return failure();
+  return b.setSingleResult(*result);
+}
+
 LogicalResult importGelu(OpBinder &b) {
   auto x = b.input(0);
   if (failed(x))
@@ -383,6 +396,7 @@ void tessera::onnx::registerElementwiseOps(HandlerRegistry &r) {
   r.onOp("Cos", 7, unary<tsr::CosOp>(true, cosFn));
   r.onOp("Not", 1, unary<tsr::NotOp>(false, nullptr, notInt));
   r.onOp("Gelu", 20, importGelu);
+  r.onOp("IsNaN", 9, importIsNaN);
 
   r.onOp("Add", 1, binary(BinaryKind::Add));
   r.onOp("Sub", 1, binary(BinaryKind::Sub));

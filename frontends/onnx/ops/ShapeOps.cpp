@@ -485,6 +485,56 @@ LogicalResult importGather(OpBinder &b) {
   return b.setSingleResult(*result);
 }
 
+/// GatherND with constant indices (how exporters index padding masks):
+/// flatten the indexed leading dimensions and gather linear indices.
+LogicalResult importGatherND(OpBinder &b) {
+  auto data = b.input(0);
+  if (failed(data))
+    return failure();
+  if (b.attrInt("batch_dims", 0) != 0)
+    return b.error() << "batch_dims other than 0 is not supported", failure();
+  std::optional<ConstTensor> indices = b.constantInput(1);
+  if (!indices || indices->isFloat())
+    return b.error() << "indices must be an integer constant once input "
+                        "shapes are fixed",
+           failure();
+  std::vector<int64_t> shape = shapeOf(*data);
+  if (indices->shape.empty())
+    return b.error() << "indices must have rank >= 1", failure();
+  int64_t depth = indices->shape.back();
+  if (depth < 1 || depth > int64_t(shape.size()))
+    return b.error() << "index depth " << depth << " does not fit data rank "
+                     << shape.size(),
+           failure();
+  std::vector<int64_t> strides(depth, 1);
+  for (int64_t d = depth - 2; d >= 0; --d)
+    strides[d] = strides[d + 1] * shape[d + 1];
+  int64_t flatDim = strides[0] * shape[0];
+  std::vector<int64_t> linear;
+  for (int64_t n = 0; n < indices->numElements(); n += depth) {
+    int64_t at = 0;
+    for (int64_t d = 0; d < depth; ++d) {
+      int64_t i = indices->ints[n + d];
+      if (i < -shape[d] || i >= shape[d])
+        return b.error() << "index " << i << " out of range for dimension "
+                         << d << " of size " << shape[d],
+               failure();
+      at += (i < 0 ? i + shape[d] : i) * strides[d];
+    }
+    linear.push_back(at);
+  }
+  std::vector<int64_t> flatShape{flatDim};
+  flatShape.insert(flatShape.end(), shape.begin() + depth, shape.end());
+  std::vector<int64_t> indexShape(indices->shape.begin(), indices->shape.end() - 1);
+  Value flat = b.reshape(*data, flatShape);
+  Value index = b.constant(
+      ConstTensor::ofInts(b.builder().getI64Type(), indexShape, linear));
+  auto result = b.createValue<tsr::GatherOp>(flat, index, 0);
+  if (failed(result))
+    return failure();
+  return b.setSingleResult(*result);
+}
+
 LogicalResult importExpand(OpBinder &b) {
   auto x = b.input(0);
   if (failed(x))
@@ -602,6 +652,7 @@ void tessera::onnx::registerShapeOps(HandlerRegistry &r) {
   r.onOp("Slice", 1, importSlice);
   r.onOp("Split", 1, importSplit);
   r.onOp("Gather", 1, importGather);
+  r.onOp("GatherND", 11, importGatherND);
   r.onOp("Expand", 8, importExpand);
   r.onOp("Constant", 1, importConstant);
   r.onOp("ConstantOfShape", 9, importConstantOfShape);

@@ -1,0 +1,193 @@
+#!/usr/bin/env python3
+"""Generates Tessera's model zoo: tiny random-initialised transformers exported
+to ONNX with both PyTorch exporters, with inputs and ONNX Runtime outputs.
+
+    python tools/models/make_zoo.py [--out test/models] [--only gpt2,bert]
+    python tools/models/make_zoo.py --gpt2-small --out /tmp/bench   # 124M, not committed
+
+Layout, per model and exporter (torchscript: opset 17, dynamo: opset 18):
+
+    <out>/<model>/<exporter>/model.onnx
+    <out>/<model>/<exporter>/inputs/<input name>.npy
+    <out>/<model>/<exporter>/outputs/<output name>.npy   (ONNX Runtime, CPU, fp32)
+    <out>/<model>/<exporter>/meta.json                   (shapes, opset, config)
+
+Weights use fixed seeds, so a rerun reproduces the files (up to exporter
+version changes). Needs PyPI torch, transformers, onnx, onnxruntime, onnxscript
+(tools/models/requirements.txt); never a dependency of the compiler or runtime.
+"""
+import argparse
+import json
+import os
+import sys
+import warnings
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import torch
+import transformers
+
+warnings.filterwarnings("ignore")
+transformers.logging.set_verbosity_error()
+
+VOCAB = 512
+
+
+class LogitsOnly(torch.nn.Module):
+    """Wraps a HF model so the export has plain tensor inputs and one output."""
+
+    def __init__(self, model, output):
+        super().__init__()
+        self.model = model
+        self.output = output
+
+    def forward(self, *args):
+        kwargs = dict(zip(self.names, args))
+        out = self.model(**kwargs, use_cache=False, return_dict=True)
+        return out[self.output]
+
+
+def with_mask(ids):
+    """Decoder inputs as serving exports have them: ids and an all-ones mask
+    (transformers' mask builder needs the mask to export with TorchScript)."""
+    return {"input_ids": ids, "attention_mask": torch.ones_like(ids)}
+
+
+def tiny_gpt2():
+    cfg = transformers.GPT2Config(vocab_size=VOCAB, n_positions=64, n_embd=64,
+                                  n_layer=2, n_head=4)
+    model = transformers.GPT2LMHeadModel(cfg)
+    ids = torch.randint(0, VOCAB, (2, 16), generator=torch.Generator().manual_seed(1))
+    return model, cfg, with_mask(ids), "logits"
+
+
+def tiny_bert():
+    cfg = transformers.BertConfig(vocab_size=VOCAB, hidden_size=64, num_hidden_layers=2,
+                                  num_attention_heads=4, intermediate_size=128,
+                                  max_position_embeddings=64)
+    model = transformers.BertModel(cfg, add_pooling_layer=False)
+    g = torch.Generator().manual_seed(2)
+    ids = torch.randint(0, VOCAB, (2, 16), generator=g)
+    mask = torch.ones(2, 16, dtype=torch.int64)
+    mask[1, 11:] = 0  # the second sequence is padded
+    types = torch.zeros(2, 16, dtype=torch.int64)
+    types[:, 8:] = 1
+    return model, cfg, {"input_ids": ids, "attention_mask": mask,
+                        "token_type_ids": types}, "last_hidden_state"
+
+
+def tiny_llama():
+    cfg = transformers.LlamaConfig(vocab_size=VOCAB, hidden_size=64, intermediate_size=128,
+                                   num_hidden_layers=2, num_attention_heads=4,
+                                   num_key_value_heads=2, max_position_embeddings=64)
+    model = transformers.LlamaForCausalLM(cfg)
+    ids = torch.randint(0, VOCAB, (1, 16), generator=torch.Generator().manual_seed(3))
+    return model, cfg, with_mask(ids), "logits"
+
+
+def tiny_gpt_neox():
+    # Partial rotary (rotary_pct) and parallel attention + MLP residuals.
+    cfg = transformers.GPTNeoXConfig(vocab_size=VOCAB, hidden_size=64, intermediate_size=128,
+                                     num_hidden_layers=2, num_attention_heads=4,
+                                     rotary_pct=0.5, max_position_embeddings=64)
+    model = transformers.GPTNeoXForCausalLM(cfg)
+    ids = torch.randint(0, VOCAB, (2, 16), generator=torch.Generator().manual_seed(4))
+    return model, cfg, with_mask(ids), "logits"
+
+
+def gpt2_small():
+    cfg = transformers.GPT2Config()  # 124M: 12 layers, hidden 768, vocab 50257
+    model = transformers.GPT2LMHeadModel(cfg)
+    ids = torch.randint(0, cfg.vocab_size, (1, 128),
+                        generator=torch.Generator().manual_seed(5))
+    return model, cfg, with_mask(ids), "logits"
+
+
+ZOO = {"gpt2": tiny_gpt2, "bert": tiny_bert, "llama": tiny_llama, "gpt_neox": tiny_gpt_neox}
+
+
+def export(name, build, out_root, exporters):
+    torch.manual_seed(0)
+    model, cfg, inputs, output = build()
+    model.eval()
+    # HF initialises norm scales to 1 and biases to 0; perturb every parameter
+    # so that tests notice a swapped scale/bias or a dropped term.
+    with torch.no_grad():
+        for param in model.parameters():
+            param.add_(0.05 * torch.randn_like(param))
+    wrapper = LogitsOnly(model, output)
+    wrapper.names = list(inputs)
+    args = tuple(inputs.values())
+    # The reference comes first: exporting leaves the module altered.
+    with torch.no_grad():
+        reference = wrapper(*args).numpy()
+    for exporter in exporters:
+        out = os.path.join(out_root, name, exporter)
+        os.makedirs(os.path.join(out, "inputs"), exist_ok=True)
+        os.makedirs(os.path.join(out, "outputs"), exist_ok=True)
+        path = os.path.join(out, "model.onnx")
+        print(f"[zoo] {name} / {exporter}: exporting", flush=True)
+        with torch.no_grad():
+            if exporter == "torchscript":
+                torch.onnx.export(wrapper, args, path, input_names=list(inputs),
+                                  output_names=[output], opset_version=17, dynamo=False,
+                                  dynamic_axes={k: {0: "batch", 1: "sequence"} for k in inputs})
+            else:
+                batch = torch.export.Dim("batch", min=1, max=64)
+                seq = torch.export.Dim("sequence", min=2, max=64)
+                shapes = {"args": tuple({0: batch, 1: seq} for _ in inputs)}
+                prog = torch.onnx.export(wrapper, args, input_names=list(inputs),
+                                         output_names=[output], opset_version=18,
+                                         dynamo=True, dynamic_shapes=shapes,
+                                         external_data=False)
+                prog.save(path, external_data=False)
+        proto = onnx.load(path)
+        onnx.checker.check_model(proto)
+        feeds = {k: v.numpy() for k, v in inputs.items()}
+        session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+        results = session.run(None, feeds)
+        for k, v in feeds.items():
+            np.save(os.path.join(out, "inputs", f"{k}.npy"), v)
+        for meta, v in zip(session.get_outputs(), results):
+            np.save(os.path.join(out, "outputs", f"{meta.name}.npy"), v)
+        err = float(np.max(np.abs(reference - results[0])))
+        info = {
+            "model": name, "exporter": exporter,
+            "opset": [o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")][0],
+            "inputs": {k: list(v.shape) for k, v in feeds.items()},
+            "outputs": {m.name: list(v.shape) for m, v in zip(session.get_outputs(), results)},
+            "torch_vs_onnxruntime_max_abs_diff": err,
+            "config": {k: v for k, v in cfg.to_dict().items()
+                       if isinstance(v, (int, float, str, bool)) and not k.startswith("_")},
+            "versions": {"torch": torch.__version__, "transformers": transformers.__version__,
+                         "onnx": onnx.__version__, "onnxruntime": ort.__version__},
+        }
+        with open(os.path.join(out, "meta.json"), "w") as f:
+            json.dump(info, f, indent=1, sort_keys=True)
+        size = os.path.getsize(path)
+        print(f"[zoo] {name} / {exporter}: {size / 1e6:.2f} MB, {len(proto.graph.node)} nodes, "
+              f"torch vs onnxruntime max |diff| {err:.2e}", flush=True)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", default="test/models")
+    parser.add_argument("--only", default=",".join(ZOO))
+    parser.add_argument("--exporters", default="torchscript,dynamo")
+    parser.add_argument("--gpt2-small", action="store_true",
+                        help="export GPT-2 small (124M) instead of the tiny zoo")
+    args = parser.parse_args()
+    torch.set_num_threads(max(1, os.cpu_count() or 1))
+    exporters = args.exporters.split(",")
+    if args.gpt2_small:
+        export("gpt2_small", gpt2_small, args.out, exporters)
+        return 0
+    for name in args.only.split(","):
+        export(name, ZOO[name], args.out, exporters)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
