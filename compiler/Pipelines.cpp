@@ -6,6 +6,8 @@
 
 #include "compiler/Pipelines.h"
 
+#include "passes/graph/Passes.h"
+
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassRegistry.h"
@@ -14,6 +16,9 @@
 void tessera::buildGraphPipeline(mlir::OpPassManager &pm,
                                  const GraphPipelineOptions &) {
   mlir::OpPassManager &func = pm.nest<mlir::func::FuncOp>();
+  func.addPass(mlir::createCanonicalizerPass());
+  func.addPass(mlir::createCSEPass());
+  func.addPass(graph::createFuseTransformerOpsPass());
   func.addPass(mlir::createCanonicalizerPass());
   func.addPass(mlir::createCSEPass());
 }

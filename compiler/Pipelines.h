@@ -15,8 +15,9 @@ namespace tessera {
 
 struct GraphPipelineOptions {};
 
-/// Graph-level cleanup on imported tsr: canonicalize (folds) and CSE. The
-/// fusion passes (layer_norm, gelu, attention, rms_norm, rotary) join here.
+/// Graph-level passes on imported tsr: canonicalize and CSE (folds, dead
+/// shape arithmetic), then tsr-graph-fuse (gelu, silu, layer_norm, rms_norm,
+/// attention, rotary) and a final cleanup.
 void buildGraphPipeline(mlir::OpPassManager &pm,
                         const GraphPipelineOptions &options);
 

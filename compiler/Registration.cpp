@@ -6,6 +6,7 @@
 
 #include "compiler/Registration.h"
 #include "compiler/Pipelines.h"
+#include "passes/graph/Passes.h"
 
 #include "dialects/tsr/IR/TsrDialect.h"
 
@@ -30,5 +31,6 @@ void tessera::registerAllDialects(mlir::DialectRegistry &registry) {
 void tessera::registerAllPasses() {
   mlir::registerTransformsPasses();
   mlir::shard::registerShardPasses();
+  tessera::graph::registerGraphPasses();
   registerPipelines();
 }

@@ -399,6 +399,7 @@ def Tsr_TransposeOp : Tsr_Op<"transpose", [Pure, InferTypeOpAdaptor,
     $input `perm` `=` $permutation attr-dict `:` type($input) `->` type($result)
   }];
   let hasFolder = 1;
+  let hasCanonicalizer = 1;
 }
 
 def Tsr_ConcatOp : Tsr_Op<"concat", [Pure, InferTypeOpAdaptor]> {

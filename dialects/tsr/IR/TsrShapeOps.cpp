@@ -7,6 +7,8 @@
 #include "dialects/tsr/IR/ShapeUtils.h"
 #include "dialects/tsr/IR/TsrOps.h"
 
+#include "mlir/IR/PatternMatch.h"
+
 #include "llvm/ADT/SmallBitVector.h"
 
 using namespace mlir;
@@ -81,6 +83,65 @@ OpFoldResult TransposeOp::fold(FoldAdaptor) {
     return getResult();
   }
   return {};
+}
+
+namespace {
+/// transpose(reshape(y)) -> reshape(transpose(y)) when the reshape only
+/// merges runs of adjacent dimensions (a collapse) and the transpose moves
+/// those merged runs as wholes. Moving transposes towards their producers
+/// lets them compose and cancel; exporters wrap batched products in such
+/// collapse/transpose/expand chains.
+struct TransposeThroughCollapse : OpRewritePattern<TransposeOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(TransposeOp op,
+                                PatternRewriter &rewriter) const override {
+    auto reshape = op.getInput().getDefiningOp<ReshapeOp>();
+    if (!reshape)
+      return failure();
+    auto inType = cast<RankedTensorType>(reshape.getInput().getType());
+    ArrayRef<int64_t> in = inType.getShape();
+    ArrayRef<int64_t> out = cast<RankedTensorType>(reshape.getType()).getShape();
+    if (out.size() >= in.size())
+      return failure();
+    // Group the input dimensions: group g multiplies to out[g].
+    SmallVector<SmallVector<int64_t>> groups(out.size());
+    size_t next = 0;
+    for (size_t g = 0; g < out.size(); ++g) {
+      if (next >= in.size())
+        return failure();
+      int64_t product = in[next];
+      groups[g].push_back(next++);
+      while (product < out[g] && next < in.size()) {
+        product *= in[next];
+        groups[g].push_back(next++);
+      }
+      if (product != out[g])
+        return failure();
+    }
+    while (next < in.size()) {
+      if (in[next] != 1)
+        return failure();
+      groups.back().push_back(next++);
+    }
+    SmallVector<int64_t> perm, shape;
+    for (int64_t g : op.getPermutation())
+      for (int64_t d : groups[g]) {
+        perm.push_back(d);
+        shape.push_back(in[d]);
+      }
+    Value moved = TransposeOp::create(
+        rewriter, op.getLoc(),
+        RankedTensorType::get(shape, inType.getElementType()),
+        reshape.getInput(), perm);
+    rewriter.replaceOpWithNewOp<ReshapeOp>(op, op.getType(), moved);
+    return success();
+  }
+};
+} // namespace
+
+void TransposeOp::getCanonicalizationPatterns(RewritePatternSet &results,
+                                              MLIRContext *context) {
+  results.add<TransposeThroughCollapse>(context);
 }
 
 //===----------------------------------------------------------------------===//
