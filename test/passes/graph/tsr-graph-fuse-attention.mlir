@@ -1,0 +1,100 @@
+// RUN: tessera-opt --split-input-file --tsr-graph-fuse %s | FileCheck %s
+
+// Tests that PyTorch's SDPA decomposition fuses: scale split over Q and Kᵀ,
+// a boolean mask turned additive by select, a NaN-guarded softmax. The mask
+// is padding AND a constant causal pattern: the causal part becomes the flag,
+// and Kᵀ's transpose cancels against the one attention needs.
+// CHECK-LABEL: func.func @sdpa_causal_padding
+// CHECK-SAME: (%[[Q:[^:]*]]: tensor<2x4x8x16xf32>, %[[K:[^:]*]]: tensor<2x4x8x16xf32>, %[[V:[^:]*]]: tensor<2x4x8x16xf32>, %[[PAD:[^:]*]]: tensor<2x1x1x8xi1>)
+// CHECK-NEXT: %[[O:.*]] = tsr.attention %[[Q]], %[[K]], %[[V]] mask(%[[PAD]]) causal scale = 2.500000e-01
+// CHECK-NOT: tsr.softmax
+// CHECK: return %[[O]]
+func.func @sdpa_causal_padding(%q: tensor<2x4x8x16xf32>, %k: tensor<2x4x8x16xf32>, %v: tensor<2x4x8x16xf32>, %pad: tensor<2x1x1x8xi1>) -> tensor<2x4x8x16xf32> {
+  %causal = tsr.constant dense<[[[[true, false, false, false, false, false, false, false], [true, true, false, false, false, false, false, false], [true, true, true, false, false, false, false, false], [true, true, true, true, false, false, false, false], [true, true, true, true, true, false, false, false], [true, true, true, true, true, true, false, false], [true, true, true, true, true, true, true, false], [true, true, true, true, true, true, true, true]]]]> : tensor<1x1x8x8xi1>
+  %half = tsr.constant dense<0.5> : tensor<f32>
+  %zero = tsr.constant dense<0.0> : tensor<f32>
+  %ninf = tsr.constant dense<0xFF800000> : tensor<f32>
+  %kt = tsr.transpose %k perm = [0, 1, 3, 2] : tensor<2x4x8x16xf32> -> tensor<2x4x16x8xf32>
+  %qs = tsr.mul %q, %half : (tensor<2x4x8x16xf32>, tensor<f32>) -> tensor<2x4x8x16xf32>
+  %ks = tsr.mul %kt, %half : (tensor<2x4x16x8xf32>, tensor<f32>) -> tensor<2x4x16x8xf32>
+  %s = tsr.matmul %qs, %ks : (tensor<2x4x8x16xf32>, tensor<2x4x16x8xf32>) -> tensor<2x4x8x8xf32>
+  %m = tsr.and %pad, %causal : (tensor<2x1x1x8xi1>, tensor<1x1x8x8xi1>) -> tensor<2x1x8x8xi1>
+  %bias = tsr.select %m, %zero, %ninf : (tensor<2x1x8x8xi1>, tensor<f32>, tensor<f32>) -> tensor<2x1x8x8xf32>
+  %sm = tsr.add %s, %bias : (tensor<2x4x8x8xf32>, tensor<2x1x8x8xf32>) -> tensor<2x4x8x8xf32>
+  %p = tsr.softmax %sm axis = 3 : tensor<2x4x8x8xf32>
+  %nan = tsr.compare ne, %p, %p : (tensor<2x4x8x8xf32>, tensor<2x4x8x8xf32>) -> tensor<2x4x8x8xi1>
+  %pp = tsr.select %nan, %zero, %p : (tensor<2x4x8x8xi1>, tensor<f32>, tensor<2x4x8x8xf32>) -> tensor<2x4x8x8xf32>
+  %o = tsr.matmul %pp, %v : (tensor<2x4x8x8xf32>, tensor<2x4x8x16xf32>) -> tensor<2x4x8x16xf32>
+  return %o : tensor<2x4x8x16xf32>
+}
+
+// -----
+
+// Tests BERT's form: scores divided by sqrt(d) plus an additive float mask.
+// CHECK-LABEL: func.func @bert_additive_mask
+// CHECK-SAME: (%[[Q:[^:]*]]: tensor<2x4x8x16xf32>, %[[KT:[^:]*]]: tensor<2x4x16x8xf32>, %[[V:[^:]*]]: tensor<2x4x8x16xf32>, %[[M:[^:]*]]: tensor<2x1x1x8xf32>)
+// CHECK: %[[K:.*]] = tsr.transpose %[[KT]] perm = [0, 1, 3, 2]
+// CHECK: tsr.attention %[[Q]], %[[K]], %[[V]] mask(%[[M]]) scale = 2.500000e-01
+func.func @bert_additive_mask(%q: tensor<2x4x8x16xf32>, %kt: tensor<2x4x16x8xf32>, %v: tensor<2x4x8x16xf32>, %mask: tensor<2x1x1x8xf32>) -> tensor<2x4x8x16xf32> {
+  %four = tsr.constant dense<4.0> : tensor<f32>
+  %s = tsr.matmul %q, %kt : (tensor<2x4x8x16xf32>, tensor<2x4x16x8xf32>) -> tensor<2x4x8x8xf32>
+  %sd = tsr.div %s, %four : (tensor<2x4x8x8xf32>, tensor<f32>) -> tensor<2x4x8x8xf32>
+  %sm = tsr.add %sd, %mask : (tensor<2x4x8x8xf32>, tensor<2x1x1x8xf32>) -> tensor<2x4x8x8xf32>
+  %p = tsr.softmax %sm axis = 3 : tensor<2x4x8x8xf32>
+  %o = tsr.matmul %p, %v : (tensor<2x4x8x8xf32>, tensor<2x4x8x16xf32>) -> tensor<2x4x8x16xf32>
+  return %o : tensor<2x4x8x16xf32>
+}
+
+// -----
+
+// Tests grouped-query attention: repeat_kv on K and V is undone, leaving two
+// key/value heads for eight query heads.
+// CHECK-LABEL: func.func @gqa
+// CHECK-SAME: (%[[Q:[^:]*]]: tensor<1x8x4x16xf32>, %[[K:[^:]*]]: tensor<1x2x4x16xf32>, %[[V:[^:]*]]: tensor<1x2x4x16xf32>)
+// CHECK: tsr.attention %[[Q]], %[[K]], %[[V]] scale = 2.500000e-01 : (tensor<1x8x4x16xf32>, tensor<1x2x4x16xf32>, tensor<1x2x4x16xf32>) -> tensor<1x8x4x16xf32>
+func.func @gqa(%q: tensor<1x8x4x16xf32>, %k: tensor<1x2x4x16xf32>, %v: tensor<1x2x4x16xf32>) -> tensor<1x8x4x16xf32> {
+  %scale = tsr.constant dense<0.25> : tensor<f32>
+  %k1 = tsr.reshape %k : tensor<1x2x4x16xf32> -> tensor<1x2x1x4x16xf32>
+  %k2 = tsr.broadcast %k1 : tensor<1x2x1x4x16xf32> -> tensor<1x2x4x4x16xf32>
+  %k3 = tsr.reshape %k2 : tensor<1x2x4x4x16xf32> -> tensor<1x8x4x16xf32>
+  %v1 = tsr.reshape %v : tensor<1x2x4x16xf32> -> tensor<1x2x1x4x16xf32>
+  %v2 = tsr.broadcast %v1 : tensor<1x2x1x4x16xf32> -> tensor<1x2x4x4x16xf32>
+  %v3 = tsr.reshape %v2 : tensor<1x2x4x4x16xf32> -> tensor<1x8x4x16xf32>
+  %kt = tsr.transpose %k3 perm = [0, 1, 3, 2] : tensor<1x8x4x16xf32> -> tensor<1x8x16x4xf32>
+  %s = tsr.matmul %q, %kt : (tensor<1x8x4x16xf32>, tensor<1x8x16x4xf32>) -> tensor<1x8x4x4xf32>
+  %ss = tsr.mul %s, %scale : (tensor<1x8x4x4xf32>, tensor<f32>) -> tensor<1x8x4x4xf32>
+  %p = tsr.softmax %ss axis = 3 : tensor<1x8x4x4xf32>
+  %o = tsr.matmul %p, %v3 : (tensor<1x8x4x4xf32>, tensor<1x8x4x16xf32>) -> tensor<1x8x4x16xf32>
+  return %o : tensor<1x8x4x16xf32>
+}
+
+// -----
+
+// Tests that a near miss does not fuse: softmax over the query axis.
+// CHECK-LABEL: func.func @softmax_wrong_axis
+// CHECK-NOT: tsr.attention
+// CHECK: tsr.softmax
+func.func @softmax_wrong_axis(%q: tensor<2x4x8x16xf32>, %kt: tensor<2x4x16x8xf32>, %v: tensor<2x4x8x16xf32>) -> tensor<2x4x8x16xf32> {
+  %s = tsr.matmul %q, %kt : (tensor<2x4x8x16xf32>, tensor<2x4x16x8xf32>) -> tensor<2x4x8x8xf32>
+  %p = tsr.softmax %s axis = 2 : tensor<2x4x8x8xf32>
+  %o = tsr.matmul %p, %v : (tensor<2x4x8x8xf32>, tensor<2x4x8x16xf32>) -> tensor<2x4x8x16xf32>
+  return %o : tensor<2x4x8x16xf32>
+}
+
+// -----
+
+// Tests that a near miss does not fuse: a mask that is lower-triangular but
+// shifted is not the causal pattern, so it stays a mask.
+// CHECK-LABEL: func.func @not_causal
+// CHECK: tsr.attention
+// CHECK-SAME: mask(
+// CHECK-NOT: causal
+func.func @not_causal(%q: tensor<1x1x2x4xf32>, %kt: tensor<1x1x4x2xf32>, %v: tensor<1x1x2x4xf32>) -> tensor<1x1x2x4xf32> {
+  %m = tsr.constant dense<[[[[false, false], [true, false]]]]> : tensor<1x1x2x2xi1>
+  %ninf = tsr.constant dense<0xFF800000> : tensor<f32>
+  %s = tsr.matmul %q, %kt : (tensor<1x1x2x4xf32>, tensor<1x1x4x2xf32>) -> tensor<1x1x2x2xf32>
+  %sm = tsr.select %m, %s, %ninf : (tensor<1x1x2x2xi1>, tensor<1x1x2x2xf32>, tensor<f32>) -> tensor<1x1x2x2xf32>
+  %p = tsr.softmax %sm axis = 3 : tensor<1x1x2x2xf32>
+  %o = tsr.matmul %p, %v : (tensor<1x1x2x2xf32>, tensor<1x1x2x4xf32>) -> tensor<1x1x2x4xf32>
+  return %o : tensor<1x1x2x4xf32>
+}
