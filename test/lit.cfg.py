@@ -10,9 +10,17 @@ config.excludes = ["Inputs", "CMakeLists.txt", "lit.cfg.py", "models"]
 config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.tessera_obj_root, "test")
 
-path = [config.tessera_tools_dir, config.llvm_tools_dir, config.environment.get("PATH", "")]
+# TESSERA_TOOLS_DIR runs the suite against other builds of the tools (the
+# AddressSanitizer build in tools/test.sh).
+tools_dir = os.environ.get("TESSERA_TOOLS_DIR", config.tessera_tools_dir)
+path = [tools_dir, config.llvm_tools_dir, config.environment.get("PATH", "")]
 config.environment["PATH"] = os.pathsep.join(path)
 config.environment["FILECHECK_OPTS"] = "--enable-var-scope"
 config.substitutions.append(("%tessera_src", config.tessera_src_root))
+for name in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"):
+    if name in os.environ:
+        config.environment[name] = os.environ[name]
+if os.path.isdir("/usr/include/onnx/backend/test/data/node"):
+    config.available_features.add("onnx-testdata")
 if config.have_cuda:
     config.available_features.add("cuda")

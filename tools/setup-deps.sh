@@ -17,7 +17,8 @@ if [[ "${TESSERA_RUNTIME_ONLY:-0}" != 1 ]]; then
   # Compiler: MLIR/LLVM 22 (FileCheck, lit, not come with llvm-22-tools),
   # ONNX protobuf classes, the ILP solver used by the sharding search.
   pkgs+=(libmlir-22-dev mlir-22-tools llvm-22-dev llvm-22-tools
-         libonnx-dev libprotobuf-dev protobuf-compiler coinor-libcbc-dev)
+         libonnx-dev libprotobuf-dev protobuf-compiler libonnx-testdata
+         coinor-libcbc-dev)
 fi
 
 missing=()

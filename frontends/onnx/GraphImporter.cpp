@@ -352,9 +352,9 @@ LogicalResult GraphImporter::sortNodes(std::vector<int> &order) {
     for (int i = 0; i < n; ++i)
       if (pending[i])
         return emitError(nodeLoc(graph.node(i), i))
-                   << "the graph has a cycle through node '"
-                   << nodeName(graph.node(i), i) << "' (" << graph.node(i).op_type()
-                   << ")",
+                   << "node '" << nodeName(graph.node(i), i) << "' ("
+                   << graph.node(i).op_type()
+                   << "): the graph has a cycle through this node",
                failure();
   }
   return success();

@@ -251,9 +251,10 @@ ModelFile::open(const std::string &path) {
   while (!reader.atEnd()) {
     uint32_t number, wireType;
     const uint8_t *start, *payload, *payloadEnd;
+    uint64_t at = reader.fileOffset();
     if (!reader.field(number, wireType, start, payload, payloadEnd))
       return fail(path + ": truncated or malformed protobuf at byte " +
-                  llvm::Twine(reader.fileOffset()));
+                  llvm::Twine(at));
     if (number != kModelGraph || wireType != 2) {
       stripped.append(reinterpret_cast<const char *>(start), payloadEnd - start);
       continue;
@@ -264,9 +265,10 @@ ModelFile::open(const std::string &path) {
     while (!graphReader.atEnd()) {
       uint32_t gNumber, gWire;
       const uint8_t *gStart, *gPayload, *gEnd;
+      uint64_t at = graphReader.fileOffset();
       if (!graphReader.field(gNumber, gWire, gStart, gPayload, gEnd))
         return fail(path + ": truncated or malformed graph at byte " +
-                    llvm::Twine(graphReader.fileOffset()));
+                    llvm::Twine(at));
       if (gNumber == kGraphSparseInitializer)
         return fail(path + ": sparse initializers are not supported");
       if (gNumber != kGraphInitializer || gWire != 2) {

@@ -486,45 +486,65 @@ LogicalResult importGather(OpBinder &b) {
 }
 
 /// GatherND with constant indices (how exporters index padding masks):
-/// flatten the indexed leading dimensions and gather linear indices.
+/// flatten the indexed leading dimensions and gather linear indices. With
+/// batch_dims = b, each index tuple also carries its position's batch
+/// coordinates.
 LogicalResult importGatherND(OpBinder &b) {
   auto data = b.input(0);
   if (failed(data))
     return failure();
-  if (b.attrInt("batch_dims", 0) != 0)
-    return b.error() << "batch_dims other than 0 is not supported", failure();
   std::optional<ConstTensor> indices = b.constantInput(1);
   if (!indices || indices->isFloat())
     return b.error() << "indices must be an integer constant once input "
                         "shapes are fixed",
            failure();
   std::vector<int64_t> shape = shapeOf(*data);
-  if (indices->shape.empty())
-    return b.error() << "indices must have rank >= 1", failure();
+  int64_t batchDims = b.attrInt("batch_dims", 0);
+  int64_t indexRank = int64_t(indices->shape.size());
+  if (indexRank < 1 || batchDims < 0 || batchDims >= indexRank ||
+      batchDims >= int64_t(shape.size()))
+    return b.error() << "batch_dims " << batchDims << " does not fit indices of rank "
+                     << indexRank,
+           failure();
+  for (int64_t d = 0; d < batchDims; ++d)
+    if (indices->shape[d] != shape[d])
+      return b.error() << "batch dimension " << d << " differs: data "
+                       << shape[d] << ", indices " << indices->shape[d],
+             failure();
   int64_t depth = indices->shape.back();
-  if (depth < 1 || depth > int64_t(shape.size()))
+  int64_t indexed = batchDims + depth;
+  if (depth < 1 || indexed > int64_t(shape.size()))
     return b.error() << "index depth " << depth << " does not fit data rank "
                      << shape.size(),
            failure();
-  std::vector<int64_t> strides(depth, 1);
-  for (int64_t d = depth - 2; d >= 0; --d)
+  std::vector<int64_t> strides(indexed, 1);
+  for (int64_t d = indexed - 2; d >= 0; --d)
     strides[d] = strides[d + 1] * shape[d + 1];
   int64_t flatDim = strides[0] * shape[0];
+  // Positions per batch element: the index tuples between batch steps.
+  int64_t perBatch = 1;
+  for (int64_t d = batchDims; d < indexRank - 1; ++d)
+    perBatch *= indices->shape[d];
   std::vector<int64_t> linear;
-  for (int64_t n = 0; n < indices->numElements(); n += depth) {
-    int64_t at = 0;
+  for (int64_t n = 0, tuple = 0; n < indices->numElements(); n += depth, ++tuple) {
+    int64_t at = 0, batch = tuple / std::max<int64_t>(perBatch, 1);
+    for (int64_t d = batchDims - 1; d >= 0; --d) {
+      at += (batch % shape[d]) * strides[d];
+      batch /= shape[d];
+    }
     for (int64_t d = 0; d < depth; ++d) {
+      int64_t dim = shape[batchDims + d];
       int64_t i = indices->ints[n + d];
-      if (i < -shape[d] || i >= shape[d])
+      if (i < -dim || i >= dim)
         return b.error() << "index " << i << " out of range for dimension "
-                         << d << " of size " << shape[d],
+                         << batchDims + d << " of size " << dim,
                failure();
-      at += (i < 0 ? i + shape[d] : i) * strides[d];
+      at += (i < 0 ? i + dim : i) * strides[batchDims + d];
     }
     linear.push_back(at);
   }
   std::vector<int64_t> flatShape{flatDim};
-  flatShape.insert(flatShape.end(), shape.begin() + depth, shape.end());
+  flatShape.insert(flatShape.end(), shape.begin() + indexed, shape.end());
   std::vector<int64_t> indexShape(indices->shape.begin(), indices->shape.end() - 1);
   Value flat = b.reshape(*data, flatShape);
   Value index = b.constant(
