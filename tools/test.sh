@@ -33,6 +33,22 @@ lit_log="$build/lit.log"
 /usr/lib/llvm-22/bin/lit -sv "$build/test" 2>&1 | tee "$lit_log" || lit_status=$?
 lit_counts=$(grep -E '^ *(Total Discovered Tests|Passed|Failed|Skipped|Unsupported|Expectedly Failed|Unresolved|Timed Out):' "$lit_log" | tr -s ' ' | tr '\n' ';')
 
+step "hostile inputs and the zoo under AddressSanitizer"
+asan="$build-asan"
+start=$(date +%s)
+if [[ ! -f "$asan/build.ninja" ]]; then
+  cmake -G Ninja -S . -B "$asan" -DCMAKE_BUILD_TYPE=Release \
+    -DCMAKE_CXX_FLAGS_RELEASE="-O1 -DNDEBUG" -DTESSERA_SANITIZE=address \
+    -DTESSERA_BUILD_RUNTIME=OFF -DTESSERA_BUILD_TESTS=OFF >/dev/null
+fi
+cmake --build "$asan" --target tessera-compile tessera-opt -j "$jobs"
+echo "asan build: $(( $(date +%s) - start )) s"
+asan_log="$asan/lit.log"
+asan_status=0
+TESSERA_TOOLS_DIR="$root/$asan/bin" ASAN_OPTIONS=detect_leaks=1 \
+  /usr/lib/llvm-22/bin/lit -sv --filter 'hostile_inputs|zoo_' \
+  "$build/test/frontends/onnx" 2>&1 | tee "$asan_log" || asan_status=$?
+
 step "runtime-only configure (no MLIR, no CUDA)"
 rt="$build-runtime-only"
 cmake -G Ninja -S . -B "$rt" -DCMAKE_BUILD_TYPE=Release \
@@ -50,11 +66,27 @@ ctest --test-dir "$rt" --output-on-failure 2>&1 | tee "$ctest_log" || rt_status=
 ctest_counts=$(grep -E 'tests passed' "$ctest_log" || true)
 
 step "summary"
+# lit prints "  Passed: N (..%)" etc.; add the runs up.
+count() {
+  local what="$1: "
+  shift
+  cat "$@" 2>/dev/null | awk -v w="$what" '{
+    line = $0; sub(/^ +/, "", line)
+    if (index(line, w) == 1) { split(substr(line, length(w) + 1), a, " "); s += a[1] }
+  } END { print s + 0 }'
+}
+passed=$(count Passed "$lit_log" "$asan_log")
+failed=$(( $(count Failed "$lit_log" "$asan_log") + $(count Unresolved "$lit_log" "$asan_log") + $(count "Timed Out" "$lit_log" "$asan_log") ))
+skipped=$(count Unsupported "$lit_log" "$asan_log")
 echo "lit (FileCheck + GoogleTest cases):${lit_counts}"
+echo "lit under AddressSanitizer: $(count Passed "$asan_log") passed"
 echo "runtime-only build (ctest): ${ctest_counts}"
-if ((lit_status == 0 && rt_status == 0)); then
+if ((lit_status == 0 && asan_status == 0 && rt_status == 0)); then
+  ctest_passed=$(grep -oE '[0-9]+ tests failed out of [0-9]+' "$ctest_log" | awk '{print $6}')
   echo "ALL TESTS PASSED"
+  echo "$((passed + ${ctest_passed:-0})) passed, $failed failed, $skipped skipped"
 else
-  echo "TESTS FAILED: lit exit $lit_status, runtime-only ctest exit $rt_status" >&2
+  echo "TESTS FAILED: lit exit $lit_status, asan lit exit $asan_status, runtime-only ctest exit $rt_status" >&2
+  echo "$passed passed, $((failed > 0 ? failed : 1)) failed, $skipped skipped"
   exit 1
 fi
