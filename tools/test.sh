@@ -31,7 +31,7 @@ step "lit + GoogleTest"
 lit_status=0
 lit_log="$build/lit.log"
 /usr/lib/llvm-22/bin/lit -sv "$build/test" 2>&1 | tee "$lit_log" || lit_status=$?
-lit_counts=$(grep -E '^ *(Total Discovered Tests|Passed|Failed|Skipped|Unsupported|Expectedly Failed|Unresolved|Timed Out):' "$lit_log" | tr -s ' ' | tr '\n' ';')
+lit_counts=$(grep -E '^ *(Total Discovered Tests|Passed|Failed|Skipped|Unsupported|Expectedly Failed|Unresolved|Timed Out) *:' "$lit_log" | tr -s ' ' | tr '\n' ';')
 
 step "hostile inputs and the zoo under AddressSanitizer"
 asan="$build-asan"
@@ -71,7 +71,7 @@ count() {
   local what="$1: "
   shift
   cat "$@" 2>/dev/null | awk -v w="$what" '{
-    line = $0; sub(/^ +/, "", line)
+    line = $0; sub(/^ +/, "", line); gsub(/ +:/, ":", line)
     if (index(line, w) == 1) { split(substr(line, length(w) + 1), a, " "); s += a[1] }
   } END { print s + 0 }'
 }
