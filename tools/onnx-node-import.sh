@@ -4,9 +4,11 @@
 # Runs `tessera-compile --emit=tsr` on each model of ONNX's backend node tests
 # (Debian libonnx-testdata) and sorts the outcomes:
 #   imported     the model imports and its tsr IR verifies;
-#   unsupported  an op, domain or element type Tessera does not handle, or a
-#                shape that depends on run-time data (Tessera compiles static
-#                shapes) -- each counted by reason;
+#   unsupported  an op, domain or element type Tessera does not handle, an
+#                attribute value or form the importer refuses by name (e.g.
+#                Einsum's ellipsis, negative Slice steps), or a shape that
+#                depends on run-time data (Tessera compiles static shapes) --
+#                each counted by reason;
 #   failed       anything else: a bug. Listed, and the exit status is 1.
 #
 #   tools/onnx-node-import.sh [build/bin/tessera-compile] [node-test folder]
@@ -36,6 +38,7 @@ for dir in "$root"/*/; do
   *"outside the default ONNX domain"* | *"no default-domain opset"*) reason="non-default domain" ;;
   *"unsupported type"* | *"cast to "*" is not supported"* | *"is not a tensor"*) reason="element type not supported" ;;
   *"integer Pow"*) reason="element type not supported" ;;
+  *" is not supported"* | *" are not supported"*) reason="attribute or form not supported" ;;
   *"must be an integer constant once input shapes are fixed"* | \
   *"must be constants once input shapes are fixed"* | *"on constant inputs only"*)
     reason="shape depends on run-time data" ;;

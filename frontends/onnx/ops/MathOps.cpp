@@ -343,9 +343,152 @@ LogicalResult importCumSum(OpBinder &b) {
   return b.setSingleResult(b.constant(out));
 }
 
+/// Einsum with one or two operands and explicit output, no ellipsis and no
+/// index repeated within an operand: reductions, transposes and batched
+/// products (as exporters write attention and outer products).
+LogicalResult importEinsum(OpBinder &b) {
+  std::string equation = b.attrString("equation", "");
+  equation.erase(std::remove(equation.begin(), equation.end(), ' '),
+                 equation.end());
+  if (equation.find("...") != std::string::npos)
+    return b.error() << "equation '" << equation
+                     << "': ellipsis is not supported",
+           failure();
+  size_t arrow = equation.find("->");
+  std::string output;
+  if (arrow != std::string::npos) {
+    output = equation.substr(arrow + 2);
+  } else {
+    // Implicit output: the indices used once, in alphabetical order.
+    arrow = equation.size();
+    std::map<char, int> uses;
+    for (char c : equation)
+      if (c != ',')
+        ++uses[c];
+    for (auto [c, n] : uses)
+      if (n == 1)
+        output += c;
+  }
+  SmallVector<llvm::StringRef> parts;
+  llvm::StringRef(equation).substr(0, arrow).split(parts, ',');
+  SmallVector<std::string> terms;
+  for (llvm::StringRef part : parts)
+    terms.push_back(part.str());
+  if (terms.empty() || terms.size() > 2 || int(terms.size()) != b.numInputs())
+    return b.error() << "equation '" << equation << "' needs 1 or 2 operands, "
+                     << b.numInputs() << " given",
+           failure();
+  SmallVector<Value> operands;
+  std::map<char, int64_t> sizes;
+  for (size_t i = 0; i < terms.size(); ++i) {
+    auto v = b.input(int(i));
+    if (failed(v))
+      return failure();
+    std::vector<int64_t> shape = shapeOf(*v);
+    if (shape.size() != terms[i].size())
+      return b.error() << "operand " << i << " has rank " << shape.size()
+                       << " but its term '" << terms[i] << "' has "
+                       << terms[i].size() << " indices",
+             failure();
+    for (size_t d = 0; d < shape.size(); ++d) {
+      char c = terms[i][d];
+      if (terms[i].find(c) != d)
+        return b.error() << "index '" << c << "' repeats within '" << terms[i]
+                         << "': diagonals are not supported",
+               failure();
+      if (sizes.count(c) && sizes[c] != shape[d])
+        return b.error() << "index '" << c << "' has sizes " << sizes[c]
+                         << " and " << shape[d],
+               failure();
+      sizes[c] = shape[d];
+    }
+    operands.push_back(*v);
+  }
+  for (char c : output)
+    if (!sizes.count(c))
+      return b.error() << "output index '" << c << "' appears in no operand",
+             failure();
+  auto has = [](const std::string &s, char c) {
+    return s.find(c) != std::string::npos;
+  };
+  // Sum out indices that appear in one operand only and not in the output.
+  for (size_t i = 0; i < terms.size(); ++i) {
+    std::vector<int64_t> axes;
+    std::string kept;
+    for (size_t d = 0; d < terms[i].size(); ++d) {
+      char c = terms[i][d];
+      bool elsewhere = terms.size() == 2 && has(terms[1 - i], c);
+      if (!has(output, c) && !elsewhere)
+        axes.push_back(int64_t(d));
+      else
+        kept += c;
+    }
+    if (axes.empty())
+      continue;
+    auto summed = b.createValue<tsr::ReduceSumOp>(operands[i], axes, false);
+    if (failed(summed))
+      return failure();
+    operands[i] = *summed;
+    terms[i] = kept;
+  }
+  auto permuteTo = [&](Value v, const std::string &from,
+                       const std::string &to) -> FailureOr<Value> {
+    if (from == to)
+      return v;
+    std::vector<int64_t> perm;
+    for (char c : to)
+      perm.push_back(int64_t(from.find(c)));
+    return b.createValue<tsr::TransposeOp>(v, perm);
+  };
+  auto product = [](const std::string &idx, std::map<char, int64_t> &sz) {
+    int64_t p = 1;
+    for (char c : idx)
+      p *= sz[c];
+    return p;
+  };
+  if (terms.size() == 1) {
+    auto result = permuteTo(operands[0], terms[0], output);
+    if (failed(result))
+      return failure();
+    return b.setSingleResult(*result);
+  }
+  // batch: in both and the output; contracted: in both only; free: one side.
+  std::string batch, contracted, lfree, rfree;
+  for (char c : terms[0]) {
+    if (has(terms[1], c))
+      (has(output, c) ? batch : contracted) += c;
+    else
+      lfree += c;
+  }
+  for (char c : terms[1])
+    if (!has(terms[0], c))
+      rfree += c;
+  auto lhs = permuteTo(operands[0], terms[0], batch + lfree + contracted);
+  auto rhs = permuteTo(operands[1], terms[1], batch + contracted + rfree);
+  if (failed(lhs) || failed(rhs))
+    return failure();
+  int64_t bs = product(batch, sizes), m = product(lfree, sizes),
+          k = product(contracted, sizes), n = product(rfree, sizes);
+  Value l = b.reshape(*lhs, {bs, m, k});
+  Value r = b.reshape(*rhs, {bs, k, n});
+  auto mm = b.createValue<tsr::MatmulOp>(l, r, false, false);
+  if (failed(mm))
+    return failure();
+  std::string natural = batch + lfree + rfree;
+  std::vector<int64_t> naturalShape;
+  for (char c : natural)
+    naturalShape.push_back(sizes[c]);
+  Value shaped = b.reshape(*mm, naturalShape);
+  auto result = permuteTo(shaped, natural, output);
+  if (failed(result))
+    return failure();
+  return b.setSingleResult(*result);
+}
+
 } // namespace
 
 void tessera::onnx::registerMathOps(HandlerRegistry &r) {
+  r.onOp("Einsum", 12, importEinsum);
   r.onOp("MatMul", 1, importMatMul);
   r.onOp("Gemm", 1, importGemm);
   r.onOp("Softmax", 1, importSoftmax);

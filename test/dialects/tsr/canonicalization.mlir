@@ -120,3 +120,31 @@ func.func @weights_stay() -> tensor<8x2xf32> {
   %0 = tsr.reshape %w : tensor<4x4xf32> -> tensor<8x2xf32>
   return %0 : tensor<8x2xf32>
 }
+
+// -----
+
+// Tests that a transpose of a collapsing reshape moves above the reshape when
+// it permutes whole merged groups, so that transposes meet and cancel.
+// CHECK-LABEL: func.func @transpose_through_collapse
+// CHECK-SAME: (%[[X:.*]]: tensor<1x2x2x16x8xf32>)
+// CHECK-NEXT: %[[T:.*]] = tsr.transpose %[[X]] perm = [0, 1, 2, 4, 3] : tensor<1x2x2x16x8xf32> -> tensor<1x2x2x8x16xf32>
+// CHECK-NEXT: %[[R:.*]] = tsr.reshape %[[T]] : tensor<1x2x2x8x16xf32> -> tensor<4x8x16xf32>
+// CHECK-NEXT: return %[[R]]
+func.func @transpose_through_collapse(%x: tensor<1x2x2x16x8xf32>) -> tensor<4x8x16xf32> {
+  %0 = tsr.reshape %x : tensor<1x2x2x16x8xf32> -> tensor<4x16x8xf32>
+  %1 = tsr.transpose %0 perm = [0, 2, 1] : tensor<4x16x8xf32> -> tensor<4x8x16xf32>
+  return %1 : tensor<4x8x16xf32>
+}
+
+// -----
+
+// Tests that a reshape that splits dimensions (not a collapse) keeps the
+// transpose below it.
+// CHECK-LABEL: func.func @transpose_after_split
+// CHECK: tsr.reshape
+// CHECK-NEXT: tsr.transpose
+func.func @transpose_after_split(%x: tensor<2x16x64xf32>) -> tensor<2x4x16x16xf32> {
+  %0 = tsr.reshape %x : tensor<2x16x64xf32> -> tensor<2x16x4x16xf32>
+  %1 = tsr.transpose %0 perm = [0, 2, 1, 3] : tensor<2x16x4x16xf32> -> tensor<2x4x16x16xf32>
+  return %1 : tensor<2x4x16x16xf32>
+}
