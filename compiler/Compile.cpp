@@ -6,10 +6,12 @@
 
 #include "compiler/Compile.h"
 #include "compiler/Registration.h"
+#include "compiler/PackageWriter.h"
 #include "compiler/Pipelines.h"
 
 #include "frontends/onnx/OnnxImporter.h"
 
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/IR/MLIRContext.h"
@@ -112,9 +114,9 @@ int tessera::compileMain(int argc, char **argv) {
     options.batch = batch;
   if (seq >= 0)
     options.seq = seq;
-  if (emit == Emit::None) {
-    llvm::errs() << "error: writing packages (.tpkg) is not implemented yet; "
-                    "use --emit=tsr or --emit=tsr-fused\n";
+  if (emit == Emit::None && output == "-") {
+    llvm::errs() << "error: give the package file with -o model.tpkg, or "
+                    "print IR with --emit=tsr / --emit=tsr-fused\n";
     return 2;
   }
 
@@ -133,11 +135,32 @@ int tessera::compileMain(int argc, char **argv) {
   if (!module)
     return 1;
 
-  if (emit == Emit::TsrFused) {
+  if (emit != Emit::Tsr) {
     PassManager pm(&context);
     buildGraphPipeline(pm, GraphPipelineOptions());
     if (failed(pm.run(*module)))
       return 1;
+  }
+
+  if (emit == Emit::None) {
+    auto func = module->lookupSymbol<func::FuncOp>("main");
+    FailureOr<lower::ProgramPlan> plan = lower::planProgram(func);
+    if (failed(plan))
+      return 1;
+    llvm::Expected<PackageStats> stats = writePackage(
+        output, {*plan}, {1}, **model,
+        "tessera-compile from " + std::string(input), /*progress=*/true);
+    if (!stats) {
+      llvm::errs() << "error: " << llvm::toString(stats.takeError()) << "\n";
+      return 1;
+    }
+    llvm::errs() << "tessera-compile: wrote " << output << " ("
+                 << stats->fileBytes << " bytes: " << stats->kernels
+                 << " kernels, " << stats->weightBytes
+                 << " weight bytes; activation arena " << stats->arenaBytes
+                 << " bytes, " << plan->unplannedBytes
+                 << " without memory planning)\n";
+    return 0;
   }
 
   std::string error;

@@ -1,0 +1,40 @@
+//===- PackageWriter.h - writing .tpkg files --------------------*- C++ -*-===//
+//
+// Part of Tessera.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef TESSERA_COMPILER_PACKAGEWRITER_H
+#define TESSERA_COMPILER_PACKAGEWRITER_H
+
+#include "passes/lower/ProgramPlan.h"
+
+#include "llvm/Support/Error.h"
+
+#include <string>
+#include <vector>
+
+namespace tessera::onnx {
+struct ModelFile;
+} // namespace tessera::onnx
+
+namespace tessera {
+
+struct PackageStats {
+  uint64_t fileBytes = 0;
+  uint64_t weightBytes = 0;
+  uint64_t arenaBytes = 0;
+  uint64_t kernels = 0;
+};
+
+/// Writes one package holding `programs` (one per rank), copying weights
+/// from `model`'s files in chunks; shows progress on stderr for large
+/// models when `progress` is set.
+llvm::Expected<PackageStats>
+writePackage(const std::string &path, const std::vector<lower::ProgramPlan> &programs,
+             const std::vector<unsigned> &mesh, const onnx::ModelFile &model,
+             const std::string &producer, bool progress);
+
+} // namespace tessera
+
+#endif // TESSERA_COMPILER_PACKAGEWRITER_H

@@ -1,0 +1,281 @@
+//===- PlanProgram.cpp - tsr to kernels with a static memory plan ---------===//
+//
+// Part of Tessera.
+//
+//===----------------------------------------------------------------------===//
+
+#include "passes/lower/ProgramPlan.h"
+
+#include "dialects/tsr/IR/TsrOps.h"
+
+#include "mlir/IR/BuiltinAttributes.h"
+
+#include "llvm/ADT/DenseMap.h"
+
+#include <algorithm>
+#include <limits>
+
+using namespace mlir;
+using namespace tessera::lower;
+
+namespace {
+
+constexpr uint64_t kAlignment = 64;
+
+std::optional<ElementType> elementTypeOf(Type t) {
+  if (t.isF32()) return ElementType::F32;
+  if (t.isF16()) return ElementType::F16;
+  if (t.isBF16()) return ElementType::BF16;
+  if (t.isF64()) return ElementType::F64;
+  if (t.isInteger(1)) return ElementType::Bool;
+  if (t.isInteger(8)) return ElementType::I8;
+  if (t.isInteger(32)) return ElementType::I32;
+  if (t.isInteger(64)) return ElementType::I64;
+  return std::nullopt;
+}
+
+uint64_t elementSize(ElementType t) {
+  switch (t) {
+  case ElementType::F32: case ElementType::I32: return 4;
+  case ElementType::F16: case ElementType::BF16: return 2;
+  case ElementType::F64: case ElementType::I64: return 8;
+  case ElementType::I8: case ElementType::Bool: return 1;
+  }
+  return 0;
+}
+
+/// The bytes of a constant, one byte per i1.
+std::vector<uint8_t> constantBytes(DenseElementsAttr attr) {
+  Type element = attr.getElementType();
+  std::vector<uint8_t> bytes;
+  if (element.isInteger(1)) {
+    for (bool b : attr.getValues<bool>())
+      bytes.push_back(b);
+    return bytes;
+  }
+  size_t size = element.getIntOrFloatBitWidth() / 8;
+  ArrayRef<char> raw = attr.getRawData();
+  int64_t n = attr.getNumElements();
+  bytes.resize(size_t(n) * size);
+  for (int64_t i = 0; i < n; ++i)
+    std::memcpy(bytes.data() + i * size,
+                raw.data() + (attr.isSplat() ? 0 : i * size), size);
+  return bytes;
+}
+
+/// Kernel attributes from the op's (inherent) attributes.
+std::vector<PlannedAttr> attributesOf(Operation *op) {
+  std::vector<PlannedAttr> attrs;
+  for (NamedAttribute named : op->getAttrDictionary()) {
+    PlannedAttr a;
+    a.name = named.getName().str();
+    Attribute value = named.getValue();
+    if (auto i = dyn_cast<IntegerAttr>(value))
+      a.ints.push_back(i.getInt());
+    else if (auto b = dyn_cast<BoolAttr>(value))
+      a.ints.push_back(b.getValue());
+    else if (isa<UnitAttr>(value))
+      a.ints.push_back(1);
+    else if (auto f = dyn_cast<FloatAttr>(value))
+      a.floats.push_back(f.getValueAsDouble());
+    else if (auto array = dyn_cast<DenseI64ArrayAttr>(value))
+      a.ints.assign(array.asArrayRef().begin(), array.asArrayRef().end());
+    else
+      continue;
+    attrs.push_back(std::move(a));
+  }
+  return attrs;
+}
+
+std::string locationName(Location loc) {
+  if (auto name = dyn_cast<NameLoc>(loc))
+    return name.getName().str();
+  if (auto fused = dyn_cast<FusedLoc>(loc))
+    for (Location inner : fused.getLocations())
+      if (auto name = dyn_cast<NameLoc>(inner))
+        return name.getName().str();
+  return "";
+}
+
+} // namespace
+
+FailureOr<ProgramPlan> tessera::lower::planProgram(func::FuncOp func) {
+  ProgramPlan plan;
+  llvm::DenseMap<Value, uint32_t> ids;
+  Block &body = func.getBody().front();
+
+  auto addTensor = [&](Value v, PlannedTensor t) -> FailureOr<uint32_t> {
+    auto type = dyn_cast<RankedTensorType>(v.getType());
+    std::optional<ElementType> element =
+        type ? elementTypeOf(type.getElementType()) : std::nullopt;
+    if (!element)
+      return emitError(v.getLoc()) << "cannot lower a value of type "
+                                   << v.getType(),
+             failure();
+    t.dtype = *element;
+    t.shape.assign(type.getShape().begin(), type.getShape().end());
+    t.size = uint64_t(type.getNumElements()) * elementSize(*element);
+    uint32_t id = uint32_t(plan.tensors.size());
+    plan.tensors.push_back(std::move(t));
+    ids[v] = id;
+    return id;
+  };
+
+  for (BlockArgument arg : body.getArguments()) {
+    PlannedTensor t;
+    if (auto name = func.getArgAttrOfType<StringAttr>(arg.getArgNumber(), "tsr.name"))
+      t.name = name.str();
+    else
+      t.name = "input" + std::to_string(arg.getArgNumber());
+    auto id = addTensor(arg, std::move(t));
+    if (failed(id))
+      return failure();
+    plan.inputs.push_back(*id);
+  }
+
+  for (Operation &op : body) {
+    if (auto ret = dyn_cast<func::ReturnOp>(op)) {
+      for (auto [i, v] : llvm::enumerate(ret.getOperands())) {
+        uint32_t id = ids.lookup(v);
+        std::string name = "output" + std::to_string(i);
+        if (auto attr = func.getResultAttrOfType<StringAttr>(i, "tsr.name"))
+          name = attr.str();
+        // Outputs get their own named arena tensor; one that is an input,
+        // a weight, a view or another output is copied there.
+        PlannedTensor &t = plan.tensors[id];
+        bool own = t.kind == PlannedTensor::Kind::Arena && t.aliasOf < 0 &&
+                   t.name.empty() &&
+                   !llvm::is_contained(plan.inputs, id);
+        if (own) {
+          t.name = name;
+          plan.outputs.push_back(id);
+          continue;
+        }
+        PlannedTensor copy;
+        copy.name = name;
+        auto copyId = addTensor(v, std::move(copy));
+        if (failed(copyId))
+          return failure();
+        PlannedKernel kernel;
+        kernel.op = "reshape"; // a plain copy
+        kernel.location = name;
+        kernel.inputs.push_back(id);
+        kernel.outputs.push_back(*copyId);
+        plan.kernels.push_back(std::move(kernel));
+        plan.outputs.push_back(*copyId);
+      }
+      continue;
+    }
+    if (op.getDialect()->getNamespace() != "tsr")
+      return op.emitError("cannot lower '") << op.getName()
+                                            << "': only tsr ops run",
+             failure();
+    if (auto weight = dyn_cast<tsr::WeightOp>(op)) {
+      PlannedTensor t;
+      t.name = weight.getName().str();
+      t.kind = PlannedTensor::Kind::Weight;
+      t.weight = weight.getName().str();
+      if (failed(addTensor(weight.getResult(), std::move(t))))
+        return failure();
+      continue;
+    }
+    if (auto constant = dyn_cast<tsr::ConstantOp>(op)) {
+      auto dense = dyn_cast<DenseElementsAttr>(constant.getValue());
+      if (!dense)
+        return op.emitError("only dense constants can be lowered"), failure();
+      PlannedTensor t;
+      t.kind = PlannedTensor::Kind::Constant;
+      t.bytes = constantBytes(dense);
+      if (failed(addTensor(constant.getResult(), std::move(t))))
+        return failure();
+      continue;
+    }
+    if (auto reshape = dyn_cast<tsr::ReshapeOp>(op)) {
+      // A view: same bytes, another shape.
+      uint32_t source = ids.lookup(reshape.getInput());
+      int32_t root = plan.tensors[source].aliasOf >= 0
+                         ? plan.tensors[source].aliasOf
+                         : int32_t(source);
+      PlannedTensor t;
+      t.kind = plan.tensors[root].kind;
+      t.weight = plan.tensors[root].weight;
+      t.aliasOf = root;
+      if (failed(addTensor(reshape.getResult(), std::move(t))))
+        return failure();
+      continue;
+    }
+    PlannedKernel kernel;
+    kernel.op = op.getName().stripDialect().str();
+    kernel.location = locationName(op.getLoc());
+    kernel.attrs = attributesOf(&op);
+    for (Value operand : op.getOperands())
+      kernel.inputs.push_back(ids.lookup(operand));
+    for (Value result : op.getResults()) {
+      auto id = addTensor(result, PlannedTensor());
+      if (failed(id))
+        return failure();
+      kernel.outputs.push_back(*id);
+    }
+    plan.kernels.push_back(std::move(kernel));
+  }
+
+  // Liveness of each arena root: [first kernel that writes it, last kernel
+  // that reads it or any of its views]; graph inputs are live from the start
+  // and outputs to the end.
+  size_t n = plan.tensors.size();
+  constexpr int64_t kForever = std::numeric_limits<int64_t>::max();
+  std::vector<int64_t> first(n, kForever), last(n, -1);
+  auto root = [&](uint32_t id) {
+    return plan.tensors[id].aliasOf >= 0 ? uint32_t(plan.tensors[id].aliasOf) : id;
+  };
+  for (uint32_t id : plan.inputs)
+    first[id] = -1;
+  for (auto [k, kernel] : llvm::enumerate(plan.kernels)) {
+    for (uint32_t id : kernel.inputs)
+      last[root(id)] = std::max<int64_t>(last[root(id)], int64_t(k));
+    for (uint32_t id : kernel.outputs)
+      first[root(id)] = std::min<int64_t>(first[root(id)], int64_t(k));
+  }
+  for (uint32_t id : plan.outputs)
+    last[root(id)] = kForever;
+  for (uint32_t id : plan.inputs)
+    last[id] = std::max<int64_t>(last[id], first[id]);
+
+  // Greedy by size (largest first), each at the lowest offset that does not
+  // overlap a placed buffer alive at the same time.
+  struct Placed { int64_t first, last; uint64_t offset, size; };
+  std::vector<uint32_t> order;
+  for (uint32_t id = 0; id < n; ++id)
+    if (plan.tensors[id].kind == PlannedTensor::Kind::Arena &&
+        plan.tensors[id].aliasOf < 0) {
+      if (last[id] < 0) // written, never read: still needs a home
+        last[id] = first[id];
+      order.push_back(id);
+      plan.unplannedBytes += plan.tensors[id].size;
+    }
+  std::stable_sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
+    return plan.tensors[a].size > plan.tensors[b].size;
+  });
+  std::vector<Placed> placed;
+  for (uint32_t id : order) {
+    uint64_t size = (plan.tensors[id].size + kAlignment - 1) / kAlignment * kAlignment;
+    std::vector<std::pair<uint64_t, uint64_t>> busy;
+    for (const Placed &p : placed)
+      if (p.first <= last[id] && first[id] <= p.last)
+        busy.push_back({p.offset, p.offset + p.size});
+    std::sort(busy.begin(), busy.end());
+    uint64_t offset = 0;
+    for (auto [begin, end] : busy) {
+      if (offset + size <= begin)
+        break;
+      offset = std::max(offset, end);
+    }
+    plan.tensors[id].offset = offset;
+    placed.push_back({first[id], last[id], offset, size});
+    plan.arenaBytes = std::max(plan.arenaBytes, offset + size);
+  }
+  for (PlannedTensor &t : plan.tensors)
+    if (t.aliasOf >= 0 && t.kind == PlannedTensor::Kind::Arena)
+      t.offset = plan.tensors[t.aliasOf].offset;
+  return plan;
+}

@@ -1,0 +1,69 @@
+//===- ProgramPlan.h - a rank's program as the runtime sees it --*- C++ -*-===//
+//
+// Part of Tessera.
+//
+//===----------------------------------------------------------------------===//
+//
+// Lowering turns a tsr function into a ProgramPlan: a list of kernels over
+// numbered tensors, where every activation has an offset in one arena
+// (static memory planning over liveness), weights and constants are
+// references into the package's data section, and reshapes are free views.
+// The package writer serialises it; it carries nothing MLIR-specific.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef TESSERA_PASSES_LOWER_PROGRAMPLAN_H
+#define TESSERA_PASSES_LOWER_PROGRAMPLAN_H
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace tessera::lower {
+
+/// Element types, numbered as the package format numbers them.
+enum class ElementType : uint8_t { F32, F16, BF16, F64, I8, I32, I64, Bool };
+
+struct PlannedTensor {
+  enum class Kind { Arena, Weight, Constant };
+  std::string name;
+  ElementType dtype = ElementType::F32;
+  std::vector<int64_t> shape;
+  Kind kind = Kind::Arena;
+  uint64_t offset = 0;              ///< arena offset (Arena)
+  uint64_t size = 0;                ///< bytes
+  std::string weight;               ///< weight-store name (Weight)
+  std::vector<uint8_t> bytes;       ///< the data (Constant)
+  int32_t aliasOf = -1;             ///< a view of another tensor (reshape)
+};
+
+struct PlannedAttr {
+  std::string name;
+  std::vector<int64_t> ints;
+  std::vector<double> floats;
+};
+
+struct PlannedKernel {
+  std::string op;
+  std::vector<uint32_t> inputs, outputs;
+  std::vector<PlannedAttr> attrs;
+  std::string location;
+};
+
+struct ProgramPlan {
+  std::vector<PlannedTensor> tensors;
+  std::vector<PlannedKernel> kernels;
+  std::vector<uint32_t> inputs, outputs;
+  uint64_t arenaBytes = 0;      ///< the planned peak
+  uint64_t unplannedBytes = 0;  ///< sum of all activations, for comparison
+};
+
+/// Lowers `func` (tsr ops only) to a plan. Reports unsupported ops at their
+/// location and fails.
+mlir::FailureOr<ProgramPlan> planProgram(mlir::func::FuncOp func);
+
+} // namespace tessera::lower
+
+#endif // TESSERA_PASSES_LOWER_PROGRAMPLAN_H

@@ -1,0 +1,92 @@
+//===- Package.h - reading .tpkg files --------------------------*- C++ -*-===//
+//
+// Part of Tessera.
+//
+//===----------------------------------------------------------------------===//
+//
+// A package is one file:
+//
+//   [0, 64)        PackageHeader (magic, format version, section offsets,
+//                  checksum of everything after the header)
+//   plan           FlatBuffer (runtime/schema/tpkg.fbs): mesh, per-rank
+//                  programs, tensors, kernels, memory plan
+//   data           weights and constants, each 64-byte aligned
+//
+// Package::open maps the file and refuses it (with a reason) when the magic,
+// version, sizes, checksum or FlatBuffer do not hold up.
+//
+// Thread safety: immutable once opened; share it between sessions freely.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef TESSERA_RUNTIME_PACKAGE_H
+#define TESSERA_RUNTIME_PACKAGE_H
+
+#include "tessera/runtime/Status.h"
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace tessera::tpkg {
+struct Package;
+} // namespace tessera::tpkg
+
+namespace tessera::rt {
+
+constexpr char kPackageMagic[8] = {'T', 'E', 'S', 'S', 'E', 'R', 'A', 'P'};
+/// Bumped whenever the header, schema or kernel semantics change.
+constexpr uint32_t kPackageFormatVersion = 1;
+constexpr size_t kPackageAlignment = 64;
+
+struct PackageHeader {
+  char magic[8];
+  uint32_t formatVersion;
+  uint32_t headerSize;
+  uint64_t planOffset;
+  uint64_t planSize;
+  uint64_t dataOffset;
+  uint64_t dataSize;
+  uint64_t checksum; ///< FNV-1a 64 of bytes [headerSize, file end)
+  uint64_t reserved;
+};
+static_assert(sizeof(PackageHeader) == 64, "the header is 64 bytes");
+
+/// FNV-1a 64 over `size` bytes, continuing from `hash` (writers stream).
+constexpr uint64_t kChecksumSeed = 0xcbf29ce484222325ull;
+inline uint64_t packageChecksum(const uint8_t *data, size_t size,
+                                uint64_t hash = kChecksumSeed) {
+  for (size_t i = 0; i < size; ++i) {
+    hash ^= data[i];
+    hash *= 0x100000001b3ull;
+  }
+  return hash;
+}
+
+class Package {
+public:
+  ~Package();
+  Package(const Package &) = delete;
+  Package &operator=(const Package &) = delete;
+
+  /// Maps and validates `path`.
+  static Status open(const std::string &path, std::shared_ptr<Package> &out);
+
+  const tpkg::Package *plan() const { return plan_; }
+  const uint8_t *data() const { return base_ + header_.dataOffset; }
+  uint64_t dataSize() const { return header_.dataSize; }
+  const std::string &path() const { return path_; }
+
+private:
+  Package() = default;
+  std::string path_;
+  const uint8_t *base_ = nullptr;
+  size_t size_ = 0;
+  PackageHeader header_{};
+  const tpkg::Package *plan_ = nullptr;
+};
+
+} // namespace tessera::rt
+
+#endif // TESSERA_RUNTIME_PACKAGE_H

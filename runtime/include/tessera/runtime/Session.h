@@ -1,0 +1,79 @@
+//===- Session.h - running one rank's program -------------------*- C++ -*-===//
+//
+// Part of Tessera.
+//
+//===----------------------------------------------------------------------===//
+//
+// A Session binds one rank's program of a Package to the CPU backend: it
+// allocates the activation arena once, resolves every kernel, and runs the
+// program on host inputs.
+//
+// Thread safety: one thread at a time per session; sessions over the same
+// package are independent.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef TESSERA_RUNTIME_SESSION_H
+#define TESSERA_RUNTIME_SESSION_H
+
+#include "tessera/runtime/Npy.h"
+#include "tessera/runtime/Package.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace tessera::rt {
+
+struct TensorInfo {
+  std::string name;
+  DType dtype;
+  std::vector<int64_t> shape;
+};
+
+/// Time spent in each kernel over the runs of a session.
+struct KernelProfile {
+  std::string op;
+  std::string location;
+  double seconds = 0;
+  int64_t calls = 0;
+};
+
+class Session {
+public:
+  ~Session();
+
+  /// A session for `rank` of `package`.
+  static Status create(std::shared_ptr<Package> package, int rank,
+                       std::unique_ptr<Session> &out);
+
+  const std::vector<TensorInfo> &inputs() const { return inputs_; }
+  const std::vector<TensorInfo> &outputs() const { return outputs_; }
+
+  /// Copies `value` into the input named `name`; its dtype and shape must match.
+  Status setInput(const std::string &name, const HostTensor &value);
+  /// Runs the program once.
+  Status run();
+  /// Copies the output named `name` out.
+  Status getOutput(const std::string &name, HostTensor &out) const;
+
+  /// Per-kernel timings, when enabled before run().
+  void enableProfiling(bool on) { profiling_ = on; }
+  const std::vector<KernelProfile> &profile() const { return profile_; }
+  /// Bytes of the activation arena (the memory plan's peak).
+  uint64_t arenaBytes() const { return arenaBytes_; }
+
+private:
+  Session() = default;
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  std::shared_ptr<Package> package_;
+  std::vector<TensorInfo> inputs_, outputs_;
+  std::vector<KernelProfile> profile_;
+  bool profiling_ = false;
+  uint64_t arenaBytes_ = 0;
+};
+
+} // namespace tessera::rt
+
+#endif // TESSERA_RUNTIME_SESSION_H

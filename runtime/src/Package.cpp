@@ -1,0 +1,79 @@
+//===- Package.cpp - reading .tpkg files ----------------------------------===//
+//
+// Part of Tessera.
+//
+//===----------------------------------------------------------------------===//
+
+#include "tessera/runtime/Package.h"
+#include "tessera/runtime/tpkg_generated.h"
+
+#include <cstring>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace tessera::rt {
+
+Package::~Package() {
+  if (base_)
+    munmap(const_cast<uint8_t *>(base_), size_);
+}
+
+Status Package::open(const std::string &path, std::shared_ptr<Package> &out) {
+  auto fail = [&](StatusCode code, const std::string &why) {
+    return Status(code, path + ": " + why);
+  };
+  int fd = ::open(path.c_str(), O_RDONLY);
+  if (fd < 0)
+    return fail(StatusCode::NotFound, std::string("cannot open: ") + strerror(errno));
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    ::close(fd);
+    return fail(StatusCode::Internal, "cannot stat");
+  }
+  size_t size = size_t(st.st_size);
+  if (size < sizeof(PackageHeader)) {
+    ::close(fd);
+    return fail(StatusCode::DataLoss, "truncated: " + std::to_string(size) +
+                                          " bytes, shorter than the header");
+  }
+  void *map = mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+  ::close(fd);
+  if (map == MAP_FAILED)
+    return fail(StatusCode::Internal, "cannot map the file");
+  std::shared_ptr<Package> pkg(new Package());
+  pkg->path_ = path;
+  pkg->base_ = static_cast<const uint8_t *>(map);
+  pkg->size_ = size;
+  std::memcpy(&pkg->header_, pkg->base_, sizeof(PackageHeader));
+  const PackageHeader &h = pkg->header_;
+  if (std::memcmp(h.magic, kPackageMagic, sizeof(kPackageMagic)) != 0)
+    return fail(StatusCode::InvalidArgument, "not a Tessera package (bad magic)");
+  if (h.formatVersion != kPackageFormatVersion)
+    return fail(StatusCode::Unimplemented,
+                "package format version " + std::to_string(h.formatVersion) +
+                    ", this runtime reads version " +
+                    std::to_string(kPackageFormatVersion) +
+                    "; recompile the model with a matching tessera-compile");
+  if (h.headerSize != sizeof(PackageHeader) || h.planOffset < h.headerSize ||
+      h.planOffset > size || h.planSize > size - h.planOffset ||
+      h.dataOffset > size || h.dataSize > size - h.dataOffset ||
+      h.dataOffset % kPackageAlignment != 0 ||
+      h.dataOffset + h.dataSize != size)
+    return fail(StatusCode::DataLoss,
+                "truncated or corrupted: section sizes do not match the file (" +
+                    std::to_string(size) + " bytes)");
+  uint64_t checksum =
+      packageChecksum(pkg->base_ + h.headerSize, size - h.headerSize);
+  if (checksum != h.checksum)
+    return fail(StatusCode::DataLoss, "checksum mismatch: the file is corrupted");
+  flatbuffers::Verifier verifier(pkg->base_ + h.planOffset, h.planSize);
+  if (!tpkg::VerifyPackageBuffer(verifier))
+    return fail(StatusCode::DataLoss, "the plan does not verify");
+  pkg->plan_ = tpkg::GetPackage(pkg->base_ + h.planOffset);
+  out = std::move(pkg);
+  return Status::okStatus();
+}
+
+} // namespace tessera::rt

@@ -1,0 +1,177 @@
+//===- Session.cpp - running one rank's program ---------------------------===//
+//
+// Part of Tessera.
+//
+//===----------------------------------------------------------------------===//
+
+#include "tessera/runtime/Session.h"
+
+#include "cpu/Kernels.h"
+
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+
+namespace tessera::rt {
+
+struct Session::Impl {
+  const tpkg::Program *program = nullptr;
+  uint8_t *arena = nullptr;
+  std::vector<cpu::TensorRef> tensors;
+  std::vector<cpu::KernelCall> calls;
+  std::vector<cpu::KernelFn> fns;
+  std::vector<int64_t> inputIds, outputIds;
+  ~Impl() { std::free(arena); }
+};
+
+Session::~Session() = default;
+
+Status Session::create(std::shared_ptr<Package> package, int rank,
+                       std::unique_ptr<Session> &out) {
+  const tpkg::Package *plan = package->plan();
+  const tpkg::Program *program = nullptr;
+  if (plan->programs())
+    for (const tpkg::Program *p : *plan->programs())
+      if (int(p->rank()) == rank)
+        program = p;
+  if (!program)
+    return Status(StatusCode::InvalidArgument,
+                  package->path() + ": no program for rank " + std::to_string(rank));
+  std::unique_ptr<Session> session(new Session());
+  session->package_ = package;
+  auto impl = std::make_unique<Impl>();
+  impl->program = program;
+  uint64_t arenaBytes = program->arena_bytes();
+  impl->arena = static_cast<uint8_t *>(
+      std::aligned_alloc(kPackageAlignment,
+                         (std::max<uint64_t>(arenaBytes, 1) + kPackageAlignment - 1) /
+                             kPackageAlignment * kPackageAlignment));
+  if (!impl->arena)
+    return Status(StatusCode::Internal, "cannot allocate a " +
+                                            std::to_string(arenaBytes) +
+                                            "-byte activation arena");
+  session->arenaBytes_ = arenaBytes;
+  auto corrupt = [&](const std::string &why) {
+    return Status(StatusCode::DataLoss, package->path() + ": " + why);
+  };
+  for (const tpkg::Tensor *t : *program->tensors()) {
+    cpu::TensorRef ref;
+    ref.dtype = DType(t->dtype());
+    if (uint8_t(ref.dtype) > uint8_t(DType::Bool))
+      return corrupt("tensor with an unknown element type");
+    if (t->shape())
+      ref.shape.assign(t->shape()->begin(), t->shape()->end());
+    uint64_t bytes = uint64_t(ref.numel()) * dtypeSize(ref.dtype);
+    uint64_t limit = t->storage() == tpkg::Storage::Arena ? arenaBytes
+                                                          : package->dataSize();
+    if (bytes != t->size() || t->offset() > limit || bytes > limit - t->offset())
+      return corrupt("tensor '" + (t->name() ? t->name()->str() : "?") +
+                     "' lies outside its storage");
+    ref.data = t->storage() == tpkg::Storage::Arena
+                   ? impl->arena + t->offset()
+                   : const_cast<uint8_t *>(package->data()) + t->offset();
+    impl->tensors.push_back(ref);
+  }
+  size_t count = impl->tensors.size();
+  const cpu::KernelTable &table = cpu::cpuKernels();
+  for (const tpkg::Kernel *k : *program->kernels()) {
+    auto it = table.find(k->op()->str());
+    if (it == table.end())
+      return Status(StatusCode::Unimplemented,
+                    "the CPU backend has no kernel for '" + k->op()->str() + "'");
+    cpu::KernelCall call;
+    call.kernel = k;
+    for (auto list : {k->inputs(), k->outputs()}) {
+      if (!list)
+        continue;
+      for (uint32_t id : *list)
+        if (id >= count)
+          return corrupt("kernel '" + k->op()->str() + "' names tensor " +
+                         std::to_string(id) + " of " + std::to_string(count));
+    }
+    if (k->inputs())
+      for (uint32_t id : *k->inputs())
+        call.inputs.push_back(impl->tensors[id]);
+    if (k->outputs())
+      for (uint32_t id : *k->outputs())
+        call.outputs.push_back(impl->tensors[id]);
+    impl->calls.push_back(std::move(call));
+    impl->fns.push_back(it->second);
+    session->profile_.push_back(
+        {k->op()->str(), k->location() ? k->location()->str() : "", 0, 0});
+  }
+  auto describe = [&](const flatbuffers::Vector<uint32_t> *ids,
+                      std::vector<TensorInfo> &infos,
+                      std::vector<int64_t> &out) -> Status {
+    if (!ids)
+      return Status::okStatus();
+    for (uint32_t id : *ids) {
+      if (id >= count)
+        return corrupt("graph input/output names a missing tensor");
+      const tpkg::Tensor *t = program->tensors()->Get(id);
+      infos.push_back({t->name() ? t->name()->str() : "", impl->tensors[id].dtype,
+                       impl->tensors[id].shape});
+      out.push_back(id);
+    }
+    return Status::okStatus();
+  };
+  if (Status s = describe(program->inputs(), session->inputs_, impl->inputIds); !s.ok())
+    return s;
+  if (Status s = describe(program->outputs(), session->outputs_, impl->outputIds); !s.ok())
+    return s;
+  session->impl_ = std::move(impl);
+  out = std::move(session);
+  return Status::okStatus();
+}
+
+Status Session::setInput(const std::string &name, const HostTensor &value) {
+  for (size_t i = 0; i < inputs_.size(); ++i) {
+    if (inputs_[i].name != name)
+      continue;
+    const TensorInfo &info = inputs_[i];
+    if (value.dtype != info.dtype || value.shape != info.shape)
+      return Status(StatusCode::InvalidArgument,
+                    "input '" + name + "' must be " +
+                        std::string(dtypeName(info.dtype)) + " " +
+                        formatShape(info.shape) + ", got " +
+                        std::string(dtypeName(value.dtype)) + " " +
+                        formatShape(value.shape));
+    const cpu::TensorRef &ref = impl_->tensors[size_t(impl_->inputIds[i])];
+    std::memcpy(ref.data, value.data.data(), value.data.size());
+    return Status::okStatus();
+  }
+  std::string names;
+  for (const TensorInfo &info : inputs_)
+    names += (names.empty() ? "" : ", ") + info.name;
+  return Status(StatusCode::NotFound,
+                "no input named '" + name + "' (inputs: " + names + ")");
+}
+
+Status Session::run() {
+  for (size_t k = 0; k < impl_->calls.size(); ++k) {
+    auto start = std::chrono::steady_clock::now();
+    if (Status s = impl_->fns[k](impl_->calls[k]); !s.ok())
+      return s;
+    if (profiling_) {
+      std::chrono::duration<double> dt = std::chrono::steady_clock::now() - start;
+      profile_[k].seconds += dt.count();
+      ++profile_[k].calls;
+    }
+  }
+  return Status::okStatus();
+}
+
+Status Session::getOutput(const std::string &name, HostTensor &out) const {
+  for (size_t i = 0; i < outputs_.size(); ++i) {
+    if (outputs_[i].name != name)
+      continue;
+    const cpu::TensorRef &ref = impl_->tensors[size_t(impl_->outputIds[i])];
+    out.dtype = ref.dtype;
+    out.shape = ref.shape;
+    out.data.assign(ref.data, ref.data + ref.numel() * int64_t(dtypeSize(ref.dtype)));
+    return Status::okStatus();
+  }
+  return Status(StatusCode::NotFound, "no output named '" + name + "'");
+}
+
+} // namespace tessera::rt

@@ -1,0 +1,82 @@
+//===- Kernels.h - the CPU backend's kernel interface -----------*- C++ -*-===//
+//
+// Part of Tessera.
+//
+//===----------------------------------------------------------------------===//
+//
+// A kernel receives views of its input and output tensors (already placed
+// in the arena or the package's data section) and its attributes. Kernels
+// are looked up by the tsr op name once, when a session is created.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef TESSERA_RUNTIME_CPU_KERNELS_H
+#define TESSERA_RUNTIME_CPU_KERNELS_H
+
+#include "tessera/runtime/DType.h"
+#include "tessera/runtime/Status.h"
+#include "tessera/runtime/tpkg_generated.h"
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace tessera::rt::cpu {
+
+struct TensorRef {
+  uint8_t *data = nullptr;
+  DType dtype = DType::F32;
+  std::vector<int64_t> shape;
+
+  int64_t numel() const {
+    int64_t n = 1;
+    for (int64_t d : shape)
+      n *= d;
+    return n;
+  }
+  int64_t rank() const { return int64_t(shape.size()); }
+  template <typename T> T *as() const { return reinterpret_cast<T *>(data); }
+};
+
+struct KernelCall {
+  std::vector<TensorRef> inputs;
+  std::vector<TensorRef> outputs;
+  const tpkg::Kernel *kernel = nullptr;
+
+  const tpkg::Attr *attr(const char *name) const;
+  int64_t attrInt(const char *name, int64_t defaultValue) const;
+  double attrFloat(const char *name, double defaultValue) const;
+  std::vector<int64_t> attrInts(const char *name) const;
+  bool hasAttr(const char *name) const { return attr(name) != nullptr; }
+  /// An error naming the kernel and its source node.
+  Status error(const std::string &message) const;
+};
+
+using KernelFn = Status (*)(const KernelCall &call);
+using KernelTable = std::map<std::string, KernelFn>;
+
+/// Every CPU kernel by tsr op name.
+const KernelTable &cpuKernels();
+
+void registerElementwiseKernels(KernelTable &table);
+void registerLinalgKernels(KernelTable &table);
+void registerShapeKernels(KernelTable &table);
+void registerTransformerKernels(KernelTable &table);
+
+/// Row-major strides of `shape` aligned to `rank` dimensions, 0 where the
+/// dimension broadcasts (size 1 or missing).
+std::vector<int64_t> broadcastStrides(const std::vector<int64_t> &shape,
+                                      size_t rank);
+
+/// Calls fn(outIndex, index0, index1, ...) for every element of `out`, with
+/// each operand's linear index under NumPy broadcasting.
+template <size_t N, typename Fn>
+void forEachBroadcast(const std::vector<int64_t> &out,
+                      const std::vector<int64_t> (&shapes)[N], Fn &&fn);
+
+} // namespace tessera::rt::cpu
+
+#include "cpu/Broadcast.inc"
+
+#endif // TESSERA_RUNTIME_CPU_KERNELS_H

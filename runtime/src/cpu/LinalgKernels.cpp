@@ -1,0 +1,263 @@
+//===- LinalgKernels.cpp - matmul, reductions, softmax, norms -------------===//
+//
+// Part of Tessera.
+//
+//===----------------------------------------------------------------------===//
+
+#include "cpu/Kernels.h"
+
+#include <cblas.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace tessera::rt::cpu {
+namespace {
+
+/// Batched GEMM with broadcasting batch dimensions through BLAS.
+template <typename T>
+void gemmBatched(const TensorRef &a, const TensorRef &b, const TensorRef &y,
+                 bool ta, bool tb) {
+  size_t ra = a.shape.size(), rb = b.shape.size(), ry = y.shape.size();
+  int64_t m = y.shape[ry - 2], n = y.shape[ry - 1];
+  int64_t k = ta ? a.shape[ra - 2] : a.shape[ra - 1];
+  int64_t lda = a.shape[ra - 1], ldb = b.shape[rb - 1];
+  std::vector<int64_t> batch(y.shape.begin(), y.shape.end() - 2);
+  std::vector<int64_t> aBatch(a.shape.begin(), a.shape.end() - 2);
+  std::vector<int64_t> bBatch(b.shape.begin(), b.shape.end() - 2);
+  int64_t batches = 1;
+  for (int64_t d : batch)
+    batches *= d;
+  auto gemm = [&](const T *pa, const T *pb, T *py, int64_t rows) {
+    if constexpr (std::is_same_v<T, float>)
+      cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans,
+                  tb ? CblasTrans : CblasNoTrans, rows, n, k, 1.0f, pa, lda, pb,
+                  ldb, 0.0f, py, n);
+    else if constexpr (std::is_same_v<T, double>)
+      cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans,
+                  tb ? CblasTrans : CblasNoTrans, rows, n, k, 1.0, pa, lda, pb,
+                  ldb, 0.0, py, n);
+    else
+      for (int64_t i = 0; i < rows; ++i)
+        for (int64_t j = 0; j < n; ++j) {
+          T acc = 0;
+          for (int64_t p = 0; p < k; ++p)
+            acc += (ta ? pa[p * lda + i] : pa[i * lda + p]) *
+                   (tb ? pb[j * ldb + p] : pb[p * ldb + j]);
+          py[i * n + j] = acc;
+        }
+  };
+  // A shared 2-D right operand: one GEMM over all rows of the left one.
+  if (bBatch.empty() && !ta) {
+    gemm(a.as<T>(), b.as<T>(), y.as<T>(), batches * m);
+    return;
+  }
+  std::vector<int64_t> sa = broadcastStrides(aBatch, batch.size());
+  std::vector<int64_t> sb = broadcastStrides(bBatch, batch.size());
+  int64_t aMatrix = a.shape[ra - 2] * a.shape[ra - 1];
+  int64_t bMatrix = b.shape[rb - 2] * b.shape[rb - 1];
+#pragma omp parallel for schedule(static) if (batches > 1)
+  for (int64_t i = 0; i < batches; ++i) {
+    int64_t rem = i, ia = 0, ib = 0;
+    for (int64_t d = int64_t(batch.size()) - 1; d >= 0; --d) {
+      int64_t c = rem % batch[d];
+      rem /= batch[d];
+      ia += c * sa[d];
+      ib += c * sb[d];
+    }
+    gemm(a.as<T>() + ia * aMatrix, b.as<T>() + ib * bMatrix,
+         y.as<T>() + i * m * n, m);
+  }
+}
+
+Status matmul(const KernelCall &call) {
+  const TensorRef &a = call.inputs[0], &b = call.inputs[1], &y = call.outputs[0];
+  bool ta = call.attrInt("transpose_lhs", 0), tb = call.attrInt("transpose_rhs", 0);
+  switch (a.dtype) {
+  case DType::F32: gemmBatched<float>(a, b, y, ta, tb); break;
+  case DType::F64: gemmBatched<double>(a, b, y, ta, tb); break;
+  case DType::I64: gemmBatched<int64_t>(a, b, y, ta, tb); break;
+  case DType::I32: gemmBatched<int32_t>(a, b, y, ta, tb); break;
+  default: return call.error("unsupported element type");
+  }
+  return Status::okStatus();
+}
+
+enum class Reduce { Sum, Mean, Max, Min, Prod };
+
+template <Reduce K, typename T> void reduceTyped(const KernelCall &call) {
+  const TensorRef &x = call.inputs[0], &y = call.outputs[0];
+  std::vector<int64_t> axes = call.attrInts("axes");
+  size_t rank = x.shape.size();
+  std::vector<bool> reduced(rank, false);
+  int64_t count = 1;
+  for (int64_t a : axes) {
+    reduced[a] = true;
+    count *= x.shape[a];
+  }
+  // Output strides over the input's dimensions (0 on reduced ones).
+  std::vector<int64_t> outStride(rank, 0);
+  int64_t stride = 1;
+  for (int64_t d = int64_t(rank) - 1; d >= 0; --d)
+    if (!reduced[d]) {
+      outStride[d] = stride;
+      stride *= x.shape[d];
+    }
+  int64_t outN = y.numel();
+  double init = K == Reduce::Max   ? -std::numeric_limits<double>::infinity()
+                : K == Reduce::Min ? std::numeric_limits<double>::infinity()
+                : K == Reduce::Prod ? 1.0
+                                    : 0.0;
+  std::vector<double> acc(size_t(outN), init);
+  const T *in = x.as<T>();
+  std::vector<int64_t> idx(rank, 0);
+  int64_t n = x.numel();
+  int64_t o = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    double v = double(in[i]);
+    double &a = acc[size_t(o)];
+    if constexpr (K == Reduce::Max) a = std::max(a, v);
+    else if constexpr (K == Reduce::Min) a = std::min(a, v);
+    else if constexpr (K == Reduce::Prod) a *= v;
+    else a += v;
+    for (int64_t d = int64_t(rank) - 1; d >= 0; --d) {
+      ++idx[d];
+      o += outStride[d];
+      if (idx[d] < x.shape[d])
+        break;
+      o -= outStride[d] * idx[d];
+      idx[d] = 0;
+    }
+  }
+  T *out = y.as<T>();
+  for (int64_t i = 0; i < outN; ++i)
+    out[i] = T(K == Reduce::Mean ? acc[size_t(i)] / double(count) : acc[size_t(i)]);
+}
+
+template <Reduce K> Status reduce(const KernelCall &call) {
+  switch (call.inputs[0].dtype) {
+  case DType::F32: reduceTyped<K, float>(call); break;
+  case DType::F64: reduceTyped<K, double>(call); break;
+  case DType::I64: reduceTyped<K, int64_t>(call); break;
+  case DType::I32: reduceTyped<K, int32_t>(call); break;
+  default: return call.error("unsupported element type");
+  }
+  return Status::okStatus();
+}
+
+/// Splits `shape` at `axis` into outer x dim x inner.
+void splitAt(const std::vector<int64_t> &shape, int64_t axis, int64_t &outer,
+             int64_t &dim, int64_t &inner) {
+  outer = 1;
+  inner = 1;
+  for (int64_t d = 0; d < axis; ++d)
+    outer *= shape[d];
+  dim = shape[axis];
+  for (size_t d = size_t(axis) + 1; d < shape.size(); ++d)
+    inner *= shape[d];
+}
+
+template <typename T> void softmaxRows(const T *in, T *out, int64_t outer,
+                                       int64_t dim, int64_t inner) {
+#pragma omp parallel for schedule(static) if (outer * dim * inner > 16384)
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t i = 0; i < inner; ++i) {
+      const T *x = in + o * dim * inner + i;
+      T *y = out + o * dim * inner + i;
+      T m = -std::numeric_limits<T>::infinity();
+      for (int64_t d = 0; d < dim; ++d)
+        m = std::max(m, x[d * inner]);
+      if (std::isinf(m) && m < 0) { // every entry masked: ONNX gives NaN
+        for (int64_t d = 0; d < dim; ++d)
+          y[d * inner] = std::numeric_limits<T>::quiet_NaN();
+        continue;
+      }
+      T sum = 0;
+      for (int64_t d = 0; d < dim; ++d) {
+        T e = std::exp(x[d * inner] - m);
+        y[d * inner] = e;
+        sum += e;
+      }
+      T inv = T(1) / sum;
+      for (int64_t d = 0; d < dim; ++d)
+        y[d * inner] *= inv;
+    }
+}
+
+Status softmax(const KernelCall &call) {
+  const TensorRef &x = call.inputs[0], &y = call.outputs[0];
+  int64_t outer, dim, inner;
+  splitAt(x.shape, call.attrInt("axis", x.rank() - 1), outer, dim, inner);
+  if (x.dtype == DType::F32)
+    softmaxRows(x.as<float>(), y.as<float>(), outer, dim, inner);
+  else if (x.dtype == DType::F64)
+    softmaxRows(x.as<double>(), y.as<double>(), outer, dim, inner);
+  else
+    return call.error("unsupported element type");
+  return Status::okStatus();
+}
+
+/// layer_norm (centered) and rms_norm over the trailing axes from `axis`.
+template <typename T>
+void normRows(const KernelCall &call, bool centered) {
+  const TensorRef &x = call.inputs[0], &y = call.outputs[0];
+  const T *scale = call.inputs[1].as<T>();
+  const T *bias = call.inputs.size() > 2 ? call.inputs[2].as<T>() : nullptr;
+  int64_t axis = call.attrInt("axis", x.rank() - 1);
+  double eps = call.attrFloat("epsilon", 1e-5);
+  int64_t rows = 1, cols = 1;
+  for (int64_t d = 0; d < x.rank(); ++d)
+    (d < axis ? rows : cols) *= x.shape[d];
+  const T *in = x.as<T>();
+  T *out = y.as<T>();
+#pragma omp parallel for schedule(static) if (rows * cols > 16384)
+  for (int64_t r = 0; r < rows; ++r) {
+    const T *row = in + r * cols;
+    double mean = 0;
+    if (centered) {
+      for (int64_t c = 0; c < cols; ++c)
+        mean += row[c];
+      mean /= double(cols);
+    }
+    double var = 0;
+    for (int64_t c = 0; c < cols; ++c) {
+      double d = double(row[c]) - mean;
+      var += d * d;
+    }
+    var /= double(cols);
+    double inv = 1.0 / std::sqrt(var + eps);
+    for (int64_t c = 0; c < cols; ++c) {
+      double v = (double(row[c]) - mean) * inv * double(scale[c]);
+      if (bias)
+        v += double(bias[c]);
+      out[r * cols + c] = T(v);
+    }
+  }
+}
+
+template <bool Centered> Status norm(const KernelCall &call) {
+  if (call.inputs[0].dtype == DType::F32)
+    normRows<float>(call, Centered);
+  else if (call.inputs[0].dtype == DType::F64)
+    normRows<double>(call, Centered);
+  else
+    return call.error("unsupported element type");
+  return Status::okStatus();
+}
+
+} // namespace
+
+void registerLinalgKernels(KernelTable &t) {
+  t["matmul"] = matmul;
+  t["reduce_sum"] = reduce<Reduce::Sum>;
+  t["reduce_mean"] = reduce<Reduce::Mean>;
+  t["reduce_max"] = reduce<Reduce::Max>;
+  t["reduce_min"] = reduce<Reduce::Min>;
+  t["reduce_prod"] = reduce<Reduce::Prod>;
+  t["softmax"] = softmax;
+  t["layer_norm"] = norm<true>;
+  t["rms_norm"] = norm<false>;
+}
+
+} // namespace tessera::rt::cpu

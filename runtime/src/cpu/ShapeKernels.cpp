@@ -1,0 +1,190 @@
+//===- ShapeKernels.cpp - data movement -----------------------------------===//
+//
+// Part of Tessera.
+//
+//===----------------------------------------------------------------------===//
+//
+// Byte-level kernels: they move elements without looking at them, so one
+// implementation serves every element type.
+//
+//===----------------------------------------------------------------------===//
+
+#include "cpu/Kernels.h"
+
+#include <cstring>
+
+namespace tessera::rt::cpu {
+namespace {
+
+Status copy(const KernelCall &call) {
+  const TensorRef &x = call.inputs[0], &y = call.outputs[0];
+  if (x.data != y.data)
+    std::memmove(y.data, x.data, size_t(x.numel()) * dtypeSize(x.dtype));
+  return Status::okStatus();
+}
+
+Status transpose(const KernelCall &call) {
+  const TensorRef &x = call.inputs[0], &y = call.outputs[0];
+  std::vector<int64_t> perm = call.attrInts("permutation");
+  size_t rank = perm.size(), size = dtypeSize(x.dtype);
+  std::vector<int64_t> inStrides(rank, 1);
+  for (int64_t d = int64_t(rank) - 2; d >= 0; --d)
+    inStrides[d] = inStrides[d + 1] * x.shape[d + 1];
+  // Source stride for each output dimension.
+  std::vector<int64_t> src(rank);
+  for (size_t d = 0; d < rank; ++d)
+    src[d] = inStrides[perm[d]];
+  int64_t inner = rank ? y.shape[rank - 1] : 1, outer = y.numel() / std::max<int64_t>(inner, 1);
+  int64_t innerStride = rank ? src[rank - 1] : 0;
+#pragma omp parallel for schedule(static) if (y.numel() > 65536)
+  for (int64_t row = 0; row < outer; ++row) {
+    int64_t rem = row, base = 0;
+    for (int64_t d = int64_t(rank) - 2; d >= 0; --d) {
+      base += (rem % y.shape[d]) * src[d];
+      rem /= y.shape[d];
+    }
+    uint8_t *dst = y.data + row * inner * size;
+    if (innerStride == 1) {
+      std::memcpy(dst, x.data + base * size, size_t(inner) * size);
+      continue;
+    }
+    for (int64_t j = 0; j < inner; ++j)
+      std::memcpy(dst + j * size, x.data + (base + j * innerStride) * size, size);
+  }
+  return Status::okStatus();
+}
+
+/// Copies blocks: concat, split and slice along one axis share this shape.
+void blocks(int64_t outer, int64_t blockBytes, const uint8_t *src,
+            int64_t srcStride, uint8_t *dst, int64_t dstStride) {
+  for (int64_t o = 0; o < outer; ++o)
+    std::memcpy(dst + o * dstStride, src + o * srcStride, size_t(blockBytes));
+}
+
+Status concat(const KernelCall &call) {
+  const TensorRef &y = call.outputs[0];
+  int64_t axis = call.attrInt("axis", 0);
+  size_t size = dtypeSize(y.dtype);
+  int64_t outer = 1, inner = 1;
+  for (int64_t d = 0; d < axis; ++d)
+    outer *= y.shape[d];
+  for (size_t d = size_t(axis) + 1; d < y.shape.size(); ++d)
+    inner *= y.shape[d];
+  int64_t rowBytes = y.shape[axis] * inner * int64_t(size), offset = 0;
+  for (const TensorRef &x : call.inputs) {
+    int64_t bytes = x.shape[axis] * inner * int64_t(size);
+    blocks(outer, bytes, x.data, bytes, y.data + offset, rowBytes);
+    offset += bytes;
+  }
+  return Status::okStatus();
+}
+
+Status split(const KernelCall &call) {
+  const TensorRef &x = call.inputs[0];
+  int64_t axis = call.attrInt("axis", 0);
+  size_t size = dtypeSize(x.dtype);
+  int64_t outer = 1, inner = 1;
+  for (int64_t d = 0; d < axis; ++d)
+    outer *= x.shape[d];
+  for (size_t d = size_t(axis) + 1; d < x.shape.size(); ++d)
+    inner *= x.shape[d];
+  int64_t rowBytes = x.shape[axis] * inner * int64_t(size), offset = 0;
+  for (const TensorRef &y : call.outputs) {
+    int64_t bytes = y.shape[axis] * inner * int64_t(size);
+    blocks(outer, bytes, x.data + offset, rowBytes, y.data, bytes);
+    offset += bytes;
+  }
+  return Status::okStatus();
+}
+
+Status slice(const KernelCall &call) {
+  const TensorRef &x = call.inputs[0], &y = call.outputs[0];
+  std::vector<int64_t> start = call.attrInts("start");
+  std::vector<int64_t> strides = call.attrInts("strides");
+  size_t rank = x.shape.size(), size = dtypeSize(x.dtype);
+  if (strides.empty())
+    strides.assign(rank, 1);
+  std::vector<int64_t> inStrides(rank, 1);
+  for (int64_t d = int64_t(rank) - 2; d >= 0; --d)
+    inStrides[d] = inStrides[d + 1] * x.shape[d + 1];
+  int64_t n = y.numel();
+  if (n == 0)
+    return Status::okStatus();
+  int64_t inner = rank ? y.shape[rank - 1] : 1, outer = n / inner;
+  for (int64_t row = 0; row < outer; ++row) {
+    int64_t rem = row, base = 0;
+    for (int64_t d = int64_t(rank) - 2; d >= 0; --d) {
+      base += (start[d] + (rem % y.shape[d]) * strides[d]) * inStrides[d];
+      rem /= y.shape[d];
+    }
+    int64_t first = rank ? start[rank - 1] : 0, step = rank ? strides[rank - 1] : 1;
+    uint8_t *dst = y.data + row * inner * size;
+    if (step == 1) {
+      std::memcpy(dst, x.data + (base + first) * size, size_t(inner) * size);
+      continue;
+    }
+    for (int64_t j = 0; j < inner; ++j)
+      std::memcpy(dst + j * size, x.data + (base + first + j * step) * size, size);
+  }
+  return Status::okStatus();
+}
+
+Status broadcast(const KernelCall &call) {
+  const TensorRef &x = call.inputs[0], &y = call.outputs[0];
+  size_t size = dtypeSize(x.dtype);
+  const std::vector<int64_t> shapes[1] = {x.shape};
+  forEachBroadcast(y.shape, shapes, [&](int64_t o, const auto &idx) {
+    std::memcpy(y.data + o * size, x.data + idx[0] * size, size);
+  });
+  return Status::okStatus();
+}
+
+Status gather(const KernelCall &call) {
+  const TensorRef &x = call.inputs[0], &indices = call.inputs[1];
+  const TensorRef &y = call.outputs[0];
+  int64_t axis = call.attrInt("axis", 0);
+  size_t size = dtypeSize(x.dtype);
+  int64_t outer = 1, inner = 1, dim = x.shape[axis];
+  for (int64_t d = 0; d < axis; ++d)
+    outer *= x.shape[d];
+  for (size_t d = size_t(axis) + 1; d < x.shape.size(); ++d)
+    inner *= x.shape[d];
+  int64_t count = indices.numel();
+  for (int64_t k = 0; k < count; ++k) {
+    int64_t i = indices.dtype == DType::I64 ? indices.as<int64_t>()[k]
+                                            : indices.as<int32_t>()[k];
+    if (i < -dim || i >= dim)
+      return Status(StatusCode::InvalidArgument,
+                    call.error("index " + std::to_string(i) +
+                               " out of range for dimension " +
+                               std::to_string(axis) + " of size " +
+                               std::to_string(dim))
+                        .message());
+  }
+  int64_t blockBytes = inner * int64_t(size);
+#pragma omp parallel for schedule(static) if (outer * count * inner > 65536)
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t k = 0; k < count; ++k) {
+      int64_t i = indices.dtype == DType::I64 ? indices.as<int64_t>()[k]
+                                              : indices.as<int32_t>()[k];
+      if (i < 0)
+        i += dim;
+      std::memcpy(y.data + (o * count + k) * blockBytes,
+                  x.data + (o * dim + i) * blockBytes, size_t(blockBytes));
+    }
+  return Status::okStatus();
+}
+
+} // namespace
+
+void registerShapeKernels(KernelTable &t) {
+  t["reshape"] = copy;
+  t["transpose"] = transpose;
+  t["concat"] = concat;
+  t["split"] = split;
+  t["slice"] = slice;
+  t["broadcast"] = broadcast;
+  t["gather"] = gather;
+}
+
+} // namespace tessera::rt::cpu

@@ -1,0 +1,135 @@
+//===- TransformerKernels.cpp - attention and rotary ----------------------===//
+//
+// Part of Tessera.
+//
+//===----------------------------------------------------------------------===//
+
+#include "cpu/Kernels.h"
+
+#include <cblas.h>
+
+#include <cmath>
+#include <limits>
+
+namespace tessera::rt::cpu {
+namespace {
+
+/// softmax(scale * Q Kᵀ + mask) V per (batch, head), computed one query
+/// block at a time with the scores of that block in a scratch buffer.
+Status attention(const KernelCall &call) {
+  const TensorRef &q = call.inputs[0], &k = call.inputs[1], &v = call.inputs[2];
+  const TensorRef *mask = call.inputs.size() > 3 ? &call.inputs[3] : nullptr;
+  const TensorRef &y = call.outputs[0];
+  if (q.dtype != DType::F32)
+    return call.error("only f32 attention is implemented on the CPU");
+  bool causal = call.attrInt("causal", 0) != 0;
+  float scale = float(call.attrFloat("scale", 1.0));
+  int64_t B = q.shape[0], H = q.shape[1], S = q.shape[2], D = q.shape[3];
+  int64_t Hkv = k.shape[1], T = k.shape[2], Dv = v.shape[3];
+  int64_t group = H / Hkv;
+  std::vector<int64_t> maskStrides;
+  bool boolMask = mask && mask->dtype == DType::Bool;
+  if (mask)
+    maskStrides = broadcastStrides(mask->shape, 4);
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t h = 0; h < H; ++h) {
+      const float *qp = q.as<float>() + (b * H + h) * S * D;
+      const float *kp = k.as<float>() + (b * Hkv + h / group) * T * D;
+      const float *vp = v.as<float>() + (b * Hkv + h / group) * T * Dv;
+      float *yp = y.as<float>() + (b * H + h) * S * Dv;
+      std::vector<float> scores(size_t(S * T));
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, S, T, D, scale, qp,
+                  D, kp, D, 0.0f, scores.data(), T);
+      for (int64_t i = 0; i < S; ++i) {
+        float *row = scores.data() + i * T;
+        for (int64_t j = 0; j < T; ++j) {
+          bool visible = !causal || j <= i + T - S;
+          if (mask) {
+            int64_t at = b * maskStrides[0] + h * maskStrides[1] +
+                         i * maskStrides[2] + j * maskStrides[3];
+            if (boolMask)
+              visible = visible && mask->as<uint8_t>()[at];
+            else
+              row[j] += mask->as<float>()[at];
+          }
+          if (!visible)
+            row[j] = -std::numeric_limits<float>::infinity();
+        }
+        float m = -std::numeric_limits<float>::infinity();
+        for (int64_t j = 0; j < T; ++j)
+          m = std::max(m, row[j]);
+        float sum = 0;
+        for (int64_t j = 0; j < T; ++j) {
+          // A fully masked row attends to nothing: zeros, as PyTorch's
+          // NaN-guarded softmax gives.
+          row[j] = std::isinf(m) ? 0.0f : std::exp(row[j] - m);
+          sum += row[j];
+        }
+        float inv = sum > 0 ? 1.0f / sum : 0.0f;
+        for (int64_t j = 0; j < T; ++j)
+          row[j] *= inv;
+      }
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, S, Dv, T, 1.0f,
+                  scores.data(), T, vp, Dv, 0.0f, yp, Dv);
+    }
+  return Status::okStatus();
+}
+
+/// Rotates pairs (i, i + R/2) (or (2i, 2i + 1) when interleaved) of the first
+/// R features by the angles whose cosines and sines are given per position.
+Status rotary(const KernelCall &call) {
+  const TensorRef &x = call.inputs[0], &cs = call.inputs[1], &sn = call.inputs[2];
+  const TensorRef &y = call.outputs[0];
+  if (x.dtype != DType::F32)
+    return call.error("only f32 rotary is implemented on the CPU");
+  bool interleaved = call.attrInt("interleaved", 0) != 0;
+  size_t rank = x.shape.size();
+  int64_t D = x.shape[rank - 1], R = cs.shape.back(), half = R / 2;
+  std::vector<int64_t> rowShape(x.shape.begin(), x.shape.end() - 1);
+  std::vector<int64_t> csRow(cs.shape.begin(), cs.shape.end() - 1);
+  std::vector<int64_t> csStrides = broadcastStrides(csRow, rowShape.size());
+  int64_t rows = x.numel() / D;
+  const float *in = x.as<float>(), *c = cs.as<float>(), *s = sn.as<float>();
+  float *out = y.as<float>();
+#pragma omp parallel for schedule(static) if (rows * D > 32768)
+  for (int64_t r = 0; r < rows; ++r) {
+    int64_t rem = r, at = 0;
+    for (int64_t d = int64_t(rowShape.size()) - 1; d >= 0; --d) {
+      at += (rem % rowShape[d]) * csStrides[d];
+      rem /= rowShape[d];
+    }
+    const float *xr = in + r * D, *cr = c + at * R, *sr = s + at * R;
+    float *yr = out + r * D;
+    for (int64_t i = 0; i < half; ++i) {
+      int64_t p = interleaved ? 2 * i : i, q = interleaved ? 2 * i + 1 : i + half;
+      float a = xr[p], b = xr[q];
+      yr[p] = a * cr[p] - b * sr[p];
+      yr[q] = b * cr[q] + a * sr[q];
+    }
+    for (int64_t i = R; i < D; ++i)
+      yr[i] = xr[i];
+  }
+  return Status::okStatus();
+}
+
+} // namespace
+
+void registerTransformerKernels(KernelTable &t) {
+  t["attention"] = attention;
+  t["rotary"] = rotary;
+}
+
+const KernelTable &cpuKernels() {
+  static const KernelTable table = [] {
+    KernelTable t;
+    registerElementwiseKernels(t);
+    registerLinalgKernels(t);
+    registerShapeKernels(t);
+    registerTransformerKernels(t);
+    return t;
+  }();
+  return table;
+}
+
+} // namespace tessera::rt::cpu
