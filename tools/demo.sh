@@ -1,10 +1,9 @@
 #!/usr/bin/env bash
 #===- tools/demo.sh - the README's main command --------------------------===#
 #
-# Installs what is missing, builds tessera-opt, and runs it on the bundled
-# example: one GPT-2 block in the tsr dialect, verified and canonicalized.
-# (When the compiler and runtime exist, this compiles and runs the bundled
-# tiny GPT-2 instead.)
+# Installs what is missing, builds Tessera, compiles the bundled tiny GPT-2
+# (ONNX, TorchScript export) to a package, runs it on the CPU runtime and
+# checks the logits against ONNX Runtime's (rtol 1e-4, atol 1e-4).
 #
 #===----------------------------------------------------------------------===#
 set -euo pipefail
@@ -16,11 +15,17 @@ bash tools/setup-deps.sh
 if [[ ! -f "$build/build.ninja" ]]; then
   cmake -G Ninja -S . -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
 fi
-cmake --build "$build" --target tessera-opt -j "$(nproc)"
+cmake --build "$build" --target tessera-compile tessera-run -j "$(nproc)"
 
-example=examples/gpt2_block.mlir
+model=test/models/gpt2/torchscript
+package="$build/gpt2-tiny.tpkg"
 echo
-echo "== $example: $(grep -c '= tsr\.' "$example") tsr ops before canonicalization"
-out=$("$build/bin/tessera-opt" "$example" --canonicalize)
-echo "$out"
-echo "== after --canonicalize: $(grep -c '= tsr\.' <<<"$out") tsr ops (verified by tessera-opt)"
+echo "== compile $model/model.onnx (batch 2, sequence 16)"
+"$build/bin/tessera-compile" "$model/model.onnx" --batch 2 --seq 16 -o "$package"
+echo
+echo "== run $package and check against ONNX Runtime"
+"$build/bin/tessera-run" "$package" \
+  --input input_ids="$model/inputs/input_ids.npy" \
+  --input attention_mask="$model/inputs/attention_mask.npy" \
+  --check logits="$model/outputs/logits.npy" --rtol 1e-4 --atol 1e-4 \
+  --repeat 10 --profile
