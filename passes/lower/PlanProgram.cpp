@@ -220,8 +220,8 @@ FailureOr<ProgramPlan> tessera::lower::planProgram(func::FuncOp func) {
   }
 
   // Liveness of each arena root: [first kernel that writes it, last kernel
-  // that reads it or any of its views]; graph inputs are live from the start
-  // and outputs to the end.
+  // that reads it or any of its views]; graph inputs and outputs are live
+  // throughout.
   size_t n = plan.tensors.size();
   constexpr int64_t kForever = std::numeric_limits<int64_t>::max();
   std::vector<int64_t> first(n, kForever), last(n, -1);
@@ -238,8 +238,10 @@ FailureOr<ProgramPlan> tessera::lower::planProgram(func::FuncOp func) {
   }
   for (uint32_t id : plan.outputs)
     last[root(id)] = kForever;
+  // Inputs stay intact for the whole run so that a session can run again
+  // on the inputs it was given.
   for (uint32_t id : plan.inputs)
-    last[id] = std::max<int64_t>(last[id], first[id]);
+    last[id] = kForever;
 
   // Greedy by size (largest first), each at the lowest offset that does not
   // overlap a placed buffer alive at the same time.
