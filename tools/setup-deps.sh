@@ -11,7 +11,7 @@ set -euo pipefail
 # Build tools.
 pkgs=(cmake ninja-build ccache pkg-config python3)
 # Runtime: BLAS, MPI, package format, tests.
-pkgs+=(libopenblas-dev libopenmpi-dev openmpi-bin libflatbuffers-dev
+pkgs+=(libopenblas-openmp-dev libopenmpi-dev openmpi-bin libflatbuffers-dev
        flatbuffers-compiler libgtest-dev)
 if [[ "${TESSERA_RUNTIME_ONLY:-0}" != 1 ]]; then
   # Compiler: MLIR/LLVM 22 (FileCheck, lit, not come with llvm-22-tools),
