@@ -17,6 +17,7 @@ path = [tools_dir, config.llvm_tools_dir, config.environment.get("PATH", "")]
 config.environment["PATH"] = os.pathsep.join(path)
 config.environment["FILECHECK_OPTS"] = "--enable-var-scope"
 config.substitutions.append(("%tessera_src", config.tessera_src_root))
+config.substitutions.append(("%tessera_bin", tools_dir))
 for name in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"):
     if name in os.environ:
         config.environment[name] = os.environ[name]

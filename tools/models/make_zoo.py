@@ -116,7 +116,7 @@ def export(name, build, out_root, exporters):
     with torch.no_grad():
         for param in model.parameters():
             param.add_(0.05 * torch.randn_like(param))
-    wrapper = LogitsOnly(model, output)
+    wrapper = LogitsOnly(model, output).eval()
     wrapper.names = list(inputs)
     args = tuple(inputs.values())
     # The reference comes first: exporting leaves the module altered.

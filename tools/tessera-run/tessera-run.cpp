@@ -6,8 +6,9 @@
 //
 //   tessera-run model.tpkg [--input NAME=FILE.npy]... [--output NAME=FILE.npy]...
 //               [--check NAME=FILE.npy]... [--rtol R] [--atol A]
-//               [--repeat N] [--profile]
+//               [--test-data DIR] [--repeat N] [--profile]
 //
+// Tensor files are NumPy .npy or ONNX TensorProto .pb (by extension).
 // Without --input, inputs are generated deterministically (integers 1, floats
 // a fixed sinusoid). --check compares an output with a reference and fails
 // when |out - ref| > atol + rtol * |ref| anywhere.
@@ -16,6 +17,7 @@
 
 #include "tessera/runtime/Npy.h"
 #include "tessera/runtime/Session.h"
+#include "tessera/runtime/TensorProto.h"
 
 #include <algorithm>
 #include <chrono>
@@ -34,7 +36,7 @@ int usage() {
   std::fprintf(stderr,
                "usage: tessera-run model.tpkg [--input NAME=FILE.npy]... "
                "[--output NAME=FILE.npy]... [--check NAME=FILE.npy]... "
-               "[--rtol R] [--atol A] [--repeat N] [--profile]\n");
+               "[--test-data DIR] [--rtol R] [--atol A] [--repeat N] [--profile]\n");
   return 2;
 }
 
@@ -88,6 +90,7 @@ int main(int argc, char **argv) {
   double rtol = 1e-4, atol = 1e-4;
   int repeat = 1;
   bool profile = false;
+  std::string testData;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
@@ -99,6 +102,8 @@ int main(int argc, char **argv) {
         return 2;
       }
       (arg == "--input" ? inputs : arg == "--output" ? outputs : checks)[name] = file;
+    } else if (arg == "--test-data") {
+      testData = next();
     } else if (arg == "--rtol") {
       rtol = std::atof(next().c_str());
     } else if (arg == "--atol") {
@@ -131,9 +136,30 @@ int main(int argc, char **argv) {
   std::unique_ptr<Session> session;
   if (!check(Session::create(package, 0, session)))
     return 1;
+  // ONNX test data: input_N.pb / output_N.pb, matched by the tensor's name
+  // or else by position.
+  if (!testData.empty()) {
+    for (int kind = 0; kind < 2; ++kind) {
+      const std::vector<TensorInfo> &infos =
+          kind == 0 ? session->inputs() : session->outputs();
+      for (size_t n = 0; n < infos.size(); ++n) {
+        std::string file = testData + (kind == 0 ? "/input_" : "/output_") +
+                           std::to_string(n) + ".pb";
+        HostTensor t;
+        std::string protoName;
+        if (!check(readTensorProto(file, t, protoName)))
+          return 1;
+        std::string name = infos[n].name;
+        for (const TensorInfo &info : infos)
+          if (info.name == protoName)
+            name = protoName;
+        (kind == 0 ? inputs : checks)[name] = file;
+      }
+    }
+  }
   for (const auto &[name, file] : inputs) {
     HostTensor t;
-    if (!check(readNpy(file, t)) || !check(session->setInput(name, t)))
+    if (!check(readTensorFile(file, t)) || !check(session->setInput(name, t)))
       return 1;
   }
   for (const TensorInfo &info : session->inputs())
@@ -182,11 +208,12 @@ int main(int argc, char **argv) {
       return 1;
     if (checks.count(info.name)) {
       HostTensor ref;
-      if (!check(readNpy(checks[info.name], ref)))
+      if (!check(readTensorFile(checks[info.name], ref)))
         return 1;
-      if (ref.shape != out.shape) {
-        std::fprintf(stderr, "error: %s: reference shape %s, output %s\n", info.name.c_str(),
-                     formatShape(ref.shape).c_str(), formatShape(out.shape).c_str());
+      if (ref.shape != out.shape || ref.dtype != out.dtype) {
+        std::fprintf(stderr, "error: %s: reference %s %s, output %s %s\n", info.name.c_str(),
+                     std::string(dtypeName(ref.dtype)).c_str(), formatShape(ref.shape).c_str(),
+                     std::string(dtypeName(out.dtype)).c_str(), formatShape(out.shape).c_str());
         return 1;
       }
       double maxAbs = 0, maxRel = 0;

@@ -345,11 +345,26 @@ LogicalResult importIdentity(OpBinder &b) {
   return b.setSingleResult(*x);
 }
 
-/// Dropout at inference is the identity; its mask output is all true.
+/// Dropout at inference is the identity; its mask output is all true. A
+/// training_mode that is (or may be) true is compiled the same way, as ONNX
+/// Runtime's inference sessions do (they remove Dropout); PyTorch's dynamo
+/// exporter emits such nodes from eval-mode models. A warning says so.
 LogicalResult importDropout(OpBinder &b) {
   auto x = b.input(0);
   if (failed(x))
     return failure();
+  if (b.opset() >= 12 && b.hasInput(2)) {
+    std::optional<ConstTensor> training = b.constantInput(2);
+    std::optional<ConstTensor> ratio = b.constantInput(1);
+    bool zeroRatio = b.hasInput(1) && ratio && ratio->numElements() == 1 &&
+                     ratio->asDouble(0) == 0.0;
+    bool inference = training && training->numElements() == 1 &&
+                     training->asInt(0) == 0;
+    if (!inference && !zeroRatio)
+      emitWarning(b.loc()) << "node '" << cast<NameLoc>(b.loc()).getName().str()
+                           << "' (Dropout): training_mode may be true; compiled "
+                              "as the identity (inference)";
+  }
   if (b.hasOutput(1)) {
     ConstTensor mask = ConstTensor::ofInts(b.builder().getI1Type(), shapeOf(*x),
                                            std::vector<int64_t>(
