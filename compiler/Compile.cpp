@@ -15,6 +15,7 @@
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/IR/MLIRContext.h"
+#include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Support/FileUtilities.h"
 
@@ -29,7 +30,44 @@ namespace cl = llvm::cl;
 
 namespace {
 
-enum class Emit { None, Tsr, TsrFused };
+enum class Emit { None, Tsr, TsrFused, Plan };
+
+/// The lowered program as text: tensors, kernels, the memory plan.
+void printPlan(const tessera::lower::ProgramPlan &plan, llvm::raw_ostream &os) {
+  static const char *kinds[] = {"arena", "weight", "constant"};
+  os << "program: " << plan.tensors.size() << " tensors, " << plan.kernels.size()
+     << " kernels, arena " << plan.arenaBytes << " bytes (" << plan.unplannedBytes
+     << " unplanned)\n";
+  auto name = [&](uint32_t id) {
+    const auto &t = plan.tensors[id];
+    std::string s = "%" + std::to_string(id);
+    if (!t.name.empty())
+      s += "(" + t.name + ")";
+    return s;
+  };
+  for (auto [i, t] : llvm::enumerate(plan.tensors)) {
+    if (t.kind != tessera::lower::PlannedTensor::Kind::Arena || t.aliasOf >= 0)
+      continue;
+    os << "  tensor " << name(uint32_t(i)) << " " << kinds[int(t.kind)] << " ["
+       << t.offset << ", " << t.offset + t.size << ")\n";
+  }
+  for (const auto &k : plan.kernels) {
+    os << "  kernel " << k.op << "(";
+    llvm::interleaveComma(k.inputs, os, [&](uint32_t id) { os << name(id); });
+    os << ") -> ";
+    llvm::interleaveComma(k.outputs, os, [&](uint32_t id) { os << name(id); });
+    for (const auto &a : k.attrs) {
+      os << " " << a.name << "=[";
+      llvm::interleaveComma(a.ints, os);
+      llvm::interleaveComma(a.floats, os);
+      os << "]";
+    }
+    os << "\n";
+  }
+  os << "  outputs: ";
+  llvm::interleaveComma(plan.outputs, os, [&](uint32_t id) { os << name(id); });
+  os << "\n";
+}
 
 /// Parses "4x128" into dims.
 bool parseDims(llvm::StringRef text, std::vector<int64_t> &dims) {
@@ -66,7 +104,8 @@ void printDiagnostic(Diagnostic &diag) {
 } // namespace
 
 int tessera::compileMain(int argc, char **argv) {
-  static cl::opt<std::string> input(cl::Positional, cl::desc("<model.onnx>"),
+  static cl::opt<std::string> input(cl::Positional,
+                                    cl::desc("<model.onnx | tsr.mlir>"),
                                     cl::Required);
   static cl::list<std::string> inputShapes(
       "input-shape", cl::desc("shape of a graph input: NAME=4x128"),
@@ -84,7 +123,9 @@ int tessera::compileMain(int argc, char **argv) {
       "emit", cl::desc("what to write"), cl::init(Emit::None),
       cl::values(clEnumValN(Emit::Tsr, "tsr", "the imported tsr IR"),
                  clEnumValN(Emit::TsrFused, "tsr-fused",
-                            "the tsr IR after the graph pipeline")));
+                            "the tsr IR after the graph pipeline"),
+                 clEnumValN(Emit::Plan, "plan",
+                            "the lowered kernels and memory plan")));
   static cl::opt<std::string> output("o", cl::desc("output file"),
                                      cl::value_desc("file"), cl::init("-"));
   cl::ParseCommandLineOptions(argc, argv,
@@ -126,12 +167,21 @@ int tessera::compileMain(int argc, char **argv) {
   context.getDiagEngine().registerHandler(
       [](Diagnostic &diag) { printDiagnostic(diag); });
 
-  auto model = onnx::ModelFile::open(input);
-  if (!model) {
-    llvm::errs() << "error: " << llvm::toString(model.takeError()) << "\n";
-    return 1;
+  // A .mlir input is tsr IR (tests, hand-written programs): no weight store.
+  std::unique_ptr<onnx::ModelFile> model;
+  OwningOpRef<ModuleOp> module;
+  if (llvm::StringRef(input).ends_with(".mlir")) {
+    model = std::make_unique<onnx::ModelFile>();
+    module = parseSourceFile<ModuleOp>(std::string(input), &context);
+  } else {
+    auto opened = onnx::ModelFile::open(input);
+    if (!opened) {
+      llvm::errs() << "error: " << llvm::toString(opened.takeError()) << "\n";
+      return 1;
+    }
+    model = std::move(*opened);
+    module = onnx::importModel(context, *model, options);
   }
-  OwningOpRef<ModuleOp> module = onnx::importModel(context, **model, options);
   if (!module)
     return 1;
 
@@ -142,13 +192,24 @@ int tessera::compileMain(int argc, char **argv) {
       return 1;
   }
 
-  if (emit == Emit::None) {
+  if (emit == Emit::None || emit == Emit::Plan) {
     auto func = module->lookupSymbol<func::FuncOp>("main");
     FailureOr<lower::ProgramPlan> plan = lower::planProgram(func);
     if (failed(plan))
       return 1;
+    if (emit == Emit::Plan) {
+      std::string error;
+      auto out = openOutputFile(output, &error);
+      if (!out) {
+        llvm::errs() << "error: " << error << "\n";
+        return 1;
+      }
+      printPlan(*plan, out->os());
+      out->keep();
+      return 0;
+    }
     llvm::Expected<PackageStats> stats = writePackage(
-        output, {*plan}, {1}, **model,
+        output, {*plan}, {1}, *model,
         "tessera-compile from " + std::string(input), /*progress=*/true);
     if (!stats) {
       llvm::errs() << "error: " << llvm::toString(stats.takeError()) << "\n";

@@ -11,6 +11,7 @@
 #include "mlir/IR/BuiltinAttributes.h"
 
 #include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/TypeSwitch.h"
 
 #include <algorithm>
 #include <limits>
@@ -97,6 +98,65 @@ std::string locationName(Location loc) {
   return "";
 }
 
+/// Opcodes of fused elementwise programs (the runtime's "elementwise"
+/// kernel interprets them); unary ops read one operand, binary ops two.
+std::optional<int64_t> fusedOpcode(Operation *op) {
+  return llvm::TypeSwitch<Operation *, std::optional<int64_t>>(op)
+      .Case([](tsr::AddOp) { return 1; })
+      .Case([](tsr::SubOp) { return 2; })
+      .Case([](tsr::MulOp) { return 3; })
+      .Case([](tsr::DivOp) { return 4; })
+      .Case([](tsr::MaxOp) { return 5; })
+      .Case([](tsr::MinOp) { return 6; })
+      .Case([](tsr::PowOp) { return 7; })
+      .Case([](tsr::NegOp) { return 20; })
+      .Case([](tsr::AbsOp) { return 21; })
+      .Case([](tsr::ReluOp) { return 22; })
+      .Case([](tsr::ExpOp) { return 23; })
+      .Case([](tsr::LogOp) { return 24; })
+      .Case([](tsr::SqrtOp) { return 25; })
+      .Case([](tsr::RsqrtOp) { return 26; })
+      .Case([](tsr::ReciprocalOp) { return 27; })
+      .Case([](tsr::TanhOp) { return 28; })
+      .Case([](tsr::ErfOp) { return 29; })
+      .Case([](tsr::SigmoidOp) { return 30; })
+      .Case([](tsr::SinOp) { return 31; })
+      .Case([](tsr::CosOp) { return 32; })
+      .Case([](tsr::SiluOp) { return 33; })
+      .Case([](tsr::GeluOp g) {
+        return g.getApproximate() == tsr::GeluApproximation::tanh ? 35 : 34;
+      })
+      .Default([](Operation *) { return std::nullopt; });
+}
+
+/// f32 elementwise ops that can join a fused chain.
+bool isFusible(Operation *op) {
+  return fusedOpcode(op) && op->getNumResults() == 1 &&
+         cast<RankedTensorType>(op->getResult(0).getType()).getElementType().isF32();
+}
+
+/// Chains of elementwise ops: an op joins its user's group when it is that
+/// user's only producer-side use and has the user's shape (no broadcast of
+/// intermediates). Returns op -> root of its group (the group's last op).
+llvm::DenseMap<Operation *, Operation *> elementwiseGroups(Block &body) {
+  llvm::DenseMap<Operation *, Operation *> root;
+  SmallVector<Operation *> ops;
+  for (Operation &op : body)
+    ops.push_back(&op);
+  for (Operation *op : llvm::reverse(ops)) {
+    if (!isFusible(op))
+      continue;
+    root[op] = op;
+    Value result = op->getResult(0);
+    if (!result.hasOneUse())
+      continue;
+    Operation *user = *result.getUsers().begin();
+    if (root.count(user) && user->getResult(0).getType() == result.getType())
+      root[op] = root[user];
+  }
+  return root;
+}
+
 } // namespace
 
 FailureOr<ProgramPlan> tessera::lower::planProgram(func::FuncOp func) {
@@ -133,7 +193,52 @@ FailureOr<ProgramPlan> tessera::lower::planProgram(func::FuncOp func) {
     plan.inputs.push_back(*id);
   }
 
+  llvm::DenseMap<Operation *, Operation *> groups = elementwiseGroups(body);
+  llvm::DenseMap<Operation *, SmallVector<Operation *>> members;
+  for (Operation &op : body)
+    if (groups.count(&op))
+      members[groups[&op]].push_back(&op);
+
   for (Operation &op : body) {
+    if (groups.count(&op) && members[groups[&op]].size() > 1) {
+      if (groups[&op] != &op)
+        continue; // emitted with its group's root, below
+      // One kernel for the chain: external operands become inputs, each
+      // member a register; the program lists (opcode, operand, operand).
+      PlannedKernel kernel;
+      kernel.op = "elementwise";
+      kernel.location = locationName(op.getLoc());
+      llvm::DenseMap<Operation *, int64_t> reg;
+      PlannedAttr program{"program", {}, {}};
+      for (Operation *m : members[&op]) {
+        program.ints.push_back(*fusedOpcode(m));
+        for (int i = 0; i < 2; ++i) {
+          if (i >= int(m->getNumOperands())) {
+            program.ints.push_back(-1); // unused: any valid operand
+            continue;
+          }
+          Value operand = m->getOperand(i);
+          Operation *def = operand.getDefiningOp();
+          if (def && reg.count(def)) {
+            program.ints.push_back(reg[def]);
+            continue;
+          }
+          auto known = llvm::find(kernel.inputs, ids.lookup(operand));
+          int64_t index = known - kernel.inputs.begin();
+          if (known == kernel.inputs.end())
+            kernel.inputs.push_back(ids.lookup(operand));
+          program.ints.push_back(-1 - index);
+        }
+        reg[m] = int64_t(reg.size());
+      }
+      kernel.attrs.push_back(std::move(program));
+      auto id = addTensor(op.getResult(0), PlannedTensor());
+      if (failed(id))
+        return failure();
+      kernel.outputs.push_back(*id);
+      plan.kernels.push_back(std::move(kernel));
+      continue;
+    }
     if (auto ret = dyn_cast<func::ReturnOp>(op)) {
       for (auto [i, v] : llvm::enumerate(ret.getOperands())) {
         uint32_t id = ids.lookup(v);
@@ -253,7 +358,8 @@ FailureOr<ProgramPlan> tessera::lower::planProgram(func::FuncOp func) {
       if (last[id] < 0) // written, never read: still needs a home
         last[id] = first[id];
       order.push_back(id);
-      plan.unplannedBytes += plan.tensors[id].size;
+      plan.unplannedBytes +=
+          (plan.tensors[id].size + kAlignment - 1) / kAlignment * kAlignment;
     }
   std::stable_sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
     return plan.tensors[a].size > plan.tensors[b].size;

@@ -63,6 +63,7 @@ void registerElementwiseKernels(KernelTable &table);
 void registerLinalgKernels(KernelTable &table);
 void registerShapeKernels(KernelTable &table);
 void registerTransformerKernels(KernelTable &table);
+void registerFusedKernels(KernelTable &table);
 
 /// Row-major strides of `shape` aligned to `rank` dimensions, 0 where the
 /// dimension broadcasts (size 1 or missing).

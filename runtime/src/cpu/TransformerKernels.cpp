@@ -127,6 +127,7 @@ const KernelTable &cpuKernels() {
     registerLinalgKernels(t);
     registerShapeKernels(t);
     registerTransformerKernels(t);
+    registerFusedKernels(t);
     return t;
   }();
   return table;
