@@ -126,6 +126,11 @@ int tessera::compileMain(int argc, char **argv) {
                             "the tsr IR after the graph pipeline"),
                  clEnumValN(Emit::Plan, "plan",
                             "the lowered kernels and memory plan")));
+  static cl::opt<std::string> weights(
+      "weights",
+      cl::desc("where packages keep weights: 'embedded' (copied in, the "
+               "default) or 'external' (references into the model's files)"),
+      cl::init("embedded"));
   static cl::opt<std::string> output("o", cl::desc("output file"),
                                      cl::value_desc("file"), cl::init("-"));
   cl::ParseCommandLineOptions(argc, argv,
@@ -150,6 +155,11 @@ int tessera::compileMain(int argc, char **argv) {
       return 2;
     }
     options.dims[name.str()] = v;
+  }
+  if (weights != "embedded" && weights != "external") {
+    llvm::errs() << "error: --weights must be 'embedded' or 'external', not '"
+                 << weights << "'\n";
+    return 2;
   }
   if (batch >= 0)
     options.batch = batch;
@@ -210,7 +220,8 @@ int tessera::compileMain(int argc, char **argv) {
     }
     llvm::Expected<PackageStats> stats = writePackage(
         output, {*plan}, {1}, *model,
-        "tessera-compile from " + std::string(input), /*progress=*/true);
+        "tessera-compile from " + std::string(input), /*progress=*/true,
+        weights == "external");
     if (!stats) {
       llvm::errs() << "error: " << llvm::toString(stats.takeError()) << "\n";
       return 1;

@@ -14,6 +14,7 @@
 #include "llvm/Support/raw_ostream.h"
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <map>
 
@@ -45,7 +46,13 @@ tessera::writePackage(const std::string &path,
                       const std::vector<lower::ProgramPlan> &programs,
                       const std::vector<unsigned> &mesh,
                       const onnx::ModelFile &model, const std::string &producer,
-                      bool progress) {
+                      bool progress, bool externalWeights) {
+  // External files (--weights=external): index by absolute path.
+  std::vector<std::string> externalPaths;
+  std::map<std::string, uint32_t> externalIndex;
+  auto isExternal = [&](const onnx::WeightRecord *r) {
+    return externalWeights && !r->file.empty();
+  };
   // Lay the data section out: each weight once, each constant once per use.
   DataLayout layout;
   std::vector<const onnx::WeightRecord *> weightOrder;
@@ -64,9 +71,17 @@ tessera::writePackage(const std::string &path,
           if (record->length != t.size)
             return fail("weight '" + t.weight + "' has " + Twine(record->length) +
                         " bytes, the program expects " + Twine(t.size));
-          it->second = layout.size;
-          layout.size = alignUp(layout.size + t.size);
-          weightOrder.push_back(record);
+          if (isExternal(record)) {
+            auto [at, fresh] =
+                externalIndex.try_emplace(record->file, uint32_t(externalPaths.size()));
+            if (fresh)
+              externalPaths.push_back(record->file);
+            it->second = record->offset;
+          } else {
+            it->second = layout.size;
+            layout.size = alignUp(layout.size + t.size);
+            weightOrder.push_back(record);
+          }
         }
         offsets[i] = it->second;
       } else {
@@ -88,11 +103,19 @@ tessera::writePackage(const std::string &path,
     std::vector<flatbuffers::Offset<tpkg::Tensor>> tensors;
     for (auto [i, t] : llvm::enumerate(plan.tensors)) {
       bool arena = t.kind == lower::PlannedTensor::Kind::Arena;
+      tpkg::Storage storage = arena ? tpkg::Storage::Arena : tpkg::Storage::Data;
+      uint32_t file = 0;
+      if (t.kind == lower::PlannedTensor::Kind::Weight) {
+        const onnx::WeightRecord *record = model.weights.find(t.weight);
+        if (record && isExternal(record)) {
+          storage = tpkg::Storage::External;
+          file = externalIndex[record->file];
+        }
+      }
       tensors.push_back(tpkg::CreateTensor(
           fbb, fbb.CreateString(t.name), tpkg::DType(uint8_t(t.dtype)),
-          fbb.CreateVector(t.shape),
-          arena ? tpkg::Storage::Arena : tpkg::Storage::Data,
-          arena ? t.offset : layout.tensorOffsets[rank][i], t.size));
+          fbb.CreateVector(t.shape), storage,
+          arena ? t.offset : layout.tensorOffsets[rank][i], t.size, file));
     }
     std::vector<flatbuffers::Offset<tpkg::Kernel>> kernels;
     for (const lower::PlannedKernel &k : plan.kernels) {
@@ -113,9 +136,24 @@ tessera::writePackage(const std::string &path,
     stats.arenaBytes = std::max(stats.arenaBytes, plan.arenaBytes);
     stats.kernels += plan.kernels.size();
   }
+  // External paths are stored relative to the package's folder.
+  std::vector<flatbuffers::Offset<tpkg::ExternalFile>> externals;
+  std::error_code ec;
+  std::filesystem::path packageDir =
+      std::filesystem::absolute(std::filesystem::path(path)).parent_path();
+  for (const std::string &file : externalPaths) {
+    std::filesystem::path relative =
+        std::filesystem::relative(std::filesystem::path(file), packageDir, ec);
+    uint64_t size = std::filesystem::file_size(file, ec);
+    if (ec)
+      return fail("cannot stat weight file '" + file + "'");
+    externals.push_back(tpkg::CreateExternalFile(
+        fbb, fbb.CreateString(relative.empty() ? file : relative.string()), size));
+  }
   auto root = tpkg::CreatePackage(fbb, fbb.CreateString(producer),
                                   fbb.CreateVector(mesh),
-                                  fbb.CreateVector(programOffsets));
+                                  fbb.CreateVector(programOffsets),
+                                  fbb.CreateVector(externals));
   tpkg::FinishPackageBuffer(fbb, root);
 
   rt::PackageHeader header{};

@@ -29,11 +29,14 @@ struct PackageStats {
 
 /// Writes one package holding `programs` (one per rank), copying weights
 /// from `model`'s files in chunks; shows progress on stderr for large
-/// models when `progress` is set.
+/// models when `progress` is set. With `externalWeights`, weights that live
+/// in files (the .onnx itself or its external data) are referenced there,
+/// by path relative to the package, instead of copied.
 llvm::Expected<PackageStats>
 writePackage(const std::string &path, const std::vector<lower::ProgramPlan> &programs,
              const std::vector<unsigned> &mesh, const onnx::ModelFile &model,
-             const std::string &producer, bool progress);
+             const std::string &producer, bool progress,
+             bool externalWeights = false);
 
 } // namespace tessera
 

@@ -18,6 +18,9 @@ namespace tessera::rt {
 Package::~Package() {
   if (base_)
     munmap(const_cast<uint8_t *>(base_), size_);
+  for (const MappedFile &f : external_)
+    if (f.data)
+      munmap(const_cast<uint8_t *>(f.data), f.size);
 }
 
 Status Package::open(const std::string &path, std::shared_ptr<Package> &out) {
@@ -72,6 +75,40 @@ Status Package::open(const std::string &path, std::shared_ptr<Package> &out) {
   if (!tpkg::VerifyPackageBuffer(verifier))
     return fail(StatusCode::DataLoss, "the plan does not verify");
   pkg->plan_ = tpkg::GetPackage(pkg->base_ + h.planOffset);
+  if (const auto *files = pkg->plan_->external_files()) {
+    std::string dir = path.find('/') == std::string::npos
+                          ? std::string(".")
+                          : path.substr(0, path.rfind('/'));
+    for (const tpkg::ExternalFile *f : *files) {
+      std::string rel = f->path() ? f->path()->str() : "";
+      std::string full = !rel.empty() && rel[0] == '/' ? rel : dir + "/" + rel;
+      int efd = ::open(full.c_str(), O_RDONLY);
+      if (efd < 0)
+        return fail(StatusCode::NotFound,
+                    "external weight file '" + full +
+                        "' (from --weights=external) cannot be opened: " +
+                        strerror(errno));
+      struct stat est;
+      fstat(efd, &est);
+      if (uint64_t(est.st_size) != f->size()) {
+        ::close(efd);
+        return fail(StatusCode::DataLoss,
+                    "external weight file '" + full + "' has " +
+                        std::to_string(est.st_size) +
+                        " bytes; the package was compiled against " +
+                        std::to_string(f->size()));
+      }
+      MappedFile mapped{full, nullptr, size_t(est.st_size)};
+      void *m = est.st_size ? mmap(nullptr, size_t(est.st_size), PROT_READ,
+                                   MAP_PRIVATE, efd, 0)
+                            : nullptr;
+      ::close(efd);
+      if (m == MAP_FAILED)
+        return fail(StatusCode::Internal, "cannot map '" + full + "'");
+      mapped.data = static_cast<const uint8_t *>(m);
+      pkg->external_.push_back(mapped);
+    }
+  }
   out = std::move(pkg);
   return Status::okStatus();
 }

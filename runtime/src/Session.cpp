@@ -21,7 +21,13 @@ struct Session::Impl {
   std::vector<cpu::KernelCall> calls;
   std::vector<cpu::KernelFn> fns;
   std::vector<int64_t> inputIds, outputIds;
-  ~Impl() { std::free(arena); }
+  /// Aligned copies of external weights that sit unaligned in their files.
+  std::vector<uint8_t *> copies;
+  ~Impl() {
+    std::free(arena);
+    for (uint8_t *c : copies)
+      std::free(c);
+  }
 };
 
 Session::~Session() = default;
@@ -62,14 +68,42 @@ Status Session::create(std::shared_ptr<Package> package, int rank,
     if (t->shape())
       ref.shape.assign(t->shape()->begin(), t->shape()->end());
     uint64_t bytes = uint64_t(ref.numel()) * dtypeSize(ref.dtype);
-    uint64_t limit = t->storage() == tpkg::Storage::Arena ? arenaBytes
-                                                          : package->dataSize();
+    const uint8_t *base = nullptr;
+    uint64_t limit = 0;
+    switch (t->storage()) {
+    case tpkg::Storage::Arena:
+      base = impl->arena;
+      limit = arenaBytes;
+      break;
+    case tpkg::Storage::Data:
+      base = package->data();
+      limit = package->dataSize();
+      break;
+    case tpkg::Storage::External:
+      if (t->file() >= package->externalFiles().size())
+        return corrupt("tensor names a missing external file");
+      base = package->externalFiles()[t->file()].data;
+      limit = package->externalFiles()[t->file()].size;
+      break;
+    default:
+      return corrupt("tensor with an unknown storage");
+    }
     if (bytes != t->size() || t->offset() > limit || bytes > limit - t->offset())
       return corrupt("tensor '" + (t->name() ? t->name()->str() : "?") +
                      "' lies outside its storage");
-    ref.data = t->storage() == tpkg::Storage::Arena
-                   ? impl->arena + t->offset()
-                   : const_cast<uint8_t *>(package->data()) + t->offset();
+    ref.data = const_cast<uint8_t *>(base) + t->offset();
+    if (t->storage() == tpkg::Storage::External &&
+        reinterpret_cast<uintptr_t>(ref.data) % kPackageAlignment) {
+      // Kernels may assume aligned weights; copy the rare unaligned one.
+      auto *copy = static_cast<uint8_t *>(std::aligned_alloc(
+          kPackageAlignment, (bytes + kPackageAlignment - 1) / kPackageAlignment *
+                                 kPackageAlignment + kPackageAlignment));
+      if (!copy)
+        return Status(StatusCode::Internal, "out of memory copying a weight");
+      std::memcpy(copy, ref.data, bytes);
+      impl->copies.push_back(copy);
+      ref.data = copy;
+    }
     impl->tensors.push_back(ref);
   }
   size_t count = impl->tensors.size();

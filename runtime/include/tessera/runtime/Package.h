@@ -13,7 +13,9 @@
 //   data           weights and constants, each 64-byte aligned
 //
 // Package::open maps the file and refuses it (with a reason) when the magic,
-// version, sizes, checksum or FlatBuffer do not hold up.
+// version, sizes, checksum or FlatBuffer do not hold up. Packages written
+// with --weights=external also map the model files they reference (paths
+// relative to the package), refusing files whose size changed.
 //
 // Thread safety: immutable once opened; share it between sessions freely.
 //
@@ -28,6 +30,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace tessera::tpkg {
 struct Package;
@@ -74,6 +77,13 @@ public:
   static Status open(const std::string &path, std::shared_ptr<Package> &out);
 
   const tpkg::Package *plan() const { return plan_; }
+  /// External weight file `index` (--weights=external packages), mapped.
+  struct MappedFile {
+    std::string path;
+    const uint8_t *data = nullptr;
+    size_t size = 0;
+  };
+  const std::vector<MappedFile> &externalFiles() const { return external_; }
   const uint8_t *data() const { return base_ + header_.dataOffset; }
   uint64_t dataSize() const { return header_.dataSize; }
   const std::string &path() const { return path_; }
@@ -85,6 +95,7 @@ private:
   size_t size_ = 0;
   PackageHeader header_{};
   const tpkg::Package *plan_ = nullptr;
+  std::vector<MappedFile> external_;
 };
 
 } // namespace tessera::rt
