@@ -82,6 +82,20 @@ bool parseDims(llvm::StringRef text, std::vector<int64_t> &dims) {
   return !dims.empty() || text.empty();
 }
 
+/// Writes `print`'s text to `path` ("-" is stdout); returns the exit code.
+int writeText(const std::string &path,
+              llvm::function_ref<void(llvm::raw_ostream &)> print) {
+  std::string error;
+  auto out = openOutputFile(path, &error);
+  if (!out) {
+    llvm::errs() << "error: " << error << "\n";
+    return 1;
+  }
+  print(out->os());
+  out->keep();
+  return 0;
+}
+
 /// Prints diagnostics as "error: message", naming the node where the
 /// location carries one and the message does not already.
 void printDiagnostic(Diagnostic &diag) {
@@ -207,17 +221,8 @@ int tessera::compileMain(int argc, char **argv) {
     FailureOr<lower::ProgramPlan> plan = lower::planProgram(func);
     if (failed(plan))
       return 1;
-    if (emit == Emit::Plan) {
-      std::string error;
-      auto out = openOutputFile(output, &error);
-      if (!out) {
-        llvm::errs() << "error: " << error << "\n";
-        return 1;
-      }
-      printPlan(*plan, out->os());
-      out->keep();
-      return 0;
-    }
+    if (emit == Emit::Plan)
+      return writeText(output, [&](llvm::raw_ostream &os) { printPlan(*plan, os); });
     llvm::Expected<PackageStats> stats = writePackage(
         output, {*plan}, {1}, *model,
         "tessera-compile from " + std::string(input), /*progress=*/true,
@@ -235,14 +240,8 @@ int tessera::compileMain(int argc, char **argv) {
     return 0;
   }
 
-  std::string error;
-  auto out = openOutputFile(output, &error);
-  if (!out) {
-    llvm::errs() << "error: " << error << "\n";
-    return 1;
-  }
-  module->print(out->os());
-  out->os() << "\n";
-  out->keep();
-  return 0;
+  return writeText(output, [&](llvm::raw_ostream &os) {
+    module->print(os);
+    os << "\n";
+  });
 }
