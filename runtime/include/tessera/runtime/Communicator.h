@@ -1,0 +1,79 @@
+//===- Communicator.h - collectives and point-to-point between ranks -*- C++ -*-===//
+//
+// Part of Tessera.
+//
+//===----------------------------------------------------------------------===//
+//
+// What partitioned programs need from the ranks around them: all-reduce,
+// all-gather, reduce-scatter, and send/recv. Every call either completes on
+// all ranks or fails on all of them: a rank that does not arrive within the
+// timeout (it died, or it is stuck) makes the whole group fail with an error
+// that names the collective and the missing ranks, never a hang.
+//
+// Implementations: LocalGroup (ranks as threads of one process); MPI and
+// NCCL communicators follow the same interface.
+//
+// Thread safety: each Communicator is used by its own rank's thread.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef TESSERA_RUNTIME_COMMUNICATOR_H
+#define TESSERA_RUNTIME_COMMUNICATOR_H
+
+#include "tessera/runtime/DType.h"
+#include "tessera/runtime/Status.h"
+
+#include <chrono>
+#include <memory>
+#include <vector>
+
+namespace tessera::rt {
+
+enum class ReduceOp { Sum, Max };
+
+class Communicator {
+public:
+  virtual ~Communicator() = default;
+  virtual int rank() const = 0;
+  virtual int size() const = 0;
+
+  /// In place: `count` elements of `buffer` become the reduction over ranks.
+  virtual Status allReduce(void *buffer, size_t count, DType dtype,
+                           ReduceOp op) = 0;
+  /// `recv` (size() * count elements) receives every rank's `send`, in rank
+  /// order.
+  virtual Status allGather(const void *send, void *recv, size_t count,
+                           DType dtype) = 0;
+  /// `send` holds size() * count elements; rank r receives the reduction of
+  /// chunk r.
+  virtual Status reduceScatter(const void *send, void *recv, size_t count,
+                               DType dtype, ReduceOp op) = 0;
+  virtual Status send(const void *data, size_t bytes, int peer, int tag) = 0;
+  virtual Status recv(void *data, size_t bytes, int peer, int tag) = 0;
+};
+
+/// Ranks as threads of one process, sharing memory.
+class LocalGroup {
+public:
+  /// A group of `size` ranks whose calls fail after `timeout` without the
+  /// others.
+  LocalGroup(int size, std::chrono::milliseconds timeout);
+  ~LocalGroup();
+
+  int size() const;
+  /// Rank `rank`'s communicator (owned by the group).
+  Communicator &communicator(int rank);
+  /// Fails every pending and future call of the group with `reason` (a rank
+  /// that is going away says so instead of letting the others time out).
+  void abort(int rank, const std::string &reason);
+
+  struct State;
+
+private:
+  std::shared_ptr<State> state_;
+  std::vector<std::unique_ptr<Communicator>> comms_;
+};
+
+} // namespace tessera::rt
+
+#endif // TESSERA_RUNTIME_COMMUNICATOR_H
