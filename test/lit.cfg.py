@@ -23,5 +23,11 @@ for name in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"):
         config.environment[name] = os.environ[name]
 if os.path.isdir("/usr/include/onnx/backend/test/data/node"):
     config.available_features.add("onnx-testdata")
+if config.have_mpi:
+    config.available_features.add("mpi")
+    # The tests run as root on the build machines; OpenMPI refuses that unless told.
+    config.environment["OMPI_ALLOW_RUN_AS_ROOT"] = "1"
+    config.environment["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1"
+    config.environment["OMPI_MCA_rmaps_base_oversubscribe"] = "1"
 if config.have_cuda:
     config.available_features.add("cuda")

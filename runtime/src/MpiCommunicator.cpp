@@ -1,0 +1,140 @@
+//===- MpiCommunicator.cpp - one process per rank under mpirun ------------===//
+//
+// Part of Tessera.
+//
+//===----------------------------------------------------------------------===//
+
+#include "tessera/runtime/MpiCommunicator.h"
+
+#include <mpi.h>
+
+#include <chrono>
+#include <cstdio>
+#include <string>
+#include <thread>
+
+namespace tessera::rt {
+namespace {
+
+MPI_Datatype mpiType(DType dtype) {
+  switch (dtype) {
+  case DType::F32: return MPI_FLOAT;
+  case DType::F64: return MPI_DOUBLE;
+  case DType::I32: return MPI_INT32_T;
+  case DType::I64: return MPI_INT64_T;
+  case DType::I8: return MPI_INT8_T;
+  case DType::Bool: return MPI_UINT8_T;
+  default: return MPI_DATATYPE_NULL;
+  }
+}
+
+class MpiCommunicator : public Communicator {
+public:
+  explicit MpiCommunicator(std::chrono::milliseconds timeout) : timeout_(timeout) {
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
+    MPI_Comm_size(MPI_COMM_WORLD, &size_);
+  }
+  int rank() const override { return rank_; }
+  int size() const override { return size_; }
+
+  Status allReduce(void *buffer, size_t count, DType dtype, ReduceOp op) override {
+    MPI_Request request;
+    if (Status s = check(dtype, "all_reduce"); !s.ok())
+      return s;
+    MPI_Iallreduce(MPI_IN_PLACE, buffer, int(count), mpiType(dtype),
+                   op == ReduceOp::Sum ? MPI_SUM : MPI_MAX, MPI_COMM_WORLD, &request);
+    return wait(request, "all_reduce");
+  }
+
+  Status allGather(const void *send, void *recv, size_t count, DType dtype) override {
+    MPI_Request request;
+    if (Status s = check(dtype, "all_gather"); !s.ok())
+      return s;
+    MPI_Iallgather(send, int(count), mpiType(dtype), recv, int(count),
+                   mpiType(dtype), MPI_COMM_WORLD, &request);
+    return wait(request, "all_gather");
+  }
+
+  Status reduceScatter(const void *send, void *recv, size_t count, DType dtype,
+                       ReduceOp op) override {
+    MPI_Request request;
+    if (Status s = check(dtype, "reduce_scatter"); !s.ok())
+      return s;
+    MPI_Ireduce_scatter_block(send, recv, int(count), mpiType(dtype),
+                              op == ReduceOp::Sum ? MPI_SUM : MPI_MAX,
+                              MPI_COMM_WORLD, &request);
+    return wait(request, "reduce_scatter");
+  }
+
+  Status send(const void *data, size_t bytes, int peer, int tag) override {
+    MPI_Request request;
+    MPI_Isend(data, int(bytes), MPI_BYTE, peer, tag, MPI_COMM_WORLD, &request);
+    return wait(request, "send to rank " + std::to_string(peer));
+  }
+
+  Status recv(void *data, size_t bytes, int peer, int tag) override {
+    MPI_Request request;
+    MPI_Irecv(data, int(bytes), MPI_BYTE, peer, tag, MPI_COMM_WORLD, &request);
+    return wait(request, "recv from rank " + std::to_string(peer));
+  }
+
+private:
+  Status check(DType dtype, const char *op) const {
+    if (mpiType(dtype) == MPI_DATATYPE_NULL)
+      return Status(StatusCode::Unimplemented,
+                    std::string(op) + ": element type " +
+                        std::string(dtypeName(dtype)) + " is not supported over MPI");
+    return Status::okStatus();
+  }
+
+  /// Polls `request` until it completes or the deadline passes; then the job
+  /// is aborted (other ranks may be blocked in the same collective).
+  Status wait(MPI_Request &request, const std::string &op) {
+    auto deadline = std::chrono::steady_clock::now() + timeout_;
+    int done = 0;
+    int spins = 0;
+    while (true) {
+      MPI_Test(&request, &done, MPI_STATUS_IGNORE);
+      if (done)
+        return Status::okStatus();
+      if (std::chrono::steady_clock::now() > deadline)
+        break;
+      if (++spins > 1000)
+        std::this_thread::sleep_for(std::chrono::microseconds(50));
+    }
+    std::fprintf(stderr,
+                 "tessera: rank %d: %s timed out after %lld ms: a rank did not "
+                 "take part (died or stuck); aborting the job\n",
+                 rank_, op.c_str(), (long long)timeout_.count());
+    std::fflush(stderr);
+    MPI_Abort(MPI_COMM_WORLD, 3);
+    return Status(StatusCode::Internal, op + " timed out");
+  }
+
+  std::chrono::milliseconds timeout_;
+  int rank_ = 0, size_ = 1;
+};
+
+} // namespace
+
+Status createMpiCommunicator(std::chrono::milliseconds timeout,
+                             std::unique_ptr<Communicator> &out) {
+  int initialized = 0;
+  MPI_Initialized(&initialized);
+  if (!initialized) {
+    int provided;
+    if (MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS)
+      return Status(StatusCode::Internal, "MPI_Init failed");
+  }
+  out = std::make_unique<MpiCommunicator>(timeout);
+  return Status::okStatus();
+}
+
+void finalizeMpi() {
+  int finalized = 0;
+  MPI_Finalized(&finalized);
+  if (!finalized)
+    MPI_Finalize();
+}
+
+} // namespace tessera::rt
