@@ -145,6 +145,10 @@ int tessera::compileMain(int argc, char **argv) {
       cl::desc("where packages keep weights: 'embedded' (copied in, the "
                "default) or 'external' (references into the model's files)"),
       cl::init("embedded"));
+  static cl::opt<std::string> mesh(
+      "mesh", cl::desc("device mesh, e.g. dp=2 (data parallel over the first "
+                       "dimension of every input and output)"),
+      cl::init(""));
   static cl::opt<std::string> output("o", cl::desc("output file"),
                                      cl::value_desc("file"), cl::init("-"));
   cl::ParseCommandLineOptions(argc, argv,
@@ -216,15 +220,76 @@ int tessera::compileMain(int argc, char **argv) {
       return 1;
   }
 
+  // Data parallelism: every rank runs the model on its slice of the batch
+  // (the first dimension of every input and output); inference needs no
+  // collectives. Tensor and pipeline parallelism are not implemented yet.
+  int64_t dp = 1;
+  if (!mesh.empty()) {
+    auto [axis, size] = llvm::StringRef(mesh).split('=');
+    if (axis != "dp" || size.getAsInteger(10, dp) || dp < 1) {
+      llvm::errs() << "error: --mesh '" << mesh
+                   << "': only data parallelism (dp=N) is implemented yet\n";
+      return 2;
+    }
+  }
+  if (dp > 1) {
+    if (llvm::StringRef(input).ends_with(".mlir")) {
+      llvm::errs() << "error: --mesh needs an ONNX model\n";
+      return 2;
+    }
+    auto global = module->lookupSymbol<func::FuncOp>("main");
+    onnx::ImportOptions local = options;
+    for (auto [i, type] : llvm::enumerate(global.getArgumentTypes())) {
+      auto shape = cast<RankedTensorType>(type).getShape();
+      auto name = global.getArgAttrOfType<StringAttr>(i, "tsr.name");
+      if (shape.empty() || shape[0] % dp) {
+        llvm::errs() << "error: --mesh dp=" << dp << ": input '"
+                     << (name ? name.str() : "?") << "' " << type
+                     << " does not split " << dp << " ways along its first dimension\n";
+        return 1;
+      }
+      SmallVector<int64_t> sliced(shape);
+      sliced[0] /= dp;
+      local.inputShapes[name.str()] = {sliced.begin(), sliced.end()};
+    }
+    OwningOpRef<ModuleOp> rankModule = onnx::importModel(context, *model, local);
+    if (!rankModule)
+      return 1;
+    auto rankFunc = rankModule->lookupSymbol<func::FuncOp>("main");
+    for (auto [g, l] : llvm::zip(global.getResultTypes(), rankFunc.getResultTypes())) {
+      auto gs = cast<RankedTensorType>(g).getShape(), ls = cast<RankedTensorType>(l).getShape();
+      if (gs.empty() || gs[0] != ls[0] * dp || gs.drop_front() != ls.drop_front()) {
+        llvm::errs() << "error: --mesh dp=" << dp << ": output " << g
+                     << " is not the batch-wise concatenation of the ranks' " << l
+                     << "; the model is not data-parallel along dimension 0\n";
+        return 1;
+      }
+    }
+    module = std::move(rankModule);
+    if (emit != Emit::Tsr) {
+      PassManager pm(&context);
+      buildGraphPipeline(pm, GraphPipelineOptions());
+      if (failed(pm.run(*module)))
+        return 1;
+    }
+  }
+
   if (emit == Emit::None || emit == Emit::Plan) {
     auto func = module->lookupSymbol<func::FuncOp>("main");
     FailureOr<lower::ProgramPlan> plan = lower::planProgram(func);
     if (failed(plan))
       return 1;
+    if (dp > 1) {
+      for (uint32_t id : plan->inputs)
+        plan->tensors[id].splitAxis = 0;
+      for (uint32_t id : plan->outputs)
+        plan->tensors[id].splitAxis = 0;
+    }
     if (emit == Emit::Plan)
       return writeText(output, [&](llvm::raw_ostream &os) { printPlan(*plan, os); });
+    std::vector<lower::ProgramPlan> programs(size_t(dp), *plan);
     llvm::Expected<PackageStats> stats = writePackage(
-        output, {*plan}, {1}, *model,
+        output, programs, {unsigned(dp)}, *model,
         "tessera-compile from " + std::string(input), /*progress=*/true,
         weights == "external");
     if (!stats) {

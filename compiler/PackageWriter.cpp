@@ -115,7 +115,8 @@ tessera::writePackage(const std::string &path,
       tensors.push_back(tpkg::CreateTensor(
           fbb, fbb.CreateString(t.name), tpkg::DType(uint8_t(t.dtype)),
           fbb.CreateVector(t.shape), storage,
-          arena ? t.offset : layout.tensorOffsets[rank][i], t.size, file));
+          arena ? t.offset : layout.tensorOffsets[rank][i], t.size, file,
+          t.splitAxis));
     }
     std::vector<flatbuffers::Offset<tpkg::Kernel>> kernels;
     for (const lower::PlannedKernel &k : plan.kernels) {

@@ -37,6 +37,7 @@ struct PlannedTensor {
   std::string weight;               ///< weight-store name (Weight)
   std::vector<uint8_t> bytes;       ///< the data (Constant)
   int32_t aliasOf = -1;             ///< a view of another tensor (reshape)
+  int32_t splitAxis = -1;           ///< graph input/output split over ranks
 };
 
 struct PlannedAttr {

@@ -15,6 +15,14 @@
 
 namespace tessera::rt {
 
+int Package::meshSize() const {
+  int size = 1;
+  if (plan_->mesh())
+    for (uint32_t d : *plan_->mesh())
+      size *= int(d);
+  return size;
+}
+
 Package::~Package() {
   if (base_)
     munmap(const_cast<uint8_t *>(base_), size_);

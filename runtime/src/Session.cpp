@@ -144,7 +144,7 @@ Status Session::create(std::shared_ptr<Package> package, int rank,
         return corrupt("graph input/output names a missing tensor");
       const tpkg::Tensor *t = program->tensors()->Get(id);
       infos.push_back({t->name() ? t->name()->str() : "", impl->tensors[id].dtype,
-                       impl->tensors[id].shape});
+                       impl->tensors[id].shape, t->split_axis()});
       out.push_back(id);
     }
     return Status::okStatus();

@@ -6,7 +6,7 @@
 //
 //   tessera-run model.tpkg [--input NAME=FILE.npy]... [--output NAME=FILE.npy]...
 //               [--check NAME=FILE.npy]... [--rtol R] [--atol A]
-//               [--test-data DIR] [--repeat N] [--profile]
+//               [--test-data DIR] [--ranks N] [--repeat N] [--profile]
 //
 // Tensor files are NumPy .npy or ONNX TensorProto .pb (by extension).
 // Without --input, inputs are generated deterministically (integers 1, floats
@@ -26,6 +26,7 @@
 #include <cstring>
 #include <map>
 #include <string>
+#include <thread>
 #include <vector>
 
 using namespace tessera::rt;
@@ -68,6 +69,46 @@ HostTensor generated(const TensorInfo &info) {
   return t;
 }
 
+/// Part `index` of `parts` equal slices of `t` along `axis`.
+HostTensor sliceAlong(const HostTensor &t, int axis, int parts, int index) {
+  HostTensor out;
+  out.dtype = t.dtype;
+  out.shape = t.shape;
+  out.shape[size_t(axis)] /= parts;
+  size_t size = dtypeSize(t.dtype);
+  int64_t outer = 1, inner = 1;
+  for (int d = 0; d < axis; ++d)
+    outer *= t.shape[size_t(d)];
+  for (size_t d = size_t(axis) + 1; d < t.shape.size(); ++d)
+    inner *= t.shape[d];
+  int64_t chunk = out.shape[size_t(axis)] * inner * int64_t(size);
+  int64_t row = t.shape[size_t(axis)] * inner * int64_t(size);
+  for (int64_t o = 0; o < outer; ++o) {
+    const uint8_t *src = t.data.data() + o * row + index * chunk;
+    out.data.insert(out.data.end(), src, src + chunk);
+  }
+  return out;
+}
+
+/// The concatenation of `parts` along `axis`.
+HostTensor concatAlong(const std::vector<HostTensor> &parts, int axis) {
+  HostTensor out = parts[0];
+  out.shape[size_t(axis)] *= int64_t(parts.size());
+  out.data.clear();
+  size_t size = dtypeSize(out.dtype);
+  int64_t outer = 1, inner = 1;
+  for (int d = 0; d < axis; ++d)
+    outer *= out.shape[size_t(d)];
+  for (size_t d = size_t(axis) + 1; d < out.shape.size(); ++d)
+    inner *= out.shape[d];
+  int64_t chunk = parts[0].shape[size_t(axis)] * inner * int64_t(size);
+  for (int64_t o = 0; o < outer; ++o)
+    for (const HostTensor &p : parts)
+      out.data.insert(out.data.end(), p.data.begin() + o * chunk,
+                      p.data.begin() + (o + 1) * chunk);
+  return out;
+}
+
 double element(const HostTensor &t, int64_t i) {
   switch (t.dtype) {
   case DType::F32: { float f; std::memcpy(&f, &t.data[i * 4], 4); return f; }
@@ -91,6 +132,7 @@ int main(int argc, char **argv) {
   int repeat = 1;
   bool profile = false;
   std::string testData;
+  int ranks = 0;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
@@ -110,6 +152,8 @@ int main(int argc, char **argv) {
       atol = std::atof(next().c_str());
     } else if (arg == "--repeat") {
       repeat = std::max(1, std::atoi(next().c_str()));
+    } else if (arg == "--ranks") {
+      ranks = std::atoi(next().c_str());
     } else if (arg == "--profile") {
       profile = true;
     } else if (!arg.empty() && arg[0] == '-') {
@@ -133,15 +177,64 @@ int main(int argc, char **argv) {
   std::shared_ptr<Package> package;
   if (!check(Package::open(packagePath, package)))
     return 1;
-  std::unique_ptr<Session> session;
-  if (!check(Session::create(package, 0, session)))
+  // One session per rank (threads of this process). The user sees global
+  // tensors: inputs are split along their split axis, outputs gathered.
+  int meshSize = package->meshSize();
+  if (ranks == 0)
+    ranks = meshSize;
+  if (ranks != meshSize) {
+    std::fprintf(stderr, "error: the package is planned for %d rank(s), --ranks gives %d\n",
+                 meshSize, ranks);
     return 1;
+  }
+  std::vector<std::unique_ptr<Session>> sessions(static_cast<size_t>(ranks));
+  for (int r = 0; r < ranks; ++r)
+    if (!check(Session::create(package, r, sessions[size_t(r)])))
+      return 1;
+  Session *session = sessions[0].get();
+  auto global = [&](TensorInfo info) {
+    if (info.splitAxis >= 0)
+      info.shape[size_t(info.splitAxis)] *= ranks;
+    return info;
+  };
+  std::vector<TensorInfo> inputInfos, outputInfos;
+  for (const TensorInfo &info : session->inputs())
+    inputInfos.push_back(global(info));
+  for (const TensorInfo &info : session->outputs())
+    outputInfos.push_back(global(info));
+  auto setInput = [&](const std::string &name, const HostTensor &t) -> Status {
+    for (const TensorInfo &info : inputInfos) {
+      if (info.name != name)
+        continue;
+      if (t.dtype != info.dtype || t.shape != info.shape)
+        return Status(StatusCode::InvalidArgument,
+                      "input '" + name + "' must be " + std::string(dtypeName(info.dtype)) +
+                          " " + formatShape(info.shape) + ", got " +
+                          std::string(dtypeName(t.dtype)) + " " + formatShape(t.shape));
+      for (int r = 0; r < ranks; ++r) {
+        Status s = sessions[size_t(r)]->setInput(
+            name, info.splitAxis >= 0 ? sliceAlong(t, info.splitAxis, ranks, r) : t);
+        if (!s.ok())
+          return s;
+      }
+      return Status::okStatus();
+    }
+    return sessions[0]->setInput(name, t); // reports the unknown name
+  };
+  auto getOutput = [&](const TensorInfo &info, HostTensor &out) -> Status {
+    std::vector<HostTensor> parts(static_cast<size_t>(ranks));
+    for (int r = 0; r < ranks; ++r)
+      if (Status s = sessions[size_t(r)]->getOutput(info.name, parts[size_t(r)]); !s.ok())
+        return s;
+    out = info.splitAxis >= 0 ? concatAlong(parts, info.splitAxis) : parts[0];
+    return Status::okStatus();
+  };
+
   // ONNX test data: input_N.pb / output_N.pb, matched by the tensor's name
   // or else by position.
   if (!testData.empty()) {
     for (int kind = 0; kind < 2; ++kind) {
-      const std::vector<TensorInfo> &infos =
-          kind == 0 ? session->inputs() : session->outputs();
+      const std::vector<TensorInfo> &infos = kind == 0 ? inputInfos : outputInfos;
       for (size_t n = 0; n < infos.size(); ++n) {
         std::string file = testData + (kind == 0 ? "/input_" : "/output_") +
                            std::to_string(n) + ".pb";
@@ -159,10 +252,10 @@ int main(int argc, char **argv) {
   }
   for (const auto &[name, file] : inputs) {
     HostTensor t;
-    if (!check(readTensorFile(file, t)) || !check(session->setInput(name, t)))
+    if (!check(readTensorFile(file, t)) || !check(setInput(name, t)))
       return 1;
   }
-  for (const TensorInfo &info : session->inputs())
+  for (const TensorInfo &info : inputInfos)
     if (!inputs.count(info.name)) {
       if (!inputs.empty()) {
         std::fprintf(stderr, "error: no --input for '%s' (%s %s)\n", info.name.c_str(),
@@ -170,34 +263,43 @@ int main(int argc, char **argv) {
                      formatShape(info.shape).c_str());
         return 1;
       }
-      if (!check(session->setInput(info.name, generated(info))))
+      if (!check(setInput(info.name, generated(info))))
         return 1;
     }
   for (const auto &[name, file] : outputs) {
     bool known = false;
-    for (const TensorInfo &info : session->outputs())
+    for (const TensorInfo &info : outputInfos)
       known |= info.name == name;
     if (!known) {
       std::fprintf(stderr, "error: no output named '%s'\n", name.c_str());
       return 1;
     }
   }
-  session->enableProfiling(profile);
+  for (auto &s : sessions)
+    s->enableProfiling(profile);
   std::vector<double> times;
   for (int r = 0; r < repeat; ++r) {
     auto start = std::chrono::steady_clock::now();
-    if (!check(session->run()))
-      return 1;
+    std::vector<Status> results(static_cast<size_t>(ranks));
+    std::vector<std::thread> threads;
+    for (int k = 1; k < ranks; ++k)
+      threads.emplace_back([&, k] { results[size_t(k)] = sessions[size_t(k)]->run(); });
+    results[0] = sessions[0]->run();
+    for (std::thread &t : threads)
+      t.join();
+    for (const Status &s : results)
+      if (!check(s))
+        return 1;
     times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   }
   std::sort(times.begin(), times.end());
-  std::printf("ran %s: %d run(s), median %.3f ms, arena %llu bytes\n",
-              packagePath.c_str(), repeat, times[times.size() / 2] * 1e3,
+  std::printf("ran %s: %d rank(s), %d run(s), median %.3f ms, arena %llu bytes per rank\n",
+              packagePath.c_str(), ranks, repeat, times[times.size() / 2] * 1e3,
               (unsigned long long)session->arenaBytes());
   int status = 0;
-  for (const TensorInfo &info : session->outputs()) {
+  for (const TensorInfo &info : outputInfos) {
     HostTensor out;
-    if (!check(session->getOutput(info.name, out)))
+    if (!check(getOutput(info, out)))
       return 1;
     std::printf("output %s: %s %s", info.name.c_str(),
                 std::string(dtypeName(out.dtype)).c_str(), formatShape(out.shape).c_str());

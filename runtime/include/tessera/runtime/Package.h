@@ -77,6 +77,8 @@ public:
   static Status open(const std::string &path, std::shared_ptr<Package> &out);
 
   const tpkg::Package *plan() const { return plan_; }
+  /// Number of ranks the package is planned for (the mesh's size).
+  int meshSize() const;
   /// External weight file `index` (--weights=external packages), mapped.
   struct MappedFile {
     std::string path;

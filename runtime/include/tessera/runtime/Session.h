@@ -29,6 +29,9 @@ struct TensorInfo {
   std::string name;
   DType dtype;
   std::vector<int64_t> shape;
+  /// For data-parallel packages: the axis along which the global tensor is
+  /// split over the ranks (this rank holds slice `rank`); -1 if not split.
+  int splitAxis = -1;
 };
 
 /// Time spent in each kernel over the runs of a session.
