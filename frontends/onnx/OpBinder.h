@@ -80,6 +80,10 @@ public:
   mlir::LogicalResult setResult(int i, mlir::Value value);
   /// Sets output 0 and requires the node to have no other used outputs.
   mlir::LogicalResult setSingleResult(mlir::Value value);
+  /// The same for a value that may have failed to build (already reported).
+  mlir::LogicalResult setSingleResult(mlir::FailureOr<mlir::Value> value) {
+    return mlir::failed(value) ? mlir::failure() : setSingleResult(*value);
+  }
 
   //===--------------------------------------------------------------------===//
   // Building

@@ -154,10 +154,7 @@ OpHandler binary(BinaryKind kind) {
                     .getResult();
       }
     }
-    auto result = emitBinary(b, kind, *lhs, r);
-    if (failed(result))
-      return failure();
-    return b.setSingleResult(*result);
+    return b.setSingleResult(emitBinary(b, kind, *lhs, r));
   };
 }
 
@@ -216,10 +213,7 @@ OpHandler compare(tsr::ComparePredicate predicate) {
         return failure();
       return b.setSingleResult(b.constant(*folded));
     }
-    auto result = b.createValue<tsr::CompareOp>(predicate, *lhs, *rhs);
-    if (failed(result))
-      return failure();
-    return b.setSingleResult(*result);
+    return b.setSingleResult(b.createValue<tsr::CompareOp>(predicate, *lhs, *rhs));
   };
 }
 
@@ -251,10 +245,7 @@ LogicalResult importWhere(OpBinder &b) {
       return failure();
     return b.setSingleResult(b.constant(*folded));
   }
-  auto result = b.createValue<tsr::SelectOp>(*cond, *x, *y);
-  if (failed(result))
-    return failure();
-  return b.setSingleResult(*result);
+  return b.setSingleResult(b.createValue<tsr::SelectOp>(*cond, *x, *y));
 }
 
 LogicalResult importCast(OpBinder &b) {
@@ -318,10 +309,8 @@ LogicalResult importIsNaN(OpBinder &b) {
     return failure();
   if (!isa<FloatType>(elementTypeOf(*x)))
     return b.error() << "expects a floating-point input", failure();
-  auto result = b.createValue<tsr::CompareOp>(tsr::ComparePredicate::ne, *x, *x);
-  if (failed(result))
-    return failure();
-  return b.setSingleResult(*result);
+  return b.setSingleResult(
+      b.createValue<tsr::CompareOp>(tsr::ComparePredicate::ne, *x, *x));
 }
 
 LogicalResult importGelu(OpBinder &b) {

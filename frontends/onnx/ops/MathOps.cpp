@@ -136,10 +136,7 @@ OpHandler reduction(int axesInputSince) {
     llvm::sort(axes);
     if (std::adjacent_find(axes.begin(), axes.end()) != axes.end())
       return b.error() << "axes repeat", failure();
-    auto result = b.createValue<OpTy>(*x, axes, keepDims);
-    if (failed(result))
-      return failure();
-    return b.setSingleResult(*result);
+    return b.setSingleResult(b.createValue<OpTy>(*x, axes, keepDims));
   };
 }
 
@@ -291,11 +288,8 @@ LogicalResult importTrilu(OpBinder &b) {
   ConstTensor zero = isa<FloatType>(element)
                          ? ConstTensor::ofFloats(element, {}, {0.0})
                          : ConstTensor::ofInts(element, {}, {0});
-  auto result =
-      b.createValue<tsr::SelectOp>(b.constant(mask), *x, b.constant(zero));
-  if (failed(result))
-    return failure();
-  return b.setSingleResult(*result);
+  return b.setSingleResult(
+      b.createValue<tsr::SelectOp>(b.constant(mask), *x, b.constant(zero)));
 }
 
 LogicalResult importCumSum(OpBinder &b) {
@@ -447,10 +441,7 @@ LogicalResult importEinsum(OpBinder &b) {
     return p;
   };
   if (terms.size() == 1) {
-    auto result = permuteTo(operands[0], terms[0], output);
-    if (failed(result))
-      return failure();
-    return b.setSingleResult(*result);
+    return b.setSingleResult(permuteTo(operands[0], terms[0], output));
   }
   // batch: in both and the output; contracted: in both only; free: one side.
   std::string batch, contracted, lfree, rfree;
@@ -479,10 +470,7 @@ LogicalResult importEinsum(OpBinder &b) {
   for (char c : natural)
     naturalShape.push_back(sizes[c]);
   Value shaped = b.reshape(*mm, naturalShape);
-  auto result = permuteTo(shaped, natural, output);
-  if (failed(result))
-    return failure();
-  return b.setSingleResult(*result);
+  return b.setSingleResult(permuteTo(shaped, natural, output));
 }
 
 } // namespace

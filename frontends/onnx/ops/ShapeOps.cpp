@@ -173,10 +173,7 @@ LogicalResult importTranspose(OpBinder &b) {
       return b.setSingleResult(b.constant(out));
     }
   }
-  auto result = b.createValue<tsr::TransposeOp>(*x, perm);
-  if (failed(result))
-    return failure();
-  return b.setSingleResult(*result);
+  return b.setSingleResult(b.createValue<tsr::TransposeOp>(*x, perm));
 }
 
 /// Axes from the attribute (before `inputSince`) or input 1.
@@ -293,10 +290,7 @@ LogicalResult importConcat(OpBinder &b) {
       }
     return b.setSingleResult(b.constant(out));
   }
-  auto result = b.createValue<tsr::ConcatOp>(inputs, *axis);
-  if (failed(result))
-    return failure();
-  return b.setSingleResult(*result);
+  return b.setSingleResult(b.createValue<tsr::ConcatOp>(inputs, *axis));
 }
 
 LogicalResult importSlice(OpBinder &b) {
@@ -390,12 +384,9 @@ LogicalResult importSlice(OpBinder &b) {
     return b.setSingleResult(b.constant(out));
   }
   bool unitStrides = llvm::all_of(stride, [](int64_t s) { return s == 1; });
-  auto result = b.createValue<tsr::SliceOp>(
+  return b.setSingleResult(b.createValue<tsr::SliceOp>(
       *x, start, limit,
-      unitStrides ? DenseI64ArrayAttr() : b.builder().getDenseI64ArrayAttr(stride));
-  if (failed(result))
-    return failure();
-  return b.setSingleResult(*result);
+      unitStrides ? DenseI64ArrayAttr() : b.builder().getDenseI64ArrayAttr(stride)));
 }
 
 LogicalResult importSplit(OpBinder &b) {
@@ -479,10 +470,7 @@ LogicalResult importGather(OpBinder &b) {
       }
     return b.setSingleResult(b.constant(out));
   }
-  auto result = b.createValue<tsr::GatherOp>(*data, *indices, *axis);
-  if (failed(result))
-    return failure();
-  return b.setSingleResult(*result);
+  return b.setSingleResult(b.createValue<tsr::GatherOp>(*data, *indices, *axis));
 }
 
 /// GatherND with constant indices (how exporters index padding masks):
@@ -549,10 +537,7 @@ LogicalResult importGatherND(OpBinder &b) {
   Value flat = b.reshape(*data, flatShape);
   Value index = b.constant(
       ConstTensor::ofInts(b.builder().getI64Type(), indexShape, linear));
-  auto result = b.createValue<tsr::GatherOp>(flat, index, 0);
-  if (failed(result))
-    return failure();
-  return b.setSingleResult(*result);
+  return b.setSingleResult(b.createValue<tsr::GatherOp>(flat, index, 0));
 }
 
 LogicalResult importExpand(OpBinder &b) {
