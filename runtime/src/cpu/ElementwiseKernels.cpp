@@ -45,6 +45,17 @@ Status KernelCall::error(const std::string &message) const {
                                                "'): " + message);
 }
 
+void splitAt(const std::vector<int64_t> &shape, int64_t axis, int64_t &outer,
+             int64_t &dim, int64_t &inner) {
+  outer = 1;
+  inner = 1;
+  for (int64_t d = 0; d < axis; ++d)
+    outer *= shape[size_t(d)];
+  dim = shape[size_t(axis)];
+  for (size_t d = size_t(axis) + 1; d < shape.size(); ++d)
+    inner *= shape[d];
+}
+
 std::vector<int64_t> broadcastStrides(const std::vector<int64_t> &shape,
                                       size_t rank) {
   std::vector<int64_t> strides(rank, 0);

@@ -65,6 +65,11 @@ void registerShapeKernels(KernelTable &table);
 void registerTransformerKernels(KernelTable &table);
 void registerFusedKernels(KernelTable &table);
 
+/// Splits `shape` around `axis`: the product of the dimensions before it,
+/// the axis's size, and the product of those after it.
+void splitAt(const std::vector<int64_t> &shape, int64_t axis, int64_t &outer,
+             int64_t &dim, int64_t &inner);
+
 /// Row-major strides of `shape` aligned to `rank` dimensions, 0 where the
 /// dimension broadcasts (size 1 or missing).
 std::vector<int64_t> broadcastStrides(const std::vector<int64_t> &shape,

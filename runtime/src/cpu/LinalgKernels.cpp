@@ -146,18 +146,6 @@ template <Reduce K> Status reduce(const KernelCall &call) {
   return Status::okStatus();
 }
 
-/// Splits `shape` at `axis` into outer x dim x inner.
-void splitAt(const std::vector<int64_t> &shape, int64_t axis, int64_t &outer,
-             int64_t &dim, int64_t &inner) {
-  outer = 1;
-  inner = 1;
-  for (int64_t d = 0; d < axis; ++d)
-    outer *= shape[d];
-  dim = shape[axis];
-  for (size_t d = size_t(axis) + 1; d < shape.size(); ++d)
-    inner *= shape[d];
-}
-
 template <typename T> void softmaxRows(const T *in, T *out, int64_t outer,
                                        int64_t dim, int64_t inner) {
 #pragma omp parallel for schedule(static) if (outer * dim * inner > 16384)

@@ -65,12 +65,9 @@ Status concat(const KernelCall &call) {
   const TensorRef &y = call.outputs[0];
   int64_t axis = call.attrInt("axis", 0);
   size_t size = dtypeSize(y.dtype);
-  int64_t outer = 1, inner = 1;
-  for (int64_t d = 0; d < axis; ++d)
-    outer *= y.shape[d];
-  for (size_t d = size_t(axis) + 1; d < y.shape.size(); ++d)
-    inner *= y.shape[d];
-  int64_t rowBytes = y.shape[axis] * inner * int64_t(size), offset = 0;
+  int64_t outer, dim, inner;
+  splitAt(y.shape, axis, outer, dim, inner);
+  int64_t rowBytes = dim * inner * int64_t(size), offset = 0;
   for (const TensorRef &x : call.inputs) {
     int64_t bytes = x.shape[axis] * inner * int64_t(size);
     blocks(outer, bytes, x.data, bytes, y.data + offset, rowBytes);
@@ -83,12 +80,9 @@ Status split(const KernelCall &call) {
   const TensorRef &x = call.inputs[0];
   int64_t axis = call.attrInt("axis", 0);
   size_t size = dtypeSize(x.dtype);
-  int64_t outer = 1, inner = 1;
-  for (int64_t d = 0; d < axis; ++d)
-    outer *= x.shape[d];
-  for (size_t d = size_t(axis) + 1; d < x.shape.size(); ++d)
-    inner *= x.shape[d];
-  int64_t rowBytes = x.shape[axis] * inner * int64_t(size), offset = 0;
+  int64_t outer, dim, inner;
+  splitAt(x.shape, axis, outer, dim, inner);
+  int64_t rowBytes = dim * inner * int64_t(size), offset = 0;
   for (const TensorRef &y : call.outputs) {
     int64_t bytes = y.shape[axis] * inner * int64_t(size);
     blocks(outer, bytes, x.data + offset, rowBytes, y.data, bytes);
@@ -144,11 +138,8 @@ Status gather(const KernelCall &call) {
   const TensorRef &y = call.outputs[0];
   int64_t axis = call.attrInt("axis", 0);
   size_t size = dtypeSize(x.dtype);
-  int64_t outer = 1, inner = 1, dim = x.shape[axis];
-  for (int64_t d = 0; d < axis; ++d)
-    outer *= x.shape[d];
-  for (size_t d = size_t(axis) + 1; d < x.shape.size(); ++d)
-    inner *= x.shape[d];
+  int64_t outer, dim, inner;
+  splitAt(x.shape, axis, outer, dim, inner);
   int64_t count = indices.numel();
   for (int64_t k = 0; k < count; ++k) {
     int64_t i = indices.dtype == DType::I64 ? indices.as<int64_t>()[k]
