@@ -110,6 +110,8 @@ llvm::Expected<ClusterSpec> ClusterSpec::fromJSON(llvm::StringRef text) {
     }
     link->bandwidth = number(*o, "bandwidth_gbps", key, err) * 1e9;
     link->latency = number(*o, "latency_us", key, err) * 1e-6;
+    link->launch = number(*o, "launch_us", key, err, /*required=*/false,
+                          /*fallback=*/5) * 1e-6;
   }
   if (!err.empty())
     return fail(err);
@@ -165,8 +167,10 @@ std::string ClusterSpec::toJSON() const {
                               {"peak_tflops", std::move(peaks)},
                               {"achievable_fraction", device.achievableFraction}}},
       {"intra_node", json::Object{{"bandwidth_gbps", intraNode.bandwidth / 1e9},
-                                  {"latency_us", intraNode.latency * 1e6}}},
+                                  {"latency_us", intraNode.latency * 1e6},
+                                  {"launch_us", intraNode.launch * 1e6}}},
       {"inter_node", json::Object{{"bandwidth_gbps", interNode.bandwidth / 1e9},
-                                  {"latency_us", interNode.latency * 1e6}}}};
+                                  {"latency_us", interNode.latency * 1e6},
+                                  {"launch_us", interNode.launch * 1e6}}}};
   return llvm::formatv("{0:2}", value).str();
 }

@@ -39,6 +39,9 @@ namespace tessera {
 struct LinkSpec {
   double bandwidth = 0; ///< bytes/s per device, one direction
   double latency = 0;   ///< seconds per message
+  /// Fixed seconds per collective call (kernel launch, synchronisation):
+  /// what makes one all-reduce cheaper than a reduce-scatter + all-gather.
+  double launch = 5e-6;
 };
 
 struct DeviceSpec {

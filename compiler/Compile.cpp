@@ -5,16 +5,19 @@
 //===----------------------------------------------------------------------===//
 
 #include "compiler/Compile.h"
+#include "compiler/CostModel.h"
 #include "compiler/Registration.h"
 #include "compiler/PackageWriter.h"
 #include "compiler/Pipelines.h"
 
 #include "frontends/onnx/OnnxImporter.h"
+#include "passes/partition/Partition.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/IR/MLIRContext.h"
+#include "mlir/IR/Verifier.h"
 #include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Support/FileUtilities.h"
@@ -22,6 +25,8 @@
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Format.h"
+#include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Support/raw_ostream.h"
 
@@ -30,7 +35,16 @@ namespace cl = llvm::cl;
 
 namespace {
 
-enum class Emit { None, Tsr, TsrFused, Plan };
+enum class Emit { None, Tsr, TsrFused, Partitioned, Plan };
+
+/// One mesh the compiler considers: its degrees, its search result (or why
+/// it was ruled out) and the per-replica module the plan refers to.
+struct MeshCandidate {
+  int64_t dp = 1, tp = 1;
+  std::string ruledOut;
+  OwningOpRef<ModuleOp> module;
+  std::optional<tessera::partition::ShardingPlan> plan;
+};
 
 /// The lowered program as text: tensors, kernels, the memory plan.
 void printPlan(const tessera::lower::ProgramPlan &plan, llvm::raw_ostream &os) {
@@ -138,6 +152,9 @@ int tessera::compileMain(int argc, char **argv) {
       cl::values(clEnumValN(Emit::Tsr, "tsr", "the imported tsr IR"),
                  clEnumValN(Emit::TsrFused, "tsr-fused",
                             "the tsr IR after the graph pipeline"),
+                 clEnumValN(Emit::Partitioned, "partitioned",
+                            "the SPMD tsr IR of one rank (--rank), with its "
+                            "shard collectives"),
                  clEnumValN(Emit::Plan, "plan",
                             "the lowered kernels and memory plan")));
   static cl::opt<std::string> weights(
@@ -146,9 +163,31 @@ int tessera::compileMain(int argc, char **argv) {
                "default) or 'external' (references into the model's files)"),
       cl::init("embedded"));
   static cl::opt<std::string> mesh(
-      "mesh", cl::desc("device mesh, e.g. dp=2 (data parallel over the first "
-                       "dimension of every input and output)"),
+      "mesh", cl::desc("fixed device mesh: dp=2,tp=4 (data parallel over the "
+                       "first dimension of inputs and outputs; tensor parallel "
+                       "inside layers, weights split tp ways)"),
       cl::init(""));
+  static cl::opt<int64_t> devices(
+      "devices", cl::desc("plan for N devices: the compiler chooses dp x tp"),
+      cl::init(0));
+  static cl::opt<std::string> cluster(
+      "cluster", cl::desc("cluster the plan is made for: a preset (cpu, "
+                          "a100-nvlink-8, h100-nvlink-8, h100-ib-N) or a JSON "
+                          "file (docs/cluster-spec.md)"),
+      cl::init("cpu"));
+  static cl::opt<std::string> objective(
+      "objective", cl::desc("latency (time of one batch, the default) or "
+                            "throughput (samples per second)"),
+      cl::init("latency"));
+  static cl::list<std::string> hints(
+      "shard", cl::desc("fix a weight's layout on the tp axis: NAME=R|S0|S1..."),
+      cl::value_desc("NAME=LAYOUT"));
+  static cl::opt<int64_t> emitRank(
+      "rank", cl::desc("the rank --emit=partitioned prints"), cl::init(0));
+  static cl::opt<bool> planOnly(
+      "plan-only", cl::desc("plan a model whose weight files are absent; the "
+                            "package can be inspected, not run"),
+      cl::init(false));
   static cl::opt<std::string> output("o", cl::desc("output file"),
                                      cl::value_desc("file"), cl::init("-"));
   cl::ParseCommandLineOptions(argc, argv,
@@ -202,7 +241,7 @@ int tessera::compileMain(int argc, char **argv) {
     model = std::make_unique<onnx::ModelFile>();
     module = parseSourceFile<ModuleOp>(std::string(input), &context);
   } else {
-    auto opened = onnx::ModelFile::open(input);
+    auto opened = onnx::ModelFile::open(input, planOnly);
     if (!opened) {
       llvm::errs() << "error: " << llvm::toString(opened.takeError()) << "\n";
       return 1;
@@ -220,93 +259,230 @@ int tessera::compileMain(int argc, char **argv) {
       return 1;
   }
 
-  // Data parallelism: every rank runs the model on its slice of the batch
-  // (the first dimension of every input and output); inference needs no
-  // collectives. Tensor and pipeline parallelism are not implemented yet.
-  int64_t dp = 1;
+  if (emit == Emit::Tsr || emit == Emit::TsrFused)
+    return writeText(output, [&](llvm::raw_ostream &os) {
+      module->print(os);
+      os << "\n";
+    });
+
+  // The meshes to consider: the one given, every dp x tp of --devices, or one
+  // device.
+  std::vector<std::pair<int64_t, int64_t>> meshes;
+  if (!mesh.empty() && devices > 0) {
+    llvm::errs() << "error: give --mesh or --devices, not both\n";
+    return 2;
+  }
   if (!mesh.empty()) {
-    auto [axis, size] = llvm::StringRef(mesh).split('=');
-    if (axis != "dp" || size.getAsInteger(10, dp) || dp < 1) {
-      llvm::errs() << "error: --mesh '" << mesh
-                   << "': only data parallelism (dp=N) is implemented yet\n";
+    int64_t dp = 1, tp = 1;
+    llvm::SmallVector<llvm::StringRef> parts;
+    llvm::StringRef(mesh).split(parts, ',');
+    for (llvm::StringRef part : parts) {
+      auto [axis, size] = part.split('=');
+      int64_t v;
+      if (size.getAsInteger(10, v) || v < 1 || (axis != "dp" && axis != "tp")) {
+        llvm::errs() << "error: --mesh '" << mesh << "': expected dp=N,tp=M"
+                     << (axis == "pp" ? " (pipeline parallelism is not implemented yet)" : "")
+                     << "\n";
+        return 2;
+      }
+      (axis == "dp" ? dp : tp) = v;
+    }
+    meshes.push_back({dp, tp});
+  } else if (devices > 0) {
+    for (int64_t tp = 1; tp <= devices; ++tp)
+      if (devices % tp == 0)
+        meshes.push_back({devices / tp, tp});
+  } else {
+    meshes.push_back({1, 1});
+  }
+  if (objective != "latency" && objective != "throughput") {
+    llvm::errs() << "error: --objective must be latency or throughput\n";
+    return 2;
+  }
+  std::map<std::string, std::string> hintMap;
+  for (const std::string &h : hints) {
+    auto [name, layout] = llvm::StringRef(h).split('=');
+    if (name.empty() || layout.empty()) {
+      llvm::errs() << "error: --shard '" << h << "' is not NAME=LAYOUT\n";
       return 2;
     }
+    hintMap[name.str()] = layout.str();
   }
-  if (dp > 1) {
-    if (llvm::StringRef(input).ends_with(".mlir")) {
-      llvm::errs() << "error: --mesh needs an ONNX model\n";
+  llvm::Expected<ClusterSpec> spec =
+      llvm::StringRef(cluster).ends_with(".json")
+          ? [&]() -> llvm::Expected<ClusterSpec> {
+              auto buffer = llvm::MemoryBuffer::getFile(cluster);
+              if (!buffer)
+                return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                               "cannot read '" + cluster + "'");
+              return ClusterSpec::fromJSON((*buffer)->getBuffer());
+            }()
+          : ClusterSpec::preset(cluster);
+  if (!spec) {
+    llvm::errs() << "error: --cluster: " << llvm::toString(spec.takeError()) << "\n";
+    return 2;
+  }
+  CostModel cost(*spec);
+  bool isMlir = llvm::StringRef(input).ends_with(".mlir");
+
+  // Each candidate: the replica's graph (re-imported at batch / dp), the
+  // fused-projection split, and the tp search.
+  auto global = module->lookupSymbol<func::FuncOp>("main");
+  std::vector<MeshCandidate> candidates;
+  for (auto [dp, tp] : meshes) {
+    MeshCandidate c;
+    c.dp = dp;
+    c.tp = tp;
+    if (dp * tp > spec->devices() && devices > 0)
+      c.ruledOut = "more ranks than the cluster's " + std::to_string(spec->devices()) + " devices";
+    if (c.ruledOut.empty() && dp > 1) {
+      if (isMlir) {
+        llvm::errs() << "error: dp > 1 needs an ONNX model\n";
+        return 2;
+      }
+      onnx::ImportOptions local = options;
+      for (auto [i, type] : llvm::enumerate(global.getArgumentTypes())) {
+        auto shape = cast<RankedTensorType>(type).getShape();
+        auto name = global.getArgAttrOfType<StringAttr>(i, "tsr.name");
+        if (shape.empty() || shape[0] % dp) {
+          llvm::raw_string_ostream os(c.ruledOut);
+          os << "input '" << (name ? name.str() : "?") << "' " << type
+             << " does not split " << dp << " ways along its first dimension";
+          break;
+        }
+        SmallVector<int64_t> sliced(shape);
+        sliced[0] /= dp;
+        local.inputShapes[name.str()] = {sliced.begin(), sliced.end()};
+      }
+      if (c.ruledOut.empty()) {
+        c.module = onnx::importModel(context, *model, local);
+        if (!c.module)
+          return 1;
+        PassManager pm(&context);
+        buildGraphPipeline(pm, GraphPipelineOptions());
+        if (failed(pm.run(*c.module)))
+          return 1;
+        auto rankFunc = c.module->lookupSymbol<func::FuncOp>("main");
+        for (auto [g, l] : llvm::zip(global.getResultTypes(), rankFunc.getResultTypes())) {
+          auto gs = cast<RankedTensorType>(g).getShape(), ls = cast<RankedTensorType>(l).getShape();
+          if (gs.empty() || gs[0] != ls[0] * dp || gs.drop_front() != ls.drop_front()) {
+            llvm::raw_string_ostream os(c.ruledOut);
+            os << "output " << g << " is not the batch-wise concatenation of the ranks' "
+               << l << "; the model is not data-parallel along dimension 0";
+          }
+        }
+      }
+    } else if (c.ruledOut.empty()) {
+      c.module = OwningOpRef<ModuleOp>(cast<ModuleOp>((*module)->clone()));
+    }
+    if (c.ruledOut.empty()) {
+      auto func = c.module->lookupSymbol<func::FuncOp>("main");
+      if (tp > 1)
+        partition::splitFusedProjections(func);
+      partition::PartitionOptions po;
+      po.dp = dp;
+      po.tp = tp;
+      po.hints = hintMap;
+      po.memoryCap = spec->device.memoryBytes * 0.9;
+      // Search failures are reported as the candidate's reason, not printed.
+      ScopedDiagnosticHandler quiet(&context, [&](Diagnostic &d) {
+        c.ruledOut = d.str();
+        return success();
+      });
+      FailureOr<partition::ShardingPlan> plan = partition::searchSharding(func, cost, po);
+      if (succeeded(plan))
+        c.plan = std::move(*plan);
+      else if (c.ruledOut.empty())
+        c.ruledOut = "no plan";
+    }
+    if (devices > 0) {
+      llvm::errs() << "tessera-compile: mesh dp=" << dp << " tp=" << tp << ": ";
+      if (c.plan)
+        llvm::errs() << llvm::format("predicted %.4f ms (compute %.4f, communication %.4f), "
+                                     "weights %.1f MiB per rank, search %.2f s\n",
+                                     c.plan->totalSeconds() * 1e3, c.plan->computeSeconds * 1e3,
+                                     c.plan->commSeconds * 1e3,
+                                     c.plan->weightBytesPerRank / 1048576.0,
+                                     c.plan->searchSeconds);
+      else
+        llvm::errs() << "ruled out: " << c.ruledOut << "\n";
+    }
+    candidates.push_back(std::move(c));
+  }
+  // Throughput for a fixed global batch is batch / time: the same order as
+  // latency until pipelines trade one for the other.
+  MeshCandidate *best = nullptr;
+  for (MeshCandidate &c : candidates)
+    if (c.plan && (!best || c.plan->totalSeconds() < best->plan->totalSeconds() - 1e-15))
+      best = &c;
+  if (!best) {
+    for (MeshCandidate &c : candidates)
+      llvm::errs() << "error: mesh dp=" << c.dp << " tp=" << c.tp << ": " << c.ruledOut << "\n";
+    return 1;
+  }
+  const partition::ShardingPlan &plan = *best->plan;
+  auto replica = best->module->lookupSymbol<func::FuncOp>("main");
+  llvm::errs() << llvm::format(
+      "tessera-compile: mesh dp=%lld x tp=%lld on %s: predicted %.4f ms per batch "
+      "(compute %.4f ms, communication %.4f ms), weights %.2f MiB per rank; "
+      "search %.3f s over %u ops (%u variables)\n",
+      (long long)plan.dp, (long long)plan.tp, spec->name.c_str(), plan.totalSeconds() * 1e3,
+      plan.computeSeconds * 1e3, plan.commSeconds * 1e3, plan.weightBytesPerRank / 1048576.0,
+      plan.searchSeconds, plan.ops, plan.variables);
+
+  int64_t ranks = plan.dp * plan.tp;
+  if (emit == Emit::Partitioned) {
+    if (emitRank < 0 || emitRank >= ranks) {
+      llvm::errs() << "error: --rank " << emitRank << " is not a rank of the "
+                   << ranks << "-rank mesh\n";
       return 2;
     }
-    auto global = module->lookupSymbol<func::FuncOp>("main");
-    onnx::ImportOptions local = options;
-    for (auto [i, type] : llvm::enumerate(global.getArgumentTypes())) {
-      auto shape = cast<RankedTensorType>(type).getShape();
-      auto name = global.getArgAttrOfType<StringAttr>(i, "tsr.name");
-      if (shape.empty() || shape[0] % dp) {
-        llvm::errs() << "error: --mesh dp=" << dp << ": input '"
-                     << (name ? name.str() : "?") << "' " << type
-                     << " does not split " << dp << " ways along its first dimension\n";
-        return 1;
-      }
-      SmallVector<int64_t> sliced(shape);
-      sliced[0] /= dp;
-      local.inputShapes[name.str()] = {sliced.begin(), sliced.end()};
-    }
-    OwningOpRef<ModuleOp> rankModule = onnx::importModel(context, *model, local);
-    if (!rankModule)
+    OwningOpRef<ModuleOp> spmd =
+        partition::partitionForRank(replica, plan, emitRank % plan.tp);
+    if (failed(verify(*spmd)))
       return 1;
-    auto rankFunc = rankModule->lookupSymbol<func::FuncOp>("main");
-    for (auto [g, l] : llvm::zip(global.getResultTypes(), rankFunc.getResultTypes())) {
-      auto gs = cast<RankedTensorType>(g).getShape(), ls = cast<RankedTensorType>(l).getShape();
-      if (gs.empty() || gs[0] != ls[0] * dp || gs.drop_front() != ls.drop_front()) {
-        llvm::errs() << "error: --mesh dp=" << dp << ": output " << g
-                     << " is not the batch-wise concatenation of the ranks' " << l
-                     << "; the model is not data-parallel along dimension 0\n";
-        return 1;
-      }
-    }
-    module = std::move(rankModule);
-    if (emit != Emit::Tsr) {
-      PassManager pm(&context);
-      buildGraphPipeline(pm, GraphPipelineOptions());
-      if (failed(pm.run(*module)))
-        return 1;
-    }
+    return writeText(output, [&](llvm::raw_ostream &os) {
+      os << "// rank " << emitRank << " of mesh dp=" << plan.dp << " x tp=" << plan.tp << "\n";
+      spmd->print(os);
+      os << "\n";
+    });
   }
 
-  if (emit == Emit::None || emit == Emit::Plan) {
-    auto func = module->lookupSymbol<func::FuncOp>("main");
-    FailureOr<lower::ProgramPlan> plan = lower::planProgram(func);
-    if (failed(plan))
+  std::vector<lower::ProgramPlan> programs;
+  std::vector<OwningOpRef<ModuleOp>> spmd;
+  for (int64_t t = 0; t < plan.tp; ++t) {
+    spmd.push_back(partition::partitionForRank(replica, plan, t));
+    if (failed(verify(*spmd.back())))
       return 1;
-    if (dp > 1) {
-      for (uint32_t id : plan->inputs)
-        plan->tensors[id].splitAxis = 0;
-      for (uint32_t id : plan->outputs)
-        plan->tensors[id].splitAxis = 0;
-    }
-    if (emit == Emit::Plan)
-      return writeText(output, [&](llvm::raw_ostream &os) { printPlan(*plan, os); });
-    std::vector<lower::ProgramPlan> programs(size_t(dp), *plan);
-    llvm::Expected<PackageStats> stats = writePackage(
-        output, programs, {unsigned(dp)}, *model,
-        "tessera-compile from " + std::string(input), /*progress=*/true,
-        weights == "external");
-    if (!stats) {
-      llvm::errs() << "error: " << llvm::toString(stats.takeError()) << "\n";
-      return 1;
-    }
-    llvm::errs() << "tessera-compile: wrote " << output << " ("
-                 << stats->fileBytes << " bytes: " << stats->kernels
-                 << " kernels, " << stats->weightBytes
-                 << " weight bytes; activation arena " << stats->arenaBytes
-                 << " bytes, " << plan->unplannedBytes
-                 << " without memory planning)\n";
-    return 0;
   }
-
-  return writeText(output, [&](llvm::raw_ostream &os) {
-    module->print(os);
-    os << "\n";
-  });
+  for (int64_t r = 0; r < ranks; ++r) {
+    auto func = spmd[size_t(r % plan.tp)]->lookupSymbol<func::FuncOp>("main");
+    FailureOr<lower::ProgramPlan> program = lower::planProgram(func, r);
+    if (failed(program))
+      return 1;
+    if (plan.dp > 1) {
+      for (uint32_t id : program->inputs)
+        program->tensors[id].splitAxis = 0;
+      for (uint32_t id : program->outputs)
+        program->tensors[id].splitAxis = 0;
+    }
+    programs.push_back(std::move(*program));
+  }
+  if (emit == Emit::Plan)
+    return writeText(output, [&](llvm::raw_ostream &os) { printPlan(programs[size_t(emitRank)], os); });
+  llvm::Expected<PackageStats> stats = writePackage(
+      output, programs, {unsigned(plan.dp), unsigned(plan.tp)}, *model,
+      "tessera-compile from " + std::string(input), /*progress=*/true,
+      weights == "external");
+  if (!stats) {
+    llvm::errs() << "error: " << llvm::toString(stats.takeError()) << "\n";
+    return 1;
+  }
+  llvm::errs() << "tessera-compile: wrote " << output << " (" << stats->fileBytes
+               << " bytes: " << ranks << " rank(s), " << stats->kernels << " kernels, "
+               << stats->weightBytes << " weight bytes; activation arena "
+               << stats->arenaBytes << " bytes per rank, "
+               << programs[0].unplannedBytes << " without memory planning)"
+               << (planOnly ? "; plan only, weights absent" : "") << "\n";
+  return 0;
 }

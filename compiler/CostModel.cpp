@@ -99,5 +99,6 @@ double CostModel::collectiveSeconds(Collective kind, double bytes, int group,
   double steps = kind == Collective::SendRecv ? 1
                  : kind == Collective::AllReduce ? 2.0 * (group - 1)
                                                  : double(group - 1);
-  return steps * link.latency + bytes * busFactor(kind, group) / link.bandwidth;
+  return link.launch + steps * link.latency +
+         bytes * busFactor(kind, group) / link.bandwidth;
 }

@@ -16,6 +16,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 
 using namespace tessera;
@@ -55,7 +56,14 @@ tessera::writePackage(const std::string &path,
   };
   // Lay the data section out: each weight once, each constant once per use.
   DataLayout layout;
-  std::vector<const onnx::WeightRecord *> weightOrder;
+  /// A weight to copy: all of a record, or a block of it.
+  struct WeightItem {
+    const onnx::WeightRecord *record;
+    std::string key;
+    std::vector<int64_t> offsets, shape;
+    uint64_t size;
+  };
+  std::vector<WeightItem> weightOrder;
   for (const lower::ProgramPlan &plan : programs) {
     std::vector<uint64_t> offsets(plan.tensors.size(), 0);
     for (size_t i = 0; i < plan.tensors.size(); ++i) {
@@ -63,15 +71,31 @@ tessera::writePackage(const std::string &path,
       if (t.aliasOf >= 0 || t.kind == lower::PlannedTensor::Kind::Arena)
         continue;
       if (t.kind == lower::PlannedTensor::Kind::Weight) {
-        auto [it, inserted] = layout.weightOffsets.try_emplace(t.weight, 0);
+        bool block = !t.blockOffsets.empty();
+        std::string key = block ? t.name : t.weight;
+        auto [it, inserted] = layout.weightOffsets.try_emplace(key, 0);
         if (inserted) {
           const onnx::WeightRecord *record = model.weights.find(t.weight);
           if (!record)
             return fail("weight '" + t.weight + "' is not in the model's weight store");
-          if (record->length != t.size)
+          if (record->absent) {
+            it->second = 0; // plan-only: nothing to copy
+          } else if (block) {
+            bool inside = t.blockOffsets.size() == record->shape.size() &&
+                          t.shape.size() == record->shape.size();
+            for (size_t d = 0; inside && d < t.shape.size(); ++d)
+              inside = t.blockOffsets[d] >= 0 &&
+                       t.blockOffsets[d] + t.shape[d] <= record->shape[d];
+            if (!inside)
+              return fail("block " + t.name + " lies outside weight '" + t.weight + "'");
+            // Blocks are copied into the package, also with external weights.
+            it->second = layout.size;
+            layout.size = alignUp(layout.size + t.size);
+            weightOrder.push_back({record, key, t.blockOffsets, t.shape, t.size});
+          } else if (record->length != t.size) {
             return fail("weight '" + t.weight + "' has " + Twine(record->length) +
                         " bytes, the program expects " + Twine(t.size));
-          if (isExternal(record)) {
+          } else if (isExternal(record)) {
             auto [at, fresh] =
                 externalIndex.try_emplace(record->file, uint32_t(externalPaths.size()));
             if (fresh)
@@ -80,7 +104,7 @@ tessera::writePackage(const std::string &path,
           } else {
             it->second = layout.size;
             layout.size = alignUp(layout.size + t.size);
-            weightOrder.push_back(record);
+            weightOrder.push_back({record, key, {}, {}, t.size});
           }
         }
         offsets[i] = it->second;
@@ -107,7 +131,9 @@ tessera::writePackage(const std::string &path,
       uint32_t file = 0;
       if (t.kind == lower::PlannedTensor::Kind::Weight) {
         const onnx::WeightRecord *record = model.weights.find(t.weight);
-        if (record && isExternal(record)) {
+        if (record && record->absent) {
+          storage = tpkg::Storage::Absent;
+        } else if (record && isExternal(record) && t.blockOffsets.empty()) {
           storage = tpkg::Storage::External;
           file = externalIndex[record->file];
         }
@@ -190,16 +216,72 @@ tessera::writePackage(const std::string &path,
   padTo(header.dataOffset);
 
   uint64_t totalWeights = 0, copied = 0;
-  for (const onnx::WeightRecord *r : weightOrder)
-    totalWeights += r->length;
+  for (const WeightItem &w : weightOrder)
+    totalWeights += w.size;
   stats.weightBytes = totalWeights;
   bool showProgress = progress && totalWeights > (64u << 20);
   int lastPercent = -1;
+  auto advance = [&](uint64_t n) {
+    copied += n;
+    int percent = int(100 * copied / std::max<uint64_t>(totalWeights, 1));
+    if (showProgress && percent / 10 != lastPercent / 10) {
+      llvm::errs() << "tessera-compile: writing weights " << percent << "% ("
+                   << (copied >> 20) << " / " << (totalWeights >> 20) << " MiB)\n";
+      lastPercent = percent;
+    }
+  };
   // Data: weights (chunked reads) and constants, in layout order.
   std::vector<std::pair<uint64_t, std::function<llvm::Error()>>> items;
   std::vector<uint8_t> chunk(8u << 20);
-  for (const onnx::WeightRecord *record : weightOrder) {
-    uint64_t offset = layout.weightOffsets[record->name];
+  auto readAll = [&](const onnx::WeightRecord *record,
+                     std::vector<uint8_t> &bytes) -> llvm::Error {
+    if (record->file.empty()) {
+      bytes = record->inlineBytes;
+      return llvm::Error::success();
+    }
+    std::ifstream in(record->file, std::ios::binary);
+    bytes.resize(record->length);
+    in.seekg(std::streamoff(record->offset));
+    in.read(reinterpret_cast<char *>(bytes.data()), std::streamsize(bytes.size()));
+    if (!in)
+      return fail("cannot read weight '" + record->name + "' from '" + record->file + "'");
+    return llvm::Error::success();
+  };
+  for (const WeightItem &item : weightOrder) {
+    uint64_t offset = layout.weightOffsets[item.key];
+    const WeightItem *w = &item;
+    if (!item.offsets.empty()) {
+      // A block: rows of the innermost dimension, gathered from the whole.
+      items.push_back({offset, [&, w]() -> llvm::Error {
+        std::vector<uint8_t> whole;
+        if (llvm::Error e = readAll(w->record, whole))
+          return e;
+        const std::vector<int64_t> &full = w->record->shape;
+        size_t rank = full.size();
+        uint64_t element = w->record->length / std::max<uint64_t>(
+            1, [&] { uint64_t n = 1; for (int64_t d : full) n *= uint64_t(d); return n; }());
+        uint64_t rows = 1;
+        for (size_t d = 0; d + 1 < rank; ++d)
+          rows *= uint64_t(w->shape[d]);
+        uint64_t rowBytes = (rank ? uint64_t(w->shape[rank - 1]) : 1) * element;
+        std::vector<int64_t> index(rank, 0);
+        for (uint64_t r = 0; r < rows; ++r) {
+          uint64_t linear = 0;
+          for (size_t d = 0; d < rank; ++d)
+            linear = linear * uint64_t(full[d]) + uint64_t(index[d] + w->offsets[d]);
+          put(whole.data() + linear * element, rowBytes);
+          for (int64_t d = int64_t(rank) - 2; d >= 0; --d) { // next row
+            if (++index[size_t(d)] < w->shape[size_t(d)])
+              break;
+            index[size_t(d)] = 0;
+          }
+        }
+        advance(w->size);
+        return llvm::Error::success();
+      }});
+      continue;
+    }
+    const onnx::WeightRecord *record = item.record;
     items.push_back({offset, [&, record]() -> llvm::Error {
       if (record->file.empty()) {
         put(record->inlineBytes.data(), record->inlineBytes.size());
@@ -218,14 +300,7 @@ tessera::writePackage(const std::string &path,
                       record->file + "'");
         put(chunk.data(), n);
         left -= n;
-        copied += n;
-        int percent = int(100 * copied / std::max<uint64_t>(totalWeights, 1));
-        if (showProgress && percent / 10 != lastPercent / 10) {
-          llvm::errs() << "tessera-compile: writing weights " << percent << "% ("
-                       << (copied >> 20) << " / " << (totalWeights >> 20)
-                       << " MiB)\n";
-          lastPercent = percent;
-        }
+        advance(n);
       }
       return llvm::Error::success();
     }});

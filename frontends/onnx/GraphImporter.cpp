@@ -215,7 +215,8 @@ FailureOr<Value> GraphImporter::lookup(const std::string &name, Location useLoc)
     value = tsr::ConstantOp::create(builder_, loc, folded->toAttr());
   } else {
     value = tsr::WeightOp::create(
-        builder_, loc, RankedTensorType::get(record->shape, elementType), name);
+        builder_, loc, RankedTensorType::get(record->shape, elementType), name,
+        /*offsets=*/nullptr);
   }
   weightInsertPoint_ = builder_.saveInsertionPoint();
   values_[name] = value;

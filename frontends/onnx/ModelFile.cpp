@@ -222,7 +222,7 @@ llvm::Expected<std::string> resolveExternal(const std::string &what,
 } // namespace
 
 llvm::Expected<std::unique_ptr<ModelFile>>
-ModelFile::open(const std::string &path) {
+ModelFile::open(const std::string &path, bool allowAbsentWeights) {
   auto buffer = llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
                                             /*RequiresNullTerminator=*/false);
   if (!buffer)
@@ -333,6 +333,17 @@ ModelFile::open(const std::string &path) {
             length = v;
             hasLength = true;
           }
+        }
+      }
+      if (allowAbsentWeights && !location.empty() &&
+          !llvm::sys::path::is_absolute(location) &&
+          llvm::StringRef(location).find("..") == llvm::StringRef::npos) {
+        llvm::SmallString<256> joined(model->directory);
+        llvm::sys::path::append(joined, location);
+        if (!llvm::sys::fs::exists(joined)) {
+          record.absent = true;
+          model->weights.add(std::move(record));
+          continue;
         }
       }
       auto file = resolveExternal(what, model->directory, location);

@@ -34,7 +34,10 @@ struct ModelFile {
   WeightStore weights;   ///< one record per initializer of the main graph
 
   /// Maps and parses `path`; rejects truncated or hostile files.
-  static llvm::Expected<std::unique_ptr<ModelFile>> open(const std::string &path);
+  /// With `allowAbsentWeights` (plan-only compiles), external data files that
+  /// do not exist are accepted: their records are marked `absent`.
+  static llvm::Expected<std::unique_ptr<ModelFile>>
+  open(const std::string &path, bool allowAbsentWeights = false);
 
   /// Reads the bytes of a weight (for small tensors the importer folds).
   llvm::Expected<std::vector<uint8_t>> readWeight(const WeightRecord &record) const;

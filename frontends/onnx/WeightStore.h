@@ -32,6 +32,7 @@ struct WeightRecord {
   uint64_t offset = 0;         ///< byte offset in `file`
   uint64_t length = 0;         ///< byte length (elements x element size)
   std::vector<uint8_t> inlineBytes; ///< the bytes, when `file` is empty
+  bool absent = false; ///< its external file is missing (plan-only compiles)
 };
 
 /// The weights of one imported model, by name.

@@ -8,7 +8,9 @@
 
 #include "dialects/tsr/IR/TsrOps.h"
 
+#include "mlir/Dialect/Shard/IR/ShardOps.h"
 #include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/SymbolTable.h"
 
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/TypeSwitch.h"
@@ -157,9 +159,37 @@ llvm::DenseMap<Operation *, Operation *> elementwiseGroups(Block &body) {
   return root;
 }
 
+/// The mesh ranks that take part, with `rank`, in a collective over
+/// `axes` of `grid` (row-major rank numbering).
+std::vector<int64_t> groupOf(ArrayRef<int64_t> grid, ArrayRef<int16_t> axes,
+                             int64_t rank) {
+  SmallVector<int64_t> coord(grid.size());
+  for (int64_t d = int64_t(grid.size()) - 1, r = rank; d >= 0; --d) {
+    coord[size_t(d)] = r % grid[size_t(d)];
+    r /= grid[size_t(d)];
+  }
+  std::vector<int64_t> ranks;
+  int64_t count = 1;
+  for (int16_t a : axes)
+    count *= grid[size_t(a)];
+  for (int64_t k = 0; k < count; ++k) {
+    SmallVector<int64_t> c(coord);
+    for (int64_t rest = k, i = int64_t(axes.size()) - 1; i >= 0; --i) {
+      int16_t a = axes[size_t(i)];
+      c[size_t(a)] = rest % grid[size_t(a)];
+      rest /= grid[size_t(a)];
+    }
+    int64_t linear = 0;
+    for (size_t d = 0; d < grid.size(); ++d)
+      linear = linear * grid[d] + c[d];
+    ranks.push_back(linear);
+  }
+  return ranks;
+}
+
 } // namespace
 
-FailureOr<ProgramPlan> tessera::lower::planProgram(func::FuncOp func) {
+FailureOr<ProgramPlan> tessera::lower::planProgram(func::FuncOp func, int64_t rank) {
   ProgramPlan plan;
   llvm::DenseMap<Value, uint32_t> ids;
   Block &body = func.getBody().front();
@@ -271,6 +301,36 @@ FailureOr<ProgramPlan> tessera::lower::planProgram(func::FuncOp func) {
       }
       continue;
     }
+    if (isa<shard::AllReduceOp, shard::AllGatherOp, shard::ReduceScatterOp>(op)) {
+      auto gridName = op.getAttrOfType<FlatSymbolRefAttr>("grid");
+      auto grid = SymbolTable::lookupNearestSymbolFrom<shard::GridOp>(&op, gridName);
+      if (!grid)
+        return op.emitError("collective on an unknown grid"), failure();
+      PlannedKernel kernel;
+      kernel.location = locationName(op.getLoc());
+      ArrayRef<int16_t> axes;
+      if (auto r = dyn_cast<shard::AllReduceOp>(op)) {
+        kernel.op = "all_reduce";
+        axes = r.getGridAxes();
+      } else if (auto g = dyn_cast<shard::AllGatherOp>(op)) {
+        kernel.op = "all_gather";
+        axes = g.getGridAxes();
+        kernel.attrs.push_back({"axis", {g.getGatherAxis().getSExtValue()}, {}});
+      } else {
+        auto s = cast<shard::ReduceScatterOp>(op);
+        kernel.op = "reduce_scatter";
+        axes = s.getGridAxes();
+        kernel.attrs.push_back({"axis", {s.getScatterAxis().getSExtValue()}, {}});
+      }
+      kernel.attrs.push_back({"group", groupOf(grid.getShape(), axes, rank), {}});
+      kernel.inputs.push_back(ids.lookup(op.getOperand(0)));
+      auto id = addTensor(op.getResult(0), PlannedTensor());
+      if (failed(id))
+        return failure();
+      kernel.outputs.push_back(*id);
+      plan.kernels.push_back(std::move(kernel));
+      continue;
+    }
     if (op.getDialect()->getNamespace() != "tsr")
       return op.emitError("cannot lower '") << op.getName()
                                             << "': only tsr ops run",
@@ -280,6 +340,13 @@ FailureOr<ProgramPlan> tessera::lower::planProgram(func::FuncOp func) {
       t.name = weight.getName().str();
       t.kind = PlannedTensor::Kind::Weight;
       t.weight = weight.getName().str();
+      if (auto offsets = weight.getOffsets()) {
+        t.blockOffsets.assign(offsets->begin(), offsets->end());
+        t.name += "@[";
+        for (auto [i, o] : llvm::enumerate(*offsets))
+          t.name += (i ? "," : "") + std::to_string(o);
+        t.name += "]";
+      }
       if (failed(addTensor(weight.getResult(), std::move(t))))
         return failure();
       continue;

@@ -35,6 +35,7 @@ struct PlannedTensor {
   uint64_t offset = 0;              ///< arena offset (Arena)
   uint64_t size = 0;                ///< bytes
   std::string weight;               ///< weight-store name (Weight)
+  std::vector<int64_t> blockOffsets; ///< a block of the stored weight (Weight)
   std::vector<uint8_t> bytes;       ///< the data (Constant)
   int32_t aliasOf = -1;             ///< a view of another tensor (reshape)
   int32_t splitAxis = -1;           ///< graph input/output split over ranks
@@ -61,9 +62,10 @@ struct ProgramPlan {
   uint64_t unplannedBytes = 0;  ///< sum of all activations, for comparison
 };
 
-/// Lowers `func` (tsr ops only) to a plan. Reports unsupported ops at their
-/// location and fails.
-mlir::FailureOr<ProgramPlan> planProgram(mlir::func::FuncOp func);
+/// Lowers `func` (tsr ops, and `shard` collectives of partitioned programs)
+/// to a plan for mesh rank `rank`, which fixes the ranks each collective
+/// runs among. Reports unsupported ops at their location and fails.
+mlir::FailureOr<ProgramPlan> planProgram(mlir::func::FuncOp func, int64_t rank = 0);
 
 } // namespace tessera::lower
 

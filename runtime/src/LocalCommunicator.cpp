@@ -13,6 +13,7 @@
 
 #include "tessera/runtime/Communicator.h"
 
+#include <algorithm>
 #include <condition_variable>
 #include <cstring>
 #include <deque>
@@ -37,6 +38,9 @@ struct LocalGroup::State {
   bool failed = false;
   std::string failure;
   std::map<std::tuple<int, int, int>, std::deque<std::vector<uint8_t>>> mail;
+  /// Groups of world ranks created by subgroup(), shared by their members.
+  std::mutex groupsMutex;
+  std::map<std::vector<int>, std::shared_ptr<State>> groups;
 
   void fail(const std::string &why) {
     if (!failed) {
@@ -159,6 +163,35 @@ public:
     return Status::okStatus();
   }
 
+  Status subgroup(const std::vector<int> &ranks,
+                  std::shared_ptr<Communicator> &out) override {
+    auto at = std::find(ranks.begin(), ranks.end(), rank_);
+    if (at == ranks.end())
+      return Status(StatusCode::InvalidArgument,
+                    "rank " + std::to_string(rank_) + " is not in the group it creates");
+    for (int r : ranks)
+      if (r < 0 || r >= state_->size)
+        return Status(StatusCode::InvalidArgument,
+                      "group names rank " + std::to_string(r) + " of " +
+                          std::to_string(state_->size));
+    std::shared_ptr<State> group;
+    {
+      std::lock_guard<std::mutex> lock(state_->groupsMutex);
+      auto &slot = state_->groups[ranks];
+      if (!slot) {
+        slot = std::make_shared<State>();
+        slot->size = int(ranks.size());
+        slot->timeout = state_->timeout;
+        slot->present.assign(ranks.size(), false);
+        slot->sends.assign(ranks.size(), nullptr);
+        slot->recvs.assign(ranks.size(), nullptr);
+      }
+      group = slot;
+    }
+    out = std::make_shared<LocalCommunicator>(group, int(at - ranks.begin()));
+    return Status::okStatus();
+  }
+
 private:
   using State = LocalGroup::State;
 
@@ -237,8 +270,21 @@ int LocalGroup::size() const { return state_->size; }
 Communicator &LocalGroup::communicator(int rank) { return *comms_[size_t(rank)]; }
 
 void LocalGroup::abort(int rank, const std::string &reason) {
-  std::lock_guard<std::mutex> lock(state_->mutex);
-  state_->fail("rank " + std::to_string(rank) + " aborted: " + reason);
+  std::string why = "rank " + std::to_string(rank) + " aborted: " + reason;
+  {
+    std::lock_guard<std::mutex> lock(state_->mutex);
+    state_->fail(why);
+  }
+  std::vector<std::shared_ptr<State>> groups;
+  {
+    std::lock_guard<std::mutex> lock(state_->groupsMutex);
+    for (auto &[ranks, group] : state_->groups)
+      groups.push_back(group);
+  }
+  for (auto &group : groups) {
+    std::lock_guard<std::mutex> lock(group->mutex);
+    group->fail(why);
+  }
 }
 
 } // namespace tessera::rt

@@ -30,9 +30,10 @@ MPI_Datatype mpiType(DType dtype) {
 
 class MpiCommunicator : public Communicator {
 public:
-  explicit MpiCommunicator(std::chrono::milliseconds timeout) : timeout_(timeout) {
-    MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
-    MPI_Comm_size(MPI_COMM_WORLD, &size_);
+  MpiCommunicator(std::chrono::milliseconds timeout, MPI_Comm comm)
+      : timeout_(timeout), comm_(comm) {
+    MPI_Comm_rank(comm_, &rank_);
+    MPI_Comm_size(comm_, &size_);
   }
   int rank() const override { return rank_; }
   int size() const override { return size_; }
@@ -42,7 +43,7 @@ public:
     if (Status s = check(dtype, "all_reduce"); !s.ok())
       return s;
     MPI_Iallreduce(MPI_IN_PLACE, buffer, int(count), mpiType(dtype),
-                   op == ReduceOp::Sum ? MPI_SUM : MPI_MAX, MPI_COMM_WORLD, &request);
+                   op == ReduceOp::Sum ? MPI_SUM : MPI_MAX, comm_, &request);
     return wait(request, "all_reduce");
   }
 
@@ -51,7 +52,7 @@ public:
     if (Status s = check(dtype, "all_gather"); !s.ok())
       return s;
     MPI_Iallgather(send, int(count), mpiType(dtype), recv, int(count),
-                   mpiType(dtype), MPI_COMM_WORLD, &request);
+                   mpiType(dtype), comm_, &request);
     return wait(request, "all_gather");
   }
 
@@ -62,20 +63,36 @@ public:
       return s;
     MPI_Ireduce_scatter_block(send, recv, int(count), mpiType(dtype),
                               op == ReduceOp::Sum ? MPI_SUM : MPI_MAX,
-                              MPI_COMM_WORLD, &request);
+                              comm_, &request);
     return wait(request, "reduce_scatter");
   }
 
   Status send(const void *data, size_t bytes, int peer, int tag) override {
     MPI_Request request;
-    MPI_Isend(data, int(bytes), MPI_BYTE, peer, tag, MPI_COMM_WORLD, &request);
+    MPI_Isend(data, int(bytes), MPI_BYTE, peer, tag, comm_, &request);
     return wait(request, "send to rank " + std::to_string(peer));
   }
 
   Status recv(void *data, size_t bytes, int peer, int tag) override {
     MPI_Request request;
-    MPI_Irecv(data, int(bytes), MPI_BYTE, peer, tag, MPI_COMM_WORLD, &request);
+    MPI_Irecv(data, int(bytes), MPI_BYTE, peer, tag, comm_, &request);
     return wait(request, "recv from rank " + std::to_string(peer));
+  }
+
+  Status subgroup(const std::vector<int> &ranks,
+                  std::shared_ptr<Communicator> &out) override {
+    MPI_Group world, group;
+    MPI_Comm_group(comm_, &world);
+    MPI_Group_incl(world, int(ranks.size()), ranks.data(), &group);
+    MPI_Comm comm = MPI_COMM_NULL;
+    // Collective over the group's members only (MPI 3).
+    int rc = MPI_Comm_create_group(comm_, group, /*tag=*/77, &comm);
+    MPI_Group_free(&group);
+    MPI_Group_free(&world);
+    if (rc != MPI_SUCCESS || comm == MPI_COMM_NULL)
+      return Status(StatusCode::Internal, "MPI_Comm_create_group failed");
+    out = std::make_shared<MpiCommunicator>(timeout_, comm);
+    return Status::okStatus();
   }
 
 private:
@@ -112,6 +129,7 @@ private:
   }
 
   std::chrono::milliseconds timeout_;
+  MPI_Comm comm_ = MPI_COMM_WORLD;
   int rank_ = 0, size_ = 1;
 };
 
@@ -126,7 +144,7 @@ Status createMpiCommunicator(std::chrono::milliseconds timeout,
     if (MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS)
       return Status(StatusCode::Internal, "MPI_Init failed");
   }
-  out = std::make_unique<MpiCommunicator>(timeout);
+  out = std::make_unique<MpiCommunicator>(timeout, MPI_COMM_WORLD);
   return Status::okStatus();
 }
 

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 
 namespace tessera::rt {
 
@@ -23,6 +24,8 @@ struct Session::Impl {
   std::vector<int64_t> inputIds, outputIds;
   /// Aligned copies of external weights that sit unaligned in their files.
   std::vector<uint8_t *> copies;
+  /// Communicators of the collectives' groups.
+  std::map<std::vector<int>, std::shared_ptr<Communicator>> groups;
   ~Impl() {
     std::free(arena);
     for (uint8_t *c : copies)
@@ -85,6 +88,13 @@ Status Session::create(std::shared_ptr<Package> package, int rank,
       base = package->externalFiles()[t->file()].data;
       limit = package->externalFiles()[t->file()].size;
       break;
+    case tpkg::Storage::Absent:
+      return Status(StatusCode::Unimplemented,
+                    package->path() + ": weight '" +
+                        (t->name() ? t->name()->str() : "?") +
+                        "' is absent: this is a plan-only package (compiled "
+                        "without the model's weights); inspect it, or compile "
+                        "with the weights to run it");
     default:
       return corrupt("tensor with an unknown storage");
     }
@@ -179,6 +189,48 @@ Status Session::setInput(const std::string &name, const HostTensor &value) {
     names += (names.empty() ? "" : ", ") + info.name;
   return Status(StatusCode::NotFound,
                 "no input named '" + name + "' (inputs: " + names + ")");
+}
+
+bool Session::hasCollectives() const {
+  for (const cpu::KernelCall &call : impl_->calls)
+    if (cpu::isCollective(call.kernel->op()->str()))
+      return true;
+  return false;
+}
+
+Status Session::bindCommunicator(Communicator &world) {
+  // Groups are created in sorted order on every rank, so that members of
+  // several groups never wait on each other in different orders.
+  for (cpu::KernelCall &call : impl_->calls) {
+    if (!cpu::isCollective(call.kernel->op()->str()))
+      continue;
+    std::vector<int64_t> ranks = call.attrInts("group");
+    std::vector<int> group(ranks.begin(), ranks.end());
+    for (int r : group)
+      if (r < 0 || r >= world.size())
+        return Status(StatusCode::InvalidArgument,
+                      "a collective names rank " + std::to_string(r) + " but " +
+                          std::to_string(world.size()) + " rank(s) run");
+    impl_->groups[group];
+  }
+  for (auto &[group, comm] : impl_->groups) {
+    bool whole = int(group.size()) == world.size();
+    for (size_t i = 0; whole && i < group.size(); ++i)
+      whole = group[i] == int(i);
+    if (whole)
+      continue; // the world itself, below
+    if (Status s = world.subgroup(group, comm); !s.ok())
+      return s;
+  }
+  for (cpu::KernelCall &call : impl_->calls) {
+    if (!cpu::isCollective(call.kernel->op()->str()))
+      continue;
+    std::vector<int64_t> ranks = call.attrInts("group");
+    std::shared_ptr<Communicator> &comm =
+        impl_->groups[std::vector<int>(ranks.begin(), ranks.end())];
+    call.comm = comm ? comm.get() : &world;
+  }
+  return Status::okStatus();
 }
 
 Status Session::run() {

@@ -19,7 +19,14 @@
 #include "tessera/runtime/Session.h"
 #include "tessera/runtime/TensorProto.h"
 
+#ifdef TESSERA_HAVE_MPI
+#include "tessera/runtime/MpiCommunicator.h"
+#endif
+#include "tessera/runtime/Communicator.h"
+#include "tessera/runtime/tpkg_generated.h"
+
 #include <algorithm>
+#include <cstdlib>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -37,7 +44,10 @@ int usage() {
   std::fprintf(stderr,
                "usage: tessera-run model.tpkg [--input NAME=FILE.npy]... "
                "[--output NAME=FILE.npy]... [--check NAME=FILE.npy]... "
-               "[--test-data DIR] [--rtol R] [--atol A] [--repeat N] [--profile]\n");
+               "[--test-data DIR] [--rtol R] [--atol A] [--repeat N] [--profile]\n"
+               "       [--ranks N] [--timeout SECONDS]\n"
+               "  A partitioned package runs all its ranks as threads (--ranks), or one\n"
+               "  rank per process under mpirun (mpirun -np N tessera-run model.tpkg ...).\n");
   return 2;
 }
 
@@ -133,6 +143,7 @@ int main(int argc, char **argv) {
   bool profile = false;
   std::string testData;
   int ranks = 0;
+  double timeoutSeconds = 60;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
@@ -154,6 +165,8 @@ int main(int argc, char **argv) {
       repeat = std::max(1, std::atoi(next().c_str()));
     } else if (arg == "--ranks") {
       ranks = std::atoi(next().c_str());
+    } else if (arg == "--timeout") {
+      timeoutSeconds = std::atof(next().c_str());
     } else if (arg == "--profile") {
       profile = true;
     } else if (!arg.empty() && arg[0] == '-') {
@@ -177,24 +190,70 @@ int main(int argc, char **argv) {
   std::shared_ptr<Package> package;
   if (!check(Package::open(packagePath, package)))
     return 1;
-  // One session per rank (threads of this process). The user sees global
-  // tensors: inputs are split along their split axis, outputs gathered.
+  // The ranks this process runs: all of them as threads, or, under mpirun,
+  // its own. The user sees global tensors: inputs are split along their
+  // split axis over the data-parallel axis (the mesh's first), outputs
+  // gathered from the first rank of each data-parallel replica.
   int meshSize = package->meshSize();
-  if (ranks == 0)
-    ranks = meshSize;
-  if (ranks != meshSize) {
-    std::fprintf(stderr, "error: the package is planned for %d rank(s), --ranks gives %d\n",
-                 meshSize, ranks);
-    return 1;
-  }
-  std::vector<std::unique_ptr<Session>> sessions(static_cast<size_t>(ranks));
-  for (int r = 0; r < ranks; ++r)
-    if (!check(Session::create(package, r, sessions[size_t(r)])))
+  const auto *meshDims = package->plan()->mesh();
+  int dp = meshDims && meshDims->size() ? int(meshDims->Get(0)) : 1;
+  int perReplica = meshSize / std::max(dp, 1);
+  auto timeout = std::chrono::milliseconds(int64_t(timeoutSeconds * 1000));
+  std::unique_ptr<Communicator> mpiWorld;
+  std::unique_ptr<LocalGroup> localGroup;
+  std::vector<int> mine;
+  const char *mpiSize = std::getenv("OMPI_COMM_WORLD_SIZE");
+  bool underMpi = mpiSize && std::atoi(mpiSize) > 1;
+  if (underMpi) {
+#ifdef TESSERA_HAVE_MPI
+    if (!check(createMpiCommunicator(timeout, mpiWorld)))
       return 1;
+    if (mpiWorld->size() != meshSize) {
+      std::fprintf(stderr, "error: the package is planned for %d rank(s), mpirun started %d\n",
+                   meshSize, mpiWorld->size());
+      finalizeMpi();
+      return 1;
+    }
+    mine.push_back(mpiWorld->rank());
+#else
+    std::fprintf(stderr, "error: started by mpirun, but this tessera-run was built without MPI\n");
+    return 1;
+#endif
+  } else {
+    if (ranks == 0)
+      ranks = meshSize;
+    if (ranks != meshSize) {
+      std::fprintf(stderr, "error: the package is planned for %d rank(s), --ranks gives %d\n",
+                   meshSize, ranks);
+      return 1;
+    }
+    for (int r = 0; r < ranks; ++r)
+      mine.push_back(r);
+    if (meshSize > 1)
+      localGroup = std::make_unique<LocalGroup>(meshSize, timeout);
+  }
+  bool leader = mine[0] == 0;
+  // Under mpirun only rank 0 prints; every rank fails loudly on its own.
+  auto finish = [&](int code) {
+#ifdef TESSERA_HAVE_MPI
+    if (mpiWorld)
+      finalizeMpi();
+#endif
+    return code;
+  };
+  std::vector<std::unique_ptr<Session>> sessions(mine.size());
+  for (size_t i = 0; i < mine.size(); ++i) {
+    if (!check(Session::create(package, mine[i], sessions[i])))
+      return finish(1);
+    Communicator *world = mpiWorld ? mpiWorld.get()
+                          : localGroup ? &localGroup->communicator(mine[i]) : nullptr;
+    if (world && !check(sessions[i]->bindCommunicator(*world)))
+      return finish(1);
+  }
   Session *session = sessions[0].get();
   auto global = [&](TensorInfo info) {
     if (info.splitAxis >= 0)
-      info.shape[size_t(info.splitAxis)] *= ranks;
+      info.shape[size_t(info.splitAxis)] *= dp;
     return info;
   };
   std::vector<TensorInfo> inputInfos, outputInfos;
@@ -211,9 +270,10 @@ int main(int argc, char **argv) {
                       "input '" + name + "' must be " + std::string(dtypeName(info.dtype)) +
                           " " + formatShape(info.shape) + ", got " +
                           std::string(dtypeName(t.dtype)) + " " + formatShape(t.shape));
-      for (int r = 0; r < ranks; ++r) {
-        Status s = sessions[size_t(r)]->setInput(
-            name, info.splitAxis >= 0 ? sliceAlong(t, info.splitAxis, ranks, r) : t);
+      for (size_t i = 0; i < mine.size(); ++i) {
+        int replica = mine[i] / perReplica;
+        Status s = sessions[i]->setInput(
+            name, info.splitAxis >= 0 ? sliceAlong(t, info.splitAxis, dp, replica) : t);
         if (!s.ok())
           return s;
       }
@@ -222,14 +282,32 @@ int main(int argc, char **argv) {
     return sessions[0]->setInput(name, t); // reports the unknown name
   };
   auto getOutput = [&](const TensorInfo &info, HostTensor &out) -> Status {
-    std::vector<HostTensor> parts(static_cast<size_t>(ranks));
-    for (int r = 0; r < ranks; ++r)
-      if (Status s = sessions[size_t(r)]->getOutput(info.name, parts[size_t(r)]); !s.ok())
+    std::vector<HostTensor> all(static_cast<size_t>(meshSize));
+    if (mpiWorld) {
+      HostTensor own;
+      if (Status s = session->getOutput(info.name, own); !s.ok())
         return s;
+      std::vector<uint8_t> gathered(own.data.size() * size_t(meshSize));
+      if (Status s = mpiWorld->allGather(own.data.data(), gathered.data(), own.data.size(),
+                                         DType::I8);
+          !s.ok())
+        return s;
+      for (int r = 0; r < meshSize; ++r) {
+        all[size_t(r)] = own;
+        std::memcpy(all[size_t(r)].data.data(), gathered.data() + size_t(r) * own.data.size(),
+                    own.data.size());
+      }
+    } else {
+      for (size_t i = 0; i < mine.size(); ++i)
+        if (Status s = sessions[i]->getOutput(info.name, all[size_t(mine[i])]); !s.ok())
+          return s;
+    }
+    std::vector<HostTensor> parts;
+    for (int d = 0; d < dp; ++d)
+      parts.push_back(all[size_t(d * perReplica)]);
     out = info.splitAxis >= 0 ? concatAlong(parts, info.splitAxis) : parts[0];
     return Status::okStatus();
   };
-
   // ONNX test data: input_N.pb / output_N.pb, matched by the tensor's name
   // or else by position.
   if (!testData.empty()) {
@@ -241,7 +319,7 @@ int main(int argc, char **argv) {
         HostTensor t;
         std::string protoName;
         if (!check(readTensorProto(file, t, protoName)))
-          return 1;
+          return finish(1);
         std::string name = infos[n].name;
         for (const TensorInfo &info : infos)
           if (info.name == protoName)
@@ -253,7 +331,7 @@ int main(int argc, char **argv) {
   for (const auto &[name, file] : inputs) {
     HostTensor t;
     if (!check(readTensorFile(file, t)) || !check(setInput(name, t)))
-      return 1;
+      return finish(1);
   }
   for (const TensorInfo &info : inputInfos)
     if (!inputs.count(info.name)) {
@@ -261,10 +339,10 @@ int main(int argc, char **argv) {
         std::fprintf(stderr, "error: no --input for '%s' (%s %s)\n", info.name.c_str(),
                      std::string(dtypeName(info.dtype)).c_str(),
                      formatShape(info.shape).c_str());
-        return 1;
+        return finish(1);
       }
       if (!check(setInput(info.name, generated(info))))
-        return 1;
+        return finish(1);
     }
   for (const auto &[name, file] : outputs) {
     bool known = false;
@@ -272,7 +350,7 @@ int main(int argc, char **argv) {
       known |= info.name == name;
     if (!known) {
       std::fprintf(stderr, "error: no output named '%s'\n", name.c_str());
-      return 1;
+      return finish(1);
     }
   }
   for (auto &s : sessions)
@@ -280,43 +358,52 @@ int main(int argc, char **argv) {
   std::vector<double> times;
   for (int r = 0; r < repeat; ++r) {
     auto start = std::chrono::steady_clock::now();
-    std::vector<Status> results(static_cast<size_t>(ranks));
+    std::vector<Status> results(mine.size());
     std::vector<std::thread> threads;
-    for (int k = 1; k < ranks; ++k)
-      threads.emplace_back([&, k] { results[size_t(k)] = sessions[size_t(k)]->run(); });
+    for (size_t k = 1; k < mine.size(); ++k)
+      threads.emplace_back([&, k] {
+        results[k] = sessions[k]->run();
+        if (!results[k].ok() && localGroup) // the others must not wait for it
+          localGroup->abort(mine[k], results[k].message());
+      });
     results[0] = sessions[0]->run();
+    if (!results[0].ok() && localGroup)
+      localGroup->abort(mine[0], results[0].message());
     for (std::thread &t : threads)
       t.join();
     for (const Status &s : results)
       if (!check(s))
-        return 1;
+        return finish(1);
     times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   }
   std::sort(times.begin(), times.end());
-  std::printf("ran %s: %d rank(s), %d run(s), median %.3f ms, arena %llu bytes per rank\n",
-              packagePath.c_str(), ranks, repeat, times[times.size() / 2] * 1e3,
+  if (leader)
+  std::printf("ran %s: %d rank(s)%s, %d run(s), median %.3f ms, arena %llu bytes per rank\n",
+              packagePath.c_str(), meshSize, mpiWorld ? " under mpirun" : "", repeat, times[times.size() / 2] * 1e3,
               (unsigned long long)session->arenaBytes());
   int status = 0;
   for (const TensorInfo &info : outputInfos) {
     HostTensor out;
     if (!check(getOutput(info, out)))
-      return 1;
+      return finish(1);
+    if (!leader)
+      continue; // rank 0 reports, writes and checks
     std::printf("output %s: %s %s", info.name.c_str(),
                 std::string(dtypeName(out.dtype)).c_str(), formatShape(out.shape).c_str());
     for (int64_t i = 0; i < std::min<int64_t>(4, out.numElements()); ++i)
       std::printf("%s%g", i ? " " : " [", element(out, i));
     std::printf("%s\n", out.numElements() ? " ...]" : "");
     if (outputs.count(info.name) && !check(writeNpy(outputs[info.name], out)))
-      return 1;
+      return finish(1);
     if (checks.count(info.name)) {
       HostTensor ref;
       if (!check(readTensorFile(checks[info.name], ref)))
-        return 1;
+        return finish(1);
       if (ref.shape != out.shape || ref.dtype != out.dtype) {
         std::fprintf(stderr, "error: %s: reference %s %s, output %s %s\n", info.name.c_str(),
                      std::string(dtypeName(ref.dtype)).c_str(), formatShape(ref.shape).c_str(),
                      std::string(dtypeName(out.dtype)).c_str(), formatShape(out.shape).c_str());
-        return 1;
+        return finish(1);
       }
       double maxAbs = 0, maxRel = 0;
       int64_t bad = 0;
@@ -335,7 +422,7 @@ int main(int argc, char **argv) {
         status = 1;
     }
   }
-  if (profile) {
+  if (profile && leader) {
     std::vector<KernelProfile> rows = session->profile();
     std::map<std::string, std::pair<double, int64_t>> byOp;
     double total = 0;
@@ -352,5 +439,5 @@ int main(int argc, char **argv) {
       std::printf("%-14s %10.3f %8lld %6.1f%%\n", op.c_str(), v.first * 1e3,
                   (long long)v.second, total > 0 ? 100 * v.first / total : 0.0);
   }
-  return status;
+  return finish(status);
 }

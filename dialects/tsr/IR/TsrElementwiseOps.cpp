@@ -20,6 +20,14 @@ using namespace mlir::tsr;
 LogicalResult WeightOp::verify() {
   if (getName().empty())
     return emitOpError("weight name must not be empty");
+  if (auto offsets = getOffsets()) {
+    auto type = cast<RankedTensorType>(getResult().getType());
+    if (int64_t(offsets->size()) != type.getRank())
+      return emitOpError("has ") << offsets->size() << " offsets for a rank-"
+                                 << type.getRank() << " result";
+    if (llvm::any_of(*offsets, [](int64_t o) { return o < 0; }))
+      return emitOpError("offsets must not be negative");
+  }
   return success();
 }
 

@@ -21,15 +21,27 @@ def Tsr_WeightOp : Tsr_Op<"weight", [Pure]> {
     only; the data stays in the store and is mapped lazily when a package is
     written, so compiling a large model never copies weights into the IR.
 
+    With `offsets`, the result is the block of the stored tensor that starts
+    there and has the result's shape: a column block of a fused QKV
+    projection, or one rank's shard after partitioning.
+
     ```mlir
     %w = tsr.weight "h.0.attn.c_attn.weight" : tensor<768x2304xf32>
+    %q = tsr.weight "h.0.attn.c_attn.weight" offsets = [0, 384]
+        : tensor<768x384xf32>
     ```
 
     From ONNX: graph initializers.
   }];
-  let arguments = (ins StrAttr:$name);
+  let arguments = (ins StrAttr:$name, OptionalAttr<DenseI64ArrayAttr>:$offsets);
   let results = (outs Tsr_Tensor:$result);
-  let assemblyFormat = "$name attr-dict `:` type($result)";
+  let builders = [
+    OpBuilder<(ins "::mlir::Type":$type, "::llvm::StringRef":$name), [{
+      build($_builder, $_state, type, $_builder.getStringAttr(name), nullptr);
+    }]>
+  ];
+  let assemblyFormat =
+      "$name (`offsets` `=` $offsets^)? attr-dict `:` type($result)";
   let hasVerifier = 1;
 }
 
@@ -505,9 +517,15 @@ def Tsr_GatherOp : Tsr_Op<"gather", [Pure, InferTypeOpAdaptor,
         : (tensor<50257x768xf32>, tensor<4x128xi64>) -> tensor<4x128x768xf32>
     ```
 
+    A vocabulary-parallel shard of a table (made by the partitioner) carries
+    `row_offset`: it holds rows `[row_offset, row_offset + dim(axis))` of the
+    global table, indices stay global, and indices outside its rows give zeros
+    (the ranks' partial results are summed by an all-reduce).
+
     From ONNX: Gather (embeddings, position lookups).
   }];
-  let arguments = (ins Tsr_Tensor:$input, Tsr_IndexTensor:$indices, I64Attr:$axis);
+  let arguments = (ins Tsr_Tensor:$input, Tsr_IndexTensor:$indices, I64Attr:$axis,
+                       OptionalAttr<I64Attr>:$row_offset);
   let results = (outs Tsr_Tensor:$result);
   let assemblyFormat = [{
     $input `[` $indices `]` `axis` `=` $axis attr-dict `:`

@@ -470,7 +470,7 @@ LogicalResult importGather(OpBinder &b) {
       }
     return b.setSingleResult(b.constant(out));
   }
-  return b.setSingleResult(b.createValue<tsr::GatherOp>(*data, *indices, *axis));
+  return b.setSingleResult(b.createValue<tsr::GatherOp>(*data, *indices, *axis, IntegerAttr()));
 }
 
 /// GatherND with constant indices (how exporters index padding masks):
@@ -537,7 +537,7 @@ LogicalResult importGatherND(OpBinder &b) {
   Value flat = b.reshape(*data, flatShape);
   Value index = b.constant(
       ConstTensor::ofInts(b.builder().getI64Type(), indexShape, linear));
-  return b.setSingleResult(b.createValue<tsr::GatherOp>(flat, index, 0));
+  return b.setSingleResult(b.createValue<tsr::GatherOp>(flat, index, 0, IntegerAttr()));
 }
 
 LogicalResult importExpand(OpBinder &b) {

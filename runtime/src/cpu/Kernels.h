@@ -13,6 +13,7 @@
 #ifndef TESSERA_RUNTIME_CPU_KERNELS_H
 #define TESSERA_RUNTIME_CPU_KERNELS_H
 
+#include "tessera/runtime/Communicator.h"
 #include "tessera/runtime/DType.h"
 #include "tessera/runtime/Status.h"
 #include "tessera/runtime/tpkg_generated.h"
@@ -43,6 +44,8 @@ struct KernelCall {
   std::vector<TensorRef> inputs;
   std::vector<TensorRef> outputs;
   const tpkg::Kernel *kernel = nullptr;
+  /// The group a collective kernel runs in (bound by the session).
+  Communicator *comm = nullptr;
 
   const tpkg::Attr *attr(const char *name) const;
   int64_t attrInt(const char *name, int64_t defaultValue) const;
@@ -64,6 +67,10 @@ void registerLinalgKernels(KernelTable &table);
 void registerShapeKernels(KernelTable &table);
 void registerTransformerKernels(KernelTable &table);
 void registerFusedKernels(KernelTable &table);
+void registerCollectiveKernels(KernelTable &table);
+
+/// Kernels that talk to other ranks (they need a communicator).
+bool isCollective(const std::string &op);
 
 /// Splits `shape` around `axis`: the product of the dimensions before it,
 /// the axis's size, and the product of those after it.

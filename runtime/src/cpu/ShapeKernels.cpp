@@ -141,27 +141,41 @@ Status gather(const KernelCall &call) {
   int64_t outer, dim, inner;
   splitAt(x.shape, axis, outer, dim, inner);
   int64_t count = indices.numel();
-  for (int64_t k = 0; k < count; ++k) {
-    int64_t i = indices.dtype == DType::I64 ? indices.as<int64_t>()[k]
-                                            : indices.as<int32_t>()[k];
-    if (i < -dim || i >= dim)
-      return Status(StatusCode::InvalidArgument,
-                    call.error("index " + std::to_string(i) +
-                               " out of range for dimension " +
-                               std::to_string(axis) + " of size " +
-                               std::to_string(dim))
-                        .message());
-  }
+  // A vocabulary-parallel shard holds rows [offset, offset + dim) of a
+  // global table; indices are global and rows it does not hold give zeros.
+  bool sharded = call.hasAttr("row_offset");
+  int64_t offset = call.attrInt("row_offset", 0);
+  auto indexAt = [&](int64_t k) {
+    return indices.dtype == DType::I64 ? indices.as<int64_t>()[k]
+                                       : int64_t(indices.as<int32_t>()[k]);
+  };
+  if (!sharded)
+    for (int64_t k = 0; k < count; ++k) {
+      int64_t i = indexAt(k);
+      if (i < -dim || i >= dim)
+        return Status(StatusCode::InvalidArgument,
+                      call.error("index " + std::to_string(i) +
+                                 " out of range for dimension " +
+                                 std::to_string(axis) + " of size " +
+                                 std::to_string(dim))
+                          .message());
+    }
   int64_t blockBytes = inner * int64_t(size);
 #pragma omp parallel for schedule(static) if (outer * count * inner > 65536)
   for (int64_t o = 0; o < outer; ++o)
     for (int64_t k = 0; k < count; ++k) {
-      int64_t i = indices.dtype == DType::I64 ? indices.as<int64_t>()[k]
-                                              : indices.as<int32_t>()[k];
-      if (i < 0)
+      int64_t i = indexAt(k);
+      uint8_t *dst = y.data + (o * count + k) * blockBytes;
+      if (sharded) {
+        i -= offset;
+        if (i < 0 || i >= dim) {
+          std::memset(dst, 0, size_t(blockBytes));
+          continue;
+        }
+      } else if (i < 0) {
         i += dim;
-      std::memcpy(y.data + (o * count + k) * blockBytes,
-                  x.data + (o * dim + i) * blockBytes, size_t(blockBytes));
+      }
+      std::memcpy(dst, x.data + (o * dim + i) * blockBytes, size_t(blockBytes));
     }
   return Status::okStatus();
 }

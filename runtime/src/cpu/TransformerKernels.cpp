@@ -128,6 +128,7 @@ const KernelTable &cpuKernels() {
     registerShapeKernels(t);
     registerTransformerKernels(t);
     registerFusedKernels(t);
+    registerCollectiveKernels(t);
     return t;
   }();
   return table;

@@ -25,6 +25,7 @@
 
 #include <chrono>
 #include <memory>
+#include <string>
 #include <vector>
 
 namespace tessera::rt {
@@ -50,6 +51,13 @@ public:
                                DType dtype, ReduceOp op) = 0;
   virtual Status send(const void *data, size_t bytes, int peer, int tag) = 0;
   virtual Status recv(void *data, size_t bytes, int peer, int tag) = 0;
+
+  /// The communicator of the group of `ranks` (ranks of this communicator,
+  /// in the order that becomes the group's rank order), which must include
+  /// this rank. Every member calls it; members that share several groups
+  /// create them in the same order.
+  virtual Status subgroup(const std::vector<int> &ranks,
+                          std::shared_ptr<Communicator> &out) = 0;
 };
 
 /// Ranks as threads of one process, sharing memory.

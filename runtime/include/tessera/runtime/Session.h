@@ -16,6 +16,7 @@
 #ifndef TESSERA_RUNTIME_SESSION_H
 #define TESSERA_RUNTIME_SESSION_H
 
+#include "tessera/runtime/Communicator.h"
 #include "tessera/runtime/Npy.h"
 #include "tessera/runtime/Package.h"
 
@@ -55,6 +56,13 @@ public:
 
   /// Copies `value` into the input named `name`; its dtype and shape must match.
   Status setInput(const std::string &name, const HostTensor &value);
+  /// Connects the program's collectives to the mesh: `world` is this rank's
+  /// communicator over all ranks of the package; each collective gets the
+  /// group it names. Every rank calls it before its first run.
+  Status bindCommunicator(Communicator &world);
+  /// Whether the program exchanges data with other ranks.
+  bool hasCollectives() const;
+
   /// Runs the program once.
   Status run();
   /// Copies the output named `name` out.

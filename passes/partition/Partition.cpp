@@ -1,0 +1,455 @@
+//===- Partition.cpp - tensor-parallel search and SPMD programs -----------===//
+//
+// Part of Tessera.
+//
+//===----------------------------------------------------------------------===//
+
+#include "passes/partition/Partition.h"
+#include "passes/partition/ShardingProblem.h"
+
+#include "dialects/tsr/IR/TsrOps.h"
+
+#include "mlir/Dialect/Shard/IR/ShardDialect.h"
+#include "mlir/Dialect/Shard/IR/ShardOps.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/IRMapping.h"
+
+#include <chrono>
+#include <cmath>
+
+using namespace mlir;
+using namespace tessera;
+using namespace tessera::partition;
+
+namespace {
+
+double bytesOf(Value v) {
+  auto type = cast<RankedTensorType>(v.getType());
+  unsigned bits = type.getElementType().getIntOrFloatBitWidth();
+  return double(type.getNumElements()) * double(std::max(8u, bits) / 8);
+}
+
+std::string dtypeOf(Operation *op) {
+  if (op->getNumResults() == 0)
+    return "f32";
+  auto type = dyn_cast<RankedTensorType>(op->getResult(0).getType());
+  if (!type)
+    return "f32";
+  Type e = type.getElementType();
+  if (e.isBF16())
+    return "bf16";
+  if (e.isF16())
+    return "f16";
+  return "f32";
+}
+
+//===----------------------------------------------------------------------===//
+// Fused projections
+//===----------------------------------------------------------------------===//
+
+/// `v` restricted to columns [begin, begin + size) of its last dimension,
+/// rebuilt from the weight up; null when the chain is not one we can cut.
+Value sliceColumns(OpBuilder &b, Value v, int64_t begin, int64_t size,
+                   bool &sawMatmul) {
+  auto type = cast<RankedTensorType>(v.getType());
+  SmallVector<int64_t> shape(type.getShape());
+  if (shape.empty())
+    return {};
+  shape.back() = size;
+  auto sliced = RankedTensorType::get(shape, type.getElementType());
+  Operation *def = v.getDefiningOp();
+  if (!def)
+    return {};
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointAfter(def);
+  if (auto w = dyn_cast<tsr::WeightOp>(def)) {
+    SmallVector<int64_t> offsets(type.getRank(), 0);
+    if (auto old = w.getOffsets())
+      offsets.assign(old->begin(), old->end());
+    offsets.back() += begin;
+    return tsr::WeightOp::create(b, w.getLoc(), sliced, w.getName(),
+                                 b.getDenseI64ArrayAttr(offsets));
+  }
+  if (!v.hasOneUse())
+    return {};
+  if (auto mm = dyn_cast<tsr::MatmulOp>(def)) {
+    if (mm.getTransposeRhs() || !mm.getRhs().getDefiningOp<tsr::WeightOp>())
+      return {};
+    Value rhs = sliceColumns(b, mm.getRhs(), begin, size, sawMatmul);
+    if (!rhs)
+      return {};
+    sawMatmul = true;
+    b.setInsertionPointAfter(def);
+    return tsr::MatmulOp::create(b, mm.getLoc(), sliced, mm.getLhs(), rhs,
+                                 mm.getTransposeLhsAttr(), mm.getTransposeRhsAttr());
+  }
+  if (auto add = dyn_cast<tsr::AddOp>(def)) {
+    SmallVector<Value> operands;
+    for (Value operand : add->getOperands()) {
+      auto t = cast<RankedTensorType>(operand.getType());
+      if (t.getRank() == 0 || t.getShape().back() == 1) {
+        operands.push_back(operand);
+        continue;
+      }
+      Value s = sliceColumns(b, operand, begin, size, sawMatmul);
+      if (!s)
+        return {};
+      operands.push_back(s);
+    }
+    b.setInsertionPointAfter(def);
+    return tsr::AddOp::create(b, add.getLoc(), sliced, operands[0], operands[1]);
+  }
+  if (auto reshape = dyn_cast<tsr::ReshapeOp>(def)) {
+    auto in = cast<RankedTensorType>(reshape.getInput().getType());
+    if (in.getRank() == 0 || in.getShape().back() != type.getShape().back())
+      return {};
+    Value s = sliceColumns(b, reshape.getInput(), begin, size, sawMatmul);
+    if (!s)
+      return {};
+    b.setInsertionPointAfter(def);
+    return tsr::ReshapeOp::create(b, reshape.getLoc(), sliced, s);
+  }
+  return {};
+}
+
+/// Erases `op` and the producers that become dead.
+void eraseDead(Operation *op) {
+  SmallVector<Operation *> work{op};
+  while (!work.empty()) {
+    Operation *o = work.pop_back_val();
+    if (!o->use_empty() || isa<func::ReturnOp>(o))
+      continue;
+    SmallVector<Operation *> producers;
+    for (Value operand : o->getOperands())
+      if (Operation *def = operand.getDefiningOp())
+        producers.push_back(def);
+    o->erase();
+    for (Operation *p : producers)
+      work.push_back(p);
+  }
+}
+
+//===----------------------------------------------------------------------===//
+// The search
+//===----------------------------------------------------------------------===//
+
+/// Seconds to move `value` from layout `from` to `to` on the tp axis.
+double reshardSeconds(Value value, Layout from, Layout to, int64_t tp,
+                      const CostModel &cost) {
+  if (from == to)
+    return 0;
+  if (to == kPartial)
+    return kInfeasible;
+  double bytes = bytesOf(value);
+  bool across = tp > cost.cluster().devicesPerNode;
+  double copy = bytes / double(tp) / cost.cluster().device.memoryBandwidth;
+  int group = int(tp);
+  if (from == kReplicated)
+    return copy; // a local slice
+  if (from == kPartial)
+    return to == kReplicated
+               ? cost.collectiveSeconds(Collective::AllReduce, bytes, group, across)
+               : cost.collectiveSeconds(Collective::ReduceScatter, bytes, group, across);
+  double gather = cost.collectiveSeconds(Collective::AllGather, bytes, group, across);
+  return to == kReplicated ? gather : gather + copy;
+}
+
+} // namespace
+
+unsigned tessera::partition::splitFusedProjections(func::FuncOp func) {
+  SmallVector<tsr::SplitOp> splits;
+  func.walk([&](tsr::SplitOp s) { splits.push_back(s); });
+  unsigned rewritten = 0;
+  OpBuilder b(func.getContext());
+  for (tsr::SplitOp split : splits) {
+    auto type = cast<RankedTensorType>(split.getInput().getType());
+    if (split.getAxis() != type.getRank() - 1 &&
+        split.getAxis() != -1)
+      continue;
+    SmallVector<Value> pieces;
+    int64_t begin = 0;
+    bool ok = true;
+    // Only when the split is the sole user: otherwise the fused value stays.
+    if (!split.getInput().hasOneUse())
+      continue;
+    for (int64_t size : split.getSizes()) {
+      bool sawMatmul = false;
+      Value piece = sliceColumns(b, split.getInput(), begin, size, sawMatmul);
+      // sliceColumns refuses values with other uses; the input's one use is
+      // the split itself, which is why the check above comes first.
+      if (!piece || !sawMatmul) {
+        ok = false;
+        if (piece)
+          eraseDead(piece.getDefiningOp());
+        break;
+      }
+      pieces.push_back(piece);
+      begin += size;
+    }
+    if (!ok) {
+      for (Value p : pieces)
+        eraseDead(p.getDefiningOp());
+      continue;
+    }
+    for (auto [result, piece] : llvm::zip(split.getResults(), pieces))
+      result.replaceAllUsesWith(piece);
+    eraseDead(split);
+    ++rewritten;
+  }
+  return rewritten;
+}
+
+FailureOr<ShardingPlan>
+tessera::partition::searchSharding(func::FuncOp func, const CostModel &cost,
+                                   const PartitionOptions &options) {
+  auto start = std::chrono::steady_clock::now();
+  ShardingPlan plan;
+  plan.dp = options.dp;
+  plan.tp = options.tp;
+  RuleOptions rules{options.tp, options.splitWeights};
+  Block &body = func.getBody().front();
+
+  // Nodes: block arguments (replicated), ops, and the return (replicated).
+  ShardingProblem problem;
+  problem.memoryCap = options.memoryCap;
+  std::vector<Operation *> ops;
+  std::vector<std::vector<Strategy>> strategies;
+  llvm::DenseMap<Value, std::pair<unsigned, unsigned>> producer;
+  for (BlockArgument arg : body.getArguments()) {
+    producer[arg] = {unsigned(problem.nodes.size()), 0};
+    problem.nodes.push_back({{0.0}, {0.0}});
+    Strategy s;
+    s.results = {kReplicated};
+    ops.push_back(nullptr);
+    strategies.push_back({s});
+  }
+  for (Operation &op : body) {
+    unsigned node = unsigned(problem.nodes.size());
+    std::vector<Strategy> list;
+    if (isa<func::ReturnOp>(op)) {
+      Strategy s;
+      s.operands.assign(op.getNumOperands(), kReplicated);
+      list.push_back(s);
+    } else {
+      list = strategiesFor(&op, rules);
+    }
+    ShardingProblem::Node n;
+    OpWork work = workOf(&op);
+    std::string dtype = dtypeOf(&op);
+    if (auto weight = dyn_cast<tsr::WeightOp>(op)) {
+      auto hint = options.hints.find(weight.getName().str());
+      if (hint != options.hints.end()) {
+        std::vector<Strategy> kept;
+        for (const Strategy &s : list)
+          if (layoutName(s.results[0]) == hint->second)
+            kept.push_back(s);
+        if (kept.empty())
+          return weight.emitError("hint '")
+                     << hint->first << "=" << hint->second << "' is not a layout of "
+                     << weight.getResult().getType() << " at tp=" << options.tp
+                     << " (a split dimension must divide by tp)",
+                 failure();
+        list = kept;
+      }
+      for (const Strategy &s : list) {
+        double bytes = bytesOf(weight.getResult());
+        n.time.push_back(0);
+        n.memory.push_back(s.results[0] >= 0 ? bytes / double(options.tp) : bytes);
+      }
+    } else {
+      for (const Strategy &s : list) {
+        OpWork local{work.flops * s.share, work.bytes * s.share};
+        n.time.push_back(isa<func::ReturnOp>(op) ? 0 : cost.computeSeconds(local, dtype));
+        n.memory.push_back(0);
+      }
+    }
+    for (auto [i, result] : llvm::enumerate(op.getResults()))
+      producer[result] = {node, unsigned(i)};
+    // Edges from each operand's producer.
+    for (auto [j, operand] : llvm::enumerate(op.getOperands())) {
+      auto [from, index] = producer.lookup(operand);
+      ShardingProblem::Edge e;
+      e.from = from;
+      e.to = node;
+      const std::vector<Strategy> &src = strategies[from];
+      e.cost.assign(src.size(), std::vector<double>(list.size()));
+      for (size_t s = 0; s < src.size(); ++s)
+        for (size_t t = 0; t < list.size(); ++t)
+          e.cost[s][t] = reshardSeconds(operand, src[s].results[index],
+                                        list[t].operands[j], options.tp, cost);
+      problem.edges.push_back(std::move(e));
+    }
+    problem.nodes.push_back(std::move(n));
+    ops.push_back(&op);
+    strategies.push_back(std::move(list));
+  }
+
+  std::string error;
+  std::optional<ShardingSolution> solution = solveSharding(problem, error);
+  if (!solution)
+    return func.emitError("no tensor-parallel plan for tp=")
+               << options.tp << ": " << error,
+           failure();
+  for (size_t n = 0; n < ops.size(); ++n) {
+    if (!ops[n])
+      continue;
+    const Strategy &s = strategies[n][solution->choice[n]];
+    plan.chosen[ops[n]] = s;
+    plan.computeSeconds += problem.nodes[n].time[solution->choice[n]];
+    plan.weightBytesPerRank += problem.nodes[n].memory[solution->choice[n]];
+  }
+  plan.commSeconds = solution->time - plan.computeSeconds;
+  plan.variables = solution->variables;
+  plan.constraints = solution->constraints;
+  plan.ops = unsigned(ops.size());
+  plan.searchSeconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return plan;
+}
+
+//===----------------------------------------------------------------------===//
+// SPMD programs
+//===----------------------------------------------------------------------===//
+
+namespace {
+
+constexpr const char *kGrid = "mesh";
+
+struct RankWriter {
+  const ShardingPlan &plan;
+  int64_t rank;
+  OpBuilder &b;
+  /// Old value -> (layout, new value) it has been materialised in.
+  llvm::DenseMap<Value, llvm::SmallDenseMap<Layout, Value, 4>> values;
+  llvm::DenseMap<Value, Layout> produced;
+
+  Value slice(Location loc, Value v, int64_t d) {
+    auto type = cast<RankedTensorType>(v.getType());
+    SmallVector<int64_t> start(type.getRank(), 0), limit(type.getShape());
+    int64_t block = type.getShape()[size_t(d)] / plan.tp;
+    start[size_t(d)] = rank * block;
+    limit[size_t(d)] = (rank + 1) * block;
+    return tsr::SliceOp::create(b, loc, localType(type, Layout(d), plan.tp), v,
+                                b.getDenseI64ArrayAttr(start),
+                                b.getDenseI64ArrayAttr(limit), nullptr);
+  }
+
+  /// `old` in layout `to`, converting from the layout it was produced in.
+  Value get(Value old, Layout to) {
+    if (auto it = values[old].find(to); it != values[old].end())
+      return it->second;
+    Layout from = produced.lookup(old);
+    Value v = values[old].lookup(from);
+    auto global = cast<RankedTensorType>(old.getType());
+    Location loc = old.getLoc();
+    static const int16_t kTpAxis[] = {1}; // the grid is [dp, tp]
+    ArrayRef<int16_t> axes(kTpAxis);
+    Value result;
+    if (from == kReplicated) {
+      result = slice(loc, v, to);
+    } else if (from == kPartial) {
+      if (to == kReplicated)
+        result = shard::AllReduceOp::create(b, loc, Type(global), kGrid, axes, v,
+                                            shard::ReductionKind::Sum);
+      else
+        result = shard::ReduceScatterOp::create(
+            b, loc, Type(localType(global, to, plan.tp)), kGrid, axes, v,
+            shard::ReductionKind::Sum, APInt(64, uint64_t(to)));
+    } else if (to == kReplicated) {
+      result = shard::AllGatherOp::create(b, loc, Type(global), kGrid, axes, v,
+                                          APInt(64, uint64_t(from)));
+    } else {
+      result = slice(loc, get(old, kReplicated), to); // all-to-all as gather + slice
+    }
+    values[old][to] = result; // re-looked up: get() above may grow the map
+    return result;
+  }
+};
+
+} // namespace
+
+OwningOpRef<ModuleOp> tessera::partition::partitionForRank(func::FuncOp func,
+                                                           const ShardingPlan &plan,
+                                                           int64_t tpRank) {
+  MLIRContext *ctx = func.getContext();
+  ctx->getOrLoadDialect<shard::ShardDialect>();
+  OpBuilder b(ctx);
+  auto parent = func->getParentOfType<ModuleOp>();
+  OwningOpRef<ModuleOp> module = ModuleOp::create(func.getLoc());
+  if (parent)
+    for (NamedAttribute a : parent->getAttrs())
+      if (a.getName() != SymbolTable::getSymbolAttrName())
+        (*module)->setAttr(a.getName(), a.getValue());
+  (*module)->setAttr("tsr.tp_rank", b.getI64IntegerAttr(tpRank));
+  b.setInsertionPointToEnd(module->getBody());
+  shard::GridOp::create(b, func.getLoc(), kGrid,
+                        ArrayRef<int64_t>{plan.dp, plan.tp});
+  auto main = func::FuncOp::create(b, func.getLoc(), func.getName(),
+                                   func.getFunctionType());
+  if (auto args = func.getArgAttrs())
+    main.setAllArgAttrs(*args);
+  if (auto results = func.getResAttrs())
+    main.setAllResultAttrs(*results);
+  Block *entry = main.addEntryBlock();
+  b.setInsertionPointToEnd(entry);
+
+  RankWriter w{plan, tpRank, b, {}, {}};
+  Block &body = func.getBody().front();
+  for (auto [old, arg] : llvm::zip(body.getArguments(), entry->getArguments())) {
+    w.values[old][kReplicated] = arg;
+    w.produced[old] = kReplicated;
+  }
+  for (Operation &op : body) {
+    if (auto ret = dyn_cast<func::ReturnOp>(op)) {
+      SmallVector<Value> results;
+      for (Value v : ret.getOperands())
+        results.push_back(w.get(v, kReplicated));
+      func::ReturnOp::create(b, ret.getLoc(), results);
+      continue;
+    }
+    const Strategy &s = plan.chosen.lookup(&op);
+    Operation *created = nullptr;
+    if (auto weight = dyn_cast<tsr::WeightOp>(op)) {
+      auto type = cast<RankedTensorType>(weight.getResult().getType());
+      Layout l = s.results[0];
+      SmallVector<int64_t> offsets(type.getRank(), 0);
+      if (auto old = weight.getOffsets())
+        offsets.assign(old->begin(), old->end());
+      if (l >= 0)
+        offsets[size_t(l)] += tpRank * (type.getShape()[size_t(l)] / plan.tp);
+      // Rank 0's block starts at 0 but is still a block: keep the offsets.
+      bool any = l >= 0 || weight.getOffsets();
+      created = tsr::WeightOp::create(b, weight.getLoc(), localType(type, l, plan.tp),
+                                      weight.getName(),
+                                      any ? b.getDenseI64ArrayAttr(offsets) : nullptr);
+    } else {
+      IRMapping mapping;
+      for (auto [j, operand] : llvm::enumerate(op.getOperands())) {
+        Value v = w.get(operand, s.operands[j]);
+        mapping.map(operand, v);
+      }
+      created = b.clone(op, mapping);
+      for (auto [i, result] : llvm::enumerate(created->getResults()))
+        result.setType(localType(cast<RankedTensorType>(op.getResult(i).getType()),
+                                 s.results[i], plan.tp));
+      if (auto slice = dyn_cast<tsr::SliceOp>(created)) {
+        // A whole-range slice along the split dimension covers the block.
+        SmallVector<int64_t> limit(slice.getLimit());
+        for (auto [d, n] : llvm::enumerate(slice.getType().getShape()))
+          if (s.results[0] == Layout(d))
+            limit[d] = n;
+        slice.setLimit(limit);
+      }
+      if (s.vocabParallel) {
+        auto gather = cast<tsr::GatherOp>(created);
+        auto table = cast<RankedTensorType>(gather.getInput().getType());
+        gather.setRowOffset(tpRank * table.getShape()[size_t(gather.getAxis())]);
+      }
+    }
+    for (auto [i, result] : llvm::enumerate(op.getResults())) {
+      w.values[result][s.results[i]] = created->getResult(i);
+      w.produced[result] = s.results[i];
+    }
+  }
+  return module;
+}

@@ -1,0 +1,75 @@
+//===- Partition.h - tensor-parallel search and SPMD programs ---*- C++ -*-===//
+//
+// Part of Tessera.
+//
+//===----------------------------------------------------------------------===//
+//
+// The partitioner of one data-parallel replica: given a tsr function (already
+// specialised to the replica's batch) and a tensor-parallel degree tp, it
+// searches a strategy for every op (ShardingRules) minimising the cost
+// model's time (compute + resharding collectives) under the device's memory,
+// then writes the SPMD program of each tp rank: local shapes, weight blocks,
+// and `shard` collectives (all_reduce / all_gather / reduce_scatter on the
+// grid's tp axis) where layouts change.
+//
+// The mesh is dp x tp with tp innermost: rank = d * tp + t.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef TESSERA_PASSES_PARTITION_PARTITION_H
+#define TESSERA_PASSES_PARTITION_PARTITION_H
+
+#include "compiler/CostModel.h"
+#include "passes/partition/ShardingRules.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/OwningOpRef.h"
+
+#include "llvm/ADT/DenseMap.h"
+
+#include <map>
+#include <string>
+
+namespace tessera::partition {
+
+struct PartitionOptions {
+  int64_t dp = 1, tp = 1;
+  /// Weight matrices must be split wherever a dimension divides by tp.
+  bool splitWeights = true;
+  /// Layout hints by weight name: "R", "S0", "S1", ...
+  std::map<std::string, std::string> hints;
+  /// Memory per device for weights (bytes); infinity for no cap.
+  double memoryCap = std::numeric_limits<double>::infinity();
+};
+
+struct ShardingPlan {
+  int64_t dp = 1, tp = 1;
+  /// The chosen strategy of every op of the function.
+  llvm::DenseMap<mlir::Operation *, Strategy> chosen;
+  double computeSeconds = 0, commSeconds = 0;
+  double weightBytesPerRank = 0;
+  unsigned variables = 0, constraints = 0, ops = 0;
+  double searchSeconds = 0;
+  double totalSeconds() const { return computeSeconds + commSeconds; }
+};
+
+/// Splits `split`s of a matmul's columns (GPT-2's fused QKV projection,
+/// Falcon's) into one matmul per piece on blocks of the weight, so that each
+/// piece can be split by heads. Returns the number rewritten.
+unsigned splitFusedProjections(mlir::func::FuncOp func);
+
+/// Searches the strategy of every op of `func` for `options.tp` ranks.
+mlir::FailureOr<ShardingPlan> searchSharding(mlir::func::FuncOp func,
+                                             const CostModel &cost,
+                                             const PartitionOptions &options);
+
+/// The SPMD module of tensor-parallel rank `tpRank` (0 <= tpRank < tp):
+/// a `shard.grid @mesh` of shape [dp, tp] and `main` with local shapes.
+mlir::OwningOpRef<mlir::ModuleOp> partitionForRank(mlir::func::FuncOp func,
+                                                   const ShardingPlan &plan,
+                                                   int64_t tpRank);
+
+} // namespace tessera::partition
+
+#endif // TESSERA_PASSES_PARTITION_PARTITION_H
