@@ -422,6 +422,7 @@ int tessera::compileMain(int argc, char **argv) {
   }
   const partition::ShardingPlan &plan = *best->plan;
   auto replica = best->module->lookupSymbol<func::FuncOp>("main");
+  if (plan.dp * plan.tp > 1 || devices > 0)
   llvm::errs() << llvm::format(
       "tessera-compile: mesh dp=%lld x tp=%lld on %s: predicted %.4f ms per batch "
       "(compute %.4f ms, communication %.4f ms), weights %.2f MiB per rank; "
@@ -471,7 +472,10 @@ int tessera::compileMain(int argc, char **argv) {
   if (emit == Emit::Plan)
     return writeText(output, [&](llvm::raw_ostream &os) { printPlan(programs[size_t(emitRank)], os); });
   llvm::Expected<PackageStats> stats = writePackage(
-      output, programs, {unsigned(plan.dp), unsigned(plan.tp)}, *model,
+      output, programs,
+      plan.tp > 1 ? std::vector<unsigned>{unsigned(plan.dp), unsigned(plan.tp)}
+                  : std::vector<unsigned>{unsigned(plan.dp)},
+      *model,
       "tessera-compile from " + std::string(input), /*progress=*/true,
       weights == "external");
   if (!stats) {
@@ -479,7 +483,7 @@ int tessera::compileMain(int argc, char **argv) {
     return 1;
   }
   llvm::errs() << "tessera-compile: wrote " << output << " (" << stats->fileBytes
-               << " bytes: " << ranks << " rank(s), " << stats->kernels << " kernels, "
+               << " bytes: " << stats->kernels << " kernels in " << ranks << " rank(s), "
                << stats->weightBytes << " weight bytes; activation arena "
                << stats->arenaBytes << " bytes per rank, "
                << programs[0].unplannedBytes << " without memory planning)"

@@ -83,12 +83,13 @@ TEST(CostModel, CollectivesFollowTheRingModel) {
   CostModel model(preset("h100-nvlink-8"));
   EXPECT_DOUBLE_EQ(CostModel::busFactor(Collective::AllReduce, 8), 2.0 * 7 / 8);
   EXPECT_DOUBLE_EQ(CostModel::busFactor(Collective::AllGather, 4), 0.75);
-  // 1 GB all-reduce over 8 GPUs: 14 latency steps + 1.75 GB over 450 GB/s.
+  // 1 GB all-reduce over 8 GPUs: a launch, 14 latency steps + 1.75 GB over
+  // 450 GB/s.
   EXPECT_NEAR(model.collectiveSeconds(Collective::AllReduce, 1e9, 8, false),
-              14 * 3e-6 + 1.75e9 / 450e9, 1e-12);
+              5e-6 + 14 * 3e-6 + 1.75e9 / 450e9, 1e-12);
   // Across nodes the InfiniBand link is the bottleneck.
   EXPECT_NEAR(model.collectiveSeconds(Collective::AllGather, 1e9, 16, true),
-              15 * 8e-6 + 1e9 * 15 / 16 / 50e9, 1e-12);
+              5e-6 + 15 * 8e-6 + 1e9 * 15 / 16 / 50e9, 1e-12);
   EXPECT_EQ(model.collectiveSeconds(Collective::AllReduce, 1e9, 1, false), 0);
 }
 

@@ -1,0 +1,44 @@
+#!/bin/bash
+# Compiles one zoo model for one device and for every dp x tp mesh of 2, 4
+# and 8 ranks, runs each partitioned package (ranks as threads, or one
+# process per rank under mpirun) and checks it against the single-device
+# output with rtol = atol = 1e-5. Meshes the model does not admit must be
+# refused with a clear error. One line per mesh, for FileCheck.
+#
+# usage: partitioned_zoo.sh BIN_DIR MODEL_DIR WORK_DIR threads|mpi
+set -u
+bin=$1 dir=$2 work=$3 launcher=$4
+mkdir -p "$work"
+shapes=$(python3 -c "import json,sys; d=json.load(open('$dir/meta.json')); print(' '.join('--input-shape %s=%s' % (k, 'x'.join(map(str, v))) for k, v in d['inputs'].items()))")
+inputs=""
+for f in "$dir"/inputs/*.npy; do inputs+=" --input $(basename "$f" .npy)=$f"; done
+outputs="" checks=""
+for f in "$dir"/outputs/*.npy; do
+  n=$(basename "$f" .npy)
+  outputs+=" --output $n=$work/single.$n.npy"
+  checks+=" --check $n=$work/single.$n.npy"
+done
+"$bin/tessera-compile" "$dir/model.onnx" $shapes -o "$work/single.tpkg" 2>/dev/null || { echo "single: compile failed"; exit 1; }
+"$bin/tessera-run" "$work/single.tpkg" $inputs $outputs > /dev/null || { echo "single: run failed"; exit 1; }
+echo "single: ok"
+for mesh in dp=2 tp=2 dp=4 dp=2,tp=2 tp=4 dp=8 dp=4,tp=2 dp=2,tp=4 tp=8; do
+  n=$(( $(sed -e 's/[a-z]*=//g' -e 's/,/*/' <<< "$mesh") ))
+  pkg="$work/${mesh//[=,]/_}.tpkg"
+  if ! "$bin/tessera-compile" "$dir/model.onnx" $shapes --mesh "$mesh" -o "$pkg" 2> "$work/compile.err"; then
+    echo "$mesh: refused: $(grep -m1 '^error' "$work/compile.err")"
+    continue
+  fi
+  if [ "$launcher" = mpi ]; then
+    out=$(timeout 300 mpirun --oversubscribe -np "$n" "$bin/tessera-run" "$pkg" $inputs $checks --rtol 1e-5 --atol 1e-5 2>&1)
+  else
+    out=$(timeout 300 "$bin/tessera-run" "$pkg" --ranks "$n" $inputs $checks --rtol 1e-5 --atol 1e-5 2>&1)
+  fi
+  status=$?
+  bad=$(grep -c "check .*: FAIL" <<< "$out")
+  good=$(grep -c "check .*: ok" <<< "$out")
+  if [ $status -eq 0 ] && [ "$bad" -eq 0 ] && [ "$good" -gt 0 ]; then
+    echo "$mesh: ok ($n ranks)"
+  else
+    echo "$mesh: FAILED (exit $status)"; echo "$out" | head -5
+  fi
+done
