@@ -284,8 +284,10 @@ tessera::partition::searchSharding(func::FuncOp func, const CostModel &cost,
     strategies.push_back(std::move(list));
   }
 
-  std::string error;
-  std::optional<ShardingSolution> solution = solveSharding(problem, error);
+  std::string error = "more assignments than enumeration allows";
+  std::optional<ShardingSolution> solution =
+      options.exhaustive ? solveShardingByEnumeration(problem)
+                         : solveSharding(problem, error);
   if (!solution)
     return func.emitError("no tensor-parallel plan for tp=")
                << options.tp << ": " << error,

@@ -41,6 +41,9 @@ struct PartitionOptions {
   std::map<std::string, std::string> hints;
   /// Memory per device for weights (bytes); infinity for no cap.
   double memoryCap = std::numeric_limits<double>::infinity();
+  /// Enumerate every assignment instead of solving the integer program
+  /// (tests; small graphs only).
+  bool exhaustive = false;
 };
 
 struct ShardingPlan {

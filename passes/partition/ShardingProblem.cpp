@@ -12,6 +12,7 @@
 
 #include <cmath>
 #include <map>
+#include <set>
 #include <utility>
 
 using namespace tessera::partition;
@@ -90,6 +91,122 @@ Reduced reduce(const ShardingProblem &p) {
   return r;
 }
 
+/// Exact variable elimination of nodes with at most two neighbours whose
+/// memory does not depend on their strategy (views, elementwise ops,
+/// weights whose every layout is split): a leaf's best strategy per
+/// neighbour strategy becomes a cost of the neighbour, a chain node's best
+/// per pair of neighbour strategies an edge between them (min-plus product).
+/// Transformer layers are mostly chains, so the integer program that is
+/// left holds the residual junctions only. `order` records the eliminations
+/// for reconstructing their choices.
+struct Elimination {
+  unsigned node, u = 0, w = 0;
+  unsigned neighbours = 0;
+  size_t wSize = 1;
+  std::vector<unsigned> best; ///< by u's strategy (x w's strategy)
+};
+
+void eliminate(Reduced &r, std::vector<bool> &gone, std::vector<Elimination> &order) {
+  size_t n = r.free.size();
+  std::vector<std::set<unsigned>> adj(n);
+  for (auto &[key, cost] : r.edges) {
+    adj[key.first].insert(key.second);
+    adj[key.second].insert(key.first);
+  }
+  // cost(a, b)[s][t] with a's strategy s and b's t, whichever way it is stored.
+  auto cost = [&](unsigned a, unsigned b, size_t s, size_t t) {
+    return a < b ? r.edges[{a, b}][s][t] : r.edges[{b, a}][t][s];
+  };
+  auto uniform = [&](unsigned v) {
+    for (double m : r.memory[v])
+      if (m != r.memory[v][0])
+        return false;
+    return true;
+  };
+  std::vector<unsigned> work;
+  for (unsigned v = 0; v < n; ++v)
+    work.push_back(v);
+  while (!work.empty()) {
+    unsigned v = work.back();
+    work.pop_back();
+    if (gone[v] || adj[v].size() > 2 || !uniform(v))
+      continue;
+    Elimination e;
+    e.node = v;
+    e.neighbours = unsigned(adj[v].size());
+    size_t sv = r.time[v].size();
+    if (e.neighbours == 0) {
+      unsigned best = 0;
+      for (unsigned t = 1; t < sv; ++t)
+        if (r.time[v][t] < r.time[v][best])
+          best = t;
+      r.fixedTime += r.time[v][best];
+      e.best = {best};
+    } else if (e.neighbours == 1) {
+      unsigned u = *adj[v].begin();
+      e.u = u;
+      for (size_t s = 0; s < r.time[u].size(); ++s) {
+        double bestCost = kInfeasible;
+        unsigned best = 0;
+        for (unsigned t = 0; t < sv; ++t) {
+          double c = r.time[v][t] + cost(u, v, s, t);
+          if (c < bestCost) {
+            bestCost = c;
+            best = t;
+          }
+        }
+        r.time[u][s] += bestCost;
+        e.best.push_back(best);
+      }
+      r.edges.erase(u < v ? std::make_pair(u, v) : std::make_pair(v, u));
+      adj[u].erase(v);
+      work.push_back(u);
+    } else {
+      unsigned u = *adj[v].begin(), w = *std::next(adj[v].begin());
+      e.u = u;
+      e.w = w;
+      e.wSize = r.time[w].size();
+      std::vector<std::vector<double>> through(r.time[u].size(),
+                                               std::vector<double>(e.wSize));
+      e.best.assign(r.time[u].size() * e.wSize, 0);
+      for (size_t s = 0; s < r.time[u].size(); ++s)
+        for (size_t q = 0; q < e.wSize; ++q) {
+          double bestCost = kInfeasible;
+          unsigned best = 0;
+          for (unsigned t = 0; t < sv; ++t) {
+            double c = cost(u, v, s, t) + r.time[v][t] + cost(v, w, t, q);
+            if (c < bestCost) {
+              bestCost = c;
+              best = t;
+            }
+          }
+          through[s][q] = bestCost;
+          e.best[s * e.wSize + q] = best;
+        }
+      r.edges.erase(u < v ? std::make_pair(u, v) : std::make_pair(v, u));
+      r.edges.erase(w < v ? std::make_pair(w, v) : std::make_pair(v, w));
+      adj[u].erase(v);
+      adj[w].erase(v);
+      // Merge into an existing u-w edge, stored from the lower index.
+      unsigned a = std::min(u, w), b = std::max(u, w);
+      auto &edge = r.edges[{a, b}];
+      if (edge.empty())
+        edge.assign(r.time[a].size(), std::vector<double>(r.time[b].size(), 0.0));
+      for (size_t s = 0; s < r.time[u].size(); ++s)
+        for (size_t q = 0; q < e.wSize; ++q)
+          (u < w ? edge[s][q] : edge[q][s]) += through[s][q];
+      adj[u].insert(w);
+      adj[w].insert(u);
+      work.push_back(u);
+      work.push_back(w);
+    }
+    r.fixedMemory += r.memory[v][0];
+    gone[v] = true;
+    adj[v].clear();
+    order.push_back(std::move(e));
+  }
+}
+
 } // namespace
 
 std::optional<ShardingSolution>
@@ -97,12 +214,15 @@ tessera::partition::solveSharding(const ShardingProblem &problem, std::string &e
   Reduced r = reduce(problem);
   ShardingSolution solution;
   solution.choice.assign(problem.nodes.size(), 0);
+  std::vector<bool> gone(r.free.size(), false);
+  std::vector<Elimination> order;
+  eliminate(r, gone, order);
 
   // Columns: x[node][s] (binary), then y[edge][s][t] (continuous [0, 1]).
   std::vector<double> objective, lower, upper;
   std::vector<std::vector<int>> xColumn(r.free.size());
   for (size_t n = 0; n < r.free.size(); ++n)
-    for (double t : r.time[n]) {
+    for (double t : gone[n] ? std::vector<double>() : r.time[n]) {
       xColumn[n].push_back(int(objective.size()));
       bool ok = std::isfinite(t);
       objective.push_back(ok ? t * kScale : 0.0);
@@ -120,7 +240,8 @@ tessera::partition::solveSharding(const ShardingProblem &problem, std::string &e
   };
   // One strategy per node.
   for (size_t n = 0; n < r.free.size(); ++n)
-    addRow(xColumn[n], std::vector<double>(xColumn[n].size(), 1.0), 1.0, 1.0);
+    if (!gone[n])
+      addRow(xColumn[n], std::vector<double>(xColumn[n].size(), 1.0), 1.0, 1.0);
   for (auto &[key, cost] : r.edges) {
     auto [a, b] = key;
     size_t rows = cost.size(), cols = cost[0].size();
@@ -154,7 +275,7 @@ tessera::partition::solveSharding(const ShardingProblem &problem, std::string &e
     std::vector<int> c;
     std::vector<double> v;
     for (size_t n = 0; n < r.free.size(); ++n)
-      for (size_t s = 0; s < r.memory[n].size(); ++s)
+      for (size_t s = 0; !gone[n] && s < r.memory[n].size(); ++s)
         if (r.memory[n][s] != 0) {
           c.push_back(xColumn[n][s]);
           v.push_back(r.memory[n][s]);
@@ -168,6 +289,34 @@ tessera::partition::solveSharding(const ShardingProblem &problem, std::string &e
       (std::isfinite(problem.memoryCap) && r.fixedMemory > problem.memoryCap)) {
     error = "the fixed parts of the graph are infeasible (memory or layout)";
     return std::nullopt;
+  }
+  // Choices of eliminated nodes, latest elimination first.
+  auto reconstruct = [&](std::vector<unsigned> &reduced) {
+    for (auto it = order.rbegin(); it != order.rend(); ++it) {
+      if (it->neighbours == 0)
+        reduced[it->node] = it->best[0];
+      else if (it->neighbours == 1)
+        reduced[it->node] = it->best[reduced[it->u]];
+      else
+        reduced[it->node] = it->best[reduced[it->u] * it->wSize + reduced[it->w]];
+    }
+    for (size_t n = 0; n < r.free.size(); ++n)
+      solution.choice[r.free[n]] = reduced[n];
+  };
+  size_t live = 0;
+  for (size_t n = 0; n < r.free.size(); ++n)
+    live += !gone[n];
+  if (live == 0) {
+    std::vector<unsigned> reduced(r.free.size(), 0);
+    reconstruct(reduced);
+    solution.time = problem.evaluate(solution.choice);
+    for (size_t n = 0; n < problem.nodes.size(); ++n)
+      solution.memory += problem.nodes[n].memory[solution.choice[n]];
+    if (!std::isfinite(solution.time)) {
+      error = "no sharding fits the memory cap or the layouts";
+      return std::nullopt;
+    }
+    return solution;
   }
   if (r.free.empty()) {
     solution.time = problem.evaluate(solution.choice);
@@ -198,13 +347,12 @@ tessera::partition::solveSharding(const ShardingProblem &problem, std::string &e
                 : "the integer program stopped without a proven optimum";
     return std::nullopt;
   }
-  for (size_t n = 0; n < r.free.size(); ++n) {
-    unsigned pick = 0;
+  std::vector<unsigned> reduced(r.free.size(), 0);
+  for (size_t n = 0; n < r.free.size(); ++n)
     for (size_t s = 0; s < xColumn[n].size(); ++s)
       if (best[xColumn[n][s]] > 0.5)
-        pick = unsigned(s);
-    solution.choice[r.free[n]] = pick;
-  }
+        reduced[n] = unsigned(s);
+  reconstruct(reduced);
   solution.time = problem.evaluate(solution.choice);
   for (size_t n = 0; n < problem.nodes.size(); ++n)
     solution.memory += problem.nodes[n].memory[solution.choice[n]];
