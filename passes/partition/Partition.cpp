@@ -282,6 +282,44 @@ tessera::partition::searchSharding(func::FuncOp func, const CostModel &cost,
     problem.nodes.push_back(std::move(n));
     ops.push_back(&op);
     strategies.push_back(std::move(list));
+    // A value with several users is converted once: a layout node between
+    // the producer and its users chooses the layout it is delivered in, so
+    // that an all-reduce feeding three users is paid once, not three times.
+    for (auto [i, result] : llvm::enumerate(op.getResults())) {
+      auto type = dyn_cast<RankedTensorType>(result.getType());
+      if (!type || result.hasOneUse() || result.use_empty() || options.tp == 1)
+        continue;
+      std::vector<Strategy> layouts;
+      auto addLayout = [&](Layout l) {
+        Strategy st;
+        st.operands = {l};
+        st.results = {l};
+        layouts.push_back(st);
+      };
+      addLayout(kReplicated);
+      if (isa<FloatType>(type.getElementType()))
+        addLayout(kPartial);
+      for (int64_t d = 0; d < type.getRank(); ++d)
+        if (type.getShape()[size_t(d)] >= options.tp &&
+            type.getShape()[size_t(d)] % options.tp == 0)
+          addLayout(Layout(d));
+      unsigned layoutNode = unsigned(problem.nodes.size());
+      ShardingProblem::Edge e;
+      e.from = node;
+      e.to = layoutNode;
+      const std::vector<Strategy> &src = strategies[node];
+      e.cost.assign(src.size(), std::vector<double>(layouts.size()));
+      for (size_t s = 0; s < src.size(); ++s)
+        for (size_t t = 0; t < layouts.size(); ++t)
+          e.cost[s][t] = reshardSeconds(result, src[s].results[i], layouts[t].results[0],
+                                        options.tp, cost);
+      problem.edges.push_back(std::move(e));
+      problem.nodes.push_back({std::vector<double>(layouts.size(), 0.0),
+                               std::vector<double>(layouts.size(), 0.0)});
+      ops.push_back(nullptr);
+      strategies.push_back(std::move(layouts));
+      producer[result] = {layoutNode, 0};
+    }
   }
 
   std::string error = "more assignments than enumeration allows";
