@@ -193,7 +193,13 @@ tessera::writePackage(const std::string &path,
   header.dataSize = layout.size;
 
   // Stream the file, hashing as it goes; the header is written last.
-  std::string temp = path + ".partial";
+  // A regular file is written beside and renamed into place, so a failed
+  // compile never leaves half a package; anything else (/dev/null, a pipe)
+  // is written directly.
+  std::error_code statError;
+  auto status = std::filesystem::status(path, statError);
+  bool direct = std::filesystem::exists(status) && !std::filesystem::is_regular_file(status);
+  std::string temp = direct ? path : path + ".partial";
   std::ofstream out(temp, std::ios::binary | std::ios::trunc);
   if (!out)
     return fail("cannot create '" + temp + "'");
@@ -328,7 +334,7 @@ tessera::writePackage(const std::string &path,
   out.close();
   if (!out)
     return fail("cannot write '" + temp + "'");
-  if (std::rename(temp.c_str(), path.c_str()) != 0)
+  if (!direct && std::rename(temp.c_str(), path.c_str()) != 0)
     return fail("cannot rename '" + temp + "' to '" + path + "'");
   stats.fileBytes = header.headerSize + written;
   return stats;

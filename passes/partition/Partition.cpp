@@ -14,6 +14,8 @@
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/IRMapping.h"
 
+#include "llvm/Support/GlobPattern.h"
+
 #include <chrono>
 #include <cmath>
 
@@ -237,7 +239,18 @@ tessera::partition::searchSharding(func::FuncOp func, const CostModel &cost,
     OpWork work = workOf(&op);
     std::string dtype = dtypeOf(&op);
     if (auto weight = dyn_cast<tsr::WeightOp>(op)) {
+      // Hints name a weight or a glob pattern of names ("*.mlp.fc.weight").
       auto hint = options.hints.find(weight.getName().str());
+      if (hint == options.hints.end())
+        for (auto it = options.hints.begin(); it != options.hints.end(); ++it) {
+          llvm::Expected<llvm::GlobPattern> glob = llvm::GlobPattern::create(it->first);
+          if (glob && glob->match(weight.getName())) {
+            hint = it;
+            break;
+          }
+          if (!glob)
+            llvm::consumeError(glob.takeError());
+        }
       if (hint != options.hints.end()) {
         std::vector<Strategy> kept;
         for (const Strategy &s : list)

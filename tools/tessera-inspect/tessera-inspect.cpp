@@ -64,10 +64,17 @@ RankSummary summarize(const tpkg::Program *p) {
   r.arenaBytes = p->arena_bytes();
   const auto *tensors = p->tensors();
   std::set<std::pair<int, uint64_t>> seen; // weights shared by views count once
-  for (const tpkg::Tensor *t : *tensors)
-    if (t->storage() != tpkg::Storage::Arena &&
-        seen.insert({int(t->storage()) * 65536 + int(t->file()), t->offset()}).second)
+  std::set<std::string> absent;             // plan-only weights, by name
+  for (const tpkg::Tensor *t : *tensors) {
+    if (t->storage() == tpkg::Storage::Arena)
+      continue;
+    bool fresh = t->storage() == tpkg::Storage::Absent
+                     ? absent.insert(t->name() ? t->name()->str() : "").second
+                     : seen.insert({int(t->storage()) * 65536 + int(t->file()), t->offset()})
+                           .second;
+    if (fresh)
       r.parameterBytes += t->size();
+  }
   for (const tpkg::Kernel *k : *p->kernels()) {
     std::string op = k->op()->str();
     ++r.kernels[op];
