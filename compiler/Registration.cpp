@@ -9,6 +9,7 @@
 #include "passes/graph/Passes.h"
 
 #include "dialects/tsr/IR/TsrDialect.h"
+#include "dialects/tsr/IR/TsrShardingInterface.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/Extensions/AllExtensions.h"
@@ -25,6 +26,7 @@ void tessera::registerAllDialects(mlir::DialectRegistry &registry) {
                   mlir::arith::ArithDialect, mlir::tensor::TensorDialect,
                   mlir::shard::ShardDialect>();
   mlir::func::registerAllExtensions(registry);
+  mlir::tsr::registerShardingInterfaceModels(registry);
   mlir::tensor::registerAllExtensions(registry);
 }
 
