@@ -47,7 +47,8 @@ tessera::writePackage(const std::string &path,
                       const std::vector<lower::ProgramPlan> &programs,
                       const std::vector<unsigned> &mesh,
                       const onnx::ModelFile &model, const std::string &producer,
-                      bool progress, bool externalWeights) {
+                      bool progress, bool externalWeights, unsigned stages,
+                      unsigned microbatches) {
   // External files (--weights=external): index by absolute path.
   std::vector<std::string> externalPaths;
   std::map<std::string, uint32_t> externalIndex;
@@ -157,7 +158,7 @@ tessera::writePackage(const std::string &path,
           fbb.CreateString(k.location)));
     }
     programOffsets.push_back(tpkg::CreateProgram(
-        fbb, uint32_t(rank), fbb.CreateVector(tensors), fbb.CreateVector(kernels),
+        fbb, uint32_t(rank), plan.stage, fbb.CreateVector(tensors), fbb.CreateVector(kernels),
         fbb.CreateVector(plan.inputs), fbb.CreateVector(plan.outputs),
         plan.arenaBytes));
     stats.arenaBytes = std::max(stats.arenaBytes, plan.arenaBytes);
@@ -180,7 +181,7 @@ tessera::writePackage(const std::string &path,
   auto root = tpkg::CreatePackage(fbb, fbb.CreateString(producer),
                                   fbb.CreateVector(mesh),
                                   fbb.CreateVector(programOffsets),
-                                  fbb.CreateVector(externals));
+                                  fbb.CreateVector(externals), stages, microbatches);
   tpkg::FinishPackageBuffer(fbb, root);
 
   rt::PackageHeader header{};

@@ -36,7 +36,8 @@ llvm::Expected<PackageStats>
 writePackage(const std::string &path, const std::vector<lower::ProgramPlan> &programs,
              const std::vector<unsigned> &mesh, const onnx::ModelFile &model,
              const std::string &producer, bool progress,
-             bool externalWeights = false);
+             bool externalWeights = false, unsigned stages = 1,
+             unsigned microbatches = 1);
 
 } // namespace tessera
 

@@ -55,6 +55,7 @@ struct PlannedKernel {
 };
 
 struct ProgramPlan {
+  uint32_t stage = 0; ///< pipeline stage
   std::vector<PlannedTensor> tensors;
   std::vector<PlannedKernel> kernels;
   std::vector<uint32_t> inputs, outputs;

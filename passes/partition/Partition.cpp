@@ -208,13 +208,15 @@ tessera::partition::searchSharding(func::FuncOp func, const CostModel &cost,
   ShardingPlan plan;
   plan.dp = options.dp;
   plan.tp = options.tp;
+  plan.grid = {options.dp, options.tp};
+  plan.tpAxis = 1;
   RuleOptions rules{options.tp, options.splitWeights};
   Block &body = func.getBody().front();
 
   // Nodes: block arguments (replicated), ops, and the return (replicated).
   ShardingProblem problem;
   problem.memoryCap = options.memoryCap;
-  std::vector<Operation *> ops;
+  std::vector<Operation *> ops, owners; // owner: the op a node's costs belong to
   std::vector<std::vector<Strategy>> strategies;
   llvm::DenseMap<Value, std::pair<unsigned, unsigned>> producer;
   for (BlockArgument arg : body.getArguments()) {
@@ -223,6 +225,7 @@ tessera::partition::searchSharding(func::FuncOp func, const CostModel &cost,
     Strategy s;
     s.results = {kReplicated};
     ops.push_back(nullptr);
+    owners.push_back(nullptr);
     strategies.push_back({s});
   }
   for (Operation &op : body) {
@@ -294,6 +297,7 @@ tessera::partition::searchSharding(func::FuncOp func, const CostModel &cost,
     }
     problem.nodes.push_back(std::move(n));
     ops.push_back(&op);
+    owners.push_back(&op);
     strategies.push_back(std::move(list));
     // A value with several users is converted once: a layout node between
     // the producer and its users chooses the layout it is delivered in, so
@@ -330,6 +334,7 @@ tessera::partition::searchSharding(func::FuncOp func, const CostModel &cost,
       problem.nodes.push_back({std::vector<double>(layouts.size(), 0.0),
                                std::vector<double>(layouts.size(), 0.0)});
       ops.push_back(nullptr);
+      owners.push_back(&op);
       strategies.push_back(std::move(layouts));
       producer[result] = {layoutNode, 0};
     }
@@ -352,6 +357,14 @@ tessera::partition::searchSharding(func::FuncOp func, const CostModel &cost,
     plan.weightBytesPerRank += problem.nodes[n].memory[solution->choice[n]];
   }
   plan.commSeconds = solution->time - plan.computeSeconds;
+  for (size_t n = 0; n < ops.size(); ++n)
+    if (owners[n]) {
+      plan.opSeconds[owners[n]] += problem.nodes[n].time[solution->choice[n]];
+      plan.opWeightBytes[owners[n]] += problem.nodes[n].memory[solution->choice[n]];
+    }
+  for (const ShardingProblem::Edge &e : problem.edges)
+    if (Operation *owner = owners[e.to] ? owners[e.to] : owners[e.from])
+      plan.opSeconds[owner] += e.cost[solution->choice[e.from]][solution->choice[e.to]];
   plan.variables = solution->variables;
   plan.constraints = solution->constraints;
   plan.ops = unsigned(ops.size());
@@ -395,8 +408,8 @@ struct RankWriter {
     Value v = values[old].lookup(from);
     auto global = cast<RankedTensorType>(old.getType());
     Location loc = old.getLoc();
-    static const int16_t kTpAxis[] = {1}; // the grid is [dp, tp]
-    ArrayRef<int16_t> axes(kTpAxis);
+    int16_t tpAxis[] = {plan.tpAxis}; // [dp, tp] or [dp, pp, tp]
+    ArrayRef<int16_t> axes(tpAxis);
     Value result;
     if (from == kReplicated) {
       result = slice(loc, v, to);
@@ -435,8 +448,9 @@ OwningOpRef<ModuleOp> tessera::partition::partitionForRank(func::FuncOp func,
         (*module)->setAttr(a.getName(), a.getValue());
   (*module)->setAttr("tsr.tp_rank", b.getI64IntegerAttr(tpRank));
   b.setInsertionPointToEnd(module->getBody());
-  shard::GridOp::create(b, func.getLoc(), kGrid,
-                        ArrayRef<int64_t>{plan.dp, plan.tp});
+  std::vector<int64_t> grid = plan.grid.empty() ? std::vector<int64_t>{plan.dp, plan.tp}
+                                                : plan.grid;
+  shard::GridOp::create(b, func.getLoc(), kGrid, ArrayRef<int64_t>(grid));
   auto main = func::FuncOp::create(b, func.getLoc(), func.getName(),
                                    func.getFunctionType());
   if (auto args = func.getArgAttrs())

@@ -48,6 +48,13 @@ struct PartitionOptions {
 
 struct ShardingPlan {
   int64_t dp = 1, tp = 1;
+  /// The grid of the SPMD programs and its tensor-parallel axis: [dp, tp]
+  /// and 1, or [dp, pp, tp] and 2 for pipeline stages.
+  std::vector<int64_t> grid;
+  int16_t tpAxis = 1;
+  /// Seconds of each op (its compute and the resharding it feeds or needs)
+  /// and weight bytes per rank, for slicing pipelines.
+  llvm::DenseMap<mlir::Operation *, double> opSeconds, opWeightBytes;
   /// The chosen strategy of every op of the function.
   llvm::DenseMap<mlir::Operation *, Strategy> chosen;
   double computeSeconds = 0, commSeconds = 0;

@@ -106,7 +106,8 @@ struct Elimination {
   std::vector<unsigned> best; ///< by u's strategy (x w's strategy)
 };
 
-void eliminate(Reduced &r, std::vector<bool> &gone, std::vector<Elimination> &order) {
+void eliminate(Reduced &r, std::vector<bool> &gone, std::vector<Elimination> &order,
+               bool ignoreMemory) {
   size_t n = r.free.size();
   std::vector<std::set<unsigned>> adj(n);
   for (auto &[key, cost] : r.edges) {
@@ -129,7 +130,7 @@ void eliminate(Reduced &r, std::vector<bool> &gone, std::vector<Elimination> &or
   while (!work.empty()) {
     unsigned v = work.back();
     work.pop_back();
-    if (gone[v] || adj[v].size() > 2 || !uniform(v))
+    if (gone[v] || adj[v].size() > 2 || (!ignoreMemory && !uniform(v)))
       continue;
     Elimination e;
     e.node = v;
@@ -207,16 +208,17 @@ void eliminate(Reduced &r, std::vector<bool> &gone, std::vector<Elimination> &or
   }
 }
 
-} // namespace
 
-std::optional<ShardingSolution>
-tessera::partition::solveSharding(const ShardingProblem &problem, std::string &error) {
+/// The optimum, or without the memory cap when `ignoreMemory` (then every
+/// node of degree <= 2 can be eliminated, whatever its memory).
+std::optional<ShardingSolution> solve(const ShardingProblem &problem, std::string &error,
+                                      bool ignoreMemory) {
   Reduced r = reduce(problem);
   ShardingSolution solution;
   solution.choice.assign(problem.nodes.size(), 0);
   std::vector<bool> gone(r.free.size(), false);
   std::vector<Elimination> order;
-  eliminate(r, gone, order);
+  eliminate(r, gone, order, ignoreMemory);
 
   // Columns: x[node][s] (binary), then y[edge][s][t] (continuous [0, 1]).
   std::vector<double> objective, lower, upper;
@@ -271,7 +273,7 @@ tessera::partition::solveSharding(const ShardingProblem &problem, std::string &e
       addRow(c, v, 0.0, 0.0);
     }
   }
-  if (std::isfinite(problem.memoryCap)) {
+  if (std::isfinite(problem.memoryCap) && !ignoreMemory) {
     std::vector<int> c;
     std::vector<double> v;
     for (size_t n = 0; n < r.free.size(); ++n)
@@ -286,7 +288,8 @@ tessera::partition::solveSharding(const ShardingProblem &problem, std::string &e
   solution.constraints = unsigned(rowLower.size());
 
   if (!std::isfinite(r.fixedTime) ||
-      (std::isfinite(problem.memoryCap) && r.fixedMemory > problem.memoryCap)) {
+      (!ignoreMemory && std::isfinite(problem.memoryCap) &&
+       r.fixedMemory > problem.memoryCap)) {
     error = "the fixed parts of the graph are infeasible (memory or layout)";
     return std::nullopt;
   }
@@ -357,6 +360,20 @@ tessera::partition::solveSharding(const ShardingProblem &problem, std::string &e
   for (size_t n = 0; n < problem.nodes.size(); ++n)
     solution.memory += problem.nodes[n].memory[solution.choice[n]];
   return solution;
+}
+
+} // namespace
+
+std::optional<ShardingSolution>
+tessera::partition::solveSharding(const ShardingProblem &problem, std::string &error) {
+  // Most plans fit: solve without the cap first, where elimination takes
+  // every chain; the optimum of the relaxation is the optimum when it fits.
+  std::optional<ShardingSolution> free = solve(problem, error, /*ignoreMemory=*/true);
+  if (free && free->memory <= problem.memoryCap * (1 + 1e-12))
+    return free;
+  if (!std::isfinite(problem.memoryCap))
+    return free;
+  return solve(problem, error, /*ignoreMemory=*/false);
 }
 
 std::optional<ShardingSolution>
