@@ -12,6 +12,7 @@
 
 #include "frontends/onnx/OnnxImporter.h"
 #include "passes/partition/Partition.h"
+#include "passes/partition/PipelineSlicer.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Diagnostics.h"
@@ -37,14 +38,6 @@ namespace {
 
 enum class Emit { None, Tsr, TsrFused, Partitioned, Plan };
 
-/// One mesh the compiler considers: its degrees, its search result (or why
-/// it was ruled out) and the per-replica module the plan refers to.
-struct MeshCandidate {
-  int64_t dp = 1, tp = 1;
-  std::string ruledOut;
-  OwningOpRef<ModuleOp> module;
-  std::optional<tessera::partition::ShardingPlan> plan;
-};
 
 /// The lowered program as text: tensors, kernels, the memory plan.
 void printPlan(const tessera::lower::ProgramPlan &plan, llvm::raw_ostream &os) {
@@ -182,6 +175,10 @@ int tessera::compileMain(int argc, char **argv) {
   static cl::list<std::string> hints(
       "shard", cl::desc("fix a weight's layout on the tp axis: NAME=R|S0|S1..."),
       cl::value_desc("NAME=LAYOUT"));
+  static cl::opt<int64_t> microbatches(
+      "microbatches", cl::desc("micro-batches per pipeline (default: the "
+                               "compiler chooses)"),
+      cl::init(0));
   static cl::opt<int64_t> emitRank(
       "rank", cl::desc("the rank --emit=partitioned prints"), cl::init(0));
   static cl::opt<bool> planOnly(
@@ -265,38 +262,45 @@ int tessera::compileMain(int argc, char **argv) {
       os << "\n";
     });
 
-  // The meshes to consider: the one given, every dp x tp of --devices, or one
-  // device.
-  std::vector<std::pair<int64_t, int64_t>> meshes;
+  // The meshes to consider: the one given, every dp x tp x pp of --devices,
+  // or one device; with pipelines, every micro-batch count that divides the
+  // replica's batch unless --microbatches fixes it.
+  struct MeshChoice {
+    int64_t dp, tp, pp;
+  };
+  std::vector<MeshChoice> meshes;
   if (!mesh.empty() && devices > 0) {
     llvm::errs() << "error: give --mesh or --devices, not both\n";
     return 2;
   }
   if (!mesh.empty()) {
-    int64_t dp = 1, tp = 1;
+    int64_t dp = 1, tp = 1, pp = 1;
     llvm::SmallVector<llvm::StringRef> parts;
     llvm::StringRef(mesh).split(parts, ',');
     for (llvm::StringRef part : parts) {
       auto [axis, size] = part.split('=');
       int64_t v;
-      if (size.getAsInteger(10, v) || v < 1 || (axis != "dp" && axis != "tp")) {
-        llvm::errs() << "error: --mesh '" << mesh << "': expected dp=N,tp=M"
-                     << (axis == "pp" ? " (pipeline parallelism is not implemented yet)" : "")
-                     << "\n";
+      if (size.getAsInteger(10, v) || v < 1 || (axis != "dp" && axis != "tp" && axis != "pp")) {
+        llvm::errs() << "error: --mesh '" << mesh << "': expected dp=N,tp=M,pp=K\n";
         return 2;
       }
-      (axis == "dp" ? dp : tp) = v;
+      (axis == "dp" ? dp : axis == "tp" ? tp : pp) = v;
     }
-    meshes.push_back({dp, tp});
+    meshes.push_back({dp, tp, pp});
   } else if (devices > 0) {
     for (int64_t tp = 1; tp <= devices; ++tp)
-      if (devices % tp == 0)
-        meshes.push_back({devices / tp, tp});
+      for (int64_t pp = 1; tp * pp <= devices; ++pp)
+        if (devices % (tp * pp) == 0 && (pp == 1 || tp <= 8))
+          meshes.push_back({devices / (tp * pp), tp, pp});
   } else {
-    meshes.push_back({1, 1});
+    meshes.push_back({1, 1, 1});
   }
   if (objective != "latency" && objective != "throughput") {
     llvm::errs() << "error: --objective must be latency or throughput\n";
+    return 2;
+  }
+  if (microbatches < 0) {
+    llvm::errs() << "error: --microbatches must be at least 1\n";
     return 2;
   }
   std::map<std::string, std::string> hintMap;
@@ -324,160 +328,321 @@ int tessera::compileMain(int argc, char **argv) {
   }
   CostModel cost(*spec);
   bool isMlir = llvm::StringRef(input).ends_with(".mlir");
+  double memoryCap = spec->device.memoryBytes * 0.9;
 
-  // Each candidate: the replica's graph (re-imported at batch / dp), the
-  // fused-projection split, and the tp search.
+  // Replicas at batch / (dp x microbatches), imported once per size; the
+  // tensor-parallel search once per (size, tp).
   auto global = module->lookupSymbol<func::FuncOp>("main");
-  std::vector<MeshCandidate> candidates;
-  for (auto [dp, tp] : meshes) {
-    MeshCandidate c;
-    c.dp = dp;
-    c.tp = tp;
-    if (dp * tp > spec->devices() && devices > 0)
-      c.ruledOut = "more ranks than the cluster's " + std::to_string(spec->devices()) + " devices";
-    if (c.ruledOut.empty() && dp > 1) {
-      if (isMlir) {
-        llvm::errs() << "error: dp > 1 needs an ONNX model\n";
-        return 2;
+  int64_t globalBatch = -1;
+  for (Type t : global.getArgumentTypes())
+    if (auto shape = cast<RankedTensorType>(t).getShape(); !shape.empty())
+      globalBatch = globalBatch < 0 ? shape[0] : std::min(globalBatch, shape[0]);
+  std::map<int64_t, OwningOpRef<ModuleOp>> replicas;
+  std::map<int64_t, std::string> replicaErrors;
+  auto replicaFor = [&](int64_t parts) -> ModuleOp {
+    if (replicas.count(parts))
+      return *replicas[parts];
+    if (replicaErrors.count(parts))
+      return nullptr;
+    std::string &why = replicaErrors[parts];
+    if (parts == 1) {
+      replicas[1] = OwningOpRef<ModuleOp>(cast<ModuleOp>((*module)->clone()));
+      replicaErrors.erase(parts);
+      return *replicas[1];
+    }
+    if (isMlir) {
+      why = "splitting the batch needs an ONNX model";
+      return nullptr;
+    }
+    onnx::ImportOptions local = options;
+    for (auto [i, type] : llvm::enumerate(global.getArgumentTypes())) {
+      auto shape = cast<RankedTensorType>(type).getShape();
+      auto name = global.getArgAttrOfType<StringAttr>(i, "tsr.name");
+      if (shape.empty() || shape[0] % parts) {
+        llvm::raw_string_ostream os(why);
+        os << "input '" << (name ? name.str() : "?") << "' " << type
+           << " does not split " << parts << " ways along its first dimension";
+        return nullptr;
       }
-      onnx::ImportOptions local = options;
-      for (auto [i, type] : llvm::enumerate(global.getArgumentTypes())) {
-        auto shape = cast<RankedTensorType>(type).getShape();
-        auto name = global.getArgAttrOfType<StringAttr>(i, "tsr.name");
-        if (shape.empty() || shape[0] % dp) {
-          llvm::raw_string_ostream os(c.ruledOut);
-          os << "input '" << (name ? name.str() : "?") << "' " << type
-             << " does not split " << dp << " ways along its first dimension";
-          break;
-        }
-        SmallVector<int64_t> sliced(shape);
-        sliced[0] /= dp;
-        local.inputShapes[name.str()] = {sliced.begin(), sliced.end()};
+      SmallVector<int64_t> sliced(shape);
+      sliced[0] /= parts;
+      local.inputShapes[name.str()] = {sliced.begin(), sliced.end()};
+    }
+    OwningOpRef<ModuleOp> m = onnx::importModel(context, *model, local);
+    if (!m) {
+      why = "the model does not import at a batch of " + std::to_string(globalBatch / parts);
+      return nullptr;
+    }
+    PassManager pm(&context);
+    buildGraphPipeline(pm, GraphPipelineOptions());
+    if (failed(pm.run(*m))) {
+      why = "the graph pipeline failed";
+      return nullptr;
+    }
+    auto f = m->lookupSymbol<func::FuncOp>("main");
+    for (auto [g, l] : llvm::zip(global.getResultTypes(), f.getResultTypes())) {
+      auto gs = cast<RankedTensorType>(g).getShape(), ls = cast<RankedTensorType>(l).getShape();
+      if (gs.empty() || gs[0] != ls[0] * parts || gs.drop_front() != ls.drop_front()) {
+        llvm::raw_string_ostream os(why);
+        os << "output " << g << " is not the batch-wise concatenation of " << parts
+           << " slices' " << l << "; the model is not data-parallel along dimension 0";
+        return nullptr;
+      }
+    }
+    replicas[parts] = std::move(m);
+    replicaErrors.erase(parts);
+    return *replicas[parts];
+  };
+  std::map<std::pair<int64_t, int64_t>, std::optional<partition::ShardingPlan>> searches;
+  std::map<std::pair<int64_t, int64_t>, std::string> searchErrors;
+  auto search = [&](int64_t parts, int64_t tp, int64_t pp, ModuleOp replica)
+      -> const partition::ShardingPlan * {
+    auto key = std::make_pair(parts, tp * 1000 + (pp > 1 ? 1 : 0));
+    if (searches.count(key))
+      return searches[key] ? &*searches[key] : nullptr;
+    auto func = replica.lookupSymbol<func::FuncOp>("main");
+    if (tp > 1)
+      partition::splitFusedProjections(func);
+    partition::PartitionOptions po;
+    po.tp = tp;
+    po.hints = hintMap;
+    // A pipelined replica spreads its weights over its stages; the slicer
+    // holds each stage to one device.
+    po.memoryCap = pp > 1 ? std::numeric_limits<double>::infinity() : memoryCap;
+    std::string &why = searchErrors[key];
+    ScopedDiagnosticHandler quiet(&context, [&](Diagnostic &d) {
+      why = d.str();
+      return success();
+    });
+    FailureOr<partition::ShardingPlan> plan = partition::searchSharding(func, cost, po);
+    searches[key] = succeeded(plan) ? std::optional(std::move(*plan)) : std::nullopt;
+    if (failed(plan) && why.empty())
+      why = "no plan";
+    return searches[key] ? &*searches[key] : nullptr;
+  };
+
+  struct Candidate {
+    int64_t dp, tp, pp, m;
+    std::string ruledOut;
+    ModuleOp replica;
+    const partition::ShardingPlan *plan = nullptr;
+    partition::PipelineStages stages;
+    double seconds = 0;
+  };
+  std::vector<Candidate> candidates;
+  for (const MeshChoice &choice : meshes) {
+    std::vector<int64_t> counts;
+    if (choice.pp == 1)
+      counts = {1};
+    else if (microbatches > 0)
+      counts = {microbatches};
+    else
+      for (int64_t m = 1; globalBatch > 0 && m <= globalBatch / choice.dp; ++m)
+        if ((globalBatch / choice.dp) % m == 0)
+          counts.push_back(m);
+    if (counts.empty())
+      counts = {1};
+    for (int64_t m : counts) {
+      Candidate c{choice.dp, choice.tp, choice.pp, m, "", nullptr, nullptr, {}, 0};
+      int64_t ranks = c.dp * c.tp * c.pp;
+      if (ranks > spec->devices() && devices > 0)
+        c.ruledOut = "more ranks than the cluster's " + std::to_string(spec->devices()) + " devices";
+      if (c.ruledOut.empty()) {
+        c.replica = replicaFor(c.dp * m);
+        if (!c.replica)
+          c.ruledOut = replicaErrors[c.dp * m];
       }
       if (c.ruledOut.empty()) {
-        c.module = onnx::importModel(context, *model, local);
-        if (!c.module)
-          return 1;
-        PassManager pm(&context);
-        buildGraphPipeline(pm, GraphPipelineOptions());
-        if (failed(pm.run(*c.module)))
-          return 1;
-        auto rankFunc = c.module->lookupSymbol<func::FuncOp>("main");
-        for (auto [g, l] : llvm::zip(global.getResultTypes(), rankFunc.getResultTypes())) {
-          auto gs = cast<RankedTensorType>(g).getShape(), ls = cast<RankedTensorType>(l).getShape();
-          if (gs.empty() || gs[0] != ls[0] * dp || gs.drop_front() != ls.drop_front()) {
-            llvm::raw_string_ostream os(c.ruledOut);
-            os << "output " << g << " is not the batch-wise concatenation of the ranks' "
-               << l << "; the model is not data-parallel along dimension 0";
+        c.plan = search(c.dp * m, c.tp, c.pp, c.replica);
+        if (!c.plan)
+          c.ruledOut = searchErrors[{c.dp * m, c.tp * 1000 + (c.pp > 1 ? 1 : 0)}];
+      }
+      if (c.ruledOut.empty()) {
+        if (c.pp == 1) {
+          c.seconds = c.plan->totalSeconds();
+          if (c.plan->weightBytesPerRank > memoryCap)
+            c.ruledOut = "weights need " + std::to_string(int64_t(c.plan->weightBytesPerRank / 1048576)) +
+                         " MiB per rank";
+        } else {
+          std::string why;
+          auto func = c.replica.lookupSymbol<func::FuncOp>("main");
+          FailureOr<partition::PipelineStages> stages =
+              partition::sliceStages(func, *c.plan, c.pp, cost, memoryCap, why);
+          if (failed(stages)) {
+            c.ruledOut = why;
+          } else {
+            c.stages = *stages;
+            // GPipe fill-drain: m + pp - 1 steps of the slowest stage.
+            c.seconds = double(m + c.pp - 1) * stages->stepSeconds;
           }
         }
       }
-    } else if (c.ruledOut.empty()) {
-      c.module = OwningOpRef<ModuleOp>(cast<ModuleOp>((*module)->clone()));
+      if (devices > 0 || meshes.size() > 1 || counts.size() > 1) {
+        llvm::errs() << "tessera-compile: mesh dp=" << c.dp << " tp=" << c.tp;
+        if (c.pp > 1)
+          llvm::errs() << " pp=" << c.pp << " microbatches=" << m;
+        llvm::errs() << ": ";
+        if (c.ruledOut.empty()) {
+          llvm::errs() << llvm::format("predicted %.4f ms", c.seconds * 1e3);
+          if (c.pp > 1)
+            llvm::errs() << llvm::format(" (bubble %.0f%%)",
+                                         100.0 * double(c.pp - 1) / double(m + c.pp - 1));
+          else
+            llvm::errs() << llvm::format(" (compute %.4f, communication %.4f)",
+                                         c.plan->computeSeconds * 1e3, c.plan->commSeconds * 1e3);
+          llvm::errs() << llvm::format(", weights %.1f MiB per rank\n",
+                                       (c.pp > 1 ? *std::max_element(c.stages.weightBytes.begin(),
+                                                                     c.stages.weightBytes.end())
+                                                 : c.plan->weightBytesPerRank) /
+                                           1048576.0);
+        } else {
+          llvm::errs() << "ruled out: " << c.ruledOut << "\n";
+        }
+      }
+      candidates.push_back(std::move(c));
     }
-    if (c.ruledOut.empty()) {
-      auto func = c.module->lookupSymbol<func::FuncOp>("main");
-      if (tp > 1)
-        partition::splitFusedProjections(func);
+  }
+  // Throughput for a fixed global batch is batch / time: the same order as
+  // latency here.
+  const Candidate *best = nullptr;
+  for (const Candidate &c : candidates)
+    if (c.ruledOut.empty() && (!best || c.seconds < best->seconds - 1e-15))
+      best = &c;
+  if (!best) {
+    for (const Candidate &c : candidates)
+      llvm::errs() << "error: mesh dp=" << c.dp << " tp=" << c.tp
+                   << (c.pp > 1 ? " pp=" + std::to_string(c.pp) : std::string()) << ": "
+                   << c.ruledOut << "\n";
+    return 1;
+  }
+  int64_t dp = best->dp, tp = best->tp, pp = best->pp, m = best->m;
+  int64_t ranks = dp * tp * pp;
+  ModuleOp replicaModule = best->replica;
+  auto replica = replicaModule.lookupSymbol<func::FuncOp>("main");
+
+  // The stages' functions and their own searches (boundaries replicated).
+  std::vector<OwningOpRef<ModuleOp>> stageModules;
+  std::vector<partition::ShardingPlan> stagePlans;
+  double stageMemory = 0;
+  if (pp == 1) {
+    partition::ShardingPlan plan = *best->plan;
+    plan.dp = dp;
+    plan.grid = {dp, tp};
+    plan.tpAxis = 1;
+    stagePlans.push_back(plan);
+    stageMemory = plan.weightBytesPerRank;
+  } else {
+    for (int64_t s = 0; s < pp; ++s) {
+      stageModules.push_back(partition::extractStage(
+          replica, best->stages.bounds[size_t(s)], best->stages.bounds[size_t(s) + 1]));
+      auto func = stageModules.back()->lookupSymbol<func::FuncOp>("main");
       partition::PartitionOptions po;
       po.dp = dp;
       po.tp = tp;
       po.hints = hintMap;
-      po.memoryCap = spec->device.memoryBytes * 0.9;
-      // Search failures are reported as the candidate's reason, not printed.
-      ScopedDiagnosticHandler quiet(&context, [&](Diagnostic &d) {
-        c.ruledOut = d.str();
-        return success();
-      });
+      po.memoryCap = memoryCap;
       FailureOr<partition::ShardingPlan> plan = partition::searchSharding(func, cost, po);
-      if (succeeded(plan))
-        c.plan = std::move(*plan);
-      else if (c.ruledOut.empty())
-        c.ruledOut = "no plan";
+      if (failed(plan))
+        return 1;
+      plan->grid = {dp, pp, tp};
+      plan->tpAxis = 2;
+      stageMemory = std::max(stageMemory, plan->weightBytesPerRank);
+      stagePlans.push_back(std::move(*plan));
     }
-    if (devices > 0) {
-      llvm::errs() << "tessera-compile: mesh dp=" << dp << " tp=" << tp << ": ";
-      if (c.plan)
-        llvm::errs() << llvm::format("predicted %.4f ms (compute %.4f, communication %.4f), "
-                                     "weights %.1f MiB per rank, search %.2f s\n",
-                                     c.plan->totalSeconds() * 1e3, c.plan->computeSeconds * 1e3,
-                                     c.plan->commSeconds * 1e3,
-                                     c.plan->weightBytesPerRank / 1048576.0,
-                                     c.plan->searchSeconds);
-      else
-        llvm::errs() << "ruled out: " << c.ruledOut << "\n";
-    }
-    candidates.push_back(std::move(c));
   }
-  // Throughput for a fixed global batch is batch / time: the same order as
-  // latency until pipelines trade one for the other.
-  MeshCandidate *best = nullptr;
-  for (MeshCandidate &c : candidates)
-    if (c.plan && (!best || c.plan->totalSeconds() < best->plan->totalSeconds() - 1e-15))
-      best = &c;
-  if (!best) {
-    for (MeshCandidate &c : candidates)
-      llvm::errs() << "error: mesh dp=" << c.dp << " tp=" << c.tp << ": " << c.ruledOut << "\n";
-    return 1;
+  if (ranks > 1 || devices > 0) {
+    llvm::errs() << llvm::format("tessera-compile: mesh dp=%lld x tp=%lld", (long long)dp,
+                                 (long long)tp);
+    if (pp > 1)
+      llvm::errs() << llvm::format(" x pp=%lld, %lld micro-batches", (long long)pp,
+                                   (long long)m);
+    llvm::errs() << " on " << spec->name
+                 << llvm::format(": predicted %.4f ms per batch", best->seconds * 1e3);
+    if (pp == 1)
+      llvm::errs() << llvm::format(" (compute %.4f ms, communication %.4f ms)",
+                                   best->plan->computeSeconds * 1e3,
+                                   best->plan->commSeconds * 1e3);
+    else
+      llvm::errs() << llvm::format(" (%lld steps of %.4f ms, bubble %.0f%%)",
+                                   (long long)(m + pp - 1), best->stages.stepSeconds * 1e3,
+                                   100.0 * double(pp - 1) / double(m + pp - 1));
+    llvm::errs() << llvm::format(", weights %.2f MiB per rank; search %.3f s over %u ops "
+                                 "(%u variables)\n",
+                                 stageMemory / 1048576.0, best->plan->searchSeconds,
+                                 best->plan->ops, best->plan->variables);
+    if (pp > 1)
+      for (int64_t s = 0; s < pp; ++s)
+        llvm::errs() << llvm::format("tessera-compile:   stage %lld: ops [%zu, %zu), "
+                                     "%.4f ms + send %.4f ms, weights %.2f MiB per rank\n",
+                                     (long long)s, best->stages.bounds[size_t(s)],
+                                     best->stages.bounds[size_t(s) + 1],
+                                     best->stages.stageSeconds[size_t(s)] * 1e3,
+                                     best->stages.sendSeconds[size_t(s)] * 1e3,
+                                     best->stages.weightBytes[size_t(s)] / 1048576.0);
   }
-  const partition::ShardingPlan &plan = *best->plan;
-  auto replica = best->module->lookupSymbol<func::FuncOp>("main");
-  if (plan.dp * plan.tp > 1 || devices > 0)
-  llvm::errs() << llvm::format(
-      "tessera-compile: mesh dp=%lld x tp=%lld on %s: predicted %.4f ms per batch "
-      "(compute %.4f ms, communication %.4f ms), weights %.2f MiB per rank; "
-      "search %.3f s over %u ops (%u variables)\n",
-      (long long)plan.dp, (long long)plan.tp, spec->name.c_str(), plan.totalSeconds() * 1e3,
-      plan.computeSeconds * 1e3, plan.commSeconds * 1e3, plan.weightBytesPerRank / 1048576.0,
-      plan.searchSeconds, plan.ops, plan.variables);
 
-  int64_t ranks = plan.dp * plan.tp;
+  // Rank r is replica d, stage s, tp index t with r = (d * pp + s) * tp + t.
+  auto spmdFor = [&](int64_t r) {
+    int64_t s = (r / tp) % pp;
+    auto func = pp == 1 ? replica
+                        : stageModules[size_t(s)]->lookupSymbol<func::FuncOp>("main");
+    return partition::partitionForRank(func, stagePlans[size_t(s)], r % tp);
+  };
   if (emit == Emit::Partitioned) {
     if (emitRank < 0 || emitRank >= ranks) {
       llvm::errs() << "error: --rank " << emitRank << " is not a rank of the "
                    << ranks << "-rank mesh\n";
       return 2;
     }
-    OwningOpRef<ModuleOp> spmd =
-        partition::partitionForRank(replica, plan, emitRank % plan.tp);
+    OwningOpRef<ModuleOp> spmd = spmdFor(emitRank);
     if (failed(verify(*spmd)))
       return 1;
     return writeText(output, [&](llvm::raw_ostream &os) {
-      os << "// rank " << emitRank << " of mesh dp=" << plan.dp << " x tp=" << plan.tp << "\n";
+      os << "// rank " << emitRank << " of mesh dp=" << dp << " x tp=" << tp;
+      if (pp > 1)
+        os << " x pp=" << pp << " (stage " << (emitRank / tp) % pp << ")";
+      os << "\n";
       spmd->print(os);
       os << "\n";
     });
   }
 
   std::vector<lower::ProgramPlan> programs;
-  std::vector<OwningOpRef<ModuleOp>> spmd;
-  for (int64_t t = 0; t < plan.tp; ++t) {
-    spmd.push_back(partition::partitionForRank(replica, plan, t));
-    if (failed(verify(*spmd.back())))
-      return 1;
-  }
+  std::map<int64_t, OwningOpRef<ModuleOp>> spmd; // by (stage, tp index)
   for (int64_t r = 0; r < ranks; ++r) {
-    auto func = spmd[size_t(r % plan.tp)]->lookupSymbol<func::FuncOp>("main");
+    int64_t s = (r / tp) % pp, key = s * tp + r % tp;
+    if (!spmd.count(key)) {
+      spmd[key] = spmdFor(r);
+      if (failed(verify(*spmd[key])))
+        return 1;
+    }
+    auto func = spmd[key]->lookupSymbol<func::FuncOp>("main");
     FailureOr<lower::ProgramPlan> program = lower::planProgram(func, r);
     if (failed(program))
       return 1;
-    if (plan.dp > 1) {
-      for (uint32_t id : program->inputs)
-        program->tensors[id].splitAxis = 0;
-      for (uint32_t id : program->outputs)
-        program->tensors[id].splitAxis = 0;
+    program->stage = uint32_t(s);
+    // Graph inputs (first stage) and outputs (last stage) are split over the
+    // replicas and micro-batches; values between stages are not.
+    if (dp * m > 1) {
+      if (s == 0)
+        for (uint32_t id : program->inputs)
+          program->tensors[id].splitAxis = 0;
+      if (s == pp - 1)
+        for (uint32_t id : program->outputs)
+          program->tensors[id].splitAxis = 0;
     }
     programs.push_back(std::move(*program));
   }
   if (emit == Emit::Plan)
     return writeText(output, [&](llvm::raw_ostream &os) { printPlan(programs[size_t(emitRank)], os); });
+  std::vector<unsigned> meshShape = {unsigned(dp)};
+  if (pp > 1)
+    meshShape.push_back(unsigned(pp));
+  if (tp > 1 || pp > 1)
+    meshShape.push_back(unsigned(tp));
   llvm::Expected<PackageStats> stats = writePackage(
-      output, programs,
-      plan.tp > 1 ? std::vector<unsigned>{unsigned(plan.dp), unsigned(plan.tp)}
-                  : std::vector<unsigned>{unsigned(plan.dp)},
-      *model,
-      "tessera-compile from " + std::string(input), /*progress=*/true,
-      weights == "external");
+      output, programs, meshShape, *model, "tessera-compile from " + std::string(input),
+      /*progress=*/true, weights == "external", unsigned(pp), unsigned(m));
   if (!stats) {
     llvm::errs() << "error: " << llvm::toString(stats.takeError()) << "\n";
     return 1;

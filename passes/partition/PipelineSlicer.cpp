@@ -168,7 +168,9 @@ tessera::partition::sliceStages(func::FuncOp func, const ShardingPlan &plan, int
       for (size_t i = 0; i < j; ++i) {
         if (!std::isfinite(best[size_t(k - 1)][i]))
           continue;
-        if (stageWeights(points[i], points[j]) > memoryCap)
+        // Prefix sums keep the program quadratic; a weight a stage clones
+        // from an earlier one (a tied embedding) is added in the report.
+        if (weights[points[j]] - weights[points[i]] > memoryCap)
           continue;
         double step = std::max(best[size_t(k - 1)][i],
                                time[points[j]] - time[points[i]] + send(points[j]));

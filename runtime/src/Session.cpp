@@ -233,15 +233,28 @@ Status Session::bindCommunicator(Communicator &world) {
   return Status::okStatus();
 }
 
-Status Session::run() {
+double Session::now() {
+  return std::chrono::duration<double>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+Status Session::run(std::vector<KernelSpan> *spans) {
   for (size_t k = 0; k < impl_->calls.size(); ++k) {
     auto start = std::chrono::steady_clock::now();
     if (Status s = impl_->fns[k](impl_->calls[k]); !s.ok())
       return s;
-    if (profiling_) {
-      std::chrono::duration<double> dt = std::chrono::steady_clock::now() - start;
-      profile_[k].seconds += dt.count();
-      ++profile_[k].calls;
+    if (profiling_ || spans) {
+      auto end = std::chrono::steady_clock::now();
+      std::chrono::duration<double> dt = end - start;
+      if (profiling_) {
+        profile_[k].seconds += dt.count();
+        ++profile_[k].calls;
+      }
+      if (spans)
+        spans->push_back(
+            {k, std::chrono::duration<double>(start.time_since_epoch()).count(),
+             std::chrono::duration<double>(end.time_since_epoch()).count()});
     }
   }
   return Status::okStatus();

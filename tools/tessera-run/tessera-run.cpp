@@ -23,6 +23,7 @@
 #include "tessera/runtime/MpiCommunicator.h"
 #endif
 #include "tessera/runtime/Communicator.h"
+#include "tessera/runtime/Pipeline.h"
 #include "tessera/runtime/tpkg_generated.h"
 
 #include <algorithm>
@@ -32,6 +33,8 @@
 #include <cstdio>
 #include <cstring>
 #include <map>
+#include <mutex>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -45,7 +48,7 @@ int usage() {
                "usage: tessera-run model.tpkg [--input NAME=FILE.npy]... "
                "[--output NAME=FILE.npy]... [--check NAME=FILE.npy]... "
                "[--test-data DIR] [--rtol R] [--atol A] [--repeat N] [--profile]\n"
-               "       [--ranks N] [--timeout SECONDS]\n"
+               "       [--ranks N] [--timeout SECONDS] [--trace out.json] [--schedule gpipe]\n"
                "  A partitioned package runs all its ranks as threads (--ranks), or one\n"
                "  rank per process under mpirun (mpirun -np N tessera-run model.tpkg ...).\n");
   return 2;
@@ -144,6 +147,7 @@ int main(int argc, char **argv) {
   std::string testData;
   int ranks = 0;
   double timeoutSeconds = 60;
+  std::string tracePath, scheduleName = "gpipe";
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
@@ -165,6 +169,10 @@ int main(int argc, char **argv) {
       repeat = std::max(1, std::atoi(next().c_str()));
     } else if (arg == "--ranks") {
       ranks = std::atoi(next().c_str());
+    } else if (arg == "--trace") {
+      tracePath = next();
+    } else if (arg == "--schedule") {
+      scheduleName = next();
     } else if (arg == "--timeout") {
       timeoutSeconds = std::atof(next().c_str());
     } else if (arg == "--profile") {
@@ -251,16 +259,40 @@ int main(int argc, char **argv) {
       return finish(1);
   }
   Session *session = sessions[0].get();
+  // Graph inputs enter at stage 0 (rank 0 runs it); outputs leave at the
+  // last stage of replica 0, tp index 0. Under mpirun rank 0 may not run
+  // that stage: a session for it is opened only to read its outputs.
+  MeshPosition origin = meshPosition(*package, 0);
+  int chunks = origin.replicas * origin.microbatches; // of every split tensor
+  int lastRank = origin.rankOfStage(origin.stages - 1);
+  Session *lastSession = nullptr;
+  std::unique_ptr<Session> outputReader;
+  for (size_t i = 0; i < mine.size(); ++i)
+    if (mine[i] == lastRank)
+      lastSession = sessions[i].get();
+  if (!lastSession) {
+    if (!check(Session::create(package, lastRank, outputReader)))
+      return finish(1);
+    lastSession = outputReader.get();
+  }
+  // Likewise the first stage's inputs, when this process does not run rank 0.
+  std::unique_ptr<Session> inputReader;
+  if (mine[0] != 0) {
+    if (!check(Session::create(package, 0, inputReader)))
+      return finish(1);
+    session = inputReader.get();
+  }
   auto global = [&](TensorInfo info) {
     if (info.splitAxis >= 0)
-      info.shape[size_t(info.splitAxis)] *= dp;
+      info.shape[size_t(info.splitAxis)] *= chunks;
     return info;
   };
   std::vector<TensorInfo> inputInfos, outputInfos;
   for (const TensorInfo &info : session->inputs())
     inputInfos.push_back(global(info));
-  for (const TensorInfo &info : session->outputs())
+  for (const TensorInfo &info : lastSession->outputs())
     outputInfos.push_back(global(info));
+  std::map<std::string, HostTensor> globalInputs;
   auto setInput = [&](const std::string &name, const HostTensor &t) -> Status {
     for (const TensorInfo &info : inputInfos) {
       if (info.name != name)
@@ -270,42 +302,90 @@ int main(int argc, char **argv) {
                       "input '" + name + "' must be " + std::string(dtypeName(info.dtype)) +
                           " " + formatShape(info.shape) + ", got " +
                           std::string(dtypeName(t.dtype)) + " " + formatShape(t.shape));
-      for (size_t i = 0; i < mine.size(); ++i) {
-        int replica = mine[i] / perReplica;
-        Status s = sessions[i]->setInput(
-            name, info.splitAxis >= 0 ? sliceAlong(t, info.splitAxis, dp, replica) : t);
-        if (!s.ok())
-          return s;
-      }
+      globalInputs[name] = t;
       return Status::okStatus();
     }
-    return sessions[0]->setInput(name, t); // reports the unknown name
+    return session->setInput(name, t); // reports the unknown name
+  };
+  // Micro-batch mb of replica d is chunk d * microbatches + mb of the batch.
+  auto inputFor = [&](const MeshPosition &p) {
+    return [&, p](int mb, const std::string &name, HostTensor &out) -> Status {
+      for (const TensorInfo &info : inputInfos)
+        if (info.name == name) {
+          const HostTensor &t = globalInputs.at(name);
+          out = info.splitAxis >= 0
+                    ? sliceAlong(t, info.splitAxis, chunks, p.replica * p.microbatches + mb)
+                    : t;
+          return Status::okStatus();
+        }
+      return Status(StatusCode::NotFound, "no input named '" + name + "'");
+    };
+  };
+  // Outputs by (name, chunk), from the last stages' tp index 0.
+  std::mutex outputsMutex;
+  std::map<std::pair<std::string, int>, HostTensor> outputChunks;
+  auto outputFor = [&](const MeshPosition &p) {
+    return [&, p](int mb, const std::string &name, HostTensor &&t) -> Status {
+      if (p.tpIndex != 0)
+        return Status::okStatus();
+      std::lock_guard<std::mutex> lock(outputsMutex);
+      outputChunks[{name, p.replica * p.microbatches + mb}] = std::move(t);
+      return Status::okStatus();
+    };
   };
   auto getOutput = [&](const TensorInfo &info, HostTensor &out) -> Status {
-    std::vector<HostTensor> all(static_cast<size_t>(meshSize));
-    if (mpiWorld) {
-      HostTensor own;
-      if (Status s = session->getOutput(info.name, own); !s.ok())
-        return s;
-      std::vector<uint8_t> gathered(own.data.size() * size_t(meshSize));
-      if (Status s = mpiWorld->allGather(own.data.data(), gathered.data(), own.data.size(),
-                                         DType::I8);
-          !s.ok())
-        return s;
-      for (int r = 0; r < meshSize; ++r) {
-        all[size_t(r)] = own;
-        std::memcpy(all[size_t(r)].data.data(), gathered.data() + size_t(r) * own.data.size(),
-                    own.data.size());
-      }
-    } else {
-      for (size_t i = 0; i < mine.size(); ++i)
-        if (Status s = sessions[i]->getOutput(info.name, all[size_t(mine[i])]); !s.ok())
-          return s;
-    }
     std::vector<HostTensor> parts;
-    for (int d = 0; d < dp; ++d)
-      parts.push_back(all[size_t(d * perReplica)]);
+    int count = info.splitAxis >= 0 ? chunks : 1;
+    for (int c = 0; c < count; ++c) {
+      auto it = outputChunks.find({info.name, c});
+      if (it == outputChunks.end())
+        return Status(StatusCode::Internal, "output '" + info.name + "' chunk " +
+                                                std::to_string(c) + " never arrived");
+      parts.push_back(it->second);
+    }
     out = info.splitAxis >= 0 ? concatAlong(parts, info.splitAxis) : parts[0];
+    return Status::okStatus();
+  };
+  // Under mpirun the last stages send their output chunks to rank 0.
+  auto collectOutputs = [&]() -> Status {
+    if (!mpiWorld)
+      return Status::okStatus();
+    const int kTag = 1 << 20;
+    MeshPosition own = meshPosition(*package, mine[0]);
+    bool producer = own.stage + 1 == own.stages && own.tpIndex == 0;
+    for (int d = 0; d < origin.replicas; ++d) {
+      MeshPosition p = meshPosition(*package, (d * origin.stages + origin.stages - 1) * origin.tp);
+      if (p.rank == 0)
+        continue;
+      for (const TensorInfo &info : outputInfos)
+        for (int mb = 0; mb < origin.microbatches; ++mb) {
+          if (info.splitAxis < 0 && (d > 0 || mb > 0))
+            continue;
+          int chunk = d * origin.microbatches + mb;
+          TensorInfo local = info;
+          if (info.splitAxis >= 0)
+            local.shape[size_t(info.splitAxis)] /= chunks;
+          HostTensor t;
+          t.dtype = local.dtype;
+          t.shape = local.shape;
+          t.data.resize(size_t(t.numElements()) * dtypeSize(t.dtype));
+          if (producer && mine[0] == p.rank) {
+            auto it = outputChunks.find({info.name, chunk});
+            if (it == outputChunks.end())
+              return Status(StatusCode::Internal, "output chunk missing on rank " +
+                                                      std::to_string(p.rank));
+            if (Status s = mpiWorld->send(it->second.data.data(), it->second.data.size(), 0,
+                                          kTag + chunk);
+                !s.ok())
+              return s;
+          } else if (leader) {
+            if (Status s = mpiWorld->recv(t.data.data(), t.data.size(), p.rank, kTag + chunk);
+                !s.ok())
+              return s;
+            outputChunks[{info.name, chunk}] = std::move(t);
+          }
+        }
+    }
     return Status::okStatus();
   };
   // ONNX test data: input_N.pb / output_N.pb, matched by the tensor's name
@@ -355,26 +435,86 @@ int main(int argc, char **argv) {
   }
   for (auto &s : sessions)
     s->enableProfiling(profile);
+  std::unique_ptr<Schedule> plan = makeSchedule(scheduleName);
+  if (!plan) {
+    std::fprintf(stderr, "error: unknown --schedule '%s' (schedules: gpipe)\n",
+                 scheduleName.c_str());
+    return finish(2);
+  }
   std::vector<double> times;
+  std::vector<std::vector<TraceEvent>> traces(mine.size());
+  double traceOrigin = 0;
   for (int r = 0; r < repeat; ++r) {
     auto start = std::chrono::steady_clock::now();
+    traceOrigin = Session::now();
+    for (auto &t : traces)
+      t.clear();
     std::vector<Status> results(mine.size());
+    auto runRank = [&](size_t k) {
+      MeshPosition p = meshPosition(*package, mine[k]);
+      Communicator *comm = mpiWorld ? mpiWorld.get()
+                           : localGroup ? &localGroup->communicator(mine[k]) : nullptr;
+      results[k] = runPipelineRank(*sessions[k], comm, p, *plan, inputFor(p), outputFor(p),
+                                   tracePath.empty() ? nullptr : &traces[k], traceOrigin);
+      if (!results[k].ok() && localGroup) // the others must not wait for it
+        localGroup->abort(mine[k], results[k].message());
+    };
     std::vector<std::thread> threads;
     for (size_t k = 1; k < mine.size(); ++k)
-      threads.emplace_back([&, k] {
-        results[k] = sessions[k]->run();
-        if (!results[k].ok() && localGroup) // the others must not wait for it
-          localGroup->abort(mine[k], results[k].message());
-      });
-    results[0] = sessions[0]->run();
-    if (!results[0].ok() && localGroup)
-      localGroup->abort(mine[0], results[0].message());
+      threads.emplace_back(runRank, k);
+    runRank(0);
     for (std::thread &t : threads)
       t.join();
     for (const Status &s : results)
       if (!check(s))
         return finish(1);
     times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
+  if (!check(collectOutputs()))
+    return finish(1);
+  if (!tracePath.empty()) {
+    std::vector<TraceEvent> all;
+    for (auto &t : traces)
+      all.insert(all.end(), t.begin(), t.end());
+    if (mpiWorld) {
+      // Every rank's events go to rank 0 as text lines.
+      std::string text;
+      for (const TraceEvent &e : all)
+        text += e.name + "\t" + e.category + "\t" + std::to_string(e.rank) + "\t" +
+                std::to_string(e.start) + "\t" + std::to_string(e.duration) + "\n";
+      uint64_t size = text.size();
+      std::vector<uint64_t> sizes(static_cast<size_t>(meshSize));
+      if (!check(mpiWorld->allGather(&size, sizes.data(), 1, DType::I64)))
+        return finish(1);
+      for (int r = 1; r < meshSize; ++r) {
+        if (leader) {
+          std::string in(sizes[size_t(r)], '\0');
+          if (!check(mpiWorld->recv(in.data(), in.size(), r, 1 << 21)))
+            return finish(1);
+          std::istringstream lines(in);
+          std::string line;
+          while (std::getline(lines, line)) {
+            std::istringstream f(line);
+            TraceEvent e;
+            std::string rank, begin, duration;
+            std::getline(f, e.name, '\t');
+            std::getline(f, e.category, '\t');
+            std::getline(f, rank, '\t');
+            std::getline(f, begin, '\t');
+            std::getline(f, duration, '\t');
+            e.rank = std::atoi(rank.c_str());
+            e.start = std::atof(begin.c_str());
+            e.duration = std::atof(duration.c_str());
+            all.push_back(e);
+          }
+        } else if (mine[0] == r) {
+          if (!check(mpiWorld->send(text.data(), text.size(), 0, 1 << 21)))
+            return finish(1);
+        }
+      }
+    }
+    if (leader && !check(writeChromeTrace(tracePath, all)))
+      return finish(1);
   }
   std::sort(times.begin(), times.end());
   if (leader)
@@ -383,11 +523,11 @@ int main(int argc, char **argv) {
               (unsigned long long)session->arenaBytes());
   int status = 0;
   for (const TensorInfo &info : outputInfos) {
+    if (!leader)
+      continue; // rank 0 reports, writes and checks
     HostTensor out;
     if (!check(getOutput(info, out)))
       return finish(1);
-    if (!leader)
-      continue; // rank 0 reports, writes and checks
     std::printf("output %s: %s %s", info.name.c_str(),
                 std::string(dtypeName(out.dtype)).c_str(), formatShape(out.shape).c_str());
     for (int64_t i = 0; i < std::min<int64_t>(4, out.numElements()); ++i)

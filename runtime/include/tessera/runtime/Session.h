@@ -35,6 +35,12 @@ struct TensorInfo {
   int splitAxis = -1;
 };
 
+/// When one kernel of a run began and ended (steady clock, seconds).
+struct KernelSpan {
+  size_t kernel = 0; ///< index into profile()
+  double start = 0, end = 0;
+};
+
 /// Time spent in each kernel over the runs of a session.
 struct KernelProfile {
   std::string op;
@@ -63,8 +69,10 @@ public:
   /// Whether the program exchanges data with other ranks.
   bool hasCollectives() const;
 
-  /// Runs the program once.
-  Status run();
+  /// Runs the program once; with `spans`, records when each kernel ran.
+  Status run(std::vector<KernelSpan> *spans = nullptr);
+  /// The value of the steady clock the spans use, in seconds.
+  static double now();
   /// Copies the output named `name` out.
   Status getOutput(const std::string &name, HostTensor &out) const;
 

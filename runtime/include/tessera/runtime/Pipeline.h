@@ -1,0 +1,85 @@
+//===- Pipeline.h - running a rank of a pipelined package ------*- C++ -*-===//
+//
+// Part of Tessera.
+//
+//===----------------------------------------------------------------------===//
+//
+// A package may cut each data-parallel replica into stages (its mesh is
+// [dp, stages, tp]) and stream `microbatches` slices of the replica's batch
+// through them. A rank runs its stage's program once per micro-batch; a
+// Schedule says in which order it receives a micro-batch's inputs from the
+// previous stage, runs, and sends the results to the next stage. Graph
+// inputs enter at the first stage and outputs leave at the last.
+//
+// Schedules are named and pluggable: "gpipe" (fill-drain: every micro-batch
+// forward in order, which for inference is also what 1F1B reduces to).
+//
+// Thread safety: one thread per rank.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef TESSERA_RUNTIME_PIPELINE_H
+#define TESSERA_RUNTIME_PIPELINE_H
+
+#include "tessera/runtime/Communicator.h"
+#include "tessera/runtime/Package.h"
+#include "tessera/runtime/Session.h"
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace tessera::rt {
+
+/// Where a rank sits in the mesh.
+struct MeshPosition {
+  int rank = 0, replica = 0, stage = 0, tpIndex = 0;
+  int replicas = 1, stages = 1, tp = 1, microbatches = 1;
+  /// The rank of the same replica and tp index in stage `s`.
+  int rankOfStage(int s) const { return (replica * stages + s) * tp + tpIndex; }
+};
+MeshPosition meshPosition(const Package &package, int rank);
+
+struct ScheduleStep {
+  enum class Kind { Recv, Run, Send } kind;
+  int microbatch;
+};
+
+class Schedule {
+public:
+  virtual ~Schedule() = default;
+  virtual std::string name() const = 0;
+  /// What stage `stage` of `stages` does, in order, for `microbatches`.
+  virtual std::vector<ScheduleStep> steps(int stage, int stages, int microbatches) const = 0;
+};
+
+/// A schedule by name ("gpipe"); null for an unknown name.
+std::unique_ptr<Schedule> makeSchedule(const std::string &name);
+
+/// One span of a rank's time, for Chrome/Perfetto traces.
+struct TraceEvent {
+  std::string name;     ///< kernel op, "send mb 3", "recv mb 3 (idle)"
+  std::string category; ///< kernel, collective, send, recv
+  int rank = 0;
+  double start = 0, duration = 0; ///< seconds since the run began
+};
+
+/// Writes events as a Chrome trace (one track per rank).
+Status writeChromeTrace(const std::string &path, const std::vector<TraceEvent> &events);
+
+/// Runs rank `position`'s program for every micro-batch under `schedule`.
+/// `input(mb, name, out)` gives a first-stage input of micro-batch `mb`;
+/// `output(mb, name, tensor)` takes a last-stage output. `comm` carries the
+/// sends and receives between stages (it may be null with one stage).
+/// Events go to `trace` when it is not null.
+Status runPipelineRank(
+    Session &session, Communicator *comm, const MeshPosition &position,
+    const Schedule &schedule,
+    const std::function<Status(int, const std::string &, HostTensor &)> &input,
+    const std::function<Status(int, const std::string &, HostTensor &&)> &output,
+    std::vector<TraceEvent> *trace, double traceOrigin);
+
+} // namespace tessera::rt
+
+#endif // TESSERA_RUNTIME_PIPELINE_H
