@@ -73,7 +73,14 @@ tessera::writePackage(const std::string &path,
         continue;
       if (t.kind == lower::PlannedTensor::Kind::Weight) {
         bool block = !t.blockOffsets.empty();
-        std::string key = block ? t.name : t.weight;
+        // A block is its offsets and its shape: two stages may cut the same
+        // (tied) weight differently.
+        std::string key = t.weight;
+        if (block) {
+          key = t.name + ":";
+          for (int64_t d : t.shape)
+            key += std::to_string(d) + "x";
+        }
         auto [it, inserted] = layout.weightOffsets.try_emplace(key, 0);
         if (inserted) {
           const onnx::WeightRecord *record = model.weights.find(t.weight);

@@ -5,9 +5,13 @@
 # output with rtol = atol = 1e-5. Meshes the model does not admit must be
 # refused with a clear error. One line per mesh, for FileCheck.
 #
-# usage: partitioned_zoo.sh BIN_DIR MODEL_DIR WORK_DIR threads|mpi
+# With "pipeline" as fifth argument the meshes are pipelines instead:
+# pp in {2, 4} x tp in {1, 2} x dp in {1, 2} (up to 8 ranks), each with a
+# micro-batch count (MESH:MICROBATCHES).
+#
+# usage: partitioned_zoo.sh BIN_DIR MODEL_DIR WORK_DIR threads|mpi [pipeline]
 set -u
-bin=$1 dir=$2 work=$3 launcher=$4
+bin=$1 dir=$2 work=$3 launcher=$4 kind=${5:-dp-tp}
 mkdir -p "$work"
 shapes=$(python3 -c "import json,sys; d=json.load(open('$dir/meta.json')); print(' '.join('--input-shape %s=%s' % (k, 'x'.join(map(str, v))) for k, v in d['inputs'].items()))")
 inputs=""
@@ -21,11 +25,15 @@ done
 "$bin/tessera-compile" "$dir/model.onnx" $shapes -o "$work/single.tpkg" 2>/dev/null || { echo "single: compile failed"; exit 1; }
 "$bin/tessera-run" "$work/single.tpkg" $inputs $outputs > /dev/null || { echo "single: run failed"; exit 1; }
 echo "single: ok"
-for mesh in dp=2 tp=2 dp=4 dp=2,tp=2 tp=4 dp=8 dp=4,tp=2 dp=2,tp=4 tp=8; do
-  n=$(( $(sed -e 's/[a-z]*=//g' -e 's/,/*/' <<< "$mesh") ))
-  pkg="$work/${mesh//[=,]/_}.tpkg"
-  if ! "$bin/tessera-compile" "$dir/model.onnx" $shapes --mesh "$mesh" -o "$pkg" 2> "$work/compile.err"; then
-    echo "$mesh: refused: $(grep -m1 '^error' "$work/compile.err")"
+meshes="dp=2 tp=2 dp=4 dp=2,tp=2 tp=4 dp=8 dp=4,tp=2 dp=2,tp=4 tp=8"
+[ "$kind" = pipeline ] && meshes="pp=2:1 pp=2:2 pp=4:2 dp=2,pp=2:1 tp=2,pp=2:2 tp=2,pp=4:1 dp=2,tp=2,pp=2:1 dp=2,pp=4:1"
+for spec in $meshes; do
+  mesh=${spec%%:*} micro=()
+  [ "$spec" != "$mesh" ] && micro=(--microbatches "${spec##*:}")
+  n=$(( $(sed -e 's/[a-z]*=//g' -e 's/,/*/g' <<< "$mesh") ))
+  pkg="$work/${spec//[=,:]/_}.tpkg"
+  if ! "$bin/tessera-compile" "$dir/model.onnx" $shapes --mesh "$mesh" "${micro[@]}" -o "$pkg" 2> "$work/compile.err"; then
+    echo "$spec: refused: $(grep -m1 '^error' "$work/compile.err")"
     continue
   fi
   if [ "$launcher" = mpi ]; then
@@ -37,8 +45,8 @@ for mesh in dp=2 tp=2 dp=4 dp=2,tp=2 tp=4 dp=8 dp=4,tp=2 dp=2,tp=4 tp=8; do
   bad=$(grep -c "check .*: FAIL" <<< "$out")
   good=$(grep -c "check .*: ok" <<< "$out")
   if [ $status -eq 0 ] && [ "$bad" -eq 0 ] && [ "$good" -gt 0 ]; then
-    echo "$mesh: ok ($n ranks)"
+    echo "$spec: ok ($n ranks)"
   else
-    echo "$mesh: FAILED (exit $status)"; echo "$out" | head -5
+    echo "$spec: FAILED (exit $status)"; echo "$out" | head -5
   fi
 done

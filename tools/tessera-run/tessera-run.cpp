@@ -32,6 +32,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <sstream>
@@ -134,6 +135,24 @@ double element(const HostTensor &t, int64_t i) {
   }
 }
 
+/// A schedule's steps before micro-batch `stop` (fault injection).
+class TruncatedSchedule : public Schedule {
+public:
+  TruncatedSchedule(const Schedule &inner, int stop) : inner_(inner), stop_(stop) {}
+  std::string name() const override { return inner_.name() + " (truncated)"; }
+  std::vector<ScheduleStep> steps(int stage, int stages, int microbatches) const override {
+    std::vector<ScheduleStep> out;
+    for (const ScheduleStep &s : inner_.steps(stage, stages, microbatches))
+      if (s.microbatch < stop_)
+        out.push_back(s);
+    return out;
+  }
+
+private:
+  const Schedule &inner_;
+  int stop_;
+};
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -148,6 +167,7 @@ int main(int argc, char **argv) {
   int ranks = 0;
   double timeoutSeconds = 60;
   std::string tracePath, scheduleName = "gpipe";
+  int dieRank = -1, dieMicrobatch = 0;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
@@ -171,6 +191,14 @@ int main(int argc, char **argv) {
       ranks = std::atoi(next().c_str());
     } else if (arg == "--trace") {
       tracePath = next();
+    } else if (arg == "--die-at") {
+      // Testing: rank R stops silently before micro-batch M (a thread just
+      // stops; a process exits), so the others must time out or be failed.
+      std::string spec = next();
+      if (std::sscanf(spec.c_str(), "%d:%d", &dieRank, &dieMicrobatch) != 2) {
+        std::fprintf(stderr, "error: --die-at '%s' is not RANK:MICROBATCH\n", spec.c_str());
+        return 2;
+      }
     } else if (arg == "--schedule") {
       scheduleName = next();
     } else if (arg == "--timeout") {
@@ -446,7 +474,9 @@ int main(int argc, char **argv) {
   double traceOrigin = 0;
   for (int r = 0; r < repeat; ++r) {
     auto start = std::chrono::steady_clock::now();
-    traceOrigin = Session::now();
+    // Events keep the steady clock (one clock for every process of a
+    // machine); the earliest becomes 0 when the trace is written.
+    traceOrigin = 0;
     for (auto &t : traces)
       t.clear();
     std::vector<Status> results(mine.size());
@@ -454,6 +484,18 @@ int main(int argc, char **argv) {
       MeshPosition p = meshPosition(*package, mine[k]);
       Communicator *comm = mpiWorld ? mpiWorld.get()
                            : localGroup ? &localGroup->communicator(mine[k]) : nullptr;
+      if (mine[k] == dieRank) {
+        TruncatedSchedule dying(*plan, dieMicrobatch);
+        (void)runPipelineRank(*sessions[k], comm, p, dying, inputFor(p), outputFor(p),
+                              nullptr, traceOrigin);
+        std::fprintf(stderr, "tessera-run: rank %d dies before micro-batch %d (--die-at)\n",
+                     mine[k], dieMicrobatch);
+        std::fflush(stderr);
+        if (mpiWorld)
+          std::_Exit(3);
+        results[k] = Status::okStatus();
+        return;
+      }
       results[k] = runPipelineRank(*sessions[k], comm, p, *plan, inputFor(p), outputFor(p),
                                    tracePath.empty() ? nullptr : &traces[k], traceOrigin);
       if (!results[k].ok() && localGroup) // the others must not wait for it
@@ -479,9 +521,11 @@ int main(int argc, char **argv) {
     if (mpiWorld) {
       // Every rank's events go to rank 0 as text lines.
       std::string text;
-      for (const TraceEvent &e : all)
-        text += e.name + "\t" + e.category + "\t" + std::to_string(e.rank) + "\t" +
-                std::to_string(e.start) + "\t" + std::to_string(e.duration) + "\n";
+      for (const TraceEvent &e : all) {
+        char times[64];
+        std::snprintf(times, sizeof(times), "%.9f\t%.9f", e.start, e.duration);
+        text += e.name + "\t" + e.category + "\t" + std::to_string(e.rank) + "\t" + times + "\n";
+      }
       uint64_t size = text.size();
       std::vector<uint64_t> sizes(static_cast<size_t>(meshSize));
       if (!check(mpiWorld->allGather(&size, sizes.data(), 1, DType::I64)))
@@ -513,6 +557,11 @@ int main(int argc, char **argv) {
         }
       }
     }
+    double first = std::numeric_limits<double>::infinity();
+    for (const TraceEvent &e : all)
+      first = std::min(first, e.start);
+    for (TraceEvent &e : all)
+      e.start -= first;
     if (leader && !check(writeChromeTrace(tracePath, all)))
       return finish(1);
   }
