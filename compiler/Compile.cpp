@@ -36,7 +36,7 @@ namespace cl = llvm::cl;
 
 namespace {
 
-enum class Emit { None, Tsr, TsrFused, Partitioned, Plan };
+enum class Emit { None, Tsr, TsrFused, Summary, Partitioned, Plan };
 
 
 /// The lowered program as text: tensors, kernels, the memory plan.
@@ -145,6 +145,8 @@ int tessera::compileMain(int argc, char **argv) {
       cl::values(clEnumValN(Emit::Tsr, "tsr", "the imported tsr IR"),
                  clEnumValN(Emit::TsrFused, "tsr-fused",
                             "the tsr IR after the graph pipeline"),
+                 clEnumValN(Emit::Summary, "summary",
+                            "the chosen plan only (no package)"),
                  clEnumValN(Emit::Partitioned, "partitioned",
                             "the SPMD tsr IR of one rank (--rank), with its "
                             "shard collectives"),
@@ -179,6 +181,11 @@ int tessera::compileMain(int argc, char **argv) {
       "microbatches", cl::desc("micro-batches per pipeline (default: the "
                                "compiler chooses)"),
       cl::init(0));
+  static cl::opt<std::string> pipelineSplit(
+      "pipeline-split", cl::desc("how stages are cut: balanced (dynamic "
+                                 "programming, the default) or even (the same "
+                                 "number of layers each, as Megatron-LM does)"),
+      cl::init("balanced"));
   static cl::opt<int64_t> emitRank(
       "rank", cl::desc("the rank --emit=partitioned prints"), cl::init(0));
   static cl::opt<bool> planOnly(
@@ -297,6 +304,10 @@ int tessera::compileMain(int argc, char **argv) {
   }
   if (objective != "latency" && objective != "throughput") {
     llvm::errs() << "error: --objective must be latency or throughput\n";
+    return 2;
+  }
+  if (pipelineSplit != "balanced" && pipelineSplit != "even") {
+    llvm::errs() << "error: --pipeline-split must be balanced or even\n";
     return 2;
   }
   if (microbatches < 0) {
@@ -467,13 +478,16 @@ int tessera::compileMain(int argc, char **argv) {
           std::string why;
           auto func = c.replica.lookupSymbol<func::FuncOp>("main");
           FailureOr<partition::PipelineStages> stages =
-              partition::sliceStages(func, *c.plan, c.pp, cost, memoryCap, why);
+              partition::sliceStages(func, *c.plan, c.pp, cost, memoryCap, why,
+                                     pipelineSplit == "even");
           if (failed(stages)) {
             c.ruledOut = why;
           } else {
             c.stages = *stages;
-            // GPipe fill-drain: m + pp - 1 steps of the slowest stage.
-            c.seconds = double(m + c.pp - 1) * stages->stepSeconds;
+            // GPipe fill-drain: a batch takes m + pp - 1 steps of the slowest
+            // stage; batches streamed back to back leave one every m steps.
+            c.seconds = double(objective == "throughput" ? m : m + c.pp - 1) *
+                        stages->stepSeconds;
           }
         }
       }
@@ -502,8 +516,8 @@ int tessera::compileMain(int argc, char **argv) {
       candidates.push_back(std::move(c));
     }
   }
-  // Throughput for a fixed global batch is batch / time: the same order as
-  // latency here.
+  // Latency: the time of one batch. Throughput: the time per batch when
+  // batches stream back to back (pipelines overlap them).
   const Candidate *best = nullptr;
   for (const Candidate &c : candidates)
     if (c.ruledOut.empty() && (!best || c.seconds < best->seconds - 1e-15))
@@ -557,7 +571,8 @@ int tessera::compileMain(int argc, char **argv) {
       llvm::errs() << llvm::format(" x pp=%lld, %lld micro-batches", (long long)pp,
                                    (long long)m);
     llvm::errs() << " on " << spec->name
-                 << llvm::format(": predicted %.4f ms per batch", best->seconds * 1e3);
+                 << llvm::format(": predicted %.4f ms per batch", best->seconds * 1e3)
+                 << (objective == "throughput" && pp > 1 ? " in steady state" : "");
     if (pp == 1)
       llvm::errs() << llvm::format(" (compute %.4f ms, communication %.4f ms)",
                                    best->plan->computeSeconds * 1e3,
@@ -580,6 +595,9 @@ int tessera::compileMain(int argc, char **argv) {
                                      best->stages.sendSeconds[size_t(s)] * 1e3,
                                      best->stages.weightBytes[size_t(s)] / 1048576.0);
   }
+
+  if (emit == Emit::Summary)
+    return 0;
 
   // Rank r is replica d, stage s, tp index t with r = (d * pp + s) * tp + t.
   auto spmdFor = [&](int64_t r) {

@@ -111,16 +111,20 @@ std::vector<size_t> tessera::partition::candidateCuts(func::FuncOp func) {
   for (size_t c = n / 4; c <= 3 * n / 4; ++c)
     least = std::min(least, bytes[c]);
   std::vector<size_t> cuts;
-  for (size_t c = 1; c < n; ++c)
-    if (bytes[c] <= least * 1.001 && !isSource(p.ops[c]))
-      cuts.push_back(c);
+  for (size_t c = 1; c < n; ++c) {
+    if (bytes[c] > least * 1.001 || isSource(p.ops[c]))
+      continue;
+    // Weights are cloned into the stages that use them, so a cut never
+    // sits before one: each layer boundary gives one position.
+    cuts.push_back(c);
+  }
   return cuts;
 }
 
 FailureOr<PipelineStages>
 tessera::partition::sliceStages(func::FuncOp func, const ShardingPlan &plan, int64_t pp,
                                 const CostModel &cost, double memoryCap,
-                                std::string &error) {
+                                std::string &error, bool even) {
   Positions p(func);
   size_t n = p.size();
   std::vector<size_t> points = {0};
@@ -179,6 +183,16 @@ tessera::partition::sliceStages(func::FuncOp func, const ShardingPlan &plan, int
           from[size_t(k)][j] = i;
         }
       }
+  if (even) {
+    // Megatron: boundaries spread evenly, whatever the stages cost.
+    for (int64_t k = 1; k <= pp; ++k) {
+      size_t j = size_t(std::llround(double(k) * double(m - 1) / double(pp)));
+      size_t i = size_t(std::llround(double(k - 1) * double(m - 1) / double(pp)));
+      from[size_t(k)][j] = i;
+      best[size_t(k)][j] = std::max(k == 1 ? 0.0 : best[size_t(k - 1)][i],
+                                    time[points[j]] - time[points[i]] + send(points[j]));
+    }
+  }
   if (!std::isfinite(best[size_t(pp)][m - 1])) {
     error = "no cut into " + std::to_string(pp) +
             " stages fits every stage's weights in the device memory";

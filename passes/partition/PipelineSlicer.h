@@ -37,11 +37,13 @@ struct PipelineStages {
 /// Positions where a stage may start: layer boundaries.
 std::vector<size_t> candidateCuts(mlir::func::FuncOp func);
 
-/// Cuts `func` into `pp` stages under `plan`'s per-op times.
+/// Cuts `func` into `pp` stages under `plan`'s per-op times: balanced by
+/// dynamic programming, or, with `even`, Megatron's way (the same number of
+/// layer boundaries in every stage), for comparison.
 mlir::FailureOr<PipelineStages> sliceStages(mlir::func::FuncOp func,
                                             const ShardingPlan &plan, int64_t pp,
                                             const CostModel &cost, double memoryCap,
-                                            std::string &error);
+                                            std::string &error, bool even = false);
 
 /// The module of ops [begin, end) of `func`: a `main` taking the values that
 /// cross `begin` (all of `func`'s arguments for the first stage) and
