@@ -639,6 +639,7 @@ int tessera::compileMain(int argc, char **argv) {
     if (failed(program))
       return 1;
     program->stage = uint32_t(s);
+    program->predictedSeconds = stagePlans[size_t(s)].totalSeconds();
     // Graph inputs (first stage) and outputs (last stage) are split over the
     // replicas and micro-batches; values between stages are not.
     if (dp * m > 1) {
@@ -658,9 +659,26 @@ int tessera::compileMain(int argc, char **argv) {
     meshShape.push_back(unsigned(pp));
   if (tp > 1 || pp > 1)
     meshShape.push_back(unsigned(tp));
+  // Split a batch's predicted time: the busy steps in the slowest stage's
+  // compute/communication proportion, the rest pipeline bubble.
+  PackagePrediction prediction;
+  prediction.cluster = spec->name;
+  prediction.objective = objective;
+  prediction.batchSeconds = best->seconds;
+  {
+    const partition::ShardingPlan *slowest = &stagePlans[0];
+    for (const partition::ShardingPlan &p : stagePlans)
+      if (p.totalSeconds() > slowest->totalSeconds())
+        slowest = &p;
+    double busy = pp == 1 ? best->seconds : double(m) * best->stages.stepSeconds;
+    double total = std::max(slowest->totalSeconds(), 1e-30);
+    prediction.computeSeconds = busy * slowest->computeSeconds / total;
+    prediction.communicationSeconds = busy - prediction.computeSeconds;
+    prediction.bubbleSeconds = best->seconds - busy;
+  }
   llvm::Expected<PackageStats> stats = writePackage(
       output, programs, meshShape, *model, "tessera-compile from " + std::string(input),
-      /*progress=*/true, weights == "external", unsigned(pp), unsigned(m));
+      /*progress=*/true, weights == "external", unsigned(pp), unsigned(m), &prediction);
   if (!stats) {
     llvm::errs() << "error: " << llvm::toString(stats.takeError()) << "\n";
     return 1;

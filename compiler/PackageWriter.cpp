@@ -48,7 +48,7 @@ tessera::writePackage(const std::string &path,
                       const std::vector<unsigned> &mesh,
                       const onnx::ModelFile &model, const std::string &producer,
                       bool progress, bool externalWeights, unsigned stages,
-                      unsigned microbatches) {
+                      unsigned microbatches, const PackagePrediction *prediction) {
   // External files (--weights=external): index by absolute path.
   std::vector<std::string> externalPaths;
   std::map<std::string, uint32_t> externalIndex;
@@ -165,9 +165,9 @@ tessera::writePackage(const std::string &path,
           fbb.CreateString(k.location)));
     }
     programOffsets.push_back(tpkg::CreateProgram(
-        fbb, uint32_t(rank), plan.stage, fbb.CreateVector(tensors), fbb.CreateVector(kernels),
+        fbb, uint32_t(rank), fbb.CreateVector(tensors), fbb.CreateVector(kernels),
         fbb.CreateVector(plan.inputs), fbb.CreateVector(plan.outputs),
-        plan.arenaBytes));
+        plan.arenaBytes, plan.stage, plan.predictedSeconds));
     stats.arenaBytes = std::max(stats.arenaBytes, plan.arenaBytes);
     stats.kernels += plan.kernels.size();
   }
@@ -185,10 +185,17 @@ tessera::writePackage(const std::string &path,
     externals.push_back(tpkg::CreateExternalFile(
         fbb, fbb.CreateString(relative.empty() ? file : relative.string()), size));
   }
+  flatbuffers::Offset<tpkg::Prediction> predicted = 0;
+  if (prediction)
+    predicted = tpkg::CreatePrediction(
+        fbb, fbb.CreateString(prediction->cluster), fbb.CreateString(prediction->objective),
+        prediction->batchSeconds, prediction->computeSeconds,
+        prediction->communicationSeconds, prediction->bubbleSeconds);
   auto root = tpkg::CreatePackage(fbb, fbb.CreateString(producer),
                                   fbb.CreateVector(mesh),
                                   fbb.CreateVector(programOffsets),
-                                  fbb.CreateVector(externals), stages, microbatches);
+                                  fbb.CreateVector(externals), stages, microbatches,
+                                  predicted);
   tpkg::FinishPackageBuffer(fbb, root);
 
   rt::PackageHeader header{};

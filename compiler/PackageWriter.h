@@ -20,6 +20,13 @@ struct ModelFile;
 
 namespace tessera {
 
+/// The cost model's prediction for the whole plan, recorded in the package.
+struct PackagePrediction {
+  std::string cluster, objective;
+  double batchSeconds = 0, computeSeconds = 0, communicationSeconds = 0,
+         bubbleSeconds = 0;
+};
+
 struct PackageStats {
   uint64_t fileBytes = 0;
   uint64_t weightBytes = 0;
@@ -37,7 +44,8 @@ writePackage(const std::string &path, const std::vector<lower::ProgramPlan> &pro
              const std::vector<unsigned> &mesh, const onnx::ModelFile &model,
              const std::string &producer, bool progress,
              bool externalWeights = false, unsigned stages = 1,
-             unsigned microbatches = 1);
+             unsigned microbatches = 1,
+             const PackagePrediction *prediction = nullptr);
 
 } // namespace tessera
 

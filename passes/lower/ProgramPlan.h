@@ -56,6 +56,7 @@ struct PlannedKernel {
 
 struct ProgramPlan {
   uint32_t stage = 0; ///< pipeline stage
+  double predictedSeconds = 0; ///< the cost model's time of one run
   std::vector<PlannedTensor> tensors;
   std::vector<PlannedKernel> kernels;
   std::vector<uint32_t> inputs, outputs;

@@ -4,12 +4,17 @@
 //
 //===----------------------------------------------------------------------===//
 //
-//   tessera-inspect model.tpkg [--json]
+//   tessera-inspect model.tpkg [--json] [--tensor NAME]
 //
-// The mesh, and per rank: inputs and outputs (with their split), parameter
-// bytes, the activation arena (the memory plan's peak), FLOPs of the
-// matrix products and attention, and the kernels by op. --json prints the
-// same as a versioned JSON object (schema "tessera-inspect/1").
+// The mesh, pipeline stages (their ranks and the first and last layer they
+// run) and micro-batches, the compiler's predicted time split into compute,
+// communication and pipeline bubble, and per rank: inputs and outputs (with
+// their split), parameter bytes, the activation arena (the memory plan's
+// peak), FLOPs of the matrix products and attention, bytes each collective
+// kind and each stage send moves per batch, and the kernels by op.
+// --tensor NAME shows which rank holds which block of a weight. --json
+// prints the same as a versioned JSON object (schema "tessera-inspect/1";
+// fields are only ever added).
 //
 // Works from the package alone: no MLIR, no model files.
 //
@@ -18,6 +23,7 @@
 #include "tessera/runtime/Package.h"
 #include "tessera/runtime/tpkg_generated.h"
 
+#include <cctype>
 #include <cstdio>
 #include <cstring>
 #include <map>
@@ -31,6 +37,11 @@ namespace {
 
 struct RankSummary {
   int rank = 0;
+  unsigned stage = 0;
+  double predictedSeconds = 0;
+  /// Bytes per batch: all_reduce, all_gather, reduce_scatter, send.
+  std::map<std::string, double> traffic;
+  std::string firstLayer, lastLayer;
   uint64_t parameterBytes = 0;
   uint64_t arenaBytes = 0;
   double flops = 0;
@@ -58,9 +69,30 @@ std::string describe(const tpkg::Tensor *t) {
   return s;
 }
 
-RankSummary summarize(const tpkg::Program *p) {
+/// The layer a kernel belongs to, from its ONNX node name: "/h.3/attn/..."
+/// or "model.layers.3..." give "3"; empty when there is no number.
+std::string layerOf(const tpkg::Kernel *k) {
+  if (!k->location())
+    return "";
+  std::string loc = k->location()->str();
+  for (const char *marker : {"h.", "layers.", "layer.", "h_", "layers_", "layer_"}) {
+    size_t at = loc.find(marker);
+    if (at == std::string::npos)
+      continue;
+    size_t begin = at + std::strlen(marker), end = begin;
+    while (end < loc.size() && std::isdigit(static_cast<unsigned char>(loc[end])))
+      ++end;
+    if (end > begin)
+      return loc.substr(begin, end - begin);
+  }
+  return "";
+}
+
+RankSummary summarize(const tpkg::Program *p, unsigned microbatches, bool lastStage) {
   RankSummary r;
   r.rank = int(p->rank());
+  r.stage = p->stage();
+  r.predictedSeconds = p->predicted_seconds();
   r.arenaBytes = p->arena_bytes();
   const auto *tensors = p->tensors();
   std::set<std::pair<int, uint64_t>> seen; // weights shared by views count once
@@ -75,9 +107,20 @@ RankSummary summarize(const tpkg::Program *p) {
     if (fresh)
       r.parameterBytes += t->size();
   }
+  auto bytes = [](const tpkg::Tensor *t) { return double(t->size()); };
   for (const tpkg::Kernel *k : *p->kernels()) {
     std::string op = k->op()->str();
     ++r.kernels[op];
+    std::string layer = layerOf(k);
+    if (!layer.empty()) {
+      if (r.firstLayer.empty())
+        r.firstLayer = layer;
+      r.lastLayer = layer;
+    }
+    if (op == "all_reduce" || op == "all_gather")
+      r.traffic[op] += bytes(tensors->Get(k->outputs()->Get(0))) * microbatches;
+    else if (op == "reduce_scatter")
+      r.traffic[op] += bytes(tensors->Get(k->inputs()->Get(0))) * microbatches;
     auto in = [&](uint32_t i) { return tensors->Get(k->inputs()->Get(i)); };
     auto out = tensors->Get(k->outputs()->Get(0));
     if (op == "matmul") {
@@ -100,8 +143,11 @@ RankSummary summarize(const tpkg::Program *p) {
   }
   for (uint32_t id : *p->inputs())
     r.inputs.push_back(describe(tensors->Get(id)));
-  for (uint32_t id : *p->outputs())
+  for (uint32_t id : *p->outputs()) {
     r.outputs.push_back(describe(tensors->Get(id)));
+    if (!lastStage)
+      r.traffic["send"] += bytes(tensors->Get(id)) * microbatches;
+  }
   return r;
 }
 
@@ -118,20 +164,23 @@ std::string jsonString(const std::string &s) {
 } // namespace
 
 int main(int argc, char **argv) {
-  std::string path;
+  std::string path, tensorName;
   bool json = false;
+  const char *usage = "usage: tessera-inspect model.tpkg [--json] [--tensor NAME]\n";
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--json") == 0)
       json = true;
+    else if (std::strcmp(argv[i], "--tensor") == 0 && i + 1 < argc)
+      tensorName = argv[++i];
     else if (argv[i][0] != '-' && path.empty())
       path = argv[i];
     else {
-      std::fprintf(stderr, "usage: tessera-inspect model.tpkg [--json]\n");
+      std::fprintf(stderr, "%s", usage);
       return 2;
     }
   }
   if (path.empty()) {
-    std::fprintf(stderr, "usage: tessera-inspect model.tpkg [--json]\n");
+    std::fprintf(stderr, "%s", usage);
     return 2;
   }
   std::shared_ptr<rt::Package> package;
@@ -143,9 +192,55 @@ int main(int argc, char **argv) {
   std::vector<unsigned> mesh;
   if (plan->mesh())
     mesh.assign(plan->mesh()->begin(), plan->mesh()->end());
+  unsigned stages = std::max(1u, plan->stages()), micro = std::max(1u, plan->microbatches());
   std::vector<RankSummary> ranks;
   for (const tpkg::Program *p : *plan->programs())
-    ranks.push_back(summarize(p));
+    ranks.push_back(summarize(p, micro, p->stage() + 1 == stages));
+  const tpkg::Prediction *predicted = plan->prediction();
+
+  // --tensor: which rank holds which block of a weight.
+  if (!tensorName.empty()) {
+    int found = 0;
+    for (const tpkg::Program *p : *plan->programs())
+      for (const tpkg::Tensor *t : *p->tensors()) {
+        if (!t->name() || t->storage() == tpkg::Storage::Arena)
+          continue;
+        std::string name = t->name()->str();
+        std::string offsets;
+        if (name == tensorName) {
+          offsets = "";
+        } else if (name.rfind(tensorName + "@[", 0) == 0) {
+          offsets = name.substr(tensorName.size() + 2, name.size() - tensorName.size() - 3);
+        } else {
+          continue;
+        }
+        std::vector<int64_t> start;
+        for (size_t at = 0; !offsets.empty() && at <= offsets.size();) {
+          size_t comma = offsets.find(',', at);
+          start.push_back(std::atoll(offsets.substr(at, comma - at).c_str()));
+          if (comma == std::string::npos)
+            break;
+          at = comma + 1;
+        }
+        std::string block;
+        for (size_t d = 0; t->shape() && d < t->shape()->size(); ++d) {
+          int64_t b = d < start.size() ? start[d] : 0;
+          block += (d ? ", " : "") + std::to_string(b) + ":" +
+                   std::to_string(b + t->shape()->Get(uint32_t(d)));
+        }
+        std::printf("rank %u (stage %u): %s [%s]%s\n", p->rank(), p->stage(),
+                    describe(t).c_str(), block.c_str(),
+                    start.empty() ? " (whole)" : "");
+        ++found;
+        break; // one entry per rank
+      }
+    if (!found) {
+      std::fprintf(stderr, "error: no weight named '%s' in %s\n", tensorName.c_str(),
+                   path.c_str());
+      return 1;
+    }
+    return 0;
+  }
 
   if (json) {
     std::printf("{\n  \"schema\": \"tessera-inspect/1\",\n  \"package\": %s,\n",
@@ -154,13 +249,27 @@ int main(int argc, char **argv) {
                 jsonString(plan->producer() ? plan->producer()->str() : "").c_str());
     for (size_t i = 0; i < mesh.size(); ++i)
       std::printf("%s%u", i ? ", " : "", mesh[i]);
-    std::printf("],\n  \"ranks\": [\n");
+    std::printf("],\n  \"stages\": %u,\n  \"microbatches\": %u,\n", stages, micro);
+    if (predicted)
+      std::printf("  \"prediction\": {\"cluster\": %s, \"objective\": %s, "
+                  "\"batch_seconds\": %.9g, \"compute_seconds\": %.9g, "
+                  "\"communication_seconds\": %.9g, \"bubble_seconds\": %.9g},\n",
+                  jsonString(predicted->cluster() ? predicted->cluster()->str() : "").c_str(),
+                  jsonString(predicted->objective() ? predicted->objective()->str() : "").c_str(),
+                  predicted->batch_seconds(), predicted->compute_seconds(),
+                  predicted->communication_seconds(), predicted->bubble_seconds());
+    std::printf("  \"ranks\": [\n");
     for (size_t i = 0; i < ranks.size(); ++i) {
       const RankSummary &r = ranks[i];
-      std::printf("    {\"rank\": %d, \"parameter_bytes\": %llu, \"activation_bytes\": %llu, "
-                  "\"flops\": %.0f, \"kernels\": {",
-                  r.rank, (unsigned long long)r.parameterBytes,
+      std::printf("    {\"rank\": %d, \"stage\": %u, \"predicted_seconds\": %.9g, "
+                  "\"parameter_bytes\": %llu, \"activation_bytes\": %llu, "
+                  "\"flops\": %.0f, \"traffic_bytes\": {",
+                  r.rank, r.stage, r.predictedSeconds, (unsigned long long)r.parameterBytes,
                   (unsigned long long)r.arenaBytes, r.flops);
+      size_t t = 0;
+      for (const auto &[kind, b] : r.traffic)
+        std::printf("%s%s: %.0f", t++ ? ", " : "", jsonString(kind).c_str(), b);
+      std::printf("}, \"kernels\": {");
       size_t k = 0;
       for (const auto &[op, n] : r.kernels)
         std::printf("%s%s: %d", k++ ? ", " : "", jsonString(op).c_str(), n);
@@ -176,23 +285,70 @@ int main(int argc, char **argv) {
   for (size_t i = 0; i < mesh.size(); ++i)
     std::printf("%s%u", i ? ", " : "", mesh[i]);
   std::printf("] (%zu rank%s)\n", ranks.size(), ranks.size() == 1 ? "" : "s");
+  if (stages > 1 || micro > 1) {
+    std::printf("pipeline: %u stage%s, %u micro-batch%s per replica\n", stages,
+                stages == 1 ? "" : "s", micro, micro == 1 ? "" : "es");
+    for (unsigned st = 0; st < stages; ++st) {
+      std::string members, first, last;
+      double seconds = 0;
+      for (const RankSummary &r : ranks)
+        if (r.stage == st) {
+          members += (members.empty() ? "" : ",") + std::to_string(r.rank);
+          if (first.empty())
+            first = r.firstLayer;
+          last = r.lastLayer;
+          seconds = r.predictedSeconds;
+        }
+      std::printf("  stage %u: ranks %s, layers %s..%s, %.4f ms per micro-batch\n", st,
+                  members.c_str(), first.empty() ? "-" : first.c_str(),
+                  last.empty() ? "-" : last.c_str(), seconds * 1e3);
+    }
+  }
+  if (predicted)
+    std::printf("predicted on %s (%s): %.4f ms per batch = compute %.4f + communication "
+                "%.4f + pipeline bubble %.4f\n",
+                predicted->cluster() ? predicted->cluster()->c_str() : "?",
+                predicted->objective() ? predicted->objective()->c_str() : "?",
+                predicted->batch_seconds() * 1e3, predicted->compute_seconds() * 1e3,
+                predicted->communication_seconds() * 1e3, predicted->bubble_seconds() * 1e3);
   if (!ranks.empty()) {
     std::printf("inputs:\n");
     for (const std::string &s : ranks[0].inputs)
       std::printf("  %s\n", s.c_str());
     std::printf("outputs:\n");
-    for (const std::string &s : ranks[0].outputs)
+    const RankSummary *last = &ranks[0]; // graph outputs leave the last stage
+    for (const RankSummary &r : ranks)
+      if (r.stage + 1 == stages) {
+        last = &r;
+        break;
+      }
+    for (const std::string &s : last->outputs)
       std::printf("  %s\n", s.c_str());
   }
-  std::printf("%-5s %16s %16s %14s %8s\n", "rank", "parameters (B)", "activations (B)",
+  bool traffic = false;
+  for (const RankSummary &r : ranks)
+    traffic |= !r.traffic.empty();
+  std::printf("%-5s %16s %16s %14s %8s", "rank", "parameters (B)", "activations (B)",
               "GFLOP", "kernels");
+  if (traffic)
+    std::printf(" %14s %14s %14s %14s", "all-reduce (B)", "all-gather (B)",
+                "red-scatter (B)", "sent (B)");
+  std::printf("\n");
   for (const RankSummary &r : ranks) {
     int kernels = 0;
     for (const auto &[op, n] : r.kernels)
       kernels += n;
-    std::printf("%-5d %16llu %16llu %14.3f %8d\n", r.rank,
+    std::printf("%-5d %16llu %16llu %14.3f %8d", r.rank,
                 (unsigned long long)r.parameterBytes, (unsigned long long)r.arenaBytes,
                 r.flops / 1e9, kernels);
+    auto get = [&](const char *k) {
+      auto it = r.traffic.find(k);
+      return it == r.traffic.end() ? 0.0 : it->second;
+    };
+    if (traffic)
+      std::printf(" %14.0f %14.0f %14.0f %14.0f", get("all_reduce"), get("all_gather"),
+                  get("reduce_scatter"), get("send"));
+    std::printf("\n");
   }
   if (!ranks.empty()) {
     std::printf("kernels of rank 0:");

@@ -46,7 +46,7 @@ std::vector<uint8_t> tinyPackage() {
   std::vector<flatbuffers::Offset<tpkg::Kernel>> kernels{
       kernel("add", {0, 1}, {2}), kernel("relu", {2}, {3})};
   std::vector<uint32_t> inputs{0}, outputs{3}, mesh{1};
-  auto program = tpkg::CreateProgram(fbb, 0, /*stage=*/0, fbb.CreateVector(tensors),
+  auto program = tpkg::CreateProgram(fbb, 0, fbb.CreateVector(tensors),
                                      fbb.CreateVector(kernels),
                                      fbb.CreateVector(inputs),
                                      fbb.CreateVector(outputs), 192);
