@@ -186,6 +186,11 @@ int tessera::compileMain(int argc, char **argv) {
                                  "programming, the default) or even (the same "
                                  "number of layers each, as Megatron-LM does)"),
       cl::init("balanced"));
+  static cl::opt<bool> explain(
+      "explain", cl::desc("print the chosen plan and every alternative considered "
+                          "with its predicted time and memory, and why meshes "
+                          "were ruled out"),
+      cl::init(false));
   static cl::opt<int64_t> emitRank(
       "rank", cl::desc("the rank --emit=partitioned prints"), cl::init(0));
   static cl::opt<bool> planOnly(
@@ -528,6 +533,40 @@ int tessera::compileMain(int argc, char **argv) {
                    << (c.pp > 1 ? " pp=" + std::to_string(c.pp) : std::string()) << ": "
                    << c.ruledOut << "\n";
     return 1;
+  }
+  if (explain) {
+    // The chosen plan and every alternative in order of predicted time, then
+    // the meshes ruled out and why.
+    std::vector<const Candidate *> order;
+    for (const Candidate &c : candidates)
+      if (c.ruledOut.empty())
+        order.push_back(&c);
+    std::stable_sort(order.begin(), order.end(), [](const Candidate *a, const Candidate *b) {
+      return a->seconds < b->seconds;
+    });
+    auto memory = [](const Candidate *c) {
+      return c->pp > 1 ? *std::max_element(c->stages.weightBytes.begin(),
+                                           c->stages.weightBytes.end())
+                       : c->plan->weightBytesPerRank;
+    };
+    llvm::outs() << llvm::format("%-6s %-24s %14s %10s %16s\n", "", "mesh (dp x tp x pp / m)",
+                                 "predicted ms", "vs chosen", "weights MiB/rank");
+    for (const Candidate *c : order) {
+      std::string meshText = std::to_string(c->dp) + " x " + std::to_string(c->tp) + " x " +
+                             std::to_string(c->pp) + " / " + std::to_string(c->m);
+      llvm::outs() << llvm::format("%-6s %-24s %14.4f %9.2fx %16.1f\n",
+                                   c == best ? "chosen" : "", meshText.c_str(),
+                                   c->seconds * 1e3, c->seconds / best->seconds,
+                                   memory(c) / 1048576.0);
+    }
+    for (const Candidate &c : candidates)
+      if (!c.ruledOut.empty())
+        llvm::outs() << "ruled out: " << c.dp << " x " << c.tp << " x " << c.pp << " / " << c.m
+                     << ": " << c.ruledOut << "\n";
+    llvm::outs() << llvm::format("memory cap per device: %.1f MiB of weights (90%% of %s's "
+                                 "%.0f GB)\n",
+                                 memoryCap / 1048576.0, spec->device.name.c_str(),
+                                 spec->device.memoryBytes / 1e9);
   }
   int64_t dp = best->dp, tp = best->tp, pp = best->pp, m = best->m;
   int64_t ranks = dp * tp * pp;
