@@ -702,6 +702,8 @@ int tessera::compileMain(int argc, char **argv) {
   // compute/communication proportion, the rest pipeline bubble.
   PackagePrediction prediction;
   prediction.cluster = spec->name;
+  prediction.deviceMemoryBytes = spec->device.memoryBytes;
+  prediction.sendSeconds = pp > 1 ? best->stages.sendSeconds : std::vector<double>{0.0};
   prediction.objective = objective;
   prediction.batchSeconds = best->seconds;
   {

@@ -190,7 +190,8 @@ tessera::writePackage(const std::string &path,
     predicted = tpkg::CreatePrediction(
         fbb, fbb.CreateString(prediction->cluster), fbb.CreateString(prediction->objective),
         prediction->batchSeconds, prediction->computeSeconds,
-        prediction->communicationSeconds, prediction->bubbleSeconds);
+        prediction->communicationSeconds, prediction->bubbleSeconds,
+        prediction->deviceMemoryBytes, fbb.CreateVector(prediction->sendSeconds));
   auto root = tpkg::CreatePackage(fbb, fbb.CreateString(producer),
                                   fbb.CreateVector(mesh),
                                   fbb.CreateVector(programOffsets),

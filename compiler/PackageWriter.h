@@ -24,7 +24,8 @@ namespace tessera {
 struct PackagePrediction {
   std::string cluster, objective;
   double batchSeconds = 0, computeSeconds = 0, communicationSeconds = 0,
-         bubbleSeconds = 0;
+         bubbleSeconds = 0, deviceMemoryBytes = 0;
+  std::vector<double> sendSeconds; ///< per pipeline stage
 };
 
 struct PackageStats {

@@ -1,5 +1,6 @@
 # lit configuration for Tessera's FileCheck tests (test/**/*.mlir).
 import os
+import shutil
 
 import lit.formats
 
@@ -31,3 +32,7 @@ if config.have_mpi:
     config.environment["OMPI_MCA_rmaps_base_oversubscribe"] = "1"
 if config.have_cuda:
     config.available_features.add("cuda")
+# Headless Chromium (Debian's `chromium`, installed by tools/setup-deps.sh)
+# renders tessera-inspect's HTML report.
+if shutil.which("chromium"):
+    config.available_features.add("chromium")

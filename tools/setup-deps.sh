@@ -19,6 +19,8 @@ if [[ "${TESSERA_RUNTIME_ONLY:-0}" != 1 ]]; then
   pkgs+=(libmlir-22-dev mlir-22-tools llvm-22-dev llvm-22-tools
          libonnx-dev libprotobuf-dev protobuf-compiler libonnx-testdata
          coinor-libcbc-dev)
+  # Tests: tessera-inspect's HTML report is rendered by headless Chromium.
+  pkgs+=(chromium)
 fi
 
 missing=()

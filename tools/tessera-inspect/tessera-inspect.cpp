@@ -12,13 +12,16 @@
 // their split), parameter bytes, the activation arena (the memory plan's
 // peak), FLOPs of the matrix products and attention, bytes each collective
 // kind and each stage send moves per batch, and the kernels by op.
-// --tensor NAME shows which rank holds which block of a weight. --json
+// --tensor NAME shows which rank holds which block of a weight; --html writes
+// the same as a self-contained page with pictures (HtmlReport.h). --json
 // prints the same as a versioned JSON object (schema "tessera-inspect/1";
 // fields are only ever added).
 //
 // Works from the package alone: no MLIR, no model files.
 //
 //===----------------------------------------------------------------------===//
+
+#include "HtmlReport.h"
 
 #include "tessera/runtime/Package.h"
 #include "tessera/runtime/tpkg_generated.h"
@@ -164,14 +167,19 @@ std::string jsonString(const std::string &s) {
 } // namespace
 
 int main(int argc, char **argv) {
-  std::string path, tensorName;
+  std::string path, tensorName, htmlPath, tracePath;
   bool json = false;
-  const char *usage = "usage: tessera-inspect model.tpkg [--json] [--tensor NAME]\n";
+  const char *usage = "usage: tessera-inspect model.tpkg [--json] [--tensor NAME] "
+                      "[--html report.html [--trace trace.json]]\n";
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--json") == 0)
       json = true;
     else if (std::strcmp(argv[i], "--tensor") == 0 && i + 1 < argc)
       tensorName = argv[++i];
+    else if (std::strcmp(argv[i], "--html") == 0 && i + 1 < argc)
+      htmlPath = argv[++i];
+    else if (std::strcmp(argv[i], "--trace") == 0 && i + 1 < argc)
+      tracePath = argv[++i];
     else if (argv[i][0] != '-' && path.empty())
       path = argv[i];
     else {
@@ -189,6 +197,14 @@ int main(int argc, char **argv) {
     return 1;
   }
   const tpkg::Package *plan = package->plan();
+  if (!htmlPath.empty()) {
+    if (rt::Status s = writeHtmlReport(*package, path, htmlPath, tracePath); !s.ok()) {
+      std::fprintf(stderr, "error: %s\n", s.message().c_str());
+      return 1;
+    }
+    std::printf("wrote %s\n", htmlPath.c_str());
+    return 0;
+  }
   std::vector<unsigned> mesh;
   if (plan->mesh())
     mesh.assign(plan->mesh()->begin(), plan->mesh()->end());
