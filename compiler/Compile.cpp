@@ -15,6 +15,7 @@
 #include "passes/partition/PipelineSlicer.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Shard/IR/ShardOps.h"
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/IR/MLIRContext.h"
@@ -664,6 +665,27 @@ int tessera::compileMain(int argc, char **argv) {
     });
   }
 
+  // Each kernel's predicted time, on the rank's local shapes.
+  auto costOf = [&](Operation *op) -> double {
+    auto bytes = [](Value v) {
+      auto type = cast<RankedTensorType>(v.getType());
+      return double(type.getNumElements()) *
+             double(std::max(8u, type.getElementType().getIntOrFloatBitWidth()) / 8);
+    };
+    bool across = tp > spec->devicesPerNode;
+    if (isa<shard::AllReduceOp>(op))
+      return cost.collectiveSeconds(Collective::AllReduce, bytes(op->getResult(0)), int(tp), across);
+    if (isa<shard::AllGatherOp>(op))
+      return cost.collectiveSeconds(Collective::AllGather, bytes(op->getResult(0)), int(tp), across);
+    if (isa<shard::ReduceScatterOp>(op))
+      return cost.collectiveSeconds(Collective::ReduceScatter, bytes(op->getOperand(0)),
+                                    int(tp), across);
+    std::string dtype = "f32";
+    if (op->getNumResults())
+      if (auto t = dyn_cast<RankedTensorType>(op->getResult(0).getType()))
+        dtype = t.getElementType().isBF16() ? "bf16" : t.getElementType().isF16() ? "f16" : "f32";
+    return cost.computeSeconds(workOf(op), dtype);
+  };
   std::vector<lower::ProgramPlan> programs;
   std::map<int64_t, OwningOpRef<ModuleOp>> spmd; // by (stage, tp index)
   for (int64_t r = 0; r < ranks; ++r) {
@@ -674,7 +696,7 @@ int tessera::compileMain(int argc, char **argv) {
         return 1;
     }
     auto func = spmd[key]->lookupSymbol<func::FuncOp>("main");
-    FailureOr<lower::ProgramPlan> program = lower::planProgram(func, r);
+    FailureOr<lower::ProgramPlan> program = lower::planProgram(func, r, costOf);
     if (failed(program))
       return 1;
     program->stage = uint32_t(s);

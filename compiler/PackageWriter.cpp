@@ -162,7 +162,7 @@ tessera::writePackage(const std::string &path,
       kernels.push_back(tpkg::CreateKernel(
           fbb, fbb.CreateString(k.op), fbb.CreateVector(k.inputs),
           fbb.CreateVector(k.outputs), fbb.CreateVector(attrs),
-          fbb.CreateString(k.location)));
+          fbb.CreateString(k.location), k.predictedSeconds));
     }
     programOffsets.push_back(tpkg::CreateProgram(
         fbb, uint32_t(rank), fbb.CreateVector(tensors), fbb.CreateVector(kernels),

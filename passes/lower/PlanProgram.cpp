@@ -189,7 +189,10 @@ std::vector<int64_t> groupOf(ArrayRef<int64_t> grid, ArrayRef<int16_t> axes,
 
 } // namespace
 
-FailureOr<ProgramPlan> tessera::lower::planProgram(func::FuncOp func, int64_t rank) {
+FailureOr<ProgramPlan>
+tessera::lower::planProgram(func::FuncOp func, int64_t rank,
+                            std::function<double(Operation *)> costOf) {
+  auto predict = [&](Operation *op) { return costOf ? costOf(op) : 0.0; };
   ProgramPlan plan;
   llvm::DenseMap<Value, uint32_t> ids;
   Block &body = func.getBody().front();
@@ -262,6 +265,8 @@ FailureOr<ProgramPlan> tessera::lower::planProgram(func::FuncOp func, int64_t ra
         reg[m] = int64_t(reg.size());
       }
       kernel.attrs.push_back(std::move(program));
+      for (Operation *m : members[&op])
+        kernel.predictedSeconds += predict(m);
       auto id = addTensor(op.getResult(0), PlannedTensor());
       if (failed(id))
         return failure();
@@ -323,6 +328,7 @@ FailureOr<ProgramPlan> tessera::lower::planProgram(func::FuncOp func, int64_t ra
         kernel.attrs.push_back({"axis", {s.getScatterAxis().getSExtValue()}, {}});
       }
       kernel.attrs.push_back({"group", groupOf(grid.getShape(), axes, rank), {}});
+      kernel.predictedSeconds = predict(&op);
       kernel.inputs.push_back(ids.lookup(op.getOperand(0)));
       auto id = addTensor(op.getResult(0), PlannedTensor());
       if (failed(id))
@@ -380,6 +386,7 @@ FailureOr<ProgramPlan> tessera::lower::planProgram(func::FuncOp func, int64_t ra
     kernel.op = op.getName().stripDialect().str();
     kernel.location = locationName(op.getLoc());
     kernel.attrs = attributesOf(&op);
+    kernel.predictedSeconds = predict(&op);
     for (Value operand : op.getOperands())
       kernel.inputs.push_back(ids.lookup(operand));
     for (Value result : op.getResults()) {

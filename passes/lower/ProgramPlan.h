@@ -18,6 +18,7 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -52,6 +53,7 @@ struct PlannedKernel {
   std::vector<uint32_t> inputs, outputs;
   std::vector<PlannedAttr> attrs;
   std::string location;
+  double predictedSeconds = 0; ///< the cost model's time, when one was given
 };
 
 struct ProgramPlan {
@@ -67,7 +69,11 @@ struct ProgramPlan {
 /// Lowers `func` (tsr ops, and `shard` collectives of partitioned programs)
 /// to a plan for mesh rank `rank`, which fixes the ranks each collective
 /// runs among. Reports unsupported ops at their location and fails.
-mlir::FailureOr<ProgramPlan> planProgram(mlir::func::FuncOp func, int64_t rank = 0);
+/// `costOf`, when given, predicts each op's seconds; a kernel records the sum
+/// over the ops it runs.
+mlir::FailureOr<ProgramPlan>
+planProgram(mlir::func::FuncOp func, int64_t rank = 0,
+            std::function<double(mlir::Operation *)> costOf = nullptr);
 
 } // namespace tessera::lower
 

@@ -26,7 +26,9 @@
 #include "tessera/runtime/Package.h"
 #include "tessera/runtime/tpkg_generated.h"
 
+#include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <map>
@@ -164,13 +166,86 @@ std::string jsonString(const std::string &s) {
   return out + "\"";
 }
 
+/// Predicted against measured time per op kind, from a profile written by
+/// `tessera-run --profile-json` (one kernel a line).
+int compareProfile(const tpkg::Package &plan, const std::string &path) {
+  std::FILE *f = std::fopen(path.c_str(), "r");
+  if (!f) {
+    std::fprintf(stderr, "error: cannot read profile '%s'\n", path.c_str());
+    return 1;
+  }
+  struct Row {
+    double predicted = 0, measured = 0;
+    int kernels = 0;
+  };
+  std::map<std::string, Row> byOp;
+  std::vector<double> logErrors;
+  char line[4096];
+  int matched = 0;
+  while (std::fgets(line, sizeof(line), f)) {
+    int rank = -1;
+    size_t kernel = 0;
+    double seconds = 0;
+    const char *r = std::strstr(line, "\"rank\": "), *k = std::strstr(line, "\"kernel\": "),
+               *sec = std::strstr(line, "\"seconds\": ");
+    if (!r || !k || !sec)
+      continue;
+    rank = std::atoi(r + 8);
+    kernel = size_t(std::atoll(k + 10));
+    seconds = std::atof(sec + 11);
+    const tpkg::Program *program = nullptr;
+    for (const tpkg::Program *p : *plan.programs())
+      if (int(p->rank()) == rank)
+        program = p;
+    if (!program || !program->kernels() || kernel >= program->kernels()->size()) {
+      std::fprintf(stderr, "error: %s: kernel %zu of rank %d is not in this package\n",
+                   path.c_str(), kernel, rank);
+      std::fclose(f);
+      return 1;
+    }
+    const tpkg::Kernel *kp = program->kernels()->Get(uint32_t(kernel));
+    Row &row = byOp[kp->op()->str()];
+    row.predicted += kp->predicted_seconds();
+    row.measured += seconds;
+    ++row.kernels;
+    ++matched;
+    if (kp->predicted_seconds() > 0 && seconds > 0)
+      logErrors.push_back(std::fabs(std::log(kp->predicted_seconds() / seconds)));
+  }
+  std::fclose(f);
+  if (!matched) {
+    std::fprintf(stderr, "error: %s: no kernel times (write one with tessera-run --profile-json)\n",
+                 path.c_str());
+    return 1;
+  }
+  const tpkg::Prediction *p = plan.prediction();
+  std::printf("predicted (%s) against measured, per op, summed over the profiled ranks:\n",
+              p && p->cluster() ? p->cluster()->c_str() : "no cluster");
+  std::printf("%-16s %8s %14s %14s %10s\n", "op", "kernels", "predicted ms", "measured ms",
+              "measured/predicted");
+  double predicted = 0, measured = 0;
+  for (const auto &[op, row] : byOp) {
+    std::printf("%-16s %8d %14.4f %14.4f %10.2f\n", op.c_str(), row.kernels, row.predicted * 1e3,
+                row.measured * 1e3, row.predicted > 0 ? row.measured / row.predicted : 0.0);
+    predicted += row.predicted;
+    measured += row.measured;
+  }
+  std::sort(logErrors.begin(), logErrors.end());
+  double median = logErrors.empty() ? 0 : logErrors[logErrors.size() / 2];
+  std::printf("%-16s %8d %14.4f %14.4f %10.2f\n", "total", matched, predicted * 1e3,
+              measured * 1e3, predicted > 0 ? measured / predicted : 0.0);
+  std::printf("cost model error: total %+.0f%%, median per kernel x%.2f\n",
+              predicted > 0 ? 100.0 * (predicted - measured) / measured : 0.0, std::exp(median));
+  return 0;
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
-  std::string path, tensorName, htmlPath, tracePath;
+  std::string path, tensorName, htmlPath, tracePath, profilePath;
   bool json = false;
   const char *usage = "usage: tessera-inspect model.tpkg [--json] [--tensor NAME] "
-                      "[--html report.html [--trace trace.json]]\n";
+                      "[--html report.html [--trace trace.json]] [--profile profile.json]\n";
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--json") == 0)
       json = true;
@@ -180,6 +255,8 @@ int main(int argc, char **argv) {
       htmlPath = argv[++i];
     else if (std::strcmp(argv[i], "--trace") == 0 && i + 1 < argc)
       tracePath = argv[++i];
+    else if (std::strcmp(argv[i], "--profile") == 0 && i + 1 < argc)
+      profilePath = argv[++i];
     else if (argv[i][0] != '-' && path.empty())
       path = argv[i];
     else {
@@ -205,6 +282,8 @@ int main(int argc, char **argv) {
     std::printf("wrote %s\n", htmlPath.c_str());
     return 0;
   }
+  if (!profilePath.empty())
+    return compareProfile(*plan, profilePath);
   std::vector<unsigned> mesh;
   if (plan->mesh())
     mesh.assign(plan->mesh()->begin(), plan->mesh()->end());

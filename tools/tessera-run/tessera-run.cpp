@@ -50,6 +50,7 @@ int usage() {
                "[--output NAME=FILE.npy]... [--check NAME=FILE.npy]... "
                "[--test-data DIR] [--rtol R] [--atol A] [--repeat N] [--profile]\n"
                "       [--ranks N] [--timeout SECONDS] [--trace out.json] [--schedule gpipe]\n"
+               "       [--profile-json out.json]  (per-kernel times, for tessera-inspect --profile)\n"
                "  A partitioned package runs all its ranks as threads (--ranks), or one\n"
                "  rank per process under mpirun (mpirun -np N tessera-run model.tpkg ...).\n");
   return 2;
@@ -168,6 +169,7 @@ int main(int argc, char **argv) {
   double timeoutSeconds = 60;
   std::string tracePath, scheduleName = "gpipe";
   int dieRank = -1, dieMicrobatch = 0;
+  std::string profileJson;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
@@ -191,6 +193,9 @@ int main(int argc, char **argv) {
       ranks = std::atoi(next().c_str());
     } else if (arg == "--trace") {
       tracePath = next();
+    } else if (arg == "--profile-json") {
+      profileJson = next();
+      profile = true;
     } else if (arg == "--die-at") {
       // Testing: rank R stops silently before micro-batch M (a thread just
       // stops; a process exits), so the others must time out or be failed.
@@ -610,6 +615,33 @@ int main(int argc, char **argv) {
       if (bad)
         status = 1;
     }
+  }
+  if (!profileJson.empty()) {
+    // Every local rank's kernels: mean seconds per call (under mpirun each
+    // rank writes its own file, suffixed .rankN).
+    std::string path = mpiWorld && !leader ? profileJson + ".rank" + std::to_string(mine[0])
+                                           : profileJson;
+    std::FILE *f = std::fopen(path.c_str(), "w");
+    if (!f) {
+      std::fprintf(stderr, "error: cannot write '%s'\n", path.c_str());
+      return finish(1);
+    }
+    std::fprintf(f, "{\"schema\": \"tessera-profile/1\", \"package\": \"%s\", \"kernels\": [\n",
+                 packagePath.c_str());
+    bool first = true;
+    for (size_t i = 0; i < mine.size(); ++i) {
+      const std::vector<KernelProfile> &rows = sessions[i]->profile();
+      for (size_t k = 0; k < rows.size(); ++k) {
+        if (!rows[k].calls)
+          continue;
+        std::fprintf(f, "%s{\"rank\": %d, \"kernel\": %zu, \"op\": \"%s\", \"seconds\": %.9g}",
+                     first ? "" : ",\n", mine[i], k, rows[k].op.c_str(),
+                     rows[k].seconds / double(rows[k].calls));
+        first = false;
+      }
+    }
+    std::fprintf(f, "\n]}\n");
+    std::fclose(f);
   }
   if (profile && leader) {
     std::vector<KernelProfile> rows = session->profile();
