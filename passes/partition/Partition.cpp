@@ -460,7 +460,7 @@ OwningOpRef<ModuleOp> tessera::partition::partitionForRank(func::FuncOp func,
   Block *entry = main.addEntryBlock();
   b.setInsertionPointToEnd(entry);
 
-  RankWriter w{plan, tpRank, b, {}, {}};
+  RankWriter w{plan, tpRank, b};
   Block &body = func.getBody().front();
   for (auto [old, arg] : llvm::zip(body.getArguments(), entry->getArguments())) {
     w.values[old][kReplicated] = arg;
