@@ -382,6 +382,8 @@ namespace {
 constexpr const char *kGrid = "mesh";
 
 struct RankWriter {
+  RankWriter(const ShardingPlan &plan, int64_t rank, OpBuilder &b)
+      : plan(plan), rank(rank), b(b) {}
   const ShardingPlan &plan;
   int64_t rank;
   OpBuilder &b;
@@ -460,7 +462,7 @@ OwningOpRef<ModuleOp> tessera::partition::partitionForRank(func::FuncOp func,
   Block *entry = main.addEntryBlock();
   b.setInsertionPointToEnd(entry);
 
-  RankWriter w{plan, tpRank, b};
+  RankWriter w(plan, tpRank, b);
   Block &body = func.getBody().front();
   for (auto [old, arg] : llvm::zip(body.getArguments(), entry->getArguments())) {
     w.values[old][kReplicated] = arg;
