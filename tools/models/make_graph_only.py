@@ -46,10 +46,11 @@ class Graph:
         self.offset = 0
         self.weight_file = weight_file
         self.count = 0
+        self.prefix = ""  # "layers.3/": node names say which layer they are in
 
     def name(self, base):
         self.count += 1
-        return f"{base}_{self.count}"
+        return f"{self.prefix}{base}_{self.count}"
 
     def weight(self, name, shape):
         """A float initializer whose bytes live in the (absent) weight file."""
@@ -121,6 +122,7 @@ def build(a):
         x = g.op("Add", [x, g.op("Gather", [g.weight("pos_embed.weight", [s, h]), pos], axis=0)])
     for i in range(a.layers):
         p = f"layers.{i}"
+        g.prefix = p + "/"
         if a.style == "gpt":
             y = g.op("LayerNormalization", [x, g.weight(p + ".ln_1.weight", [h]),
                                            g.weight(p + ".ln_1.bias", [h])], axis=-1)
@@ -158,6 +160,7 @@ def build(a):
             up = linear(g, y, p + ".mlp.up", h, ffn, False)
             act = g.op("Mul", [g.op("Mul", [gate, g.op("Sigmoid", [gate])]), up])
             x = g.op("Add", [x, linear(g, act, p + ".mlp.down", ffn, h, False)])
+    g.prefix = ""
     if a.style == "gpt":
         x = g.op("LayerNormalization", [x, g.weight("ln_f.weight", [h]),
                                        g.weight("ln_f.bias", [h])], axis=-1)

@@ -386,14 +386,31 @@ int main(int argc, char **argv) {
     for (unsigned st = 0; st < stages; ++st) {
       std::string members, first, last;
       double seconds = 0;
+      std::vector<int> ids;
       for (const RankSummary &r : ranks)
         if (r.stage == st) {
-          members += (members.empty() ? "" : ",") + std::to_string(r.rank);
+          ids.push_back(r.rank);
           if (first.empty())
             first = r.firstLayer;
           last = r.lastLayer;
           seconds = r.predictedSeconds;
         }
+      // Ranks as ranges: "0-7,64-71,... (64)".
+      int shown = 0;
+      for (size_t i = 0; i < ids.size();) {
+        size_t j = i;
+        while (j + 1 < ids.size() && ids[j + 1] == ids[j] + 1)
+          ++j;
+        if (shown++ == 4) {
+          members += ",...";
+          break;
+        }
+        members += (members.empty() ? "" : ",") + std::to_string(ids[i]) +
+                   (j > i ? "-" + std::to_string(ids[j]) : "");
+        i = j + 1;
+      }
+      if (shown > 4)
+        members += " (" + std::to_string(ids.size()) + ")";
       std::printf("  stage %u: ranks %s, layers %s..%s, %.4f ms per micro-batch\n", st,
                   members.c_str(), first.empty() ? "-" : first.c_str(),
                   last.empty() ? "-" : last.c_str(), seconds * 1e3);
