@@ -33,7 +33,7 @@ lit_log="$build/lit.log"
 /usr/lib/llvm-22/bin/lit -sv "$build/test" 2>&1 | tee "$lit_log" || lit_status=$?
 lit_counts=$(grep -E '^ *(Total Discovered Tests|Passed|Failed|Skipped|Unsupported|Expectedly Failed|Unresolved|Timed Out) *:' "$lit_log" | tr -s ' ' | tr '\n' ';')
 
-step "hostile inputs and the zoo under AddressSanitizer"
+step "hostile inputs, the zoo and the partitioner under AddressSanitizer"
 asan="$build-asan"
 start=$(date +%s)
 if [[ ! -f "$asan/build.ninja" ]]; then
@@ -46,8 +46,9 @@ echo "asan build: $(( $(date +%s) - start )) s"
 asan_log="$asan/lit.log"
 asan_status=0
 TESSERA_TOOLS_DIR="$root/$asan/bin" ASAN_OPTIONS=detect_leaks=1 \
-  /usr/lib/llvm-22/bin/lit -sv --filter 'hostile_inputs|zoo_' \
-  "$build/test/frontends/onnx" 2>&1 | tee "$asan_log" || asan_status=$?
+  /usr/lib/llvm-22/bin/lit -sv --filter 'hostile_inputs|zoo_|megatron|sharding_interface' \
+  "$build/test/frontends/onnx" "$build/test/passes/partition" "$build/test/dialects/tsr" \
+  2>&1 | tee "$asan_log" || asan_status=$?
 
 step "runtime-only configure (no MLIR, no CUDA)"
 rt="$build-runtime-only"

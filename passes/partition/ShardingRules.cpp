@@ -306,7 +306,7 @@ std::vector<Strategy> tessera::partition::strategiesFor(Operation *op,
   if (auto attention = dyn_cast<tsr::AttentionOp>(op)) {
     ArrayRef<int64_t> q = shapeOf(attention.getQuery());
     ArrayRef<int64_t> k = shapeOf(attention.getKey());
-    ArrayRef<int64_t> scores = {q[0], q[1], q[2], k[2]};
+    SmallVector<int64_t, 4> scores = {q[0], q[1], q[2], k[2]};
     for (int64_t d : {0, 1}) {
       if (!b.divisible(q[size_t(d)]) || !b.divisible(k[size_t(d)]))
         continue;
