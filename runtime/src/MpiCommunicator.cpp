@@ -9,6 +9,7 @@
 #include <mpi.h>
 
 #include <chrono>
+#include <deque>
 #include <cstdio>
 #include <string>
 #include <thread>
@@ -79,6 +80,31 @@ public:
     return wait(request, "recv from rank " + std::to_string(peer));
   }
 
+  Status sendAsync(std::vector<uint8_t> data, int peer, int tag) override {
+    pending_.push_back({std::move(data), MPI_REQUEST_NULL, peer});
+    Pending &p = pending_.back();
+    MPI_Isend(p.data.data(), int(p.data.size()), MPI_BYTE, peer, tag, comm_, &p.request);
+    // Complete what has already gone so the list stays short.
+    while (!pending_.empty()) {
+      int done = 0;
+      MPI_Test(&pending_.front().request, &done, MPI_STATUS_IGNORE);
+      if (!done)
+        break;
+      pending_.pop_front();
+    }
+    return Status::okStatus();
+  }
+
+  Status flush() override {
+    while (!pending_.empty()) {
+      Pending &p = pending_.front();
+      if (Status s = wait(p.request, "send to rank " + std::to_string(p.peer)); !s.ok())
+        return s;
+      pending_.pop_front();
+    }
+    return Status::okStatus();
+  }
+
   Status subgroup(const std::vector<int> &ranks,
                   std::shared_ptr<Communicator> &out) override {
     MPI_Group world, group;
@@ -128,6 +154,12 @@ private:
     return Status(StatusCode::Internal, op + " timed out");
   }
 
+  struct Pending {
+    std::vector<uint8_t> data; ///< alive until the send completes
+    MPI_Request request;
+    int peer;
+  };
+  std::deque<Pending> pending_;
   std::chrono::milliseconds timeout_;
   MPI_Comm comm_ = MPI_COMM_WORLD;
   int rank_ = 0, size_ = 1;

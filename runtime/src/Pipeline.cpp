@@ -172,7 +172,8 @@ Status runPipelineRank(
         HostTensor t;
         if (Status s = session.getOutput(session.outputs()[i].name, t); !s.ok())
           return s;
-        if (Status s = comm->send(t.data.data(), t.data.size(), peer, tag(mb, i)); !s.ok())
+        // Asynchronous: the next micro-batch computes while this one travels.
+        if (Status s = comm->sendAsync(std::move(t.data), peer, tag(mb, i)); !s.ok())
           return Status(s.code(), "stage " + std::to_string(position.stage) + " (rank " +
                                       std::to_string(position.rank) + "), micro-batch " +
                                       std::to_string(mb) + ": " + s.message());
@@ -181,6 +182,13 @@ Status runPipelineRank(
       break;
     }
     }
+  }
+  if (comm && position.stage + 1 < stages) {
+    double start = Session::now();
+    if (Status s = comm->flush(); !s.ok())
+      return Status(s.code(), "stage " + std::to_string(position.stage) + " (rank " +
+                                  std::to_string(position.rank) + "): " + s.message());
+    event("flush sends", "flush", start);
   }
   return Status::okStatus();
 }

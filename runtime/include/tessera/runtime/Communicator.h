@@ -51,6 +51,13 @@ public:
                                DType dtype, ReduceOp op) = 0;
   virtual Status send(const void *data, size_t bytes, int peer, int tag) = 0;
   virtual Status recv(void *data, size_t bytes, int peer, int tag) = 0;
+  /// Starts sending `data` (owned until it is delivered) and returns; the
+  /// caller goes on computing. flush() waits for every started send. The
+  /// default sends at once.
+  virtual Status sendAsync(std::vector<uint8_t> data, int peer, int tag) {
+    return send(data.data(), data.size(), peer, tag);
+  }
+  virtual Status flush() { return Status::okStatus(); }
 
   /// The communicator of the group of `ranks` (ranks of this communicator,
   /// in the order that becomes the group's rank order), which must include

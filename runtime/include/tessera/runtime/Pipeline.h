@@ -60,7 +60,7 @@ std::unique_ptr<Schedule> makeSchedule(const std::string &name);
 /// One span of a rank's time, for Chrome/Perfetto traces.
 struct TraceEvent {
   std::string name;     ///< kernel op, "send mb 3", "recv mb 3 (idle)"
-  std::string category; ///< kernel, collective, send, recv
+  std::string category; ///< kernel, collective, run, send, recv, flush
   int rank = 0;
   double start = 0, duration = 0; ///< seconds since the run began
 };
