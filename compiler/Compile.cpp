@@ -354,32 +354,30 @@ int tessera::compileMain(int argc, char **argv) {
   for (Type t : global.getArgumentTypes())
     if (auto shape = cast<RankedTensorType>(t).getShape(); !shape.empty())
       globalBatch = globalBatch < 0 ? shape[0] : std::min(globalBatch, shape[0]);
-  std::map<int64_t, OwningOpRef<ModuleOp>> replicas;
-  std::map<int64_t, std::string> replicaErrors;
-  auto replicaFor = [&](int64_t parts) -> ModuleOp {
-    if (replicas.count(parts))
-      return *replicas[parts];
-    if (replicaErrors.count(parts))
-      return nullptr;
-    std::string &why = replicaErrors[parts];
+  // Each cache entry holds its result or why there is none.
+  struct Replica {
+    OwningOpRef<ModuleOp> module;
+    std::string error;
+  };
+  std::map<int64_t, Replica> replicas;
+  auto importReplica = [&](int64_t parts, Replica &r) {
     if (parts == 1) {
-      replicas[1] = OwningOpRef<ModuleOp>(cast<ModuleOp>((*module)->clone()));
-      replicaErrors.erase(parts);
-      return *replicas[1];
+      r.module = OwningOpRef<ModuleOp>(cast<ModuleOp>((*module)->clone()));
+      return;
     }
     if (isMlir) {
-      why = "splitting the batch needs an ONNX model";
-      return nullptr;
+      r.error = "splitting the batch needs an ONNX model";
+      return;
     }
     onnx::ImportOptions local = options;
     for (auto [i, type] : llvm::enumerate(global.getArgumentTypes())) {
       auto shape = cast<RankedTensorType>(type).getShape();
       auto name = global.getArgAttrOfType<StringAttr>(i, "tsr.name");
       if (shape.empty() || shape[0] % parts) {
-        llvm::raw_string_ostream os(why);
+        llvm::raw_string_ostream os(r.error);
         os << "input '" << (name ? name.str() : "?") << "' " << type
            << " does not split " << parts << " ways along its first dimension";
-        return nullptr;
+        return;
       }
       SmallVector<int64_t> sliced(shape);
       sliced[0] /= parts;
@@ -387,36 +385,43 @@ int tessera::compileMain(int argc, char **argv) {
     }
     OwningOpRef<ModuleOp> m = onnx::importModel(context, *model, local);
     if (!m) {
-      why = "the model does not import at a batch of " + std::to_string(globalBatch / parts);
-      return nullptr;
+      r.error = "the model does not import at a batch of " + std::to_string(globalBatch / parts);
+      return;
     }
     PassManager pm(&context);
     buildGraphPipeline(pm, GraphPipelineOptions());
     if (failed(pm.run(*m))) {
-      why = "the graph pipeline failed";
-      return nullptr;
+      r.error = "the graph pipeline failed";
+      return;
     }
     auto f = m->lookupSymbol<func::FuncOp>("main");
     for (auto [g, l] : llvm::zip(global.getResultTypes(), f.getResultTypes())) {
       auto gs = cast<RankedTensorType>(g).getShape(), ls = cast<RankedTensorType>(l).getShape();
       if (gs.empty() || gs[0] != ls[0] * parts || gs.drop_front() != ls.drop_front()) {
-        llvm::raw_string_ostream os(why);
+        llvm::raw_string_ostream os(r.error);
         os << "output " << g << " is not the batch-wise concatenation of " << parts
            << " slices' " << l << "; the model is not data-parallel along dimension 0";
-        return nullptr;
+        return;
       }
     }
-    replicas[parts] = std::move(m);
-    replicaErrors.erase(parts);
-    return *replicas[parts];
+    r.module = std::move(m);
   };
-  std::map<std::pair<int64_t, int64_t>, std::optional<partition::ShardingPlan>> searches;
-  std::map<std::pair<int64_t, int64_t>, std::string> searchErrors;
-  auto search = [&](int64_t parts, int64_t tp, int64_t pp, ModuleOp replica)
-      -> const partition::ShardingPlan * {
-    auto key = std::make_pair(parts, tp * 1000 + (pp > 1 ? 1 : 0));
-    if (searches.count(key))
-      return searches[key] ? &*searches[key] : nullptr;
+  auto replicaFor = [&](int64_t parts) -> Replica & {
+    auto [it, fresh] = replicas.try_emplace(parts);
+    if (fresh)
+      importReplica(parts, it->second);
+    return it->second;
+  };
+  struct Search {
+    std::optional<partition::ShardingPlan> plan;
+    std::string error;
+  };
+  std::map<std::tuple<int64_t, int64_t, bool>, Search> searches;
+  auto search = [&](int64_t parts, int64_t tp, bool pipelined, ModuleOp replica) -> Search & {
+    auto [it, fresh] = searches.try_emplace({parts, tp, pipelined});
+    Search &result = it->second;
+    if (!fresh)
+      return result;
     auto func = replica.lookupSymbol<func::FuncOp>("main");
     if (tp > 1)
       partition::splitFusedProjections(func);
@@ -425,17 +430,17 @@ int tessera::compileMain(int argc, char **argv) {
     po.hints = hintMap;
     // A pipelined replica spreads its weights over its stages; the slicer
     // holds each stage to one device.
-    po.memoryCap = pp > 1 ? std::numeric_limits<double>::infinity() : memoryCap;
-    std::string &why = searchErrors[key];
+    po.memoryCap = pipelined ? std::numeric_limits<double>::infinity() : memoryCap;
     ScopedDiagnosticHandler quiet(&context, [&](Diagnostic &d) {
-      why = d.str();
+      result.error = d.str();
       return success();
     });
     FailureOr<partition::ShardingPlan> plan = partition::searchSharding(func, cost, po);
-    searches[key] = succeeded(plan) ? std::optional(std::move(*plan)) : std::nullopt;
-    if (failed(plan) && why.empty())
-      why = "no plan";
-    return searches[key] ? &*searches[key] : nullptr;
+    if (succeeded(plan))
+      result.plan = std::move(*plan);
+    else if (result.error.empty())
+      result.error = "no plan";
+    return result;
   };
 
   struct Candidate {
@@ -465,14 +470,14 @@ int tessera::compileMain(int argc, char **argv) {
       if (ranks > spec->devices() && devices > 0)
         c.ruledOut = "more ranks than the cluster's " + std::to_string(spec->devices()) + " devices";
       if (c.ruledOut.empty()) {
-        c.replica = replicaFor(c.dp * m);
-        if (!c.replica)
-          c.ruledOut = replicaErrors[c.dp * m];
+        Replica &replica = replicaFor(c.dp * m);
+        c.replica = replica.module ? *replica.module : nullptr;
+        c.ruledOut = replica.error;
       }
       if (c.ruledOut.empty()) {
-        c.plan = search(c.dp * m, c.tp, c.pp, c.replica);
-        if (!c.plan)
-          c.ruledOut = searchErrors[{c.dp * m, c.tp * 1000 + (c.pp > 1 ? 1 : 0)}];
+        Search &found = search(c.dp * m, c.tp, c.pp > 1, c.replica);
+        c.plan = found.plan ? &*found.plan : nullptr;
+        c.ruledOut = found.error;
       }
       if (c.ruledOut.empty()) {
         if (c.pp == 1) {
@@ -667,24 +672,17 @@ int tessera::compileMain(int argc, char **argv) {
 
   // Each kernel's predicted time, on the rank's local shapes.
   auto costOf = [&](Operation *op) -> double {
-    auto bytes = [](Value v) {
-      auto type = cast<RankedTensorType>(v.getType());
-      return double(type.getNumElements()) *
-             double(std::max(8u, type.getElementType().getIntOrFloatBitWidth()) / 8);
-    };
     bool across = tp > spec->devicesPerNode;
     if (isa<shard::AllReduceOp>(op))
-      return cost.collectiveSeconds(Collective::AllReduce, bytes(op->getResult(0)), int(tp), across);
+      return cost.collectiveSeconds(Collective::AllReduce, bytesOf(op->getResult(0)), int(tp),
+                                    across);
     if (isa<shard::AllGatherOp>(op))
-      return cost.collectiveSeconds(Collective::AllGather, bytes(op->getResult(0)), int(tp), across);
+      return cost.collectiveSeconds(Collective::AllGather, bytesOf(op->getResult(0)), int(tp),
+                                    across);
     if (isa<shard::ReduceScatterOp>(op))
-      return cost.collectiveSeconds(Collective::ReduceScatter, bytes(op->getOperand(0)),
+      return cost.collectiveSeconds(Collective::ReduceScatter, bytesOf(op->getOperand(0)),
                                     int(tp), across);
-    std::string dtype = "f32";
-    if (op->getNumResults())
-      if (auto t = dyn_cast<RankedTensorType>(op->getResult(0).getType()))
-        dtype = t.getElementType().isBF16() ? "bf16" : t.getElementType().isF16() ? "f16" : "f32";
-    return cost.computeSeconds(workOf(op), dtype);
+    return cost.computeSeconds(workOf(op), computeTypeOf(op));
   };
   std::vector<lower::ProgramPlan> programs;
   std::map<int64_t, OwningOpRef<ModuleOp>> spmd; // by (stage, tp index)

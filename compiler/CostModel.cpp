@@ -21,12 +21,6 @@ double elements(Value v) {
   return double(cast<RankedTensorType>(v.getType()).getNumElements());
 }
 
-double bytesOf(Value v) {
-  auto type = cast<RankedTensorType>(v.getType());
-  unsigned bits = type.getElementType().getIntOrFloatBitWidth();
-  return double(type.getNumElements()) * double(std::max(8u, bits) / 8);
-}
-
 /// Operands read plus results written.
 double traffic(Operation *op) {
   double bytes = 0;
@@ -38,6 +32,26 @@ double traffic(Operation *op) {
 }
 
 } // namespace
+
+double tessera::bytesOf(Value v) {
+  auto type = cast<RankedTensorType>(v.getType());
+  unsigned bits = type.getElementType().getIntOrFloatBitWidth();
+  return double(type.getNumElements()) * double(std::max(8u, bits) / 8);
+}
+
+std::string tessera::computeTypeOf(Operation *op) {
+  if (op->getNumResults() == 0)
+    return "f32";
+  auto type = dyn_cast<RankedTensorType>(op->getResult(0).getType());
+  if (!type)
+    return "f32";
+  Type e = type.getElementType();
+  if (e.isBF16())
+    return "bf16";
+  if (e.isF16())
+    return "f16";
+  return "f32";
+}
 
 OpWork tessera::workOf(Operation *op) {
   OpWork work;

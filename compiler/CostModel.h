@@ -18,8 +18,11 @@
 
 #include "compiler/ClusterSpec.h"
 
+#include <string>
+
 namespace mlir {
 class Operation;
+class Value;
 } // namespace mlir
 
 namespace tessera {
@@ -32,6 +35,13 @@ struct OpWork {
   double flops = 0;
   double bytes = 0;
 };
+
+/// Bytes of a ranked tensor value (i1 counts one byte per element).
+double bytesOf(mlir::Value v);
+
+/// The element type an op computes in, as the cluster spec names peaks:
+/// "bf16", "f16", else "f32".
+std::string computeTypeOf(mlir::Operation *op);
 
 /// FLOPs and bytes of a tsr op (2MNK for matmul, 4BHSTD for attention, a few
 /// per element for elementwise ops and norms; views cost nothing).

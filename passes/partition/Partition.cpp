@@ -25,26 +25,6 @@ using namespace tessera::partition;
 
 namespace {
 
-double bytesOf(Value v) {
-  auto type = cast<RankedTensorType>(v.getType());
-  unsigned bits = type.getElementType().getIntOrFloatBitWidth();
-  return double(type.getNumElements()) * double(std::max(8u, bits) / 8);
-}
-
-std::string dtypeOf(Operation *op) {
-  if (op->getNumResults() == 0)
-    return "f32";
-  auto type = dyn_cast<RankedTensorType>(op->getResult(0).getType());
-  if (!type)
-    return "f32";
-  Type e = type.getElementType();
-  if (e.isBF16())
-    return "bf16";
-  if (e.isF16())
-    return "f16";
-  return "f32";
-}
-
 //===----------------------------------------------------------------------===//
 // Fused projections
 //===----------------------------------------------------------------------===//
@@ -240,7 +220,7 @@ tessera::partition::searchSharding(func::FuncOp func, const CostModel &cost,
     }
     ShardingProblem::Node n;
     OpWork work = workOf(&op);
-    std::string dtype = dtypeOf(&op);
+    std::string dtype = computeTypeOf(&op);
     if (auto weight = dyn_cast<tsr::WeightOp>(op)) {
       // Hints name a weight or a glob pattern of names ("*.mlp.fc.weight").
       auto hint = options.hints.find(weight.getName().str());

@@ -24,12 +24,6 @@ bool isSource(Operation *op) {
   return op && (isa<tsr::WeightOp, tsr::ConstantOp>(op) || op->getNumOperands() == 0);
 }
 
-double bytesOf(Value v) {
-  auto type = cast<RankedTensorType>(v.getType());
-  unsigned bits = type.getElementType().getIntOrFloatBitWidth();
-  return double(type.getNumElements()) * double(std::max(8u, bits) / 8);
-}
-
 /// The body's ops without the terminator, and each value's definition and
 /// last use positions (arguments are defined at -1, the return uses at N).
 struct Positions {

@@ -236,9 +236,6 @@ int main(int argc, char **argv) {
   // split axis over the data-parallel axis (the mesh's first), outputs
   // gathered from the first rank of each data-parallel replica.
   int meshSize = package->meshSize();
-  const auto *meshDims = package->plan()->mesh();
-  int dp = meshDims && meshDims->size() ? int(meshDims->Get(0)) : 1;
-  int perReplica = meshSize / std::max(dp, 1);
   auto timeout = std::chrono::milliseconds(int64_t(timeoutSeconds * 1000));
   std::unique_ptr<Communicator> mpiWorld;
   std::unique_ptr<LocalGroup> localGroup;
