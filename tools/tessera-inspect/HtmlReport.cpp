@@ -5,6 +5,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "HtmlReport.h"
+#include "PlanNames.h"
 
 #include "tessera/runtime/tpkg_generated.h"
 
@@ -42,23 +43,6 @@ std::string fmt(const char *format, double v) {
   char buffer[64];
   std::snprintf(buffer, sizeof(buffer), format, v);
   return buffer;
-}
-
-/// The layer number in a node or weight name ("h.3.", "layers.12."), or -1.
-int layerIn(const std::string &name) {
-  for (const char *marker : {"h.", "layers.", "layer.", "h_", "layers_", "layer_"}) {
-    for (size_t at = name.find(marker); at != std::string::npos;
-         at = name.find(marker, at + 1)) {
-      if (at > 0 && std::isalnum(static_cast<unsigned char>(name[at - 1])))
-        continue;
-      size_t begin = at + std::strlen(marker), end = begin;
-      while (end < name.size() && std::isdigit(static_cast<unsigned char>(name[end])))
-        ++end;
-      if (end > begin)
-        return std::atoi(name.substr(begin, end - begin).c_str());
-    }
-  }
-  return -1;
 }
 
 struct TraceRun {
@@ -172,28 +156,20 @@ rt::Status tessera::writeHtmlReport(const rt::Package &package, const std::strin
     int r0 = int(s) * tp;
     if (r0 >= ranks)
       break;
-    std::map<std::string, std::string> offsets0;
     for (const tpkg::Kernel *k : *programs[size_t(r0)]->kernels())
       if (k->location()) {
-        int layer = layerIn(k->location()->str());
+        int layer = layerOf(k->location()->str());
         if (layer >= 0 && !layerStage.count(layer))
           layerStage[layer] = s;
       }
     auto blocks = [&](int rank) {
-      std::map<std::string, std::vector<std::string>> m;
+      std::map<std::string, std::vector<int64_t>> m;
       for (const tpkg::Tensor *t : *programs[size_t(rank)]->tensors()) {
         if (!t->name() || t->storage() == tpkg::Storage::Arena)
           continue;
-        std::string name = t->name()->str();
-        size_t at = name.find("@[");
-        if (at == std::string::npos)
-          continue;
-        std::vector<std::string> parts;
-        std::stringstream ss(name.substr(at + 2, name.size() - at - 3));
-        std::string part;
-        while (std::getline(ss, part, ','))
-          parts.push_back(part);
-        m[name.substr(0, at)] = parts;
+        WeightName w = parseWeightName(t->name()->str());
+        if (!w.offsets.empty())
+          m[w.weight] = w.offsets;
       }
       return m;
     };
@@ -201,7 +177,7 @@ rt::Status tessera::writeHtmlReport(const rt::Package &package, const std::strin
       auto a = blocks(r0), b = blocks(r0 + 1);
       for (auto &[name, offsets] : a) {
         auto it = b.find(name);
-        int layer = layerIn(name);
+        int layer = layerOf(name);
         if (it == b.end() || layer < 0)
           continue;
         for (size_t d = 0; d < offsets.size() && d < it->second.size(); ++d)

@@ -22,6 +22,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "HtmlReport.h"
+#include "PlanNames.h"
 
 #include "tessera/runtime/Package.h"
 #include "tessera/runtime/tpkg_generated.h"
@@ -74,25 +75,6 @@ std::string describe(const tpkg::Tensor *t) {
   return s;
 }
 
-/// The layer a kernel belongs to, from its ONNX node name: "/h.3/attn/..."
-/// or "model.layers.3..." give "3"; empty when there is no number.
-std::string layerOf(const tpkg::Kernel *k) {
-  if (!k->location())
-    return "";
-  std::string loc = k->location()->str();
-  for (const char *marker : {"h.", "layers.", "layer.", "h_", "layers_", "layer_"}) {
-    size_t at = loc.find(marker);
-    if (at == std::string::npos)
-      continue;
-    size_t begin = at + std::strlen(marker), end = begin;
-    while (end < loc.size() && std::isdigit(static_cast<unsigned char>(loc[end])))
-      ++end;
-    if (end > begin)
-      return loc.substr(begin, end - begin);
-  }
-  return "";
-}
-
 RankSummary summarize(const tpkg::Program *p, unsigned microbatches, bool lastStage) {
   RankSummary r;
   r.rank = int(p->rank());
@@ -116,7 +98,8 @@ RankSummary summarize(const tpkg::Program *p, unsigned microbatches, bool lastSt
   for (const tpkg::Kernel *k : *p->kernels()) {
     std::string op = k->op()->str();
     ++r.kernels[op];
-    std::string layer = layerOf(k);
+    int number = k->location() ? layerOf(k->location()->str()) : -1;
+    std::string layer = number >= 0 ? std::to_string(number) : "";
     if (!layer.empty()) {
       if (r.firstLayer.empty())
         r.firstLayer = layer;
@@ -300,23 +283,10 @@ int main(int argc, char **argv) {
       for (const tpkg::Tensor *t : *p->tensors()) {
         if (!t->name() || t->storage() == tpkg::Storage::Arena)
           continue;
-        std::string name = t->name()->str();
-        std::string offsets;
-        if (name == tensorName) {
-          offsets = "";
-        } else if (name.rfind(tensorName + "@[", 0) == 0) {
-          offsets = name.substr(tensorName.size() + 2, name.size() - tensorName.size() - 3);
-        } else {
+        WeightName w = parseWeightName(t->name()->str());
+        if (w.weight != tensorName)
           continue;
-        }
-        std::vector<int64_t> start;
-        for (size_t at = 0; !offsets.empty() && at <= offsets.size();) {
-          size_t comma = offsets.find(',', at);
-          start.push_back(std::atoll(offsets.substr(at, comma - at).c_str()));
-          if (comma == std::string::npos)
-            break;
-          at = comma + 1;
-        }
+        const std::vector<int64_t> &start = w.offsets;
         std::string block;
         for (size_t d = 0; t->shape() && d < t->shape()->size(); ++d) {
           int64_t b = d < start.size() ? start[d] : 0;
