@@ -24,6 +24,28 @@ Status needComm(const KernelCall &call) {
                     "its ranks (tessera-run --ranks N, or mpirun -np N tessera-run)");
 }
 
+/// Copies an [a][b] grid of `chunk`-byte blocks into [b][a] order: rank-major
+/// blocks (what the communicator moves) to axis order and back.
+void transposeBlocks(const uint8_t *src, uint8_t *dst, int64_t a, int64_t b, size_t chunk) {
+  for (int64_t i = 0; i < a; ++i)
+    for (int64_t j = 0; j < b; ++j)
+      std::memcpy(dst + (size_t(j) * size_t(a) + size_t(i)) * chunk,
+                  src + (size_t(i) * size_t(b) + size_t(j)) * chunk, chunk);
+}
+
+/// A collective along `axis` of `shape`: `outer` runs of `group` blocks of
+/// `chunk` bytes, one block per rank, where each rank's part of the axis is
+/// `dim / parts` long.
+struct AxisBlocks {
+  int64_t outer, group;
+  size_t chunk;
+};
+AxisBlocks axisBlocks(const KernelCall &call, const TensorRef &t, int64_t parts) {
+  int64_t outer, dim, inner;
+  splitAt(t.shape, call.attrInt("axis", 0), outer, dim, inner);
+  return {outer, call.comm->size(), size_t(dim / parts * inner) * dtypeSize(t.dtype)};
+}
+
 Status allReduce(const KernelCall &call) {
   if (!call.comm)
     return needComm(call);
@@ -41,25 +63,17 @@ Status allGather(const KernelCall &call) {
   if (!call.comm)
     return needComm(call);
   const TensorRef &x = call.inputs[0], &y = call.outputs[0];
-  int64_t axis = call.attrInt("axis", 0);
-  int64_t outer, dim, inner;
-  splitAt(x.shape, axis, outer, dim, inner);
-  int64_t group = call.comm->size();
-  size_t element = dtypeSize(x.dtype);
-  size_t chunk = size_t(dim * inner) * element;
-  if (outer == 1) {
+  AxisBlocks b = axisBlocks(call, x, 1);
+  if (b.outer == 1) {
     if (Status s = call.comm->allGather(x.data, y.data, size_t(x.numel()), x.dtype); !s.ok())
       return call.error(s.message());
     return Status::okStatus();
   }
-  std::vector<uint8_t> gathered(size_t(group) * size_t(outer) * chunk);
+  std::vector<uint8_t> gathered(size_t(b.group) * size_t(b.outer) * b.chunk);
   if (Status s = call.comm->allGather(x.data, gathered.data(), size_t(x.numel()), x.dtype);
       !s.ok())
     return call.error(s.message());
-  for (int64_t o = 0; o < outer; ++o)
-    for (int64_t r = 0; r < group; ++r)
-      std::memcpy(y.data + (size_t(o) * size_t(group) + size_t(r)) * chunk,
-                  gathered.data() + (size_t(r) * size_t(outer) + size_t(o)) * chunk, chunk);
+  transposeBlocks(gathered.data(), y.data, b.group, b.outer, b.chunk);
   return Status::okStatus();
 }
 
@@ -67,27 +81,16 @@ Status reduceScatter(const KernelCall &call) {
   if (!call.comm)
     return needComm(call);
   const TensorRef &x = call.inputs[0], &y = call.outputs[0];
-  int64_t axis = call.attrInt("axis", 0);
-  int64_t outer, dim, inner;
-  splitAt(x.shape, axis, outer, dim, inner);
-  int64_t group = call.comm->size();
-  size_t element = dtypeSize(x.dtype);
-  size_t chunk = size_t(dim / group * inner) * element;
-  if (outer == 1) {
-    if (Status s = call.comm->reduceScatter(x.data, y.data, size_t(y.numel()), x.dtype,
-                                            ReduceOp::Sum);
-        !s.ok())
-      return call.error(s.message());
-    return Status::okStatus();
+  AxisBlocks b = axisBlocks(call, x, call.comm->size());
+  const uint8_t *send = x.data;
+  std::vector<uint8_t> packed;
+  if (b.outer > 1) {
+    packed.resize(size_t(x.numel()) * dtypeSize(x.dtype));
+    transposeBlocks(x.data, packed.data(), b.outer, b.group, b.chunk);
+    send = packed.data();
   }
-  // Rank r's blocks, contiguous: [r][outer][chunk].
-  std::vector<uint8_t> packed(size_t(x.numel()) * element);
-  for (int64_t r = 0; r < group; ++r)
-    for (int64_t o = 0; o < outer; ++o)
-      std::memcpy(packed.data() + (size_t(r) * size_t(outer) + size_t(o)) * chunk,
-                  x.data + (size_t(o) * size_t(group) + size_t(r)) * chunk, chunk);
-  if (Status s = call.comm->reduceScatter(packed.data(), y.data, size_t(y.numel()),
-                                          x.dtype, ReduceOp::Sum);
+  if (Status s = call.comm->reduceScatter(send, y.data, size_t(y.numel()), x.dtype,
+                                          ReduceOp::Sum);
       !s.ok())
     return call.error(s.message());
   return Status::okStatus();
