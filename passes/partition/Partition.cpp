@@ -29,6 +29,19 @@ namespace {
 // Fused projections
 //===----------------------------------------------------------------------===//
 
+/// A block of `weight` (itself possibly a block) of type `type`, starting
+/// `shift` further along dimension `dim`.
+Value weightBlock(OpBuilder &b, tsr::WeightOp weight, RankedTensorType type, int64_t dim,
+                  int64_t shift) {
+  auto whole = cast<RankedTensorType>(weight.getResult().getType());
+  SmallVector<int64_t> offsets(whole.getRank(), 0);
+  if (auto old = weight.getOffsets())
+    offsets.assign(old->begin(), old->end());
+  offsets[size_t(dim)] += shift;
+  return tsr::WeightOp::create(b, weight.getLoc(), type, weight.getName(),
+                               b.getDenseI64ArrayAttr(offsets));
+}
+
 /// `v` restricted to columns [begin, begin + size) of its last dimension,
 /// rebuilt from the weight up; null when the chain is not one we can cut.
 Value sliceColumns(OpBuilder &b, Value v, int64_t begin, int64_t size,
@@ -44,14 +57,8 @@ Value sliceColumns(OpBuilder &b, Value v, int64_t begin, int64_t size,
     return {};
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPointAfter(def);
-  if (auto w = dyn_cast<tsr::WeightOp>(def)) {
-    SmallVector<int64_t> offsets(type.getRank(), 0);
-    if (auto old = w.getOffsets())
-      offsets.assign(old->begin(), old->end());
-    offsets.back() += begin;
-    return tsr::WeightOp::create(b, w.getLoc(), sliced, w.getName(),
-                                 b.getDenseI64ArrayAttr(offsets));
-  }
+  if (auto w = dyn_cast<tsr::WeightOp>(def))
+    return weightBlock(b, w, sliced, type.getRank() - 1, begin);
   if (!v.hasOneUse())
     return {};
   if (auto mm = dyn_cast<tsr::MatmulOp>(def)) {
@@ -461,16 +468,12 @@ OwningOpRef<ModuleOp> tessera::partition::partitionForRank(func::FuncOp func,
     if (auto weight = dyn_cast<tsr::WeightOp>(op)) {
       auto type = cast<RankedTensorType>(weight.getResult().getType());
       Layout l = s.results[0];
-      SmallVector<int64_t> offsets(type.getRank(), 0);
-      if (auto old = weight.getOffsets())
-        offsets.assign(old->begin(), old->end());
-      if (l >= 0)
-        offsets[size_t(l)] += tpRank * (type.getShape()[size_t(l)] / plan.tp);
-      // Rank 0's block starts at 0 but is still a block: keep the offsets.
-      bool any = l >= 0 || weight.getOffsets();
-      created = tsr::WeightOp::create(b, weight.getLoc(), localType(type, l, plan.tp),
-                                      weight.getName(),
-                                      any ? b.getDenseI64ArrayAttr(offsets) : nullptr);
+      // A split weight is this rank's block (rank 0's starts at 0 but is still
+      // a block); a replicated one stays as it was.
+      created = l >= 0 ? weightBlock(b, weight, localType(type, l, plan.tp), l,
+                                     tpRank * (type.getShape()[size_t(l)] / plan.tp))
+                             .getDefiningOp()
+                       : b.clone(op);
     } else {
       IRMapping mapping;
       for (auto [j, operand] : llvm::enumerate(op.getOperands())) {

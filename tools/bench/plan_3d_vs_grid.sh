@@ -19,10 +19,7 @@ here=$(cd "$(dirname "$0")/../.." && pwd)
 python=${PYTHON:-$here/.venv-models/bin/python}
 compile=$build/bin/tessera-compile
 mkdir -p "$work"
-megatron=(--shard '*.attn.qkv.weight=S1' --shard '*.attn.qkv.bias=S0'
-          --shard '*.attn.proj.weight=S0' --shard '*.mlp.fc.weight=S1'
-          --shard '*.mlp.fc.bias=S0' --shard '*.mlp.proj.weight=S0'
-          --shard 'embed.weight=S0' --shard 'lm_head.weight=S1')
+source "$here/tools/bench/megatron_hints.sh"
 # "dp=8 x tp=8 x pp=8, 2 micro-batches ...: predicted 12.3 ms per batch" -> "8x8x8/2 12.3"
 predicted() {
   sed -n 's/.*mesh dp=\([0-9]*\) x tp=\([0-9]*\)\( x pp=\([0-9]*\), \([0-9]*\) micro-batches\)\{0,1\} on .*: predicted \([0-9.]*\) ms per batch.*/\1 \2 \4 \5 \6/p' |

@@ -19,10 +19,7 @@ here=$(cd "$(dirname "$0")/../.." && pwd)
 python=${PYTHON:-$here/.venv-models/bin/python}
 compile=$build/bin/tessera-compile
 mkdir -p "$work"
-megatron=(--shard '*.attn.qkv.weight=S1' --shard '*.attn.qkv.bias=S0'
-          --shard '*.attn.proj.weight=S0' --shard '*.mlp.fc.weight=S1'
-          --shard '*.mlp.fc.bias=S0' --shard '*.mlp.proj.weight=S0'
-          --shard 'embed.weight=S0' --shard 'lm_head.weight=S1')
+source "$here/tools/bench/megatron_hints.sh"
 predicted() { sed -n 's/.*mesh dp=\([0-9]*\) x tp=\([0-9]*\) on .*: predicted \([0-9.]*\) ms per batch.*/\1x\2 \3/p'; }
 printf "%-10s %7s %-14s %12s %-14s %12s %7s %9s\n" model devices auto-mesh "auto ms" grid-mesh "grid ms" ratio "plan s"
 for model in gpt3-1.3b gpt3-2.7b gpt3-6.7b; do
