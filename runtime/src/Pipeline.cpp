@@ -110,6 +110,13 @@ Status runPipelineRank(
                         Session::now() - start});
   };
   auto tag = [&](int mb, size_t value) { return int(mb * 1024 + int(value)); };
+  // Errors of the exchange name the stage, the rank and the micro-batch.
+  auto failed = [&](const Status &s, int mb) {
+    return Status(s.code(), "stage " + std::to_string(position.stage) + " (rank " +
+                                std::to_string(position.rank) + ")" +
+                                (mb >= 0 ? ", micro-batch " + std::to_string(mb) : "") +
+                                ": " + s.message());
+  };
   for (const ScheduleStep &step : schedule.steps(position.stage, stages, position.microbatches)) {
     int mb = step.microbatch;
     std::string suffix = " mb " + std::to_string(mb);
@@ -124,9 +131,7 @@ Status runPipelineRank(
         t.shape = info.shape;
         t.data.resize(size_t(t.numElements()) * dtypeSize(t.dtype));
         if (Status s = comm->recv(t.data.data(), t.data.size(), peer, tag(mb, i)); !s.ok())
-          return Status(s.code(), "stage " + std::to_string(position.stage) + " (rank " +
-                                      std::to_string(position.rank) + "), micro-batch " +
-                                      std::to_string(mb) + ": " + s.message());
+          return failed(s, mb);
         if (Status s = session.setInput(info.name, t); !s.ok())
           return s;
       }
@@ -174,9 +179,7 @@ Status runPipelineRank(
           return s;
         // Asynchronous: the next micro-batch computes while this one travels.
         if (Status s = comm->sendAsync(std::move(t.data), peer, tag(mb, i)); !s.ok())
-          return Status(s.code(), "stage " + std::to_string(position.stage) + " (rank " +
-                                      std::to_string(position.rank) + "), micro-batch " +
-                                      std::to_string(mb) + ": " + s.message());
+          return failed(s, mb);
       }
       event("send" + suffix, "send", start);
       break;
@@ -186,8 +189,7 @@ Status runPipelineRank(
   if (comm && position.stage + 1 < stages) {
     double start = Session::now();
     if (Status s = comm->flush(); !s.ok())
-      return Status(s.code(), "stage " + std::to_string(position.stage) + " (rank " +
-                                  std::to_string(position.rank) + "): " + s.message());
+      return failed(s, -1);
     event("flush sends", "flush", start);
   }
   return Status::okStatus();
