@@ -91,11 +91,8 @@ std::vector<double> crossingBytes(func::FuncOp func, const Positions &p) {
   return bytes;
 }
 
-} // namespace
-
-std::vector<size_t> tessera::partition::candidateCuts(func::FuncOp func) {
-  Positions p(func);
-  std::vector<double> bytes = crossingBytes(func, p);
+/// Layer boundaries among the positions, given the bytes crossing each.
+std::vector<size_t> boundaries(const Positions &p, const std::vector<double> &bytes) {
   size_t n = p.size();
   if (n < 4)
     return {};
@@ -115,14 +112,22 @@ std::vector<size_t> tessera::partition::candidateCuts(func::FuncOp func) {
   return cuts;
 }
 
+} // namespace
+
+std::vector<size_t> tessera::partition::candidateCuts(func::FuncOp func) {
+  Positions p(func);
+  return boundaries(p, crossingBytes(func, p));
+}
+
 FailureOr<PipelineStages>
 tessera::partition::sliceStages(func::FuncOp func, const ShardingPlan &plan, int64_t pp,
                                 const CostModel &cost, double memoryCap,
                                 std::string &error, bool even) {
   Positions p(func);
   size_t n = p.size();
+  std::vector<double> bytes = crossingBytes(func, p);
   std::vector<size_t> points = {0};
-  for (size_t c : candidateCuts(func))
+  for (size_t c : boundaries(p, bytes))
     points.push_back(c);
   points.push_back(n);
   if (int64_t(points.size()) - 1 < pp) {
@@ -148,7 +153,6 @@ tessera::partition::sliceStages(func::FuncOp func, const ShardingPlan &plan, int
           bytes += plan.opWeightBytes.lookup(def);
     return weights[end] - weights[begin] + bytes;
   };
-  std::vector<double> bytes = crossingBytes(func, p);
   int64_t perReplica = plan.tp * pp;
   bool across = perReplica > cost.cluster().devicesPerNode;
   auto send = [&](size_t c) {
