@@ -144,28 +144,51 @@ Status Session::create(std::shared_ptr<Package> package, int rank,
     session->profile_.push_back(
         {k->op()->str(), k->location() ? k->location()->str() : "", 0, 0});
   }
-  auto describe = [&](const flatbuffers::Vector<uint32_t> *ids,
-                      std::vector<TensorInfo> &infos,
-                      std::vector<int64_t> &out) -> Status {
-    if (!ids)
-      return Status::okStatus();
-    for (uint32_t id : *ids) {
-      if (id >= count)
-        return corrupt("graph input/output names a missing tensor");
-      const tpkg::Tensor *t = program->tensors()->Get(id);
-      infos.push_back({t->name() ? t->name()->str() : "", impl->tensors[id].dtype,
-                       impl->tensors[id].shape, t->split_axis()});
-      out.push_back(id);
-    }
-    return Status::okStatus();
-  };
-  if (Status s = describe(program->inputs(), session->inputs_, impl->inputIds); !s.ok())
+  if (Status s = describe(*package, rank, session->inputs_, session->outputs_); !s.ok())
     return s;
-  if (Status s = describe(program->outputs(), session->outputs_, impl->outputIds); !s.ok())
-    return s;
+  if (program->inputs())
+    impl->inputIds.assign(program->inputs()->begin(), program->inputs()->end());
+  if (program->outputs())
+    impl->outputIds.assign(program->outputs()->begin(), program->outputs()->end());
   session->impl_ = std::move(impl);
   out = std::move(session);
   return Status::okStatus();
+}
+
+Status Session::describe(const Package &package, int rank, std::vector<TensorInfo> &inputs,
+                         std::vector<TensorInfo> &outputs) {
+  const tpkg::Program *program = nullptr;
+  if (package.plan()->programs())
+    for (const tpkg::Program *p : *package.plan()->programs())
+      if (int(p->rank()) == rank)
+        program = p;
+  if (!program || !program->tensors())
+    return Status(StatusCode::InvalidArgument,
+                  package.path() + ": no program for rank " + std::to_string(rank));
+  auto list = [&](const flatbuffers::Vector<uint32_t> *ids,
+                  std::vector<TensorInfo> &infos) -> Status {
+    infos.clear();
+    if (!ids)
+      return Status::okStatus();
+    for (uint32_t id : *ids) {
+      if (id >= program->tensors()->size())
+        return Status(StatusCode::DataLoss,
+                      package.path() + ": graph input/output names a missing tensor");
+      const tpkg::Tensor *t = program->tensors()->Get(id);
+      if (uint8_t(t->dtype()) > uint8_t(DType::Bool))
+        return Status(StatusCode::DataLoss,
+                      package.path() + ": tensor with an unknown element type");
+      TensorInfo info{t->name() ? t->name()->str() : "", DType(t->dtype()), {},
+                      t->split_axis()};
+      if (t->shape())
+        info.shape.assign(t->shape()->begin(), t->shape()->end());
+      infos.push_back(std::move(info));
+    }
+    return Status::okStatus();
+  };
+  if (Status s = list(program->inputs(), inputs); !s.ok())
+    return s;
+  return list(program->outputs(), outputs);
 }
 
 Status Session::setInput(const std::string &name, const HostTensor &value) {

@@ -290,38 +290,19 @@ int main(int argc, char **argv) {
   }
   Session *session = sessions[0].get();
   // Graph inputs enter at stage 0 (rank 0 runs it); outputs leave at the
-  // last stage of replica 0, tp index 0. Under mpirun rank 0 may not run
-  // that stage: a session for it is opened only to read its outputs.
+  // last stage of replica 0, tp index 0. Their descriptions come from the
+  // package, whichever ranks this process runs.
   MeshPosition origin = meshPosition(*package, 0);
   int chunks = origin.replicas * origin.microbatches; // of every split tensor
-  int lastRank = origin.rankOfStage(origin.stages - 1);
-  Session *lastSession = nullptr;
-  std::unique_ptr<Session> outputReader;
-  for (size_t i = 0; i < mine.size(); ++i)
-    if (mine[i] == lastRank)
-      lastSession = sessions[i].get();
-  if (!lastSession) {
-    if (!check(Session::create(package, lastRank, outputReader)))
-      return finish(1);
-    lastSession = outputReader.get();
-  }
-  // Likewise the first stage's inputs, when this process does not run rank 0.
-  std::unique_ptr<Session> inputReader;
-  if (mine[0] != 0) {
-    if (!check(Session::create(package, 0, inputReader)))
-      return finish(1);
-    session = inputReader.get();
-  }
-  auto global = [&](TensorInfo info) {
-    if (info.splitAxis >= 0)
-      info.shape[size_t(info.splitAxis)] *= chunks;
-    return info;
-  };
-  std::vector<TensorInfo> inputInfos, outputInfos;
-  for (const TensorInfo &info : session->inputs())
-    inputInfos.push_back(global(info));
-  for (const TensorInfo &info : lastSession->outputs())
-    outputInfos.push_back(global(info));
+  std::vector<TensorInfo> inputInfos, outputInfos, unused;
+  if (!check(Session::describe(*package, 0, inputInfos, unused)) ||
+      !check(Session::describe(*package, origin.rankOfStage(origin.stages - 1), unused,
+                               outputInfos)))
+    return finish(1);
+  for (std::vector<TensorInfo> *infos : {&inputInfos, &outputInfos})
+    for (TensorInfo &info : *infos)
+      if (info.splitAxis >= 0)
+        info.shape[size_t(info.splitAxis)] *= chunks;
   std::map<std::string, HostTensor> globalInputs;
   auto setInput = [&](const std::string &name, const HostTensor &t) -> Status {
     for (const TensorInfo &info : inputInfos) {
@@ -335,7 +316,11 @@ int main(int argc, char **argv) {
       globalInputs[name] = t;
       return Status::okStatus();
     }
-    return session->setInput(name, t); // reports the unknown name
+    std::string names;
+    for (const TensorInfo &info : inputInfos)
+      names += (names.empty() ? "" : ", ") + info.name;
+    return Status(StatusCode::NotFound,
+                  "no input named '" + name + "' (inputs: " + names + ")");
   };
   // Micro-batch mb of replica d is chunk d * microbatches + mb of the batch.
   auto inputFor = [&](const MeshPosition &p) {

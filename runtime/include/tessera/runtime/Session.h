@@ -57,6 +57,12 @@ public:
   static Status create(std::shared_ptr<Package> package, int rank,
                        std::unique_ptr<Session> &out);
 
+  /// The graph inputs and outputs of `rank`'s program, read from the package
+  /// alone (no arena, no kernels): what a process that does not run that
+  /// rank needs to know of it.
+  static Status describe(const Package &package, int rank, std::vector<TensorInfo> &inputs,
+                         std::vector<TensorInfo> &outputs);
+
   const std::vector<TensorInfo> &inputs() const { return inputs_; }
   const std::vector<TensorInfo> &outputs() const { return outputs_; }
 
