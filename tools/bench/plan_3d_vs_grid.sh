@@ -19,12 +19,7 @@ here=$(cd "$(dirname "$0")/../.." && pwd)
 python=${PYTHON:-$here/.venv-models/bin/python}
 compile=$build/bin/tessera-compile
 mkdir -p "$work"
-source "$here/tools/bench/megatron_hints.sh"
-# "dp=8 x tp=8 x pp=8, 2 micro-batches ...: predicted 12.3 ms per batch" -> "8x8x8/2 12.3"
-predicted() {
-  sed -n 's/.*mesh dp=\([0-9]*\) x tp=\([0-9]*\)\( x pp=\([0-9]*\), \([0-9]*\) micro-batches\)\{0,1\} on .*: predicted \([0-9.]*\) ms per batch.*/\1 \2 \4 \5 \6/p' |
-    awk '{ if (NF == 3) print $1 "x" $2 "x1/1", $3; else print $1 "x" $2 "x" $3 "/" $4, $5 }'
-}
+source "$here/tools/bench/plan_common.sh"
 printf "%-10s %7s %-14s %12s %-14s %12s %7s %8s\n" model devices "auto dpxtpxpp/m" "auto ms" \
   "grid dpxtpxpp/m" "grid ms" ratio "plan s"
 for model in gpt3-6.7b gpt3-13b gpt3-175b; do

@@ -19,9 +19,9 @@ here=$(cd "$(dirname "$0")/../.." && pwd)
 python=${PYTHON:-$here/.venv-models/bin/python}
 compile=$build/bin/tessera-compile
 mkdir -p "$work"
-source "$here/tools/bench/megatron_hints.sh"
-predicted() { sed -n 's/.*mesh dp=\([0-9]*\) x tp=\([0-9]*\) on .*: predicted \([0-9.]*\) ms per batch.*/\1x\2 \3/p'; }
-printf "%-10s %7s %-14s %12s %-14s %12s %7s %9s\n" model devices auto-mesh "auto ms" grid-mesh "grid ms" ratio "plan s"
+source "$here/tools/bench/plan_common.sh"
+printf "%-10s %7s %-14s %12s %-14s %12s %7s %9s\n" model devices "auto dpxtpxpp/m" "auto ms" \
+  "grid dpxtpxpp/m" "grid ms" ratio "plan s"
 for model in gpt3-1.3b gpt3-2.7b gpt3-6.7b; do
   [ -f "$work/$model/model.onnx" ] || "$python" "$here/tools/models/make_graph_only.py" --preset "$model" -o "$work/$model" > /dev/null
   for devices in 8 16 64; do
@@ -43,7 +43,7 @@ for model in gpt3-1.3b gpt3-2.7b gpt3-6.7b; do
       fi
     done
     ratio=$(awk -v a="$autoMs" -v b="$bestMs" 'BEGIN { print a / b }')
-    printf "%-10s %7d %-14s %12.3f %-14s %12.3f %7.3f %9.2f\n" "$model" "$devices" "dp${autoMesh/x/xtp}" "$autoMs" \
-      "dp${bestMesh/x/xtp}" "$bestMs" "$ratio" "$planSeconds"
+    printf "%-10s %7d %-14s %12.3f %-14s %12.3f %7.3f %9.2f\n" "$model" "$devices" "$autoMesh" "$autoMs" \
+      "$bestMesh" "$bestMs" "$ratio" "$planSeconds"
   done
 done
