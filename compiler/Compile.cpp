@@ -6,6 +6,7 @@
 
 #include "compiler/Compile.h"
 #include "compiler/CostModel.h"
+#include "compiler/CudaTarget.h"
 #include "compiler/Registration.h"
 #include "compiler/PackageWriter.h"
 #include "compiler/Pipelines.h"
@@ -32,12 +33,14 @@
 #include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <optional>
+
 using namespace mlir;
 namespace cl = llvm::cl;
 
 namespace {
 
-enum class Emit { None, Tsr, TsrFused, Summary, Partitioned, Plan };
+enum class Emit { None, Tsr, TsrFused, Summary, Partitioned, Plan, Cuda };
 
 
 /// The lowered program as text: tensors, kernels, the memory plan.
@@ -152,7 +155,23 @@ int tessera::compileMain(int argc, char **argv) {
                             "the SPMD tsr IR of one rank (--rank), with its "
                             "shard collectives"),
                  clEnumValN(Emit::Plan, "plan",
-                            "the lowered kernels and memory plan")));
+                            "the lowered kernels and memory plan"),
+                 clEnumValN(Emit::Cuda, "cuda",
+                            "the generated CUDA C++ of one rank (--rank; "
+                            "implies --target=cuda)")));
+  static cl::opt<std::string> target(
+      "target", cl::desc("the backend the package is for: cpu (the default) or "
+                         "cuda (generated CUDA kernels compiled with NVRTC, "
+                         "cuBLASLt GEMMs, NCCL)"),
+      cl::init("cpu"));
+  static cl::opt<std::string> dtype(
+      "dtype", cl::desc("element type of float tensors: fp32 (the default), bf16 "
+                        "or fp16 (--target=cuda; kernels accumulate in fp32)"),
+      cl::init("fp32"));
+  static cl::opt<std::string> cudaArchs(
+      "cuda-arch", cl::desc("CUDA architectures to embed images for (cubins: "
+                            "sm_XX, PTX: compute_XX)"),
+      cl::init("sm_80,sm_90,compute_80"));
   static cl::opt<std::string> weights(
       "weights",
       cl::desc("where packages keep weights: 'embedded' (copied in, the "
@@ -226,6 +245,26 @@ int tessera::compileMain(int argc, char **argv) {
   if (weights != "embedded" && weights != "external") {
     llvm::errs() << "error: --weights must be 'embedded' or 'external', not '"
                  << weights << "'\n";
+    return 2;
+  }
+  if (emit == Emit::Cuda)
+    target = "cuda";
+  if (target != "cpu" && target != "cuda") {
+    llvm::errs() << "error: --target must be 'cpu' or 'cuda', not '" << target << "'\n";
+    return 2;
+  }
+  std::optional<lower::ElementType> narrowTo;
+  if (dtype == "bf16")
+    narrowTo = lower::ElementType::BF16;
+  else if (dtype == "fp16")
+    narrowTo = lower::ElementType::F16;
+  else if (dtype != "fp32") {
+    llvm::errs() << "error: --dtype must be fp32, bf16 or fp16, not '" << dtype << "'\n";
+    return 2;
+  }
+  if (narrowTo && target != "cuda") {
+    llvm::errs() << "error: --dtype " << dtype
+                 << " needs --target=cuda: the CPU backend computes in fp32\n";
     return 2;
   }
   if (batch >= 0)
@@ -711,8 +750,33 @@ int tessera::compileMain(int argc, char **argv) {
     }
     programs.push_back(std::move(*program));
   }
+  if (narrowTo)
+    narrowPrograms(programs, *narrowTo);
   if (emit == Emit::Plan)
     return writeText(output, [&](llvm::raw_ostream &os) { printPlan(programs[size_t(emitRank)], os); });
+  std::optional<PackageCuda> cuda;
+  if (target == "cuda") {
+    std::string error, warning;
+    if (emit == Emit::Cuda) {
+      lower::CudaModule module;
+      if (!lower::generateCuda(programs[size_t(emitRank)], module, error)) {
+        llvm::errs() << "error: --target=cuda: " << error << "\n";
+        return 1;
+      }
+      return writeText(output, [&](llvm::raw_ostream &os) { os << module.source; });
+    }
+    std::vector<std::string> archs;
+    for (llvm::StringRef a : llvm::split(llvm::StringRef(cudaArchs), ','))
+      if (!a.trim().empty())
+        archs.push_back(a.trim().str());
+    cuda.emplace();
+    if (!buildCuda(programs, archs, *cuda, error, warning)) {
+      llvm::errs() << "error: --target=cuda: " << error << "\n";
+      return 1;
+    }
+    if (!warning.empty())
+      llvm::errs() << "warning: " << warning << "\n";
+  }
   std::vector<unsigned> meshShape = {unsigned(dp)};
   if (pp > 1)
     meshShape.push_back(unsigned(pp));
@@ -739,7 +803,8 @@ int tessera::compileMain(int argc, char **argv) {
   }
   llvm::Expected<PackageStats> stats = writePackage(
       output, programs, meshShape, *model, "tessera-compile from " + std::string(input),
-      /*progress=*/true, weights == "external", unsigned(pp), unsigned(m), &prediction);
+      /*progress=*/true, weights == "external", unsigned(pp), unsigned(m), &prediction,
+      cuda ? &*cuda : nullptr);
   if (!stats) {
     llvm::errs() << "error: " << llvm::toString(stats.takeError()) << "\n";
     return 1;

@@ -13,7 +13,9 @@
 
 #include "llvm/Support/raw_ostream.h"
 
+#include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -34,6 +36,47 @@ uint64_t alignUp(uint64_t v) {
 }
 
 /// Where each tensor's data goes in the data section.
+/// An f32 weight that a --dtype bf16/fp16 program holds in 16 bits.
+bool narrowed(const tessera::onnx::WeightRecord *record, const lower::PlannedTensor &t) {
+  return record->onnxType == 1 /* FLOAT */ &&
+         (t.dtype == lower::ElementType::BF16 || t.dtype == lower::ElementType::F16);
+}
+
+/// Rounds f32 values to bf16 or binary16 (nearest even), as the GPU does.
+void narrow(const uint8_t *src, size_t bytes, lower::ElementType to, std::vector<uint8_t> &out) {
+  size_t n = bytes / 4;
+  out.resize(n * 2);
+  for (size_t i = 0; i < n; ++i) {
+    uint32_t u;
+    std::memcpy(&u, src + 4 * i, 4);
+    uint16_t h;
+    if (to == lower::ElementType::BF16) {
+      if ((u & 0x7fffffff) > 0x7f800000)
+        h = uint16_t((u >> 16) | 0x40);
+      else
+        h = uint16_t((u + 0x7fff + ((u >> 16) & 1)) >> 16);
+    } else {
+      uint16_t sign = uint16_t((u >> 16) & 0x8000);
+      uint32_t a = u & 0x7fffffff;
+      if (a > 0x7f800000) {
+        h = uint16_t(sign | 0x7e00);
+      } else if (a >= 0x477ff000) {
+        h = uint16_t(sign | 0x7c00);
+      } else if (a < 0x38800000) {
+        float v;
+        std::memcpy(&v, &a, 4);
+        h = uint16_t(sign | uint32_t(std::nearbyint(v * 16777216.0f)));
+      } else {
+        uint32_t m = (((a >> 23) - 112) << 10) | ((a & 0x7fffff) >> 13), rest = a & 0x1fff;
+        if (rest > 0x1000 || (rest == 0x1000 && (m & 1)))
+          ++m;
+        h = uint16_t(sign | m);
+      }
+    }
+    std::memcpy(out.data() + 2 * i, &h, 2);
+  }
+}
+
 struct DataLayout {
   std::map<std::string, uint64_t> weightOffsets;   // by weight name
   std::vector<std::vector<uint64_t>> tensorOffsets; // per program, per tensor
@@ -48,7 +91,8 @@ tessera::writePackage(const std::string &path,
                       const std::vector<unsigned> &mesh,
                       const onnx::ModelFile &model, const std::string &producer,
                       bool progress, bool externalWeights, unsigned stages,
-                      unsigned microbatches, const PackagePrediction *prediction) {
+                      unsigned microbatches, const PackagePrediction *prediction,
+                      const PackageCuda *cuda) {
   // External files (--weights=external): index by absolute path.
   std::vector<std::string> externalPaths;
   std::map<std::string, uint32_t> externalIndex;
@@ -63,6 +107,9 @@ tessera::writePackage(const std::string &path,
     std::string key;
     std::vector<int64_t> offsets, shape;
     uint64_t size;
+    /// f32 weights of --dtype bf16/fp16 packages are converted as written.
+    bool narrow = false;
+    lower::ElementType dtype = lower::ElementType::F32;
   };
   std::vector<WeightItem> weightOrder;
   for (const lower::ProgramPlan &plan : programs) {
@@ -99,7 +146,17 @@ tessera::writePackage(const std::string &path,
             // Blocks are copied into the package, also with external weights.
             it->second = layout.size;
             layout.size = alignUp(layout.size + t.size);
-            weightOrder.push_back({record, key, t.blockOffsets, t.shape, t.size});
+            weightOrder.push_back({record, key, t.blockOffsets, t.shape, t.size,
+                                   narrowed(record, t), t.dtype});
+          } else if (narrowed(record, t)) {
+            if (isExternal(record))
+              return fail("weight '" + t.weight + "': --weights=external keeps the model's "
+                          "f32 bytes; a --dtype " + Twine(t.dtype == lower::ElementType::BF16
+                                                              ? "bf16" : "fp16") +
+                          " package embeds its weights");
+            it->second = layout.size;
+            layout.size = alignUp(layout.size + t.size);
+            weightOrder.push_back({record, key, {}, {}, t.size, true, t.dtype});
           } else if (record->length != t.size) {
             return fail("weight '" + t.weight + "' has " + Twine(record->length) +
                         " bytes, the program expects " + Twine(t.size));
@@ -112,7 +169,7 @@ tessera::writePackage(const std::string &path,
           } else {
             it->second = layout.size;
             layout.size = alignUp(layout.size + t.size);
-            weightOrder.push_back({record, key, {}, {}, t.size});
+            weightOrder.push_back({record, key, {}, {}, t.size, false, t.dtype});
           }
         }
         offsets[i] = it->second;
@@ -164,10 +221,21 @@ tessera::writePackage(const std::string &path,
           fbb.CreateVector(k.outputs), fbb.CreateVector(attrs),
           fbb.CreateString(k.location), k.predictedSeconds));
     }
+    int cudaModule = -1;
+    flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<tpkg::CudaLaunch>>> launches = 0;
+    if (cuda) {
+      cudaModule = cuda->programModule[rank];
+      std::vector<flatbuffers::Offset<tpkg::CudaLaunch>> list;
+      for (const lower::CudaLaunch &l : cuda->launches[rank])
+        list.push_back(tpkg::CreateCudaLaunch(
+            fbb, tpkg::LaunchKind(uint8_t(l.kind)), fbb.CreateString(l.function),
+            fbb.CreateVector(std::vector<uint32_t>(l.grid, l.grid + 3)), l.block));
+      launches = fbb.CreateVector(list);
+    }
     programOffsets.push_back(tpkg::CreateProgram(
         fbb, uint32_t(rank), fbb.CreateVector(tensors), fbb.CreateVector(kernels),
         fbb.CreateVector(plan.inputs), fbb.CreateVector(plan.outputs),
-        plan.arenaBytes, plan.stage, plan.predictedSeconds));
+        plan.arenaBytes, plan.stage, plan.predictedSeconds, cudaModule, launches));
     stats.arenaBytes = std::max(stats.arenaBytes, plan.arenaBytes);
     stats.kernels += plan.kernels.size();
   }
@@ -192,11 +260,26 @@ tessera::writePackage(const std::string &path,
         prediction->batchSeconds, prediction->computeSeconds,
         prediction->communicationSeconds, prediction->bubbleSeconds,
         prediction->deviceMemoryBytes, fbb.CreateVector(prediction->sendSeconds));
+  flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<tpkg::CudaModule>>> modules = 0;
+  if (cuda) {
+    std::vector<flatbuffers::Offset<tpkg::CudaModule>> list;
+    for (const PackageCuda::Module &m : cuda->modules) {
+      std::vector<flatbuffers::Offset<tpkg::CudaImage>> images;
+      for (const CudaImage &image : m.images)
+        images.push_back(tpkg::CreateCudaImage(fbb, fbb.CreateString(image.arch), image.ptx,
+                                               fbb.CreateVector(image.data)));
+      list.push_back(tpkg::CreateCudaModule(fbb, fbb.CreateString(m.source),
+                                            fbb.CreateVectorOfStrings(m.functions),
+                                            fbb.CreateVector(images)));
+    }
+    modules = fbb.CreateVector(list);
+  }
   auto root = tpkg::CreatePackage(fbb, fbb.CreateString(producer),
                                   fbb.CreateVector(mesh),
                                   fbb.CreateVector(programOffsets),
                                   fbb.CreateVector(externals), stages, microbatches,
-                                  predicted);
+                                  predicted, fbb.CreateString(cuda ? "cuda" : "cpu"),
+                                  modules);
   tpkg::FinishPackageBuffer(fbb, root);
 
   rt::PackageHeader header{};
@@ -224,6 +307,13 @@ tessera::writePackage(const std::string &path,
     out.write(reinterpret_cast<const char *>(data), std::streamsize(size));
     hash = rt::packageChecksum(data, size, hash);
     written += size;
+  };
+  std::vector<uint8_t> narrowed16;
+  auto putWeight = [&](const WeightItem &w, const uint8_t *data, size_t size) {
+    if (!w.narrow)
+      return put(data, size);
+    narrow(data, size, w.dtype, narrowed16);
+    put(narrowed16.data(), narrowed16.size());
   };
   std::vector<uint8_t> zeros(rt::kPackageAlignment, 0);
   auto padTo = [&](uint64_t offset) {
@@ -291,7 +381,7 @@ tessera::writePackage(const std::string &path,
           uint64_t linear = 0;
           for (size_t d = 0; d < rank; ++d)
             linear = linear * uint64_t(full[d]) + uint64_t(index[d] + w->offsets[d]);
-          put(whole.data() + linear * element, rowBytes);
+          putWeight(*w, whole.data() + linear * element, rowBytes);
           for (int64_t d = int64_t(rank) - 2; d >= 0; --d) { // next row
             if (++index[size_t(d)] < w->shape[size_t(d)])
               break;
@@ -304,9 +394,9 @@ tessera::writePackage(const std::string &path,
       continue;
     }
     const onnx::WeightRecord *record = item.record;
-    items.push_back({offset, [&, record]() -> llvm::Error {
+    items.push_back({offset, [&, record, w]() -> llvm::Error {
       if (record->file.empty()) {
-        put(record->inlineBytes.data(), record->inlineBytes.size());
+        putWeight(*w, record->inlineBytes.data(), record->inlineBytes.size());
         return llvm::Error::success();
       }
       std::ifstream in(record->file, std::ios::binary);
@@ -320,7 +410,7 @@ tessera::writePackage(const std::string &path,
         if (!in)
           return fail("cannot read weight '" + record->name + "' from '" +
                       record->file + "'");
-        put(chunk.data(), n);
+        putWeight(*w, chunk.data(), n);
         left -= n;
         advance(n);
       }

@@ -7,6 +7,8 @@
 #ifndef TESSERA_COMPILER_PACKAGEWRITER_H
 #define TESSERA_COMPILER_PACKAGEWRITER_H
 
+#include "compiler/Nvrtc.h"
+#include "passes/lower/CudaCodegen.h"
 #include "passes/lower/ProgramPlan.h"
 
 #include "llvm/Support/Error.h"
@@ -28,6 +30,19 @@ struct PackagePrediction {
   std::vector<double> sendSeconds; ///< per pipeline stage
 };
 
+/// --target=cuda: the distinct CUDA modules of the ranks' programs and
+/// their images, and per program its module and launches.
+struct PackageCuda {
+  struct Module {
+    std::string source;
+    std::vector<std::string> functions;
+    std::vector<CudaImage> images;
+  };
+  std::vector<Module> modules;
+  std::vector<int> programModule;
+  std::vector<std::vector<lower::CudaLaunch>> launches;
+};
+
 struct PackageStats {
   uint64_t fileBytes = 0;
   uint64_t weightBytes = 0;
@@ -46,7 +61,8 @@ writePackage(const std::string &path, const std::vector<lower::ProgramPlan> &pro
              const std::string &producer, bool progress,
              bool externalWeights = false, unsigned stages = 1,
              unsigned microbatches = 1,
-             const PackagePrediction *prediction = nullptr);
+             const PackagePrediction *prediction = nullptr,
+             const PackageCuda *cuda = nullptr);
 
 } // namespace tessera
 
