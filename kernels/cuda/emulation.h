@@ -11,26 +11,8 @@
 #include <cstring>
 #include <limits>
 
-using std::erf;
-using std::erff;
-using std::exp;
-using std::expf;
-using std::fabs;
-using std::fabsf;
-using std::log;
-using std::logf;
-using std::pow;
-using std::powf;
-using std::sqrt;
-using std::sqrtf;
-using std::tanh;
-using std::tanhf;
-using std::trunc;
-using std::truncf;
-using std::sin;
-using std::sinf;
-using std::cos;
-using std::cosf;
+// expf, erff, ... and their double forms, as CUDA's math library names them.
+#include <math.h>
 
 #define __global__
 #define __device__

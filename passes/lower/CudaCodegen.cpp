@@ -245,6 +245,8 @@ std::string binaryExpr(const std::string &op, const std::string &a, const std::s
 bool Generator::unary(const std::string &op, Body &b, std::string &error) {
   const char *ct = computeType(in(0).dtype);
   std::string e = unaryExpr(op, "a", ct);
+  if (op == "gelu" && attrInt(k_, "approximate", 0) == 1)
+    e = "tsr_gelu_tanh(a)";
   if (e.empty() || (!isFloat(in(0).dtype) && op != "neg" && op != "abs" && op != "relu" &&
                     op != "not")) {
     error = "no CUDA kernel for '" + op + "' on this element type";

@@ -7,6 +7,7 @@
 #include "tessera/runtime/Session.h"
 
 #include "cpu/Kernels.h"
+#include "gpu/DeviceProgram.h"
 
 #include <chrono>
 #include <cstdlib>
@@ -36,7 +37,7 @@ struct Session::Impl {
 Session::~Session() = default;
 
 Status Session::create(std::shared_ptr<Package> package, int rank,
-                       std::unique_ptr<Session> &out) {
+                       std::unique_ptr<Session> &out, const SessionOptions &options) {
   const tpkg::Package *plan = package->plan();
   const tpkg::Program *program = nullptr;
   if (plan->programs())
@@ -48,6 +49,38 @@ Status Session::create(std::shared_ptr<Package> package, int rank,
                   package->path() + ": no program for rank " + std::to_string(rank));
   std::unique_ptr<Session> session(new Session());
   session->package_ = package;
+  if (options.backend != "cpu") {
+    std::unique_ptr<gpu::Device> device;
+    if (options.backend == "cuda") {
+      if (Status s = gpu::createCudaDevice(options.device >= 0 ? options.device : -1 - rank, device); !s.ok())
+        return s;
+    } else if (options.backend == "cuda-host") {
+      if (Status s = gpu::createHostDevice(device); !s.ok())
+        return s;
+    } else {
+      return Status(StatusCode::InvalidArgument,
+                    "unknown backend '" + options.backend + "' (cpu, cuda, cuda-host)");
+    }
+    if (Status s = gpu::DeviceProgram::create(*package, *program, std::move(device),
+                                              session->device_);
+        !s.ok())
+      return s;
+    if (Status s = describe(*package, rank, session->inputs_, session->outputs_); !s.ok())
+      return s;
+    session->arenaBytes_ = program->arena_bytes();
+    for (const tpkg::Kernel *k : *program->kernels())
+      session->profile_.push_back(
+          {k->op()->str(), k->location() ? k->location()->str() : "", 0, 0});
+    out = std::move(session);
+    return Status::okStatus();
+  }
+  if (plan->target() && plan->target()->str() == "cuda")
+    for (const tpkg::Tensor *t : *program->tensors())
+      if (DType(t->dtype()) == DType::BF16 || DType(t->dtype()) == DType::F16)
+        return Status(StatusCode::InvalidArgument,
+                      package->path() + " holds " + std::string(dtypeName(DType(t->dtype()))) +
+                          " tensors (compiled with --dtype): run it with the CUDA backend "
+                          "(--backend cuda); the CPU backend computes in fp32");
   auto impl = std::make_unique<Impl>();
   impl->program = program;
   uint64_t arenaBytes = program->arena_bytes();
@@ -191,6 +224,10 @@ Status Session::describe(const Package &package, int rank, std::vector<TensorInf
   return list(program->outputs(), outputs);
 }
 
+std::string Session::deviceName() const {
+  return device_ ? device_->device().name() : std::string();
+}
+
 Status Session::setInput(const std::string &name, const HostTensor &value) {
   for (size_t i = 0; i < inputs_.size(); ++i) {
     if (inputs_[i].name != name)
@@ -203,6 +240,8 @@ Status Session::setInput(const std::string &name, const HostTensor &value) {
                         formatShape(info.shape) + ", got " +
                         std::string(dtypeName(value.dtype)) + " " +
                         formatShape(value.shape));
+    if (device_)
+      return device_->setInput(i, value);
     const cpu::TensorRef &ref = impl_->tensors[size_t(impl_->inputIds[i])];
     std::memcpy(ref.data, value.data.data(), value.data.size());
     return Status::okStatus();
@@ -215,6 +254,8 @@ Status Session::setInput(const std::string &name, const HostTensor &value) {
 }
 
 bool Session::hasCollectives() const {
+  if (device_)
+    return device_->hasCollectives();
   for (const cpu::KernelCall &call : impl_->calls)
     if (cpu::isCollective(call.kernel->op()->str()))
       return true;
@@ -222,6 +263,8 @@ bool Session::hasCollectives() const {
 }
 
 Status Session::bindCommunicator(Communicator &world) {
+  if (device_)
+    return device_->bindCommunicator(world);
   // Groups are created in sorted order on every rank, so that members of
   // several groups never wait on each other in different orders.
   for (cpu::KernelCall &call : impl_->calls) {
@@ -263,6 +306,8 @@ double Session::now() {
 }
 
 Status Session::run(std::vector<KernelSpan> *spans) {
+  if (device_)
+    return device_->run(spans, profiling_ ? &profile_ : nullptr);
   for (size_t k = 0; k < impl_->calls.size(); ++k) {
     auto start = std::chrono::steady_clock::now();
     if (Status s = impl_->fns[k](impl_->calls[k]); !s.ok())
@@ -287,6 +332,8 @@ Status Session::getOutput(const std::string &name, HostTensor &out) const {
   for (size_t i = 0; i < outputs_.size(); ++i) {
     if (outputs_[i].name != name)
       continue;
+    if (device_)
+      return device_->getOutput(i, out);
     const cpu::TensorRef &ref = impl_->tensors[size_t(impl_->outputIds[i])];
     out.dtype = ref.dtype;
     out.shape = ref.shape;

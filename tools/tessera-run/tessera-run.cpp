@@ -51,6 +51,9 @@ int usage() {
                "[--test-data DIR] [--rtol R] [--atol A] [--repeat N] [--profile]\n"
                "       [--ranks N] [--timeout SECONDS] [--trace out.json] [--schedule gpipe]\n"
                "       [--profile-json out.json]  (per-kernel times, for tessera-inspect --profile)\n"
+               "       [--backend cpu|cuda|cuda-host] [--device N]\n"
+               "  --backend cuda runs a --target=cuda package on the GPU (several ranks on one\n"
+               "  GPU are virtual devices); cuda-host emulates the same kernels on the CPU.\n"
                "  A partitioned package runs all its ranks as threads (--ranks), or one\n"
                "  rank per process under mpirun (mpirun -np N tessera-run model.tpkg ...).\n");
   return 2;
@@ -132,8 +135,57 @@ double element(const HostTensor &t, int64_t i) {
   case DType::I32: { int32_t x; std::memcpy(&x, &t.data[i * 4], 4); return double(x); }
   case DType::I8: return double(int8_t(t.data[i]));
   case DType::Bool: return t.data[i] ? 1.0 : 0.0;
+  case DType::BF16: {
+    uint32_t u = uint32_t(t.data[i * 2] | t.data[i * 2 + 1] << 8) << 16;
+    float f;
+    std::memcpy(&f, &u, 4);
+    return f;
+  }
+  case DType::F16: {
+    _Float16 h;
+    std::memcpy(&h, &t.data[i * 2], 2);
+    return double(h);
+  }
   default: return std::nan("");
   }
+}
+
+/// bf16/fp16 tensors as f32 (what .npy files and references hold).
+void widenHalf(HostTensor &t) {
+  if (t.dtype != DType::BF16 && t.dtype != DType::F16)
+    return;
+  HostTensor w;
+  w.dtype = DType::F32;
+  w.shape = t.shape;
+  w.data.resize(size_t(t.numElements()) * 4);
+  for (int64_t i = 0; i < t.numElements(); ++i) {
+    float f = float(element(t, i));
+    std::memcpy(&w.data[size_t(i) * 4], &f, 4);
+  }
+  t = std::move(w);
+}
+
+/// f32 values as the package's bf16/fp16 input (round to nearest even).
+HostTensor narrowTo(const HostTensor &t, DType to) {
+  HostTensor n;
+  n.dtype = to;
+  n.shape = t.shape;
+  n.data.resize(size_t(t.numElements()) * 2);
+  for (int64_t i = 0; i < t.numElements(); ++i) {
+    float f;
+    std::memcpy(&f, &t.data[size_t(i) * 4], 4);
+    uint16_t h;
+    if (to == DType::BF16) {
+      uint32_t u;
+      std::memcpy(&u, &f, 4);
+      h = uint16_t((u + 0x7fff + ((u >> 16) & 1)) >> 16);
+    } else {
+      _Float16 x = _Float16(f);
+      std::memcpy(&h, &x, 2);
+    }
+    std::memcpy(&n.data[size_t(i) * 2], &h, 2);
+  }
+  return n;
 }
 
 /// A schedule's steps before micro-batch `stop` (fault injection).
@@ -170,6 +222,7 @@ int main(int argc, char **argv) {
   std::string tracePath, scheduleName = "gpipe";
   int dieRank = -1, dieMicrobatch = 0;
   std::string profileJson;
+  SessionOptions sessionOptions; // device -1: rank r on GPU r modulo the GPUs
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
@@ -210,6 +263,10 @@ int main(int argc, char **argv) {
       timeoutSeconds = std::atof(next().c_str());
     } else if (arg == "--profile") {
       profile = true;
+    } else if (arg == "--backend") {
+      sessionOptions.backend = next();
+    } else if (arg == "--device") {
+      sessionOptions.device = std::atoi(next().c_str());
     } else if (!arg.empty() && arg[0] == '-') {
       std::fprintf(stderr, "error: unknown option '%s'\n", arg.c_str());
       return usage();
@@ -281,7 +338,8 @@ int main(int argc, char **argv) {
   };
   std::vector<std::unique_ptr<Session>> sessions(mine.size());
   for (size_t i = 0; i < mine.size(); ++i) {
-    if (!check(Session::create(package, mine[i], sessions[i])))
+    SessionOptions options = sessionOptions;
+    if (!check(Session::create(package, mine[i], sessions[i], options)))
       return finish(1);
     Communicator *world = mpiWorld ? mpiWorld.get()
                           : localGroup ? &localGroup->communicator(mine[i]) : nullptr;
@@ -308,6 +366,11 @@ int main(int argc, char **argv) {
     for (const TensorInfo &info : inputInfos) {
       if (info.name != name)
         continue;
+      if ((info.dtype == DType::BF16 || info.dtype == DType::F16) && t.dtype == DType::F32 &&
+          t.shape == info.shape) {
+        globalInputs[name] = narrowTo(t, info.dtype);
+        return Status::okStatus();
+      }
       if (t.dtype != info.dtype || t.shape != info.shape)
         return Status(StatusCode::InvalidArgument,
                       "input '" + name + "' must be " + std::string(dtypeName(info.dtype)) +
@@ -554,8 +617,10 @@ int main(int argc, char **argv) {
   }
   std::sort(times.begin(), times.end());
   if (leader)
-  std::printf("ran %s: %d rank(s)%s, %d run(s), median %.3f ms, arena %llu bytes per rank\n",
-              packagePath.c_str(), meshSize, mpiWorld ? " under mpirun" : "", repeat, times[times.size() / 2] * 1e3,
+  std::printf("ran %s: %d rank(s)%s%s, %d run(s), median %.3f ms, arena %llu bytes per rank\n",
+              packagePath.c_str(), meshSize, mpiWorld ? " under mpirun" : "",
+              session->deviceName().empty() ? "" : (" on " + session->deviceName()).c_str(),
+              repeat, times[times.size() / 2] * 1e3,
               (unsigned long long)session->arenaBytes());
   int status = 0;
   for (const TensorInfo &info : outputInfos) {
@@ -564,6 +629,7 @@ int main(int argc, char **argv) {
     HostTensor out;
     if (!check(getOutput(info, out)))
       return finish(1);
+    widenHalf(out);
     std::printf("output %s: %s %s", info.name.c_str(),
                 std::string(dtypeName(out.dtype)).c_str(), formatShape(out.shape).c_str());
     for (int64_t i = 0; i < std::min<int64_t>(4, out.numElements()); ++i)

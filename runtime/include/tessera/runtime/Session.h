@@ -49,13 +49,30 @@ struct KernelProfile {
   int64_t calls = 0;
 };
 
+namespace gpu {
+class DeviceProgram;
+} // namespace gpu
+
+struct SessionOptions {
+  /// "cpu"; "cuda": the package's CUDA kernels on GPU `device` (packages
+  /// compiled with --target=cuda); "cuda-host": the same kernels compiled for
+  /// the host and emulated there (tests the CUDA path without a GPU; slow).
+  std::string backend = "cpu";
+  /// The GPU; -1: the rank's share (rank modulo the GPUs, so that several
+  /// ranks on one GPU are virtual devices).
+  int device = -1;
+};
+
 class Session {
 public:
   ~Session();
 
   /// A session for `rank` of `package`.
   static Status create(std::shared_ptr<Package> package, int rank,
-                       std::unique_ptr<Session> &out);
+                       std::unique_ptr<Session> &out,
+                       const SessionOptions &options = SessionOptions());
+  /// The device a CUDA session runs on (empty for the CPU backend).
+  std::string deviceName() const;
 
   /// The graph inputs and outputs of `rank`'s program, read from the package
   /// alone (no arena, no kernels): what a process that does not run that
@@ -92,6 +109,7 @@ private:
   Session() = default;
   struct Impl;
   std::unique_ptr<Impl> impl_;
+  std::unique_ptr<gpu::DeviceProgram> device_;
   std::shared_ptr<Package> package_;
   std::vector<TensorInfo> inputs_, outputs_;
   std::vector<KernelProfile> profile_;

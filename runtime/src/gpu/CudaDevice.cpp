@@ -1,0 +1,479 @@
+//===- CudaDevice.cpp - the CUDA driver and cuBLASLt, loaded at run time --===//
+//
+// Part of Tessera.
+//
+//===----------------------------------------------------------------------===//
+//
+// libcuda.so.1 and libcublasLt.so are opened with dlopen when a CUDA session
+// is created, so the runtime links and runs on machines without them. The
+// module's image for the device's architecture is loaded if the package has
+// one (a cubin for sm_XX), else its PTX (the driver JITs it), else its source
+// through NVRTC. Each device object owns a stream: several of them on one
+// GPU are the `local` virtual devices.
+//
+//===----------------------------------------------------------------------===//
+
+#include "gpu/Device.h"
+
+#ifdef TESSERA_HAVE_CUDA_HEADERS
+#include <cublasLt.h>
+#include <cuda.h>
+#include <dlfcn.h>
+
+#include <mutex>
+#include <vector>
+
+namespace tessera::rt::gpu {
+namespace {
+
+struct Driver {
+  void *lib = nullptr, *lt = nullptr, *nvrtc = nullptr;
+  std::string why;
+#define TSR_CU(name) decltype(&::name) name = nullptr;
+  TSR_CU(cuInit)
+  TSR_CU(cuDeviceGetCount)
+  TSR_CU(cuDeviceGet)
+  TSR_CU(cuDeviceGetName)
+  TSR_CU(cuDeviceGetAttribute)
+  TSR_CU(cuDevicePrimaryCtxRetain)
+  TSR_CU(cuCtxSetCurrent)
+  TSR_CU(cuStreamCreate)
+  TSR_CU(cuStreamDestroy)
+  TSR_CU(cuStreamSynchronize)
+  TSR_CU(cuMemAlloc)
+  TSR_CU(cuMemFree)
+  TSR_CU(cuMemcpyHtoDAsync)
+  TSR_CU(cuMemcpyDtoHAsync)
+  TSR_CU(cuMemcpyDtoDAsync)
+  TSR_CU(cuModuleLoadData)
+  TSR_CU(cuModuleUnload)
+  TSR_CU(cuModuleGetFunction)
+  TSR_CU(cuLaunchKernel)
+  TSR_CU(cuGetErrorString)
+  TSR_CU(cublasLtCreate)
+  TSR_CU(cublasLtDestroy)
+  TSR_CU(cublasLtMatmulDescCreate)
+  TSR_CU(cublasLtMatmulDescDestroy)
+  TSR_CU(cublasLtMatmulDescSetAttribute)
+  TSR_CU(cublasLtMatrixLayoutCreate)
+  TSR_CU(cublasLtMatrixLayoutDestroy)
+  TSR_CU(cublasLtMatrixLayoutSetAttribute)
+  TSR_CU(cublasLtMatmulPreferenceCreate)
+  TSR_CU(cublasLtMatmulPreferenceDestroy)
+  TSR_CU(cublasLtMatmulPreferenceSetAttribute)
+  TSR_CU(cublasLtMatmulAlgoGetHeuristic)
+  TSR_CU(cublasLtMatmul)
+#undef TSR_CU
+  // NVRTC, for modules without an image this device can load.
+  int (*nvrtcCreateProgram)(void **, const char *, const char *, int, const char *const *,
+                            const char *const *) = nullptr;
+  int (*nvrtcCompileProgram)(void *, int, const char *const *) = nullptr;
+  int (*nvrtcGetCUBINSize)(void *, size_t *) = nullptr;
+  int (*nvrtcGetCUBIN)(void *, char *) = nullptr;
+  int (*nvrtcGetProgramLogSize)(void *, size_t *) = nullptr;
+  int (*nvrtcGetProgramLog)(void *, char *) = nullptr;
+  int (*nvrtcDestroyProgram)(void **) = nullptr;
+};
+
+const Driver &driver() {
+  static Driver d;
+  static std::once_flag once;
+  std::call_once(once, [] {
+    d.lib = dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL);
+    if (!d.lib) {
+      d.why = "no CUDA driver (libcuda.so.1 not found): this machine has no NVIDIA GPU "
+              "driver";
+      return;
+    }
+    for (const char *name : {"libcublasLt.so.13", "libcublasLt.so.12", "libcublasLt.so",
+                             "/usr/local/cuda/lib64/libcublasLt.so"})
+      if ((d.lt = dlopen(name, RTLD_NOW | RTLD_LOCAL)))
+        break;
+    if (!d.lt) {
+      d.why = "cuBLASLt not found (libcublasLt.so): add the CUDA libraries to "
+              "LD_LIBRARY_PATH";
+      return;
+    }
+    for (const char *name : {"libnvrtc.so.13", "libnvrtc.so.12", "libnvrtc.so",
+                             "/usr/local/cuda/lib64/libnvrtc.so"})
+      if ((d.nvrtc = dlopen(name, RTLD_NOW | RTLD_LOCAL)))
+        break;
+    auto sym = [&](void *lib, auto &fn, const char *name) {
+      fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(dlsym(lib, name));
+      if (!fn && d.why.empty())
+        d.why = std::string("the CUDA libraries lack ") + name;
+    };
+#define TSR_SYM(lib, field, name) sym(lib, d.field, name)
+    TSR_SYM(d.lib, cuInit, "cuInit");
+    TSR_SYM(d.lib, cuDeviceGetCount, "cuDeviceGetCount");
+    TSR_SYM(d.lib, cuDeviceGet, "cuDeviceGet");
+    TSR_SYM(d.lib, cuDeviceGetName, "cuDeviceGetName");
+    TSR_SYM(d.lib, cuDeviceGetAttribute, "cuDeviceGetAttribute");
+    TSR_SYM(d.lib, cuDevicePrimaryCtxRetain, "cuDevicePrimaryCtxRetain");
+    TSR_SYM(d.lib, cuCtxSetCurrent, "cuCtxSetCurrent");
+    TSR_SYM(d.lib, cuStreamCreate, "cuStreamCreate");
+    TSR_SYM(d.lib, cuStreamDestroy, "cuStreamDestroy_v2");
+    TSR_SYM(d.lib, cuStreamSynchronize, "cuStreamSynchronize");
+    TSR_SYM(d.lib, cuMemAlloc, "cuMemAlloc_v2");
+    TSR_SYM(d.lib, cuMemFree, "cuMemFree_v2");
+    TSR_SYM(d.lib, cuMemcpyHtoDAsync, "cuMemcpyHtoDAsync_v2");
+    TSR_SYM(d.lib, cuMemcpyDtoHAsync, "cuMemcpyDtoHAsync_v2");
+    TSR_SYM(d.lib, cuMemcpyDtoDAsync, "cuMemcpyDtoDAsync_v2");
+    TSR_SYM(d.lib, cuModuleLoadData, "cuModuleLoadData");
+    TSR_SYM(d.lib, cuModuleUnload, "cuModuleUnload");
+    TSR_SYM(d.lib, cuModuleGetFunction, "cuModuleGetFunction");
+    TSR_SYM(d.lib, cuLaunchKernel, "cuLaunchKernel");
+    TSR_SYM(d.lib, cuGetErrorString, "cuGetErrorString");
+    TSR_SYM(d.lt, cublasLtCreate, "cublasLtCreate");
+    TSR_SYM(d.lt, cublasLtDestroy, "cublasLtDestroy");
+    TSR_SYM(d.lt, cublasLtMatmulDescCreate, "cublasLtMatmulDescCreate");
+    TSR_SYM(d.lt, cublasLtMatmulDescDestroy, "cublasLtMatmulDescDestroy");
+    TSR_SYM(d.lt, cublasLtMatmulDescSetAttribute, "cublasLtMatmulDescSetAttribute");
+    TSR_SYM(d.lt, cublasLtMatrixLayoutCreate, "cublasLtMatrixLayoutCreate");
+    TSR_SYM(d.lt, cublasLtMatrixLayoutDestroy, "cublasLtMatrixLayoutDestroy");
+    TSR_SYM(d.lt, cublasLtMatrixLayoutSetAttribute, "cublasLtMatrixLayoutSetAttribute");
+    TSR_SYM(d.lt, cublasLtMatmulPreferenceCreate, "cublasLtMatmulPreferenceCreate");
+    TSR_SYM(d.lt, cublasLtMatmulPreferenceDestroy, "cublasLtMatmulPreferenceDestroy");
+    TSR_SYM(d.lt, cublasLtMatmulPreferenceSetAttribute,
+            "cublasLtMatmulPreferenceSetAttribute");
+    TSR_SYM(d.lt, cublasLtMatmulAlgoGetHeuristic, "cublasLtMatmulAlgoGetHeuristic");
+    TSR_SYM(d.lt, cublasLtMatmul, "cublasLtMatmul");
+    if (d.nvrtc) {
+      std::string keep = d.why;
+      TSR_SYM(d.nvrtc, nvrtcCreateProgram, "nvrtcCreateProgram");
+      TSR_SYM(d.nvrtc, nvrtcCompileProgram, "nvrtcCompileProgram");
+      TSR_SYM(d.nvrtc, nvrtcGetCUBINSize, "nvrtcGetCUBINSize");
+      TSR_SYM(d.nvrtc, nvrtcGetCUBIN, "nvrtcGetCUBIN");
+      TSR_SYM(d.nvrtc, nvrtcGetProgramLogSize, "nvrtcGetProgramLogSize");
+      TSR_SYM(d.nvrtc, nvrtcGetProgramLog, "nvrtcGetProgramLog");
+      TSR_SYM(d.nvrtc, nvrtcDestroyProgram, "nvrtcDestroyProgram");
+      if (d.why != keep) { // NVRTC is optional: JIT from source only
+        d.nvrtc = nullptr;
+        d.why = keep;
+      }
+    }
+#undef TSR_SYM
+    if (d.why.empty()) {
+      if (CUresult r = d.cuInit(0)) {
+        const char *msg = nullptr;
+        d.cuGetErrorString(r, &msg);
+        d.why = std::string("cuInit failed: ") + (msg ? msg : "?");
+      } else {
+        int count = 0;
+        d.cuDeviceGetCount(&count);
+        if (count == 0)
+          d.why = "the CUDA driver sees no GPU";
+      }
+    }
+    if (!d.why.empty())
+      d.lib = nullptr;
+  });
+  return d;
+}
+
+Status check(CUresult r, const char *what) {
+  if (r == CUDA_SUCCESS)
+    return Status::okStatus();
+  const char *msg = nullptr;
+  driver().cuGetErrorString(r, &msg);
+  return Status(StatusCode::Internal, std::string(what) + ": " + (msg ? msg : "CUDA error"));
+}
+Status checkLt(cublasStatus_t r, const char *what) {
+  if (r == CUBLAS_STATUS_SUCCESS)
+    return Status::okStatus();
+  return Status(StatusCode::Internal,
+                std::string(what) + ": cuBLASLt status " + std::to_string(int(r)));
+}
+
+class CudaDevice final : public Device {
+public:
+  ~CudaDevice() override {
+    const Driver &d = driver();
+    d.cuCtxSetCurrent(context_);
+    if (stream_)
+      d.cuStreamSynchronize(stream_);
+    if (workspace_)
+      d.cuMemFree(workspace_);
+    if (module_)
+      d.cuModuleUnload(module_);
+    if (lt_)
+      d.cublasLtDestroy(lt_);
+    if (stream_)
+      d.cuStreamDestroy(stream_);
+  }
+
+  Status init(int ordinal) {
+    const Driver &d = driver();
+    int count = 0;
+    d.cuDeviceGetCount(&count);
+    if (ordinal < 0 && count > 0) // by rank: ranks share the GPUs round robin
+      ordinal = (-1 - ordinal) % count;
+    if (ordinal < 0 || ordinal >= count)
+      return Status(StatusCode::InvalidArgument,
+                    "CUDA device " + std::to_string(ordinal) + " does not exist (" +
+                        std::to_string(count) + " GPU(s))");
+    if (Status s = check(d.cuDeviceGet(&device_, ordinal), "cuDeviceGet"); !s.ok())
+      return s;
+    char name[256] = {};
+    d.cuDeviceGetName(name, sizeof name, device_);
+    d.cuDeviceGetAttribute(&major_, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, device_);
+    d.cuDeviceGetAttribute(&minor_, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, device_);
+    name_ = std::string(name) + " (sm_" + std::to_string(major_ * 10 + minor_) + ")";
+    if (Status s = check(d.cuDevicePrimaryCtxRetain(&context_, device_), "cuDevicePrimaryCtxRetain");
+        !s.ok())
+      return s;
+    if (Status s = current(); !s.ok())
+      return s;
+    if (Status s = check(d.cuStreamCreate(&stream_, CU_STREAM_NON_BLOCKING), "cuStreamCreate");
+        !s.ok())
+      return s;
+    if (Status s = checkLt(d.cublasLtCreate(&lt_), "cublasLtCreate"); !s.ok())
+      return s;
+    workspaceBytes_ = 32u << 20;
+    return check(d.cuMemAlloc(&workspace_, workspaceBytes_), "cuMemAlloc (GEMM workspace)");
+  }
+
+  std::string name() const override { return name_; }
+
+  Status current() const { return check(driver().cuCtxSetCurrent(context_), "cuCtxSetCurrent"); }
+
+  Status alloc(size_t bytes, void **ptr) override {
+    current();
+    CUdeviceptr p = 0;
+    if (Status s = check(driver().cuMemAlloc(&p, bytes), "cuMemAlloc"); !s.ok())
+      return Status(s.code(), s.message() + " (" + std::to_string(bytes) + " bytes)");
+    *ptr = reinterpret_cast<void *>(p);
+    return Status::okStatus();
+  }
+  void release(void *ptr) override {
+    current();
+    driver().cuMemFree(CUdeviceptr(ptr));
+  }
+  Status upload(void *dst, const void *src, size_t bytes) override {
+    current();
+    if (Status s = check(driver().cuMemcpyHtoDAsync(CUdeviceptr(dst), src, bytes, stream_),
+                         "cuMemcpyHtoD");
+        !s.ok())
+      return s;
+    return synchronize(); // `src` may go away once we return
+  }
+  Status download(void *dst, const void *src, size_t bytes) override {
+    current();
+    if (Status s = check(driver().cuMemcpyDtoHAsync(dst, CUdeviceptr(src), bytes, stream_),
+                         "cuMemcpyDtoH");
+        !s.ok())
+      return s;
+    return synchronize();
+  }
+  Status copy(void *dst, const void *src, size_t bytes) override {
+    return check(driver().cuMemcpyDtoDAsync(CUdeviceptr(dst), CUdeviceptr(src), bytes, stream_),
+                 "cuMemcpyDtoD");
+  }
+
+  Status loadModule(const tpkg::CudaModule &module) override {
+    current();
+    const Driver &d = driver();
+    std::string want = "sm_" + std::to_string(major_ * 10 + minor_);
+    const tpkg::CudaImage *cubin = nullptr, *ptx = nullptr;
+    int ptxArch = -1;
+    if (module.images())
+      for (const tpkg::CudaImage *image : *module.images()) {
+        if (!image->arch() || !image->data())
+          continue;
+        std::string arch = image->arch()->str();
+        if (!image->ptx() && arch == want)
+          cubin = image;
+        if (image->ptx() && arch.rfind("compute_", 0) == 0) {
+          int a = std::atoi(arch.c_str() + 8);
+          if (a <= major_ * 10 + minor_ && a > ptxArch) {
+            ptx = image;
+            ptxArch = a;
+          }
+        }
+      }
+    if (cubin || ptx) {
+      const tpkg::CudaImage *image = cubin ? cubin : ptx;
+      std::vector<char> bytes(image->data()->begin(), image->data()->end());
+      if (ptx && !cubin)
+        bytes.push_back('\0'); // PTX is text
+      return check(d.cuModuleLoadData(&module_, bytes.data()), "cuModuleLoadData");
+    }
+    // No image for this architecture: compile the source.
+    if (!d.nvrtc || !module.source())
+      return Status(StatusCode::Unimplemented,
+                    "the package has no CUDA image for " + want +
+                        " and NVRTC is not available to compile its source");
+    void *prog = nullptr;
+    std::string arch = "--gpu-architecture=" + want;
+    const char *options[] = {arch.c_str(), "--std=c++17", "-I/usr/local/cuda/include",
+                             "--device-as-default-execution-space"};
+    d.nvrtcCreateProgram(&prog, module.source()->c_str(), "tessera_module.cu", 0, nullptr,
+                         nullptr);
+    int r = d.nvrtcCompileProgram(prog, 4, options);
+    if (r != 0) {
+      size_t size = 0;
+      d.nvrtcGetProgramLogSize(prog, &size);
+      std::string log(size, '\0');
+      d.nvrtcGetProgramLog(prog, log.data());
+      d.nvrtcDestroyProgram(&prog);
+      return Status(StatusCode::Internal, "NVRTC (" + want + "): " + log);
+    }
+    size_t size = 0;
+    d.nvrtcGetCUBINSize(prog, &size);
+    std::vector<char> image(size);
+    d.nvrtcGetCUBIN(prog, image.data());
+    d.nvrtcDestroyProgram(&prog);
+    return check(d.cuModuleLoadData(&module_, image.data()), "cuModuleLoadData (JIT)");
+  }
+
+  Status function(const std::string &name, void **fn) override {
+    CUfunction f = nullptr;
+    if (Status s = check(driver().cuModuleGetFunction(&f, module_, name.c_str()),
+                         ("cuModuleGetFunction " + name).c_str());
+        !s.ok())
+      return s;
+    *fn = f;
+    return Status::okStatus();
+  }
+
+  Status launch(void *fn, const uint32_t grid[3], uint32_t block, void **args,
+                size_t) override {
+    return check(driver().cuLaunchKernel(CUfunction(fn), grid[0], grid[1], grid[2], block, 1, 1,
+                                         0, stream_, args, nullptr),
+                 "cuLaunchKernel");
+  }
+
+  /// Row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T: B is
+  /// cuBLAS's first operand.
+  Status gemm(const GemmDesc &g, const void *a, const void *b, void *c) override {
+    const Driver &d = driver();
+    cudaDataType_t type;
+    switch (g.dtype) {
+    case DType::F32: type = CUDA_R_32F; break;
+    case DType::BF16: type = CUDA_R_16BF; break;
+    case DType::F16: type = CUDA_R_16F; break;
+    default:
+      return Status(StatusCode::Unimplemented,
+                    "no CUDA GEMM for " + std::string(dtypeName(g.dtype)));
+    }
+    cublasComputeType_t compute = g.dtype == DType::F32 ? CUBLAS_COMPUTE_32F_FAST_TF32
+                                                        : CUBLAS_COMPUTE_32F;
+    if (g.dtype == DType::F32 && !allowTf32())
+      compute = CUBLAS_COMPUTE_32F;
+    cublasLtMatmulDesc_t op = nullptr;
+    cublasLtMatrixLayout_t la = nullptr, lb = nullptr, lc = nullptr;
+    cublasLtMatmulPreference_t pref = nullptr;
+    Status s = checkLt(d.cublasLtMatmulDescCreate(&op, compute, CUDA_R_32F), "matmul desc");
+    cublasOperation_t opB = g.transB ? CUBLAS_OP_T : CUBLAS_OP_N,
+                      opA = g.transA ? CUBLAS_OP_T : CUBLAS_OP_N;
+    if (s.ok()) {
+      d.cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSA, &opB, sizeof opB);
+      d.cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSB, &opA, sizeof opA);
+      // First operand: B^T as stored (n x k column-major, or k x n if transposed).
+      uint64_t rowsB = g.transB ? g.k : g.n, colsB = g.transB ? g.n : g.k;
+      uint64_t rowsA = g.transA ? g.m : g.k, colsA = g.transA ? g.k : g.m;
+      s = checkLt(d.cublasLtMatrixLayoutCreate(&lb, type, rowsB, colsB, g.ldb), "layout B");
+      if (s.ok())
+        s = checkLt(d.cublasLtMatrixLayoutCreate(&la, type, rowsA, colsA, g.lda), "layout A");
+      if (s.ok())
+        s = checkLt(d.cublasLtMatrixLayoutCreate(&lc, type, g.n, g.m, g.ldc), "layout C");
+      if (s.ok() && g.batch > 1) {
+        int32_t count = int32_t(g.batch);
+        int64_t sa = g.strideA, sb = g.strideB, sc = g.strideC;
+        for (auto [layout, stride] : {std::pair{lb, sb}, std::pair{la, sa}, std::pair{lc, sc}}) {
+          d.cublasLtMatrixLayoutSetAttribute(layout, CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, &count,
+                                             sizeof count);
+          d.cublasLtMatrixLayoutSetAttribute(
+              layout, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET, &stride, sizeof stride);
+        }
+      }
+    }
+    cublasLtMatmulHeuristicResult_t heuristic{};
+    int found = 0;
+    if (s.ok()) {
+      s = checkLt(d.cublasLtMatmulPreferenceCreate(&pref), "preference");
+      if (s.ok()) {
+        d.cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
+                                               &workspaceBytes_, sizeof workspaceBytes_);
+        s = checkLt(d.cublasLtMatmulAlgoGetHeuristic(lt_, op, lb, la, lc, lc, pref, 1,
+                                                     &heuristic, &found),
+                    "cublasLtMatmulAlgoGetHeuristic");
+        if (s.ok() && !found)
+          s = Status(StatusCode::Unimplemented, "cuBLASLt has no algorithm for this GEMM");
+      }
+    }
+    if (s.ok()) {
+      float alpha = 1.0f, beta = 0.0f;
+      s = checkLt(d.cublasLtMatmul(lt_, op, &alpha, b, lb, a, la, &beta, c, lc, c, lc,
+                                   &heuristic.algo, reinterpret_cast<void *>(workspace_),
+                                   workspaceBytes_, stream_),
+                  "cublasLtMatmul");
+    }
+    if (pref)
+      d.cublasLtMatmulPreferenceDestroy(pref);
+    for (cublasLtMatrixLayout_t l : {la, lb, lc})
+      if (l)
+        d.cublasLtMatrixLayoutDestroy(l);
+    if (op)
+      d.cublasLtMatmulDescDestroy(op);
+    return s;
+  }
+
+  Status synchronize() override {
+    return check(driver().cuStreamSynchronize(stream_), "cuStreamSynchronize");
+  }
+
+private:
+  /// fp32 GEMMs on tensor cores (TF32) only when TESSERA_ALLOW_TF32=1: the
+  /// fp32 tolerance against the CPU backend (1e-4) needs full precision.
+  static bool allowTf32() {
+    const char *v = std::getenv("TESSERA_ALLOW_TF32");
+    return v && std::string(v) == "1";
+  }
+  CUdevice device_ = 0;
+  CUcontext context_ = nullptr;
+  CUstream stream_ = nullptr;
+  CUmodule module_ = nullptr;
+  cublasLtHandle_t lt_ = nullptr;
+  CUdeviceptr workspace_ = 0;
+  size_t workspaceBytes_ = 0;
+  int major_ = 0, minor_ = 0;
+  std::string name_;
+};
+
+} // namespace
+
+bool cudaAvailable(std::string &why) {
+  const Driver &d = driver();
+  why = d.why;
+  return d.lib != nullptr;
+}
+
+Status createCudaDevice(int ordinal, std::unique_ptr<Device> &out) {
+  std::string why;
+  if (!cudaAvailable(why))
+    return Status(StatusCode::Unimplemented, "the CUDA backend cannot start: " + why);
+  auto device = std::make_unique<CudaDevice>();
+  if (Status s = device->init(ordinal); !s.ok())
+    return s;
+  out = std::move(device);
+  return Status::okStatus();
+}
+
+} // namespace tessera::rt::gpu
+
+#else // !TESSERA_HAVE_CUDA_HEADERS
+
+namespace tessera::rt::gpu {
+bool cudaAvailable(std::string &why) {
+  why = "this runtime was built without the CUDA toolkit's headers";
+  return false;
+}
+Status createCudaDevice(int, std::unique_ptr<Device> &) {
+  std::string why;
+  cudaAvailable(why);
+  return Status(StatusCode::Unimplemented, "the CUDA backend cannot start: " + why);
+}
+} // namespace tessera::rt::gpu
+
+#endif

@@ -1,0 +1,469 @@
+//===- DeviceProgram.cpp - running a rank's program on a device -----------===//
+//
+// Part of Tessera.
+//
+//===----------------------------------------------------------------------===//
+
+#include "gpu/DeviceProgram.h"
+
+#include "cpu/Kernels.h"
+
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <map>
+
+namespace tessera::rt::gpu {
+
+int64_t DeviceProgram::Tensor::numel() const {
+  int64_t n = 1;
+  for (int64_t d : shape)
+    n *= d;
+  return n;
+}
+
+DeviceProgram::~DeviceProgram() {
+  if (device_) {
+    device_->synchronize();
+    for (void *w : weights_)
+      device_->release(w);
+    if (arena_)
+      device_->release(arena_);
+  }
+}
+
+Status DeviceProgram::create(const Package &package, const tpkg::Program &program,
+                             std::unique_ptr<Device> device,
+                             std::unique_ptr<DeviceProgram> &out) {
+  auto corrupt = [&](const std::string &why) {
+    return Status(StatusCode::DataLoss, package.path() + ": " + why);
+  };
+  const tpkg::Package *plan = package.plan();
+  if (program.cuda_module() < 0 || !plan->cuda_modules() ||
+      program.cuda_module() >= int(plan->cuda_modules()->size()) || !program.cuda_launches() ||
+      !program.kernels() || program.cuda_launches()->size() != program.kernels()->size())
+    return Status(StatusCode::InvalidArgument,
+                  package.path() + " was not compiled for CUDA: compile it with "
+                                   "tessera-compile --target=cuda, or run it with the CPU "
+                                   "backend");
+  std::unique_ptr<DeviceProgram> p(new DeviceProgram());
+  p->device_ = std::move(device);
+  p->program_ = &program;
+  Device &dev = *p->device_;
+  if (Status s = dev.loadModule(*plan->cuda_modules()->Get(uint32_t(program.cuda_module())));
+      !s.ok())
+    return s;
+  uint64_t arenaBytes = program.arena_bytes();
+  if (Status s = dev.alloc(size_t(std::max<uint64_t>(arenaBytes, 1)), &p->arena_); !s.ok())
+    return s;
+  // Weights: one device copy per distinct host location.
+  std::map<const uint8_t *, void *> uploaded;
+  for (const tpkg::Tensor *t : *program.tensors()) {
+    Tensor ref;
+    ref.dtype = DType(t->dtype());
+    if (uint8_t(ref.dtype) > uint8_t(DType::Bool))
+      return corrupt("tensor with an unknown element type");
+    if (t->shape())
+      ref.shape.assign(t->shape()->begin(), t->shape()->end());
+    uint64_t bytes = ref.bytes();
+    const uint8_t *host = nullptr;
+    uint64_t limit = 0;
+    switch (t->storage()) {
+    case tpkg::Storage::Arena:
+      if (t->offset() > arenaBytes || bytes > arenaBytes - t->offset())
+        return corrupt("tensor '" + (t->name() ? t->name()->str() : "?") +
+                       "' lies outside the arena");
+      ref.data = static_cast<uint8_t *>(p->arena_) + t->offset();
+      p->tensors_.push_back(ref);
+      continue;
+    case tpkg::Storage::Data:
+      host = package.data();
+      limit = package.dataSize();
+      break;
+    case tpkg::Storage::External:
+      if (t->file() >= package.externalFiles().size())
+        return corrupt("tensor names a missing external file");
+      host = package.externalFiles()[t->file()].data;
+      limit = package.externalFiles()[t->file()].size;
+      break;
+    case tpkg::Storage::Absent:
+      return Status(StatusCode::Unimplemented,
+                    package.path() + ": weight '" + (t->name() ? t->name()->str() : "?") +
+                        "' is absent: this is a plan-only package");
+    default:
+      return corrupt("tensor with an unknown storage");
+    }
+    if (bytes != t->size() || t->offset() > limit || bytes > limit - t->offset())
+      return corrupt("tensor '" + (t->name() ? t->name()->str() : "?") +
+                     "' lies outside its storage");
+    host += t->offset();
+    auto [it, fresh] = uploaded.try_emplace(host, nullptr);
+    if (fresh) {
+      if (Status s = dev.alloc(size_t(std::max<uint64_t>(bytes, 1)), &it->second); !s.ok())
+        return s;
+      p->weights_.push_back(it->second);
+      if (Status s = dev.upload(it->second, host, size_t(bytes)); !s.ok())
+        return s;
+    }
+    ref.data = static_cast<uint8_t *>(it->second);
+    p->tensors_.push_back(ref);
+  }
+  size_t count = p->tensors_.size();
+  for (uint32_t k = 0; k < program.kernels()->size(); ++k) {
+    const tpkg::Kernel *kernel = program.kernels()->Get(k);
+    const tpkg::CudaLaunch *l = program.cuda_launches()->Get(k);
+    Launch launch;
+    launch.kernel = kernel;
+    launch.kind = l->kind();
+    for (auto list : {kernel->inputs(), kernel->outputs()}) {
+      if (!list)
+        continue;
+      for (uint32_t id : *list) {
+        if (id >= count)
+          return corrupt("kernel '" + kernel->op()->str() + "' names a missing tensor");
+        launch.pointers.push_back(p->tensors_[id].data);
+      }
+    }
+    switch (launch.kind) {
+    case tpkg::LaunchKind::Generated:
+      if (!l->function() || !l->grid() || l->grid()->size() != 3)
+        return corrupt("a CUDA launch without a function");
+      if (Status s = dev.function(l->function()->str(), &launch.fn); !s.ok())
+        return s;
+      for (int i = 0; i < 3; ++i)
+        launch.grid[i] = l->grid()->Get(uint32_t(i));
+      launch.block = l->block();
+      if (launch.block == 0 || launch.block > 1024)
+        return corrupt("a CUDA launch with " + std::to_string(launch.block) + " threads");
+      break;
+    case tpkg::LaunchKind::Gemm:
+      if (Status s = p->prepareGemm(launch); !s.ok())
+        return s;
+      break;
+    case tpkg::LaunchKind::Collective:
+    case tpkg::LaunchKind::Copy:
+      if (launch.pointers.size() < 2)
+        return corrupt("kernel '" + kernel->op()->str() + "' lacks operands");
+      break;
+    default:
+      return corrupt("a CUDA launch of an unknown kind");
+    }
+    p->launches_.push_back(std::move(launch));
+  }
+  if (program.inputs())
+    p->inputIds_.assign(program.inputs()->begin(), program.inputs()->end());
+  if (program.outputs())
+    p->outputIds_.assign(program.outputs()->begin(), program.outputs()->end());
+  for (size_t id : p->inputIds_)
+    if (id >= count)
+      return corrupt("a graph input names a missing tensor");
+  for (size_t id : p->outputIds_)
+    if (id >= count)
+      return corrupt("a graph output names a missing tensor");
+  out = std::move(p);
+  return Status::okStatus();
+}
+
+/// The batched GEMMs of a matmul, as the CPU backend's gemmBatched reads
+/// the shapes: one GEMM over all rows when the right operand is shared,
+/// one strided batch when the batch strides are uniform, else one per batch.
+Status DeviceProgram::prepareGemm(Launch &launch) {
+  const tpkg::Kernel &k = *launch.kernel;
+  if (!k.inputs() || k.inputs()->size() != 2 || !k.outputs() || k.outputs()->size() != 1)
+    return Status(StatusCode::DataLoss, "matmul without two inputs and one output");
+  const Tensor &a = tensors_[k.inputs()->Get(0)], &b = tensors_[k.inputs()->Get(1)],
+               &y = tensors_[k.outputs()->Get(0)];
+  bool ta = false, tb = false;
+  if (k.attrs())
+    for (const tpkg::Attr *attr : *k.attrs())
+      if (attr->ints() && attr->ints()->size() == 1 && attr->name()) {
+        if (attr->name()->str() == "transpose_lhs")
+          ta = attr->ints()->Get(0) != 0;
+        if (attr->name()->str() == "transpose_rhs")
+          tb = attr->ints()->Get(0) != 0;
+      }
+  size_t ra = a.shape.size(), rb = b.shape.size(), ry = y.shape.size();
+  if (ra < 2 || rb < 2 || ry < 2 || a.dtype != b.dtype || a.dtype != y.dtype)
+    return Status(StatusCode::InvalidArgument,
+                  "matmul at " + (k.location() ? k.location()->str() : "?") +
+                      ": operands the CUDA backend cannot multiply");
+  GemmDesc d;
+  d.dtype = a.dtype;
+  d.transA = ta;
+  d.transB = tb;
+  d.m = y.shape[ry - 2];
+  d.n = y.shape[ry - 1];
+  d.k = ta ? a.shape[ra - 2] : a.shape[ra - 1];
+  d.lda = a.shape[ra - 1];
+  d.ldb = b.shape[rb - 1];
+  d.ldc = d.n;
+  std::vector<int64_t> batch(y.shape.begin(), y.shape.end() - 2);
+  std::vector<int64_t> aBatch(a.shape.begin(), a.shape.end() - 2);
+  std::vector<int64_t> bBatch(b.shape.begin(), b.shape.end() - 2);
+  int64_t batches = 1;
+  for (int64_t v : batch)
+    batches *= v;
+  if (bBatch.empty() && !ta) {
+    d.m *= batches;
+    launch.gemms.push_back(d);
+    launch.gemmOffsets.insert(launch.gemmOffsets.end(), {0, 0, 0});
+    return Status::okStatus();
+  }
+  std::vector<int64_t> sa = cpu::broadcastStrides(aBatch, batch.size());
+  std::vector<int64_t> sb = cpu::broadcastStrides(bBatch, batch.size());
+  int64_t aMatrix = a.shape[ra - 2] * a.shape[ra - 1], bMatrix = b.shape[rb - 2] * b.shape[rb - 1];
+  std::vector<int64_t> offA, offB;
+  for (int64_t i = 0; i < batches; ++i) {
+    int64_t rem = i, ia = 0, ib = 0;
+    for (int64_t dd = int64_t(batch.size()) - 1; dd >= 0; --dd) {
+      int64_t c = rem % batch[size_t(dd)];
+      rem /= batch[size_t(dd)];
+      ia += c * sa[size_t(dd)];
+      ib += c * sb[size_t(dd)];
+    }
+    offA.push_back(ia * aMatrix);
+    offB.push_back(ib * bMatrix);
+  }
+  bool uniform = true;
+  int64_t stepA = batches > 1 ? offA[1] - offA[0] : 0, stepB = batches > 1 ? offB[1] - offB[0] : 0;
+  for (int64_t i = 0; i < batches && uniform; ++i)
+    uniform = offA[size_t(i)] == i * stepA && offB[size_t(i)] == i * stepB;
+  if (uniform) {
+    d.batch = batches;
+    d.strideA = stepA;
+    d.strideB = stepB;
+    d.strideC = d.m * d.n;
+    launch.gemms.push_back(d);
+    launch.gemmOffsets.insert(launch.gemmOffsets.end(), {0, 0, 0});
+    return Status::okStatus();
+  }
+  for (int64_t i = 0; i < batches; ++i) {
+    launch.gemms.push_back(d);
+    launch.gemmOffsets.insert(launch.gemmOffsets.end(),
+                              {size_t(offA[size_t(i)]), size_t(offB[size_t(i)]),
+                               size_t(i * d.m * d.n)});
+  }
+  return Status::okStatus();
+}
+
+bool DeviceProgram::hasCollectives() const {
+  for (const Launch &l : launches_)
+    if (l.kind == tpkg::LaunchKind::Collective)
+      return true;
+  return false;
+}
+
+Status DeviceProgram::bindCommunicator(Communicator &world) {
+  for (Launch &l : launches_) {
+    if (l.kind != tpkg::LaunchKind::Collective)
+      continue;
+    std::vector<int> group;
+    if (l.kernel->attrs())
+      for (const tpkg::Attr *a : *l.kernel->attrs())
+        if (a->name() && a->name()->str() == "group" && a->ints())
+          group.assign(a->ints()->begin(), a->ints()->end());
+    for (int r : group)
+      if (r < 0 || r >= world.size())
+        return Status(StatusCode::InvalidArgument,
+                      "a collective names rank " + std::to_string(r) + " but " +
+                          std::to_string(world.size()) + " rank(s) run");
+    groups_[group];
+  }
+  for (auto &[group, comm] : groups_) {
+    bool whole = int(group.size()) == world.size();
+    for (size_t i = 0; whole && i < group.size(); ++i)
+      whole = group[i] == int(i);
+    if (!whole)
+      if (Status s = world.subgroup(group, comm); !s.ok())
+        return s;
+  }
+  for (Launch &l : launches_) {
+    if (l.kind != tpkg::LaunchKind::Collective)
+      continue;
+    std::vector<int> group;
+    for (const tpkg::Attr *a : *l.kernel->attrs())
+      if (a->name() && a->name()->str() == "group" && a->ints())
+        group.assign(a->ints()->begin(), a->ints()->end());
+    std::shared_ptr<Communicator> &comm = groups_[group];
+    l.comm = comm ? comm.get() : &world;
+  }
+  return Status::okStatus();
+}
+
+namespace {
+float widen(DType t, uint16_t h) {
+  uint32_t u;
+  if (t == DType::BF16) {
+    u = uint32_t(h) << 16;
+  } else {
+    _Float16 x;
+    std::memcpy(&x, &h, 2);
+    float f = float(x);
+    std::memcpy(&u, &f, 4);
+  }
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+uint16_t narrow(DType t, float f) {
+  uint16_t h;
+  if (t == DType::BF16) {
+    uint32_t u;
+    std::memcpy(&u, &f, 4);
+    h = (u & 0x7fffffff) > 0x7f800000 ? uint16_t((u >> 16) | 0x40)
+                                      : uint16_t((u + 0x7fff + ((u >> 16) & 1)) >> 16);
+  } else {
+    _Float16 x = _Float16(f);
+    std::memcpy(&h, &x, 2);
+  }
+  return h;
+}
+} // namespace
+
+/// A collective through host memory with the CPU backend's kernels (16-bit
+/// floats reduced in f32).
+Status DeviceProgram::collective(const Launch &launch) {
+  const tpkg::Kernel &k = *launch.kernel;
+  cpu::KernelCall call;
+  call.kernel = &k;
+  call.comm = launch.comm;
+  std::vector<std::vector<uint8_t>> buffers;
+  auto stage = [&](uint32_t id, bool load) -> Status {
+    const Tensor &t = tensors_[id];
+    bool half = t.dtype == DType::BF16 || t.dtype == DType::F16;
+    cpu::TensorRef ref;
+    ref.dtype = half ? DType::F32 : t.dtype;
+    ref.shape = t.shape;
+    buffers.emplace_back(size_t(t.numel()) * dtypeSize(ref.dtype));
+    std::vector<uint8_t> &buf = buffers.back();
+    ref.data = buf.data();
+    if (load) {
+      std::vector<uint8_t> raw(t.bytes());
+      if (Status s = device_->download(raw.data(), t.data, raw.size()); !s.ok())
+        return s;
+      if (half)
+        for (int64_t i = 0; i < t.numel(); ++i) {
+          uint16_t h;
+          std::memcpy(&h, raw.data() + 2 * i, 2);
+          float f = widen(t.dtype, h);
+          std::memcpy(buf.data() + 4 * i, &f, 4);
+        }
+      else
+        buf = std::move(raw), ref.data = buf.data();
+    }
+    (load ? call.inputs : call.outputs).push_back(ref);
+    return Status::okStatus();
+  };
+  buffers.reserve(k.inputs()->size() + k.outputs()->size());
+  if (Status s = device_->synchronize(); !s.ok())
+    return s;
+  for (uint32_t id : *k.inputs())
+    if (Status s = stage(id, true); !s.ok())
+      return s;
+  for (uint32_t id : *k.outputs())
+    if (Status s = stage(id, false); !s.ok())
+      return s;
+  const cpu::KernelTable &table = cpu::cpuKernels();
+  auto it = table.find(k.op()->str());
+  if (it == table.end())
+    return Status(StatusCode::Unimplemented, "no collective '" + k.op()->str() + "'");
+  if (Status s = it->second(call); !s.ok())
+    return s;
+  for (size_t o = 0; o < k.outputs()->size(); ++o) {
+    const Tensor &t = tensors_[k.outputs()->Get(uint32_t(o))];
+    const cpu::TensorRef &ref = call.outputs[o];
+    std::vector<uint8_t> raw(t.bytes());
+    if (t.dtype == DType::BF16 || t.dtype == DType::F16) {
+      for (int64_t i = 0; i < t.numel(); ++i) {
+        float f;
+        std::memcpy(&f, ref.data + 4 * i, 4);
+        uint16_t h = narrow(t.dtype, f);
+        std::memcpy(raw.data() + 2 * i, &h, 2);
+      }
+    } else {
+      std::memcpy(raw.data(), ref.data, raw.size());
+    }
+    if (Status s = device_->upload(t.data, raw.data(), raw.size()); !s.ok())
+      return s;
+  }
+  return device_->synchronize();
+}
+
+Status DeviceProgram::run(std::vector<KernelSpan> *spans, std::vector<KernelProfile> *profile) {
+  bool timed = spans || profile;
+  for (size_t i = 0; i < launches_.size(); ++i) {
+    const Launch &l = launches_[i];
+    auto start = std::chrono::steady_clock::now();
+    Status s = Status::okStatus();
+    switch (l.kind) {
+    case tpkg::LaunchKind::Generated: {
+      std::vector<void *> args(l.pointers.size());
+      std::vector<void *> values = l.pointers;
+      for (size_t a = 0; a < values.size(); ++a)
+        args[a] = &values[a];
+      s = device_->launch(l.fn, l.grid, l.block, args.data(), args.size());
+      break;
+    }
+    case tpkg::LaunchKind::Gemm: {
+      size_t el = dtypeSize(l.gemms[0].dtype);
+      for (size_t g = 0; g < l.gemms.size() && s.ok(); ++g)
+        s = device_->gemm(l.gemms[g],
+                          static_cast<uint8_t *>(l.pointers[0]) + l.gemmOffsets[3 * g] * el,
+                          static_cast<uint8_t *>(l.pointers[1]) + l.gemmOffsets[3 * g + 1] * el,
+                          static_cast<uint8_t *>(l.pointers[2]) + l.gemmOffsets[3 * g + 2] * el);
+      break;
+    }
+    case tpkg::LaunchKind::Copy:
+      if (l.pointers[0] != l.pointers[1])
+        s = device_->copy(l.pointers[1], l.pointers[0],
+                          tensors_[l.kernel->inputs()->Get(0)].bytes());
+      break;
+    case tpkg::LaunchKind::Collective:
+      if (!l.comm)
+        return Status(StatusCode::InvalidArgument,
+                      "kernel '" + l.kernel->op()->str() +
+                          "': this program exchanges data with other ranks: run it with all "
+                          "of its ranks (tessera-run --ranks N, or mpirun -np N tessera-run)");
+      s = collective(l);
+      break;
+    default:
+      break;
+    }
+    if (!s.ok())
+      return Status(s.code(), "kernel '" + l.kernel->op()->str() + "' at " +
+                                  (l.kernel->location() ? l.kernel->location()->str() : "?") +
+                                  ": " + s.message());
+    if (timed) {
+      if (Status sync = device_->synchronize(); !sync.ok())
+        return sync;
+      auto end = std::chrono::steady_clock::now();
+      if (profile) {
+        (*profile)[i].seconds += std::chrono::duration<double>(end - start).count();
+        ++(*profile)[i].calls;
+      }
+      if (spans)
+        spans->push_back({i, std::chrono::duration<double>(start.time_since_epoch()).count(),
+                          std::chrono::duration<double>(end.time_since_epoch()).count()});
+    }
+  }
+  return device_->synchronize();
+}
+
+Status DeviceProgram::setInput(size_t index, const HostTensor &value) {
+  const Tensor &t = tensors_[inputIds_[index]];
+  if (value.data.size() != t.bytes())
+    return Status(StatusCode::InvalidArgument, "input of the wrong size");
+  return device_->upload(t.data, value.data.data(), value.data.size());
+}
+
+Status DeviceProgram::getOutput(size_t index, HostTensor &out) {
+  const Tensor &t = tensors_[outputIds_[index]];
+  out.dtype = t.dtype;
+  out.shape = t.shape;
+  out.data.resize(t.bytes());
+  if (Status s = device_->synchronize(); !s.ok())
+    return s;
+  return device_->download(out.data.data(), t.data, out.data.size());
+}
+
+} // namespace tessera::rt::gpu
