@@ -32,6 +32,15 @@ if config.have_mpi:
     config.environment["OMPI_MCA_rmaps_base_oversubscribe"] = "1"
 if config.have_cuda:
     config.available_features.add("cuda")
+# A GPU the CUDA backend can run on: tests marked `REQUIRES: gpu` are shown as
+# UNSUPPORTED (skipped) without one.
+try:
+    import subprocess
+    smi = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=30)
+    if smi.returncode == 0 and "GPU" in smi.stdout:
+        config.available_features.add("gpu")
+except (OSError, subprocess.SubprocessError):
+    pass
 # Headless Chromium (Debian's `chromium`, installed by tools/setup-deps.sh)
 # renders tessera-inspect's HTML report.
 if shutil.which("chromium"):

@@ -62,7 +62,7 @@ Status Session::create(std::shared_ptr<Package> package, int rank,
                     "unknown backend '" + options.backend + "' (cpu, cuda, cuda-host)");
     }
     if (Status s = gpu::DeviceProgram::create(*package, *program, std::move(device),
-                                              session->device_);
+                                              session->device_, options.randomWeights);
         !s.ok())
       return s;
     if (Status s = describe(*package, rank, session->inputs_, session->outputs_); !s.ok())

@@ -224,14 +224,108 @@ int compareProfile(const tpkg::Package &plan, const std::string &path) {
 
 } // namespace
 
+/// Ranks as ranges: "0-7,64-71,... (64)".
+std::string formatRanks(const std::vector<int> &ids) {
+  std::string members;
+  int shown = 0;
+  for (size_t i = 0; i < ids.size();) {
+    size_t j = i;
+    while (j + 1 < ids.size() && ids[j + 1] == ids[j] + 1)
+      ++j;
+    if (shown++ == 4) {
+      members += ",...";
+      break;
+    }
+    members += (members.empty() ? "" : ",") + std::to_string(ids[i]) +
+               (j > i ? "-" + std::to_string(ids[j]) : "");
+    i = j + 1;
+  }
+  if (shown > 4)
+    members += " (" + std::to_string(ids.size()) + ")";
+  return members;
+}
+
+/// --target=cuda packages: the modules, the architectures they were built
+/// for, and (with `all`) every generated kernel with its launch.
+void printCuda(const tpkg::Package &plan, bool all) {
+  if (!plan.target() || plan.target()->str() != "cuda" || !plan.cuda_modules()) {
+    if (all)
+      std::printf("no CUDA kernels: the package was compiled for the CPU "
+                  "(tessera-compile --target=cuda makes them)\n");
+    return;
+  }
+  std::string dtype = "fp32";
+  if (plan.programs() && plan.programs()->size())
+    for (const tpkg::Tensor *t : *plan.programs()->Get(0)->tensors())
+      if (t->dtype() == tpkg::DType::BF16 || t->dtype() == tpkg::DType::F16)
+        dtype = t->dtype() == tpkg::DType::BF16 ? "bf16" : "fp16";
+  std::printf("target: cuda, %s, %u module(s)\n", dtype.c_str(), plan.cuda_modules()->size());
+  for (uint32_t m = 0; m < plan.cuda_modules()->size(); ++m) {
+    const tpkg::CudaModule *module = plan.cuda_modules()->Get(m);
+    std::vector<int> users;
+    for (const tpkg::Program *p : *plan.programs())
+      if (p->cuda_module() == int(m))
+        users.push_back(int(p->rank()));
+    std::string archs;
+    if (module->images())
+      for (const tpkg::CudaImage *image : *module->images())
+        archs += (archs.empty() ? "" : ", ") + image->arch()->str() +
+                 (image->ptx() ? " PTX " : " cubin ") +
+                 std::to_string(image->data() ? image->data()->size() : 0) + " B";
+    std::printf("  module %u: %u kernels, source %zu B, built for %s; ranks %s\n", m,
+                module->functions() ? module->functions()->size() : 0,
+                module->source() ? size_t(module->source()->size()) : size_t(0),
+                archs.empty() ? "no architecture (source only: JIT on the GPU host)"
+                              : archs.c_str(),
+                formatRanks(users).c_str());
+  }
+  if (!all)
+    return;
+  // Every generated function once, with its op, launch and uses in rank 0.
+  const tpkg::Program *p0 = plan.programs()->Get(0);
+  if (!p0->cuda_launches())
+    return;
+  std::map<std::string, std::tuple<std::string, std::string, int>> byFn;
+  std::vector<std::string> order;
+  std::map<std::string, int> library;
+  for (uint32_t k = 0; k < p0->cuda_launches()->size(); ++k) {
+    const tpkg::CudaLaunch *l = p0->cuda_launches()->Get(k);
+    std::string op = p0->kernels()->Get(k)->op()->str();
+    if (l->kind() != tpkg::LaunchKind::Generated) {
+      const char *kinds[] = {"generated", "cuBLASLt GEMM", "collective", "copy/view"};
+      ++library[std::string(kinds[int(l->kind()) & 3]) + " (" + op + ")"];
+      continue;
+    }
+    std::string fn = l->function()->str();
+    if (!byFn.count(fn)) {
+      order.push_back(fn);
+      char launch[96];
+      std::snprintf(launch, sizeof launch, "grid %ux%ux%u block %u", l->grid()->Get(0),
+                    l->grid()->Get(1), l->grid()->Get(2), l->block());
+      byFn[fn] = {op, launch, 0};
+    }
+    ++std::get<2>(byFn[fn]);
+  }
+  std::printf("kernels of rank 0 (module %d):\n", p0->cuda_module());
+  for (const std::string &fn : order) {
+    auto &[op, launch, uses] = byFn[fn];
+    std::printf("  %-40s %-12s %-28s x%d\n", fn.c_str(), op.c_str(), launch.c_str(), uses);
+  }
+  for (const auto &[what, n] : library)
+    std::printf("  %-40s x%d\n", what.c_str(), n);
+}
+
 int main(int argc, char **argv) {
   std::string path, tensorName, htmlPath, tracePath, profilePath;
-  bool json = false;
+  bool json = false, kernels = false;
   const char *usage = "usage: tessera-inspect model.tpkg [--json] [--tensor NAME] "
-                      "[--html report.html [--trace trace.json]] [--profile profile.json]\n";
+                      "[--html report.html [--trace trace.json]] [--profile profile.json] "
+                      "[--kernels]\n";
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--json") == 0)
       json = true;
+    else if (std::strcmp(argv[i], "--kernels") == 0)
+      kernels = true;
     else if (std::strcmp(argv[i], "--tensor") == 0 && i + 1 < argc)
       tensorName = argv[++i];
     else if (std::strcmp(argv[i], "--html") == 0 && i + 1 < argc)
@@ -257,6 +351,10 @@ int main(int argc, char **argv) {
     return 1;
   }
   const tpkg::Package *plan = package->plan();
+  if (kernels) {
+    printCuda(*plan, true);
+    return 0;
+  }
   if (!htmlPath.empty()) {
     if (rt::Status s = writeHtmlReport(*package, path, htmlPath, tracePath); !s.ok()) {
       std::fprintf(stderr, "error: %s\n", s.message().c_str());
@@ -365,22 +463,7 @@ int main(int argc, char **argv) {
           last = r.lastLayer;
           seconds = r.predictedSeconds;
         }
-      // Ranks as ranges: "0-7,64-71,... (64)".
-      int shown = 0;
-      for (size_t i = 0; i < ids.size();) {
-        size_t j = i;
-        while (j + 1 < ids.size() && ids[j + 1] == ids[j] + 1)
-          ++j;
-        if (shown++ == 4) {
-          members += ",...";
-          break;
-        }
-        members += (members.empty() ? "" : ",") + std::to_string(ids[i]) +
-                   (j > i ? "-" + std::to_string(ids[j]) : "");
-        i = j + 1;
-      }
-      if (shown > 4)
-        members += " (" + std::to_string(ids.size()) + ")";
+      members = formatRanks(ids);
       std::printf("  stage %u: ranks %s, layers %s..%s, %.4f ms per micro-batch\n", st,
                   members.c_str(), first.empty() ? "-" : first.c_str(),
                   last.empty() ? "-" : last.c_str(), seconds * 1e3);
@@ -438,5 +521,6 @@ int main(int argc, char **argv) {
       std::printf(" %s x%d", op.c_str(), n);
     std::printf("\n");
   }
+  printCuda(*plan, false);
   return 0;
 }

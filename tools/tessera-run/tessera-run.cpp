@@ -51,7 +51,8 @@ int usage() {
                "[--test-data DIR] [--rtol R] [--atol A] [--repeat N] [--profile]\n"
                "       [--ranks N] [--timeout SECONDS] [--trace out.json] [--schedule gpipe]\n"
                "       [--profile-json out.json]  (per-kernel times, for tessera-inspect --profile)\n"
-               "       [--backend cpu|cuda|cuda-host] [--device N]\n"
+               "       [--backend cpu|cuda|cuda-host] [--device N] [--random-weights SEED]\n"
+               "       [--bench N]  (median time of N runs of a single-rank package, no I/O)\n"
                "  --backend cuda runs a --target=cuda package on the GPU (several ranks on one\n"
                "  GPU are virtual devices); cuda-host emulates the same kernels on the CPU.\n"
                "  A partitioned package runs all its ranks as threads (--ranks), or one\n"
@@ -214,7 +215,7 @@ int main(int argc, char **argv) {
   std::string packagePath;
   std::map<std::string, std::string> inputs, outputs, checks;
   double rtol = 1e-4, atol = 1e-4;
-  int repeat = 1;
+  int repeat = 1, benchRuns = 0;
   bool profile = false;
   std::string testData;
   int ranks = 0;
@@ -265,6 +266,10 @@ int main(int argc, char **argv) {
       profile = true;
     } else if (arg == "--backend") {
       sessionOptions.backend = next();
+    } else if (arg == "--bench") {
+      benchRuns = std::max(1, std::atoi(next().c_str()));
+    } else if (arg == "--random-weights") {
+      sessionOptions.randomWeights = std::strtoull(next().c_str(), nullptr, 10);
     } else if (arg == "--device") {
       sessionOptions.device = std::atoi(next().c_str());
     } else if (!arg.empty() && arg[0] == '-') {
@@ -518,6 +523,30 @@ int main(int argc, char **argv) {
     std::fprintf(stderr, "error: unknown --schedule '%s' (schedules: gpipe)\n",
                  scheduleName.c_str());
     return finish(2);
+  }
+  if (benchRuns > 0) {
+    // The device time of run() alone: inputs set once, outputs never read.
+    if (mine.size() != 1 || meshSize != 1) {
+      std::fprintf(stderr, "error: --bench times single-rank packages\n");
+      return finish(2);
+    }
+    for (const TensorInfo &info : inputInfos)
+      if (!check(session->setInput(info.name, globalInputs.at(info.name))))
+        return finish(1);
+    std::vector<double> runs;
+    for (int r = 0; r < benchRuns + 2; ++r) {
+      double start = Session::now();
+      if (!check(session->run()))
+        return finish(1);
+      if (r >= 2) // two warm-up runs
+        runs.push_back(Session::now() - start);
+    }
+    std::sort(runs.begin(), runs.end());
+    std::printf("bench %s%s: median %.4f ms, min %.4f ms, max %.4f ms over %d runs\n",
+                packagePath.c_str(),
+                session->deviceName().empty() ? "" : (" on " + session->deviceName()).c_str(),
+                runs[runs.size() / 2] * 1e3, runs.front() * 1e3, runs.back() * 1e3, benchRuns);
+    return finish(0);
   }
   std::vector<double> times;
   std::vector<std::vector<TraceEvent>> traces(mine.size());

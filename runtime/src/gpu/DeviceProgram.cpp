@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <map>
 
 namespace tessera::rt::gpu {
@@ -21,6 +22,34 @@ int64_t DeviceProgram::Tensor::numel() const {
     n *= d;
   return n;
 }
+
+namespace {
+/// Seeded values uniform in [-0.02, 0.02] (integers: 0), for benchmarks.
+void fillRandom(std::vector<uint8_t> &out, DType dtype, uint64_t seed) {
+  uint64_t x = seed | 1;
+  size_t el = dtypeSize(dtype);
+  for (size_t i = 0; i + el <= out.size(); i += el) {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    float f = (float(x >> 40) / float(1 << 24) - 0.5f) * 0.04f;
+    if (dtype == DType::F32) {
+      std::memcpy(&out[i], &f, 4);
+    } else if (dtype == DType::BF16 || dtype == DType::F16) {
+      uint16_t h;
+      if (dtype == DType::BF16) {
+        uint32_t u;
+        std::memcpy(&u, &f, 4);
+        h = uint16_t(u >> 16);
+      } else {
+        _Float16 v = _Float16(f);
+        std::memcpy(&h, &v, 2);
+      }
+      std::memcpy(&out[i], &h, 2);
+    } else {
+      std::memset(&out[i], 0, el);
+    }
+  }
+}
+} // namespace
 
 DeviceProgram::~DeviceProgram() {
   if (device_) {
@@ -34,7 +63,7 @@ DeviceProgram::~DeviceProgram() {
 
 Status DeviceProgram::create(const Package &package, const tpkg::Program &program,
                              std::unique_ptr<Device> device,
-                             std::unique_ptr<DeviceProgram> &out) {
+                             std::unique_ptr<DeviceProgram> &out, uint64_t randomWeights) {
   auto corrupt = [&](const std::string &why) {
     return Status(StatusCode::DataLoss, package.path() + ": " + why);
   };
@@ -86,10 +115,27 @@ Status DeviceProgram::create(const Package &package, const tpkg::Program &progra
       host = package.externalFiles()[t->file()].data;
       limit = package.externalFiles()[t->file()].size;
       break;
-    case tpkg::Storage::Absent:
-      return Status(StatusCode::Unimplemented,
-                    package.path() + ": weight '" + (t->name() ? t->name()->str() : "?") +
-                        "' is absent: this is a plan-only package");
+    case tpkg::Storage::Absent: {
+      if (!randomWeights)
+        return Status(StatusCode::Unimplemented,
+                      package.path() + ": weight '" + (t->name() ? t->name()->str() : "?") +
+                          "' is absent: this is a plan-only package (tessera-run "
+                          "--random-weights SEED fills such weights for benchmarking)");
+      std::string key = t->name() ? t->name()->str() : "";
+      auto [it, fresh] = p->randomFilled_.try_emplace(key + ":" + std::to_string(bytes), nullptr);
+      if (fresh) {
+        if (Status s = dev.alloc(size_t(std::max<uint64_t>(bytes, 1)), &it->second); !s.ok())
+          return s;
+        p->weights_.push_back(it->second);
+        std::vector<uint8_t> values(bytes);
+        fillRandom(values, ref.dtype, randomWeights ^ std::hash<std::string>()(key));
+        if (Status s = dev.upload(it->second, values.data(), values.size()); !s.ok())
+          return s;
+      }
+      ref.data = static_cast<uint8_t *>(it->second);
+      p->tensors_.push_back(ref);
+      continue;
+    }
     default:
       return corrupt("tensor with an unknown storage");
     }

@@ -24,6 +24,7 @@
 #include "tessera/runtime/Session.h"
 
 #include <map>
+#include <string>
 #include <memory>
 #include <vector>
 
@@ -33,7 +34,8 @@ class DeviceProgram {
 public:
   ~DeviceProgram();
   static Status create(const Package &package, const tpkg::Program &program,
-                       std::unique_ptr<Device> device, std::unique_ptr<DeviceProgram> &out);
+                       std::unique_ptr<Device> device, std::unique_ptr<DeviceProgram> &out,
+                       uint64_t randomWeights = 0);
 
   Status setInput(size_t index, const HostTensor &value);
   Status getOutput(size_t index, HostTensor &out);
@@ -69,6 +71,7 @@ private:
   const tpkg::Program *program_ = nullptr;
   void *arena_ = nullptr;
   std::vector<void *> weights_; // device copies, freed with the program
+  std::map<std::string, void *> randomFilled_; // --random-weights, by name
   std::vector<Tensor> tensors_;
   std::vector<Launch> launches_;
   std::vector<size_t> inputIds_, outputIds_;

@@ -61,6 +61,10 @@ struct SessionOptions {
   /// The GPU; -1: the rank's share (rank modulo the GPUs, so that several
   /// ranks on one GPU are virtual devices).
   int device = -1;
+  /// Benchmarking only (CUDA backends): weights absent from a plan-only
+  /// package are filled with seeded random values (uniform in +-0.02) instead
+  /// of refusing to run. 0: off.
+  uint64_t randomWeights = 0;
 };
 
 class Session {

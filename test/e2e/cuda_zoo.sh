@@ -1,0 +1,46 @@
+#!/bin/bash
+# Compiles one zoo model with --target=cuda (fp32 single device, tp=2, tp=4,
+# pp=2, and bf16 and fp16 single device), runs each package on BACKEND
+# (cuda: the GPU, several ranks on it as virtual devices; cuda-host: the same
+# generated kernels emulated on the CPU) and checks it against the CPU
+# backend's output of the CPU package: fp32 at rtol = atol = 1e-4, bf16 and
+# fp16 at 2e-2. One line per configuration, for FileCheck.
+#
+# usage: cuda_zoo.sh BIN_DIR MODEL_DIR WORK_DIR cuda|cuda-host
+set -u
+bin=$1 dir=$2 work=$3 backend=$4
+mkdir -p "$work"
+shapes=$(python3 -c "import json,sys; d=json.load(open('$dir/meta.json')); print(' '.join('--input-shape %s=%s' % (k, 'x'.join(map(str, v))) for k, v in d['inputs'].items()))")
+inputs=""
+for f in "$dir"/inputs/*.npy; do inputs+=" --input $(basename "$f" .npy)=$f"; done
+outputs="" checks=""
+for f in "$dir"/outputs/*.npy; do
+  n=$(basename "$f" .npy)
+  outputs+=" --output $n=$work/cpu.$n.npy"
+  checks+=" --check $n=$work/cpu.$n.npy"
+done
+"$bin/tessera-compile" "$dir/model.onnx" $shapes -o "$work/cpu.tpkg" 2>/dev/null || { echo "cpu: compile failed"; exit 1; }
+"$bin/tessera-run" "$work/cpu.tpkg" $inputs $outputs > /dev/null || { echo "cpu: run failed"; exit 1; }
+echo "cpu: ok"
+for spec in fp32 tp=2 tp=4 pp=2 bf16 fp16; do
+  args=() tol=1e-4 n=1
+  case $spec in
+    bf16|fp16) args=(--dtype "$spec"); tol=2e-2 ;;
+    fp32) ;;
+    *) args=(--mesh "$spec"); n=${spec#*=} ;;
+  esac
+  pkg="$work/${spec//=/_}.tpkg"
+  if ! "$bin/tessera-compile" "$dir/model.onnx" $shapes --target=cuda "${args[@]}" -o "$pkg" 2> "$work/compile.err"; then
+    echo "$spec: compile failed: $(grep -m1 '^error' "$work/compile.err")"
+    continue
+  fi
+  out=$(timeout 600 "$bin/tessera-run" "$pkg" --backend "$backend" --ranks "$n" $inputs $checks --rtol $tol --atol $tol 2>&1)
+  status=$?
+  bad=$(grep -c "check .*: FAIL" <<< "$out")
+  good=$(grep -c "check .*: ok" <<< "$out")
+  if [ $status -eq 0 ] && [ "$bad" -eq 0 ] && [ "$good" -gt 0 ]; then
+    echo "$spec: ok ($n rank(s), $(grep -o 'max |diff| [^,]*' <<< "$out" | head -1))"
+  else
+    echo "$spec: FAILED (exit $status)"; echo "$out" | grep -v "^output" | head -5
+  fi
+done
