@@ -4,7 +4,10 @@
 # (cuda: the GPU, several ranks on it as virtual devices; cuda-host: the same
 # generated kernels emulated on the CPU) and checks it against the CPU
 # backend's output of the CPU package: fp32 at rtol = atol = 1e-4, bf16 and
-# fp16 at 2e-2. One line per configuration, for FileCheck.
+# fp16 at 2e-2. tp=2 stages its collectives through host memory
+# (TESSERA_STAGE_COLLECTIVES=1, what virtual devices on one GPU do); tp=4
+# runs them on the backend's memory (NCCL's path). One line per
+# configuration, for FileCheck.
 #
 # usage: cuda_zoo.sh BIN_DIR MODEL_DIR WORK_DIR cuda|cuda-host
 set -u
@@ -22,19 +25,21 @@ done
 "$bin/tessera-compile" "$dir/model.onnx" $shapes -o "$work/cpu.tpkg" 2>/dev/null || { echo "cpu: compile failed"; exit 1; }
 "$bin/tessera-run" "$work/cpu.tpkg" $inputs $outputs > /dev/null || { echo "cpu: run failed"; exit 1; }
 echo "cpu: ok"
-for spec in fp32 tp=2 tp=4 pp=2 bf16 fp16; do
-  args=() tol=1e-4 n=1
+for spec in fp32 tp=2 tp=4 pp=2 bf16 fp16 bf16:tp=2; do
+  args=() tol=1e-4 n=1 env=()
   case $spec in
     bf16|fp16) args=(--dtype "$spec"); tol=2e-2 ;;
+    bf16:tp=2) args=(--dtype bf16 --mesh tp=2); tol=2e-2 n=2 ;;
     fp32) ;;
     *) args=(--mesh "$spec"); n=${spec#*=} ;;
   esac
-  pkg="$work/${spec//=/_}.tpkg"
+  [ "$spec" = tp=2 ] && env=(TESSERA_STAGE_COLLECTIVES=1)
+  pkg="$work/${spec//[=:]/_}.tpkg"
   if ! "$bin/tessera-compile" "$dir/model.onnx" $shapes --target=cuda "${args[@]}" -o "$pkg" 2> "$work/compile.err"; then
     echo "$spec: compile failed: $(grep -m1 '^error' "$work/compile.err")"
     continue
   fi
-  out=$(timeout 600 "$bin/tessera-run" "$pkg" --backend "$backend" --ranks "$n" $inputs $checks --rtol $tol --atol $tol 2>&1)
+  out=$(env "${env[@]}" timeout 600 "$bin/tessera-run" "$pkg" --backend "$backend" --ranks "$n" $inputs $checks --rtol $tol --atol $tol 2>&1)
   status=$?
   bad=$(grep -c "check .*: FAIL" <<< "$out")
   good=$(grep -c "check .*: ok" <<< "$out")

@@ -2,7 +2,7 @@
 """Exports the GPT-2 medium shape (24 layers, hidden 1024, 16 heads, vocabulary
 50257) from Hugging Face transformers with seeded random weights to ONNX
 (TorchScript exporter, weights in an external data file), for the GPU
-benchmark (tools/bench/gpu_vs_torch.py). Input: input_ids [batch, seq].
+benchmark (tools/bench/gpu_vs_torch.py). Inputs: input_ids and attention_mask [batch, seq].
 
 usage: export_gpt2_medium.py OUT_DIR [--batch 8] [--seq 512]
 """
@@ -32,12 +32,14 @@ def main():
             super().__init__()
             self.m = m
 
-        def forward(self, input_ids):
-            return self.m(input_ids=input_ids).logits
+        def forward(self, input_ids, attention_mask):
+            return self.m(input_ids=input_ids, attention_mask=attention_mask).logits
 
     ids = torch.randint(0, config.vocab_size, (a.batch, a.seq))
     path = os.path.join(a.out, "model.onnx")
-    torch.onnx.export(Logits(model), (ids,), path, input_names=["input_ids"],
+    # As the test zoo exports GPT-2 (tools/models/make_zoo.py): with a mask of ones.
+    torch.onnx.export(Logits(model), (ids, torch.ones_like(ids)), path,
+                      input_names=["input_ids", "attention_mask"],
                       output_names=["logits"], opset_version=17, dynamo=False,
                       external_data=True)
     print("wrote", path)

@@ -20,7 +20,10 @@
 #include <cuda.h>
 #include <dlfcn.h>
 
+#include <cstdlib>
+#include <map>
 #include <mutex>
+#include <tuple>
 #include <vector>
 
 namespace tessera::rt::gpu {
@@ -45,6 +48,7 @@ struct Driver {
   TSR_CU(cuMemcpyHtoDAsync)
   TSR_CU(cuMemcpyDtoHAsync)
   TSR_CU(cuMemcpyDtoDAsync)
+  TSR_CU(cuMemcpy2DAsync)
   TSR_CU(cuModuleLoadData)
   TSR_CU(cuModuleUnload)
   TSR_CU(cuModuleGetFunction)
@@ -119,6 +123,7 @@ const Driver &driver() {
     TSR_SYM(d.lib, cuMemcpyHtoDAsync, "cuMemcpyHtoDAsync_v2");
     TSR_SYM(d.lib, cuMemcpyDtoHAsync, "cuMemcpyDtoHAsync_v2");
     TSR_SYM(d.lib, cuMemcpyDtoDAsync, "cuMemcpyDtoDAsync_v2");
+    TSR_SYM(d.lib, cuMemcpy2DAsync, "cuMemcpy2DAsync_v2");
     TSR_SYM(d.lib, cuModuleLoadData, "cuModuleLoadData");
     TSR_SYM(d.lib, cuModuleUnload, "cuModuleUnload");
     TSR_SYM(d.lib, cuModuleGetFunction, "cuModuleGetFunction");
@@ -194,6 +199,8 @@ public:
       d.cuStreamSynchronize(stream_);
     if (workspace_)
       d.cuMemFree(workspace_);
+    for (auto &[key, plan] : plans_)
+      plan.release(d);
     if (module_)
       d.cuModuleUnload(module_);
     if (lt_)
@@ -238,7 +245,8 @@ public:
   Status current() const { return check(driver().cuCtxSetCurrent(context_), "cuCtxSetCurrent"); }
 
   Status alloc(size_t bytes, void **ptr) override {
-    current();
+    if (Status s = current(); !s.ok())
+      return s;
     CUdeviceptr p = 0;
     if (Status s = check(driver().cuMemAlloc(&p, bytes), "cuMemAlloc"); !s.ok())
       return Status(s.code(), s.message() + " (" + std::to_string(bytes) + " bytes)");
@@ -246,11 +254,12 @@ public:
     return Status::okStatus();
   }
   void release(void *ptr) override {
-    current();
+    (void)current();
     driver().cuMemFree(CUdeviceptr(ptr));
   }
   Status upload(void *dst, const void *src, size_t bytes) override {
-    current();
+    if (Status s = current(); !s.ok())
+      return s;
     if (Status s = check(driver().cuMemcpyHtoDAsync(CUdeviceptr(dst), src, bytes, stream_),
                          "cuMemcpyHtoD");
         !s.ok())
@@ -258,7 +267,8 @@ public:
     return synchronize(); // `src` may go away once we return
   }
   Status download(void *dst, const void *src, size_t bytes) override {
-    current();
+    if (Status s = current(); !s.ok())
+      return s;
     if (Status s = check(driver().cuMemcpyDtoHAsync(dst, CUdeviceptr(src), bytes, stream_),
                          "cuMemcpyDtoH");
         !s.ok())
@@ -270,8 +280,23 @@ public:
                  "cuMemcpyDtoD");
   }
 
+  Status copy2D(void *dst, size_t dstPitch, const void *src, size_t srcPitch, size_t width,
+                size_t height) override {
+    CUDA_MEMCPY2D c{};
+    c.srcMemoryType = CU_MEMORYTYPE_DEVICE;
+    c.srcDevice = CUdeviceptr(src);
+    c.srcPitch = srcPitch;
+    c.dstMemoryType = CU_MEMORYTYPE_DEVICE;
+    c.dstDevice = CUdeviceptr(dst);
+    c.dstPitch = dstPitch;
+    c.WidthInBytes = width;
+    c.Height = height;
+    return check(driver().cuMemcpy2DAsync(&c, stream_), "cuMemcpy2D");
+  }
+
   Status loadModule(const tpkg::CudaModule &module) override {
-    current();
+    if (Status s = current(); !s.ok())
+      return s;
     const Driver &d = driver();
     std::string want = "sm_" + std::to_string(major_ * 10 + minor_);
     const tpkg::CudaImage *cubin = nullptr, *ptx = nullptr;
@@ -344,8 +369,51 @@ public:
   }
 
   /// Row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T: B is
-  /// cuBLAS's first operand.
+  /// cuBLAS's first operand. Descriptors and the algorithm are chosen once
+  /// per distinct GEMM and kept.
   Status gemm(const GemmDesc &g, const void *a, const void *b, void *c) override {
+    const Driver &d = driver();
+    GemmKey key{int(g.dtype), g.transA, g.transB, g.m, g.n, g.k, g.lda, g.ldb, g.ldc,
+                g.batch, g.strideA, g.strideB, g.strideC};
+    auto it = plans_.find(key);
+    if (it == plans_.end()) {
+      GemmPlan plan;
+      if (Status s = makePlan(g, plan); !s.ok()) {
+        plan.release(d);
+        return s;
+      }
+      it = plans_.emplace(key, plan).first;
+    }
+    const GemmPlan &plan = it->second;
+    float alpha = 1.0f, beta = 0.0f;
+    return checkLt(d.cublasLtMatmul(lt_, plan.op, &alpha, b, plan.lb, a, plan.la, &beta, c,
+                                    plan.lc, c, plan.lc, &plan.algo,
+                                    reinterpret_cast<void *>(workspace_), workspaceBytes_,
+                                    stream_),
+                   "cublasLtMatmul");
+  }
+
+  Status synchronize() override {
+    return check(driver().cuStreamSynchronize(stream_), "cuStreamSynchronize");
+  }
+
+private:
+  using GemmKey = std::tuple<int, bool, bool, int64_t, int64_t, int64_t, int64_t, int64_t,
+                             int64_t, int64_t, int64_t, int64_t, int64_t>;
+  struct GemmPlan {
+    cublasLtMatmulDesc_t op = nullptr;
+    cublasLtMatrixLayout_t la = nullptr, lb = nullptr, lc = nullptr;
+    cublasLtMatmulAlgo_t algo{};
+    void release(const Driver &d) {
+      for (cublasLtMatrixLayout_t l : {la, lb, lc})
+        if (l)
+          d.cublasLtMatrixLayoutDestroy(l);
+      if (op)
+        d.cublasLtMatmulDescDestroy(op);
+    }
+  };
+
+  Status makePlan(const GemmDesc &g, GemmPlan &plan) {
     const Driver &d = driver();
     cudaDataType_t type;
     switch (g.dtype) {
@@ -356,74 +424,58 @@ public:
       return Status(StatusCode::Unimplemented,
                     "no CUDA GEMM for " + std::string(dtypeName(g.dtype)));
     }
-    cublasComputeType_t compute = g.dtype == DType::F32 ? CUBLAS_COMPUTE_32F_FAST_TF32
-                                                        : CUBLAS_COMPUTE_32F;
-    if (g.dtype == DType::F32 && !allowTf32())
-      compute = CUBLAS_COMPUTE_32F;
-    cublasLtMatmulDesc_t op = nullptr;
-    cublasLtMatrixLayout_t la = nullptr, lb = nullptr, lc = nullptr;
-    cublasLtMatmulPreference_t pref = nullptr;
-    Status s = checkLt(d.cublasLtMatmulDescCreate(&op, compute, CUDA_R_32F), "matmul desc");
+    cublasComputeType_t compute =
+        g.dtype == DType::F32 && allowTf32() ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
+    if (Status s = checkLt(d.cublasLtMatmulDescCreate(&plan.op, compute, CUDA_R_32F),
+                           "matmul desc");
+        !s.ok())
+      return s;
     cublasOperation_t opB = g.transB ? CUBLAS_OP_T : CUBLAS_OP_N,
                       opA = g.transA ? CUBLAS_OP_T : CUBLAS_OP_N;
-    if (s.ok()) {
-      d.cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSA, &opB, sizeof opB);
-      d.cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSB, &opA, sizeof opA);
-      // First operand: B^T as stored (n x k column-major, or k x n if transposed).
-      uint64_t rowsB = g.transB ? g.k : g.n, colsB = g.transB ? g.n : g.k;
-      uint64_t rowsA = g.transA ? g.m : g.k, colsA = g.transA ? g.k : g.m;
-      s = checkLt(d.cublasLtMatrixLayoutCreate(&lb, type, rowsB, colsB, g.ldb), "layout B");
-      if (s.ok())
-        s = checkLt(d.cublasLtMatrixLayoutCreate(&la, type, rowsA, colsA, g.lda), "layout A");
-      if (s.ok())
-        s = checkLt(d.cublasLtMatrixLayoutCreate(&lc, type, g.n, g.m, g.ldc), "layout C");
-      if (s.ok() && g.batch > 1) {
-        int32_t count = int32_t(g.batch);
-        int64_t sa = g.strideA, sb = g.strideB, sc = g.strideC;
-        for (auto [layout, stride] : {std::pair{lb, sb}, std::pair{la, sa}, std::pair{lc, sc}}) {
-          d.cublasLtMatrixLayoutSetAttribute(layout, CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, &count,
-                                             sizeof count);
-          d.cublasLtMatrixLayoutSetAttribute(
-              layout, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET, &stride, sizeof stride);
-        }
+    d.cublasLtMatmulDescSetAttribute(plan.op, CUBLASLT_MATMUL_DESC_TRANSA, &opB, sizeof opB);
+    d.cublasLtMatmulDescSetAttribute(plan.op, CUBLASLT_MATMUL_DESC_TRANSB, &opA, sizeof opA);
+    // As column-major matrices: B^T is n x k (k x n transposed), A^T k x m.
+    uint64_t rowsB = g.transB ? g.k : g.n, colsB = g.transB ? g.n : g.k;
+    uint64_t rowsA = g.transA ? g.m : g.k, colsA = g.transA ? g.k : g.m;
+    Status s = checkLt(d.cublasLtMatrixLayoutCreate(&plan.lb, type, rowsB, colsB, g.ldb),
+                       "layout B");
+    if (s.ok())
+      s = checkLt(d.cublasLtMatrixLayoutCreate(&plan.la, type, rowsA, colsA, g.lda), "layout A");
+    if (s.ok())
+      s = checkLt(d.cublasLtMatrixLayoutCreate(&plan.lc, type, g.n, g.m, g.ldc), "layout C");
+    if (!s.ok())
+      return s;
+    if (g.batch > 1) {
+      int32_t count = int32_t(g.batch);
+      for (auto [layout, stride] :
+           {std::pair{plan.lb, g.strideB}, std::pair{plan.la, g.strideA},
+            std::pair{plan.lc, g.strideC}}) {
+        d.cublasLtMatrixLayoutSetAttribute(layout, CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, &count,
+                                           sizeof count);
+        d.cublasLtMatrixLayoutSetAttribute(layout, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET,
+                                           &stride, sizeof stride);
       }
     }
+    cublasLtMatmulPreference_t pref = nullptr;
+    if (Status p = checkLt(d.cublasLtMatmulPreferenceCreate(&pref), "preference"); !p.ok())
+      return p;
+    d.cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
+                                           &workspaceBytes_, sizeof workspaceBytes_);
     cublasLtMatmulHeuristicResult_t heuristic{};
     int found = 0;
-    if (s.ok()) {
-      s = checkLt(d.cublasLtMatmulPreferenceCreate(&pref), "preference");
-      if (s.ok()) {
-        d.cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
-                                               &workspaceBytes_, sizeof workspaceBytes_);
-        s = checkLt(d.cublasLtMatmulAlgoGetHeuristic(lt_, op, lb, la, lc, lc, pref, 1,
-                                                     &heuristic, &found),
-                    "cublasLtMatmulAlgoGetHeuristic");
-        if (s.ok() && !found)
-          s = Status(StatusCode::Unimplemented, "cuBLASLt has no algorithm for this GEMM");
-      }
-    }
-    if (s.ok()) {
-      float alpha = 1.0f, beta = 0.0f;
-      s = checkLt(d.cublasLtMatmul(lt_, op, &alpha, b, lb, a, la, &beta, c, lc, c, lc,
-                                   &heuristic.algo, reinterpret_cast<void *>(workspace_),
-                                   workspaceBytes_, stream_),
-                  "cublasLtMatmul");
-    }
-    if (pref)
-      d.cublasLtMatmulPreferenceDestroy(pref);
-    for (cublasLtMatrixLayout_t l : {la, lb, lc})
-      if (l)
-        d.cublasLtMatrixLayoutDestroy(l);
-    if (op)
-      d.cublasLtMatmulDescDestroy(op);
+    s = checkLt(d.cublasLtMatmulAlgoGetHeuristic(lt_, plan.op, plan.lb, plan.la, plan.lc,
+                                                 plan.lc, pref, 1, &heuristic, &found),
+                "cublasLtMatmulAlgoGetHeuristic");
+    d.cublasLtMatmulPreferenceDestroy(pref);
+    if (s.ok() && !found)
+      s = Status(StatusCode::Unimplemented,
+                 "cuBLASLt has no algorithm for a " + std::to_string(g.m) + "x" +
+                     std::to_string(g.n) + "x" + std::to_string(g.k) + " GEMM");
+    plan.algo = heuristic.algo;
     return s;
   }
 
-  Status synchronize() override {
-    return check(driver().cuStreamSynchronize(stream_), "cuStreamSynchronize");
-  }
-
-private:
+  std::map<GemmKey, GemmPlan> plans_;
   /// fp32 GEMMs on tensor cores (TF32) only when TESSERA_ALLOW_TF32=1: the
   /// fp32 tolerance against the CPU backend (1e-4) needs full precision.
   static bool allowTf32() {

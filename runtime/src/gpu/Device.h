@@ -46,6 +46,12 @@ public:
   virtual Status upload(void *dst, const void *src, size_t bytes) = 0;
   virtual Status download(void *dst, const void *src, size_t bytes) = 0;
   virtual Status copy(void *dst, const void *src, size_t bytes) = 0;
+  /// `height` rows of `width` bytes, rows `srcPitch` / `dstPitch` apart.
+  virtual Status copy2D(void *dst, size_t dstPitch, const void *src, size_t srcPitch,
+                        size_t width, size_t height) = 0;
+  /// Whether device memory is host memory (the host emulation): collectives
+  /// of host communicators then work on it in place.
+  virtual bool hostMemory() const { return false; }
   /// Loads the package's module (an image for this device, or its source).
   virtual Status loadModule(const tpkg::CudaModule &module) = 0;
   virtual Status function(const std::string &name, void **fn) = 0;

@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <map>
@@ -53,11 +54,13 @@ void fillRandom(std::vector<uint8_t> &out, DType dtype, uint64_t seed) {
 
 DeviceProgram::~DeviceProgram() {
   if (device_) {
-    device_->synchronize();
+    (void)device_->synchronize();
     for (void *w : weights_)
       device_->release(w);
     if (arena_)
       device_->release(arena_);
+    if (scratch_)
+      device_->release(scratch_);
   }
 }
 
@@ -206,6 +209,8 @@ Status DeviceProgram::create(const Package &package, const tpkg::Program &progra
   for (size_t id : p->outputIds_)
     if (id >= count)
       return corrupt("a graph output names a missing tensor");
+  const char *stage = std::getenv("TESSERA_STAGE_COLLECTIVES");
+  p->stageCollectives_ = stage && std::string(stage) == "1";
   out = std::move(p);
   return Status::okStatus();
 }
@@ -366,6 +371,76 @@ uint16_t narrow(DType t, float f) {
 }
 } // namespace
 
+/// A collective on device memory: NCCL, or a host communicator on the host
+/// emulation's memory. Blocks along an inner axis are regrouped with 2-D
+/// copies, as the CPU backend's transposeBlocks does.
+Status DeviceProgram::collectiveInPlace(const Launch &launch) {
+  const tpkg::Kernel &k = *launch.kernel;
+  const Tensor &x = tensors_[k.inputs()->Get(0)], &y = tensors_[k.outputs()->Get(0)];
+  std::string op = k.op()->str();
+  Communicator &comm = *launch.comm;
+  int64_t axis = 0;
+  if (k.attrs())
+    for (const tpkg::Attr *a : *k.attrs())
+      if (a->name() && a->name()->str() == "axis" && a->ints() && a->ints()->size())
+        axis = a->ints()->Get(0);
+  if (Status s = device_->synchronize(); !s.ok())
+    return s;
+  if (op == "all_reduce") {
+    if (x.data != y.data)
+      if (Status s = device_->copy(y.data, x.data, x.bytes()); !s.ok())
+        return s;
+    if (Status s = device_->synchronize(); !s.ok())
+      return s;
+    return comm.allReduce(y.data, size_t(y.numel()), y.dtype, ReduceOp::Sum);
+  }
+  bool gather = op == "all_gather";
+  if (!gather && op != "reduce_scatter")
+    return Status(StatusCode::Unimplemented, "no collective '" + op + "'");
+  // outer runs of `group` blocks of `chunk` bytes along `axis`.
+  int64_t outer, dim, inner;
+  cpu::splitAt(x.shape, axis, outer, dim, inner);
+  int64_t group = comm.size();
+  size_t chunk = size_t((gather ? dim : dim / group) * inner) * dtypeSize(x.dtype);
+  if (outer == 1)
+    return gather ? comm.allGather(x.data, y.data, size_t(x.numel()), x.dtype)
+                  : comm.reduceScatter(x.data, y.data, size_t(y.numel()), x.dtype,
+                                       ReduceOp::Sum);
+  size_t need = gather ? y.bytes() : x.bytes();
+  if (need > scratchBytes_) {
+    if (scratch_)
+      device_->release(scratch_);
+    scratch_ = nullptr;
+    scratchBytes_ = 0;
+    if (Status s = device_->alloc(need, &scratch_); !s.ok())
+      return s;
+    scratchBytes_ = need;
+  }
+  auto *scratch = static_cast<uint8_t *>(scratch_);
+  if (gather) {
+    if (Status s = comm.allGather(x.data, scratch, size_t(x.numel()), x.dtype); !s.ok())
+      return s;
+    // [group][outer] chunks -> [outer][group].
+    for (int64_t g = 0; g < group; ++g)
+      if (Status s = device_->copy2D(y.data + size_t(g) * chunk, size_t(group) * chunk,
+                                     scratch + size_t(g * outer) * chunk, chunk, chunk,
+                                     size_t(outer));
+          !s.ok())
+        return s;
+    return device_->synchronize();
+  }
+  // [outer][group] chunks -> [group][outer], then reduce-scatter.
+  for (int64_t g = 0; g < group; ++g)
+    if (Status s = device_->copy2D(scratch + size_t(g * outer) * chunk, chunk,
+                                   x.data + size_t(g) * chunk, size_t(group) * chunk, chunk,
+                                   size_t(outer));
+        !s.ok())
+      return s;
+  if (Status s = device_->synchronize(); !s.ok())
+    return s;
+  return comm.reduceScatter(scratch, y.data, size_t(y.numel()), x.dtype, ReduceOp::Sum);
+}
+
 /// A collective through host memory with the CPU backend's kernels (16-bit
 /// floats reduced in f32).
 Status DeviceProgram::collective(const Launch &launch) {
@@ -470,7 +545,16 @@ Status DeviceProgram::run(std::vector<KernelSpan> *spans, std::vector<KernelProf
                       "kernel '" + l.kernel->op()->str() +
                           "': this program exchanges data with other ranks: run it with all "
                           "of its ranks (tessera-run --ranks N, or mpirun -np N tessera-run)");
-      s = collective(l);
+    {
+      // Host communicators reduce 32- and 64-bit types only: 16-bit floats
+      // are staged (and reduced in f32) also on the host emulation.
+      DType t = tensors_[l.kernel->inputs()->Get(0)].dtype;
+      bool half = t == DType::BF16 || t == DType::F16;
+      s = !stageCollectives_ &&
+                  (l.comm->deviceCollectives() || (device_->hostMemory() && !half))
+              ? collectiveInPlace(l)
+              : collective(l);
+    }
       break;
     default:
       break;

@@ -66,12 +66,16 @@ private:
   };
   Status prepareGemm(Launch &launch);
   Status collective(const Launch &launch);
+  Status collectiveInPlace(const Launch &launch);
 
   std::unique_ptr<Device> device_;
   const tpkg::Program *program_ = nullptr;
   void *arena_ = nullptr;
   std::vector<void *> weights_; // device copies, freed with the program
   std::map<std::string, void *> randomFilled_; // --random-weights, by name
+  void *scratch_ = nullptr; // collectives' block transposes
+  size_t scratchBytes_ = 0;
+  bool stageCollectives_ = false; // TESSERA_STAGE_COLLECTIVES=1 (tests)
   std::vector<Tensor> tensors_;
   std::vector<Launch> launches_;
   std::vector<size_t> inputIds_, outputIds_;

@@ -125,6 +125,15 @@ public:
     return Status::okStatus();
   }
 
+  Status copy2D(void *dst, size_t dstPitch, const void *src, size_t srcPitch, size_t width,
+                size_t height) override {
+    for (size_t r = 0; r < height; ++r)
+      std::memcpy(static_cast<uint8_t *>(dst) + r * dstPitch,
+                  static_cast<const uint8_t *>(src) + r * srcPitch, width);
+    return Status::okStatus();
+  }
+  bool hostMemory() const override { return true; }
+
   Status loadModule(const tpkg::CudaModule &module) override {
     if (!module.source())
       return Status(StatusCode::DataLoss, "the package's CUDA module has no source");
@@ -201,30 +210,8 @@ public:
     Dim3 gridDim{grid[0], grid[1], grid[2]}, blockDim{block, 1, 1};
     for (unsigned z = 0; z < grid[2]; ++z)
       for (unsigned y = 0; y < grid[1]; ++y)
-        for (unsigned x = 0; x < grid[0]; ++x) {
-          Dim3 blockIdx{x, y, z};
-          for (uint32_t t = 0; t < block; ++t) {
-            Fiber &f = tFibers[t];
-            getcontext(&f.context);
-            f.context.uc_stack.ss_sp = f.stack.data();
-            f.context.uc_stack.ss_size = f.stack.size();
-            f.context.uc_link = &tScheduler;
-            makecontext(&f.context, fiberMain, 0);
-            f.done = false;
-          }
-          for (bool running = true; running;) {
-            running = false;
-            for (uint32_t t = 0; t < block; ++t) {
-              if (tFibers[t].done)
-                continue;
-              Dim3 threadIdx{t, 0, 0};
-              set_(&threadIdx, &blockIdx, &blockDim, &gridDim);
-              tCurrent = t;
-              swapcontext(&tScheduler, &tFibers[t].context);
-              running |= !tFibers[t].done;
-            }
-          }
-        }
+        for (unsigned x = 0; x < grid[0]; ++x)
+          runBlock(Dim3{x, y, z}, blockDim, gridDim);
     return Status::okStatus();
   }
 
@@ -280,6 +267,32 @@ public:
   Status synchronize() override { return Status::okStatus(); }
 
 private:
+  /// One block: its threads as fibers, round robin from barrier to barrier.
+  void runBlock(Dim3 blockIdx, Dim3 blockDim, Dim3 gridDim) {
+    uint32_t block = blockDim.x;
+    for (uint32_t t = 0; t < block; ++t) {
+      Fiber &f = tFibers[t];
+      getcontext(&f.context);
+      f.context.uc_stack.ss_sp = f.stack.data();
+      f.context.uc_stack.ss_size = f.stack.size();
+      f.context.uc_link = &tScheduler;
+      makecontext(&f.context, fiberMain, 0);
+      f.done = false;
+    }
+    for (bool running = true; running;) {
+      running = false;
+      for (uint32_t t = 0; t < block; ++t) {
+        if (tFibers[t].done)
+          continue;
+        Dim3 threadIdx{t, 0, 0};
+        set_(&threadIdx, &blockIdx, &blockDim, &gridDim);
+        tCurrent = t;
+        swapcontext(&tScheduler, &tFibers[t].context);
+        running |= !tFibers[t].done;
+      }
+    }
+  }
+
   void *module_ = nullptr;
   SetFn set_ = nullptr;
 };

@@ -58,6 +58,9 @@ public:
     return send(data.data(), data.size(), peer, tag);
   }
   virtual Status flush() { return Status::okStatus(); }
+  /// Whether allReduce, allGather and reduceScatter take device memory (NCCL)
+  /// rather than host memory. Point-to-point calls always take host memory.
+  virtual bool deviceCollectives() const { return false; }
 
   /// The communicator of the group of `ranks` (ranks of this communicator,
   /// in the order that becomes the group's rank order), which must include
