@@ -23,6 +23,7 @@
 #include "tessera/runtime/MpiCommunicator.h"
 #endif
 #include "tessera/runtime/Communicator.h"
+#include "tessera/runtime/NcclCommunicator.h"
 #include "tessera/runtime/Pipeline.h"
 #include "tessera/runtime/tpkg_generated.h"
 
@@ -53,6 +54,7 @@ int usage() {
                "       [--profile-json out.json]  (per-kernel times, for tessera-inspect --profile)\n"
                "       [--backend cpu|cuda|cuda-host] [--device N] [--random-weights SEED]\n"
                "       [--bench N]  (median time of N runs of a single-rank package, no I/O)\n"
+               "       [--comm nccl]  (with --backend cuda: NCCL collectives, one GPU per rank)\n"
                "  --backend cuda runs a --target=cuda package on the GPU (several ranks on one\n"
                "  GPU are virtual devices); cuda-host emulates the same kernels on the CPU.\n"
                "  A partitioned package runs all its ranks as threads (--ranks), or one\n"
@@ -216,6 +218,7 @@ int main(int argc, char **argv) {
   std::map<std::string, std::string> inputs, outputs, checks;
   double rtol = 1e-4, atol = 1e-4;
   int repeat = 1, benchRuns = 0;
+  std::string commKind = "default";
   bool profile = false;
   std::string testData;
   int ranks = 0;
@@ -266,6 +269,8 @@ int main(int argc, char **argv) {
       profile = true;
     } else if (arg == "--backend") {
       sessionOptions.backend = next();
+    } else if (arg == "--comm") {
+      commKind = next();
     } else if (arg == "--bench") {
       benchRuns = std::max(1, std::atoi(next().c_str()));
     } else if (arg == "--random-weights") {
@@ -341,13 +346,37 @@ int main(int argc, char **argv) {
 #endif
     return code;
   };
+  // --comm nccl: NCCL for the collectives (one GPU per rank), bootstrapped
+  // over MPI or the local group, which keep the point-to-point traffic.
+  std::vector<std::unique_ptr<Communicator>> ncclWorlds;
+  if (commKind == "nccl") {
+    if (sessionOptions.backend != "cuda") {
+      std::fprintf(stderr, "error: --comm nccl needs --backend cuda\n");
+      return finish(2);
+    }
+    for (size_t i = 0; i < mine.size(); ++i) {
+      Communicator *bootstrap = mpiWorld     ? mpiWorld.get()
+                                : localGroup ? &localGroup->communicator(mine[i])
+                                             : nullptr;
+      ncclWorlds.emplace_back();
+      if (!check(createNcclCommunicator(bootstrap, ncclWorlds.back())))
+        return finish(1);
+    }
+  } else if (commKind != "default") {
+    std::fprintf(stderr, "error: unknown --comm '%s' (nccl)\n", commKind.c_str());
+    return finish(2);
+  }
+  auto worldOf = [&](size_t k) -> Communicator * {
+    if (!ncclWorlds.empty())
+      return ncclWorlds[k].get();
+    return mpiWorld ? mpiWorld.get() : localGroup ? &localGroup->communicator(mine[k]) : nullptr;
+  };
   std::vector<std::unique_ptr<Session>> sessions(mine.size());
   for (size_t i = 0; i < mine.size(); ++i) {
     SessionOptions options = sessionOptions;
     if (!check(Session::create(package, mine[i], sessions[i], options)))
       return finish(1);
-    Communicator *world = mpiWorld ? mpiWorld.get()
-                          : localGroup ? &localGroup->communicator(mine[i]) : nullptr;
+    Communicator *world = worldOf(i);
     if (world && !check(sessions[i]->bindCommunicator(*world)))
       return finish(1);
   }
@@ -561,8 +590,7 @@ int main(int argc, char **argv) {
     std::vector<Status> results(mine.size());
     auto runRank = [&](size_t k) {
       MeshPosition p = meshPosition(*package, mine[k]);
-      Communicator *comm = mpiWorld ? mpiWorld.get()
-                           : localGroup ? &localGroup->communicator(mine[k]) : nullptr;
+      Communicator *comm = worldOf(k);
       if (mine[k] == dieRank) {
         TruncatedSchedule dying(*plan, dieMicrobatch);
         (void)runPipelineRank(*sessions[k], comm, p, dying, inputFor(p), outputFor(p),
