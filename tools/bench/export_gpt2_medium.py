@@ -9,6 +9,7 @@ usage: export_gpt2_medium.py OUT_DIR [--batch 8] [--seq 512]
 import argparse
 import os
 
+import onnx
 import torch
 import transformers
 
@@ -40,9 +41,13 @@ def main():
     # As the test zoo exports GPT-2 (tools/models/make_zoo.py): with a mask of ones.
     torch.onnx.export(Logits(model), (ids, torch.ones_like(ids)), path,
                       input_names=["input_ids", "attention_mask"],
-                      output_names=["logits"], opset_version=17, dynamo=False,
-                      external_data=True)
-    print("wrote", path)
+                      output_names=["logits"], opset_version=17, dynamo=False)
+    # Weights in model.onnx.data: the benchmark compiles the graph without
+    # them (tessera-compile --plan-only once the data file is moved away).
+    proto = onnx.load(path)
+    onnx.save_model(proto, path, save_as_external_data=True, all_tensors_to_one_file=True,
+                    location="model.onnx.data", size_threshold=1024)
+    print("wrote", path, "and model.onnx.data")
 
 
 if __name__ == "__main__":

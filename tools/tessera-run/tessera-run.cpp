@@ -553,6 +553,24 @@ int main(int argc, char **argv) {
                  scheduleName.c_str());
     return finish(2);
   }
+  // Per-op totals of rank 0's kernels (--profile).
+  auto printProfile = [&]() {
+    std::vector<KernelProfile> rows = session->profile();
+    std::map<std::string, std::pair<double, int64_t>> byOp;
+    double total = 0;
+    for (const KernelProfile &p : rows) {
+      byOp[p.op].first += p.seconds;
+      byOp[p.op].second += p.calls;
+      total += p.seconds;
+    }
+    std::vector<std::pair<std::string, std::pair<double, int64_t>>> sorted(byOp.begin(), byOp.end());
+    std::sort(sorted.begin(), sorted.end(),
+              [](auto &a, auto &b) { return a.second.first > b.second.first; });
+    std::printf("%-14s %10s %8s %7s\n", "kernel", "total ms", "calls", "share");
+    for (auto &[op, v] : sorted)
+      std::printf("%-14s %10.3f %8lld %6.1f%%\n", op.c_str(), v.first * 1e3,
+                  (long long)v.second, total > 0 ? 100 * v.first / total : 0.0);
+    };
   if (benchRuns > 0) {
     // The device time of run() alone: inputs set once, outputs never read.
     if (mine.size() != 1 || meshSize != 1) {
@@ -562,6 +580,7 @@ int main(int argc, char **argv) {
     for (const TensorInfo &info : inputInfos)
       if (!check(session->setInput(info.name, globalInputs.at(info.name))))
         return finish(1);
+    session->enableProfiling(false); // timed without per-kernel synchronisation
     std::vector<double> runs;
     for (int r = 0; r < benchRuns + 2; ++r) {
       double start = Session::now();
@@ -575,6 +594,12 @@ int main(int argc, char **argv) {
                 packagePath.c_str(),
                 session->deviceName().empty() ? "" : (" on " + session->deviceName()).c_str(),
                 runs[runs.size() / 2] * 1e3, runs.front() * 1e3, runs.back() * 1e3, benchRuns);
+    if (profile) { // one more run, synchronised after each kernel
+      session->enableProfiling(true);
+      if (!check(session->run()))
+        return finish(1);
+      printProfile();
+    }
     return finish(0);
   }
   std::vector<double> times;
@@ -748,22 +773,7 @@ int main(int argc, char **argv) {
     std::fprintf(f, "\n]}\n");
     std::fclose(f);
   }
-  if (profile && leader) {
-    std::vector<KernelProfile> rows = session->profile();
-    std::map<std::string, std::pair<double, int64_t>> byOp;
-    double total = 0;
-    for (const KernelProfile &p : rows) {
-      byOp[p.op].first += p.seconds;
-      byOp[p.op].second += p.calls;
-      total += p.seconds;
-    }
-    std::vector<std::pair<std::string, std::pair<double, int64_t>>> sorted(byOp.begin(), byOp.end());
-    std::sort(sorted.begin(), sorted.end(),
-              [](auto &a, auto &b) { return a.second.first > b.second.first; });
-    std::printf("%-14s %10s %8s %7s\n", "kernel", "total ms", "calls", "share");
-    for (auto &[op, v] : sorted)
-      std::printf("%-14s %10.3f %8lld %6.1f%%\n", op.c_str(), v.first * 1e3,
-                  (long long)v.second, total > 0 ? 100 * v.first / total : 0.0);
-  }
+  if (profile && leader)
+    printProfile();
   return finish(status);
 }

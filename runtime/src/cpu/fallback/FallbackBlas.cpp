@@ -6,6 +6,8 @@
 
 #include "cblas.h"
 
+#include <cstddef>
+#include <cstdint>
 #include <vector>
 
 namespace {
