@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <type_traits>
 
 // expf, erff, ... and their double forms, as CUDA's math library names them.
 #include <math.h>
@@ -36,6 +37,10 @@ void tsr_emu_syncthreads();
 #define blockDim tsr_emu_block_dim
 #define gridDim tsr_emu_grid_dim
 #define __syncthreads() tsr_emu_syncthreads()
+// The block's fibers run round robin, so a warp barrier is a block barrier
+// here (generated kernels reach both uniformly).
+#define __syncwarp() tsr_emu_syncthreads()
+#define __align__(n) __attribute__((aligned(n)))
 
 /// bfloat16 and binary16 as 16-bit patterns, converted with round to
 /// nearest even as cuda_bf16.h and cuda_fp16.h do.
@@ -104,5 +109,70 @@ inline half_t __float2half(float f) {
     ++h;
   return half_t{uint16_t(sign | h)};
 }
+
+inline float tsr_emu_float(float v) { return v; }
+inline float tsr_emu_float(bf16 v) { return __bfloat162float(v); }
+inline float tsr_emu_float(half_t v) { return __half2float(v); }
+
+/// WMMA with every tile whole in every thread (each thread computes the
+/// warp's result; stores write the same values): fragments hold their tile
+/// in row-major order, a: M x K, b: K x N, accumulator: M x N.
+namespace nvcuda {
+namespace wmma {
+struct matrix_a {};
+struct matrix_b {};
+struct accumulator {};
+struct row_major {};
+struct col_major {};
+enum layout_t { mem_row_major, mem_col_major };
+template <typename Use, int M, int N, int K, typename T, typename Layout = void>
+struct fragment {
+  static constexpr int rows = std::is_same<Use, matrix_b>::value ? K : M;
+  static constexpr int cols = std::is_same<Use, matrix_a>::value ? K : N;
+  static constexpr int num_elements = rows * cols;
+  T x[num_elements];
+};
+template <typename Use, int M, int N, int K, typename T, typename L>
+inline void fill_fragment(fragment<Use, M, N, K, T, L> &f, T v) {
+  for (int i = 0; i < f.num_elements; ++i)
+    f.x[i] = v;
+}
+template <typename Use, int M, int N, int K, typename T, typename L>
+inline void load_matrix_sync(fragment<Use, M, N, K, T, L> &f, const T *p, unsigned ldm) {
+  using F = fragment<Use, M, N, K, T, L>;
+  for (int r = 0; r < F::rows; ++r)
+    for (int c = 0; c < F::cols; ++c)
+      f.x[r * F::cols + c] =
+          std::is_same<L, col_major>::value ? p[c * ldm + r] : p[r * ldm + c];
+}
+template <int M, int N, int K, typename T, typename LA, typename LB>
+inline void mma_sync(fragment<accumulator, M, N, K, float> &d,
+                     const fragment<matrix_a, M, N, K, T, LA> &a,
+                     const fragment<matrix_b, M, N, K, T, LB> &b,
+                     const fragment<accumulator, M, N, K, float> &c) {
+  float out[M * N], fa[M * K], fb[K * N];
+  for (int e = 0; e < M * K; ++e)
+    fa[e] = tsr_emu_float(a.x[e]);
+  for (int e = 0; e < K * N; ++e)
+    fb[e] = tsr_emu_float(b.x[e]);
+  for (int i = 0; i < M; ++i)
+    for (int j = 0; j < N; ++j) {
+      float acc = c.x[i * N + j];
+      for (int k = 0; k < K; ++k)
+        acc += fa[i * K + k] * fb[k * N + j];
+      out[i * N + j] = acc;
+    }
+  for (int e = 0; e < M * N; ++e)
+    d.x[e] = out[e];
+}
+template <int M, int N, int K>
+inline void store_matrix_sync(float *p, const fragment<accumulator, M, N, K, float> &f,
+                              unsigned ldm, layout_t layout) {
+  for (int r = 0; r < M; ++r)
+    for (int c = 0; c < N; ++c)
+      (layout == mem_col_major ? p[c * ldm + r] : p[r * ldm + c]) = f.x[r * N + c];
+}
+} // namespace wmma
+} // namespace nvcuda
 
 #endif // TESSERA_EMULATION_H

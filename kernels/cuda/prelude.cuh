@@ -42,6 +42,11 @@ TSR_D void tsr_st(int *p, long long v) { *p = (int)v; }
 TSR_D void tsr_st(signed char *p, long long v) { *p = (signed char)v; }
 TSR_D void tsr_st(unsigned char *p, long long v) { *p = (unsigned char)v; }
 
+template <typename T> TSR_D T tsr_zero();
+template <> TSR_D float tsr_zero<float>() { return 0.0f; }
+template <> TSR_D bf16 tsr_zero<bf16>() { return __float2bfloat16(0.0f); }
+template <> TSR_D half_t tsr_zero<half_t>() { return __float2half(0.0f); }
+
 // Math in the compute type (float, double; integers where it makes sense).
 TSR_D float tsr_exp(float x) { return expf(x); }
 TSR_D double tsr_exp(double x) { return exp(x); }

@@ -19,6 +19,7 @@ namespace tessera::lower {
 
 const char *cudaPreludeSource() { return kPreludeSource; }
 const char *cudaAttentionSource() { return kAttentionSource; }
+const char *cudaAttentionTcSource() { return kAttentionTcSource; }
 const char *cudaEmulationHeader() { return kEmulationSource; }
 
 namespace {
@@ -192,6 +193,8 @@ public:
   }
 
   bool generate(Body &b, std::string &error);
+  /// Whether the kernel uses attention_tc.cuh.
+  bool usesTensorCores() const { return usesTensorCores_; }
 
 private:
   bool unary(const std::string &op, Body &b, std::string &error);
@@ -203,6 +206,7 @@ private:
 
   const ProgramPlan &plan_;
   const PlannedKernel &k_;
+  bool usesTensorCores_ = false;
 };
 
 std::string unaryExpr(const std::string &op, const std::string &a, const char *ct) {
@@ -464,6 +468,25 @@ bool Generator::attention(Body &b, std::string &error) {
     maskType = ctype(in(3).dtype);
     maskArg = "in3";
   }
+  ElementType et = in(0).dtype;
+  bool half = et == ElementType::BF16 || et == ElementType::F16;
+  if (half && in(1).dtype == et && in(2).dtype == et && D % 16 == 0 && Dv % 16 == 0 &&
+      D <= 128 && Dv <= 128) {
+    // Tensor cores (kernels/cuda/attention_tc.cuh).
+    usesTensorCores_ = true;
+    std::ostringstream os;
+    os << "  tsr_attention_tc<" << ctype(et) << ", " << maskType << ", " << ctype(out(0).dtype)
+       << ", " << D << ", " << Dv << ", 32, " << (attrInt(k_, "causal", 0) ? "true" : "false")
+       << ", " << maskKind << ">(in0, in1, in2, " << maskArg << ", out0, " << H << ", " << Hkv
+       << ", " << S << ", " << T << ", " << lit(attrFloat(k_, "scale", 1.0)) << "f, " << ms[0]
+       << "LL, " << ms[1] << "LL, " << ms[2] << "LL, " << ms[3] << "LL);\n";
+    b.text = os.str();
+    b.block = 128;
+    b.grid[0] = uint32_t((S + 63) / 64);
+    b.grid[1] = uint32_t(H);
+    b.grid[2] = uint32_t(B);
+    return true;
+  }
   int64_t bq = 64, bk = 64;
   while (bk > 8 && bk * (D + Dv) * 4 > 40 * 1024)
     bk /= 2;
@@ -680,7 +703,7 @@ uint64_t fnv1a(const std::string &s) {
 bool generateCuda(const ProgramPlan &plan, CudaModule &module, std::string &error) {
   std::ostringstream kernels;
   std::map<std::string, std::string> byText; // function text -> name
-  bool usesAttention = false;
+  bool usesAttention = false, usesTensorCores = false;
   module.launches.clear();
   module.functions.clear();
   for (const PlannedKernel &k : plan.kernels) {
@@ -699,7 +722,8 @@ bool generateCuda(const ProgramPlan &plan, CudaModule &module, std::string &erro
         error = "'" + k.op + "' at " + (k.location.empty() ? "?" : k.location) + ": " + why;
         return false;
       }
-      usesAttention |= k.op == "attention";
+      usesAttention |= k.op == "attention" && !gen.usesTensorCores();
+      usesTensorCores |= gen.usesTensorCores();
       std::string signature = gen.params();
       std::string key = signature + "\n" + body.text;
       auto it = byText.find(key);
@@ -733,6 +757,8 @@ bool generateCuda(const ProgramPlan &plan, CudaModule &module, std::string &erro
      << kPreludeSource << "\n";
   if (usesAttention)
     os << kAttentionSource << "\n";
+  if (usesTensorCores)
+    os << kAttentionTcSource << "\n";
   os << kernels.str();
   module.source = os.str();
   return true;

@@ -52,6 +52,7 @@ bool generateCuda(const ProgramPlan &plan, CudaModule &module, std::string &erro
 /// The helpers and library kernels every module includes (kernels/cuda).
 const char *cudaPreludeSource();
 const char *cudaAttentionSource();
+const char *cudaAttentionTcSource();
 const char *cudaEmulationHeader();
 
 } // namespace tessera::lower

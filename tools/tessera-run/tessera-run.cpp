@@ -71,7 +71,15 @@ bool splitSpec(const std::string &spec, std::string &name, std::string &file) {
   return true;
 }
 
+HostTensor narrowTo(const HostTensor &t, DType to);
+
 HostTensor generated(const TensorInfo &info) {
+  if (info.dtype == DType::BF16 || info.dtype == DType::F16) {
+    // The f32 values, rounded: the same inputs as an f32 package's.
+    TensorInfo wide = info;
+    wide.dtype = DType::F32;
+    return narrowTo(generated(wide), info.dtype);
+  }
   HostTensor t;
   t.dtype = info.dtype;
   t.shape = info.shape;
