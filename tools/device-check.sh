@@ -123,6 +123,7 @@ run() {
   if [ -f "$root/$dir/bench/gpt2-medium-bf16.tpkg" ]; then
     echo "== bench: GPT-2 medium, batch 8, seq 512, bf16, forward"
     timeout 300 "$run" "$root/$dir/bench/gpt2-medium-bf16.tpkg" --backend cuda --random-weights 1 --profile --bench 5 2>&1 | tail -25
+    TESSERA_CUDA_GRAPHS=0 timeout 300 "$run" "$root/$dir/bench/gpt2-medium-bf16.tpkg" --backend cuda --random-weights 1 --bench 5 2>&1 | sed 's/^/without CUDA graphs: /' 
     timeout 400 python3 "$root/tools/bench/gpu_vs_torch.py" --tessera-run "$run" \
       --package "$root/$dir/bench/gpt2-medium-bf16.tpkg" --rounds 5 --runs 20 --json "$out/bench.json"
   fi

@@ -23,16 +23,30 @@ import time
 import torch
 import transformers
 
-# Dense bf16 tensor-core peaks (TFLOP/s), from NVIDIA's datasheets.
-PEAKS = {"H100 80GB HBM3": 989.4, "H100 SXM": 989.4, "H100 PCIe": 756.0, "H100 NVL": 835.0,
-         "H200": 989.4, "A100": 312.0}
+# Dense bf16 tensor-core peaks (TFLOP/s) and memory bandwidths (GB/s), from
+# NVIDIA's datasheets.
+PEAKS = {"H100 80GB HBM3": (989.4, 3350), "H100 SXM": (989.4, 3350), "H100 PCIe": (756.0, 2000),
+         "H100 NVL": (835.0, 3900), "H200": (989.4, 4800), "A100": (312.0, 2039)}
 
 
 def peak_for(name):
     for key, value in PEAKS.items():
         if key in name:
             return value
-    return None
+    return (None, None)
+
+
+def tessera_profile(args):
+    """Per-op milliseconds of one run synchronised after every kernel."""
+    cmd = [args.tessera_run, args.package, "--backend", "cuda", "--random-weights", "1",
+           "--bench", "3", "--profile"]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=600).stdout
+    ops = {}
+    for line in out.splitlines():
+        m = re.match(r"(\w+)\s+([0-9.]+)\s+(\d+)\s+[0-9.]+%", line)
+        if m:
+            ops[m.group(1)] = (float(m.group(2)), int(m.group(3)))
+    return ops
 
 
 def torch_forward_ms(model, ids, mask, runs):
@@ -104,8 +118,9 @@ def main():
     tokens = a.batch * a.seq
     gemms = {"qkv": (tokens, 3072, 1024), "mlp_up": (tokens, 4096, 1024),
              "mlp_down": (tokens, 1024, 4096), "lm_head": (tokens, 50257, 1024)}
-    peak = peak_for(gpu)
+    peak, bandwidth = peak_for(gpu)
     achieved = {k: gemm_tflops(*v, dtype) for k, v in gemms.items()}
+    ops = tessera_profile(a)
     print(f"GPU: {gpu}; GPT-2 medium shape (layers {a.layers}, hidden 1024), batch {a.batch}, "
           f"seq {a.seq}, {a.dtype}, forward")
     print(f"median over {a.rounds} rounds: torch eager "
@@ -114,11 +129,34 @@ def main():
           f"tessera / torch = {ratio:.3f}")
     for k, v in achieved.items():
         frac = f" = {v / peak:.1%} of the {peak:.0f} TFLOP/s {a.dtype} peak" if peak else ""
-        print(f"GEMM {k} {gemms[k]}: {v:.1f} TFLOP/s{frac}")
+        print(f"torch.matmul {k} {gemms[k]}: {v:.1f} TFLOP/s{frac}")
+    # Tessera's own kernels, from one profiled run (per-kernel synchronisation
+    # adds a little to each): GEMMs as TFLOP/s, memory-bound ones as GB/s.
+    size = 2 if a.dtype != "fp32" else 4
+    hidden, layers = 1024, a.layers
+    gemm_flops = 2.0 * tokens * (layers * (hidden * 3 * hidden + hidden * hidden + 8 * hidden * hidden)
+                                 + hidden * config.vocab_size)
+    rates = {}
+    if "matmul" in ops:
+        ms = ops["matmul"][0]
+        rates["matmul"] = gemm_flops / (ms / 1e3) / 1e12
+        frac = f" = {rates['matmul'] / peak:.1%} of peak" if peak else ""
+        print(f"tessera matmul (cuBLASLt): {ms:.3f} ms, {rates['matmul']:.1f} TFLOP/s{frac}")
+    moved = {"gelu": 2 * tokens * 4 * hidden * size, "layer_norm": 2 * tokens * hidden * size}
+    for op, bytes_per_call in moved.items():
+        if op in ops:
+            ms, calls = ops[op]
+            gbs = bytes_per_call * calls / (ms / 1e3) / 1e9
+            rates[op] = gbs
+            frac = f" = {gbs / bandwidth:.1%} of {bandwidth} GB/s" if bandwidth else ""
+            print(f"tessera {op}: {ms:.3f} ms over {calls} calls, {gbs:.0f} GB/s{frac}")
+    for op, (ms, calls) in sorted(ops.items(), key=lambda kv: -kv[1][0]):
+        print(f"  {op:<12} {ms:9.3f} ms {calls:5d} calls")
     if a.json:
         with open(a.json, "w") as f:
             json.dump({"gpu": gpu, "rounds": rounds, "ratio": ratio, "gemm_tflops": achieved,
-                       "peak_tflops": peak}, f, indent=1)
+                       "peak_tflops": peak, "bandwidth_gbs": bandwidth, "tessera_ops_ms": ops,
+                       "tessera_rates": rates}, f, indent=1)
 
 
 if __name__ == "__main__":

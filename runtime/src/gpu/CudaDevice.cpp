@@ -54,6 +54,12 @@ struct Driver {
   TSR_CU(cuModuleGetFunction)
   TSR_CU(cuLaunchKernel)
   TSR_CU(cuGetErrorString)
+  TSR_CU(cuStreamBeginCapture)
+  TSR_CU(cuStreamEndCapture)
+  TSR_CU(cuGraphInstantiate)
+  TSR_CU(cuGraphLaunch)
+  TSR_CU(cuGraphDestroy)
+  TSR_CU(cuGraphExecDestroy)
   TSR_CU(cublasLtCreate)
   TSR_CU(cublasLtDestroy)
   TSR_CU(cublasLtMatmulDescCreate)
@@ -129,6 +135,12 @@ const Driver &driver() {
     TSR_SYM(d.lib, cuModuleGetFunction, "cuModuleGetFunction");
     TSR_SYM(d.lib, cuLaunchKernel, "cuLaunchKernel");
     TSR_SYM(d.lib, cuGetErrorString, "cuGetErrorString");
+    TSR_SYM(d.lib, cuStreamBeginCapture, "cuStreamBeginCapture_v2");
+    TSR_SYM(d.lib, cuStreamEndCapture, "cuStreamEndCapture");
+    TSR_SYM(d.lib, cuGraphInstantiate, "cuGraphInstantiateWithFlags");
+    TSR_SYM(d.lib, cuGraphLaunch, "cuGraphLaunch");
+    TSR_SYM(d.lib, cuGraphDestroy, "cuGraphDestroy");
+    TSR_SYM(d.lib, cuGraphExecDestroy, "cuGraphExecDestroy");
     TSR_SYM(d.lt, cublasLtCreate, "cublasLtCreate");
     TSR_SYM(d.lt, cublasLtDestroy, "cublasLtDestroy");
     TSR_SYM(d.lt, cublasLtMatmulDescCreate, "cublasLtMatmulDescCreate");
@@ -201,6 +213,10 @@ public:
       d.cuMemFree(workspace_);
     for (auto &[key, plan] : plans_)
       plan.release(d);
+    if (graphExec_)
+      d.cuGraphExecDestroy(graphExec_);
+    if (graph_)
+      d.cuGraphDestroy(graph_);
     if (module_)
       d.cuModuleUnload(module_);
     if (lt_)
@@ -276,12 +292,16 @@ public:
     return synchronize();
   }
   Status copy(void *dst, const void *src, size_t bytes) override {
+    if (Status s = current(); !s.ok())
+      return s;
     return check(driver().cuMemcpyDtoDAsync(CUdeviceptr(dst), CUdeviceptr(src), bytes, stream_),
                  "cuMemcpyDtoD");
   }
 
   Status copy2D(void *dst, size_t dstPitch, const void *src, size_t srcPitch, size_t width,
                 size_t height) override {
+    if (Status s = current(); !s.ok())
+      return s;
     CUDA_MEMCPY2D c{};
     c.srcMemoryType = CU_MEMORYTYPE_DEVICE;
     c.srcDevice = CUdeviceptr(src);
@@ -352,6 +372,8 @@ public:
   }
 
   Status function(const std::string &name, void **fn) override {
+    if (Status s = current(); !s.ok())
+      return s;
     CUfunction f = nullptr;
     if (Status s = check(driver().cuModuleGetFunction(&f, module_, name.c_str()),
                          ("cuModuleGetFunction " + name).c_str());
@@ -363,6 +385,9 @@ public:
 
   Status launch(void *fn, const uint32_t grid[3], uint32_t block, void **args,
                 size_t) override {
+    // Ranks run in threads of their own: every call makes the context current.
+    if (Status s = current(); !s.ok())
+      return s;
     return check(driver().cuLaunchKernel(CUfunction(fn), grid[0], grid[1], grid[2], block, 1, 1,
                                          0, stream_, args, nullptr),
                  "cuLaunchKernel");
@@ -373,6 +398,8 @@ public:
   /// per distinct GEMM and kept.
   Status gemm(const GemmDesc &g, const void *a, const void *b, void *c) override {
     const Driver &d = driver();
+    if (Status s = current(); !s.ok())
+      return s;
     GemmKey key{int(g.dtype), g.transA, g.transB, g.m, g.n, g.k, g.lda, g.ldb, g.ldc,
                 g.batch, g.strideA, g.strideB, g.strideC};
     auto it = plans_.find(key);
@@ -393,7 +420,27 @@ public:
                    "cublasLtMatmul");
   }
 
+  bool beginCapture() override {
+    if (!current().ok())
+      return false;
+    return driver().cuStreamBeginCapture(stream_, CU_STREAM_CAPTURE_MODE_THREAD_LOCAL) ==
+           CUDA_SUCCESS;
+  }
+  Status endCapture() override {
+    const Driver &d = driver();
+    if (Status s = check(d.cuStreamEndCapture(stream_, &graph_), "cuStreamEndCapture"); !s.ok())
+      return s;
+    return check(d.cuGraphInstantiate(&graphExec_, graph_, 0), "cuGraphInstantiate");
+  }
+  Status replay() override {
+    if (Status s = current(); !s.ok())
+      return s;
+    return check(driver().cuGraphLaunch(graphExec_, stream_), "cuGraphLaunch");
+  }
+
   Status synchronize() override {
+    if (Status s = current(); !s.ok())
+      return s;
     return check(driver().cuStreamSynchronize(stream_), "cuStreamSynchronize");
   }
 
@@ -486,6 +533,8 @@ private:
   CUcontext context_ = nullptr;
   CUstream stream_ = nullptr;
   CUmodule module_ = nullptr;
+  CUgraph graph_ = nullptr;
+  CUgraphExec graphExec_ = nullptr;
   cublasLtHandle_t lt_ = nullptr;
   CUdeviceptr workspace_ = 0;
   size_t workspaceBytes_ = 0;

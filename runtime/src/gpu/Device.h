@@ -61,6 +61,12 @@ public:
   virtual Status gemm(const GemmDesc &desc, const void *a, const void *b, void *c) = 0;
   /// Waits for everything queued.
   virtual Status synchronize() = 0;
+  /// Graphs: record what is queued between beginCapture and endCapture
+  /// (nothing runs), then replay it with one launch. Devices without them
+  /// return false from beginCapture.
+  virtual bool beginCapture() { return false; }
+  virtual Status endCapture() { return Status(StatusCode::Unimplemented, "no graphs"); }
+  virtual Status replay() { return Status(StatusCode::Unimplemented, "no graphs"); }
 };
 
 /// The CUDA device `ordinal` (a new stream on its primary context), or for

@@ -211,6 +211,9 @@ Status DeviceProgram::create(const Package &package, const tpkg::Program &progra
       return corrupt("a graph output names a missing tensor");
   const char *stage = std::getenv("TESSERA_STAGE_COLLECTIVES");
   p->stageCollectives_ = stage && std::string(stage) == "1";
+  const char *graphs = std::getenv("TESSERA_CUDA_GRAPHS");
+  if (!p->hasCollectives() && !(graphs && std::string(graphs) == "0"))
+    p->graph_ = Graph::Warm;
   out = std::move(p);
   return Status::okStatus();
 }
@@ -512,6 +515,35 @@ Status DeviceProgram::collective(const Launch &launch) {
 
 Status DeviceProgram::run(std::vector<KernelSpan> *spans, std::vector<KernelProfile> *profile) {
   bool timed = spans || profile;
+  if (!timed && graph_ == Graph::Ready) {
+    if (Status s = device_->replay(); !s.ok())
+      return s;
+    return device_->synchronize();
+  }
+  if (!timed && graph_ == Graph::Capture) {
+    // Nothing runs while the stream records: record, then replay once.
+    if (device_->beginCapture()) {
+      Status s = launchAll(nullptr, nullptr, /*sync=*/false);
+      Status e = device_->endCapture();
+      if (s.ok() && e.ok()) {
+        graph_ = Graph::Ready;
+        if (Status r = device_->replay(); !r.ok())
+          return r;
+        return device_->synchronize();
+      }
+      if (!s.ok())
+        return s;
+    }
+    graph_ = Graph::Off; // the device cannot: run eagerly from now on
+  }
+  if (!timed && graph_ == Graph::Warm)
+    graph_ = Graph::Capture; // the first run set up GEMM plans eagerly
+  return launchAll(spans, profile);
+}
+
+Status DeviceProgram::launchAll(std::vector<KernelSpan> *spans,
+                                std::vector<KernelProfile> *profile, bool sync) {
+  bool timed = spans || profile;
   for (size_t i = 0; i < launches_.size(); ++i) {
     const Launch &l = launches_[i];
     auto start = std::chrono::steady_clock::now();
@@ -576,7 +608,7 @@ Status DeviceProgram::run(std::vector<KernelSpan> *spans, std::vector<KernelProf
                           std::chrono::duration<double>(end.time_since_epoch()).count()});
     }
   }
-  return device_->synchronize();
+  return sync ? device_->synchronize() : Status::okStatus();
 }
 
 Status DeviceProgram::setInput(size_t index, const HostTensor &value) {

@@ -76,6 +76,11 @@ private:
   void *scratch_ = nullptr; // collectives' block transposes
   size_t scratchBytes_ = 0;
   bool stageCollectives_ = false; // TESSERA_STAGE_COLLECTIVES=1 (tests)
+  /// CUDA graphs: the second untimed run is captured and later runs replay
+  /// it (programs without collectives; TESSERA_CUDA_GRAPHS=0 turns it off).
+  enum class Graph { Off, Warm, Capture, Ready } graph_ = Graph::Off;
+  Status launchAll(std::vector<KernelSpan> *spans, std::vector<KernelProfile> *profile,
+                   bool sync = true);
   std::vector<Tensor> tensors_;
   std::vector<Launch> launches_;
   std::vector<size_t> inputIds_, outputIds_;
