@@ -12,6 +12,7 @@
 #include "compiler/Pipelines.h"
 
 #include "frontends/onnx/OnnxImporter.h"
+#include "passes/lower/GemmEpilogues.h"
 #include "passes/partition/Partition.h"
 #include "passes/partition/PipelineSlicer.h"
 
@@ -168,6 +169,10 @@ int tessera::compileMain(int argc, char **argv) {
       "dtype", cl::desc("element type of float tensors: fp32 (the default), bf16 "
                         "or fp16 (--target=cuda; kernels accumulate in fp32)"),
       cl::init("fp32"));
+  static cl::opt<bool> noEpilogues(
+      "no-gemm-epilogues", cl::desc("--target=cuda: keep bias adds and GELU as kernels of their "
+                                    "own instead of cuBLASLt epilogues"),
+      cl::init(false));
   static cl::opt<std::string> cudaArchs(
       "cuda-arch", cl::desc("CUDA architectures to embed images for (cubins: "
                             "sm_XX, PTX: compute_XX)"),
@@ -749,6 +754,14 @@ int tessera::compileMain(int argc, char **argv) {
           program->tensors[id].splitAxis = 0;
     }
     programs.push_back(std::move(*program));
+  }
+  if (target == "cuda" && !noEpilogues) {
+    int fused = 0;
+    for (lower::ProgramPlan &plan : programs)
+      fused += lower::fuseGemmEpilogues(plan);
+    if (fused)
+      llvm::errs() << "tessera-compile: " << fused
+                   << " GEMM(s) take their bias (and GELU) as a cuBLASLt epilogue\n";
   }
   if (narrowTo)
     narrowPrograms(programs, *narrowTo);

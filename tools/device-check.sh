@@ -103,7 +103,8 @@ run() {
       local tol=1e-4 n=1
       case $spec in bf16|fp16) tol=2e-2 ;; bf16:tp=2) tol=2e-2 n=2 ;; tp=*|pp=*) n=${spec#*=} ;; esac
       local res
-      res=$(timeout 120 "$run" "$w/${spec//[=:]/_}.tpkg" --backend cuda --ranks $n $ins $checks --rtol $tol --atol $tol 2>&1)
+      # Three runs: the second is captured as a CUDA graph, the third replays it.
+      res=$(timeout 120 "$run" "$w/${spec//[=:]/_}.tpkg" --backend cuda --ranks $n --repeat 3 $ins $checks --rtol $tol --atol $tol 2>&1)
       if [ $? -eq 0 ] && grep -q "check .*: ok" <<< "$res" && ! grep -q "FAIL" <<< "$res"; then
         pass=$((pass + 1)); echo "$(basename "$w") $spec: ok ($(grep -o 'max |diff| [^,]*' <<< "$res" | head -1))"
       else

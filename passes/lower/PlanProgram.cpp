@@ -398,6 +398,13 @@ tessera::lower::planProgram(func::FuncOp func, int64_t rank,
     plan.kernels.push_back(std::move(kernel));
   }
 
+  planMemory(plan);
+  return plan;
+}
+
+void tessera::lower::planMemory(ProgramPlan &plan) {
+  plan.arenaBytes = 0;
+  plan.unplannedBytes = 0;
   // Liveness of each arena root: [first kernel that writes it, last kernel
   // that reads it or any of its views]; graph inputs and outputs are live
   // throughout.
@@ -459,5 +466,4 @@ tessera::lower::planProgram(func::FuncOp func, int64_t rank,
   for (PlannedTensor &t : plan.tensors)
     if (t.aliasOf >= 0 && t.kind == PlannedTensor::Kind::Arena)
       t.offset = plan.tensors[t.aliasOf].offset;
-  return plan;
 }

@@ -66,6 +66,13 @@ struct ProgramPlan {
   uint64_t unplannedBytes = 0;  ///< sum of all activations, for comparison
 };
 
+/// Static memory planning: gives every arena tensor (not a view) an offset
+/// such that tensors alive at the same kernel never overlap (liveness from
+/// the first kernel writing a tensor to the last reading it or a view of it;
+/// graph inputs and outputs live throughout), and sets arenaBytes. planProgram
+/// calls it; plan rewrites call it again.
+void planMemory(ProgramPlan &plan);
+
 /// Lowers `func` (tsr ops, and `shard` collectives of partitioned programs)
 /// to a plan for mesh rank `rank`, which fixes the ranks each collective
 /// runs among. Reports unsupported ops at their location and fails.

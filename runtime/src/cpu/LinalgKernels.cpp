@@ -71,12 +71,38 @@ void gemmBatched(const TensorRef &a, const TensorRef &b, const TensorRef &y,
   }
 }
 
+/// The epilogue of a fused matmul (--target=cuda plans): + bias over the
+/// last dimension, then (epilogue 2) GELU in its tanh form.
+template <typename T> void epilogue(const TensorRef &bias, const TensorRef &y, int64_t kind) {
+  int64_t n = y.shape.back(), rows = n ? y.numel() / n : 0;
+  T *out = y.as<T>();
+  const T *b = bias.as<T>();
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t j = 0; j < n; ++j) {
+      T v = out[r * n + j] + b[j];
+      if (kind == 2)
+        v = v / (T(1) + std::exp(T(-1.5957691216057308) * (v + T(0.044715) * v * v * v)));
+      out[r * n + j] = v;
+    }
+}
+
 Status matmul(const KernelCall &call) {
   const TensorRef &a = call.inputs[0], &b = call.inputs[1], &y = call.outputs[0];
   bool ta = call.attrInt("transpose_lhs", 0), tb = call.attrInt("transpose_rhs", 0);
+  int64_t kind = call.attrInt("epilogue", 0);
+  if (kind && (call.inputs.size() != 3 || (a.dtype != DType::F32 && a.dtype != DType::F64)))
+    return call.error("a matmul epilogue needs a bias and f32/f64");
   switch (a.dtype) {
-  case DType::F32: gemmBatched<float>(a, b, y, ta, tb); break;
-  case DType::F64: gemmBatched<double>(a, b, y, ta, tb); break;
+  case DType::F32:
+    gemmBatched<float>(a, b, y, ta, tb);
+    if (kind)
+      epilogue<float>(call.inputs[2], y, kind);
+    break;
+  case DType::F64:
+    gemmBatched<double>(a, b, y, ta, tb);
+    if (kind)
+      epilogue<double>(call.inputs[2], y, kind);
+    break;
   case DType::I64: gemmBatched<int64_t>(a, b, y, ta, tb); break;
   case DType::I32: gemmBatched<int32_t>(a, b, y, ta, tb); break;
   default: return call.error("unsupported element type");

@@ -400,8 +400,8 @@ public:
     const Driver &d = driver();
     if (Status s = current(); !s.ok())
       return s;
-    GemmKey key{int(g.dtype), g.transA, g.transB, g.m, g.n, g.k, g.lda, g.ldb, g.ldc,
-                g.batch, g.strideA, g.strideB, g.strideC};
+    GemmKey key{int(g.dtype) | g.epilogue << 8, g.transA, g.transB, g.m, g.n, g.k, g.lda, g.ldb,
+                g.ldc, g.batch, g.strideA, g.strideB, g.strideC};
     auto it = plans_.find(key);
     if (it == plans_.end()) {
       GemmPlan plan;
@@ -412,6 +412,9 @@ public:
       it = plans_.emplace(key, plan).first;
     }
     const GemmPlan &plan = it->second;
+    if (g.epilogue) // the bias of this call (plans are shared by equal shapes)
+      d.cublasLtMatmulDescSetAttribute(plan.op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &g.bias,
+                                       sizeof g.bias);
     float alpha = 1.0f, beta = 0.0f;
     return checkLt(d.cublasLtMatmul(lt_, plan.op, &alpha, b, plan.lb, a, plan.la, &beta, c,
                                     plan.lc, c, plan.lc, &plan.algo,
@@ -481,6 +484,13 @@ private:
                       opA = g.transA ? CUBLAS_OP_T : CUBLAS_OP_N;
     d.cublasLtMatmulDescSetAttribute(plan.op, CUBLASLT_MATMUL_DESC_TRANSA, &opB, sizeof opB);
     d.cublasLtMatmulDescSetAttribute(plan.op, CUBLASLT_MATMUL_DESC_TRANSB, &opA, sizeof opA);
+    if (g.epilogue) {
+      // Row-major C's columns are column-major C^T's rows: the bias vector.
+      cublasLtEpilogue_t e = g.epilogue == 2 ? CUBLASLT_EPILOGUE_GELU_BIAS : CUBLASLT_EPILOGUE_BIAS;
+      d.cublasLtMatmulDescSetAttribute(plan.op, CUBLASLT_MATMUL_DESC_EPILOGUE, &e, sizeof e);
+      d.cublasLtMatmulDescSetAttribute(plan.op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &g.bias,
+                                       sizeof g.bias);
+    }
     // As column-major matrices: B^T is n x k (k x n transposed), A^T k x m.
     uint64_t rowsB = g.transB ? g.k : g.n, colsB = g.transB ? g.n : g.k;
     uint64_t rowsA = g.transA ? g.m : g.k, colsA = g.transA ? g.k : g.m;

@@ -34,6 +34,10 @@ struct GemmDesc {
   int64_t lda = 0, ldb = 0, ldc = 0;
   int64_t batch = 1;
   int64_t strideA = 0, strideB = 0, strideC = 0; ///< elements between batches
+  /// 0: none; 1: C += bias (a vector of n, over C's last dimension); 2: then
+  /// GELU (tanh form) - cuBLASLt's BIAS and GELU_BIAS epilogues.
+  int epilogue = 0;
+  const void *bias = nullptr;
 };
 
 class Device {

@@ -223,11 +223,13 @@ Status DeviceProgram::create(const Package &package, const tpkg::Program &progra
 /// one strided batch when the batch strides are uniform, else one per batch.
 Status DeviceProgram::prepareGemm(Launch &launch) {
   const tpkg::Kernel &k = *launch.kernel;
-  if (!k.inputs() || k.inputs()->size() != 2 || !k.outputs() || k.outputs()->size() != 1)
-    return Status(StatusCode::DataLoss, "matmul without two inputs and one output");
+  if (!k.inputs() || k.inputs()->size() < 2 || k.inputs()->size() > 3 || !k.outputs() ||
+      k.outputs()->size() != 1)
+    return Status(StatusCode::DataLoss, "matmul without two inputs (and a bias) and one output");
   const Tensor &a = tensors_[k.inputs()->Get(0)], &b = tensors_[k.inputs()->Get(1)],
                &y = tensors_[k.outputs()->Get(0)];
   bool ta = false, tb = false;
+  int epilogue = 0;
   if (k.attrs())
     for (const tpkg::Attr *attr : *k.attrs())
       if (attr->ints() && attr->ints()->size() == 1 && attr->name()) {
@@ -235,13 +237,18 @@ Status DeviceProgram::prepareGemm(Launch &launch) {
           ta = attr->ints()->Get(0) != 0;
         if (attr->name()->str() == "transpose_rhs")
           tb = attr->ints()->Get(0) != 0;
+        if (attr->name()->str() == "epilogue")
+          epilogue = int(attr->ints()->Get(0));
       }
   size_t ra = a.shape.size(), rb = b.shape.size(), ry = y.shape.size();
   if (ra < 2 || rb < 2 || ry < 2 || a.dtype != b.dtype || a.dtype != y.dtype)
     return Status(StatusCode::InvalidArgument,
                   "matmul at " + (k.location() ? k.location()->str() : "?") +
                       ": operands the CUDA backend cannot multiply");
+  if ((epilogue != 0) != (k.inputs()->size() == 3) || epilogue < 0 || epilogue > 2)
+    return Status(StatusCode::DataLoss, "matmul with a malformed epilogue");
   GemmDesc d;
+  d.epilogue = epilogue;
   d.dtype = a.dtype;
   d.transA = ta;
   d.transB = tb;
@@ -559,11 +566,17 @@ Status DeviceProgram::launchAll(std::vector<KernelSpan> *spans,
     }
     case tpkg::LaunchKind::Gemm: {
       size_t el = dtypeSize(l.gemms[0].dtype);
-      for (size_t g = 0; g < l.gemms.size() && s.ok(); ++g)
-        s = device_->gemm(l.gemms[g],
+      // pointers: a, b, [bias,] y
+      void *y = l.pointers.back();
+      for (size_t g = 0; g < l.gemms.size() && s.ok(); ++g) {
+        GemmDesc desc = l.gemms[g];
+        if (desc.epilogue)
+          desc.bias = l.pointers[2];
+        s = device_->gemm(desc,
                           static_cast<uint8_t *>(l.pointers[0]) + l.gemmOffsets[3 * g] * el,
                           static_cast<uint8_t *>(l.pointers[1]) + l.gemmOffsets[3 * g + 1] * el,
-                          static_cast<uint8_t *>(l.pointers[2]) + l.gemmOffsets[3 * g + 2] * el);
+                          static_cast<uint8_t *>(y) + l.gemmOffsets[3 * g + 2] * el);
+      }
       break;
     }
     case tpkg::LaunchKind::Copy:

@@ -98,6 +98,13 @@ float toFloat(DType t, const void *p) {
   return f;
 }
 
+/// cuBLASLt's epilogues after the bias: GELU_BIAS's tanh form.
+float epilogue(const GemmDesc &d, float v) {
+  if (d.epilogue == 2)
+    v = 0.5f * v * (1.0f + std::tanh(0.7978845608028654f * (v + 0.044715f * v * v * v)));
+  return v;
+}
+
 class HostDevice final : public Device {
 public:
   ~HostDevice() override {
@@ -232,6 +239,12 @@ public:
                     reinterpret_cast<const float *>(pa), int(d.lda),
                     reinterpret_cast<const float *>(pb), int(d.ldb), 0.0f,
                     reinterpret_cast<float *>(pc), int(d.ldc));
+        if (d.epilogue)
+          for (int64_t r = 0; r < d.m; ++r)
+            for (int64_t j = 0; j < d.n; ++j) {
+              float *v = reinterpret_cast<float *>(pc) + r * d.ldc + j;
+              *v = epilogue(d, *v + static_cast<const float *>(d.bias)[j]);
+            }
         continue;
       }
       auto widen = [&](const uint8_t *p, int64_t rows, int64_t ld, std::vector<float> &out) {
@@ -248,6 +261,8 @@ public:
       for (int64_t r = 0; r < d.m; ++r)
         for (int64_t j = 0; j < d.n; ++j) {
           float v = fc[size_t(r * d.ldc + j)];
+          if (d.epilogue)
+            v = epilogue(d, v + toFloat(d.dtype, static_cast<const uint8_t *>(d.bias) + 2 * j));
           uint32_t u;
           std::memcpy(&u, &v, 4);
           uint16_t h;
