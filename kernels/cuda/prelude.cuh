@@ -115,4 +115,10 @@ TSR_D float tsr_block_max(float v, float *red) {
   for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < (n); \
        i += (long long)blockDim.x * gridDim.x)
 
+// The same with 32-bit indices, for kernels whose tensors all have fewer than
+// 2^31 elements.
+#define TSR_GRID_STRIDE32(i, n)                                                \
+  for (unsigned i = blockIdx.x * blockDim.x + threadIdx.x; i < (unsigned)(n);  \
+       i += blockDim.x * gridDim.x)
+
 #endif // TESSERA_PRELUDE_CUH

@@ -85,29 +85,37 @@ Shape broadcastStrides(const Shape &s, size_t rank) {
 }
 
 /// Declares c0..c{r-1}, the coordinates of linear index `idx` in `shape`.
-std::string decompose(const Shape &shape, const std::string &idx, const std::string &c = "c") {
+/// With `narrow` (every tensor of the kernel has fewer than 2^31 elements)
+/// the index arithmetic is 32-bit: division by a constant is then a short
+/// multiply-shift instead of a 64-bit sequence.
+std::string decompose(const Shape &shape, const std::string &idx, const std::string &c,
+                      bool narrow) {
+  const char *type = narrow ? "unsigned" : "long long", *suffix = narrow ? "u" : "LL";
   std::ostringstream os;
-  os << "    long long t_ = " << idx << ";\n";
+  os << "    " << type << " t_ = " << idx << ";\n";
   for (int64_t d = int64_t(shape.size()) - 1; d >= 0; --d) {
-    os << "    long long " << c << d << " = ";
+    os << "    " << type << " " << c << d << " = ";
     if (d == 0)
       os << "t_;\n";
     else
-      os << "t_ % " << shape[size_t(d)] << "LL; t_ /= " << shape[size_t(d)] << "LL;\n";
+      os << "t_ % " << shape[size_t(d)] << suffix << "; t_ /= " << shape[size_t(d)] << suffix
+         << ";\n";
   }
   os << "    (void)t_;\n";
   return os.str();
 }
 
 /// sum_d coords[d] * strides[d] (coordinates named c0.., or given).
-std::string offset(const Shape &strides, const std::vector<std::string> &coords) {
+std::string offset(const Shape &strides, const std::vector<std::string> &coords,
+                   bool narrow) {
   std::string s;
   for (size_t d = 0; d < strides.size(); ++d) {
     if (strides[d] == 0)
       continue;
     if (!s.empty())
       s += " + ";
-    s += coords[d] + (strides[d] == 1 ? "" : " * " + std::to_string(strides[d]) + "LL");
+    s += coords[d] +
+         (strides[d] == 1 ? "" : " * " + std::to_string(strides[d]) + (narrow ? "u" : "LL"));
   }
   return s.empty() ? "0" : s;
 }
@@ -146,7 +154,11 @@ struct Body {
 
 class Generator {
 public:
-  Generator(const ProgramPlan &plan, const PlannedKernel &k) : plan_(plan), k_(k) {}
+  Generator(const ProgramPlan &plan, const PlannedKernel &k) : plan_(plan), k_(k) {
+    for (auto list : {&k.inputs, &k.outputs})
+      for (uint32_t id : *list)
+        narrow_ = narrow_ && numel(plan.tensors[id].shape) < (int64_t(1) << 31);
+  }
 
   const PlannedTensor &in(size_t i) const { return plan_.tensors[k_.inputs[i]]; }
   const PlannedTensor &out(size_t i) const { return plan_.tensors[k_.outputs[i]]; }
@@ -177,8 +189,8 @@ public:
     Body b;
     int64_t n = numel(shape);
     std::ostringstream os;
-    os << "  TSR_GRID_STRIDE(i, " << n << "LL) {\n"
-       << decompose(shape, "i") << body << "  }\n";
+    os << "  " << (narrow_ ? "TSR_GRID_STRIDE32" : "TSR_GRID_STRIDE") << "(i, " << n << "LL) {\n"
+       << decompose(shape, "i", "c", narrow_) << body << "  }\n";
     b.text = os.str();
     b.block = 256;
     b.grid[0] = uint32_t(std::clamp<int64_t>((n + 255) / 256, 1, 1 << 20));
@@ -188,7 +200,7 @@ public:
   /// The value of input `i` at output coordinates (NumPy broadcasting).
   std::string loadBroadcast(size_t i, const Shape &outShape) const {
     Shape st = broadcastStrides(in(i).shape, outShape.size());
-    return "tsr_ld(in" + std::to_string(i) + " + (" + offset(st, coordNames(outShape.size())) +
+    return "tsr_ld(in" + std::to_string(i) + " + (" + offset(st, coordNames(outShape.size()), narrow_) +
            "))";
   }
 
@@ -207,6 +219,7 @@ private:
   const ProgramPlan &plan_;
   const PlannedKernel &k_;
   bool usesTensorCores_ = false;
+  bool narrow_ = true; ///< 32-bit index arithmetic
 };
 
 std::string unaryExpr(const std::string &op, const std::string &a, const char *ct) {
@@ -430,11 +443,11 @@ bool Generator::reduce(Body &b, std::string &error) {
     }
   }
   std::ostringstream os;
-  os << "    long long base = " << offset(keptStride, coordNames(kept.size())) << ";\n"
+  os << "    long long base = " << offset(keptStride, coordNames(kept.size()), narrow_) << ";\n"
      << "    " << accT << " acc = " << init << ";\n"
      << "    for (long long r = 0; r < " << count << "LL; ++r) {\n"
-     << "  " << decompose(red, "r", "q") << "      " << accT << " v = ("
-     << accT << ")tsr_ld(in0 + base + " << offset(redStride, coordNames(red.size(), "q"))
+     << "  " << decompose(red, "r", "q", narrow_) << "      " << accT << " v = ("
+     << accT << ")tsr_ld(in0 + base + " << offset(redStride, coordNames(red.size(), "q"), narrow_)
      << ");\n      acc = ";
   if (kind == "max") os << "v > acc ? v : acc;\n";
   else if (kind == "min") os << "v < acc ? v : acc;\n";
@@ -561,7 +574,7 @@ bool Generator::generate(Body &b, std::string &error) {
     return true;
   }
   if (op == "broadcast") {
-    b = map(y, "    out0[i] = in0[" + offset(broadcastStrides(in(0).shape, rank), names) +
+    b = map(y, "    out0[i] = in0[" + offset(broadcastStrides(in(0).shape, rank), names, narrow_) +
                    "];\n");
     return true;
   }
@@ -573,7 +586,7 @@ bool Generator::generate(Body &b, std::string &error) {
     }
     for (size_t d = 0; d < rank; ++d)
       src[d] = inSt[size_t(perm[d])];
-    b = map(y, "    out0[i] = in0[" + offset(src, names) + "];\n");
+    b = map(y, "    out0[i] = in0[" + offset(src, names, narrow_) + "];\n");
     return true;
   }
   if (op == "slice") {
@@ -613,7 +626,7 @@ bool Generator::generate(Body &b, std::string &error) {
       const Shape &ps = isConcat ? in(p).shape : out(p).shape;
       std::vector<std::string> local = wholeNames;
       local[size_t(axis)] = "(c" + std::to_string(axis) + " - " + std::to_string(at) + "LL)";
-      std::string partIdx = offset(rowMajorStrides(ps), local);
+      std::string partIdx = offset(rowMajorStrides(ps), local, narrow_);
       os << "    " << (p ? "else " : "") << "if (c" << axis << " < "
          << at + ps[size_t(axis)] << "LL) ";
       if (isConcat)
@@ -639,7 +652,7 @@ bool Generator::generate(Body &b, std::string &error) {
     for (size_t d = 0; d < ni; ++d)
       idxCoords.push_back(names[size_t(axis) + d]);
     std::ostringstream os;
-    os << "    long long k = tsr_ld(in1 + (" << offset(rowMajorStrides(idx), idxCoords)
+    os << "    long long k = tsr_ld(in1 + (" << offset(rowMajorStrides(idx), idxCoords, narrow_)
        << "));\n";
     if (sharded)
       os << "    k -= " << rowOffset << "LL;\n    if (k < 0 || k >= " << dim
@@ -655,7 +668,7 @@ bool Generator::generate(Body &b, std::string &error) {
       else
         xCoords.push_back(names[d + ni - 1]);
     }
-    os << "    out0[i] = in0[" << offset(xs, xCoords) << "];\n";
+    os << "    out0[i] = in0[" << offset(xs, xCoords, narrow_) << "];\n";
     b = map(y, os.str());
     return true;
   }
@@ -670,7 +683,7 @@ bool Generator::generate(Body &b, std::string &error) {
     std::vector<std::string> rowNames(names.begin(), names.end() - 1);
     std::string e = names.back();
     std::ostringstream os;
-    os << "    long long cb = " << offset(csSt, rowNames) << ", rb = i - " << e << ";\n"
+    os << "    long long cb = " << offset(csSt, rowNames, narrow_) << ", rb = i - " << e << ";\n"
        << "    if (" << e << " >= " << R << "LL) { tsr_st(out0 + i, tsr_ld(in0 + i)); continue; }\n";
     if (interleaved)
       os << "    bool first = (" << e << " % 2) == 0; long long p = first ? " << e << " : " << e
