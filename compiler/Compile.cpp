@@ -12,6 +12,7 @@
 #include "compiler/Pipelines.h"
 
 #include "frontends/onnx/OnnxImporter.h"
+#include "passes/lower/AttentionViews.h"
 #include "passes/lower/GemmEpilogues.h"
 #include "passes/partition/Partition.h"
 #include "passes/partition/PipelineSlicer.h"
@@ -172,6 +173,10 @@ int tessera::compileMain(int argc, char **argv) {
   static cl::opt<bool> noEpilogues(
       "no-gemm-epilogues", cl::desc("--target=cuda: keep bias adds and GELU as kernels of their "
                                     "own instead of cuBLASLt epilogues"),
+      cl::init(false));
+  static cl::opt<bool> noAttentionViews(
+      "no-attention-views", cl::desc("--target=cuda: keep the head transposes (and QKV splits) "
+                                     "around attention as copy kernels"),
       cl::init(false));
   static cl::opt<std::string> cudaArchs(
       "cuda-arch", cl::desc("CUDA architectures to embed images for (cubins: "
@@ -762,6 +767,14 @@ int tessera::compileMain(int argc, char **argv) {
     if (fused)
       llvm::errs() << "tessera-compile: " << fused
                    << " GEMM(s) take their bias (and GELU) as a cuBLASLt epilogue\n";
+  }
+  if (target == "cuda" && !noAttentionViews) {
+    int folded = 0;
+    for (lower::ProgramPlan &plan : programs)
+      folded += lower::foldAttentionViews(plan);
+    if (folded)
+      llvm::errs() << "tessera-compile: attention reads and writes strided views: " << folded
+                   << " transpose/split kernel(s) fewer\n";
   }
   if (narrowTo)
     narrowPrograms(programs, *narrowTo);

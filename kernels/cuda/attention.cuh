@@ -3,9 +3,12 @@
 // memory), causal and masked, grouped-query (H query heads share Hkv key and
 // value heads), fp32 accumulation whatever the element types.
 //
-// Layout: q [B,H,S,D], k [B,Hkv,T,D], v [B,Hkv,T,DV], y [B,H,S,DV]; the
-// mask, when present, broadcasts to [B,H,S,T] with element strides ms0..ms3
-// (additive floats, or bools where false hides a key). Causal: query i sees
+// Layout: q [B,H,S,D], k [B,Hkv,T,D], v [B,Hkv,T,DV], y [B,H,S,DV], each
+// read or written through a view: element (b, h, i, d) at
+// base + b * batch + h * head + i * seq + d (so [B,S,H,D] tensors and pieces
+// of a fused QKV projection need no transposing copy); the mask, when
+// present, broadcasts to [B,H,S,T] with element strides ms0..ms3 (additive
+// floats, or bools where false hides a key). Causal: query i sees
 // keys j <= i + T - S. A query that sees no key gives zeros.
 //
 // Grid (ceil(S / BQ), H, B), BQ threads: each thread owns one query row and
@@ -19,16 +22,17 @@ template <typename TQ, typename TK, typename TV, typename TM, typename TO, int D
 TSR_D void tsr_attention(const TQ *__restrict__ q, const TK *__restrict__ k,
                          const TV *__restrict__ v, const TM *__restrict__ mask,
                          TO *__restrict__ y, int H, int HKV, int S, int T, float scale,
-                         long long ms0, long long ms1, long long ms2, long long ms3) {
+                         long long ms0, long long ms1, long long ms2, long long ms3,
+                         TSR_VIEW_PARAMS) {
   __shared__ float ks[BK][D];
   __shared__ float vs[BK][DV];
   const int b = blockIdx.z, h = blockIdx.y;
   const int i = blockIdx.x * BQ + threadIdx.x;
   const int hk = h / (H / HKV);
   const bool active = i < S;
-  const TQ *qp = q + ((long long)(b * H + h) * S + (active ? i : 0)) * D;
-  const TK *kp = k + (long long)(b * HKV + hk) * T * D;
-  const TV *vp = v + (long long)(b * HKV + hk) * T * DV;
+  const TQ *qp = q + qv0 + b * qv1 + h * qv2 + (active ? i : 0) * qv3;
+  const TK *kp = k + kv0 + b * kv1 + hk * kv2;
+  const TV *vp = v + vv0 + b * vv1 + hk * vv2;
   float qr[D], acc[DV];
   for (int d = 0; d < D; ++d)
     qr[d] = active ? tsr_ld(qp + d) * scale : 0.0f;
@@ -50,11 +54,11 @@ TSR_D void tsr_attention(const TQ *__restrict__ q, const TK *__restrict__ k,
   for (int j0 = 0; j0 < last; j0 += BK) {
     for (int e = threadIdx.x; e < BK * D; e += BQ) {
       int j = e / D, d = e % D;
-      ks[j][d] = j0 + j < T ? tsr_ld(kp + (long long)(j0 + j) * D + d) : 0.0f;
+      ks[j][d] = j0 + j < T ? tsr_ld(kp + (long long)(j0 + j) * kv3 + d) : 0.0f;
     }
     for (int e = threadIdx.x; e < BK * DV; e += BQ) {
       int j = e / DV, d = e % DV;
-      vs[j][d] = j0 + j < T ? tsr_ld(vp + (long long)(j0 + j) * DV + d) : 0.0f;
+      vs[j][d] = j0 + j < T ? tsr_ld(vp + (long long)(j0 + j) * vv3 + d) : 0.0f;
     }
     __syncthreads();
     if (active) {
@@ -89,7 +93,7 @@ TSR_D void tsr_attention(const TQ *__restrict__ q, const TK *__restrict__ k,
     __syncthreads();
   }
   if (active) {
-    TO *yp = y + ((long long)(b * H + h) * S + i) * DV;
+    TO *yp = y + yv0 + b * yv1 + h * yv2 + i * yv3;
     float inv = l > 0.0f ? 1.0f / l : 0.0f;
     for (int d = 0; d < DV; ++d)
       tsr_st(yp + d, acc[d] * inv);

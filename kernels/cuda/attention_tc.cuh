@@ -1,7 +1,8 @@
 // Tessera fused attention on tensor cores (bf16/fp16, sm_80+): the same
 // contract as attention.cuh (softmax(scale * Q K^T + mask) V; causal, masked,
 // grouped-query; a query that sees no key gives zeros) with the products on
-// WMMA 16x16x16 tiles and fp32 accumulation.
+// WMMA 16x16x16 tiles and fp32 accumulation; operands through views, as
+// there.
 //
 // Grid (ceil(S / 64), H, B), 128 threads: warp w owns queries 16w..16w+15 of
 // the block's 64. Keys stream through shared memory BK at a time, twice:
@@ -23,7 +24,8 @@ template <typename T, typename TM, typename TO, int D, int DV, int BK, bool CAUS
 TSR_D void tsr_attention_tc(const T *__restrict__ q, const T *__restrict__ k,
                             const T *__restrict__ v, const TM *__restrict__ mask,
                             TO *__restrict__ y, int H, int HKV, int S, int T_, float scale,
-                            long long ms0, long long ms1, long long ms2, long long ms3) {
+                            long long ms0, long long ms1, long long ms2, long long ms3,
+                            TSR_VIEW_PARAMS) {
   using namespace nvcuda;
   constexpr int BQ = 64, W = 4;
   // Shared: Q tile, then the key tile's K, V, scores and P (the output
@@ -40,13 +42,13 @@ TSR_D void tsr_attention_tc(const T *__restrict__ q, const T *__restrict__ k,
   const int b = blockIdx.z, h = blockIdx.y, q0 = blockIdx.x * BQ;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int hk = h / (H / HKV);
-  const T *qp = q + (long long)(b * H + h) * S * D;
-  const T *kp = k + (long long)(b * HKV + hk) * T_ * D;
-  const T *vp = v + (long long)(b * HKV + hk) * T_ * DV;
+  const T *qp = q + qv0 + b * qv1 + h * qv2;
+  const T *kp = k + kv0 + b * kv1 + hk * kv2;
+  const T *vp = v + vv0 + b * vv1 + hk * vv2;
   const T zero = tsr_zero<T>();
   for (int e = threadIdx.x; e < BQ * D; e += 128) {
     int r = e / D;
-    qs[e] = q0 + r < S ? qp[(long long)(q0 + r) * D + e % D] : zero;
+    qs[e] = q0 + r < S ? qp[(long long)(q0 + r) * qv3 + e % D] : zero;
   }
   if (threadIdx.x < BQ) {
     rowM[threadIdx.x] = -TSR_INF;
@@ -69,12 +71,12 @@ TSR_D void tsr_attention_tc(const T *__restrict__ q, const T *__restrict__ k,
     for (int j0 = 0; j0 < last; j0 += BK) {
       for (int e = threadIdx.x; e < BK * D; e += 128) {
         int j = e / D;
-        ks[e] = j0 + j < T_ ? kp[(long long)(j0 + j) * D + e % D] : zero;
+        ks[e] = j0 + j < T_ ? kp[(long long)(j0 + j) * kv3 + e % D] : zero;
       }
       if (pass == 1)
         for (int e = threadIdx.x; e < BK * DV; e += 128) {
           int j = e / DV;
-          vs[e] = __float2half(j0 + j < T_ ? tsr_ld(vp + (long long)(j0 + j) * DV + e % DV) : 0.0f);
+          vs[e] = __float2half(j0 + j < T_ ? tsr_ld(vp + (long long)(j0 + j) * vv3 + e % DV) : 0.0f);
         }
       __syncthreads();
       // Scores of the warp's 16 queries against the tile's BK keys.
@@ -135,14 +137,14 @@ TSR_D void tsr_attention_tc(const T *__restrict__ q, const T *__restrict__ k,
   }
   // The warp's 16 x DV outputs, 16 columns at a time through its staging.
   float *stage = ss + warp * 256;
-  TO *yp = y + ((long long)(b * H + h) * S) * DV;
+  TO *yp = y + yv0 + b * yv1 + h * yv2;
   for (int n = 0; n < DV / 16; ++n) {
     wmma::store_matrix_sync(stage, o[n], 16, wmma::mem_row_major);
     __syncwarp();
     for (int e = lane; e < 256; e += 32) {
       int r = e / 16, qi = q0 + warp * 16 + r;
       if (qi < S)
-        tsr_st(yp + (long long)qi * DV + n * 16 + e % 16, stage[e]);
+        tsr_st(yp + (long long)qi * yv3 + n * 16 + e % 16, stage[e]);
     }
     __syncwarp();
   }

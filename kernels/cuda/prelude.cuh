@@ -111,6 +111,14 @@ TSR_D float tsr_block_max(float v, float *red) {
   return r;
 }
 
+// Attention operands' views: base, batch, head and sequence strides of q, k,
+// v and y (kernels/cuda/attention*.cuh).
+#define TSR_VIEW_PARAMS                                                        \
+  long long qv0, long long qv1, long long qv2, long long qv3, long long kv0,   \
+      long long kv1, long long kv2, long long kv3, long long vv0, long long vv1, \
+      long long vv2, long long vv3, long long yv0, long long yv1, long long yv2, \
+      long long yv3
+
 #define TSR_GRID_STRIDE(i, n)                                                  \
   for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < (n); \
        i += (long long)blockDim.x * gridDim.x)

@@ -462,11 +462,26 @@ bool Generator::reduce(Body &b, std::string &error) {
 
 bool Generator::attention(Body &b, std::string &error) {
   const Shape &q = in(0).shape, &k = in(1).shape, &v = in(2).shape;
-  if (q.size() != 4 || k.size() != 4 || v.size() != 4) {
-    error = "attention expects rank-4 q, k, v";
+  Shape dims = attrInts(k_, "dims"), views = attrInts(k_, "views");
+  if (dims.empty()) {
+    if (q.size() != 4 || k.size() != 4 || v.size() != 4) {
+      error = "attention expects rank-4 q, k, v";
+      return false;
+    }
+    dims = {q[0], q[1], k[1], q[2], k[2], q[3], v[3]};
+  }
+  if (dims.size() != 7 || (!views.empty() && views.size() != 16)) {
+    error = "malformed attention dims or views";
     return false;
   }
-  int64_t B = q[0], H = q[1], S = q[2], D = q[3], Hkv = k[1], T = k[2], Dv = v[3];
+  int64_t B = dims[0], H = dims[1], Hkv = dims[2], S = dims[3], T = dims[4], D = dims[5],
+          Dv = dims[6];
+  if (views.empty())
+    views = {0, H * S * D,   S * D,  D,  0, Hkv * T * D, T * D, D,
+             0, Hkv * T * Dv, T * Dv, Dv, 0, H * S * Dv,  S * Dv, Dv};
+  std::string viewArgs;
+  for (int64_t w : views)
+    viewArgs += ", " + std::to_string(w) + "LL";
   if (Hkv == 0 || H % Hkv || D > 256 || Dv > 256) {
     error = "attention shape unsupported by the CUDA kernel";
     return false;
@@ -492,7 +507,7 @@ bool Generator::attention(Body &b, std::string &error) {
        << ", " << D << ", " << Dv << ", 32, " << (attrInt(k_, "causal", 0) ? "true" : "false")
        << ", " << maskKind << ">(in0, in1, in2, " << maskArg << ", out0, " << H << ", " << Hkv
        << ", " << S << ", " << T << ", " << lit(attrFloat(k_, "scale", 1.0)) << "f, " << ms[0]
-       << "LL, " << ms[1] << "LL, " << ms[2] << "LL, " << ms[3] << "LL);\n";
+       << "LL, " << ms[1] << "LL, " << ms[2] << "LL, " << ms[3] << "LL" << viewArgs << ");\n";
     b.text = os.str();
     b.block = 128;
     b.grid[0] = uint32_t((S + 63) / 64);
@@ -510,7 +525,7 @@ bool Generator::attention(Body &b, std::string &error) {
      << (attrInt(k_, "causal", 0) ? "true" : "false") << ", " << maskKind
      << ">(in0, in1, in2, " << maskArg << ", out0, " << H << ", " << Hkv << ", " << S << ", "
      << T << ", " << lit(attrFloat(k_, "scale", 1.0)) << "f, " << ms[0] << "LL, " << ms[1]
-     << "LL, " << ms[2] << "LL, " << ms[3] << "LL);\n";
+     << "LL, " << ms[2] << "LL, " << ms[3] << "LL" << viewArgs << ");\n";
   b.text = os.str();
   b.block = uint32_t(bq);
   b.grid[0] = uint32_t((S + bq - 1) / bq);

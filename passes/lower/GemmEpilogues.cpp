@@ -5,77 +5,11 @@
 //===----------------------------------------------------------------------===//
 
 #include "passes/lower/GemmEpilogues.h"
+#include "passes/lower/PlanRewrite.h"
 
 #include <algorithm>
 
 namespace tessera::lower {
-namespace {
-
-uint32_t rootOf(const ProgramPlan &plan, uint32_t id) {
-  int32_t a = plan.tensors[id].aliasOf;
-  return a >= 0 ? uint32_t(a) : id;
-}
-
-int64_t attrInt(const PlannedKernel &k, const char *name, int64_t dflt) {
-  for (const PlannedAttr &a : k.attrs)
-    if (a.name == name && !a.ints.empty())
-      return a.ints[0];
-  return dflt;
-}
-
-/// How many kernel inputs (and graph outputs) read tensor `root` or a view of it.
-int readers(const ProgramPlan &plan, uint32_t root) {
-  int n = 0;
-  for (const PlannedKernel &k : plan.kernels)
-    for (uint32_t id : k.inputs)
-      n += rootOf(plan, id) == root;
-  for (uint32_t id : plan.outputs)
-    n += rootOf(plan, id) == root;
-  return n;
-}
-
-/// Drops tensors nothing refers to any more (the GEMMs' former results) and
-/// renumbers the rest.
-void dropUnused(ProgramPlan &plan) {
-  size_t n = plan.tensors.size();
-  std::vector<bool> used(n, false);
-  for (const PlannedKernel &k : plan.kernels) {
-    for (uint32_t id : k.inputs)
-      used[id] = true;
-    for (uint32_t id : k.outputs)
-      used[id] = true;
-  }
-  for (uint32_t id : plan.inputs)
-    used[id] = true;
-  for (uint32_t id : plan.outputs)
-    used[id] = true;
-  for (size_t id = 0; id < n; ++id)
-    if (used[id] && plan.tensors[id].aliasOf >= 0)
-      used[size_t(plan.tensors[id].aliasOf)] = true;
-  std::vector<uint32_t> renumber(n, 0);
-  std::vector<PlannedTensor> kept;
-  for (size_t id = 0; id < n; ++id)
-    if (used[id]) {
-      renumber[id] = uint32_t(kept.size());
-      kept.push_back(std::move(plan.tensors[id]));
-    }
-  for (PlannedTensor &t : kept)
-    if (t.aliasOf >= 0)
-      t.aliasOf = int32_t(renumber[size_t(t.aliasOf)]);
-  for (PlannedKernel &k : plan.kernels) {
-    for (uint32_t &id : k.inputs)
-      id = renumber[id];
-    for (uint32_t &id : k.outputs)
-      id = renumber[id];
-  }
-  for (uint32_t &id : plan.inputs)
-    id = renumber[id];
-  for (uint32_t &id : plan.outputs)
-    id = renumber[id];
-  plan.tensors = std::move(kept);
-}
-
-} // namespace
 
 int fuseGemmEpilogues(ProgramPlan &plan) {
   int fused = 0;
@@ -90,7 +24,7 @@ int fuseGemmEpilogues(ProgramPlan &plan) {
     int64_t n = tt.shape.back();
     // The add right after it: t (or a view with the same rows) + a vector of n.
     const PlannedKernel &add = plan.kernels[i + 1];
-    if (add.op != "add" || add.inputs.size() != 2 || readers(plan, t) != 1)
+    if (add.op != "add" || add.inputs.size() != 2 || readersOf(plan, t) != 1)
       continue;
     int xi = rootOf(plan, add.inputs[0]) == t ? 0 : rootOf(plan, add.inputs[1]) == t ? 1 : -1;
     if (xi < 0)
@@ -112,8 +46,8 @@ int fuseGemmEpilogues(ProgramPlan &plan) {
     if (i + 2 < plan.kernels.size()) {
       const PlannedKernel &g = plan.kernels[i + 2];
       uint32_t u = rootOf(plan, out);
-      if (g.op == "gelu" && attrInt(g, "approximate", 0) == 1 && g.inputs.size() == 1 &&
-          rootOf(plan, g.inputs[0]) == u && readers(plan, u) == 1 &&
+      if (g.op == "gelu" && intAttr(g, "approximate", 0) == 1 && g.inputs.size() == 1 &&
+          rootOf(plan, g.inputs[0]) == u && readersOf(plan, u) == 1 &&
           plan.tensors[g.inputs[0]].shape.back() == n) {
         out = g.outputs[0];
         consumed = 2;
@@ -145,10 +79,8 @@ int fuseGemmEpilogues(ProgramPlan &plan) {
                        plan.kernels.begin() + long(i) + 1 + long(consumed));
     ++fused;
   }
-  if (fused) {
-    dropUnused(plan);
-    planMemory(plan);
-  }
+  if (fused)
+    compactAndReplan(plan);
   return fused;
 }
 

@@ -24,8 +24,18 @@ Status attention(const KernelCall &call) {
     return call.error("only f32 attention is implemented on the CPU");
   bool causal = call.attrInt("causal", 0) != 0;
   float scale = float(call.attrFloat("scale", 1.0));
-  int64_t B = q.shape[0], H = q.shape[1], S = q.shape[2], D = q.shape[3];
-  int64_t Hkv = k.shape[1], T = k.shape[2], Dv = v.shape[3];
+  // Shapes, or (CUDA-target plans whose head transposes were folded away)
+  // the dims and strided views of the operands.
+  std::vector<int64_t> dims = call.attrInts("dims"), views = call.attrInts("views");
+  if (dims.empty())
+    dims = {q.shape[0], q.shape[1], k.shape[1], q.shape[2], k.shape[2], q.shape[3], v.shape[3]};
+  if (dims.size() != 7 || (!views.empty() && views.size() != 16))
+    return call.error("malformed attention dims or views");
+  int64_t B = dims[0], H = dims[1], Hkv = dims[2], S = dims[3], T = dims[4], D = dims[5],
+          Dv = dims[6];
+  if (views.empty())
+    views = {0, H * S * D,   S * D,  D,  0, Hkv * T * D, T * D, D,
+             0, Hkv * T * Dv, T * Dv, Dv, 0, H * S * Dv,  S * Dv, Dv};
   int64_t group = H / Hkv;
   std::vector<int64_t> maskStrides;
   bool boolMask = mask && mask->dtype == DType::Bool;
@@ -34,13 +44,13 @@ Status attention(const KernelCall &call) {
 #pragma omp parallel for collapse(2) schedule(static)
   for (int64_t b = 0; b < B; ++b)
     for (int64_t h = 0; h < H; ++h) {
-      const float *qp = q.as<float>() + (b * H + h) * S * D;
-      const float *kp = k.as<float>() + (b * Hkv + h / group) * T * D;
-      const float *vp = v.as<float>() + (b * Hkv + h / group) * T * Dv;
-      float *yp = y.as<float>() + (b * H + h) * S * Dv;
+      const float *qp = q.as<float>() + views[0] + b * views[1] + h * views[2];
+      const float *kp = k.as<float>() + views[4] + b * views[5] + (h / group) * views[6];
+      const float *vp = v.as<float>() + views[8] + b * views[9] + (h / group) * views[10];
+      float *yp = y.as<float>() + views[12] + b * views[13] + h * views[14];
       std::vector<float> scores(size_t(S * T));
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, S, T, D, scale, qp,
-                  D, kp, D, 0.0f, scores.data(), T);
+                  views[3], kp, views[7], 0.0f, scores.data(), T);
       for (int64_t i = 0; i < S; ++i) {
         float *row = scores.data() + i * T;
         for (int64_t j = 0; j < T; ++j) {
@@ -71,7 +81,7 @@ Status attention(const KernelCall &call) {
           row[j] *= inv;
       }
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, S, Dv, T, 1.0f,
-                  scores.data(), T, vp, Dv, 0.0f, yp, Dv);
+                  scores.data(), T, vp, views[11], 0.0f, yp, views[15]);
     }
   return Status::okStatus();
 }
