@@ -15,7 +15,9 @@
 #       share the GPU as virtual devices) against the references (fp32: rtol =
 #       atol = 1e-4; bf16/fp16: 2e-2), the JIT paths, a world-of-one nccl run,
 #       and tools/bench/gpu_vs_torch.py; writes its log and results to $OUT (or
-#       DIR/results). Meant to finish in a few minutes.
+#       DIR/results). Meant to finish in a few minutes. BACKEND=cuda-host runs
+#       the same on a machine without a GPU (the host emulation; no JIT, nccl
+#       or bench): a dry run of the script and the carried build.
 set -u
 mode=${1:-} dir=${2:-device-check}
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -76,11 +78,11 @@ prepare() {
 }
 
 run() {
-  local out=${OUT:-$dir/results} build=/tmp/tessera-runtime
+  local out=${OUT:-$dir/results} build=/tmp/tessera-runtime backend=${BACKEND:-cuda}
   mkdir -p "$out"
   exec > >(tee "$out/device-check.log") 2>&1
   local start=$SECONDS
-  nvidia-smi -L
+  nvidia-smi -L || [ "$backend" != cuda ] || { echo "no GPU (nvidia-smi)"; exit 1; }
   # CUDA and NCCL libraries: the toolkit's, else the ones PyTorch's wheels bring.
   local pylibs nccl_inc
   pylibs=$(python3 -c "import glob, os, nvidia; print(':'.join(sorted({os.path.dirname(p) for d in nvidia.__path__ for p in glob.glob(d + '/*/lib/*.so*')})))" 2>/dev/null)
@@ -94,7 +96,7 @@ run() {
   ninja -C "$build" tessera-run tessera-inspect > "$out/build.log" 2>&1 || { tail -40 "$out/build.log"; exit 1; }
   echo "built in $((SECONDS - start)) s"
   local run=$build/bin/tessera-run pass=0 fail=0
-  echo "== zoo: --backend cuda against the CPU backend"
+  echo "== zoo: --backend $backend against the CPU backend"
   for w in "$root/$dir"/zoo/*; do
     local ins="" checks=""
     for f in "$w"/inputs/*.npy; do ins+=" --input $(basename "$f" .npy)=$f"; done
@@ -104,7 +106,7 @@ run() {
       case $spec in bf16|fp16) tol=2e-2 ;; bf16:tp=2) tol=2e-2 n=2 ;; tp=*|pp=*) n=${spec#*=} ;; esac
       local res
       # Three runs: the second is captured as a CUDA graph, the third replays it.
-      res=$(timeout 120 "$run" "$w/${spec//[=:]/_}.tpkg" --backend cuda --ranks $n --repeat 3 $ins $checks --rtol $tol --atol $tol 2>&1)
+      res=$(timeout 120 "$run" "$w/${spec//[=:]/_}.tpkg" --backend "$backend" --ranks $n --repeat 3 $ins $checks --rtol $tol --atol $tol 2>&1)
       if [ $? -eq 0 ] && grep -q "check .*: ok" <<< "$res" && ! grep -q "FAIL" <<< "$res"; then
         pass=$((pass + 1)); echo "$(basename "$w") $spec: ok ($(grep -o 'max |diff| [^,]*' <<< "$res" | head -1))"
       else
@@ -113,6 +115,11 @@ run() {
     done
   done
   echo "zoo: $pass passed, $fail failed"
+  if [ "$backend" != cuda ]; then
+    echo "dry run ($backend): JIT paths, nccl and the bench need a GPU"
+    echo "device check done in $((SECONDS - start)) s"
+    return
+  fi
   echo "== JIT paths and nccl (world of one)"
   local w=$root/$dir/zoo/llama-dynamo ins=""
   for f in "$w"/inputs/*.npy; do ins+=" --input $(basename "$f" .npy)=$f"; done
