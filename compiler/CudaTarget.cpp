@@ -6,6 +6,8 @@
 
 #include "compiler/CudaTarget.h"
 
+#include "tessera/runtime/DType.h"
+
 #include "llvm/Support/Format.h"
 #include "llvm/Support/raw_ostream.h"
 
@@ -15,31 +17,6 @@
 
 namespace tessera {
 
-namespace {
-uint16_t narrowOne(float f, lower::ElementType to) {
-  uint32_t u;
-  std::memcpy(&u, &f, 4);
-  if (to == lower::ElementType::BF16)
-    return (u & 0x7fffffff) > 0x7f800000 ? uint16_t((u >> 16) | 0x40)
-                                         : uint16_t((u + 0x7fff + ((u >> 16) & 1)) >> 16);
-  // binary16, as PackageWriter narrows weights.
-  uint16_t sign = uint16_t((u >> 16) & 0x8000);
-  uint32_t a = u & 0x7fffffff;
-  if (a > 0x7f800000)
-    return uint16_t(sign | 0x7e00);
-  if (a >= 0x477ff000)
-    return uint16_t(sign | 0x7c00);
-  if (a < 0x38800000) {
-    float v;
-    std::memcpy(&v, &a, 4);
-    return uint16_t(sign | uint32_t(v * 16777216.0f + 0.5f));
-  }
-  uint32_t m = (((a >> 23) - 112) << 10) | ((a & 0x7fffff) >> 13), rest = a & 0x1fff;
-  if (rest > 0x1000 || (rest == 0x1000 && (m & 1)))
-    ++m;
-  return uint16_t(sign | m);
-}
-} // namespace
 
 void narrowPrograms(std::vector<lower::ProgramPlan> &programs, lower::ElementType dtype) {
   for (lower::ProgramPlan &plan : programs)
@@ -53,7 +30,8 @@ void narrowPrograms(std::vector<lower::ProgramPlan> &programs, lower::ElementTyp
         for (size_t i = 0; i < t.bytes.size() / 4; ++i) {
           float f;
           std::memcpy(&f, t.bytes.data() + 4 * i, 4);
-          uint16_t h = narrowOne(f, dtype);
+          uint16_t h = rt::floatToHalfBits(
+              dtype == lower::ElementType::BF16 ? rt::DType::BF16 : rt::DType::F16, f);
           std::memcpy(out.data() + 2 * i, &h, 2);
         }
         t.bytes = std::move(out);

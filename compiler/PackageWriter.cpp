@@ -8,6 +8,7 @@
 
 #include "frontends/onnx/ModelFile.h"
 
+#include "tessera/runtime/DType.h"
 #include "tessera/runtime/Package.h"
 #include "tessera/runtime/tpkg_generated.h"
 
@@ -46,33 +47,11 @@ bool narrowed(const tessera::onnx::WeightRecord *record, const lower::PlannedTen
 void narrow(const uint8_t *src, size_t bytes, lower::ElementType to, std::vector<uint8_t> &out) {
   size_t n = bytes / 4;
   out.resize(n * 2);
+  rt::DType dtype = to == lower::ElementType::BF16 ? rt::DType::BF16 : rt::DType::F16;
   for (size_t i = 0; i < n; ++i) {
-    uint32_t u;
-    std::memcpy(&u, src + 4 * i, 4);
-    uint16_t h;
-    if (to == lower::ElementType::BF16) {
-      if ((u & 0x7fffffff) > 0x7f800000)
-        h = uint16_t((u >> 16) | 0x40);
-      else
-        h = uint16_t((u + 0x7fff + ((u >> 16) & 1)) >> 16);
-    } else {
-      uint16_t sign = uint16_t((u >> 16) & 0x8000);
-      uint32_t a = u & 0x7fffffff;
-      if (a > 0x7f800000) {
-        h = uint16_t(sign | 0x7e00);
-      } else if (a >= 0x477ff000) {
-        h = uint16_t(sign | 0x7c00);
-      } else if (a < 0x38800000) {
-        float v;
-        std::memcpy(&v, &a, 4);
-        h = uint16_t(sign | uint32_t(std::nearbyint(v * 16777216.0f)));
-      } else {
-        uint32_t m = (((a >> 23) - 112) << 10) | ((a & 0x7fffff) >> 13), rest = a & 0x1fff;
-        if (rest > 0x1000 || (rest == 0x1000 && (m & 1)))
-          ++m;
-        h = uint16_t(sign | m);
-      }
-    }
+    float f;
+    std::memcpy(&f, src + 4 * i, 4);
+    uint16_t h = rt::floatToHalfBits(dtype, f);
     std::memcpy(out.data() + 2 * i, &h, 2);
   }
 }

@@ -146,16 +146,11 @@ double element(const HostTensor &t, int64_t i) {
   case DType::I32: { int32_t x; std::memcpy(&x, &t.data[i * 4], 4); return double(x); }
   case DType::I8: return double(int8_t(t.data[i]));
   case DType::Bool: return t.data[i] ? 1.0 : 0.0;
-  case DType::BF16: {
-    uint32_t u = uint32_t(t.data[i * 2] | t.data[i * 2 + 1] << 8) << 16;
-    float f;
-    std::memcpy(&f, &u, 4);
-    return f;
-  }
+  case DType::BF16:
   case DType::F16: {
-    _Float16 h;
-    std::memcpy(&h, &t.data[i * 2], 2);
-    return double(h);
+    uint16_t h;
+    std::memcpy(&h, &t.data[size_t(i) * 2], 2);
+    return halfBitsToFloat(t.dtype, h);
   }
   default: return std::nan("");
   }
@@ -185,15 +180,7 @@ HostTensor narrowTo(const HostTensor &t, DType to) {
   for (int64_t i = 0; i < t.numElements(); ++i) {
     float f;
     std::memcpy(&f, &t.data[size_t(i) * 4], 4);
-    uint16_t h;
-    if (to == DType::BF16) {
-      uint32_t u;
-      std::memcpy(&u, &f, 4);
-      h = uint16_t((u + 0x7fff + ((u >> 16) & 1)) >> 16);
-    } else {
-      _Float16 x = _Float16(f);
-      std::memcpy(&h, &x, 2);
-    }
+    uint16_t h = floatToHalfBits(to, f);
     std::memcpy(&n.data[size_t(i) * 2], &h, 2);
   }
   return n;

@@ -35,15 +35,7 @@ void fillRandom(std::vector<uint8_t> &out, DType dtype, uint64_t seed) {
     if (dtype == DType::F32) {
       std::memcpy(&out[i], &f, 4);
     } else if (dtype == DType::BF16 || dtype == DType::F16) {
-      uint16_t h;
-      if (dtype == DType::BF16) {
-        uint32_t u;
-        std::memcpy(&u, &f, 4);
-        h = uint16_t(u >> 16);
-      } else {
-        _Float16 v = _Float16(f);
-        std::memcpy(&h, &v, 2);
-      }
+      uint16_t h = floatToHalfBits(dtype, f);
       std::memcpy(&out[i], &h, 2);
     } else {
       std::memset(&out[i], 0, el);
@@ -351,35 +343,6 @@ Status DeviceProgram::bindCommunicator(Communicator &world) {
   return Status::okStatus();
 }
 
-namespace {
-float widen(DType t, uint16_t h) {
-  uint32_t u;
-  if (t == DType::BF16) {
-    u = uint32_t(h) << 16;
-  } else {
-    _Float16 x;
-    std::memcpy(&x, &h, 2);
-    float f = float(x);
-    std::memcpy(&u, &f, 4);
-  }
-  float f;
-  std::memcpy(&f, &u, 4);
-  return f;
-}
-uint16_t narrow(DType t, float f) {
-  uint16_t h;
-  if (t == DType::BF16) {
-    uint32_t u;
-    std::memcpy(&u, &f, 4);
-    h = (u & 0x7fffffff) > 0x7f800000 ? uint16_t((u >> 16) | 0x40)
-                                      : uint16_t((u + 0x7fff + ((u >> 16) & 1)) >> 16);
-  } else {
-    _Float16 x = _Float16(f);
-    std::memcpy(&h, &x, 2);
-  }
-  return h;
-}
-} // namespace
 
 /// A collective on device memory: NCCL, or a host communicator on the host
 /// emulation's memory. Blocks along an inner axis are regrouped with 2-D
@@ -476,7 +439,7 @@ Status DeviceProgram::collective(const Launch &launch) {
         for (int64_t i = 0; i < t.numel(); ++i) {
           uint16_t h;
           std::memcpy(&h, raw.data() + 2 * i, 2);
-          float f = widen(t.dtype, h);
+          float f = halfBitsToFloat(t.dtype, h);
           std::memcpy(buf.data() + 4 * i, &f, 4);
         }
       else
@@ -508,7 +471,7 @@ Status DeviceProgram::collective(const Launch &launch) {
       for (int64_t i = 0; i < t.numel(); ++i) {
         float f;
         std::memcpy(&f, ref.data + 4 * i, 4);
-        uint16_t h = narrow(t.dtype, f);
+        uint16_t h = floatToHalfBits(t.dtype, f);
         std::memcpy(raw.data() + 2 * i, &h, 2);
       }
     } else {

@@ -79,23 +79,7 @@ uint64_t fnv1a(const char *s, size_t n) {
 float toFloat(DType t, const void *p) {
   uint16_t h;
   std::memcpy(&h, p, 2);
-  uint32_t u;
-  if (t == DType::BF16) {
-    u = uint32_t(h) << 16;
-  } else { // F16
-    uint32_t sign = uint32_t(h & 0x8000) << 16, exp = (h >> 10) & 0x1f, man = h & 0x3ff;
-    if (exp == 0x1f)
-      u = sign | 0x7f800000 | (man << 13);
-    else if (exp == 0) {
-      float f = std::ldexp(float(man), -24);
-      std::memcpy(&u, &f, 4);
-      u |= sign;
-    } else
-      u = sign | (exp + 112) << 23 | man << 13;
-  }
-  float f;
-  std::memcpy(&f, &u, 4);
-  return f;
+  return halfBitsToFloat(t, h);
 }
 
 /// cuBLASLt's epilogues after the bias: GELU_BIAS's tanh form.
@@ -263,16 +247,7 @@ public:
           float v = fc[size_t(r * d.ldc + j)];
           if (d.epilogue)
             v = epilogue(d, v + toFloat(d.dtype, static_cast<const uint8_t *>(d.bias) + 2 * j));
-          uint32_t u;
-          std::memcpy(&u, &v, 4);
-          uint16_t h;
-          if (d.dtype == DType::BF16) {
-            h = uint16_t((u + 0x7fff + ((u >> 16) & 1)) >> 16);
-          } else {
-            // binary16 via the compiler's conversion.
-            _Float16 x = _Float16(v);
-            std::memcpy(&h, &x, 2);
-          }
+          uint16_t h = floatToHalfBits(d.dtype, v);
           std::memcpy(pc + size_t(r * d.ldc + j) * 2, &h, 2);
         }
     }
