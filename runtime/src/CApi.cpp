@@ -8,7 +8,9 @@
 
 #include "tessera/runtime/Session.h"
 
+#ifdef _OPENMP
 #include <omp.h>
+#endif
 
 #include <cstring>
 #include <new>
@@ -73,6 +75,8 @@ void tsr_session_options_initialize(tsr_session_options_t *options) {
   options->rank = 0;
   options->num_threads = 0;
   options->profile = 0;
+  options->backend = "cpu";
+  options->device = -1;
 }
 
 const char *tsr_last_error(void) { return lastError.c_str(); }
@@ -101,10 +105,16 @@ tsr_status_t tsr_session_create(tsr_package_t *package,
   if (!options)
     options = &defaults;
   return guarded([&] {
+#ifdef _OPENMP
     if (options->num_threads > 0)
       omp_set_num_threads(options->num_threads);
+#endif
     auto handle = std::make_unique<tsr_session>();
-    if (Status s = Session::create(package->package, options->rank, handle->session);
+    SessionOptions sessionOptions;
+    sessionOptions.backend = options->backend ? options->backend : "cpu";
+    sessionOptions.device = options->device;
+    if (Status s = Session::create(package->package, options->rank, handle->session,
+                                   sessionOptions);
         !s.ok())
       return report(s);
     handle->session->enableProfiling(options->profile != 0);

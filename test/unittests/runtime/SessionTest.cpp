@@ -166,6 +166,15 @@ TEST(CApi, RunsAndReportsErrors) {
   EXPECT_NE(std::string(tsr_last_error()).find("24 bytes"), std::string::npos);
   EXPECT_EQ(tsr_session_set_input(session, "x", TSR_I64, dims, 2, x, 48), TSR_INVALID_ARGUMENT);
   tsr_session_release(session);
+  // Other backends: a CPU package is refused by the CUDA ones, with the reason.
+  EXPECT_STREQ(options.backend, "cpu");
+  options.backend = "cuda-host";
+  EXPECT_EQ(tsr_session_create(package, &options, &session), TSR_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(tsr_last_error()).find("was not compiled for CUDA"), std::string::npos)
+      << tsr_last_error();
+  options.backend = "tpu";
+  EXPECT_EQ(tsr_session_create(package, &options, &session), TSR_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(tsr_last_error()).find("unknown backend 'tpu'"), std::string::npos);
   tsr_package_release(package);
   EXPECT_EQ(tsr_package_open("/nonexistent.tpkg", &package), TSR_NOT_FOUND);
   EXPECT_NE(std::string(tsr_last_error()).find("/nonexistent.tpkg"), std::string::npos);

@@ -42,6 +42,10 @@ typedef struct tsr_session_options {
   int32_t rank;        /* which rank's program to run (default 0) */
   int32_t num_threads; /* CPU threads; 0 = OpenMP's default (default 0) */
   int32_t profile;     /* collect per-kernel timings (default 0) */
+  const char *backend; /* "cpu" (default), "cuda" (packages compiled with
+                          --target=cuda, on a GPU) or "cuda-host" (their
+                          kernels emulated on the CPU, for tests) */
+  int32_t device;      /* CUDA device; -1: rank modulo the GPUs (default -1) */
 } tsr_session_options_t;
 
 /* Fills `options` with the defaults. */
