@@ -23,9 +23,7 @@ mode=${1:-} dir=${2:-device-check}
 root=$(cd "$(dirname "$0")/.." && pwd)
 configs="fp32 tp=2 tp=4 pp=2 bf16 fp16 bf16:tp=2"
 
-shapes_of() {
-  python3 -c "import json; d=json.load(open('$1/meta.json')); print(' '.join('--input-shape %s=%s' % (k, 'x'.join(map(str, v))) for k, v in d['inputs'].items()))"
-}
+source "$root/test/e2e/zoo_reference.sh" # zoo_shapes, zoo_reference
 
 prepare() {
   local bin=${BIN:-$root/build/bin}
@@ -35,16 +33,13 @@ prepare() {
     { echo "prepare: flatc and /usr/include/flatbuffers are needed (tools/setup-deps.sh)"; exit 1; }
   for model in gpt2 bert gpt_neox llama; do
     for exp in torchscript dynamo; do
-      local src=$root/test/models/$model/$exp w=$dir/zoo/$model-$exp shapes outs=""
-      shapes=$(shapes_of "$src")
+      local src=$root/test/models/$model/$exp w=$dir/zoo/$model-$exp
       mkdir -p "$w/inputs"
       cp "$src"/inputs/*.npy "$w/inputs/"
-      for f in "$src"/outputs/*.npy; do outs+=" --output $(basename "$f" .npy)=$w/ref.$(basename "$f")"; done
-      local ins=""
-      for f in "$src"/inputs/*.npy; do ins+=" --input $(basename "$f" .npy)=$f"; done
-      "$bin/tessera-compile" "$src/model.onnx" $shapes -o /tmp/device-check-cpu.tpkg 2>/dev/null &&
-        "$bin/tessera-run" /tmp/device-check-cpu.tpkg $ins $outs > /dev/null ||
-        { echo "prepare: $model $exp: CPU reference failed"; exit 1; }
+      # ref.<output>.npy from the CPU backend (its package is not carried).
+      (zoo_reference "$bin" "$src" "$w" ref > /dev/null) || { echo "prepare: $model $exp: CPU reference failed"; exit 1; }
+      rm -f "$w/ref.tpkg"
+      shapes=$(zoo_shapes "$src")
       for spec in $configs; do
         local args=()
         case $spec in
@@ -60,8 +55,8 @@ prepare() {
   done
   # The JIT paths: PTX only (the driver compiles it), no image (NVRTC at run time).
   local src=$root/test/models/llama/dynamo
-  "$bin/tessera-compile" "$src/model.onnx" $(shapes_of "$src") --target=cuda --cuda-arch=compute_80 -o "$dir/jit/ptx.tpkg" 2>/dev/null
-  "$bin/tessera-compile" "$src/model.onnx" $(shapes_of "$src") --target=cuda --cuda-arch= -o "$dir/jit/source.tpkg" 2>/dev/null
+  "$bin/tessera-compile" "$src/model.onnx" $(zoo_shapes "$src") --target=cuda --cuda-arch=compute_80 -o "$dir/jit/ptx.tpkg" 2>/dev/null
+  "$bin/tessera-compile" "$src/model.onnx" $(zoo_shapes "$src") --target=cuda --cuda-arch= -o "$dir/jit/source.tpkg" 2>/dev/null
   # The bench: GPT-2 medium exported by tools/bench/export_gpt2_medium.py into
   # GPT2M (default /tmp/gpt2m); compiled without its weights.
   local m=${GPT2M:-/tmp/gpt2m}

@@ -121,4 +121,27 @@ Status Package::open(const std::string &path, std::shared_ptr<Package> &out) {
   return Status::okStatus();
 }
 
+Status Package::storedBytes(const tpkg::Tensor &t, uint64_t bytes, const uint8_t *&out) const {
+  auto corrupt = [&](const std::string &why) {
+    return Status(StatusCode::DataLoss, path_ + ": " + why);
+  };
+  const uint8_t *base = nullptr;
+  uint64_t limit = 0;
+  if (t.storage() == tpkg::Storage::Data) {
+    base = data();
+    limit = dataSize();
+  } else if (t.storage() == tpkg::Storage::External) {
+    if (t.file() >= external_.size())
+      return corrupt("tensor names a missing external file");
+    base = external_[t.file()].data;
+    limit = external_[t.file()].size;
+  } else {
+    return corrupt("tensor with an unknown storage");
+  }
+  if (bytes != t.size() || t.offset() > limit || bytes > limit - t.offset())
+    return corrupt("tensor '" + (t.name() ? t.name()->str() : "?") + "' lies outside its storage");
+  out = base + t.offset();
+  return Status::okStatus();
+}
+
 } // namespace tessera::rt

@@ -26,7 +26,7 @@ struct Session::Impl {
   /// Aligned copies of external weights that sit unaligned in their files.
   std::vector<uint8_t *> copies;
   /// Communicators of the collectives' groups.
-  std::map<std::vector<int>, std::shared_ptr<Communicator>> groups;
+  cpu::CommGroups groups;
   ~Impl() {
     std::free(arena);
     for (uint8_t *c : copies)
@@ -103,38 +103,25 @@ Status Session::create(std::shared_ptr<Package> package, int rank,
       return corrupt("tensor with an unknown element type");
     if (t->shape())
       ref.shape.assign(t->shape()->begin(), t->shape()->end());
-    uint64_t bytes = uint64_t(ref.numel()) * dtypeSize(ref.dtype);
-    const uint8_t *base = nullptr;
-    uint64_t limit = 0;
-    switch (t->storage()) {
-    case tpkg::Storage::Arena:
-      base = impl->arena;
-      limit = arenaBytes;
-      break;
-    case tpkg::Storage::Data:
-      base = package->data();
-      limit = package->dataSize();
-      break;
-    case tpkg::Storage::External:
-      if (t->file() >= package->externalFiles().size())
-        return corrupt("tensor names a missing external file");
-      base = package->externalFiles()[t->file()].data;
-      limit = package->externalFiles()[t->file()].size;
-      break;
-    case tpkg::Storage::Absent:
+    uint64_t bytes = ref.bytes();
+    if (t->storage() == tpkg::Storage::Absent)
       return Status(StatusCode::Unimplemented,
                     package->path() + ": weight '" +
                         (t->name() ? t->name()->str() : "?") +
                         "' is absent: this is a plan-only package (compiled "
                         "without the model's weights); inspect it, or compile "
                         "with the weights to run it");
-    default:
-      return corrupt("tensor with an unknown storage");
+    if (t->storage() == tpkg::Storage::Arena) {
+      if (bytes != t->size() || t->offset() > arenaBytes || bytes > arenaBytes - t->offset())
+        return corrupt("tensor '" + (t->name() ? t->name()->str() : "?") +
+                       "' lies outside its storage");
+      ref.data = impl->arena + t->offset();
+    } else {
+      const uint8_t *stored = nullptr;
+      if (Status s = package->storedBytes(*t, bytes, stored); !s.ok())
+        return s;
+      ref.data = const_cast<uint8_t *>(stored);
     }
-    if (bytes != t->size() || t->offset() > limit || bytes > limit - t->offset())
-      return corrupt("tensor '" + (t->name() ? t->name()->str() : "?") +
-                     "' lies outside its storage");
-    ref.data = const_cast<uint8_t *>(base) + t->offset();
     if (t->storage() == tpkg::Storage::External &&
         reinterpret_cast<uintptr_t>(ref.data) % kPackageAlignment) {
       // Kernels may assume aligned weights; copy the rare unaligned one.
@@ -265,37 +252,14 @@ bool Session::hasCollectives() const {
 Status Session::bindCommunicator(Communicator &world) {
   if (device_)
     return device_->bindCommunicator(world);
-  // Groups are created in sorted order on every rank, so that members of
-  // several groups never wait on each other in different orders.
-  for (cpu::KernelCall &call : impl_->calls) {
-    if (!cpu::isCollective(call.kernel->op()->str()))
-      continue;
-    std::vector<int64_t> ranks = call.attrInts("group");
-    std::vector<int> group(ranks.begin(), ranks.end());
-    for (int r : group)
-      if (r < 0 || r >= world.size())
-        return Status(StatusCode::InvalidArgument,
-                      "a collective names rank " + std::to_string(r) + " but " +
-                          std::to_string(world.size()) + " rank(s) run");
-    impl_->groups[group];
-  }
-  for (auto &[group, comm] : impl_->groups) {
-    bool whole = int(group.size()) == world.size();
-    for (size_t i = 0; whole && i < group.size(); ++i)
-      whole = group[i] == int(i);
-    if (whole)
-      continue; // the world itself, below
-    if (Status s = world.subgroup(group, comm); !s.ok())
-      return s;
-  }
-  for (cpu::KernelCall &call : impl_->calls) {
-    if (!cpu::isCollective(call.kernel->op()->str()))
-      continue;
-    std::vector<int64_t> ranks = call.attrInts("group");
-    std::shared_ptr<Communicator> &comm =
-        impl_->groups[std::vector<int>(ranks.begin(), ranks.end())];
-    call.comm = comm ? comm.get() : &world;
-  }
+  std::vector<const tpkg::Kernel *> kernels;
+  for (const cpu::KernelCall &call : impl_->calls)
+    kernels.push_back(call.kernel);
+  std::vector<Communicator *> comms;
+  if (Status s = cpu::bindGroups(world, kernels, impl_->groups, comms); !s.ok())
+    return s;
+  for (size_t i = 0; i < comms.size(); ++i)
+    impl_->calls[i].comm = comms[i];
   return Status::okStatus();
 }
 

@@ -12,19 +12,8 @@
 # usage: cuda_zoo.sh BIN_DIR MODEL_DIR WORK_DIR cuda|cuda-host
 set -u
 bin=$1 dir=$2 work=$3 backend=$4
-mkdir -p "$work"
-shapes=$(python3 -c "import json,sys; d=json.load(open('$dir/meta.json')); print(' '.join('--input-shape %s=%s' % (k, 'x'.join(map(str, v))) for k, v in d['inputs'].items()))")
-inputs=""
-for f in "$dir"/inputs/*.npy; do inputs+=" --input $(basename "$f" .npy)=$f"; done
-outputs="" checks=""
-for f in "$dir"/outputs/*.npy; do
-  n=$(basename "$f" .npy)
-  outputs+=" --output $n=$work/cpu.$n.npy"
-  checks+=" --check $n=$work/cpu.$n.npy"
-done
-"$bin/tessera-compile" "$dir/model.onnx" $shapes -o "$work/cpu.tpkg" 2>/dev/null || { echo "cpu: compile failed"; exit 1; }
-"$bin/tessera-run" "$work/cpu.tpkg" $inputs $outputs > /dev/null || { echo "cpu: run failed"; exit 1; }
-echo "cpu: ok"
+source "$(dirname "$0")/zoo_reference.sh"
+zoo_reference "$bin" "$dir" "$work" cpu
 for spec in fp32 tp=2 tp=4 pp=2 bf16 fp16 bf16:tp=2; do
   args=() tol=1e-4 n=1 env=()
   case $spec in

@@ -12,19 +12,8 @@
 # usage: partitioned_zoo.sh BIN_DIR MODEL_DIR WORK_DIR threads|mpi [pipeline]
 set -u
 bin=$1 dir=$2 work=$3 launcher=$4 kind=${5:-dp-tp}
-mkdir -p "$work"
-shapes=$(python3 -c "import json,sys; d=json.load(open('$dir/meta.json')); print(' '.join('--input-shape %s=%s' % (k, 'x'.join(map(str, v))) for k, v in d['inputs'].items()))")
-inputs=""
-for f in "$dir"/inputs/*.npy; do inputs+=" --input $(basename "$f" .npy)=$f"; done
-outputs="" checks=""
-for f in "$dir"/outputs/*.npy; do
-  n=$(basename "$f" .npy)
-  outputs+=" --output $n=$work/single.$n.npy"
-  checks+=" --check $n=$work/single.$n.npy"
-done
-"$bin/tessera-compile" "$dir/model.onnx" $shapes -o "$work/single.tpkg" 2>/dev/null || { echo "single: compile failed"; exit 1; }
-"$bin/tessera-run" "$work/single.tpkg" $inputs $outputs > /dev/null || { echo "single: run failed"; exit 1; }
-echo "single: ok"
+source "$(dirname "$0")/zoo_reference.sh"
+zoo_reference "$bin" "$dir" "$work" single
 meshes="dp=2 tp=2 dp=4 dp=2,tp=2 tp=4 dp=8 dp=4,tp=2 dp=2,tp=4 tp=8"
 [ "$kind" = pipeline ] && meshes="pp=2:1 pp=2:2 pp=4:2 dp=2,pp=2:1 tp=2,pp=2:2 tp=2,pp=4:1 dp=2,tp=2,pp=2:1 dp=2,pp=4:1"
 for spec in $meshes; do

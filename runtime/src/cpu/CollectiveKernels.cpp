@@ -98,6 +98,47 @@ Status reduceScatter(const KernelCall &call) {
 
 } // namespace
 
+Status bindGroups(Communicator &world, const std::vector<const tpkg::Kernel *> &kernels,
+                  CommGroups &groups, std::vector<Communicator *> &comms) {
+  auto groupOf = [](const tpkg::Kernel &k) {
+    std::vector<int> group;
+    if (k.attrs())
+      for (const tpkg::Attr *a : *k.attrs())
+        if (a->name() && a->name()->str() == "group" && a->ints())
+          group.assign(a->ints()->begin(), a->ints()->end());
+    return group;
+  };
+  std::vector<std::vector<int>> kernelGroups(kernels.size());
+  for (size_t i = 0; i < kernels.size(); ++i) {
+    if (!isCollective(kernels[i]->op()->str()))
+      continue;
+    kernelGroups[i] = groupOf(*kernels[i]);
+    for (int r : kernelGroups[i])
+      if (r < 0 || r >= world.size())
+        return Status(StatusCode::InvalidArgument,
+                      "a collective names rank " + std::to_string(r) + " but " +
+                          std::to_string(world.size()) + " rank(s) run");
+    groups[kernelGroups[i]];
+  }
+  for (auto &[group, comm] : groups) {
+    bool whole = int(group.size()) == world.size();
+    for (size_t i = 0; whole && i < group.size(); ++i)
+      whole = group[i] == int(i);
+    if (whole)
+      continue; // the world itself, below
+    if (Status s = world.subgroup(group, comm); !s.ok())
+      return s;
+  }
+  comms.assign(kernels.size(), nullptr);
+  for (size_t i = 0; i < kernels.size(); ++i) {
+    if (!isCollective(kernels[i]->op()->str()))
+      continue;
+    std::shared_ptr<Communicator> &comm = groups[kernelGroups[i]];
+    comms[i] = comm ? comm.get() : &world;
+  }
+  return Status::okStatus();
+}
+
 bool isCollective(const std::string &op) {
   return op == "all_reduce" || op == "all_gather" || op == "reduce_scatter";
 }

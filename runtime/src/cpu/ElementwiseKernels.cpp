@@ -92,14 +92,6 @@ Status dispatch(const KernelCall &call, DType dtype, Body &&body,
                     " is not supported by the CPU backend");
 }
 
-template <typename T> T gelu(T x, bool tanhForm) {
-  if (tanhForm) {
-    // 0.5 * (1 + tanh(u)) = sigmoid(2u): one exp instead of a tanh.
-    const T k2 = T(2 * 0.7978845608028654);
-    return x / (T(1) + std::exp(-k2 * (x + T(0.044715) * x * x * x)));
-  }
-  return T(0.5) * x * (T(1) + std::erf(x * T(0.7071067811865476)));
-}
 
 enum class Unary { Neg, Abs, Relu, Exp, Log, Sqrt, Rsqrt, Reciprocal, Tanh, Erf,
                    Sigmoid, Sin, Cos, Silu, Not, Gelu };

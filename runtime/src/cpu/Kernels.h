@@ -18,8 +18,10 @@
 #include "tessera/runtime/Status.h"
 #include "tessera/runtime/tpkg_generated.h"
 
+#include <cmath>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -37,6 +39,7 @@ struct TensorRef {
     return n;
   }
   int64_t rank() const { return int64_t(shape.size()); }
+  size_t bytes() const { return size_t(numel()) * dtypeSize(dtype); }
   template <typename T> T *as() const { return reinterpret_cast<T *>(data); }
 };
 
@@ -71,6 +74,29 @@ void registerCollectiveKernels(KernelTable &table);
 
 /// Kernels that talk to other ranks (they need a communicator).
 bool isCollective(const std::string &op);
+
+/// Communicators of collectives' rank groups, by the group's ranks.
+using CommGroups = std::map<std::vector<int>, std::shared_ptr<Communicator>>;
+
+/// Binds the collectives among `kernels` to their groups (attribute "group":
+/// mesh ranks): `comms[i]` becomes kernel i's communicator (nullptr for
+/// kernels that are not collectives), `world` itself or a subgroup of it
+/// kept in `groups`. Subgroups are created in sorted order on every rank, so
+/// that members of several groups never wait on each other in different
+/// orders. The CPU and CUDA backends both bind this way.
+Status bindGroups(Communicator &world, const std::vector<const tpkg::Kernel *> &kernels,
+                  CommGroups &groups, std::vector<Communicator *> &comms);
+
+/// GELU, exact (erf) or in its tanh form (ONNX approximate="tanh"; also
+/// what fused matmul epilogues compute).
+template <typename T> inline T gelu(T x, bool tanhForm) {
+  if (tanhForm) {
+    // 0.5 * (1 + tanh(u)) = sigmoid(2u): one exp instead of a tanh.
+    const T k2 = T(2 * 0.7978845608028654);
+    return x / (T(1) + std::exp(-k2 * (x + T(0.044715) * x * x * x)));
+  }
+  return T(0.5) * x * (T(1) + std::erf(x * T(0.7071067811865476)));
+}
 
 /// Splits `shape` around `axis`: the product of the dimensions before it,
 /// the axis's size, and the product of those after it.

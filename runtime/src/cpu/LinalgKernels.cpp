@@ -81,7 +81,7 @@ template <typename T> void epilogue(const TensorRef &bias, const TensorRef &y, i
     for (int64_t j = 0; j < n; ++j) {
       T v = out[r * n + j] + b[j];
       if (kind == 2)
-        v = v / (T(1) + std::exp(T(-1.5957691216057308) * (v + T(0.044715) * v * v * v)));
+        v = gelu(v, /*tanhForm=*/true);
       out[r * n + j] = v;
     }
 }

@@ -29,51 +29,59 @@
 namespace tessera::rt::gpu {
 namespace {
 
+// The driver's and cuBLASLt's functions we call: the field (typed as the
+// header declares it) and the symbol to look up (the versioned one where
+// cuda.h maps the name to it).
+#define TSR_DRIVER_FUNCTIONS(X) \
+  X(cuInit, "cuInit") \
+  X(cuDeviceGetCount, "cuDeviceGetCount") \
+  X(cuDeviceGet, "cuDeviceGet") \
+  X(cuDeviceGetName, "cuDeviceGetName") \
+  X(cuDeviceGetAttribute, "cuDeviceGetAttribute") \
+  X(cuDevicePrimaryCtxRetain, "cuDevicePrimaryCtxRetain") \
+  X(cuCtxSetCurrent, "cuCtxSetCurrent") \
+  X(cuStreamCreate, "cuStreamCreate") \
+  X(cuStreamDestroy, "cuStreamDestroy_v2") \
+  X(cuStreamSynchronize, "cuStreamSynchronize") \
+  X(cuMemAlloc, "cuMemAlloc_v2") \
+  X(cuMemFree, "cuMemFree_v2") \
+  X(cuMemcpyHtoDAsync, "cuMemcpyHtoDAsync_v2") \
+  X(cuMemcpyDtoHAsync, "cuMemcpyDtoHAsync_v2") \
+  X(cuMemcpyDtoDAsync, "cuMemcpyDtoDAsync_v2") \
+  X(cuMemcpy2DAsync, "cuMemcpy2DAsync_v2") \
+  X(cuModuleLoadData, "cuModuleLoadData") \
+  X(cuModuleUnload, "cuModuleUnload") \
+  X(cuModuleGetFunction, "cuModuleGetFunction") \
+  X(cuLaunchKernel, "cuLaunchKernel") \
+  X(cuGetErrorString, "cuGetErrorString") \
+  X(cuStreamBeginCapture, "cuStreamBeginCapture_v2") \
+  X(cuStreamEndCapture, "cuStreamEndCapture") \
+  X(cuGraphInstantiate, "cuGraphInstantiateWithFlags") \
+  X(cuGraphLaunch, "cuGraphLaunch") \
+  X(cuGraphDestroy, "cuGraphDestroy") \
+  X(cuGraphExecDestroy, "cuGraphExecDestroy")
+#define TSR_CUBLASLT_FUNCTIONS(X) \
+  X(cublasLtCreate, "cublasLtCreate") \
+  X(cublasLtDestroy, "cublasLtDestroy") \
+  X(cublasLtMatmulDescCreate, "cublasLtMatmulDescCreate") \
+  X(cublasLtMatmulDescDestroy, "cublasLtMatmulDescDestroy") \
+  X(cublasLtMatmulDescSetAttribute, "cublasLtMatmulDescSetAttribute") \
+  X(cublasLtMatrixLayoutCreate, "cublasLtMatrixLayoutCreate") \
+  X(cublasLtMatrixLayoutDestroy, "cublasLtMatrixLayoutDestroy") \
+  X(cublasLtMatrixLayoutSetAttribute, "cublasLtMatrixLayoutSetAttribute") \
+  X(cublasLtMatmulPreferenceCreate, "cublasLtMatmulPreferenceCreate") \
+  X(cublasLtMatmulPreferenceDestroy, "cublasLtMatmulPreferenceDestroy") \
+  X(cublasLtMatmulPreferenceSetAttribute, "cublasLtMatmulPreferenceSetAttribute") \
+  X(cublasLtMatmulAlgoGetHeuristic, "cublasLtMatmulAlgoGetHeuristic") \
+  X(cublasLtMatmul, "cublasLtMatmul")
+
 struct Driver {
   void *lib = nullptr, *lt = nullptr, *nvrtc = nullptr;
   std::string why;
-#define TSR_CU(name) decltype(&::name) name = nullptr;
-  TSR_CU(cuInit)
-  TSR_CU(cuDeviceGetCount)
-  TSR_CU(cuDeviceGet)
-  TSR_CU(cuDeviceGetName)
-  TSR_CU(cuDeviceGetAttribute)
-  TSR_CU(cuDevicePrimaryCtxRetain)
-  TSR_CU(cuCtxSetCurrent)
-  TSR_CU(cuStreamCreate)
-  TSR_CU(cuStreamDestroy)
-  TSR_CU(cuStreamSynchronize)
-  TSR_CU(cuMemAlloc)
-  TSR_CU(cuMemFree)
-  TSR_CU(cuMemcpyHtoDAsync)
-  TSR_CU(cuMemcpyDtoHAsync)
-  TSR_CU(cuMemcpyDtoDAsync)
-  TSR_CU(cuMemcpy2DAsync)
-  TSR_CU(cuModuleLoadData)
-  TSR_CU(cuModuleUnload)
-  TSR_CU(cuModuleGetFunction)
-  TSR_CU(cuLaunchKernel)
-  TSR_CU(cuGetErrorString)
-  TSR_CU(cuStreamBeginCapture)
-  TSR_CU(cuStreamEndCapture)
-  TSR_CU(cuGraphInstantiate)
-  TSR_CU(cuGraphLaunch)
-  TSR_CU(cuGraphDestroy)
-  TSR_CU(cuGraphExecDestroy)
-  TSR_CU(cublasLtCreate)
-  TSR_CU(cublasLtDestroy)
-  TSR_CU(cublasLtMatmulDescCreate)
-  TSR_CU(cublasLtMatmulDescDestroy)
-  TSR_CU(cublasLtMatmulDescSetAttribute)
-  TSR_CU(cublasLtMatrixLayoutCreate)
-  TSR_CU(cublasLtMatrixLayoutDestroy)
-  TSR_CU(cublasLtMatrixLayoutSetAttribute)
-  TSR_CU(cublasLtMatmulPreferenceCreate)
-  TSR_CU(cublasLtMatmulPreferenceDestroy)
-  TSR_CU(cublasLtMatmulPreferenceSetAttribute)
-  TSR_CU(cublasLtMatmulAlgoGetHeuristic)
-  TSR_CU(cublasLtMatmul)
-#undef TSR_CU
+#define TSR_FIELD(field, symbol) decltype(&::field) field = nullptr;
+  TSR_DRIVER_FUNCTIONS(TSR_FIELD)
+  TSR_CUBLASLT_FUNCTIONS(TSR_FIELD)
+#undef TSR_FIELD
   // NVRTC, for modules without an image this device can load.
   int (*nvrtcCreateProgram)(void **, const char *, const char *, int, const char *const *,
                             const char *const *) = nullptr;
@@ -114,47 +122,12 @@ const Driver &driver() {
         d.why = std::string("the CUDA libraries lack ") + name;
     };
 #define TSR_SYM(lib, field, name) sym(lib, d.field, name)
-    TSR_SYM(d.lib, cuInit, "cuInit");
-    TSR_SYM(d.lib, cuDeviceGetCount, "cuDeviceGetCount");
-    TSR_SYM(d.lib, cuDeviceGet, "cuDeviceGet");
-    TSR_SYM(d.lib, cuDeviceGetName, "cuDeviceGetName");
-    TSR_SYM(d.lib, cuDeviceGetAttribute, "cuDeviceGetAttribute");
-    TSR_SYM(d.lib, cuDevicePrimaryCtxRetain, "cuDevicePrimaryCtxRetain");
-    TSR_SYM(d.lib, cuCtxSetCurrent, "cuCtxSetCurrent");
-    TSR_SYM(d.lib, cuStreamCreate, "cuStreamCreate");
-    TSR_SYM(d.lib, cuStreamDestroy, "cuStreamDestroy_v2");
-    TSR_SYM(d.lib, cuStreamSynchronize, "cuStreamSynchronize");
-    TSR_SYM(d.lib, cuMemAlloc, "cuMemAlloc_v2");
-    TSR_SYM(d.lib, cuMemFree, "cuMemFree_v2");
-    TSR_SYM(d.lib, cuMemcpyHtoDAsync, "cuMemcpyHtoDAsync_v2");
-    TSR_SYM(d.lib, cuMemcpyDtoHAsync, "cuMemcpyDtoHAsync_v2");
-    TSR_SYM(d.lib, cuMemcpyDtoDAsync, "cuMemcpyDtoDAsync_v2");
-    TSR_SYM(d.lib, cuMemcpy2DAsync, "cuMemcpy2DAsync_v2");
-    TSR_SYM(d.lib, cuModuleLoadData, "cuModuleLoadData");
-    TSR_SYM(d.lib, cuModuleUnload, "cuModuleUnload");
-    TSR_SYM(d.lib, cuModuleGetFunction, "cuModuleGetFunction");
-    TSR_SYM(d.lib, cuLaunchKernel, "cuLaunchKernel");
-    TSR_SYM(d.lib, cuGetErrorString, "cuGetErrorString");
-    TSR_SYM(d.lib, cuStreamBeginCapture, "cuStreamBeginCapture_v2");
-    TSR_SYM(d.lib, cuStreamEndCapture, "cuStreamEndCapture");
-    TSR_SYM(d.lib, cuGraphInstantiate, "cuGraphInstantiateWithFlags");
-    TSR_SYM(d.lib, cuGraphLaunch, "cuGraphLaunch");
-    TSR_SYM(d.lib, cuGraphDestroy, "cuGraphDestroy");
-    TSR_SYM(d.lib, cuGraphExecDestroy, "cuGraphExecDestroy");
-    TSR_SYM(d.lt, cublasLtCreate, "cublasLtCreate");
-    TSR_SYM(d.lt, cublasLtDestroy, "cublasLtDestroy");
-    TSR_SYM(d.lt, cublasLtMatmulDescCreate, "cublasLtMatmulDescCreate");
-    TSR_SYM(d.lt, cublasLtMatmulDescDestroy, "cublasLtMatmulDescDestroy");
-    TSR_SYM(d.lt, cublasLtMatmulDescSetAttribute, "cublasLtMatmulDescSetAttribute");
-    TSR_SYM(d.lt, cublasLtMatrixLayoutCreate, "cublasLtMatrixLayoutCreate");
-    TSR_SYM(d.lt, cublasLtMatrixLayoutDestroy, "cublasLtMatrixLayoutDestroy");
-    TSR_SYM(d.lt, cublasLtMatrixLayoutSetAttribute, "cublasLtMatrixLayoutSetAttribute");
-    TSR_SYM(d.lt, cublasLtMatmulPreferenceCreate, "cublasLtMatmulPreferenceCreate");
-    TSR_SYM(d.lt, cublasLtMatmulPreferenceDestroy, "cublasLtMatmulPreferenceDestroy");
-    TSR_SYM(d.lt, cublasLtMatmulPreferenceSetAttribute,
-            "cublasLtMatmulPreferenceSetAttribute");
-    TSR_SYM(d.lt, cublasLtMatmulAlgoGetHeuristic, "cublasLtMatmulAlgoGetHeuristic");
-    TSR_SYM(d.lt, cublasLtMatmul, "cublasLtMatmul");
+#define TSR_LOAD_DRIVER(field, symbol) sym(d.lib, d.field, symbol);
+#define TSR_LOAD_LT(field, symbol) sym(d.lt, d.field, symbol);
+    TSR_DRIVER_FUNCTIONS(TSR_LOAD_DRIVER)
+    TSR_CUBLASLT_FUNCTIONS(TSR_LOAD_LT)
+#undef TSR_LOAD_DRIVER
+#undef TSR_LOAD_LT
     if (d.nvrtc) {
       std::string keep = d.why;
       TSR_SYM(d.nvrtc, nvrtcCreateProgram, "nvrtcCreateProgram");

@@ -17,13 +17,6 @@
 
 namespace tessera::rt::gpu {
 
-int64_t DeviceProgram::Tensor::numel() const {
-  int64_t n = 1;
-  for (int64_t d : shape)
-    n *= d;
-  return n;
-}
-
 namespace {
 /// Seeded values uniform in [-0.02, 0.02] (integers: 0), for benchmarks.
 void fillRandom(std::vector<uint8_t> &out, DType dtype, uint64_t seed) {
@@ -90,27 +83,15 @@ Status DeviceProgram::create(const Package &package, const tpkg::Program &progra
     if (t->shape())
       ref.shape.assign(t->shape()->begin(), t->shape()->end());
     uint64_t bytes = ref.bytes();
-    const uint8_t *host = nullptr;
-    uint64_t limit = 0;
-    switch (t->storage()) {
-    case tpkg::Storage::Arena:
+    if (t->storage() == tpkg::Storage::Arena) {
       if (t->offset() > arenaBytes || bytes > arenaBytes - t->offset())
         return corrupt("tensor '" + (t->name() ? t->name()->str() : "?") +
                        "' lies outside the arena");
       ref.data = static_cast<uint8_t *>(p->arena_) + t->offset();
       p->tensors_.push_back(ref);
       continue;
-    case tpkg::Storage::Data:
-      host = package.data();
-      limit = package.dataSize();
-      break;
-    case tpkg::Storage::External:
-      if (t->file() >= package.externalFiles().size())
-        return corrupt("tensor names a missing external file");
-      host = package.externalFiles()[t->file()].data;
-      limit = package.externalFiles()[t->file()].size;
-      break;
-    case tpkg::Storage::Absent: {
+    }
+    if (t->storage() == tpkg::Storage::Absent) {
       if (!randomWeights)
         return Status(StatusCode::Unimplemented,
                       package.path() + ": weight '" + (t->name() ? t->name()->str() : "?") +
@@ -131,13 +112,9 @@ Status DeviceProgram::create(const Package &package, const tpkg::Program &progra
       p->tensors_.push_back(ref);
       continue;
     }
-    default:
-      return corrupt("tensor with an unknown storage");
-    }
-    if (bytes != t->size() || t->offset() > limit || bytes > limit - t->offset())
-      return corrupt("tensor '" + (t->name() ? t->name()->str() : "?") +
-                     "' lies outside its storage");
-    host += t->offset();
+    const uint8_t *host = nullptr;
+    if (Status s = package.storedBytes(*t, bytes, host); !s.ok())
+      return s;
     auto [it, fresh] = uploaded.try_emplace(host, nullptr);
     if (fresh) {
       if (Status s = dev.alloc(size_t(std::max<uint64_t>(bytes, 1)), &it->second); !s.ok())
@@ -307,42 +284,16 @@ bool DeviceProgram::hasCollectives() const {
 }
 
 Status DeviceProgram::bindCommunicator(Communicator &world) {
-  for (Launch &l : launches_) {
-    if (l.kind != tpkg::LaunchKind::Collective)
-      continue;
-    std::vector<int> group;
-    if (l.kernel->attrs())
-      for (const tpkg::Attr *a : *l.kernel->attrs())
-        if (a->name() && a->name()->str() == "group" && a->ints())
-          group.assign(a->ints()->begin(), a->ints()->end());
-    for (int r : group)
-      if (r < 0 || r >= world.size())
-        return Status(StatusCode::InvalidArgument,
-                      "a collective names rank " + std::to_string(r) + " but " +
-                          std::to_string(world.size()) + " rank(s) run");
-    groups_[group];
-  }
-  for (auto &[group, comm] : groups_) {
-    bool whole = int(group.size()) == world.size();
-    for (size_t i = 0; whole && i < group.size(); ++i)
-      whole = group[i] == int(i);
-    if (!whole)
-      if (Status s = world.subgroup(group, comm); !s.ok())
-        return s;
-  }
-  for (Launch &l : launches_) {
-    if (l.kind != tpkg::LaunchKind::Collective)
-      continue;
-    std::vector<int> group;
-    for (const tpkg::Attr *a : *l.kernel->attrs())
-      if (a->name() && a->name()->str() == "group" && a->ints())
-        group.assign(a->ints()->begin(), a->ints()->end());
-    std::shared_ptr<Communicator> &comm = groups_[group];
-    l.comm = comm ? comm.get() : &world;
-  }
+  std::vector<const tpkg::Kernel *> kernels;
+  for (const Launch &l : launches_)
+    kernels.push_back(l.kernel);
+  std::vector<Communicator *> comms;
+  if (Status s = cpu::bindGroups(world, kernels, groups_, comms); !s.ok())
+    return s;
+  for (size_t i = 0; i < comms.size(); ++i)
+    launches_[i].comm = comms[i];
   return Status::okStatus();
 }
-
 
 /// A collective on device memory: NCCL, or a host communicator on the host
 /// emulation's memory. Blocks along an inner axis are regrouped with 2-D

@@ -16,6 +16,7 @@
 #ifndef TESSERA_RUNTIME_GPU_DEVICEPROGRAM_H
 #define TESSERA_RUNTIME_GPU_DEVICEPROGRAM_H
 
+#include "cpu/Kernels.h"
 #include "gpu/Device.h"
 
 #include "tessera/runtime/Communicator.h"
@@ -46,13 +47,8 @@ public:
   const Device &device() const { return *device_; }
 
 private:
-  struct Tensor {
-    uint8_t *data = nullptr; // device memory
-    DType dtype = DType::F32;
-    std::vector<int64_t> shape;
-    int64_t numel() const;
-    size_t bytes() const { return size_t(numel()) * dtypeSize(dtype); }
-  };
+  /// A tensor in device memory (`data` is a device pointer).
+  using Tensor = cpu::TensorRef;
   struct Launch {
     const tpkg::Kernel *kernel = nullptr;
     tpkg::LaunchKind kind = tpkg::LaunchKind::Generated;

@@ -34,6 +34,7 @@
 
 namespace tessera::tpkg {
 struct Package;
+struct Tensor;
 } // namespace tessera::tpkg
 
 namespace tessera::rt {
@@ -89,6 +90,10 @@ public:
   const uint8_t *data() const { return base_ + header_.dataOffset; }
   uint64_t dataSize() const { return header_.dataSize; }
   const std::string &path() const { return path_; }
+  /// Where the bytes of a Data or External tensor of `bytes` bytes lie in
+  /// memory (the data section or a mapped weight file), checked to lie
+  /// inside it; DataLoss naming the tensor otherwise.
+  Status storedBytes(const tpkg::Tensor &tensor, uint64_t bytes, const uint8_t *&out) const;
 
 private:
   Package() = default;
