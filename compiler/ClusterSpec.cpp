@@ -6,6 +6,8 @@
 
 #include "compiler/ClusterSpec.h"
 
+#include "llvm/Support/MemoryBuffer.h"
+
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/JSON.h"
 
@@ -173,4 +175,14 @@ std::string ClusterSpec::toJSON() const {
                                   {"latency_us", interNode.latency * 1e6},
                                   {"launch_us", interNode.launch * 1e6}}}};
   return llvm::formatv("{0:2}", value).str();
+}
+
+llvm::Expected<tessera::ClusterSpec> tessera::ClusterSpec::load(llvm::StringRef nameOrFile) {
+  if (!nameOrFile.ends_with(".json"))
+    return preset(nameOrFile);
+  auto buffer = llvm::MemoryBuffer::getFile(nameOrFile);
+  if (!buffer)
+    return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                   "cannot read '" + nameOrFile.str() + "'");
+  return fromJSON((*buffer)->getBuffer());
 }

@@ -15,6 +15,7 @@
 #include "passes/lower/AttentionViews.h"
 #include "passes/lower/GemmEpilogues.h"
 #include "passes/partition/Partition.h"
+#include "passes/partition/Passes.h"
 #include "passes/partition/PipelineSlicer.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -44,43 +45,6 @@ namespace {
 
 enum class Emit { None, Tsr, TsrFused, Summary, Partitioned, Plan, Cuda };
 
-
-/// The lowered program as text: tensors, kernels, the memory plan.
-void printPlan(const tessera::lower::ProgramPlan &plan, llvm::raw_ostream &os) {
-  static const char *kinds[] = {"arena", "weight", "constant"};
-  os << "program: " << plan.tensors.size() << " tensors, " << plan.kernels.size()
-     << " kernels, arena " << plan.arenaBytes << " bytes (" << plan.unplannedBytes
-     << " unplanned)\n";
-  auto name = [&](uint32_t id) {
-    const auto &t = plan.tensors[id];
-    std::string s = "%" + std::to_string(id);
-    if (!t.name.empty())
-      s += "(" + t.name + ")";
-    return s;
-  };
-  for (auto [i, t] : llvm::enumerate(plan.tensors)) {
-    if (t.kind != tessera::lower::PlannedTensor::Kind::Arena || t.aliasOf >= 0)
-      continue;
-    os << "  tensor " << name(uint32_t(i)) << " " << kinds[int(t.kind)] << " ["
-       << t.offset << ", " << t.offset + t.size << ")\n";
-  }
-  for (const auto &k : plan.kernels) {
-    os << "  kernel " << k.op << "(";
-    llvm::interleaveComma(k.inputs, os, [&](uint32_t id) { os << name(id); });
-    os << ") -> ";
-    llvm::interleaveComma(k.outputs, os, [&](uint32_t id) { os << name(id); });
-    for (const auto &a : k.attrs) {
-      os << " " << a.name << "=[";
-      llvm::interleaveComma(a.ints, os);
-      llvm::interleaveComma(a.floats, os);
-      os << "]";
-    }
-    os << "\n";
-  }
-  os << "  outputs: ";
-  llvm::interleaveComma(plan.outputs, os, [&](uint32_t id) { os << name(id); });
-  os << "\n";
-}
 
 /// Parses "4x128" into dims.
 bool parseDims(llvm::StringRef text, std::vector<int64_t> &dims) {
@@ -392,8 +356,16 @@ int tessera::compileMain(int argc, char **argv) {
     llvm::errs() << "error: --cluster: " << llvm::toString(spec.takeError()) << "\n";
     return 2;
   }
+  // The default cluster is this machine's CPU cores as devices; --devices N
+  // or a mesh of N ranks without --cluster plans for N such devices.
+  if (cluster.getNumOccurrences() == 0) {
+    int64_t wanted = devices;
+    for (const MeshChoice &c : meshes)
+      wanted = std::max(wanted, c.dp * c.tp * c.pp);
+    if (wanted > spec->devices())
+      spec->devicesPerNode = int(wanted);
+  }
   CostModel cost(*spec);
-  bool isMlir = llvm::StringRef(input).ends_with(".mlir");
   double memoryCap = spec->device.memoryBytes * 0.9;
 
   // Replicas at batch / (dp x microbatches), imported once per size; the
@@ -409,51 +381,31 @@ int tessera::compileMain(int argc, char **argv) {
     std::string error;
   };
   std::map<int64_t, Replica> replicas;
+  // A replica computes batch / parts samples: the function's batch split in
+  // tsr (tsr-partition-split-batch), whatever the exporter fixed in the file.
   auto importReplica = [&](int64_t parts, Replica &r) {
-    if (parts == 1) {
-      r.module = OwningOpRef<ModuleOp>(cast<ModuleOp>((*module)->clone()));
+    r.module = OwningOpRef<ModuleOp>(cast<ModuleOp>((*module)->clone()));
+    if (parts == 1)
       return;
-    }
-    if (isMlir) {
-      r.error = "splitting the batch needs an ONNX model";
-      return;
-    }
-    onnx::ImportOptions local = options;
-    for (auto [i, type] : llvm::enumerate(global.getArgumentTypes())) {
-      auto shape = cast<RankedTensorType>(type).getShape();
-      auto name = global.getArgAttrOfType<StringAttr>(i, "tsr.name");
-      if (shape.empty() || shape[0] % parts) {
-        llvm::raw_string_ostream os(r.error);
-        os << "input '" << (name ? name.str() : "?") << "' " << type
-           << " does not split " << parts << " ways along its first dimension";
-        return;
-      }
-      SmallVector<int64_t> sliced(shape);
-      sliced[0] /= parts;
-      local.inputShapes[name.str()] = {sliced.begin(), sliced.end()};
-    }
-    OwningOpRef<ModuleOp> m = onnx::importModel(context, *model, local);
-    if (!m) {
-      r.error = "the model does not import at a batch of " + std::to_string(globalBatch / parts);
-      return;
-    }
+    ScopedDiagnosticHandler capture(&context, [&](Diagnostic &diag) {
+      if (diag.getSeverity() != DiagnosticSeverity::Error)
+        return success();
+      if (!r.error.empty())
+        r.error += "; ";
+      if (auto name = dyn_cast<NameLoc>(diag.getLocation()))
+        r.error += "node '" + name.getName().str() + "': ";
+      r.error += diag.str();
+      return success();
+    });
     PassManager pm(&context);
-    buildGraphPipeline(pm, GraphPipelineOptions());
-    if (failed(pm.run(*m))) {
-      r.error = "the graph pipeline failed";
-      return;
+    partition::SplitBatchPassOptions split;
+    split.parts = parts;
+    pm.addNestedPass<func::FuncOp>(partition::createSplitBatchPass(split));
+    if (failed(pm.run(*r.module))) {
+      if (r.error.empty())
+        r.error = "the batch does not split " + std::to_string(parts) + " ways";
+      r.module = nullptr;
     }
-    auto f = m->lookupSymbol<func::FuncOp>("main");
-    for (auto [g, l] : llvm::zip(global.getResultTypes(), f.getResultTypes())) {
-      auto gs = cast<RankedTensorType>(g).getShape(), ls = cast<RankedTensorType>(l).getShape();
-      if (gs.empty() || gs[0] != ls[0] * parts || gs.drop_front() != ls.drop_front()) {
-        llvm::raw_string_ostream os(r.error);
-        os << "output " << g << " is not the batch-wise concatenation of " << parts
-           << " slices' " << l << "; the model is not data-parallel along dimension 0";
-        return;
-      }
-    }
-    r.module = std::move(m);
   };
   auto replicaFor = [&](int64_t parts) -> Replica & {
     auto [it, fresh] = replicas.try_emplace(parts);
@@ -779,7 +731,7 @@ int tessera::compileMain(int argc, char **argv) {
   if (narrowTo)
     narrowPrograms(programs, *narrowTo);
   if (emit == Emit::Plan)
-    return writeText(output, [&](llvm::raw_ostream &os) { printPlan(programs[size_t(emitRank)], os); });
+    return writeText(output, [&](llvm::raw_ostream &os) { lower::printPlan(programs[size_t(emitRank)], os); });
   std::optional<PackageCuda> cuda;
   if (target == "cuda") {
     std::string error, warning;

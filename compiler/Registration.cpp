@@ -7,6 +7,8 @@
 #include "compiler/Registration.h"
 #include "compiler/Pipelines.h"
 #include "passes/graph/Passes.h"
+#include "passes/lower/Passes.h"
+#include "passes/partition/Passes.h"
 
 #include "dialects/tsr/IR/TsrDialect.h"
 #include "dialects/tsr/IR/TsrShardingInterface.h"
@@ -34,5 +36,7 @@ void tessera::registerAllPasses() {
   mlir::registerTransformsPasses();
   mlir::shard::registerShardPasses();
   tessera::graph::registerGraphPasses();
+  tessera::partition::registerPartitionPasses();
+  tessera::lower::registerLowerPasses();
   registerPipelines();
 }

@@ -82,6 +82,10 @@ mlir::FailureOr<ProgramPlan>
 planProgram(mlir::func::FuncOp func, int64_t rank = 0,
             std::function<double(mlir::Operation *)> costOf = nullptr);
 
+/// The plan as text (`tessera-compile --emit=plan`): tensors, kernels, the
+/// memory plan.
+void printPlan(const ProgramPlan &plan, llvm::raw_ostream &os);
+
 } // namespace tessera::lower
 
 #endif // TESSERA_PASSES_LOWER_PROGRAMPLAN_H

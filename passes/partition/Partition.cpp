@@ -474,6 +474,7 @@ OwningOpRef<ModuleOp> tessera::partition::partitionForRank(func::FuncOp func,
                                      tpRank * (type.getShape()[size_t(l)] / plan.tp))
                              .getDefiningOp()
                        : b.clone(op);
+      created->removeAttr("tsr.sharding");
     } else {
       IRMapping mapping;
       for (auto [j, operand] : llvm::enumerate(op.getOperands())) {
@@ -481,6 +482,7 @@ OwningOpRef<ModuleOp> tessera::partition::partitionForRank(func::FuncOp func,
         mapping.map(operand, v);
       }
       created = b.clone(op, mapping);
+      created->removeAttr("tsr.sharding");
       for (auto [i, result] : llvm::enumerate(created->getResults()))
         result.setType(localType(cast<RankedTensorType>(op.getResult(i).getType()),
                                  s.results[i], plan.tp));
@@ -504,4 +506,153 @@ OwningOpRef<ModuleOp> tessera::partition::partitionForRank(func::FuncOp func,
     }
   }
   return module;
+}
+
+//===----------------------------------------------------------------------===//
+// The plan on the IR
+//===----------------------------------------------------------------------===//
+
+namespace {
+
+constexpr const char *kOpAttr = "tsr.sharding";
+constexpr const char *kFuncAttr = "tsr.plan";
+
+ArrayAttr layoutsAttr(Builder &b, const std::vector<Layout> &layouts) {
+  SmallVector<Attribute> names;
+  for (Layout l : layouts)
+    names.push_back(b.getStringAttr(layoutName(l)));
+  return b.getArrayAttr(names);
+}
+
+FailureOr<std::vector<Layout>> parseLayouts(Operation *op, Attribute attr, StringRef what,
+                                            size_t expected) {
+  auto array = dyn_cast_or_null<ArrayAttr>(attr);
+  if (!array || array.size() != expected)
+    return op->emitError("'") << kOpAttr << "' needs " << expected << " " << what
+                              << " layouts",
+           failure();
+  std::vector<Layout> layouts;
+  for (Attribute a : array) {
+    auto name = dyn_cast<StringAttr>(a);
+    StringRef text = name ? name.getValue() : "";
+    int64_t d;
+    if (text == "R")
+      layouts.push_back(kReplicated);
+    else if (text == "P")
+      layouts.push_back(kPartial);
+    else if (text.consume_front("S") && !text.getAsInteger(10, d) && d >= 0)
+      layouts.push_back(Layout(d));
+    else
+      return op->emitError("'") << kOpAttr << "': layout " << a
+                                << " is not \"R\", \"P\" or \"S<dim>\"",
+             failure();
+  }
+  return layouts;
+}
+
+double number(DictionaryAttr dict, StringRef name) {
+  if (auto f = dict.getAs<FloatAttr>(name))
+    return f.getValueAsDouble();
+  if (auto i = dict.getAs<IntegerAttr>(name))
+    return double(i.getInt());
+  return 0;
+}
+
+} // namespace
+
+void tessera::partition::annotateSharding(func::FuncOp func, const ShardingPlan &plan) {
+  Builder b(func.getContext());
+  for (Operation &op : func.getBody().front().without_terminator()) {
+    auto it = plan.chosen.find(&op);
+    if (it == plan.chosen.end())
+      continue;
+    const Strategy &s = it->second;
+    SmallVector<NamedAttribute> fields = {
+        b.getNamedAttr("operands", layoutsAttr(b, s.operands)),
+        b.getNamedAttr("results", layoutsAttr(b, s.results)),
+        b.getNamedAttr("seconds", b.getF64FloatAttr(plan.opSeconds.lookup(&op)))};
+    if (double bytes = plan.opWeightBytes.lookup(&op))
+      fields.push_back(b.getNamedAttr("weight_bytes", b.getF64FloatAttr(bytes)));
+    if (s.share != 1.0)
+      fields.push_back(b.getNamedAttr("share", b.getF64FloatAttr(s.share)));
+    if (s.vocabParallel)
+      fields.push_back(b.getNamedAttr("vocab_parallel", b.getUnitAttr()));
+    op.setAttr(kOpAttr, b.getDictionaryAttr(fields));
+  }
+  std::vector<int64_t> grid = plan.grid.empty() ? std::vector<int64_t>{plan.dp, plan.tp}
+                                                : plan.grid;
+  func->setAttr(kFuncAttr,
+                b.getDictionaryAttr({
+                    b.getNamedAttr("grid", b.getDenseI64ArrayAttr(grid)),
+                    b.getNamedAttr("tp_axis", b.getI64IntegerAttr(plan.tpAxis)),
+                    b.getNamedAttr("dp", b.getI64IntegerAttr(plan.dp)),
+                    b.getNamedAttr("tp", b.getI64IntegerAttr(plan.tp)),
+                    b.getNamedAttr("compute_seconds", b.getF64FloatAttr(plan.computeSeconds)),
+                    b.getNamedAttr("comm_seconds", b.getF64FloatAttr(plan.commSeconds)),
+                    b.getNamedAttr("weight_bytes_per_rank",
+                                   b.getF64FloatAttr(plan.weightBytesPerRank)),
+                }));
+}
+
+FailureOr<ShardingPlan> tessera::partition::readSharding(func::FuncOp func) {
+  auto top = func->getAttrOfType<DictionaryAttr>(kFuncAttr);
+  if (!top)
+    return func.emitError("no '") << kFuncAttr
+                                  << "' on the function: run the sharding search "
+                                     "(--tsr-partition-search) first",
+           failure();
+  ShardingPlan plan;
+  auto grid = top.getAs<DenseI64ArrayAttr>("grid");
+  auto tp = top.getAs<IntegerAttr>("tp");
+  if (!grid || !tp || tp.getInt() < 1)
+    return func.emitError("'") << kFuncAttr << "' needs a 'grid' and 'tp' >= 1", failure();
+  plan.grid.assign(grid.asArrayRef().begin(), grid.asArrayRef().end());
+  plan.tp = tp.getInt();
+  if (auto dp = top.getAs<IntegerAttr>("dp"))
+    plan.dp = dp.getInt();
+  if (auto axis = top.getAs<IntegerAttr>("tp_axis"))
+    plan.tpAxis = int16_t(axis.getInt());
+  if (plan.tpAxis < 0 || plan.tpAxis >= int64_t(plan.grid.size()) ||
+      plan.grid[size_t(plan.tpAxis)] != plan.tp)
+    return func.emitError("'") << kFuncAttr << "': tp_axis " << plan.tpAxis
+                               << " of the grid is not of size tp=" << plan.tp,
+           failure();
+  plan.computeSeconds = number(top, "compute_seconds");
+  plan.commSeconds = number(top, "comm_seconds");
+  plan.weightBytesPerRank = number(top, "weight_bytes_per_rank");
+  for (Operation &op : func.getBody().front().without_terminator()) {
+    auto dict = op.getAttrOfType<DictionaryAttr>(kOpAttr);
+    if (!dict)
+      return op.emitError("no '") << kOpAttr << "' annotation: every op of a planned "
+                                                "function needs its layout",
+             failure();
+    Strategy s;
+    FailureOr<std::vector<Layout>> operands =
+        parseLayouts(&op, dict.get("operands"), "operand", op.getNumOperands());
+    FailureOr<std::vector<Layout>> results =
+        parseLayouts(&op, dict.get("results"), "result", op.getNumResults());
+    if (failed(operands) || failed(results))
+      return failure();
+    for (auto [v, l] : llvm::zip(op.getResults(), *results))
+      if (auto t = dyn_cast<RankedTensorType>(v.getType());
+          l >= 0 && (!t || l >= t.getRank() || t.getShape()[size_t(l)] % plan.tp))
+        return op.emitError("'") << kOpAttr << "': result " << v.getType()
+                                 << " cannot be split " << plan.tp << " ways along dimension "
+                                 << l,
+               failure();
+    s.operands = *operands;
+    s.results = *results;
+    s.share = dict.get("share") ? number(dict, "share") : 1.0;
+    s.vocabParallel = bool(dict.get("vocab_parallel"));
+    plan.chosen[&op] = s;
+    plan.opSeconds[&op] = number(dict, "seconds");
+    plan.opWeightBytes[&op] = number(dict, "weight_bytes");
+    ++plan.ops;
+  }
+  return plan;
+}
+
+void tessera::partition::clearSharding(func::FuncOp func) {
+  func->removeAttr(kFuncAttr);
+  func.walk([](Operation *op) { op->removeAttr(kOpAttr); });
 }

@@ -80,6 +80,21 @@ mlir::OwningOpRef<mlir::ModuleOp> partitionForRank(mlir::func::FuncOp func,
                                                    const ShardingPlan &plan,
                                                    int64_t tpRank);
 
+/// Writes `plan` onto `func`'s IR: every op gets a `tsr.sharding` dictionary
+/// (`operands`/`results` layouts as "R", "P", "S<d>", its `seconds`,
+/// `weight_bytes`, `vocab_parallel`) and the function a `tsr.plan`
+/// dictionary (grid, tp axis, predicted times, weight bytes per rank), so that
+/// the choice can be printed, tested and partitioned by a later pass.
+void annotateSharding(mlir::func::FuncOp func, const ShardingPlan &plan);
+
+/// The plan `annotateSharding` wrote on `func`; fails naming the op whose
+/// annotation is missing or malformed.
+mlir::FailureOr<ShardingPlan> readSharding(mlir::func::FuncOp func);
+
+/// Removes the annotations of `annotateSharding` (the partitioned program
+/// does not carry them).
+void clearSharding(mlir::func::FuncOp func);
+
 } // namespace tessera::partition
 
 #endif // TESSERA_PASSES_PARTITION_PARTITION_H

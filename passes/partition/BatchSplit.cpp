@@ -1,0 +1,375 @@
+//===- BatchSplit.cpp - data parallelism as a split of the batch ----------===//
+//
+// Part of Tessera.
+//
+//===----------------------------------------------------------------------===//
+
+#include "passes/partition/BatchSplit.h"
+#include "passes/partition/ShardingRules.h"
+
+#include "dialects/tsr/IR/TsrOps.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/IRMapping.h"
+#include "mlir/IR/Verifier.h"
+
+#include "llvm/ADT/DenseMap.h"
+
+using namespace mlir;
+using namespace tessera::partition;
+
+namespace {
+
+ArrayRef<int64_t> shapeOf(Value v) { return cast<RankedTensorType>(v.getType()).getShape(); }
+
+/// A type as IR prints it, without the quotes a diagnostic adds.
+std::string str(Type type) {
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  type.print(os);
+  return text;
+}
+
+/// The operand dimension that result dimension `d` of a broadcasting op
+/// reads, or -1 when the operand is broadcast along it (absent or size 1).
+int64_t alignedDim(Value operand, int64_t resultRank, int64_t d) {
+  ArrayRef<int64_t> shape = shapeOf(operand);
+  int64_t od = d - (resultRank - int64_t(shape.size()));
+  return od < 0 || shape[size_t(od)] == 1 ? -1 : od;
+}
+
+bool isBroadcasting(Operation *op) {
+  return op->hasTrait<OpTrait::Elementwise>() ||
+         op->hasTrait<OpTrait::ResultsBroadcastableShape>() || isa<tsr::CastOp>(op);
+}
+
+class BatchSplitter {
+public:
+  BatchSplitter(func::FuncOp func, int64_t parts) : func(func), parts(parts) {}
+
+  LogicalResult run();
+
+private:
+  func::FuncOp func;
+  int64_t parts;
+  OpBuilder *b = nullptr;
+  /// Old value -> its layout (replicated or split along a dimension).
+  llvm::DenseMap<Value, Layout> layout;
+  /// Old value -> the new value holding all of it (replicated values) or
+  /// this replica's block (split values).
+  IRMapping mapping;
+  /// (old value, dimension) -> the new value holding its local block, for
+  /// replicated values whose blocks along the dimension are all equal.
+  llvm::DenseMap<std::pair<Value, int64_t>, Value> uniformSlices;
+  llvm::DenseMap<std::pair<Value, int64_t>, bool> uniformMemo;
+
+  RankedTensorType local(Value old, Layout l) const {
+    return localType(cast<RankedTensorType>(old.getType()), l, parts);
+  }
+  bool isUniform(Value old, int64_t d);
+  std::optional<DenseElementsAttr> uniformBlock(DenseElementsAttr value, int64_t d) const;
+  Value buildUniformSlice(Value old, int64_t d);
+  Value cloneWithLayouts(Operation &op, const Strategy &s);
+  bool splitBlockLocalGather(tsr::GatherOp gather);
+};
+
+/// The block of a constant along `d` when all `parts` blocks are equal.
+std::optional<DenseElementsAttr> BatchSplitter::uniformBlock(DenseElementsAttr value,
+                                                             int64_t d) const {
+  auto type = cast<RankedTensorType>(value.getType());
+  auto localTy = localType(type, Layout(d), parts);
+  if (value.isSplat())
+    return value.resizeSplat(localTy);
+  ArrayRef<int64_t> shape = type.getShape();
+  int64_t outer = 1, inner = 1, n = shape[size_t(d)], block = n / parts;
+  for (int64_t i = 0; i < d; ++i)
+    outer *= shape[size_t(i)];
+  for (int64_t i = d + 1; i < int64_t(shape.size()); ++i)
+    inner *= shape[size_t(i)];
+  SmallVector<Attribute> all(value.getValues<Attribute>());
+  SmallVector<Attribute> kept;
+  kept.reserve(size_t(outer * block * inner));
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t i = 0; i < block; ++i)
+      for (int64_t k = 0; k < inner; ++k) {
+        Attribute first = all[size_t((o * n + i) * inner + k)];
+        for (int64_t p = 1; p < parts; ++p)
+          if (all[size_t((o * n + p * block + i) * inner + k)] != first)
+            return std::nullopt;
+        kept.push_back(first);
+      }
+  return DenseElementsAttr::get(localTy, kept);
+}
+
+/// Whether every block of `old` along `d` is the same, so that any replica
+/// may use block 0: constants with equal blocks, broadcasts along `d`, and
+/// elementwise ops of such values.
+bool BatchSplitter::isUniform(Value old, int64_t d) {
+  if (layout.lookup(old) != kReplicated)
+    return false;
+  auto key = std::make_pair(old, d);
+  if (auto it = uniformMemo.find(key); it != uniformMemo.end())
+    return it->second;
+  bool uniform = false;
+  Operation *def = old.getDefiningOp();
+  if (!def) {
+    uniform = false;
+  } else if (auto c = dyn_cast<tsr::ConstantOp>(def)) {
+    auto dense = dyn_cast<DenseElementsAttr>(c.getValue());
+    uniform = dense && uniformBlock(dense, d).has_value();
+  } else if (auto bc = dyn_cast<tsr::BroadcastOp>(def)) {
+    int64_t od = alignedDim(bc.getInput(), int64_t(shapeOf(old).size()), d);
+    uniform = od < 0 || isUniform(bc.getInput(), od);
+  } else if (isBroadcasting(def) && def->getNumResults() == 1) {
+    uniform = llvm::all_of(def->getOperands(), [&](Value v) {
+      int64_t od = alignedDim(v, int64_t(shapeOf(old).size()), d);
+      return od < 0 || isUniform(v, od);
+    });
+  }
+  uniformMemo[key] = uniform;
+  return uniform;
+}
+
+Value BatchSplitter::buildUniformSlice(Value old, int64_t d) {
+  auto key = std::make_pair(old, d);
+  if (Value v = uniformSlices.lookup(key))
+    return v;
+  Operation *def = old.getDefiningOp();
+  Value result;
+  if (auto c = dyn_cast<tsr::ConstantOp>(def)) {
+    DenseElementsAttr block = *uniformBlock(cast<DenseElementsAttr>(c.getValue()), d);
+    result = tsr::ConstantOp::create(*b, c.getLoc(), block.getType(), block);
+  } else {
+    int64_t rank = int64_t(shapeOf(old).size());
+    IRMapping operands;
+    for (Value v : def->getOperands()) {
+      int64_t od = alignedDim(v, rank, d);
+      operands.map(v, od < 0 ? mapping.lookup(v) : buildUniformSlice(v, od));
+    }
+    Operation *created = b->clone(*def, operands);
+    created->getResult(0).setType(local(old, Layout(d)));
+    result = created->getResult(0);
+  }
+  uniformSlices[key] = result;
+  return result;
+}
+
+Value BatchSplitter::cloneWithLayouts(Operation &op, const Strategy &s) {
+  IRMapping operands;
+  for (auto [j, v] : llvm::enumerate(op.getOperands())) {
+    Layout have = layout.lookup(v), want = s.operands[j];
+    operands.map(v, have == want ? mapping.lookup(v) : buildUniformSlice(v, want));
+  }
+  Operation *created = b->clone(op, operands);
+  for (auto [i, result] : llvm::enumerate(created->getResults()))
+    result.setType(local(op.getResult(unsigned(i)), s.results[i]));
+  if (auto slice = dyn_cast<tsr::SliceOp>(created)) {
+    // A whole-range slice along the split dimension covers the block.
+    SmallVector<int64_t> limit(slice.getLimit());
+    for (auto [d, n] : llvm::enumerate(slice.getType().getShape()))
+      if (s.results[0] == Layout(d))
+        limit[d] = n;
+    slice.setLimit(limit);
+  }
+  for (auto [i, result] : llvm::enumerate(op.getResults())) {
+    layout[result] = s.results[i];
+    mapping.map(result, created->getResult(unsigned(i)));
+  }
+  return created->getResult(0);
+}
+
+/// A gather along the split dimension of its data with constant indices
+/// where block p of the indices (along some index dimension) picks from block
+/// p of the data, the same positions in every block: how static-shape
+/// exports index a flattened [batch x seq] tensor (GatherND with constant
+/// indices). Each replica gathers from its own block with block 0's indices.
+bool BatchSplitter::splitBlockLocalGather(tsr::GatherOp gather) {
+  Value data = gather.getInput();
+  ArrayRef<int64_t> dataShape = shapeOf(data);
+  int64_t axis = gather.getAxis();
+  if (axis < 0)
+    axis += int64_t(dataShape.size());
+  if (layout.lookup(data) != Layout(axis) || layout.lookup(gather.getIndices()) != kReplicated ||
+      gather.getRowOffset())
+    return false;
+  auto constant = gather.getIndices().getDefiningOp<tsr::ConstantOp>();
+  auto dense = constant ? dyn_cast<DenseIntElementsAttr>(constant.getValue()) : nullptr;
+  if (!dense)
+    return false;
+  ArrayRef<int64_t> idx = shapeOf(gather.getIndices());
+  int64_t block = dataShape[size_t(axis)] / parts;
+  SmallVector<int64_t> values;
+  for (const APInt &v : dense.getValues<APInt>())
+    values.push_back(v.getSExtValue());
+  for (int64_t j = 0; j < int64_t(idx.size()); ++j) {
+    if (idx[size_t(j)] < parts || idx[size_t(j)] % parts)
+      continue;
+    int64_t outer = 1, inner = 1, n = idx[size_t(j)], rows = n / parts;
+    for (int64_t i = 0; i < j; ++i)
+      outer *= idx[size_t(i)];
+    for (int64_t i = j + 1; i < int64_t(idx.size()); ++i)
+      inner *= idx[size_t(i)];
+    bool aligned = true;
+    SmallVector<int64_t> kept;
+    for (int64_t o = 0; o < outer && aligned; ++o)
+      for (int64_t r = 0; r < rows && aligned; ++r)
+        for (int64_t k = 0; k < inner && aligned; ++k) {
+          int64_t first = values[size_t((o * n + r) * inner + k)];
+          aligned = first >= 0 && first < block;
+          for (int64_t p = 1; p < parts && aligned; ++p)
+            aligned = values[size_t((o * n + p * rows + r) * inner + k)] == first + p * block;
+          kept.push_back(first);
+        }
+    if (!aligned)
+      continue;
+    auto indexType = localType(cast<RankedTensorType>(gather.getIndices().getType()), Layout(j),
+                               parts);
+    SmallVector<APInt> bits;
+    unsigned width = indexType.getElementType().getIntOrFloatBitWidth();
+    for (int64_t v : kept)
+      bits.push_back(APInt(width, uint64_t(v), /*isSigned=*/true));
+    Value indices = tsr::ConstantOp::create(*b, constant.getLoc(), indexType,
+                                            DenseElementsAttr::get(indexType, bits));
+    IRMapping operands;
+    operands.map(data, mapping.lookup(data));
+    operands.map(gather.getIndices(), indices);
+    Operation *created = b->clone(*gather, operands);
+    Layout out = Layout(axis + j);
+    created->getResult(0).setType(local(gather.getResult(), out));
+    layout[gather.getResult()] = out;
+    mapping.map(gather.getResult(), created->getResult(0));
+    return true;
+  }
+  return false;
+}
+
+LogicalResult BatchSplitter::run() {
+  if (parts < 1)
+    return func.emitError("the batch cannot be split ") << parts << " ways";
+  if (parts == 1)
+    return success();
+  Block &body = func.getBody().front();
+  auto nameOf = [&](unsigned i) {
+    auto name = func.getArgAttrOfType<StringAttr>(i, "tsr.name");
+    return name ? name.str() : "#" + std::to_string(i);
+  };
+  SmallVector<Type> argTypes;
+  for (BlockArgument arg : body.getArguments()) {
+    auto type = cast<RankedTensorType>(arg.getType());
+    if (type.getRank() == 0 || type.getShape()[0] < parts || type.getShape()[0] % parts)
+      return func.emitError("input '")
+             << nameOf(arg.getArgNumber()) << "' " << str(type) << " does not split " << parts
+             << " ways along its first dimension (the batch)";
+    layout[arg] = Layout(0);
+    argTypes.push_back(localType(type, Layout(0), parts));
+  }
+
+  // The new body is built in a block of its own, then swapped in.
+  Block *entry = new Block();
+  for (auto [arg, type] : llvm::zip(body.getArguments(), argTypes))
+    mapping.map(arg, entry->addArgument(type, arg.getLoc()));
+  OpBuilder builder(func.getContext());
+  builder.setInsertionPointToEnd(entry);
+  b = &builder;
+  auto fail = [&]() {
+    entry->dropAllDefinedValueUses();
+    delete entry;
+    return failure();
+  };
+
+  RuleOptions rules{parts, /*splitWeights=*/false};
+  for (Operation &op : body.without_terminator()) {
+    if (op.getNumOperands() == 0 || op.getNumResults() == 0 ||
+        llvm::all_of(op.getOperands(), [&](Value v) { return layout.lookup(v) == kReplicated; })) {
+      // Batch-independent: weights, constants and what is computed from
+      // them alone stay whole.
+      Operation *created = builder.clone(op, mapping);
+      for (auto [result, made] : llvm::zip(op.getResults(), created->getResults())) {
+        layout[result] = kReplicated;
+        mapping.map(result, made);
+      }
+      continue;
+    }
+    // The strategy that keeps every split operand as it is, slicing the
+    // fewest batch-sized replicated operands (which must be uniform).
+    const Strategy *best = nullptr;
+    int bestSlices = 0;
+    std::vector<Strategy> list = strategiesFor(&op, rules);
+    for (const Strategy &s : list) {
+      if (llvm::is_contained(s.results, kPartial))
+        continue;
+      int slices = 0;
+      bool ok = true;
+      for (auto [j, v] : llvm::enumerate(op.getOperands())) {
+        Layout have = layout.lookup(v), want = s.operands[j];
+        if (have == want)
+          continue;
+        if (have == kReplicated && want >= 0 && isUniform(v, want)) {
+          ++slices;
+          continue;
+        }
+        ok = false;
+        break;
+      }
+      if (ok && (!best || slices < bestSlices)) {
+        best = &s;
+        bestSlices = slices;
+      }
+    }
+    if (!best) {
+      if (auto gather = dyn_cast<tsr::GatherOp>(op); gather && splitBlockLocalGather(gather))
+        continue;
+      InFlightDiagnostic diag = op.emitError("'")
+                                << op.getName() << "' mixes the samples of the batch: ";
+      for (auto [j, v] : llvm::enumerate(op.getOperands()))
+        if (Layout l = layout.lookup(v); l >= 0) {
+          diag << "operand #" << j << " " << str(v.getType()) << " is split " << parts
+               << " ways along dimension " << l
+               << " (the batch), and no rule computes the op on that split";
+          break;
+        }
+      diag << "; data parallelism and micro-batches need every op to work sample by "
+              "sample";
+      return fail();
+    }
+    cloneWithLayouts(op, *best);
+  }
+
+  auto ret = cast<func::ReturnOp>(body.getTerminator());
+  SmallVector<Value> results;
+  SmallVector<Type> resultTypes;
+  for (auto [i, v] : llvm::enumerate(ret.getOperands())) {
+    Layout l = layout.lookup(v);
+    auto type = cast<RankedTensorType>(v.getType());
+    bool splittable = type.getRank() > 0 && type.getShape()[0] >= parts &&
+                      type.getShape()[0] % parts == 0;
+    if (l == Layout(0)) {
+      results.push_back(mapping.lookup(v));
+    } else if (l == kReplicated && splittable && isUniform(v, 0)) {
+      results.push_back(buildUniformSlice(v, 0));
+    } else {
+      ret.emitError("result #")
+          << i << " " << str(type)
+          << " is not the concatenation of the replicas' results along its first dimension"
+          << (l >= 0 ? " (the batch reaches it along dimension " + std::to_string(l) + ")"
+                     : std::string(" (it does not follow the batch)"));
+      return fail();
+    }
+    resultTypes.push_back(results.back().getType());
+  }
+  func::ReturnOp::create(builder, ret.getLoc(), results);
+
+  // Swap the bodies, then retype the function.
+  body.dropAllDefinedValueUses();
+  func.getBody().push_back(entry);
+  body.erase();
+  func.setType(FunctionType::get(func.getContext(), argTypes, resultTypes));
+  return success();
+}
+
+} // namespace
+
+LogicalResult tessera::partition::splitBatch(func::FuncOp func, int64_t parts) {
+  return BatchSplitter(func, parts).run();
+}

@@ -1,0 +1,37 @@
+//===- BatchSplit.h - data parallelism as a split of the batch --*- C++ -*-===//
+//
+// Part of Tessera.
+//
+//===----------------------------------------------------------------------===//
+//
+// Data parallelism and micro-batching run the same function on slices of the
+// batch. Instead of importing the model again at a smaller batch (which fails
+// for exports whose batch is fixed in the file, and costs an import per
+// size), the function is rewritten in `tsr`: every graph input is split along
+// its first dimension, the split is propagated op by op with the sharding
+// rules (ShardingRules.h, the same rules the tensor-parallel search uses,
+// with the replica count in place of tp), and each op is rebuilt on its local
+// shapes. An op that would need the whole batch - a reduction over it, an op
+// with no rule that keeps the split, a partial sum - mixes samples and is
+// refused by name. Batch-independent values (weights, constants, masks built
+// from them) stay whole; where an op meets one of batch size (an expanded
+// mask, a constant tiled over the batch) it is cut to the local batch if its
+// blocks are all equal, and refused otherwise.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef TESSERA_PASSES_PARTITION_BATCHSPLIT_H
+#define TESSERA_PASSES_PARTITION_BATCHSPLIT_H
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+
+namespace tessera::partition {
+
+/// Rewrites `func` in place to compute one of `parts` equal slices of its
+/// batch: arguments and results are split along their first dimension.
+/// Emits an error naming the input, op or result that prevents it.
+mlir::LogicalResult splitBatch(mlir::func::FuncOp func, int64_t parts);
+
+} // namespace tessera::partition
+
+#endif // TESSERA_PASSES_PARTITION_BATCHSPLIT_H

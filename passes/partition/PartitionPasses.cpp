@@ -1,0 +1,175 @@
+//===- PartitionPasses.cpp - the partitioning passes ----------------------===//
+//
+// Part of Tessera.
+//
+//===----------------------------------------------------------------------===//
+//
+// Thin pass wrappers over the partitioning library (BatchSplit, Partition,
+// PipelineSlicer), so that each stage runs, prints and is tested alone with
+// tessera-opt; tessera-compile calls the same functions.
+//
+//===----------------------------------------------------------------------===//
+
+#include "passes/partition/Passes.h"
+
+#include "compiler/ClusterSpec.h"
+#include "compiler/CostModel.h"
+#include "passes/partition/BatchSplit.h"
+#include "passes/partition/Partition.h"
+#include "passes/partition/PipelineSlicer.h"
+
+#include "mlir/Dialect/Shard/IR/ShardOps.h"
+#include "mlir/IR/Builders.h"
+
+namespace tessera::partition {
+#define GEN_PASS_DEF_SPLITBATCHPASS
+#define GEN_PASS_DEF_SHARDINGSEARCHPASS
+#define GEN_PASS_DEF_CUTSTAGESPASS
+#define GEN_PASS_DEF_SPMDPARTITIONPASS
+#include "passes/partition/Passes.h.inc"
+} // namespace tessera::partition
+
+using namespace mlir;
+using namespace tessera;
+using namespace tessera::partition;
+
+namespace {
+
+FailureOr<ClusterSpec> loadCluster(Operation *op, StringRef name) {
+  llvm::Expected<ClusterSpec> spec = ClusterSpec::load(name);
+  if (!spec)
+    return op->emitError("cluster '") << name << "': " << llvm::toString(spec.takeError()),
+           failure();
+  return *spec;
+}
+
+struct SplitBatchPass : tessera::partition::impl::SplitBatchPassBase<SplitBatchPass> {
+  using SplitBatchPassBase::SplitBatchPassBase;
+  void runOnOperation() override {
+    if (failed(splitBatch(getOperation(), parts)))
+      signalPassFailure();
+  }
+};
+
+struct ShardingSearchPass : tessera::partition::impl::ShardingSearchPassBase<ShardingSearchPass> {
+  using ShardingSearchPassBase::ShardingSearchPassBase;
+  void runOnOperation() override {
+    func::FuncOp func = getOperation();
+    if (tp < 1 || dp < 1) {
+      func.emitError("tp and dp must be at least 1");
+      return signalPassFailure();
+    }
+    FailureOr<ClusterSpec> spec = loadCluster(func, cluster);
+    if (failed(spec))
+      return signalPassFailure();
+    CostModel cost(*spec);
+    PartitionOptions options;
+    options.dp = dp;
+    options.tp = tp;
+    options.memoryCap = spec->device.memoryBytes * 0.9;
+    for (const std::string &h : hints) {
+      auto [name, layout] = StringRef(h).split('=');
+      if (name.empty() || layout.empty()) {
+        func.emitError("shard hint '") << h << "' is not NAME=LAYOUT";
+        return signalPassFailure();
+      }
+      options.hints[name.str()] = layout.str();
+    }
+    if (tp > 1)
+      splitFusedProjections(func);
+    FailureOr<ShardingPlan> plan = searchSharding(func, cost, options);
+    if (failed(plan))
+      return signalPassFailure();
+    // A pipeline stage's grid is [dp, pp, tp] (tsr-partition-cut-stages
+    // records pp on the module).
+    auto module = func->getParentOfType<ModuleOp>();
+    if (auto pp = module ? module->getAttrOfType<IntegerAttr>("tsr.pp") : nullptr;
+        pp && func->hasAttr("tsr.stage")) {
+      plan->grid = {dp, pp.getInt(), tp};
+      plan->tpAxis = 2;
+    }
+    annotateSharding(func, *plan);
+  }
+};
+
+struct CutStagesPass : tessera::partition::impl::CutStagesPassBase<CutStagesPass> {
+  using CutStagesPassBase::CutStagesPassBase;
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    auto main = module.lookupSymbol<func::FuncOp>("main");
+    if (!main) {
+      module.emitError("no @main function to cut into stages");
+      return signalPassFailure();
+    }
+    if (pp < 1) {
+      module.emitError("pp must be at least 1");
+      return signalPassFailure();
+    }
+    FailureOr<ClusterSpec> spec = loadCluster(module, cluster);
+    if (failed(spec))
+      return signalPassFailure();
+    FailureOr<ShardingPlan> plan = readSharding(main);
+    if (failed(plan))
+      return signalPassFailure();
+    CostModel cost(*spec);
+    std::string why;
+    FailureOr<PipelineStages> stages = sliceStages(
+        main, *plan, pp, cost, spec->device.memoryBytes * 0.9, why, even);
+    if (failed(stages)) {
+      main.emitError("no ") << pp << "-stage pipeline: " << why;
+      return signalPassFailure();
+    }
+    OpBuilder b(module.getBodyRegion());
+    b.setInsertionPointAfter(main);
+    for (int64_t s = 0; s < pp; ++s) {
+      OwningOpRef<ModuleOp> stage =
+          extractStage(main, stages->bounds[size_t(s)], stages->bounds[size_t(s) + 1]);
+      auto func = stage->lookupSymbol<func::FuncOp>("main");
+      func->remove();
+      func.setName(b.getStringAttr("stage" + std::to_string(s)));
+      clearSharding(func);
+      func->setAttr("tsr.stage", b.getI64IntegerAttr(s));
+      func->setAttr("tsr.stage_seconds", b.getF64FloatAttr(stages->stageSeconds[size_t(s)]));
+      func->setAttr("tsr.send_seconds", b.getF64FloatAttr(stages->sendSeconds[size_t(s)]));
+      b.insert(func);
+    }
+    main.erase();
+    module->setAttr("tsr.pp", b.getI64IntegerAttr(pp));
+  }
+};
+
+struct SpmdPartitionPass : tessera::partition::impl::SpmdPartitionPassBase<SpmdPartitionPass> {
+  using SpmdPartitionPassBase::SpmdPartitionPassBase;
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    SmallVector<func::FuncOp> funcs(module.getOps<func::FuncOp>());
+    bool grid = false;
+    for (func::FuncOp func : funcs) {
+      FailureOr<ShardingPlan> plan = readSharding(func);
+      if (failed(plan))
+        return signalPassFailure();
+      if (rank < 0 || rank >= plan->tp) {
+        func.emitError("rank ") << rank << " is not a tensor-parallel index of tp="
+                                << plan->tp;
+        return signalPassFailure();
+      }
+      OwningOpRef<ModuleOp> spmd = partitionForRank(func, *plan, rank);
+      OpBuilder b(func);
+      for (Operation &op : llvm::make_early_inc_range(spmd->getBody()->getOperations())) {
+        if (isa<shard::GridOp>(op) && grid)
+          continue;
+        grid |= isa<shard::GridOp>(op);
+        op.remove();
+        b.insert(&op);
+        if (auto stage = func->getAttr("tsr.stage"); stage && isa<func::FuncOp>(op))
+          op.setAttr("tsr.stage", stage);
+      }
+      for (NamedAttribute a : (*spmd)->getAttrs())
+        if (a.getName() != SymbolTable::getSymbolAttrName())
+          module->setAttr(a.getName(), a.getValue());
+      func.erase();
+    }
+  }
+};
+
+} // namespace

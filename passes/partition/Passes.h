@@ -1,0 +1,27 @@
+//===- Passes.h - the partitioning passes -----------------------*- C++ -*-===//
+//
+// Part of Tessera.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef TESSERA_PASSES_PARTITION_PASSES_H
+#define TESSERA_PASSES_PARTITION_PASSES_H
+
+#include "dialects/tsr/IR/TsrOps.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Shard/IR/ShardDialect.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/Pass/Pass.h"
+
+namespace tessera::partition {
+
+#define GEN_PASS_DECL
+#include "passes/partition/Passes.h.inc"
+
+#define GEN_PASS_REGISTRATION
+#include "passes/partition/Passes.h.inc"
+
+} // namespace tessera::partition
+
+#endif // TESSERA_PASSES_PARTITION_PASSES_H

@@ -1,0 +1,116 @@
+//===- Passes.td - the partitioning passes -----------------*- tablegen -*-===//
+//
+// Part of Tessera.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef TESSERA_PASSES_PARTITION_PASSES_TD
+#define TESSERA_PASSES_PARTITION_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def SplitBatchPass : Pass<"tsr-partition-split-batch", "mlir::func::FuncOp"> {
+  let summary = "Rewrite a function to compute one slice of its batch";
+  let description = [{
+    Data parallelism (`dp` replicas) and micro-batching (`m` micro-batches)
+    run the same program on `parts = dp x m` equal slices of the batch. This
+    pass rewrites the function in place: every argument and result is split
+    along its first dimension, and the split is propagated through the ops by
+    the sharding rules (the ones the tensor-parallel search uses), each op
+    rebuilt on its local shapes. Weights and batch-independent values stay
+    whole; a batch-sized value that is the same for every sample (an
+    expanded mask, a constant tiled over the batch) is cut to the local batch.
+
+    An op that needs the whole batch (a reduction over it, an op without a
+    rule keeping the split) is refused with its name and location: the
+    model is not data-parallel. Unlike re-importing the model at a smaller
+    batch, this works for exports whose batch is fixed in the file.
+
+    ```mlir
+    // --tsr-partition-split-batch=parts=2
+    func.func @main(%x: tensor<4x8xf32>) -> tensor<4x8xf32>
+    // becomes
+    func.func @main(%x: tensor<2x8xf32>) -> tensor<2x8xf32>
+    ```
+  }];
+  let options = [
+    Option<"parts", "parts", "int64_t", /*default=*/"1",
+           "number of equal slices of the batch (dp x micro-batches)">,
+  ];
+  let dependentDialects = ["mlir::tsr::TsrDialect"];
+}
+
+def ShardingSearchPass : Pass<"tsr-partition-search", "mlir::func::FuncOp"> {
+  let summary = "Choose every op's tensor-parallel layout and annotate it";
+  let description = [{
+    The tensor-parallel search of one replica: fused projections are cut
+    into per-piece matmuls (so that GPT-2's QKV can be split by heads), every
+    op gets the strategies of its sharding rules (replicated, batch, heads,
+    Megatron column/row splits, vocabulary-parallel gathers, partial sums),
+    and the assignment minimising the cost model's time (compute + the
+    collectives between layouts) under the device memory is found exactly
+    (chain elimination, then an integer program on COIN-OR CBC).
+
+    The choice is written on the IR: each op gets a `tsr.sharding`
+    dictionary (`operands`, `results` as "R" replicated, "P" partial sum,
+    "S<d>" split along dimension d; its predicted `seconds`), the function a
+    `tsr.plan` dictionary (grid, tp, predicted compute and communication
+    time, weight bytes per rank). `tsr-partition-spmd` reads it.
+
+    ```mlir
+    %w = tsr.weight "fc" {tsr.sharding = {operands = [], results = ["S1"], ...}}
+    ```
+  }];
+  let options = [
+    Option<"tp", "tp", "int64_t", /*default=*/"1", "tensor-parallel degree">,
+    Option<"dp", "dp", "int64_t", /*default=*/"1",
+           "data-parallel replicas (the grid's first axis)">,
+    Option<"cluster", "cluster", "std::string", /*default=*/"\"cpu\"",
+           "cluster preset or JSON file of the cost model">,
+    ListOption<"hints", "shard", "std::string",
+               "fixed weight layouts: NAME-or-glob=R|S0|S1...">,
+  ];
+  let dependentDialects = ["mlir::tsr::TsrDialect"];
+}
+
+def CutStagesPass : Pass<"tsr-partition-cut-stages", "mlir::ModuleOp"> {
+  let summary = "Cut the planned main function into pipeline stages";
+  let description = [{
+    Pipeline parallelism: `@main`, annotated by `tsr-partition-search`, is
+    cut at layer boundaries (the positions where the fewest activation bytes
+    cross) into `pp` consecutive stages by dynamic programming over the ops'
+    predicted times (or Megatron's even split), each stage's weights under
+    the device memory. The module's `@main` is replaced by functions
+    `@stage0` ... `@stage<pp-1>`; each takes the values crossing the cut
+    before it and returns those crossing the cut after it, and carries
+    `tsr.stage` and its predicted seconds. Stages are searched again
+    (`tsr-partition-search` runs on every function) before partitioning.
+  }];
+  let options = [
+    Option<"pp", "pp", "int64_t", /*default=*/"2", "number of stages">,
+    Option<"cluster", "cluster", "std::string", /*default=*/"\"cpu\"",
+           "cluster preset or JSON file of the cost model">,
+    Option<"even", "even", "bool", /*default=*/"false",
+           "the same number of layers per stage instead of balanced times">,
+  ];
+  let dependentDialects = ["mlir::tsr::TsrDialect"];
+}
+
+def SpmdPartitionPass : Pass<"tsr-partition-spmd", "mlir::ModuleOp"> {
+  let summary = "Write one tensor-parallel rank's SPMD program";
+  let description = [{
+    Reads the layouts `tsr-partition-search` annotated on each function and
+    rewrites it as the program of tensor-parallel index `rank`: ops on local
+    shapes, split weights as blocks (`tsr.weight "w" offsets = [0, 384]`),
+    and upstream `shard` collectives where layouts change (partial sums:
+    `shard.all_reduce` or `shard.reduce_scatter`; splits gathered:
+    `shard.all_gather`) on a `shard.grid @mesh` holding the plan's grid.
+  }];
+  let options = [
+    Option<"rank", "rank", "int64_t", /*default=*/"0",
+           "tensor-parallel index of the rank (0 <= rank < tp)">,
+  ];
+  let dependentDialects = ["mlir::tsr::TsrDialect", "mlir::shard::ShardDialect"];
+}
+
+#endif // TESSERA_PASSES_PARTITION_PASSES_TD
