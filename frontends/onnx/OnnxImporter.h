@@ -40,7 +40,10 @@ struct ImportOptions {
   std::optional<int64_t> batch, seq;
   /// Integer initializers up to this many elements (and scalars of any type)
   /// are read and folded as constants; the rest stay weight references.
-  int64_t maxFoldedInitializerElements = 64;
+  /// Integer tensors are index tables and masks (GatherND indices of static
+  /// exports: batch x seq x 2), which ops need as constants; 64 Ki elements
+  /// (512 KiB of int64) covers them at real batch and sequence sizes.
+  int64_t maxFoldedInitializerElements = 1 << 16;
 };
 
 /// Imports `model`; on failure the diagnostics name the node, op and opset.

@@ -9,12 +9,17 @@
 # pp in {2, 4} x tp in {1, 2} x dp in {1, 2} (up to 8 ranks), each with a
 # micro-batch count (MESH:MICROBATCHES).
 #
-# usage: partitioned_zoo.sh BIN_DIR MODEL_DIR WORK_DIR threads|mpi [pipeline]
+# With "static" the model's batch is fixed in the file (the dynamo exporter
+# without dynamic_shapes, batch 4): data parallelism and micro-batches split
+# the batch inside the compiler, alone and with tp and pp.
+#
+# usage: partitioned_zoo.sh BIN_DIR MODEL_DIR WORK_DIR threads|mpi [pipeline|static]
 set -u
 bin=$1 dir=$2 work=$3 launcher=$4 kind=${5:-dp-tp}
 source "$(dirname "$0")/zoo_reference.sh"
 zoo_reference "$bin" "$dir" "$work" single
 meshes="dp=2 tp=2 dp=4 dp=2,tp=2 tp=4 dp=8 dp=4,tp=2 dp=2,tp=4 tp=8"
+[ "$kind" = static ] && meshes="dp=2 dp=4 pp=2:2 dp=2,tp=2 dp=2,pp=2:2 tp=2,pp=2:4"
 [ "$kind" = pipeline ] && meshes="pp=2:1 pp=2:2 pp=4:2 dp=2,pp=2:1 tp=2,pp=2:2 tp=2,pp=4:1 dp=2,tp=2,pp=2:1 dp=2,pp=4:1"
 for spec in $meshes; do
   mesh=${spec%%:*} micro=()

@@ -5,7 +5,10 @@ to ONNX with both PyTorch exporters, with inputs and ONNX Runtime outputs.
     python tools/models/make_zoo.py [--out test/models] [--only gpt2,bert]
     python tools/models/make_zoo.py --gpt2-small --out /tmp/bench   # 124M, not committed
 
-Layout, per model and exporter (torchscript: opset 17, dynamo: opset 18):
+Layout, per model and exporter (torchscript: opset 17, dynamo: opset 18;
+dynamo_static: the dynamo exporter without dynamic_shapes, so batch 4 and the
+sequence are fixed in the file, as `torch.onnx.export(..., dynamo=True)` does
+by default):
 
     <out>/<model>/<exporter>/model.onnx
     <out>/<model>/<exporter>/inputs/<input name>.npy
@@ -107,9 +110,27 @@ def gpt2_small():
 ZOO = {"gpt2": tiny_gpt2, "bert": tiny_bert, "llama": tiny_llama, "gpt_neox": tiny_gpt_neox}
 
 
+STATIC_BATCH = 4
+
+
+def at_batch(inputs, batch, seed):
+    """The inputs at another batch: fresh random token ids, the other inputs'
+    rows (masks, token types) repeated in turn, so padded rows stay padded."""
+    g = torch.Generator().manual_seed(seed)
+    out = {}
+    for k, v in inputs.items():
+        if k == "input_ids":
+            out[k] = torch.randint(0, VOCAB, (batch,) + tuple(v.shape[1:]), generator=g)
+        else:
+            out[k] = torch.stack([v[i % v.shape[0]] for i in range(batch)])
+    return out
+
+
 def export(name, build, out_root, exporters):
     torch.manual_seed(0)
     model, cfg, inputs, output = build()
+    if exporters == ["dynamo_static"]:
+        inputs = at_batch(inputs, STATIC_BATCH, seed=10 + sorted(ZOO).index(name))
     model.eval()
     # HF initialises norm scales to 1 and biases to 0; perturb every parameter
     # so that tests notice a swapped scale/bias or a dropped term.
@@ -133,6 +154,11 @@ def export(name, build, out_root, exporters):
                 torch.onnx.export(wrapper, args, path, input_names=list(inputs),
                                   output_names=[output], opset_version=17, dynamo=False,
                                   dynamic_axes={k: {0: "batch", 1: "sequence"} for k in inputs})
+            elif exporter == "dynamo_static":
+                prog = torch.onnx.export(wrapper, args, input_names=list(inputs),
+                                         output_names=[output], opset_version=18,
+                                         dynamo=True, external_data=False)
+                prog.save(path, external_data=False)
             else:
                 batch = torch.export.Dim("batch", min=1, max=64)
                 seq = torch.export.Dim("sequence", min=2, max=64)
@@ -175,7 +201,7 @@ def main():
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default="test/models")
     parser.add_argument("--only", default=",".join(ZOO))
-    parser.add_argument("--exporters", default="torchscript,dynamo")
+    parser.add_argument("--exporters", default="torchscript,dynamo,dynamo_static")
     parser.add_argument("--gpt2-small", action="store_true",
                         help="export GPT-2 small (124M) instead of the tiny zoo")
     args = parser.parse_args()
@@ -185,7 +211,12 @@ def main():
         export("gpt2_small", gpt2_small, args.out, exporters)
         return 0
     for name in args.only.split(","):
-        export(name, ZOO[name], args.out, exporters)
+        # The static exports are made at another batch: a run of their own.
+        if "dynamo_static" in exporters:
+            export(name, ZOO[name], args.out, ["dynamo_static"])
+        rest = [e for e in exporters if e != "dynamo_static"]
+        if rest:
+            export(name, ZOO[name], args.out, rest)
     return 0
 
 
