@@ -29,6 +29,7 @@
 #include "mlir/Support/FileUtilities.h"
 
 #include "llvm/ADT/StringExtras.h"
+#include "llvm/Config/llvm-config.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Format.h"
@@ -95,23 +96,24 @@ void printDiagnostic(Diagnostic &diag) {
 } // namespace
 
 int tessera::compileMain(int argc, char **argv) {
-  static cl::opt<std::string> input(cl::Positional,
+  static cl::OptionCategory inputCat("Input model");
+  static cl::OptionCategory planCat("Partitioning (data, tensor and pipeline parallelism)");
+  static cl::OptionCategory targetCat("Target and package");
+  static cl::OptionCategory outputCat("Output");
+  static cl::opt<std::string> input(cl::cat(inputCat), cl::Positional,
                                     cl::desc("<model.onnx | tsr.mlir>"),
                                     cl::Required);
-  static cl::list<std::string> inputShapes(
-      "input-shape", cl::desc("shape of a graph input: NAME=4x128"),
+  static cl::list<std::string> inputShapes(cl::cat(inputCat), "input-shape", cl::desc("shape of a graph input: NAME=4x128"),
       cl::value_desc("NAME=DxD..."));
-  static cl::list<std::string> dims(
-      "dim", cl::desc("value of a symbolic dimension: NAME=4"),
+  static cl::list<std::string> dims(cl::cat(inputCat), "dim", cl::desc("value of a symbolic dimension: NAME=4"),
       cl::value_desc("NAME=N"));
-  static cl::opt<int64_t> batch("batch",
+  static cl::opt<int64_t> batch(cl::cat(inputCat), "batch",
                                 cl::desc("value of symbolic first dimensions"),
                                 cl::init(-1));
-  static cl::opt<int64_t> seq("seq",
+  static cl::opt<int64_t> seq(cl::cat(inputCat), "seq",
                               cl::desc("value of symbolic second dimensions"),
                               cl::init(-1));
-  static cl::opt<Emit> emit(
-      "emit", cl::desc("what to write"), cl::init(Emit::None),
+  static cl::opt<Emit> emit(cl::cat(outputCat), "emit", cl::desc("what to write"), cl::init(Emit::None),
       cl::values(clEnumValN(Emit::Tsr, "tsr", "the imported tsr IR"),
                  clEnumValN(Emit::TsrFused, "tsr-fused",
                             "the tsr IR after the graph pipeline"),
@@ -125,76 +127,70 @@ int tessera::compileMain(int argc, char **argv) {
                  clEnumValN(Emit::Cuda, "cuda",
                             "the generated CUDA C++ of one rank (--rank; "
                             "implies --target=cuda)")));
-  static cl::opt<std::string> target(
-      "target", cl::desc("the backend the package is for: cpu (the default) or "
+  static cl::opt<std::string> target(cl::cat(targetCat), "target", cl::desc("the backend the package is for: cpu (the default) or "
                          "cuda (generated CUDA kernels compiled with NVRTC, "
                          "cuBLASLt GEMMs, NCCL)"),
       cl::init("cpu"));
-  static cl::opt<std::string> dtype(
-      "dtype", cl::desc("element type of float tensors: fp32 (the default), bf16 "
+  static cl::opt<std::string> dtype(cl::cat(targetCat), "dtype", cl::desc("element type of float tensors: fp32 (the default), bf16 "
                         "or fp16 (--target=cuda; kernels accumulate in fp32)"),
       cl::init("fp32"));
-  static cl::opt<bool> noEpilogues(
-      "no-gemm-epilogues", cl::desc("--target=cuda: keep bias adds and GELU as kernels of their "
+  static cl::opt<bool> noEpilogues(cl::cat(targetCat), "no-gemm-epilogues", cl::desc("--target=cuda: keep bias adds and GELU as kernels of their "
                                     "own instead of cuBLASLt epilogues"),
       cl::init(false));
-  static cl::opt<bool> noAttentionViews(
-      "no-attention-views", cl::desc("--target=cuda: keep the head transposes (and QKV splits) "
+  static cl::opt<bool> noAttentionViews(cl::cat(targetCat), "no-attention-views", cl::desc("--target=cuda: keep the head transposes (and QKV splits) "
                                      "around attention as copy kernels"),
       cl::init(false));
-  static cl::opt<std::string> cudaArchs(
-      "cuda-arch", cl::desc("CUDA architectures to embed images for (cubins: "
+  static cl::opt<std::string> cudaArchs(cl::cat(targetCat), "cuda-arch", cl::desc("CUDA architectures to embed images for (cubins: "
                             "sm_XX, PTX: compute_XX)"),
       cl::init("sm_80,sm_90,compute_80"));
-  static cl::opt<std::string> weights(
-      "weights",
+  static cl::opt<std::string> weights(cl::cat(targetCat), "weights",
       cl::desc("where packages keep weights: 'embedded' (copied in, the "
                "default) or 'external' (references into the model's files)"),
       cl::init("embedded"));
-  static cl::opt<std::string> mesh(
-      "mesh", cl::desc("fixed device mesh: dp=2,tp=4 (data parallel over the "
+  static cl::opt<std::string> mesh(cl::cat(planCat), "mesh", cl::desc("fixed device mesh: dp=2,tp=4 (data parallel over the "
                        "first dimension of inputs and outputs; tensor parallel "
                        "inside layers, weights split tp ways)"),
       cl::init(""));
-  static cl::opt<int64_t> devices(
-      "devices", cl::desc("plan for N devices: the compiler chooses dp x tp"),
+  static cl::opt<int64_t> devices(cl::cat(planCat), "devices", cl::desc("plan for N devices: the compiler chooses dp x tp x pp and micro-batches (N CPU devices without --cluster)"),
       cl::init(0));
-  static cl::opt<std::string> cluster(
-      "cluster", cl::desc("cluster the plan is made for: a preset (cpu, "
+  static cl::opt<std::string> cluster(cl::cat(planCat), "cluster", cl::desc("cluster the plan is made for: a preset (cpu, "
                           "a100-nvlink-8, h100-nvlink-8, h100-ib-N) or a JSON "
                           "file (docs/cluster-spec.md)"),
       cl::init("cpu"));
-  static cl::opt<std::string> objective(
-      "objective", cl::desc("latency (time of one batch, the default) or "
+  static cl::opt<std::string> objective(cl::cat(planCat), "objective", cl::desc("latency (time of one batch, the default) or "
                             "throughput (samples per second)"),
       cl::init("latency"));
-  static cl::list<std::string> hints(
-      "shard", cl::desc("fix a weight's layout on the tp axis: NAME=R|S0|S1..."),
+  static cl::list<std::string> hints(cl::cat(planCat), "shard", cl::desc("fix a weight's layout on the tp axis: NAME=R|S0|S1..."),
       cl::value_desc("NAME=LAYOUT"));
-  static cl::opt<int64_t> microbatches(
-      "microbatches", cl::desc("micro-batches per pipeline (default: the "
+  static cl::opt<int64_t> microbatches(cl::cat(planCat), "microbatches", cl::desc("micro-batches per pipeline (default: the "
                                "compiler chooses)"),
       cl::init(0));
-  static cl::opt<std::string> pipelineSplit(
-      "pipeline-split", cl::desc("how stages are cut: balanced (dynamic "
+  static cl::opt<std::string> pipelineSplit(cl::cat(planCat), "pipeline-split", cl::desc("how stages are cut: balanced (dynamic "
                                  "programming, the default) or even (the same "
                                  "number of layers each, as Megatron-LM does)"),
       cl::init("balanced"));
-  static cl::opt<bool> explain(
-      "explain", cl::desc("print the chosen plan and every alternative considered "
+  static cl::opt<bool> explain(cl::cat(planCat), "explain", cl::desc("print the chosen plan and every alternative considered "
                           "with its predicted time and memory, and why meshes "
                           "were ruled out"),
       cl::init(false));
-  static cl::opt<int64_t> emitRank(
-      "rank", cl::desc("the rank --emit=partitioned prints"), cl::init(0));
-  static cl::opt<bool> planOnly(
-      "plan-only", cl::desc("plan a model whose weight files are absent; the "
+  static cl::opt<int64_t> emitRank(cl::cat(outputCat), "rank", cl::desc("the rank --emit=partitioned prints"), cl::init(0));
+  static cl::opt<bool> planOnly(cl::cat(inputCat), "plan-only", cl::desc("plan a model whose weight files are absent; the "
                             "package can be inspected, not run"),
       cl::init(false));
-  static cl::opt<std::string> output("o", cl::desc("output file"),
+  static cl::opt<std::string> output(cl::cat(outputCat), "o", cl::desc("output file"),
                                      cl::value_desc("file"), cl::init("-"));
-  cl::ParseCommandLineOptions(argc, argv,
-                              "Tessera compiler: ONNX model -> tsr IR\n");
+  cl::HideUnrelatedOptions({&inputCat, &planCat, &targetCat, &outputCat});
+  cl::SetVersionPrinter([](llvm::raw_ostream &os) {
+    os << "tessera-compile " << TESSERA_VERSION << " (MLIR/LLVM " << LLVM_VERSION_STRING
+       << ")\n";
+  });
+  cl::ParseCommandLineOptions(
+      argc, argv,
+      "Tessera compiler: ONNX model -> partitioned package (.tpkg)\n\n"
+      "  tessera-compile model.onnx --batch 8 --seq 512 --devices 8 -o model.tpkg\n\n"
+      "Pipeline: import -> tsr-graph-pipeline -> tsr-partition-split-batch -> "
+      "tsr-partition-search\n  -> tsr-partition-cut-stages -> tsr-partition-spmd -> "
+      "tsr-lower-plan -> package\n  (each pass runs alone in tessera-opt; docs/pipeline.md)\n");
 
   onnx::ImportOptions options;
   for (const std::string &spec : inputShapes) {
@@ -380,11 +376,15 @@ int tessera::compileMain(int argc, char **argv) {
     OwningOpRef<ModuleOp> module;
     std::string error;
   };
-  std::map<int64_t, Replica> replicas;
+  // By (batch parts, fused projections cut for tp > 1): the cut rewrites the
+  // function, so plans of other tp degrees must not share it.
+  std::map<std::pair<int64_t, bool>, Replica> replicas;
   // A replica computes batch / parts samples: the function's batch split in
   // tsr (tsr-partition-split-batch), whatever the exporter fixed in the file.
-  auto importReplica = [&](int64_t parts, Replica &r) {
+  auto importReplica = [&](int64_t parts, bool cutProjections, Replica &r) {
     r.module = OwningOpRef<ModuleOp>(cast<ModuleOp>((*module)->clone()));
+    if (cutProjections)
+      partition::splitFusedProjections(r.module->lookupSymbol<func::FuncOp>("main"));
     if (parts == 1)
       return;
     ScopedDiagnosticHandler capture(&context, [&](Diagnostic &diag) {
@@ -407,10 +407,10 @@ int tessera::compileMain(int argc, char **argv) {
       r.module = nullptr;
     }
   };
-  auto replicaFor = [&](int64_t parts) -> Replica & {
-    auto [it, fresh] = replicas.try_emplace(parts);
+  auto replicaFor = [&](int64_t parts, int64_t tp) -> Replica & {
+    auto [it, fresh] = replicas.try_emplace({parts, tp > 1});
     if (fresh)
-      importReplica(parts, it->second);
+      importReplica(parts, tp > 1, it->second);
     return it->second;
   };
   struct Search {
@@ -424,8 +424,6 @@ int tessera::compileMain(int argc, char **argv) {
     if (!fresh)
       return result;
     auto func = replica.lookupSymbol<func::FuncOp>("main");
-    if (tp > 1)
-      partition::splitFusedProjections(func);
     partition::PartitionOptions po;
     po.tp = tp;
     po.hints = hintMap;
@@ -471,7 +469,7 @@ int tessera::compileMain(int argc, char **argv) {
       if (ranks > spec->devices() && devices > 0)
         c.ruledOut = "more ranks than the cluster's " + std::to_string(spec->devices()) + " devices";
       if (c.ruledOut.empty()) {
-        Replica &replica = replicaFor(c.dp * m);
+        Replica &replica = replicaFor(c.dp * m, c.tp);
         c.replica = replica.module ? *replica.module : nullptr;
         c.ruledOut = replica.error;
       }

@@ -27,6 +27,8 @@
 #include "tessera/runtime/Package.h"
 #include "tessera/runtime/tpkg_generated.h"
 
+#include "tools/ToolArgs.h"
+
 #include <algorithm>
 #include <cctype>
 #include <cmath>
@@ -317,32 +319,57 @@ void printCuda(const tpkg::Package &plan, bool all) {
 
 int main(int argc, char **argv) {
   std::string path, tensorName, htmlPath, tracePath, profilePath;
-  bool json = false, kernels = false;
-  const char *usage = "usage: tessera-inspect model.tpkg [--json] [--tensor NAME] "
-                      "[--html report.html [--trace trace.json]] [--profile profile.json] "
-                      "[--kernels]\n";
-  for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--json") == 0)
+  bool json = false, kernels = false, allRanks = false;
+  const char *usage =
+      "usage: tessera-inspect model.tpkg [options]\n"
+      "  Shows a compiled package: mesh, pipeline stages, prediction, inputs and\n"
+      "  outputs, and per rank its parameters, activation arena, FLOPs, kernels and\n"
+      "  collective traffic (ranks with identical figures share a row past 8 ranks).\n\n"
+      "options:\n"
+      "  --json                 the same as JSON (schema tessera-inspect/1), one entry per rank\n"
+      "  --all-ranks            one row per rank however many there are\n"
+      "  --tensor NAME          which rank holds which block of weight NAME\n"
+      "  --html FILE            an HTML report (--trace FILE adds a tessera-run trace)\n"
+      "  --trace FILE           with --html: a Chrome trace written by tessera-run --trace\n"
+      "  --profile FILE         predicted against measured time per op (tessera-run --profile-json)\n"
+      "  --kernels              the generated CUDA modules and kernels (--target=cuda)\n"
+      "  --help, --version\n";
+  std::vector<std::string> args = tools::expandArgs(argc, argv);
+  if (auto code = tools::helpOrVersion(args, "tessera-inspect", usage, rt::kPackageFormatVersion))
+    return *code;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string &a = args[i];
+    auto value = [&](std::string &out) {
+      if (i + 1 >= args.size()) {
+        std::fprintf(stderr, "error: %s needs a value: %s FILE-or-NAME\n", a.c_str(), a.c_str());
+        return false;
+      }
+      out = args[++i];
+      return true;
+    };
+    if (a == "--json")
       json = true;
-    else if (std::strcmp(argv[i], "--kernels") == 0)
+    else if (a == "--kernels")
       kernels = true;
-    else if (std::strcmp(argv[i], "--tensor") == 0 && i + 1 < argc)
-      tensorName = argv[++i];
-    else if (std::strcmp(argv[i], "--html") == 0 && i + 1 < argc)
-      htmlPath = argv[++i];
-    else if (std::strcmp(argv[i], "--trace") == 0 && i + 1 < argc)
-      tracePath = argv[++i];
-    else if (std::strcmp(argv[i], "--profile") == 0 && i + 1 < argc)
-      profilePath = argv[++i];
-    else if (argv[i][0] != '-' && path.empty())
-      path = argv[i];
+    else if (a == "--all-ranks")
+      allRanks = true;
+    else if (a == "--tensor" || a == "--html" || a == "--trace" || a == "--profile") {
+      std::string &out = a == "--tensor" ? tensorName
+                         : a == "--html" ? htmlPath
+                         : a == "--trace" ? tracePath
+                                          : profilePath;
+      if (!value(out))
+        return 2;
+    } else if (!a.empty() && a[0] != '-' && path.empty())
+      path = a;
     else {
-      std::fprintf(stderr, "%s", usage);
+      std::fprintf(stderr, "error: %s '%s' (tessera-inspect --help lists the options)\n",
+                   a[0] == '-' ? "unknown option" : "unexpected argument", a.c_str());
       return 2;
     }
   }
   if (path.empty()) {
-    std::fprintf(stderr, "%s", usage);
+    std::fprintf(stderr, "error: no package given\n%s", usage);
     return 2;
   }
   std::shared_ptr<rt::Package> package;
@@ -499,22 +526,41 @@ int main(int argc, char **argv) {
     std::printf(" %14s %14s %14s %14s", "all-reduce (B)", "all-gather (B)",
                 "red-scatter (B)", "sent (B)");
   std::printf("\n");
+  // One row per rank; past a screenful, ranks with identical figures share a
+  // row ("0-7,16-23 (16)") unless --all-ranks asks for every one.
+  std::vector<std::string> rowText;
   for (const RankSummary &r : ranks) {
     int kernels = 0;
     for (const auto &[op, n] : r.kernels)
       kernels += n;
-    std::printf("%-5d %16llu %16llu %14.3f %8d", r.rank,
-                (unsigned long long)r.parameterBytes, (unsigned long long)r.arenaBytes,
-                r.flops / 1e9, kernels);
+    char row[256];
+    int at = std::snprintf(row, sizeof row, " %16llu %16llu %14.3f %8d",
+                           (unsigned long long)r.parameterBytes,
+                           (unsigned long long)r.arenaBytes, r.flops / 1e9, kernels);
     auto get = [&](const char *k) {
       auto it = r.traffic.find(k);
       return it == r.traffic.end() ? 0.0 : it->second;
     };
     if (traffic)
-      std::printf(" %14.0f %14.0f %14.0f %14.0f", get("all_reduce"), get("all_gather"),
-                  get("reduce_scatter"), get("send"));
-    std::printf("\n");
+      std::snprintf(row + at, sizeof row - size_t(at), " %14.0f %14.0f %14.0f %14.0f",
+                    get("all_reduce"), get("all_gather"), get("reduce_scatter"), get("send"));
+    rowText.push_back(row);
   }
+  std::vector<std::pair<std::string, std::vector<int>>> rows; // figures, ranks
+  bool group = ranks.size() > 8 && !allRanks;
+  for (size_t i = 0; i < ranks.size(); ++i) {
+    auto same = std::find_if(rows.begin(), rows.end(),
+                             [&](const auto &row) { return row.first == rowText[i]; });
+    if (group && same != rows.end())
+      same->second.push_back(ranks[i].rank);
+    else
+      rows.push_back({rowText[i], {ranks[i].rank}});
+  }
+  for (const auto &[text, ids] : rows)
+    std::printf("%-5s%s\n", formatRanks(ids).c_str(), text.c_str());
+  if (group && rows.size() < ranks.size())
+    std::printf("(%zu ranks in %zu group%s of identical figures; --all-ranks lists each)\n",
+                ranks.size(), rows.size(), rows.size() == 1 ? "" : "s");
   if (!ranks.empty()) {
     std::printf("kernels of rank 0:");
     for (const auto &[op, n] : ranks[0].kernels)

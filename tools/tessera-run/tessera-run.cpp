@@ -37,6 +37,8 @@
 #include <map>
 #include <mutex>
 #include <sstream>
+#include "tools/ToolArgs.h"
+
 #include <string>
 #include <thread>
 #include <vector>
@@ -45,20 +47,35 @@ using namespace tessera::rt;
 
 namespace {
 
+const char *kUsage =
+    "usage: tessera-run model.tpkg [options]\n"
+    "  Runs a compiled package: one rank, all ranks as threads (--ranks), or one rank\n"
+    "  per process under mpirun (mpirun -np N tessera-run model.tpkg ...).\n\n"
+    "inputs and outputs:\n"
+    "  --input NAME=FILE      an input (.npy or ONNX TensorProto .pb); missing inputs are\n"
+    "                         generated deterministically\n"
+    "  --output NAME=FILE     write an output (.npy)\n"
+    "  --check NAME=FILE      compare an output with FILE (--rtol R, --atol A; 1e-4)\n"
+    "  --test-data DIR        inputs and expected outputs of an ONNX test folder\n"
+    "running:\n"
+    "  --ranks N              run N ranks as threads (default: all the package's ranks)\n"
+    "  --timeout SECONDS      fail instead of hanging when a rank stops (default 60)\n"
+    "  --schedule gpipe       the pipeline schedule\n"
+    "  --repeat N             run N times\n"
+    "  --backend cpu|cuda|cuda-host   cuda runs a --target=cuda package on the GPU;\n"
+    "                         cuda-host emulates its kernels on the CPU\n"
+    "  --device N             the GPU of rank 0 (others follow)\n"
+    "  --comm nccl            with --backend cuda: NCCL collectives, one GPU per rank\n"
+    "  --random-weights SEED  random weights (packages compiled with --plan-only)\n"
+    "measuring:\n"
+    "  --profile              per-kernel times\n"
+    "  --profile-json FILE    per-kernel times as JSON (for tessera-inspect --profile)\n"
+    "  --trace FILE           a Chrome trace of every rank\n"
+    "  --bench N              median time of N runs of a single-rank package, no I/O\n"
+    "  --help, --version\n";
+
 int usage() {
-  std::fprintf(stderr,
-               "usage: tessera-run model.tpkg [--input NAME=FILE.npy]... "
-               "[--output NAME=FILE.npy]... [--check NAME=FILE.npy]... "
-               "[--test-data DIR] [--rtol R] [--atol A] [--repeat N] [--profile]\n"
-               "       [--ranks N] [--timeout SECONDS] [--trace out.json] [--schedule gpipe]\n"
-               "       [--profile-json out.json]  (per-kernel times, for tessera-inspect --profile)\n"
-               "       [--backend cpu|cuda|cuda-host] [--device N] [--random-weights SEED]\n"
-               "       [--bench N]  (median time of N runs of a single-rank package, no I/O)\n"
-               "       [--comm nccl]  (with --backend cuda: NCCL collectives, one GPU per rank)\n"
-               "  --backend cuda runs a --target=cuda package on the GPU (several ranks on one\n"
-               "  GPU are virtual devices); cuda-host emulates the same kernels on the CPU.\n"
-               "  A partitioned package runs all its ranks as threads (--ranks), or one\n"
-               "  rank per process under mpirun (mpirun -np N tessera-run model.tpkg ...).\n");
+  std::fprintf(stderr, "%s", kUsage);
   return 2;
 }
 
@@ -207,7 +224,10 @@ private:
 } // namespace
 
 int main(int argc, char **argv) {
-  if (argc < 2)
+  std::vector<std::string> args = tessera::tools::expandArgs(argc, argv);
+  if (auto code = tessera::tools::helpOrVersion(args, "tessera-run", kUsage, kPackageFormatVersion))
+    return *code;
+  if (args.empty())
     return usage();
   std::string packagePath;
   std::map<std::string, std::string> inputs, outputs, checks;
@@ -222,9 +242,30 @@ int main(int argc, char **argv) {
   int dieRank = -1, dieMicrobatch = 0;
   std::string profileJson;
   SessionOptions sessionOptions; // device -1: rank r on GPU r modulo the GPUs
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i];
-    auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
+  bool bad = false;
+  for (size_t i = 0; i < args.size() && !bad; ++i) {
+    std::string arg = args[i];
+    auto next = [&]() -> std::string {
+      if (i + 1 < args.size())
+        return args[++i];
+      std::fprintf(stderr, "error: %s needs a value (tessera-run --help)\n", arg.c_str());
+      bad = true;
+      return "";
+    };
+    auto integer = [&](long long min, long long max) -> long long {
+      long long v = min;
+      std::string text = next();
+      if (!bad && !tessera::tools::parseInt(arg, text, min, max, v))
+        bad = true;
+      return v;
+    };
+    auto number = [&](double min) -> double {
+      double v = min;
+      std::string text = next();
+      if (!bad && !tessera::tools::parseNumber(arg, text, min, v))
+        bad = true;
+      return v;
+    };
     std::string name, file;
     if (arg == "--input" || arg == "--output" || arg == "--check") {
       std::string spec = next();
@@ -236,13 +277,13 @@ int main(int argc, char **argv) {
     } else if (arg == "--test-data") {
       testData = next();
     } else if (arg == "--rtol") {
-      rtol = std::atof(next().c_str());
+      rtol = number(0);
     } else if (arg == "--atol") {
-      atol = std::atof(next().c_str());
+      atol = number(0);
     } else if (arg == "--repeat") {
-      repeat = std::max(1, std::atoi(next().c_str()));
+      repeat = int(integer(1, 1000000));
     } else if (arg == "--ranks") {
-      ranks = std::atoi(next().c_str());
+      ranks = int(integer(1, 1 << 20));
     } else if (arg == "--trace") {
       tracePath = next();
     } else if (arg == "--profile-json") {
@@ -259,7 +300,7 @@ int main(int argc, char **argv) {
     } else if (arg == "--schedule") {
       scheduleName = next();
     } else if (arg == "--timeout") {
-      timeoutSeconds = std::atof(next().c_str());
+      timeoutSeconds = number(0);
     } else if (arg == "--profile") {
       profile = true;
     } else if (arg == "--backend") {
@@ -267,22 +308,28 @@ int main(int argc, char **argv) {
     } else if (arg == "--comm") {
       commKind = next();
     } else if (arg == "--bench") {
-      benchRuns = std::max(1, std::atoi(next().c_str()));
+      benchRuns = int(integer(1, 1000000));
     } else if (arg == "--random-weights") {
-      sessionOptions.randomWeights = std::strtoull(next().c_str(), nullptr, 10);
+      sessionOptions.randomWeights = uint64_t(integer(0, (1ll << 62)));
     } else if (arg == "--device") {
-      sessionOptions.device = std::atoi(next().c_str());
+      sessionOptions.device = int(integer(-1, 1024));
     } else if (!arg.empty() && arg[0] == '-') {
-      std::fprintf(stderr, "error: unknown option '%s'\n", arg.c_str());
-      return usage();
+      std::fprintf(stderr, "error: unknown option '%s' (tessera-run --help lists the options)\n",
+                   arg.c_str());
+      return 2;
     } else if (packagePath.empty()) {
       packagePath = arg;
     } else {
-      return usage();
+      std::fprintf(stderr, "error: unexpected argument '%s': one package per run\n", arg.c_str());
+      return 2;
     }
   }
-  if (packagePath.empty())
+  if (bad)
+    return 2;
+  if (packagePath.empty()) {
+    std::fprintf(stderr, "error: no package given\n");
     return usage();
+  }
 
   auto check = [](const Status &s) {
     if (s.ok())
