@@ -178,6 +178,9 @@ std::string ClusterSpec::toJSON() const {
 }
 
 llvm::Expected<tessera::ClusterSpec> tessera::ClusterSpec::load(llvm::StringRef nameOrFile) {
+  // The JSON text itself (tessera-compile hands its cluster to the passes so).
+  if (nameOrFile.ltrim().starts_with("{"))
+    return fromJSON(nameOrFile);
   if (!nameOrFile.ends_with(".json"))
     return preset(nameOrFile);
   auto buffer = llvm::MemoryBuffer::getFile(nameOrFile);

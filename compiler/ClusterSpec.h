@@ -69,7 +69,8 @@ struct ClusterSpec {
   /// A preset by name: cpu, a100-nvlink-8, h100-nvlink-8, or h100-ib-N
   /// (N H100s, 8 per node, InfiniBand between nodes).
   static llvm::Expected<ClusterSpec> preset(llvm::StringRef name);
-  /// A preset, or the JSON file `nameOrFile` when it ends in ".json".
+  /// A preset, the JSON file `nameOrFile` when it ends in ".json", or JSON
+  /// text when it starts with "{".
   static llvm::Expected<ClusterSpec> load(llvm::StringRef nameOrFile);
   /// The preset names (h100-ib-N listed as h100-ib-64).
   static std::vector<std::string> presetNames();

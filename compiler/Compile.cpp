@@ -7,6 +7,7 @@
 #include "compiler/Compile.h"
 #include "compiler/CostModel.h"
 #include "compiler/CudaTarget.h"
+#include "compiler/MeshSearch.h"
 #include "compiler/Registration.h"
 #include "compiler/PackageWriter.h"
 #include "compiler/Pipelines.h"
@@ -285,37 +286,23 @@ int tessera::compileMain(int argc, char **argv) {
     });
 
   // The meshes to consider: the one given, every dp x tp x pp of --devices,
-  // or one device; with pipelines, every micro-batch count that divides the
-  // replica's batch unless --microbatches fixes it.
-  struct MeshChoice {
-    int64_t dp, tp, pp;
-  };
-  std::vector<MeshChoice> meshes;
+  // or one device.
+  MeshSearchOptions searchOptions;
   if (!mesh.empty() && devices > 0) {
     llvm::errs() << "error: give --mesh or --devices, not both\n";
     return 2;
   }
   if (!mesh.empty()) {
-    int64_t dp = 1, tp = 1, pp = 1;
-    llvm::SmallVector<llvm::StringRef> parts;
-    llvm::StringRef(mesh).split(parts, ',');
-    for (llvm::StringRef part : parts) {
-      auto [axis, size] = part.split('=');
-      int64_t v;
-      if (size.getAsInteger(10, v) || v < 1 || (axis != "dp" && axis != "tp" && axis != "pp")) {
-        llvm::errs() << "error: --mesh '" << mesh << "': expected dp=N,tp=M,pp=K\n";
-        return 2;
-      }
-      (axis == "dp" ? dp : axis == "tp" ? tp : pp) = v;
+    llvm::Expected<MeshShape> shape = parseMesh(mesh);
+    if (!shape) {
+      llvm::errs() << "error: " << llvm::toString(shape.takeError()) << "\n";
+      return 2;
     }
-    meshes.push_back({dp, tp, pp});
+    searchOptions.meshes = {*shape};
   } else if (devices > 0) {
-    for (int64_t tp = 1; tp <= devices; ++tp)
-      for (int64_t pp = 1; tp * pp <= devices; ++pp)
-        if (devices % (tp * pp) == 0 && (pp == 1 || tp <= 8))
-          meshes.push_back({devices / (tp * pp), tp, pp});
+    searchOptions.meshes = enumerateMeshes(devices);
   } else {
-    meshes.push_back({1, 1, 1});
+    searchOptions.meshes = {MeshShape()};
   }
   if (objective != "latency" && objective != "throughput") {
     llvm::errs() << "error: --objective must be latency or throughput\n";
@@ -329,25 +316,15 @@ int tessera::compileMain(int argc, char **argv) {
     llvm::errs() << "error: --microbatches must be at least 1\n";
     return 2;
   }
-  std::map<std::string, std::string> hintMap;
   for (const std::string &h : hints) {
     auto [name, layout] = llvm::StringRef(h).split('=');
     if (name.empty() || layout.empty()) {
       llvm::errs() << "error: --shard '" << h << "' is not NAME=LAYOUT\n";
       return 2;
     }
-    hintMap[name.str()] = layout.str();
+    searchOptions.hints[name.str()] = layout.str();
   }
-  llvm::Expected<ClusterSpec> spec =
-      llvm::StringRef(cluster).ends_with(".json")
-          ? [&]() -> llvm::Expected<ClusterSpec> {
-              auto buffer = llvm::MemoryBuffer::getFile(cluster);
-              if (!buffer)
-                return llvm::createStringError(llvm::inconvertibleErrorCode(),
-                                               "cannot read '" + cluster + "'");
-              return ClusterSpec::fromJSON((*buffer)->getBuffer());
-            }()
-          : ClusterSpec::preset(cluster);
+  llvm::Expected<ClusterSpec> spec = ClusterSpec::load(cluster);
   if (!spec) {
     llvm::errs() << "error: --cluster: " << llvm::toString(spec.takeError()) << "\n";
     return 2;
@@ -356,257 +333,70 @@ int tessera::compileMain(int argc, char **argv) {
   // or a mesh of N ranks without --cluster plans for N such devices.
   if (cluster.getNumOccurrences() == 0) {
     int64_t wanted = devices;
-    for (const MeshChoice &c : meshes)
-      wanted = std::max(wanted, c.dp * c.tp * c.pp);
+    for (const MeshShape &c : searchOptions.meshes)
+      wanted = std::max(wanted, c.ranks());
     if (wanted > spec->devices())
       spec->devicesPerNode = int(wanted);
   }
-  CostModel cost(*spec);
-  double memoryCap = spec->device.memoryBytes * 0.9;
-
-  // Replicas at batch / (dp x microbatches), imported once per size; the
-  // tensor-parallel search once per (size, tp).
-  auto global = module->lookupSymbol<func::FuncOp>("main");
-  int64_t globalBatch = -1;
-  for (Type t : global.getArgumentTypes())
-    if (auto shape = cast<RankedTensorType>(t).getShape(); !shape.empty())
-      globalBatch = globalBatch < 0 ? shape[0] : std::min(globalBatch, shape[0]);
-  // Each cache entry holds its result or why there is none.
-  struct Replica {
-    OwningOpRef<ModuleOp> module;
-    std::string error;
-  };
-  // By (batch parts, fused projections cut for tp > 1): the cut rewrites the
-  // function, so plans of other tp degrees must not share it.
-  std::map<std::pair<int64_t, bool>, Replica> replicas;
-  // A replica computes batch / parts samples: the function's batch split in
-  // tsr (tsr-partition-split-batch), whatever the exporter fixed in the file.
-  auto importReplica = [&](int64_t parts, bool cutProjections, Replica &r) {
-    r.module = OwningOpRef<ModuleOp>(cast<ModuleOp>((*module)->clone()));
-    if (cutProjections)
-      partition::splitFusedProjections(r.module->lookupSymbol<func::FuncOp>("main"));
-    if (parts == 1)
-      return;
-    ScopedDiagnosticHandler capture(&context, [&](Diagnostic &diag) {
-      if (diag.getSeverity() != DiagnosticSeverity::Error)
-        return success();
-      if (!r.error.empty())
-        r.error += "; ";
-      if (auto name = dyn_cast<NameLoc>(diag.getLocation()))
-        r.error += "node '" + name.getName().str() + "': ";
-      r.error += diag.str();
-      return success();
-    });
-    PassManager pm(&context);
-    partition::SplitBatchPassOptions split;
-    split.parts = parts;
-    pm.addNestedPass<func::FuncOp>(partition::createSplitBatchPass(split));
-    if (failed(pm.run(*r.module))) {
-      if (r.error.empty())
-        r.error = "the batch does not split " + std::to_string(parts) + " ways";
-      r.module = nullptr;
-    }
-  };
-  auto replicaFor = [&](int64_t parts, int64_t tp) -> Replica & {
-    auto [it, fresh] = replicas.try_emplace({parts, tp > 1});
-    if (fresh)
-      importReplica(parts, tp > 1, it->second);
-    return it->second;
-  };
-  struct Search {
-    std::optional<partition::ShardingPlan> plan;
-    std::string error;
-  };
-  std::map<std::tuple<int64_t, int64_t, bool>, Search> searches;
-  auto search = [&](int64_t parts, int64_t tp, bool pipelined, ModuleOp replica) -> Search & {
-    auto [it, fresh] = searches.try_emplace({parts, tp, pipelined});
-    Search &result = it->second;
-    if (!fresh)
-      return result;
-    auto func = replica.lookupSymbol<func::FuncOp>("main");
-    partition::PartitionOptions po;
-    po.tp = tp;
-    po.hints = hintMap;
-    // A pipelined replica spreads its weights over its stages; the slicer
-    // holds each stage to one device.
-    po.memoryCap = pipelined ? std::numeric_limits<double>::infinity() : memoryCap;
-    ScopedDiagnosticHandler quiet(&context, [&](Diagnostic &d) {
-      result.error = d.str();
-      return success();
-    });
-    FailureOr<partition::ShardingPlan> plan = partition::searchSharding(func, cost, po);
-    if (succeeded(plan))
-      result.plan = std::move(*plan);
-    else if (result.error.empty())
-      result.error = "no plan";
-    return result;
-  };
-
-  struct Candidate {
-    int64_t dp, tp, pp, m;
-    std::string ruledOut;
-    ModuleOp replica;
-    const partition::ShardingPlan *plan = nullptr;
-    partition::PipelineStages stages;
-    double seconds = 0;
-  };
-  std::vector<Candidate> candidates;
-  for (const MeshChoice &choice : meshes) {
-    std::vector<int64_t> counts;
-    if (choice.pp == 1)
-      counts = {1};
-    else if (microbatches > 0)
-      counts = {microbatches};
-    else
-      for (int64_t m = 1; globalBatch > 0 && m <= globalBatch / choice.dp; ++m)
-        if ((globalBatch / choice.dp) % m == 0)
-          counts.push_back(m);
-    if (counts.empty())
-      counts = {1};
-    for (int64_t m : counts) {
-      Candidate c{choice.dp, choice.tp, choice.pp, m, "", nullptr, nullptr, {}, 0};
-      int64_t ranks = c.dp * c.tp * c.pp;
-      if (ranks > spec->devices() && devices > 0)
-        c.ruledOut = "more ranks than the cluster's " + std::to_string(spec->devices()) + " devices";
-      if (c.ruledOut.empty()) {
-        Replica &replica = replicaFor(c.dp * m, c.tp);
-        c.replica = replica.module ? *replica.module : nullptr;
-        c.ruledOut = replica.error;
-      }
-      if (c.ruledOut.empty()) {
-        Search &found = search(c.dp * m, c.tp, c.pp > 1, c.replica);
-        c.plan = found.plan ? &*found.plan : nullptr;
-        c.ruledOut = found.error;
-      }
-      if (c.ruledOut.empty()) {
-        if (c.pp == 1) {
-          c.seconds = c.plan->totalSeconds();
-          if (c.plan->weightBytesPerRank > memoryCap)
-            c.ruledOut = "weights need " + std::to_string(int64_t(c.plan->weightBytesPerRank / 1048576)) +
-                         " MiB per rank";
-        } else {
-          std::string why;
-          auto func = c.replica.lookupSymbol<func::FuncOp>("main");
-          FailureOr<partition::PipelineStages> stages =
-              partition::sliceStages(func, *c.plan, c.pp, cost, memoryCap, why,
-                                     pipelineSplit == "even");
-          if (failed(stages)) {
-            c.ruledOut = why;
-          } else {
-            c.stages = *stages;
-            // GPipe fill-drain: a batch takes m + pp - 1 steps of the slowest
-            // stage; batches streamed back to back leave one every m steps.
-            c.seconds = double(objective == "throughput" ? m : m + c.pp - 1) *
-                        stages->stepSeconds;
-          }
-        }
-      }
-      if (devices > 0 || meshes.size() > 1 || counts.size() > 1) {
-        llvm::errs() << "tessera-compile: mesh dp=" << c.dp << " tp=" << c.tp;
-        if (c.pp > 1)
-          llvm::errs() << " pp=" << c.pp << " microbatches=" << m;
-        llvm::errs() << ": ";
-        if (c.ruledOut.empty()) {
-          llvm::errs() << llvm::format("predicted %.4f ms", c.seconds * 1e3);
-          if (c.pp > 1)
-            llvm::errs() << llvm::format(" (bubble %.0f%%)",
-                                         100.0 * double(c.pp - 1) / double(m + c.pp - 1));
-          else
-            llvm::errs() << llvm::format(" (compute %.4f, communication %.4f)",
-                                         c.plan->computeSeconds * 1e3, c.plan->commSeconds * 1e3);
-          llvm::errs() << llvm::format(", weights %.1f MiB per rank\n",
-                                       (c.pp > 1 ? *std::max_element(c.stages.weightBytes.begin(),
-                                                                     c.stages.weightBytes.end())
-                                                 : c.plan->weightBytesPerRank) /
-                                           1048576.0);
-        } else {
-          llvm::errs() << "ruled out: " << c.ruledOut << "\n";
-        }
-      }
-      candidates.push_back(std::move(c));
-    }
-  }
-  // Latency: the time of one batch. Throughput: the time per batch when
-  // batches stream back to back (pipelines overlap them).
-  const Candidate *best = nullptr;
-  for (const Candidate &c : candidates)
-    if (c.ruledOut.empty() && (!best || c.seconds < best->seconds - 1e-15))
-      best = &c;
+  searchOptions.microbatches = microbatches;
+  searchOptions.throughput = objective == "throughput";
+  searchOptions.evenStages = pipelineSplit == "even";
+  searchOptions.limitToCluster = devices > 0;
+  MeshSearch meshSearch(*module, *spec, searchOptions);
+  const CostModel &cost = meshSearch.cost();
+  const MeshCandidate *best = meshSearch.run(llvm::errs());
   if (!best) {
-    for (const Candidate &c : candidates)
-      llvm::errs() << "error: mesh dp=" << c.dp << " tp=" << c.tp
-                   << (c.pp > 1 ? " pp=" + std::to_string(c.pp) : std::string()) << ": "
-                   << c.ruledOut << "\n";
+    meshSearch.printRuledOut(llvm::errs());
     return 1;
   }
-  if (explain) {
-    // The chosen plan and every alternative in order of predicted time, then
-    // the meshes ruled out and why.
-    std::vector<const Candidate *> order;
-    for (const Candidate &c : candidates)
-      if (c.ruledOut.empty())
-        order.push_back(&c);
-    std::stable_sort(order.begin(), order.end(), [](const Candidate *a, const Candidate *b) {
-      return a->seconds < b->seconds;
-    });
-    auto memory = [](const Candidate *c) {
-      return c->pp > 1 ? *std::max_element(c->stages.weightBytes.begin(),
-                                           c->stages.weightBytes.end())
-                       : c->plan->weightBytesPerRank;
-    };
-    llvm::outs() << llvm::format("%-6s %-24s %14s %10s %16s\n", "", "mesh (dp x tp x pp / m)",
-                                 "predicted ms", "vs chosen", "weights MiB/rank");
-    for (const Candidate *c : order) {
-      std::string meshText = std::to_string(c->dp) + " x " + std::to_string(c->tp) + " x " +
-                             std::to_string(c->pp) + " / " + std::to_string(c->m);
-      llvm::outs() << llvm::format("%-6s %-24s %14.4f %9.2fx %16.1f\n",
-                                   c == best ? "chosen" : "", meshText.c_str(),
-                                   c->seconds * 1e3, c->seconds / best->seconds,
-                                   memory(c) / 1048576.0);
-    }
-    for (const Candidate &c : candidates)
-      if (!c.ruledOut.empty())
-        llvm::outs() << "ruled out: " << c.dp << " x " << c.tp << " x " << c.pp << " / " << c.m
-                     << ": " << c.ruledOut << "\n";
-    llvm::outs() << llvm::format("memory cap per device: %.1f MiB of weights (90%% of %s's "
-                                 "%.0f GB)\n",
-                                 memoryCap / 1048576.0, spec->device.name.c_str(),
-                                 spec->device.memoryBytes / 1e9);
-  }
+  if (explain)
+    meshSearch.explain(llvm::outs(), *best);
   int64_t dp = best->dp, tp = best->tp, pp = best->pp, m = best->m;
   int64_t ranks = dp * tp * pp;
-  ModuleOp replicaModule = best->replica;
-  auto replica = replicaModule.lookupSymbol<func::FuncOp>("main");
 
-  // The stages' functions and their own searches (boundaries replicated).
-  std::vector<OwningOpRef<ModuleOp>> stageModules;
-  std::vector<partition::ShardingPlan> stagePlans;
-  double stageMemory = 0;
-  if (pp == 1) {
+  // The chosen plan goes on the replica's IR; the partitioning passes take it
+  // from there: tsr-partition-cut-stages and tsr-partition-search on every
+  // stage (pipelines), then tsr-partition-spmd for each tensor-parallel index.
+  {
     partition::ShardingPlan plan = *best->plan;
     plan.dp = dp;
     plan.grid = {dp, tp};
     plan.tpAxis = 1;
-    stagePlans.push_back(plan);
-    stageMemory = plan.weightBytesPerRank;
-  } else {
-    for (int64_t s = 0; s < pp; ++s) {
-      stageModules.push_back(partition::extractStage(
-          replica, best->stages.bounds[size_t(s)], best->stages.bounds[size_t(s) + 1]));
-      auto func = stageModules.back()->lookupSymbol<func::FuncOp>("main");
-      partition::PartitionOptions po;
-      po.dp = dp;
-      po.tp = tp;
-      po.hints = hintMap;
-      po.memoryCap = memoryCap;
-      FailureOr<partition::ShardingPlan> plan = partition::searchSharding(func, cost, po);
-      if (failed(plan))
-        return 1;
-      plan->grid = {dp, pp, tp};
-      plan->tpAxis = 2;
-      stageMemory = std::max(stageMemory, plan->weightBytesPerRank);
-      stagePlans.push_back(std::move(*plan));
-    }
+    ModuleOp replica = best->replica;
+    partition::annotateSharding(replica.lookupSymbol<func::FuncOp>("main"), plan);
+  }
+  ModuleOp replica = best->replica;
+  OwningOpRef<ModuleOp> planned(cast<ModuleOp>(replica->clone()));
+  std::string clusterText = spec->toJSON();
+  if (pp > 1) {
+    PassManager pm(&context);
+    partition::CutStagesPassOptions cut;
+    cut.pp = pp;
+    cut.cluster = clusterText;
+    cut.even = searchOptions.evenStages;
+    pm.addPass(partition::createCutStagesPass(cut));
+    partition::ShardingSearchPassOptions stageSearch;
+    stageSearch.tp = tp;
+    stageSearch.dp = dp;
+    stageSearch.cluster = clusterText;
+    for (const std::string &h : hints)
+      stageSearch.hints.push_back(h);
+    pm.addNestedPass<func::FuncOp>(partition::createShardingSearchPass(stageSearch));
+    if (failed(pm.run(*planned)))
+      return 1;
+  }
+  auto stageFunc = [&](ModuleOp m, int64_t s) {
+    return m.lookupSymbol<func::FuncOp>(pp == 1 ? std::string("main")
+                                                : "stage" + std::to_string(s));
+  };
+  std::vector<partition::ShardingPlan> stagePlans;
+  double stageMemory = 0;
+  for (int64_t s = 0; s < pp; ++s) {
+    FailureOr<partition::ShardingPlan> plan = partition::readSharding(stageFunc(*planned, s));
+    if (failed(plan))
+      return 1;
+    stageMemory = std::max(stageMemory, plan->weightBytesPerRank);
+    stagePlans.push_back(std::move(*plan));
   }
   if (ranks > 1 || devices > 0) {
     llvm::errs() << llvm::format("tessera-compile: mesh dp=%lld x tp=%lld", (long long)dp,
@@ -643,28 +433,36 @@ int tessera::compileMain(int argc, char **argv) {
   if (emit == Emit::Summary)
     return 0;
 
-  // Rank r is replica d, stage s, tp index t with r = (d * pp + s) * tp + t.
-  auto spmdFor = [&](int64_t r) {
-    int64_t s = (r / tp) % pp;
-    auto func = pp == 1 ? replica
-                        : stageModules[size_t(s)]->lookupSymbol<func::FuncOp>("main");
-    return partition::partitionForRank(func, stagePlans[size_t(s)], r % tp);
-  };
+  // One SPMD module per tensor-parallel index (every stage in it); rank r is
+  // replica d, stage s, tp index t with r = (d * pp + s) * tp + t.
+  std::vector<OwningOpRef<ModuleOp>> spmd;
+  for (int64_t t = 0; t < tp; ++t) {
+    OwningOpRef<ModuleOp> rankModule(cast<ModuleOp>((*planned)->clone()));
+    PassManager pm(&context);
+    partition::SpmdPartitionPassOptions spmdOptions;
+    spmdOptions.rank = t;
+    pm.addPass(partition::createSpmdPartitionPass(spmdOptions));
+    if (failed(pm.run(*rankModule)) || failed(verify(*rankModule)))
+      return 1;
+    spmd.push_back(std::move(rankModule));
+  }
   if (emit == Emit::Partitioned) {
     if (emitRank < 0 || emitRank >= ranks) {
       llvm::errs() << "error: --rank " << emitRank << " is not a rank of the "
                    << ranks << "-rank mesh\n";
       return 2;
     }
-    OwningOpRef<ModuleOp> spmd = spmdFor(emitRank);
-    if (failed(verify(*spmd)))
-      return 1;
+    int64_t stage = (emitRank / tp) % pp;
+    OwningOpRef<ModuleOp> shown(cast<ModuleOp>((*spmd[size_t(emitRank % tp)])->clone()));
+    for (func::FuncOp f : llvm::make_early_inc_range(shown->getOps<func::FuncOp>()))
+      if (f != stageFunc(*shown, stage))
+        f.erase();
     return writeText(output, [&](llvm::raw_ostream &os) {
       os << "// rank " << emitRank << " of mesh dp=" << dp << " x tp=" << tp;
       if (pp > 1)
-        os << " x pp=" << pp << " (stage " << (emitRank / tp) % pp << ")";
+        os << " x pp=" << pp << " (stage " << stage << ")";
       os << "\n";
-      spmd->print(os);
+      shown->print(os);
       os << "\n";
     });
   }
@@ -684,15 +482,9 @@ int tessera::compileMain(int argc, char **argv) {
     return cost.computeSeconds(workOf(op), computeTypeOf(op));
   };
   std::vector<lower::ProgramPlan> programs;
-  std::map<int64_t, OwningOpRef<ModuleOp>> spmd; // by (stage, tp index)
   for (int64_t r = 0; r < ranks; ++r) {
-    int64_t s = (r / tp) % pp, key = s * tp + r % tp;
-    if (!spmd.count(key)) {
-      spmd[key] = spmdFor(r);
-      if (failed(verify(*spmd[key])))
-        return 1;
-    }
-    auto func = spmd[key]->lookupSymbol<func::FuncOp>("main");
+    int64_t s = (r / tp) % pp;
+    auto func = stageFunc(*spmd[size_t(r % tp)], s);
     FailureOr<lower::ProgramPlan> program = lower::planProgram(func, r, costOf);
     if (failed(program))
       return 1;

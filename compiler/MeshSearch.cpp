@@ -1,0 +1,244 @@
+//===- MeshSearch.cpp - choosing dp x tp x pp and micro-batches -----------===//
+//
+// Part of Tessera.
+//
+//===----------------------------------------------------------------------===//
+
+#include "compiler/MeshSearch.h"
+
+#include "passes/partition/Passes.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/Pass/PassManager.h"
+
+#include "llvm/Support/Format.h"
+
+#include <algorithm>
+
+using namespace mlir;
+using namespace tessera;
+
+llvm::Expected<MeshShape> tessera::parseMesh(llvm::StringRef text) {
+  MeshShape shape;
+  llvm::SmallVector<llvm::StringRef> parts;
+  text.split(parts, ',');
+  for (llvm::StringRef part : parts) {
+    auto [axis, size] = part.split('=');
+    int64_t v;
+    if (size.getAsInteger(10, v) || v < 1 || (axis != "dp" && axis != "tp" && axis != "pp"))
+      return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                     "--mesh '" + text.str() + "': expected dp=N,tp=M,pp=K");
+    (axis == "dp" ? shape.dp : axis == "tp" ? shape.tp : shape.pp) = v;
+  }
+  return shape;
+}
+
+std::vector<MeshShape> tessera::enumerateMeshes(int64_t devices) {
+  std::vector<MeshShape> meshes;
+  for (int64_t tp = 1; tp <= devices; ++tp)
+    for (int64_t pp = 1; tp * pp <= devices; ++pp)
+      if (devices % (tp * pp) == 0 && (pp == 1 || tp <= 8))
+        meshes.push_back({devices / (tp * pp), tp, pp});
+  return meshes;
+}
+
+double MeshCandidate::weightBytesPerRank() const {
+  return pp > 1 ? *std::max_element(stages.weightBytes.begin(), stages.weightBytes.end())
+                : plan->weightBytesPerRank;
+}
+
+MeshSearch::MeshSearch(ModuleOp global, const ClusterSpec &cluster, MeshSearchOptions options)
+    : global_(global), cluster_(cluster), cost_(cluster_), options_(std::move(options)),
+      memoryCap_(cluster.device.memoryBytes * 0.9) {
+  auto main = global_.lookupSymbol<func::FuncOp>("main");
+  for (Type t : main.getArgumentTypes())
+    if (auto shape = cast<RankedTensorType>(t).getShape(); !shape.empty())
+      globalBatch_ = globalBatch_ < 0 ? shape[0] : std::min(globalBatch_, shape[0]);
+}
+
+MeshSearch::Replica &MeshSearch::replicaFor(int64_t parts, int64_t tp) {
+  auto [it, fresh] = replicas_.try_emplace({parts, tp > 1});
+  Replica &r = it->second;
+  if (!fresh)
+    return r;
+  // A replica computes batch / parts samples: the function's batch split in
+  // tsr (tsr-partition-split-batch), whatever the exporter fixed in the file.
+  MLIRContext *context = global_.getContext();
+  r.module = OwningOpRef<ModuleOp>(cast<ModuleOp>(global_->clone()));
+  if (tp > 1)
+    partition::splitFusedProjections(r.module->lookupSymbol<func::FuncOp>("main"));
+  if (parts == 1)
+    return r;
+  ScopedDiagnosticHandler capture(context, [&](Diagnostic &diag) {
+    if (diag.getSeverity() != DiagnosticSeverity::Error)
+      return success();
+    if (!r.error.empty())
+      r.error += "; ";
+    if (auto name = dyn_cast<NameLoc>(diag.getLocation()))
+      r.error += "node '" + name.getName().str() + "': ";
+    r.error += diag.str();
+    return success();
+  });
+  PassManager pm(context);
+  partition::SplitBatchPassOptions split;
+  split.parts = parts;
+  pm.addNestedPass<func::FuncOp>(partition::createSplitBatchPass(split));
+  if (failed(pm.run(*r.module))) {
+    if (r.error.empty())
+      r.error = "the batch does not split " + std::to_string(parts) + " ways";
+    r.module = nullptr;
+  }
+  return r;
+}
+
+MeshSearch::Search &MeshSearch::searchFor(int64_t parts, int64_t tp, bool pipelined,
+                                          ModuleOp replica) {
+  auto [it, fresh] = searches_.try_emplace({parts, tp, pipelined});
+  Search &result = it->second;
+  if (!fresh)
+    return result;
+  auto func = replica.lookupSymbol<func::FuncOp>("main");
+  partition::PartitionOptions po;
+  po.tp = tp;
+  po.hints = options_.hints;
+  // A pipelined replica spreads its weights over its stages; the slicer
+  // holds each stage to one device.
+  po.memoryCap = pipelined ? std::numeric_limits<double>::infinity() : memoryCap_;
+  ScopedDiagnosticHandler quiet(replica.getContext(), [&](Diagnostic &d) {
+    result.error = d.str();
+    return success();
+  });
+  FailureOr<partition::ShardingPlan> plan = partition::searchSharding(func, cost_, po);
+  if (succeeded(plan))
+    result.plan = std::move(*plan);
+  else if (result.error.empty())
+    result.error = "no plan";
+  return result;
+}
+
+void MeshSearch::evaluate(MeshCandidate &c) {
+  if (options_.limitToCluster && c.dp * c.tp * c.pp > cluster_.devices())
+    c.ruledOut = "more ranks than the cluster's " + std::to_string(cluster_.devices()) +
+                 " devices (--cluster names another)";
+  if (c.ruledOut.empty()) {
+    Replica &replica = replicaFor(c.dp * c.m, c.tp);
+    c.replica = replica.module ? *replica.module : nullptr;
+    c.ruledOut = replica.error;
+  }
+  if (c.ruledOut.empty()) {
+    Search &found = searchFor(c.dp * c.m, c.tp, c.pp > 1, c.replica);
+    c.plan = found.plan ? &*found.plan : nullptr;
+    c.ruledOut = found.error;
+  }
+  if (!c.ruledOut.empty())
+    return;
+  if (c.pp == 1) {
+    c.seconds = c.plan->totalSeconds();
+    if (c.plan->weightBytesPerRank > memoryCap_)
+      c.ruledOut = "weights need " +
+                   std::to_string(int64_t(c.plan->weightBytesPerRank / 1048576)) +
+                   " MiB per rank";
+    return;
+  }
+  std::string why;
+  auto func = c.replica.lookupSymbol<func::FuncOp>("main");
+  FailureOr<partition::PipelineStages> stages = partition::sliceStages(
+      func, *c.plan, c.pp, cost_, memoryCap_, why, options_.evenStages);
+  if (failed(stages)) {
+    c.ruledOut = why;
+    return;
+  }
+  c.stages = *stages;
+  // GPipe fill-drain: a batch takes m + pp - 1 steps of the slowest stage;
+  // batches streamed back to back leave one every m steps.
+  c.seconds = double(options_.throughput ? c.m : c.m + c.pp - 1) * stages->stepSeconds;
+}
+
+const MeshCandidate *MeshSearch::run(llvm::raw_ostream &log) {
+  candidates_.clear();
+  for (const MeshShape &mesh : options_.meshes) {
+    // With pipelines, every micro-batch count that divides the replica's
+    // batch unless --microbatches fixes it.
+    std::vector<int64_t> counts;
+    if (mesh.pp == 1)
+      counts = {1};
+    else if (options_.microbatches > 0)
+      counts = {options_.microbatches};
+    else
+      for (int64_t m = 1; globalBatch_ > 0 && m <= globalBatch_ / mesh.dp; ++m)
+        if ((globalBatch_ / mesh.dp) % m == 0)
+          counts.push_back(m);
+    if (counts.empty())
+      counts = {1};
+    for (int64_t m : counts) {
+      MeshCandidate c;
+      c.dp = mesh.dp;
+      c.tp = mesh.tp;
+      c.pp = mesh.pp;
+      c.m = m;
+      evaluate(c);
+      if (options_.limitToCluster || options_.meshes.size() > 1 || counts.size() > 1) {
+        log << "tessera-compile: mesh dp=" << c.dp << " tp=" << c.tp;
+        if (c.pp > 1)
+          log << " pp=" << c.pp << " microbatches=" << m;
+        log << ": ";
+        if (c.ruledOut.empty()) {
+          log << llvm::format("predicted %.4f ms", c.seconds * 1e3);
+          if (c.pp > 1)
+            log << llvm::format(" (bubble %.0f%%)",
+                                100.0 * double(c.pp - 1) / double(m + c.pp - 1));
+          else
+            log << llvm::format(" (compute %.4f, communication %.4f)",
+                                c.plan->computeSeconds * 1e3, c.plan->commSeconds * 1e3);
+          log << llvm::format(", weights %.1f MiB per rank\n", c.weightBytesPerRank() / 1048576.0);
+        } else {
+          log << "ruled out: " << c.ruledOut << "\n";
+        }
+      }
+      candidates_.push_back(std::move(c));
+    }
+  }
+  // Latency: the time of one batch. Throughput: the time per batch when
+  // batches stream back to back (pipelines overlap them).
+  const MeshCandidate *best = nullptr;
+  for (const MeshCandidate &c : candidates_)
+    if (c.ruledOut.empty() && (!best || c.seconds < best->seconds - 1e-15))
+      best = &c;
+  return best;
+}
+
+void MeshSearch::printRuledOut(llvm::raw_ostream &os) const {
+  for (const MeshCandidate &c : candidates_)
+    if (!c.ruledOut.empty())
+      os << "error: mesh dp=" << c.dp << " tp=" << c.tp
+         << (c.pp > 1 ? " pp=" + std::to_string(c.pp) : std::string()) << ": " << c.ruledOut
+         << "\n";
+}
+
+void MeshSearch::explain(llvm::raw_ostream &os, const MeshCandidate &best) const {
+  std::vector<const MeshCandidate *> order;
+  for (const MeshCandidate &c : candidates_)
+    if (c.ruledOut.empty())
+      order.push_back(&c);
+  std::stable_sort(order.begin(), order.end(),
+                   [](const MeshCandidate *a, const MeshCandidate *b) {
+                     return a->seconds < b->seconds;
+                   });
+  os << llvm::format("%-6s %-24s %14s %10s %16s\n", "", "mesh (dp x tp x pp / m)",
+                     "predicted ms", "vs chosen", "weights MiB/rank");
+  for (const MeshCandidate *c : order) {
+    std::string meshText = std::to_string(c->dp) + " x " + std::to_string(c->tp) + " x " +
+                           std::to_string(c->pp) + " / " + std::to_string(c->m);
+    os << llvm::format("%-6s %-24s %14.4f %9.2fx %16.1f\n", c == &best ? "chosen" : "",
+                       meshText.c_str(), c->seconds * 1e3, c->seconds / best.seconds,
+                       c->weightBytesPerRank() / 1048576.0);
+  }
+  for (const MeshCandidate &c : candidates_)
+    if (!c.ruledOut.empty())
+      os << "ruled out: " << c.dp << " x " << c.tp << " x " << c.pp << " / " << c.m << ": "
+         << c.ruledOut << "\n";
+  os << llvm::format("memory cap per device: %.1f MiB of weights (90%% of %s's %.0f GB)\n",
+                     memoryCap_ / 1048576.0, cluster_.device.name.c_str(),
+                     cluster_.device.memoryBytes / 1e9);
+}

@@ -1,0 +1,114 @@
+//===- MeshSearch.h - choosing dp x tp x pp and micro-batches ---*- C++ -*-===//
+//
+// Part of Tessera.
+//
+//===----------------------------------------------------------------------===//
+//
+// The outer loop of planning: every candidate mesh (the one given, or every
+// dp x tp x pp of N devices) and micro-batch count is costed by the
+// partitioning passes' library - the batch split (tsr-partition-split-batch)
+// into a replica of batch / (dp x m), the tensor-parallel search
+// (tsr-partition-search) on it, and for pipelines the stage cutting
+// (tsr-partition-cut-stages) - then ranked by predicted time (latency: one
+// batch; throughput: batches streamed back to back) under the device memory.
+// Replicas and searches are shared between candidates of the same size.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef TESSERA_COMPILER_MESHSEARCH_H
+#define TESSERA_COMPILER_MESHSEARCH_H
+
+#include "compiler/ClusterSpec.h"
+#include "compiler/CostModel.h"
+#include "passes/partition/Partition.h"
+#include "passes/partition/PipelineSlicer.h"
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/OwningOpRef.h"
+
+#include "llvm/Support/Error.h"
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace tessera {
+
+struct MeshShape {
+  int64_t dp = 1, tp = 1, pp = 1;
+  int64_t ranks() const { return dp * tp * pp; }
+};
+
+/// "dp=2,tp=4,pp=2" (any subset, any order).
+llvm::Expected<MeshShape> parseMesh(llvm::StringRef text);
+
+/// Every dp x tp x pp of `devices` (pipelines only with tp <= 8).
+std::vector<MeshShape> enumerateMeshes(int64_t devices);
+
+struct MeshSearchOptions {
+  std::vector<MeshShape> meshes;
+  /// Micro-batches per pipeline; 0: every count that divides the replica.
+  int64_t microbatches = 0;
+  bool throughput = false;  ///< objective: throughput instead of latency
+  bool evenStages = false;  ///< Megatron's even stage split
+  /// Rule out meshes with more ranks than the cluster has devices.
+  bool limitToCluster = false;
+  std::map<std::string, std::string> hints;
+};
+
+struct MeshCandidate {
+  int64_t dp = 1, tp = 1, pp = 1, m = 1;
+  std::string ruledOut; ///< why not, or empty
+  mlir::ModuleOp replica; ///< the replica's module (batch / (dp x m))
+  const partition::ShardingPlan *plan = nullptr;
+  partition::PipelineStages stages;
+  double seconds = 0; ///< predicted per batch
+  /// Weight bytes on the fullest rank.
+  double weightBytesPerRank() const;
+};
+
+class MeshSearch {
+public:
+  MeshSearch(mlir::ModuleOp global, const ClusterSpec &cluster, MeshSearchOptions options);
+
+  /// Costs every candidate, logging one line each to `log` when there are
+  /// several; returns the best, or null when every one is ruled out.
+  const MeshCandidate *run(llvm::raw_ostream &log);
+  const std::vector<MeshCandidate> &candidates() const { return candidates_; }
+  /// Why each candidate was ruled out, as "error: mesh ...: why" lines.
+  void printRuledOut(llvm::raw_ostream &os) const;
+  /// The chosen plan and every alternative in order of predicted time, then
+  /// the meshes ruled out and why (--explain).
+  void explain(llvm::raw_ostream &os, const MeshCandidate &best) const;
+  const CostModel &cost() const { return cost_; }
+  double memoryCap() const { return memoryCap_; }
+
+private:
+  struct Replica {
+    mlir::OwningOpRef<mlir::ModuleOp> module;
+    std::string error;
+  };
+  struct Search {
+    std::optional<partition::ShardingPlan> plan;
+    std::string error;
+  };
+  Replica &replicaFor(int64_t parts, int64_t tp);
+  Search &searchFor(int64_t parts, int64_t tp, bool pipelined, mlir::ModuleOp replica);
+  void evaluate(MeshCandidate &c);
+
+  mlir::ModuleOp global_;
+  ClusterSpec cluster_;
+  CostModel cost_;
+  MeshSearchOptions options_;
+  double memoryCap_;
+  int64_t globalBatch_ = -1;
+  /// By (batch parts, fused projections cut for tp > 1): the cut rewrites the
+  /// function, so plans of other tp degrees must not share it.
+  std::map<std::pair<int64_t, bool>, Replica> replicas_;
+  std::map<std::tuple<int64_t, int64_t, bool>, Search> searches_;
+  std::vector<MeshCandidate> candidates_;
+};
+
+} // namespace tessera
+
+#endif // TESSERA_COMPILER_MESHSEARCH_H
