@@ -46,7 +46,7 @@ echo "asan build: $(( $(date +%s) - start )) s"
 asan_log="$asan/lit.log"
 asan_status=0
 TESSERA_TOOLS_DIR="$root/$asan/bin" ASAN_OPTIONS=detect_leaks=1 \
-  /usr/lib/llvm-22/bin/lit -sv --filter 'hostile_inputs|zoo_|megatron|sharding_interface|gemm-epilogue|attention-views' \
+  /usr/lib/llvm-22/bin/lit -sv --filter 'hostile_inputs|zoo_|megatron|sharding_interface|gemm-epilogue|attention-views|tsr-partition|tsr-lower-plan' \
   "$build/test/frontends/onnx" "$build/test/passes/partition" "$build/test/passes/lower" \
   "$build/test/dialects/tsr" \
   2>&1 | tee "$asan_log" || asan_status=$?
