@@ -17,6 +17,7 @@
 #include "passes/lower/GemmEpilogues.h"
 #include "passes/partition/Partition.h"
 #include "passes/partition/Passes.h"
+#include "passes/train/Passes.h"
 #include "passes/partition/PipelineSlicer.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -28,6 +29,7 @@
 #include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Support/FileUtilities.h"
+#include "mlir/Transforms/Passes.h"
 
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Config/llvm-config.h"
@@ -45,7 +47,7 @@ namespace cl = llvm::cl;
 
 namespace {
 
-enum class Emit { None, Tsr, TsrFused, Summary, Partitioned, Plan, Cuda };
+enum class Emit { None, Tsr, TsrFused, TsrTrain, Summary, Partitioned, Plan, Cuda };
 
 
 /// Parses "4x128" into dims.
@@ -101,6 +103,36 @@ int tessera::compileMain(int argc, char **argv) {
   static cl::OptionCategory planCat("Partitioning (data, tensor and pipeline parallelism)");
   static cl::OptionCategory targetCat("Target and package");
   static cl::OptionCategory outputCat("Output");
+  static cl::OptionCategory trainCat("Training (--train: one program is one training step)");
+  static cl::opt<bool> trainMode(cl::cat(trainCat), "train",
+                             cl::desc("compile a training step: loss, gradients, optimizer"));
+  static cl::opt<std::string> loss(cl::cat(trainCat), "loss", cl::init("cross-entropy"),
+                                   cl::desc("the loss: cross-entropy (mean over labels != -100)"));
+  static cl::opt<std::string> logits(cl::cat(trainCat), "logits", cl::init(""),
+                                     cl::desc("the output the loss reads (default: the first)"));
+  static cl::opt<std::string> labels(cl::cat(trainCat), "labels", cl::init("labels"),
+                                     cl::desc("the name of the int64 labels input"));
+  static cl::opt<std::string> optimizerName(cl::cat(trainCat), "optimizer", cl::init("adamw"),
+                                            cl::desc("adamw or sgd (PyTorch's semantics)"));
+  static cl::opt<double> lr(cl::cat(trainCat), "lr", cl::init(1e-3), cl::desc("learning rate"));
+  static cl::opt<std::string> betas(cl::cat(trainCat), "betas", cl::init("0.9,0.999"),
+                                    cl::desc("AdamW betas: B1,B2"));
+  static cl::opt<double> eps(cl::cat(trainCat), "eps", cl::init(1e-8), cl::desc("AdamW epsilon"));
+  static cl::opt<double> weightDecay(cl::cat(trainCat), "weight-decay", cl::init(0.01),
+                                     cl::desc("AdamW: decoupled; SGD: added to the gradient"));
+  static cl::opt<double> momentum(cl::cat(trainCat), "momentum", cl::init(0.0),
+                                  cl::desc("SGD momentum (--nesterov, --dampening)"));
+  static cl::opt<bool> nesterov(cl::cat(trainCat), "nesterov", cl::Hidden);
+  static cl::opt<double> dampening(cl::cat(trainCat), "dampening", cl::init(0.0), cl::Hidden);
+  static cl::opt<double> clipGradNorm(cl::cat(trainCat), "clip-grad-norm", cl::init(0.0),
+                                      cl::desc("clip the global gradient L2 norm (0: off)"));
+  static cl::opt<std::string> lrSchedule(cl::cat(trainCat), "lr-schedule", cl::init("constant"),
+                                         cl::desc("constant or cosine (--warmup-steps, "
+                                                  "--total-steps)"));
+  static cl::opt<int64_t> warmupSteps(cl::cat(trainCat), "warmup-steps", cl::init(0), cl::Hidden);
+  static cl::opt<int64_t> totalSteps(cl::cat(trainCat), "total-steps", cl::init(0), cl::Hidden);
+  static cl::list<std::string> frozen(cl::cat(trainCat), "frozen", cl::value_desc("GLOB"),
+                                      cl::desc("weights that are not trained (names or globs)"));
   static cl::opt<std::string> input(cl::cat(inputCat), cl::Positional,
                                     cl::desc("<model.onnx | tsr.mlir>"),
                                     cl::Required);
@@ -118,6 +150,8 @@ int tessera::compileMain(int argc, char **argv) {
       cl::values(clEnumValN(Emit::Tsr, "tsr", "the imported tsr IR"),
                  clEnumValN(Emit::TsrFused, "tsr-fused",
                             "the tsr IR after the graph pipeline"),
+                 clEnumValN(Emit::TsrTrain, "tsr-train",
+                            "the tsr IR of the training step (--train)"),
                  clEnumValN(Emit::Summary, "summary",
                             "the chosen plan only (no package)"),
                  clEnumValN(Emit::Partitioned, "partitioned",
@@ -180,7 +214,7 @@ int tessera::compileMain(int argc, char **argv) {
       cl::init(false));
   static cl::opt<std::string> output(cl::cat(outputCat), "o", cl::desc("output file"),
                                      cl::value_desc("file"), cl::init("-"));
-  cl::HideUnrelatedOptions({&inputCat, &planCat, &targetCat, &outputCat});
+  cl::HideUnrelatedOptions({&inputCat, &planCat, &targetCat, &outputCat, &trainCat});
   cl::SetVersionPrinter([](llvm::raw_ostream &os) {
     os << "tessera-compile " << TESSERA_VERSION << " (MLIR/LLVM " << LLVM_VERSION_STRING
        << ")\n";
@@ -279,7 +313,59 @@ int tessera::compileMain(int argc, char **argv) {
       return 1;
   }
 
-  if (emit == Emit::Tsr || emit == Emit::TsrFused)
+  if (trainMode) {
+    // The training step: loss, gradients, optimizer (passes/train).
+    double beta1 = 0.9, beta2 = 0.999;
+    auto [b1, b2] = llvm::StringRef(betas).split(',');
+    if (b1.trim().getAsDouble(beta1) || b2.trim().getAsDouble(beta2) || beta1 < 0 ||
+        beta1 >= 1 || beta2 < 0 || beta2 >= 1) {
+      llvm::errs() << "error: --betas '" << betas << "' is not B1,B2 with 0 <= B < 1\n";
+      return 2;
+    }
+    if (!mesh.empty() || devices > 0) {
+      llvm::errs() << "error: --train plans one device for now: distributed training (dp, tp, "
+                      "pp, ZeRO) is not built yet; drop --mesh/--devices\n";
+      return 2;
+    }
+    if (target != "cpu") {
+      llvm::errs() << "error: --train runs on the CPU backend for now (--target=cpu)\n";
+      return 2;
+    }
+    PassManager pm(&context);
+    OpPassManager &fn = pm.nest<func::FuncOp>();
+    train::AddLossPassOptions lossOptions;
+    lossOptions.loss = loss;
+    lossOptions.logits = logits;
+    lossOptions.labels = labels;
+    fn.addPass(train::createAddLossPass(lossOptions));
+    train::AutodiffPassOptions autodiff;
+    autodiff.frozen.assign(frozen.begin(), frozen.end());
+    fn.addPass(train::createAutodiffPass(autodiff));
+    train::OptimizerPassOptions opt;
+    opt.optimizer = optimizerName;
+    opt.lr = lr;
+    opt.beta1 = beta1;
+    opt.beta2 = beta2;
+    opt.eps = eps;
+    opt.weightDecay = weightDecay;
+    opt.momentum = momentum;
+    opt.nesterov = nesterov;
+    opt.dampening = dampening;
+    opt.clipGradNorm = clipGradNorm;
+    opt.schedule = lrSchedule;
+    opt.warmupSteps = warmupSteps;
+    opt.totalSteps = totalSteps;
+    fn.addPass(train::createOptimizerPass(opt));
+    fn.addPass(createCanonicalizerPass());
+    fn.addPass(createCSEPass());
+    if (failed(pm.run(*module)))
+      return 1;
+  } else if (emit == Emit::TsrTrain) {
+    llvm::errs() << "error: --emit=tsr-train needs --train\n";
+    return 2;
+  }
+
+  if (emit == Emit::Tsr || emit == Emit::TsrFused || emit == Emit::TsrTrain)
     return writeText(output, [&](llvm::raw_ostream &os) {
       module->print(os);
       os << "\n";

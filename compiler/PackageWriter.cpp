@@ -97,7 +97,9 @@ tessera::writePackage(const std::string &path,
       const lower::PlannedTensor &t = plan.tensors[i];
       if (t.aliasOf >= 0 || t.kind == lower::PlannedTensor::Kind::Arena)
         continue;
-      if (t.kind == lower::PlannedTensor::Kind::Weight) {
+      if (t.kind == lower::PlannedTensor::Kind::Weight && t.zeros) {
+        offsets[i] = 0; // training state: not stored
+      } else if (t.kind == lower::PlannedTensor::Kind::Weight) {
         bool block = !t.blockOffsets.empty();
         // A block is its offsets and its shape: two stages may cut the same
         // (tied) weight differently.
@@ -173,7 +175,9 @@ tessera::writePackage(const std::string &path,
       bool arena = t.kind == lower::PlannedTensor::Kind::Arena;
       tpkg::Storage storage = arena ? tpkg::Storage::Arena : tpkg::Storage::Data;
       uint32_t file = 0;
-      if (t.kind == lower::PlannedTensor::Kind::Weight) {
+      if (t.kind == lower::PlannedTensor::Kind::Weight && t.zeros) {
+        storage = tpkg::Storage::Zeros;
+      } else if (t.kind == lower::PlannedTensor::Kind::Weight) {
         const onnx::WeightRecord *record = model.weights.find(t.weight);
         if (record && record->absent) {
           storage = tpkg::Storage::Absent;
@@ -211,10 +215,14 @@ tessera::writePackage(const std::string &path,
             fbb.CreateVector(std::vector<uint32_t>(l.grid, l.grid + 3)), l.block));
       launches = fbb.CreateVector(list);
     }
+    std::vector<flatbuffers::Offset<tpkg::StateUpdate>> updates;
+    for (auto [state, value] : plan.stateUpdates)
+      updates.push_back(tpkg::CreateStateUpdate(fbb, state, value));
     programOffsets.push_back(tpkg::CreateProgram(
         fbb, uint32_t(rank), fbb.CreateVector(tensors), fbb.CreateVector(kernels),
         fbb.CreateVector(plan.inputs), fbb.CreateVector(plan.outputs),
-        plan.arenaBytes, plan.stage, plan.predictedSeconds, cudaModule, launches));
+        plan.arenaBytes, plan.stage, plan.predictedSeconds, cudaModule, launches,
+        updates.empty() ? 0 : fbb.CreateVector(updates)));
     stats.arenaBytes = std::max(stats.arenaBytes, plan.arenaBytes);
     stats.kernels += plan.kernels.size();
   }

@@ -9,6 +9,7 @@
 #include "passes/graph/Passes.h"
 #include "passes/lower/Passes.h"
 #include "passes/partition/Passes.h"
+#include "passes/train/Passes.h"
 
 #include "dialects/tsr/IR/TsrDialect.h"
 #include "dialects/tsr/IR/TsrShardingInterface.h"
@@ -38,5 +39,6 @@ void tessera::registerAllPasses() {
   tessera::graph::registerGraphPasses();
   tessera::partition::registerPartitionPasses();
   tessera::lower::registerLowerPasses();
+  tessera::train::registerTrainPasses();
   registerPipelines();
 }

@@ -304,6 +304,23 @@ tessera::lower::planProgram(func::FuncOp func, int64_t rank,
         plan.kernels.push_back(std::move(kernel));
         plan.outputs.push_back(*copyId);
       }
+      // Training: results that update a weight (or optimizer state).
+      for (auto [i, v] : llvm::enumerate(ret.getOperands())) {
+        auto updates = func.getResultAttrOfType<StringAttr>(unsigned(i), "tsr.updates");
+        if (!updates)
+          continue;
+        bool found = false;
+        for (auto [id, t] : llvm::enumerate(plan.tensors))
+          if (t.kind == PlannedTensor::Kind::Weight && t.aliasOf < 0 && t.weight == updates &&
+              t.blockOffsets.empty()) {
+            plan.stateUpdates.push_back({uint32_t(id), plan.outputs[i]});
+            found = true;
+          }
+        if (!found)
+          return ret.emitError("result #") << i << " updates weight '" << updates.getValue()
+                                           << "', which the program does not read",
+                 failure();
+      }
       continue;
     }
     if (isa<shard::AllReduceOp, shard::AllGatherOp, shard::ReduceScatterOp>(op)) {
@@ -346,6 +363,7 @@ tessera::lower::planProgram(func::FuncOp func, int64_t rank,
       t.name = weight.getName().str();
       t.kind = PlannedTensor::Kind::Weight;
       t.weight = weight.getName().str();
+      t.zeros = weight.getZeros();
       if (auto offsets = weight.getOffsets()) {
         t.blockOffsets.assign(offsets->begin(), offsets->end());
         t.name += "@[";

@@ -40,6 +40,7 @@ struct PlannedTensor {
   std::vector<uint8_t> bytes;       ///< the data (Constant)
   int32_t aliasOf = -1;             ///< a view of another tensor (reshape)
   int32_t splitAxis = -1;           ///< graph input/output split over ranks
+  bool zeros = false;               ///< training state: starts as zeros (Weight)
 };
 
 struct PlannedAttr {
@@ -62,6 +63,9 @@ struct ProgramPlan {
   std::vector<PlannedTensor> tensors;
   std::vector<PlannedKernel> kernels;
   std::vector<uint32_t> inputs, outputs;
+  /// Training: (state weight tensor, output tensor written into it after
+  /// every run), from results with `tsr.updates`.
+  std::vector<std::pair<uint32_t, uint32_t>> stateUpdates;
   uint64_t arenaBytes = 0;      ///< the planned peak
   uint64_t unplannedBytes = 0;  ///< sum of all activations, for comparison
 };

@@ -9,10 +9,12 @@
 #include "cpu/Kernels.h"
 #include "gpu/DeviceProgram.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <tuple>
 
 namespace tessera::rt {
 
@@ -27,6 +29,10 @@ struct Session::Impl {
   std::vector<uint8_t *> copies;
   /// Communicators of the collectives' groups.
   cpu::CommGroups groups;
+  /// Training: (state tensor, value tensor) copied after every run, and the
+  /// states' names.
+  std::vector<std::pair<uint32_t, uint32_t>> updates;
+  std::vector<std::string> stateNames;
   ~Impl() {
     std::free(arena);
     for (uint8_t *c : copies)
@@ -35,6 +41,92 @@ struct Session::Impl {
 };
 
 Session::~Session() = default;
+
+/// Training packages: every weight a step updates gets a writable copy that
+/// all tensors reading the same stored bytes share (views included); each
+/// update's value must be a graph output (alive after the run).
+Status Session::bindState(const Package &package, const tpkg::Program &program, Impl &impl) {
+  if (!program.state_updates())
+    return Status::okStatus();
+  auto corrupt = [&](const std::string &why) {
+    return Status(StatusCode::DataLoss, package.path() + ": " + why);
+  };
+  const auto *tensors = program.tensors();
+  size_t count = impl.tensors.size();
+  std::map<std::tuple<int, uint32_t, uint64_t>, uint8_t *> copies;
+  for (const tpkg::StateUpdate *u : *program.state_updates()) {
+    if (u->state() >= count || u->value() >= count)
+      return corrupt("a state update names a missing tensor");
+    const tpkg::Tensor *state = tensors->Get(u->state());
+    const cpu::TensorRef &from = impl.tensors[u->value()], &to = impl.tensors[u->state()];
+    if (from.dtype != to.dtype || from.shape != to.shape ||
+        state->storage() == tpkg::Storage::Arena)
+      return corrupt("state update of '" + (state->name() ? state->name()->str() : "?") +
+                     "' does not match its value");
+    if (!program.outputs() ||
+        std::find(program.outputs()->begin(), program.outputs()->end(), u->value()) ==
+            program.outputs()->end())
+      return corrupt("state update of '" + (state->name() ? state->name()->str() : "?") +
+                     "' is not a graph output");
+    impl.updates.push_back({u->state(), u->value()});
+    if (state->storage() == tpkg::Storage::Zeros)
+      continue; // already a writable buffer of its own
+    auto key = std::make_tuple(int(state->storage()), state->file(), state->offset());
+    if (copies.count(key))
+      continue;
+    uint64_t bytes = to.bytes();
+    auto *copy = static_cast<uint8_t *>(std::aligned_alloc(
+        kPackageAlignment,
+        (bytes + kPackageAlignment - 1) / kPackageAlignment * kPackageAlignment + kPackageAlignment));
+    if (!copy)
+      return Status(StatusCode::Internal, "out of memory for a trained weight");
+    std::memcpy(copy, to.data, bytes);
+    impl.copies.push_back(copy);
+    copies[key] = copy;
+  }
+  for (size_t i = 0; i < count; ++i) {
+    const tpkg::Tensor *t = tensors->Get(uint32_t(i));
+    auto it = copies.find(std::make_tuple(int(t->storage()), t->file(), t->offset()));
+    if (it != copies.end() && t->storage() != tpkg::Storage::Arena)
+      impl.tensors[i].data = it->second;
+  }
+  for (auto [state, value] : impl.updates)
+    impl.stateNames.push_back(tensors->Get(state)->name() ? tensors->Get(state)->name()->str()
+                                                          : "");
+  return Status::okStatus();
+}
+
+std::vector<std::string> Session::stateNames() const {
+  return impl_ ? impl_->stateNames : std::vector<std::string>();
+}
+
+Status Session::getState(const std::string &name, HostTensor &out) const {
+  for (size_t i = 0; impl_ && i < impl_->stateNames.size(); ++i)
+    if (impl_->stateNames[i] == name) {
+      const cpu::TensorRef &ref = impl_->tensors[impl_->updates[i].first];
+      out.dtype = ref.dtype;
+      out.shape = ref.shape;
+      out.data.assign(ref.data, ref.data + ref.bytes());
+      return Status::okStatus();
+    }
+  return Status(StatusCode::NotFound, "no training state named '" + name + "'");
+}
+
+Status Session::setState(const std::string &name, const HostTensor &value) {
+  for (size_t i = 0; impl_ && i < impl_->stateNames.size(); ++i)
+    if (impl_->stateNames[i] == name) {
+      const cpu::TensorRef &ref = impl_->tensors[impl_->updates[i].first];
+      if (value.dtype != ref.dtype || value.shape != ref.shape)
+        return Status(StatusCode::InvalidArgument,
+                      "training state '" + name + "' must be " +
+                          std::string(dtypeName(ref.dtype)) + " " + formatShape(ref.shape) +
+                          ", got " + std::string(dtypeName(value.dtype)) + " " +
+                          formatShape(value.shape));
+      std::memcpy(ref.data, value.data.data(), ref.bytes());
+      return Status::okStatus();
+    }
+  return Status(StatusCode::NotFound, "no training state named '" + name + "'");
+}
 
 Status Session::create(std::shared_ptr<Package> package, int rank,
                        std::unique_ptr<Session> &out, const SessionOptions &options) {
@@ -111,6 +203,19 @@ Status Session::create(std::shared_ptr<Package> package, int rank,
                         "' is absent: this is a plan-only package (compiled "
                         "without the model's weights); inspect it, or compile "
                         "with the weights to run it");
+    if (t->storage() == tpkg::Storage::Zeros) {
+      // Training state: zeros, kept writable by the session.
+      auto *zeros = static_cast<uint8_t *>(std::aligned_alloc(
+          kPackageAlignment, (bytes + kPackageAlignment - 1) / kPackageAlignment *
+                                     kPackageAlignment + kPackageAlignment));
+      if (!zeros)
+        return Status(StatusCode::Internal, "out of memory for training state");
+      std::memset(zeros, 0, bytes);
+      impl->copies.push_back(zeros);
+      ref.data = zeros;
+      impl->tensors.push_back(ref);
+      continue;
+    }
     if (t->storage() == tpkg::Storage::Arena) {
       if (bytes != t->size() || t->offset() > arenaBytes || bytes > arenaBytes - t->offset())
         return corrupt("tensor '" + (t->name() ? t->name()->str() : "?") +
@@ -137,6 +242,8 @@ Status Session::create(std::shared_ptr<Package> package, int rank,
     impl->tensors.push_back(ref);
   }
   size_t count = impl->tensors.size();
+  if (Status s = bindState(*package, *program, *impl); !s.ok())
+    return s;
   const cpu::KernelTable &table = cpu::cpuKernels();
   for (const tpkg::Kernel *k : *program->kernels()) {
     auto it = table.find(k->op()->str());
@@ -289,6 +396,10 @@ Status Session::run(std::vector<KernelSpan> *spans) {
              std::chrono::duration<double>(end.time_since_epoch()).count()});
     }
   }
+  // A training step: the updated weights and optimizer state replace the old.
+  for (auto [state, value] : impl_->updates)
+    std::memcpy(impl_->tensors[state].data, impl_->tensors[value].data,
+                impl_->tensors[state].bytes());
   return Status::okStatus();
 }
 

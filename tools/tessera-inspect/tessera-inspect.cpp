@@ -85,11 +85,12 @@ RankSummary summarize(const tpkg::Program *p, unsigned microbatches, bool lastSt
   r.arenaBytes = p->arena_bytes();
   const auto *tensors = p->tensors();
   std::set<std::pair<int, uint64_t>> seen; // weights shared by views count once
-  std::set<std::string> absent;             // plan-only weights, by name
+  std::set<std::string> absent; // plan-only weights and training state, by name
   for (const tpkg::Tensor *t : *tensors) {
     if (t->storage() == tpkg::Storage::Arena)
       continue;
-    bool fresh = t->storage() == tpkg::Storage::Absent
+    bool byName = t->storage() == tpkg::Storage::Absent || t->storage() == tpkg::Storage::Zeros;
+    bool fresh = byName
                      ? absent.insert(t->name() ? t->name()->str() : "").second
                      : seen.insert({int(t->storage()) * 65536 + int(t->file()), t->offset()})
                            .second;

@@ -38,6 +38,7 @@
 #include <mutex>
 #include <sstream>
 #include "tools/ToolArgs.h"
+#include "Train.h"
 
 #include <string>
 #include <thread>
@@ -72,6 +73,12 @@ const char *kUsage =
     "  --profile-json FILE    per-kernel times as JSON (for tessera-inspect --profile)\n"
     "  --trace FILE           a Chrome trace of every rank\n"
     "  --bench N              median time of N runs of a single-rank package, no I/O\n"
+    "training (packages compiled with --train; each run is one step):\n"
+    "  --steps N              run N steps (default 1) with the same inputs, or with\n"
+    "  --data TOKENS.npy      consecutive windows of a 1-D token stream as input_ids/labels\n"
+    "  --loss-log FILE.csv    step,loss,grad_norm,lr per step\n"
+    "  --save-checkpoint DIR  weights, optimizer state and step after the last step\n"
+    "  --resume DIR           start from a checkpoint (continues bit for bit)\n"
     "  --help, --version\n";
 
 int usage() {
@@ -242,6 +249,8 @@ int main(int argc, char **argv) {
   int dieRank = -1, dieMicrobatch = 0;
   std::string profileJson;
   SessionOptions sessionOptions; // device -1: rank r on GPU r modulo the GPUs
+  tessera::tools::TrainOptions trainOptions;
+  bool training = false;
   bool bad = false;
   for (size_t i = 0; i < args.size() && !bad; ++i) {
     std::string arg = args[i];
@@ -303,6 +312,21 @@ int main(int argc, char **argv) {
       timeoutSeconds = number(0);
     } else if (arg == "--profile") {
       profile = true;
+    } else if (arg == "--steps") {
+      trainOptions.steps = int(integer(1, 1000000000));
+      training = true;
+    } else if (arg == "--loss-log") {
+      trainOptions.lossLog = next();
+      training = true;
+    } else if (arg == "--data") {
+      trainOptions.data = next();
+      training = true;
+    } else if (arg == "--save-checkpoint") {
+      trainOptions.save = next();
+      training = true;
+    } else if (arg == "--resume") {
+      trainOptions.resume = next();
+      training = true;
     } else if (arg == "--backend") {
       sessionOptions.backend = next();
     } else if (arg == "--comm") {
@@ -569,6 +593,8 @@ int main(int argc, char **argv) {
   }
   for (const TensorInfo &info : inputInfos)
     if (!inputs.count(info.name)) {
+      if (!trainOptions.data.empty() && (info.name == "input_ids" || info.name == "labels"))
+        continue; // windows of the token stream, step by step
       if (!inputs.empty()) {
         std::fprintf(stderr, "error: no --input for '%s' (%s %s)\n", info.name.c_str(),
                      std::string(dtypeName(info.dtype)).c_str(),
@@ -586,6 +612,19 @@ int main(int argc, char **argv) {
       std::fprintf(stderr, "error: no output named '%s'\n", name.c_str());
       return finish(1);
     }
+  }
+  // A package compiled with --train: each run is a training step.
+  if (!session->stateNames().empty() || training) {
+    if (session->stateNames().empty()) {
+      std::fprintf(stderr, "error: --steps, --loss-log, --data and checkpoints need a package "
+                           "compiled with --train\n");
+      return finish(2);
+    }
+    if (mine.size() != 1 || meshSize != 1) {
+      std::fprintf(stderr, "error: training runs single-rank packages for now\n");
+      return finish(2);
+    }
+    return finish(tessera::tools::runTraining(*session, globalInputs, trainOptions));
   }
   for (auto &s : sessions)
     s->enableProfiling(profile);

@@ -25,6 +25,10 @@ def Tsr_WeightOp : Tsr_Op<"weight", [Pure]> {
     there and has the result's shape: a column block of a fused QKV
     projection, or one rank's shard after partitioning.
 
+    With `zeros`, the tensor is not in the model's store but starts as zeros:
+    training state the compiler adds (optimizer moments, the step counter),
+    which the runtime keeps and updates between steps.
+
     ```mlir
     %w = tsr.weight "h.0.attn.c_attn.weight" : tensor<768x2304xf32>
     %q = tsr.weight "h.0.attn.c_attn.weight" offsets = [0, 384]
@@ -33,15 +37,16 @@ def Tsr_WeightOp : Tsr_Op<"weight", [Pure]> {
 
     From ONNX: graph initializers.
   }];
-  let arguments = (ins StrAttr:$name, OptionalAttr<DenseI64ArrayAttr>:$offsets);
+  let arguments = (ins StrAttr:$name, OptionalAttr<DenseI64ArrayAttr>:$offsets,
+                       UnitAttr:$zeros);
   let results = (outs Tsr_Tensor:$result);
   let builders = [
     OpBuilder<(ins "::mlir::Type":$type, "::llvm::StringRef":$name), [{
-      build($_builder, $_state, type, $_builder.getStringAttr(name), nullptr);
+      build($_builder, $_state, type, $_builder.getStringAttr(name), nullptr, nullptr);
     }]>
   ];
   let assemblyFormat =
-      "$name (`offsets` `=` $offsets^)? attr-dict `:` type($result)";
+      "$name (`offsets` `=` $offsets^)? (`zeros` $zeros^)? attr-dict `:` type($result)";
   let hasVerifier = 1;
 }
 
@@ -531,6 +536,32 @@ def Tsr_GatherOp : Tsr_Op<"gather", [Pure, InferTypeOpAdaptor,
     $input `[` $indices `]` `axis` `=` $axis attr-dict `:`
     functional-type(operands, results)
   }];
+}
+
+def Tsr_ScatterAddOp : Tsr_Op<"scatter_add", [Pure,
+                                            AllElementTypesMatch<["updates", "result"]>]> {
+  let summary = "sum slices into a zero tensor by index: the transpose of gather";
+  let description = [{
+    The gradient of `gather`: a zero tensor of the result's type, to which
+    each slice of `updates` is added at its index along `axis` (repeated
+    indices accumulate). `updates` has the shape
+    `result.shape[:axis] + indices.shape + result.shape[axis+1:]`; negative
+    indices count from the end, indices out of range are an error at run time.
+
+    ```mlir
+    %dwte = tsr.scatter_add %dx[%ids] axis = 0
+        : (tensor<4x128x768xf32>, tensor<4x128xi64>) -> tensor<50257x768xf32>
+    ```
+
+    From training: the gradient of an embedding lookup.
+  }];
+  let arguments = (ins Tsr_FloatTensor:$updates, Tsr_IndexTensor:$indices, I64Attr:$axis);
+  let results = (outs Tsr_FloatTensor:$result);
+  let assemblyFormat = [{
+    $updates `[` $indices `]` `axis` `=` $axis attr-dict `:`
+    functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
 }
 
 //===----------------------------------------------------------------------===//

@@ -298,3 +298,19 @@ LogicalResult GatherOp::inferReturnTypes(MLIRContext *,
   inferred.push_back(withShape(type, shape));
   return success();
 }
+
+LogicalResult ScatterAddOp::verify() {
+  auto type = cast<RankedTensorType>(getResult().getType());
+  auto indices = cast<RankedTensorType>(getIndices().getType());
+  int64_t axis = getAxis();
+  if (axis < 0 || axis >= type.getRank())
+    return emitOpError("axis ") << axis << " out of range for rank " << type.getRank();
+  SmallVector<int64_t> shape(type.getShape().take_front(axis));
+  llvm::append_range(shape, indices.getShape());
+  llvm::append_range(shape, type.getShape().drop_front(axis + 1));
+  if (cast<RankedTensorType>(getUpdates().getType()).getShape() != ArrayRef<int64_t>(shape))
+    return emitOpError("updates ") << getUpdates().getType() << " do not match the result "
+                                   << type << " and indices " << indices << " along axis "
+                                   << axis;
+  return success();
+}

@@ -180,9 +180,49 @@ Status gather(const KernelCall &call) {
   return Status::okStatus();
 }
 
+/// The transpose of gather (an embedding's gradient): zeros, then each
+/// slice of the updates added at its index. f32 only; the sum runs over the
+/// indices in order, per row, so results are deterministic.
+Status scatterAdd(const KernelCall &call) {
+  const TensorRef &updates = call.inputs[0], &indices = call.inputs[1];
+  const TensorRef &y = call.outputs[0];
+  if (y.dtype != DType::F32)
+    return call.error("scatter_add computes in f32 only");
+  int64_t axis = call.attrInt("axis", 0);
+  int64_t outer, dim, inner;
+  splitAt(y.shape, axis, outer, dim, inner);
+  int64_t count = indices.numel();
+  auto indexAt = [&](int64_t k) {
+    return indices.dtype == DType::I64 ? indices.as<int64_t>()[k]
+                                       : int64_t(indices.as<int32_t>()[k]);
+  };
+  for (int64_t k = 0; k < count; ++k) {
+    int64_t i = indexAt(k);
+    if (i < -dim || i >= dim)
+      return call.error("index " + std::to_string(i) + " out of range for dimension " +
+                        std::to_string(axis) + " of size " + std::to_string(dim));
+  }
+  float *out = y.as<float>();
+  const float *in = updates.as<float>();
+  std::memset(out, 0, size_t(y.numel()) * sizeof(float));
+#pragma omp parallel for schedule(static) if (outer * count * inner > 65536)
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t k = 0; k < count; ++k) {
+      int64_t i = indexAt(k);
+      if (i < 0)
+        i += dim;
+      float *dst = out + (o * dim + i) * inner;
+      const float *src = in + (o * count + k) * inner;
+      for (int64_t e = 0; e < inner; ++e)
+        dst[e] += src[e];
+    }
+  return Status::okStatus();
+}
+
 } // namespace
 
 void registerShapeKernels(KernelTable &t) {
+  t["scatter_add"] = scatterAdd;
   t["reshape"] = copy;
   t["transpose"] = transpose;
   t["concat"] = concat;

@@ -91,6 +91,11 @@ Status DeviceProgram::create(const Package &package, const tpkg::Program &progra
       p->tensors_.push_back(ref);
       continue;
     }
+    if (t->storage() == tpkg::Storage::Zeros)
+      return Status(StatusCode::Unimplemented,
+                    package.path() + ": a training package (state '" +
+                        (t->name() ? t->name()->str() : "?") +
+                        "'): training runs on the CPU backend only, for now");
     if (t->storage() == tpkg::Storage::Absent) {
       if (!randomWeights)
         return Status(StatusCode::Unimplemented,

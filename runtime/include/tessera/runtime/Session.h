@@ -52,6 +52,13 @@ struct KernelProfile {
 namespace gpu {
 class DeviceProgram;
 } // namespace gpu
+} // namespace tessera::rt
+
+namespace tessera::tpkg {
+struct Program;
+} // namespace tessera::tpkg
+
+namespace tessera::rt {
 
 struct SessionOptions {
   /// "cpu"; "cuda": the package's CUDA kernels on GPU `device` (packages
@@ -103,6 +110,12 @@ public:
   /// Copies the output named `name` out.
   Status getOutput(const std::string &name, HostTensor &out) const;
 
+  /// Training packages: the weights and optimizer state a run updates (each
+  /// run is a training step), by name; read and written for checkpoints.
+  std::vector<std::string> stateNames() const;
+  Status getState(const std::string &name, HostTensor &out) const;
+  Status setState(const std::string &name, const HostTensor &value);
+
   /// Per-kernel timings, when enabled before run().
   void enableProfiling(bool on) { profiling_ = on; }
   const std::vector<KernelProfile> &profile() const { return profile_; }
@@ -112,6 +125,7 @@ public:
 private:
   Session() = default;
   struct Impl;
+  static Status bindState(const Package &package, const tpkg::Program &program, Impl &impl);
   std::unique_ptr<Impl> impl_;
   std::unique_ptr<gpu::DeviceProgram> device_;
   std::shared_ptr<Package> package_;

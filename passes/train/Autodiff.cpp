@@ -1,0 +1,165 @@
+//===- Autodiff.cpp - reverse-mode differentiation of a tsr function ------===//
+//
+// Part of Tessera.
+//
+//===----------------------------------------------------------------------===//
+
+#include "passes/train/Passes.h"
+
+#include "passes/train/GradientRules.h"
+
+#include "mlir/IR/Builders.h"
+
+#include "llvm/ADT/SetVector.h"
+#include "llvm/Support/GlobPattern.h"
+
+namespace tessera::train {
+#define GEN_PASS_DEF_AUTODIFFPASS
+#include "passes/train/Passes.h.inc"
+} // namespace tessera::train
+
+using namespace mlir;
+using namespace tessera;
+using namespace tessera::train;
+
+namespace {
+
+bool matchesAny(StringRef name, ArrayRef<std::string> patterns) {
+  for (const std::string &p : patterns) {
+    if (p == name)
+      return true;
+    llvm::Expected<llvm::GlobPattern> glob = llvm::GlobPattern::create(p);
+    if (glob && glob->match(name))
+      return true;
+    if (!glob)
+      llvm::consumeError(glob.takeError());
+  }
+  return false;
+}
+
+struct AutodiffPass : tessera::train::impl::AutodiffPassBase<AutodiffPass> {
+  using AutodiffPassBase::AutodiffPassBase;
+
+  void runOnOperation() override {
+    func::FuncOp func = getOperation();
+    Block &body = func.getBody().front();
+    auto ret = cast<func::ReturnOp>(body.getTerminator());
+    if (ret.getNumOperands() < 1) {
+      func.emitError("autodiff needs a loss: the function returns nothing (run tsr-train-loss "
+                     "first)");
+      return signalPassFailure();
+    }
+    Value loss = ret.getOperand(0);
+    auto lossType = cast<RankedTensorType>(loss.getType());
+    if (lossType.getRank() != 0 || !isa<FloatType>(lossType.getElementType())) {
+      func.emitError("autodiff needs a scalar float loss as the first result, not ")
+          << lossType;
+      return signalPassFailure();
+    }
+
+    // Parameters: float weights not frozen, by name in order of appearance.
+    llvm::SetVector<StringRef> params;
+    llvm::DenseMap<Value, StringRef> paramOf;
+    llvm::DenseSet<Value> needs; // values that depend on a parameter
+    for (Operation &op : body.without_terminator()) {
+      if (auto w = dyn_cast<tsr::WeightOp>(op)) {
+        auto type = cast<RankedTensorType>(w.getResult().getType());
+        if (isa<FloatType>(type.getElementType()) && !w.getZeros() &&
+            !matchesAny(w.getName(), frozen)) {
+          params.insert(w.getName());
+          paramOf[w.getResult()] = w.getName();
+          needs.insert(w.getResult());
+        }
+        continue;
+      }
+      if (llvm::any_of(op.getOperands(), [&](Value v) { return needs.contains(v); }))
+        for (Value r : op.getResults())
+          if (isa<FloatType>(cast<RankedTensorType>(r.getType()).getElementType()))
+            needs.insert(r);
+    }
+    if (params.empty()) {
+      func.emitError("no parameters to train: the function has no float weights");
+      return signalPassFailure();
+    }
+    if (!needs.contains(loss)) {
+      func.emitError("the loss does not depend on any weight");
+      return signalPassFailure();
+    }
+
+    ImplicitLocOpBuilder b(func.getLoc(), ret);
+    GradBuilder g(b);
+    llvm::DenseMap<Value, Value> grads;
+    auto accumulate = [&](Value v, Value grad) {
+      Value &slot = grads[v];
+      slot = slot ? g.add(slot, grad) : grad;
+    };
+    accumulate(loss, g.scalar(1.0, loss));
+    const llvm::StringMap<GradientRule> &rules = gradientRules();
+    SmallVector<Operation *> ops;
+    for (Operation &op : body.without_terminator())
+      ops.push_back(&op);
+    for (Operation *op : llvm::reverse(ops)) {
+      if (isa<tsr::WeightOp, tsr::ConstantOp>(op))
+        continue;
+      if (!llvm::any_of(op->getOperands(), [&](Value v) { return needs.contains(v); }))
+        continue;
+      SmallVector<Value> dys;
+      bool any = false;
+      for (Value r : op->getResults()) {
+        dys.push_back(grads.lookup(r));
+        any |= bool(dys.back());
+      }
+      if (!any)
+        continue;
+      auto rule = rules.find(op->getName().getStringRef());
+      if (rule == rules.end()) {
+        op->emitError("no gradient rule for '") << op->getName() << "'";
+        return signalPassFailure();
+      }
+      // Rules take every result's gradient; a missing one is zero.
+      for (auto [r, dy] : llvm::zip(op->getResults(), dys))
+        if (!dy && op->getNumResults() == 1)
+          dy = g.splat(0.0, cast<RankedTensorType>(r.getType()));
+      b.setLoc(op->getLoc());
+      SmallVector<Value> dxs;
+      if (failed(rule->second(g, op, dys, dxs)))
+        return signalPassFailure();
+      for (auto [operand, dx] : llvm::zip(op->getOperands(), dxs))
+        if (dx && needs.contains(operand))
+          accumulate(operand, dx);
+    }
+    b.setLoc(func.getLoc());
+
+    // The gradient of each parameter, summed over its weight ops.
+    llvm::StringMap<Value> byName;
+    llvm::StringMap<RankedTensorType> typeOf;
+    for (auto [value, name] : paramOf) {
+      typeOf[name] = cast<RankedTensorType>(value.getType());
+      if (Value grad = grads.lookup(value)) {
+        Value &slot = byName[name];
+        slot = slot ? g.add(slot, grad) : grad;
+      }
+    }
+    SmallVector<Value> results = {loss};
+    SmallVector<Attribute> resultAttrs = {
+        b.getDictionaryAttr(b.getNamedAttr("tsr.name", b.getStringAttr("loss")))};
+    for (StringRef name : params) {
+      Value grad = byName.lookup(name);
+      if (!grad)
+        grad = g.splat(0.0, typeOf[name]); // unused by the loss
+      results.push_back(grad);
+      resultAttrs.push_back(b.getDictionaryAttr(
+          {b.getNamedAttr("tsr.name", b.getStringAttr("grad:" + name.str())),
+           b.getNamedAttr("tsr.grad_of", b.getStringAttr(name))}));
+    }
+    func::ReturnOp::create(b, results);
+    ret.erase();
+    SmallVector<Type> types;
+    for (Value v : results)
+      types.push_back(v.getType());
+    func.setType(FunctionType::get(func.getContext(), func.getArgumentTypes(), types));
+    func.setAllResultAttrs(resultAttrs);
+  }
+};
+
+} // namespace

@@ -1,0 +1,33 @@
+//===- Checkpoint.h - saving and resuming training state ---------*- C++ -*-===//
+//
+// Part of Tessera.
+//
+//===----------------------------------------------------------------------===//
+//
+// A checkpoint is a folder: one .npy file per training state tensor (the
+// weights, the optimizer's moments, the step counter) and `checkpoint.txt`,
+// whose first line is "tessera-checkpoint 1" and whose other lines are
+// "NAME<TAB>FILE<TAB>BYTES<TAB>CHECKSUM" (FNV-1a of the .npy file, hex).
+// Loading checks every file's size and checksum and that the names are
+// exactly the session's, so a resumed run continues bit for bit.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef TESSERA_RUNTIME_CHECKPOINT_H
+#define TESSERA_RUNTIME_CHECKPOINT_H
+
+#include "tessera/runtime/Session.h"
+
+#include <string>
+
+namespace tessera::rt {
+
+/// Writes `session`'s training state into `dir` (created if absent).
+Status saveCheckpoint(const Session &session, const std::string &dir);
+
+/// Replaces `session`'s training state by the checkpoint in `dir`.
+Status loadCheckpoint(Session &session, const std::string &dir);
+
+} // namespace tessera::rt
+
+#endif // TESSERA_RUNTIME_CHECKPOINT_H

@@ -1,0 +1,143 @@
+//===- Train.cpp - tessera-run's training loop ----------------------------===//
+//
+// Part of Tessera.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Train.h"
+
+#include "tessera/runtime/Checkpoint.h"
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <unistd.h>
+
+namespace tessera::tools {
+using namespace rt;
+
+namespace {
+
+double scalarOf(const HostTensor &t) {
+  float v = 0;
+  if (t.dtype == DType::F32 && t.data.size() >= sizeof(float))
+    std::memcpy(&v, t.data.data(), sizeof(float));
+  return v;
+}
+
+int fail(const Status &s) {
+  std::fprintf(stderr, "error: %s\n", s.message().c_str());
+  return 1;
+}
+
+} // namespace
+
+int runTraining(Session &session, std::map<std::string, HostTensor> inputs,
+                const TrainOptions &options) {
+  if (!options.resume.empty()) {
+    if (Status s = loadCheckpoint(session, options.resume); !s.ok())
+      return fail(s);
+    HostTensor step;
+    if (session.getState("train.step", step).ok())
+      std::printf("resumed from %s at step %.0f\n", options.resume.c_str(), scalarOf(step));
+  }
+  // --data: windows of a token stream become input_ids and labels.
+  HostTensor tokens;
+  const TensorInfo *ids = nullptr, *labels = nullptr;
+  for (const TensorInfo &info : session.inputs()) {
+    if (info.name == "input_ids")
+      ids = &info;
+    if (info.name == "labels")
+      labels = &info;
+  }
+  if (!options.data.empty()) {
+    if (Status s = readNpy(options.data, tokens); !s.ok())
+      return fail(s);
+    if (tokens.shape.size() != 1 || (tokens.dtype != DType::I64 && tokens.dtype != DType::I32)) {
+      std::fprintf(stderr, "error: --data %s: expected a 1-D int32/int64 token stream\n",
+                   options.data.c_str());
+      return 1;
+    }
+    if (!ids || !labels || ids->shape.size() != 2 || labels->shape != ids->shape) {
+      std::fprintf(stderr, "error: --data needs inputs input_ids and labels of one shape "
+                           "[batch, sequence]\n");
+      return 1;
+    }
+    if (tokens.shape[0] < ids->shape[1] + 1) {
+      std::fprintf(stderr, "error: --data %s: %lld tokens, a window needs %lld\n",
+                   options.data.c_str(), (long long)tokens.shape[0],
+                   (long long)(ids->shape[1] + 1));
+      return 1;
+    }
+  }
+  auto token = [&](int64_t i) {
+    i %= tokens.shape[0];
+    return tokens.dtype == DType::I64 ? reinterpret_cast<const int64_t *>(tokens.data.data())[i]
+                                      : int64_t(reinterpret_cast<const int32_t *>(tokens.data.data())[i]);
+  };
+  FILE *log = nullptr;
+  if (!options.lossLog.empty()) {
+    log = std::fopen(options.lossLog.c_str(), "w");
+    if (!log) {
+      std::fprintf(stderr, "error: --loss-log %s: cannot write\n", options.lossLog.c_str());
+      return 1;
+    }
+    std::fprintf(log, "step,loss,grad_norm,lr\n");
+  }
+  bool terminal = isatty(fileno(stdout));
+  HostTensor stepState;
+  double first = 0;
+  if (session.getState("train.step", stepState).ok())
+    first = scalarOf(stepState);
+  auto start = std::chrono::steady_clock::now();
+  for (int k = 0; k < options.steps; ++k) {
+    if (!options.data.empty()) {
+      int64_t batch = ids->shape[0], seq = ids->shape[1];
+      HostTensor x{DType::I64, ids->shape, std::vector<uint8_t>(size_t(batch * seq) * 8)};
+      HostTensor y = x;
+      int64_t window = int64_t(first) + k;
+      for (int64_t b = 0; b < batch; ++b)
+        for (int64_t s = 0; s < seq; ++s) {
+          int64_t at = (window * batch + b) * seq + s;
+          reinterpret_cast<int64_t *>(x.data.data())[b * seq + s] = token(at);
+          reinterpret_cast<int64_t *>(y.data.data())[b * seq + s] = token(at + 1);
+        }
+      inputs["input_ids"] = x;
+      inputs["labels"] = y;
+    }
+    for (const auto &[name, value] : inputs)
+      if (Status s = session.setInput(name, value); !s.ok())
+        return fail(s);
+    if (Status s = session.run(); !s.ok())
+      return fail(s);
+    HostTensor loss, norm, lr;
+    if (Status s = session.getOutput("loss", loss); !s.ok())
+      return fail(s);
+    (void)session.getOutput("grad_norm", norm);
+    (void)session.getOutput("lr", lr);
+    double step = first + k + 1;
+    if (log)
+      std::fprintf(log, "%.0f,%.9g,%.9g,%.9g\n", step, scalarOf(loss), scalarOf(norm),
+                   scalarOf(lr));
+    if (!options.quiet) {
+      double seconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      std::printf("%sstep %.0f/%.0f loss %.6f grad_norm %.4f lr %.3g (%.2f s/step)%s",
+                  terminal ? "\r" : "", step, first + options.steps, scalarOf(loss),
+                  scalarOf(norm), scalarOf(lr), seconds / (k + 1), terminal ? "" : "\n");
+      std::fflush(stdout);
+    }
+  }
+  if (terminal && !options.quiet)
+    std::printf("\n");
+  if (log)
+    std::fclose(log);
+  if (!options.save.empty()) {
+    if (Status s = saveCheckpoint(session, options.save); !s.ok())
+      return fail(s);
+    std::printf("saved checkpoint %s\n", options.save.c_str());
+  }
+  return 0;
+}
+
+} // namespace tessera::tools

@@ -1,0 +1,33 @@
+//===- Train.h - tessera-run's training loop --------------------*- C++ -*-===//
+//
+// Part of Tessera.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef TESSERA_TOOLS_TESSERA_RUN_TRAIN_H
+#define TESSERA_TOOLS_TESSERA_RUN_TRAIN_H
+
+#include "tessera/runtime/Session.h"
+
+#include <map>
+#include <string>
+
+namespace tessera::tools {
+
+struct TrainOptions {
+  int steps = 1;
+  std::string lossLog;    ///< CSV: step,loss,grad_norm,lr
+  std::string data;       ///< 1-D int token stream (.npy)
+  std::string save, resume; ///< checkpoint folders
+  bool quiet = false;     ///< no per-step progress lines
+};
+
+/// Runs `options.steps` training steps of a package compiled with --train:
+/// the same `inputs` every step, or with `data` consecutive windows of the
+/// token stream as input_ids and the shifted labels. Returns the exit code.
+int runTraining(rt::Session &session, std::map<std::string, rt::HostTensor> inputs,
+                const TrainOptions &options);
+
+} // namespace tessera::tools
+
+#endif // TESSERA_TOOLS_TESSERA_RUN_TRAIN_H
