@@ -133,6 +133,8 @@ int tessera::compileMain(int argc, char **argv) {
   static cl::opt<int64_t> totalSteps(cl::cat(trainCat), "total-steps", cl::init(0), cl::Hidden);
   static cl::list<std::string> frozen(cl::cat(trainCat), "frozen", cl::value_desc("GLOB"),
                                       cl::desc("weights that are not trained (names or globs)"));
+  static cl::list<std::string> ties(cl::cat(trainCat), "tie", cl::value_desc("A=B[.T]"),
+                                    cl::desc("weight A is weight B (or its transpose)"));
   static cl::opt<std::string> input(cl::cat(inputCat), cl::Positional,
                                     cl::desc("<model.onnx | tsr.mlir>"),
                                     cl::Required);
@@ -340,6 +342,7 @@ int tessera::compileMain(int argc, char **argv) {
     fn.addPass(train::createAddLossPass(lossOptions));
     train::AutodiffPassOptions autodiff;
     autodiff.frozen.assign(frozen.begin(), frozen.end());
+    autodiff.ties.assign(ties.begin(), ties.end());
     fn.addPass(train::createAutodiffPass(autodiff));
     train::OptimizerPassOptions opt;
     opt.optimizer = optimizerName;

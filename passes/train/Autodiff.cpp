@@ -40,6 +40,52 @@ bool matchesAny(StringRef name, ArrayRef<std::string> patterns) {
 struct AutodiffPass : tessera::train::impl::AutodiffPassBase<AutodiffPass> {
   using AutodiffPassBase::AutodiffPassBase;
 
+  /// --tie A=B: every `tsr.weight "A"` becomes B (or its transpose).
+  LogicalResult applyTies(func::FuncOp func) {
+    for (const std::string &tie : ties) {
+      auto [alias, target] = StringRef(tie).split('=');
+      bool transposed = target.consume_back(".T");
+      if (alias.empty() || target.empty())
+        return func.emitError("tie '") << tie << "' is not A=B or A=B.T", failure();
+      SmallVector<tsr::WeightOp> uses;
+      func.walk([&](tsr::WeightOp w) {
+        if (w.getName() == alias && !w.getOffsets())
+          uses.push_back(w);
+      });
+      if (uses.empty())
+        return func.emitError("tie '") << tie << "': the model has no weight '" << alias << "'",
+               failure();
+      for (tsr::WeightOp w : uses) {
+        auto type = cast<RankedTensorType>(w.getResult().getType());
+        SmallVector<int64_t> shape(type.getShape());
+        if (!transposed && type.getRank() == 2 && shape[0] != shape[1]) {
+          // Shapes tell the orientation when they can.
+          bool found = false;
+          func.walk([&](tsr::WeightOp t) {
+            if (t.getName() == target)
+              found = true,
+              transposed = cast<RankedTensorType>(t.getResult().getType()).getShape() !=
+                           type.getShape();
+          });
+          (void)found;
+        }
+        if (transposed && type.getRank() != 2)
+          return w.emitError("tie '") << tie << "': only matrices tie transposed", failure();
+        if (transposed)
+          std::swap(shape[0], shape[1]);
+        ImplicitLocOpBuilder b(w.getLoc(), w);
+        Value source = tsr::WeightOp::create(
+            b, RankedTensorType::get(shape, type.getElementType()), b.getStringAttr(target),
+            nullptr, nullptr);
+        if (transposed)
+          source = tsr::TransposeOp::create(b, source, b.getDenseI64ArrayAttr({1, 0}));
+        w.getResult().replaceAllUsesWith(source);
+        w.erase();
+      }
+    }
+    return success();
+  }
+
   void runOnOperation() override {
     func::FuncOp func = getOperation();
     Block &body = func.getBody().front();
@@ -49,6 +95,8 @@ struct AutodiffPass : tessera::train::impl::AutodiffPassBase<AutodiffPass> {
                      "first)");
       return signalPassFailure();
     }
+    if (failed(applyTies(func)))
+      return signalPassFailure();
     Value loss = ret.getOperand(0);
     auto lossType = cast<RankedTensorType>(loss.getType());
     if (lossType.getRank() != 0 || !isa<FloatType>(lossType.getElementType())) {

@@ -43,13 +43,17 @@ def AutodiffPass : Pass<"tsr-train-autodiff", "mlir::func::FuncOp"> {
     results' gradients into its operands', summed where a value has several
     users. Every float `tsr.weight` is a parameter unless `frozen` matches its
     name (a glob); a weight used in several places (a tied embedding and LM
-    head) gets the sum of its uses' gradients. The function then returns the
+    head) gets the sum of its uses' gradients. `tie=A=B` makes weight A an
+    alias of B (`A=B.T`: of B's transpose; implied when the shapes are
+    transposed), for exporters that wrote one parameter twice. The function then returns the
     loss followed by one gradient per parameter, each named `grad:<weight>`
     with `tsr.grad_of = "<weight>"`.
   }];
   let options = [
     ListOption<"frozen", "frozen", "std::string",
                "weights (names or globs) that are not trained">,
+    ListOption<"ties", "tie", "std::string",
+               "A=B: weight A is weight B (or B.T, its transpose), one parameter">,
   ];
   let dependentDialects = ["mlir::tsr::TsrDialect"];
 }
