@@ -107,13 +107,15 @@ int tessera::compileMain(int argc, char **argv) {
   static cl::opt<bool> trainMode(cl::cat(trainCat), "train",
                              cl::desc("compile a training step: loss, gradients, optimizer"));
   static cl::opt<std::string> loss(cl::cat(trainCat), "loss", cl::init("cross-entropy"),
-                                   cl::desc("the loss: cross-entropy (mean over labels != -100)"));
+                                   cl::desc("cross-entropy (mean over labels != -100), or none: the first "
+                                            "output is the loss"));
   static cl::opt<std::string> logits(cl::cat(trainCat), "logits", cl::init(""),
                                      cl::desc("the output the loss reads (default: the first)"));
   static cl::opt<std::string> labels(cl::cat(trainCat), "labels", cl::init("labels"),
                                      cl::desc("the name of the int64 labels input"));
   static cl::opt<std::string> optimizerName(cl::cat(trainCat), "optimizer", cl::init("adamw"),
-                                            cl::desc("adamw or sgd (PyTorch's semantics)"));
+                                            cl::desc("adamw or sgd (PyTorch's semantics), or none: return the "
+                                                     "gradients"));
   static cl::opt<double> lr(cl::cat(trainCat), "lr", cl::init(1e-3), cl::desc("learning rate"));
   static cl::opt<std::string> betas(cl::cat(trainCat), "betas", cl::init("0.9,0.999"),
                                     cl::desc("AdamW betas: B1,B2"));
@@ -133,6 +135,8 @@ int tessera::compileMain(int argc, char **argv) {
   static cl::opt<int64_t> totalSteps(cl::cat(trainCat), "total-steps", cl::init(0), cl::Hidden);
   static cl::list<std::string> frozen(cl::cat(trainCat), "frozen", cl::value_desc("GLOB"),
                                       cl::desc("weights that are not trained (names or globs)"));
+  static cl::opt<bool> gradInputs(cl::cat(trainCat), "grad-inputs",
+                                  cl::desc("also differentiate the float inputs (grad:NAME)"));
   static cl::list<std::string> ties(cl::cat(trainCat), "tie", cl::value_desc("A=B[.T]"),
                                     cl::desc("weight A is weight B (or its transpose)"));
   static cl::opt<std::string> input(cl::cat(inputCat), cl::Positional,
@@ -339,10 +343,12 @@ int tessera::compileMain(int argc, char **argv) {
     lossOptions.loss = loss;
     lossOptions.logits = logits;
     lossOptions.labels = labels;
-    fn.addPass(train::createAddLossPass(lossOptions));
+    if (loss != "none")
+      fn.addPass(train::createAddLossPass(lossOptions));
     train::AutodiffPassOptions autodiff;
     autodiff.frozen.assign(frozen.begin(), frozen.end());
     autodiff.ties.assign(ties.begin(), ties.end());
+    autodiff.wrtInputs = gradInputs;
     fn.addPass(train::createAutodiffPass(autodiff));
     train::OptimizerPassOptions opt;
     opt.optimizer = optimizerName;
@@ -358,7 +364,8 @@ int tessera::compileMain(int argc, char **argv) {
     opt.schedule = lrSchedule;
     opt.warmupSteps = warmupSteps;
     opt.totalSteps = totalSteps;
-    fn.addPass(train::createOptimizerPass(opt));
+    if (optimizerName != "none")
+      fn.addPass(train::createOptimizerPass(opt));
     fn.addPass(createCanonicalizerPass());
     fn.addPass(createCSEPass());
     if (failed(pm.run(*module)))

@@ -116,7 +116,7 @@ struct CutStagesPass : tessera::partition::impl::CutStagesPassBase<CutStagesPass
     FailureOr<PipelineStages> stages = sliceStages(
         main, *plan, pp, cost, spec->device.memoryBytes * 0.9, why, even);
     if (failed(stages)) {
-      main.emitError("no ") << pp << "-stage pipeline: " << why;
+      main.emitError("no ") << int64_t(pp) << "-stage pipeline: " << why;
       return signalPassFailure();
     }
     OpBuilder b(module.getBodyRegion());
@@ -149,7 +149,7 @@ struct SpmdPartitionPass : tessera::partition::impl::SpmdPartitionPassBase<SpmdP
       if (failed(plan))
         return signalPassFailure();
       if (rank < 0 || rank >= plan->tp) {
-        func.emitError("rank ") << rank << " is not a tensor-parallel index of tp="
+        func.emitError("rank ") << int64_t(rank) << " is not a tensor-parallel index of tp="
                                 << plan->tp;
         return signalPassFailure();
       }

@@ -125,7 +125,23 @@ struct AutodiffPass : tessera::train::impl::AutodiffPassBase<AutodiffPass> {
           if (isa<FloatType>(cast<RankedTensorType>(r.getType()).getElementType()))
             needs.insert(r);
     }
-    if (params.empty()) {
+    SmallVector<BlockArgument> argParams;
+    if (wrtInputs)
+      for (BlockArgument arg : body.getArguments())
+        if (isa<FloatType>(cast<RankedTensorType>(arg.getType()).getElementType()))
+          argParams.push_back(arg);
+    if (!argParams.empty()) {
+      // Ops before the first weight never saw an input in `needs`; redo the
+      // closure with the inputs as sources.
+      for (BlockArgument arg : argParams)
+        needs.insert(arg);
+      for (Operation &op : body.without_terminator())
+        if (llvm::any_of(op.getOperands(), [&](Value v) { return needs.contains(v); }))
+          for (Value r : op.getResults())
+            if (isa<FloatType>(cast<RankedTensorType>(r.getType()).getElementType()))
+              needs.insert(r);
+    }
+    if (params.empty() && argParams.empty()) {
       func.emitError("no parameters to train: the function has no float weights");
       return signalPassFailure();
     }
@@ -199,6 +215,16 @@ struct AutodiffPass : tessera::train::impl::AutodiffPassBase<AutodiffPass> {
       resultAttrs.push_back(b.getDictionaryAttr(
           {b.getNamedAttr("tsr.name", b.getStringAttr("grad:" + name.str())),
            b.getNamedAttr("tsr.grad_of", b.getStringAttr(name))}));
+    }
+    for (BlockArgument arg : argParams) {
+      Value grad = grads.lookup(arg);
+      if (!grad)
+        grad = g.splat(0.0, cast<RankedTensorType>(arg.getType()));
+      auto name = func.getArgAttrOfType<StringAttr>(arg.getArgNumber(), "tsr.name");
+      std::string label = name ? name.str() : "input" + std::to_string(arg.getArgNumber());
+      results.push_back(grad);
+      resultAttrs.push_back(b.getDictionaryAttr(
+          {b.getNamedAttr("tsr.name", b.getStringAttr("grad:" + label))}));
     }
     func::ReturnOp::create(b, results);
     ret.erase();

@@ -13,36 +13,18 @@ namespace {
 
 using Grads = SmallVectorImpl<Value>;
 
-ArrayRef<int64_t> shapeOf(Value v) { return GradBuilder::typeOf(v).getShape(); }
-
 /// Y = op(A) op(B) with op a transpose of the last two dimensions when the
-/// flag is set; batch dimensions broadcast. Vectors are promoted to matrices
-/// ([K] -> [1, K] on the left, [K, 1] on the right) and back.
+/// flag is set; batch dimensions broadcast (operands have rank >= 2).
 LogicalResult matmulRule(GradBuilder &g, Operation *op, ArrayRef<Value> dys, Grads &dxs) {
   auto mm = cast<tsr::MatmulOp>(op);
   Value a = mm.getLhs(), b = mm.getRhs(), dy = dys[0];
   bool ta = mm.getTransposeLhs(), tb = mm.getTransposeRhs();
-  auto aType = GradBuilder::typeOf(a), bType = GradBuilder::typeOf(b);
-  SmallVector<int64_t> dyShape(shapeOf(dy));
-  if (aType.getRank() == 1) {
-    a = g.reshape(a, {1, aType.getShape()[0]});
-    dyShape.insert(dyShape.end() - (bType.getRank() == 1 ? 0 : 1), 1);
-  }
-  if (bType.getRank() == 1) {
-    b = g.reshape(b, {bType.getShape()[0], 1});
-    dyShape.push_back(1);
-  }
-  dy = g.reshape(dy, dyShape);
   // dA: op(A) = A: dY op(B)^T;  op(A) = A^T: op(B) dY^T.
   Value da = ta ? g.matmul(b, dy, tb, true) : g.matmul(dy, b, false, !tb);
   // dB: op(B) = B: op(A)^T dY;  op(B) = B^T: dY^T op(A).
   Value db = tb ? g.matmul(dy, a, true, ta) : g.matmul(a, dy, !ta, false);
-  auto back = [&](Value grad, RankedTensorType type, Value promoted) {
-    grad = g.reduceTo(grad, GradBuilder::typeOf(promoted));
-    return g.reshape(grad, type.getShape());
-  };
-  dxs.push_back(back(da, aType, a));
-  dxs.push_back(back(db, bType, b));
+  dxs.push_back(g.reduceTo(da, GradBuilder::typeOf(a)));
+  dxs.push_back(g.reduceTo(db, GradBuilder::typeOf(b)));
   return success();
 }
 

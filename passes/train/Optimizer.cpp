@@ -35,7 +35,8 @@ struct OptimizerPass : tessera::train::impl::OptimizerPassBase<OptimizerPass> {
     }
     if (schedule == "cosine" && totalSteps <= warmupSteps) {
       func.emitError("the cosine schedule needs total-steps (")
-          << totalSteps << ") greater than warmup-steps (" << warmupSteps << ")";
+          << int64_t(totalSteps) << ") greater than warmup-steps (" << int64_t(warmupSteps)
+          << ")";
       return signalPassFailure();
     }
     Block &body = func.getBody().front();

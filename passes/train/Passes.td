@@ -54,6 +54,8 @@ def AutodiffPass : Pass<"tsr-train-autodiff", "mlir::func::FuncOp"> {
                "weights (names or globs) that are not trained">,
     ListOption<"ties", "tie", "std::string",
                "A=B: weight A is weight B (or B.T, its transpose), one parameter">,
+    Option<"wrtInputs", "wrt-inputs", "bool", /*default=*/"false",
+           "also return the gradient of every float input (`grad:<input>`)">,
   ];
   let dependentDialects = ["mlir::tsr::TsrDialect"];
 }
