@@ -596,6 +596,19 @@ int tessera::compileMain(int argc, char **argv) {
         for (uint32_t id : program->outputs)
           program->tensors[id].splitAxis = 0;
     }
+    // Training: --tie A=B leaves A out of the program; --export-onnx
+    // writes B's trained values there too.
+    for (llvm::StringRef tie : ties) {
+      auto [alias, target] = tie.split('=');
+      bool transposed = target.consume_back(".T");
+      const onnx::WeightRecord *a = model->weights.find(alias.str());
+      const onnx::WeightRecord *b = model->weights.find(target.str());
+      if (a && b && a->shape != b->shape)
+        transposed = true;
+      for (auto [state, value] : program->stateUpdates)
+        if (program->tensors[state].weight == target && !program->tensors[state].zeros)
+          program->tiedWeights.push_back({alias.str(), state, transposed});
+    }
     programs.push_back(std::move(*program));
   }
   if (target == "cuda" && !noEpilogues) {

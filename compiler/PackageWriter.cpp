@@ -165,6 +165,16 @@ tessera::writePackage(const std::string &path,
     layout.tensorOffsets.push_back(std::move(offsets));
   }
 
+  // Paths are stored relative to the package's folder when they can be.
+  std::filesystem::path packageFolder =
+      std::filesystem::absolute(std::filesystem::path(path)).parent_path();
+  auto relativeToPackage = [&](const std::string &file) {
+    std::error_code ec;
+    std::filesystem::path relative =
+        std::filesystem::relative(std::filesystem::absolute(file), packageFolder, ec);
+    return ec || relative.empty() ? file : relative.string();
+  };
+
   // The plan.
   flatbuffers::FlatBufferBuilder fbb(1 << 16);
   std::vector<flatbuffers::Offset<tpkg::Program>> programOffsets;
@@ -216,13 +226,29 @@ tessera::writePackage(const std::string &path,
       launches = fbb.CreateVector(list);
     }
     std::vector<flatbuffers::Offset<tpkg::StateUpdate>> updates;
-    for (auto [state, value] : plan.stateUpdates)
+    std::vector<flatbuffers::Offset<tpkg::ExportPatch>> patches;
+    auto patch = [&](const std::string &weight, uint32_t state, bool transposed) {
+      const onnx::WeightRecord *record = model.weights.find(weight);
+      if (!record || record->file.empty() || record->absent)
+        return; // not in a file (inline float_data): --export-onnx refuses it
+      patches.push_back(tpkg::CreateExportPatch(fbb, state,
+                                                fbb.CreateString(relativeToPackage(record->file)),
+                                                record->offset, record->length, transposed));
+    };
+    for (auto [state, value] : plan.stateUpdates) {
       updates.push_back(tpkg::CreateStateUpdate(fbb, state, value));
+      const lower::PlannedTensor &t = plan.tensors[state];
+      if (!t.zeros)
+        patch(t.weight, state, false);
+    }
+    for (const lower::ProgramPlan::TiedWeight &tie : plan.tiedWeights)
+      patch(tie.weight, tie.state, tie.transposed);
     programOffsets.push_back(tpkg::CreateProgram(
         fbb, uint32_t(rank), fbb.CreateVector(tensors), fbb.CreateVector(kernels),
         fbb.CreateVector(plan.inputs), fbb.CreateVector(plan.outputs),
         plan.arenaBytes, plan.stage, plan.predictedSeconds, cudaModule, launches,
-        updates.empty() ? 0 : fbb.CreateVector(updates)));
+        updates.empty() ? 0 : fbb.CreateVector(updates),
+        patches.empty() ? 0 : fbb.CreateVector(patches)));
     stats.arenaBytes = std::max(stats.arenaBytes, plan.arenaBytes);
     stats.kernels += plan.kernels.size();
   }
@@ -266,7 +292,9 @@ tessera::writePackage(const std::string &path,
                                   fbb.CreateVector(programOffsets),
                                   fbb.CreateVector(externals), stages, microbatches,
                                   predicted, fbb.CreateString(cuda ? "cuda" : "cpu"),
-                                  modules);
+                                  modules,
+                                  model.path.empty() ? 0
+                                                     : fbb.CreateString(relativeToPackage(model.path)));
   tpkg::FinishPackageBuffer(fbb, root);
 
   rt::PackageHeader header{};

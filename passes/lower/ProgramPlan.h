@@ -66,6 +66,14 @@ struct ProgramPlan {
   /// Training: (state weight tensor, output tensor written into it after
   /// every run), from results with `tsr.updates`.
   std::vector<std::pair<uint32_t, uint32_t>> stateUpdates;
+  /// Training: weights tied to a state tensor (--tie A=B): A's bytes in the
+  /// model's files are B's trained values (transposed when set).
+  struct TiedWeight {
+    std::string weight;
+    uint32_t state = 0;
+    bool transposed = false;
+  };
+  std::vector<TiedWeight> tiedWeights;
   uint64_t arenaBytes = 0;      ///< the planned peak
   uint64_t unplannedBytes = 0;  ///< sum of all activations, for comparison
 };

@@ -6,8 +6,11 @@
 
 #include "tessera/runtime/Checkpoint.h"
 
+#include "tessera/runtime/tpkg_generated.h"
+
 #include <cctype>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -127,6 +130,88 @@ Status loadCheckpoint(Session &session, const std::string &dir) {
   for (const auto &[name, t] : values)
     if (Status s = session.setState(name, t); !s.ok())
       return s;
+  return Status::okStatus();
+}
+
+Status exportTrainedModel(const Package &package, const Session &session, int rank,
+                          const std::string &out) {
+  namespace fs = std::filesystem;
+  const tpkg::Package *plan = package.plan();
+  const tpkg::Program *program = nullptr;
+  if (plan->programs())
+    for (const tpkg::Program *p : *plan->programs())
+      if (int(p->rank()) == rank)
+        program = p;
+  if (!program || !program->export_patches() || !plan->source_model())
+    return Status(StatusCode::InvalidArgument,
+                  package.path() + ": no trained weights to export (compile the model with "
+                                   "--train)");
+  fs::path packageDir = fs::absolute(fs::path(package.path())).parent_path();
+  auto resolve = [&](const std::string &file) {
+    fs::path p(file);
+    return (p.is_absolute() ? p : packageDir / p).lexically_normal();
+  };
+  fs::path model = resolve(plan->source_model()->str());
+  fs::path modelDir = model.parent_path();
+  fs::path target = fs::absolute(fs::path(out));
+  std::error_code ec;
+  if (fs::equivalent(model, target, ec))
+    return Status(StatusCode::InvalidArgument, out + ": would overwrite the source model");
+  std::map<fs::path, std::vector<uint8_t>> files; // source file -> patched bytes
+  for (const tpkg::ExportPatch *patch : *program->export_patches()) {
+    fs::path file = resolve(patch->file() ? patch->file()->str() : "");
+    fs::path inside = file.lexically_relative(modelDir);
+    if (inside.empty() || *inside.begin() == "..")
+      return Status(StatusCode::DataLoss, package.path() + ": trained weight file '" +
+                                              file.string() + "' lies outside the model's folder");
+    auto it = files.find(file);
+    if (it == files.end()) {
+      std::vector<uint8_t> bytes;
+      if (Status s = readBytes(file.string(), bytes); !s.ok())
+        return Status(StatusCode::NotFound, s.message() + " (the model the package was "
+                                                          "compiled from)");
+      it = files.emplace(file, std::move(bytes)).first;
+    }
+    const tpkg::Tensor *t = program->tensors() && patch->state() < program->tensors()->size()
+                                ? program->tensors()->Get(patch->state())
+                                : nullptr;
+    if (!t)
+      return Status(StatusCode::DataLoss, package.path() + ": an export patch names no tensor");
+    HostTensor value;
+    if (Status s = session.getState(t->name() ? t->name()->str() : "", value); !s.ok())
+      return s;
+    if (value.dtype != DType::F32 || value.data.size() != patch->size() ||
+        patch->offset() > it->second.size() || patch->size() > it->second.size() - patch->offset())
+      return Status(StatusCode::DataLoss, package.path() + ": trained weight '" +
+                                              (t->name() ? t->name()->str() : "?") +
+                                              "' does not fit its place in " + file.string());
+    uint8_t *dst = it->second.data() + patch->offset();
+    if (patch->transposed()) {
+      if (value.shape.size() != 2)
+        return Status(StatusCode::DataLoss, "a transposed export of a non-matrix");
+      int64_t rows = value.shape[0], cols = value.shape[1];
+      const float *src = reinterpret_cast<const float *>(value.data.data());
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t c = 0; c < cols; ++c)
+          std::memcpy(dst + (c * rows + r) * 4, src + r * cols + c, 4);
+    } else {
+      std::memcpy(dst, value.data.data(), value.data.size());
+    }
+  }
+  if (!files.count(model)) {
+    std::vector<uint8_t> bytes;
+    if (Status s = readBytes(model.string(), bytes); !s.ok())
+      return s;
+    files.emplace(model, std::move(bytes));
+  }
+  for (const auto &[source, bytes] : files) {
+    fs::path dest = source == model ? target : target.parent_path() / source.lexically_relative(modelDir);
+    fs::create_directories(dest.parent_path(), ec);
+    std::ofstream o(dest, std::ios::binary);
+    o.write(reinterpret_cast<const char *>(bytes.data()), std::streamsize(bytes.size()));
+    if (!o)
+      return Status(StatusCode::Internal, dest.string() + ": cannot write");
+  }
   return Status::okStatus();
 }
 

@@ -8,6 +8,7 @@ torch.nn.utils.clip_grad_norm_ on the zoo inputs, and writes:
     <zoo>/<model>/train/labels.npy          the labels (the inputs shifted; -100 at the end)
     <zoo>/<model>/train/losses.npy          the loss of every step (float64)
     <zoo>/<model>/train/final/<param>.npy   every parameter after the last step
+    <zoo>/<model>/train/logits_after.npy    the model's output after the last step
     <zoo>/<model>/train/ill_conditioned.json  per parameter, the elements whose
         float64 gradient is zero up to rounding at every step (a key bias
         under softmax: Adam turns the rounding noise into full-size steps of
@@ -144,6 +145,9 @@ def main():
         ill = {}
         exact_params = dict(exact.named_parameters())
         biggest = max(float(g.max()) for g in exact.max_grad.values())
+        with torch.no_grad():
+            np.save(os.path.join(root, "train", "logits_after.npy"),
+                    wrapper(*inputs.values()).numpy())
         for n, p in wrapper.named_parameters():
             np.save(os.path.join(root, "train", "final", n + ".npy"), p.detach().numpy())
             a = p.detach().numpy().astype(np.float64).ravel()

@@ -32,8 +32,8 @@ int fail(const Status &s) {
 
 } // namespace
 
-int runTraining(Session &session, std::map<std::string, HostTensor> inputs,
-                const TrainOptions &options) {
+int runTraining(const Package &package, Session &session,
+                std::map<std::string, HostTensor> inputs, const TrainOptions &options) {
   if (!options.resume.empty()) {
     if (Status s = loadCheckpoint(session, options.resume); !s.ok())
       return fail(s);
@@ -136,6 +136,11 @@ int runTraining(Session &session, std::map<std::string, HostTensor> inputs,
     if (Status s = saveCheckpoint(session, options.save); !s.ok())
       return fail(s);
     std::printf("saved checkpoint %s\n", options.save.c_str());
+  }
+  if (!options.exportOnnx.empty()) {
+    if (Status s = exportTrainedModel(package, session, 0, options.exportOnnx); !s.ok())
+      return fail(s);
+    std::printf("exported %s\n", options.exportOnnx.c_str());
   }
   return 0;
 }

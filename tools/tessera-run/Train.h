@@ -19,14 +19,15 @@ struct TrainOptions {
   std::string lossLog;    ///< CSV: step,loss,grad_norm,lr
   std::string data;       ///< 1-D int token stream (.npy)
   std::string save, resume; ///< checkpoint folders
+  std::string exportOnnx; ///< the model with its trained weights
   bool quiet = false;     ///< no per-step progress lines
 };
 
 /// Runs `options.steps` training steps of a package compiled with --train:
 /// the same `inputs` every step, or with `data` consecutive windows of the
 /// token stream as input_ids and the shifted labels. Returns the exit code.
-int runTraining(rt::Session &session, std::map<std::string, rt::HostTensor> inputs,
-                const TrainOptions &options);
+int runTraining(const rt::Package &package, rt::Session &session,
+                std::map<std::string, rt::HostTensor> inputs, const TrainOptions &options);
 
 } // namespace tessera::tools
 

@@ -79,6 +79,7 @@ const char *kUsage =
     "  --loss-log FILE.csv    step,loss,grad_norm,lr per step\n"
     "  --save-checkpoint DIR  weights, optimizer state and step after the last step\n"
     "  --resume DIR           start from a checkpoint (continues bit for bit)\n"
+    "  --export-onnx OUT.onnx the compiled ONNX model with its trained weights\n"
     "  --help, --version\n";
 
 int usage() {
@@ -326,6 +327,9 @@ int main(int argc, char **argv) {
       training = true;
     } else if (arg == "--resume") {
       trainOptions.resume = next();
+      training = true;
+    } else if (arg == "--export-onnx") {
+      trainOptions.exportOnnx = next();
       training = true;
     } else if (arg == "--backend") {
       sessionOptions.backend = next();
@@ -616,7 +620,7 @@ int main(int argc, char **argv) {
   // A package compiled with --train: each run is a training step.
   if (!session->stateNames().empty() || training) {
     if (session->stateNames().empty()) {
-      std::fprintf(stderr, "error: --steps, --loss-log, --data and checkpoints need a package "
+      std::fprintf(stderr, "error: --steps, --loss-log, --data, checkpoints and --export-onnx need a package "
                            "compiled with --train\n");
       return finish(2);
     }
@@ -624,7 +628,7 @@ int main(int argc, char **argv) {
       std::fprintf(stderr, "error: training runs single-rank packages for now\n");
       return finish(2);
     }
-    return finish(tessera::tools::runTraining(*session, globalInputs, trainOptions));
+    return finish(tessera::tools::runTraining(*package, *session, globalInputs, trainOptions));
   }
   for (auto &s : sessions)
     s->enableProfiling(profile);

@@ -28,6 +28,15 @@ Status saveCheckpoint(const Session &session, const std::string &dir);
 /// Replaces `session`'s training state by the checkpoint in `dir`.
 Status loadCheckpoint(Session &session, const std::string &dir);
 
+/// Writes the ONNX model the package was compiled from, with `session`'s
+/// trained weights, to `out`: the model file (and its external data files,
+/// beside `out` under the same relative names) copied, and every trained
+/// initializer's bytes replaced in place (same size: float32). Weights tied
+/// with --tie get their parameter's values. Refuses a package compiled from
+/// a model it cannot find, or without training state.
+Status exportTrainedModel(const Package &package, const Session &session, int rank,
+                          const std::string &out);
+
 } // namespace tessera::rt
 
 #endif // TESSERA_RUNTIME_CHECKPOINT_H
