@@ -96,6 +96,47 @@ void printDiagnostic(Diagnostic &diag) {
     os << "note: " << note.str() << "\n";
 }
 
+/// Training: an exporter may write one parameter twice, the second copy
+/// transposed (TorchScript's LM head tied to the embedding). Trained as two
+/// weights they would drift apart; say so, and how to tie them.
+void warnTransposedCopies(const tessera::onnx::ModelFile &model, llvm::ArrayRef<std::string> ties) {
+  std::vector<const tessera::onnx::WeightRecord *> matrices;
+  for (const auto &[name, r] : model.weights.records())
+    if (r.shape.size() == 2 && r.shape[0] != r.shape[1] && !r.absent &&
+        r.onnxType == 1 /* FLOAT */)
+      matrices.push_back(&r);
+  auto tied = [&](const std::string &a, const std::string &b) {
+    for (llvm::StringRef t : ties)
+      if (t.starts_with(a + "=") || t.starts_with(b + "="))
+        return true;
+    return false;
+  };
+  for (size_t i = 0; i < matrices.size(); ++i)
+    for (size_t j = i + 1; j < matrices.size(); ++j) {
+      const tessera::onnx::WeightRecord &a = *matrices[i], &b = *matrices[j];
+      if (a.shape[0] != b.shape[1] || a.shape[1] != b.shape[0] || tied(a.name, b.name))
+        continue;
+      auto da = model.readWeight(a), db = model.readWeight(b);
+      if (!da || !db) {
+        llvm::consumeError(da.takeError());
+        llvm::consumeError(db.takeError());
+        continue;
+      }
+      const float *x = reinterpret_cast<const float *>(da->data());
+      const float *y = reinterpret_cast<const float *>(db->data());
+      int64_t rows = a.shape[0], cols = a.shape[1];
+      bool same = true;
+      for (int64_t r = 0; r < rows && same; ++r)
+        for (int64_t c = 0; c < cols && same; ++c)
+          same = x[r * cols + c] == y[c * rows + r];
+      if (same)
+        llvm::errs() << "warning: weight '" << b.name << "' is exactly the transpose of '"
+                     << a.name << "': if they are one parameter (a tied embedding and LM "
+                     << "head), pass --tie " << b.name << "=" << a.name
+                     << " so that training keeps them one\n";
+    }
+}
+
 } // namespace
 
 int tessera::compileMain(int argc, char **argv) {
@@ -337,6 +378,7 @@ int tessera::compileMain(int argc, char **argv) {
       llvm::errs() << "error: --train runs on the CPU backend for now (--target=cpu)\n";
       return 2;
     }
+    warnTransposedCopies(*model, ties);
     PassManager pm(&context);
     OpPassManager &fn = pm.nest<func::FuncOp>();
     train::AddLossPassOptions lossOptions;
