@@ -161,7 +161,9 @@ def export(name, build, out_root, exporters):
                 prog.save(path, external_data=False)
             else:
                 batch = torch.export.Dim("batch", min=1, max=64)
-                seq = torch.export.Dim("sequence", min=2, max=64)
+                positions = getattr(cfg, "n_positions", None) or getattr(
+                    cfg, "max_position_embeddings", 64)
+                seq = torch.export.Dim("sequence", min=2, max=positions)
                 shapes = {"args": tuple({0: batch, 1: seq} for _ in inputs)}
                 prog = torch.onnx.export(wrapper, args, input_names=list(inputs),
                                          output_names=[output], opset_version=18,

@@ -51,6 +51,10 @@ struct RankSummary {
   std::map<std::string, double> traffic;
   std::string firstLayer, lastLayer;
   uint64_t parameterBytes = 0;
+  /// Training packages: of parameterBytes, the optimizer state (moments, the
+  /// step) and the number of tensors each step updates.
+  uint64_t optimizerBytes = 0;
+  int stateUpdates = 0;
   uint64_t arenaBytes = 0;
   double flops = 0;
   std::map<std::string, int> kernels;
@@ -96,7 +100,10 @@ RankSummary summarize(const tpkg::Program *p, unsigned microbatches, bool lastSt
                            .second;
     if (fresh)
       r.parameterBytes += t->size();
+    if (fresh && t->storage() == tpkg::Storage::Zeros)
+      r.optimizerBytes += t->size();
   }
+  r.stateUpdates = p->state_updates() ? int(p->state_updates()->size()) : 0;
   auto bytes = [](const tpkg::Tensor *t) { return double(t->size()); };
   for (const tpkg::Kernel *k : *p->kernels()) {
     std::string op = k->op()->str();
@@ -453,10 +460,13 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < ranks.size(); ++i) {
       const RankSummary &r = ranks[i];
       std::printf("    {\"rank\": %d, \"stage\": %u, \"predicted_seconds\": %.9g, "
-                  "\"parameter_bytes\": %llu, \"activation_bytes\": %llu, "
-                  "\"flops\": %.0f, \"traffic_bytes\": {",
+                  "\"parameter_bytes\": %llu, \"activation_bytes\": %llu, ",
                   r.rank, r.stage, r.predictedSeconds, (unsigned long long)r.parameterBytes,
-                  (unsigned long long)r.arenaBytes, r.flops);
+                  (unsigned long long)r.arenaBytes);
+      if (r.stateUpdates)
+        std::printf("\"optimizer_state_bytes\": %llu, \"state_updates\": %d, ",
+                    (unsigned long long)r.optimizerBytes, r.stateUpdates);
+      std::printf("\"flops\": %.0f, \"traffic_bytes\": {", r.flops);
       size_t t = 0;
       for (const auto &[kind, b] : r.traffic)
         std::printf("%s%s: %.0f", t++ ? ", " : "", jsonString(kind).c_str(), b);
@@ -562,6 +572,10 @@ int main(int argc, char **argv) {
   if (group && rows.size() < ranks.size())
     std::printf("(%zu ranks in %zu group%s of identical figures; --all-ranks lists each)\n",
                 ranks.size(), rows.size(), rows.size() == 1 ? "" : "s");
+  if (!ranks.empty() && ranks[0].stateUpdates > 0)
+    std::printf("training step: %d tensors updated per step; of rank 0's parameters, %llu bytes "
+                "are optimizer state (moments, step)\n",
+                ranks[0].stateUpdates, (unsigned long long)ranks[0].optimizerBytes);
   if (!ranks.empty()) {
     std::printf("kernels of rank 0:");
     for (const auto &[op, n] : ranks[0].kernels)

@@ -8,6 +8,7 @@
 
 #include "tessera/runtime/Checkpoint.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -89,6 +90,7 @@ int runTraining(const Package &package, Session &session,
   double first = 0;
   if (session.getState("train.step", stepState).ok())
     first = scalarOf(stepState);
+  session.enableProfiling(options.profile);
   auto start = std::chrono::steady_clock::now();
   for (int k = 0; k < options.steps; ++k) {
     if (!options.data.empty()) {
@@ -130,6 +132,22 @@ int runTraining(const Package &package, Session &session,
   }
   if (terminal && !options.quiet)
     std::printf("\n");
+  if (options.profile) {
+    std::map<std::string, double> byOp;
+    double total = 0;
+    for (const KernelProfile &p : session.profile()) {
+      byOp[p.op] += p.seconds;
+      total += p.seconds;
+    }
+    std::vector<std::pair<double, std::string>> sorted;
+    for (const auto &[op, seconds] : byOp)
+      sorted.push_back({seconds, op});
+    std::sort(sorted.rbegin(), sorted.rend());
+    std::printf("%-16s %12s %7s   (per step)\n", "kernel", "ms", "share");
+    for (const auto &[seconds, op] : sorted)
+      std::printf("%-16s %12.2f %6.1f%%\n", op.c_str(), seconds * 1e3 / options.steps,
+                  total > 0 ? 100 * seconds / total : 0.0);
+  }
   if (log)
     std::fclose(log);
   if (!options.save.empty()) {

@@ -21,6 +21,7 @@ struct TrainOptions {
   std::string save, resume; ///< checkpoint folders
   std::string exportOnnx; ///< the model with its trained weights
   bool quiet = false;     ///< no per-step progress lines
+  bool profile = false;   ///< per-op time over all steps
 };
 
 /// Runs `options.steps` training steps of a package compiled with --train:

@@ -628,6 +628,7 @@ int main(int argc, char **argv) {
       std::fprintf(stderr, "error: training runs single-rank packages for now\n");
       return finish(2);
     }
+    trainOptions.profile = profile;
     return finish(tessera::tools::runTraining(*package, *session, globalInputs, trainOptions));
   }
   for (auto &s : sessions)

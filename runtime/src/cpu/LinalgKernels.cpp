@@ -112,10 +112,96 @@ Status matmul(const KernelCall &call) {
 
 enum class Reduce { Sum, Mean, Max, Min, Prod };
 
+template <Reduce K> inline void accumulate(double &a, double v) {
+  if constexpr (K == Reduce::Max) a = std::max(a, v);
+  else if constexpr (K == Reduce::Min) a = std::min(a, v);
+  else if constexpr (K == Reduce::Prod) a *= v;
+  else a += v;
+}
+
+template <Reduce K> constexpr double reduceInit() {
+  return K == Reduce::Max   ? -std::numeric_limits<double>::infinity()
+         : K == Reduce::Min ? std::numeric_limits<double>::infinity()
+         : K == Reduce::Prod ? 1.0
+                             : 0.0;
+}
+
+/// Reduction over one contiguous run of axes: x is [outer, count, inner].
+/// Each output accumulates in double, in index order, so results do not
+/// depend on the thread count; the work splits over outputs, and a long
+/// reduction to few outputs over fixed-size chunks summed in order.
+template <Reduce K, typename T>
+void reduceContiguous(const T *in, T *out, int64_t outer, int64_t count, int64_t inner) {
+  double scale = K == Reduce::Mean ? 1.0 / double(count) : 1.0;
+  constexpr int64_t kChunk = 1 << 16;
+  if (inner == 1 && outer < 16 && count > 4 * kChunk) {
+    int64_t chunks = (count + kChunk - 1) / kChunk;
+    std::vector<double> partial(size_t(outer * chunks), reduceInit<K>());
+#pragma omp parallel for schedule(static)
+    for (int64_t t = 0; t < outer * chunks; ++t) {
+      int64_t o = t / chunks, c = t % chunks;
+      const T *x = in + o * count;
+      double a = reduceInit<K>();
+      for (int64_t k = c * kChunk; k < std::min(count, (c + 1) * kChunk); ++k)
+        accumulate<K>(a, double(x[k]));
+      partial[size_t(t)] = a;
+    }
+    for (int64_t o = 0; o < outer; ++o) {
+      double a = reduceInit<K>();
+      for (int64_t c = 0; c < chunks; ++c)
+        accumulate<K>(a, partial[size_t(o * chunks + c)]);
+      out[o] = T(a * scale);
+    }
+    return;
+  }
+  if (inner == 1) {
+#pragma omp parallel for schedule(static) if (outer * count > 65536)
+    for (int64_t o = 0; o < outer; ++o) {
+      const T *x = in + o * count;
+      double a = reduceInit<K>();
+      for (int64_t k = 0; k < count; ++k)
+        accumulate<K>(a, double(x[k]));
+      out[o] = T(a * scale);
+    }
+    return;
+  }
+  // Rows of `inner` outputs: accumulate row after row, a block of outputs
+  // per task.
+  constexpr int64_t kBlock = 256;
+  int64_t blocks = (inner + kBlock - 1) / kBlock;
+#pragma omp parallel for schedule(static) if (outer * count * inner > 65536)
+  for (int64_t t = 0; t < outer * blocks; ++t) {
+    int64_t o = t / blocks, b0 = (t % blocks) * kBlock, b1 = std::min(inner, b0 + kBlock);
+    double acc[kBlock];
+    for (int64_t i = b0; i < b1; ++i)
+      acc[i - b0] = reduceInit<K>();
+    for (int64_t k = 0; k < count; ++k) {
+      const T *x = in + (o * count + k) * inner;
+      for (int64_t i = b0; i < b1; ++i)
+        accumulate<K>(acc[i - b0], double(x[i]));
+    }
+    for (int64_t i = b0; i < b1; ++i)
+      out[o * inner + i] = T(acc[i - b0] * scale);
+  }
+}
+
 template <Reduce K, typename T> void reduceTyped(const KernelCall &call) {
   const TensorRef &x = call.inputs[0], &y = call.outputs[0];
   std::vector<int64_t> axes = call.attrInts("axes");
   size_t rank = x.shape.size();
+  // The common case: the reduced axes are one contiguous run.
+  std::vector<int64_t> sorted = axes;
+  std::sort(sorted.begin(), sorted.end());
+  bool run = !sorted.empty();
+  for (size_t i = 1; i < sorted.size(); ++i)
+    run &= sorted[i] == sorted[i - 1] + 1;
+  if (run) {
+    int64_t outer = 1, count = 1, inner = 1;
+    for (int64_t d = 0; d < int64_t(rank); ++d)
+      (d < sorted.front() ? outer : d > sorted.back() ? inner : count) *= x.shape[size_t(d)];
+    reduceContiguous<K, T>(x.as<T>(), y.as<T>(), outer, count, inner);
+    return;
+  }
   std::vector<bool> reduced(rank, false);
   int64_t count = 1;
   for (int64_t a : axes) {

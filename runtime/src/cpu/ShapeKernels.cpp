@@ -11,6 +11,7 @@
 
 #include "cpu/Kernels.h"
 
+#include <algorithm>
 #include <cstring>
 
 namespace tessera::rt::cpu {
@@ -36,13 +37,37 @@ Status transpose(const KernelCall &call) {
     src[d] = inStrides[perm[d]];
   int64_t inner = rank ? y.shape[rank - 1] : 1, outer = y.numel() / std::max<int64_t>(inner, 1);
   int64_t innerStride = rank ? src[rank - 1] : 0;
-#pragma omp parallel for schedule(static) if (y.numel() > 65536)
-  for (int64_t row = 0; row < outer; ++row) {
+  auto baseOf = [&](int64_t row) {
     int64_t rem = row, base = 0;
     for (int64_t d = int64_t(rank) - 2; d >= 0; --d) {
       base += (rem % y.shape[d]) * src[d];
       rem /= y.shape[d];
     }
+    return base;
+  };
+  if (size == 4 && rank >= 2 && src[rank - 2] == 1 && innerStride != 1 &&
+      y.numel() > 65536) {
+    // The last two dimensions swap (the input's innermost becomes the
+    // output's rows): a tiled transpose per batch, so that reads and writes
+    // both stay in cache.
+    constexpr int64_t kTile = 32;
+    int64_t rows = y.shape[rank - 2], batches = outer / rows;
+    int64_t rowTiles = (rows + kTile - 1) / kTile, colTiles = (inner + kTile - 1) / kTile;
+    const uint32_t *in = reinterpret_cast<const uint32_t *>(x.data);
+    uint32_t *out = reinterpret_cast<uint32_t *>(y.data);
+#pragma omp parallel for schedule(static)
+    for (int64_t t = 0; t < batches * rowTiles * colTiles; ++t) {
+      int64_t b = t / (rowTiles * colTiles), rt = (t / colTiles) % rowTiles, ct = t % colTiles;
+      int64_t base = baseOf(b * rows);
+      for (int64_t c = ct * kTile; c < std::min(inner, (ct + 1) * kTile); ++c)
+        for (int64_t r = rt * kTile; r < std::min(rows, (rt + 1) * kTile); ++r)
+          out[(b * rows + r) * inner + c] = in[base + r + c * innerStride];
+    }
+    return Status::okStatus();
+  }
+#pragma omp parallel for schedule(static) if (y.numel() > 65536)
+  for (int64_t row = 0; row < outer; ++row) {
+    int64_t base = baseOf(row);
     uint8_t *dst = y.data + row * inner * size;
     if (innerStride == 1) {
       std::memcpy(dst, x.data + base * size, size_t(inner) * size);
