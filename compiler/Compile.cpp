@@ -41,6 +41,7 @@
 #include "llvm/Support/raw_ostream.h"
 
 #include <optional>
+#include <set>
 
 using namespace mlir;
 namespace cl = llvm::cl;
@@ -671,6 +672,22 @@ int tessera::compileMain(int argc, char **argv) {
   }
   if (narrowTo)
     narrowPrograms(programs, *narrowTo);
+  if (trainMode && !programs.empty()) {
+    // What a training step holds: weights, optimizer state (zero-initialised
+    // weights), and the arena, where activations and gradients live.
+    uint64_t weightBytes = 0, stateBytes = 0;
+    std::set<std::string> counted;
+    for (const lower::PlannedTensor &t : programs[0].tensors)
+      if (t.kind == lower::PlannedTensor::Kind::Weight && t.aliasOf < 0 &&
+          counted.insert(t.name).second)
+        (t.zeros ? stateBytes : weightBytes) += t.size;
+    llvm::errs() << llvm::format("tessera-compile: training step: weights %.2f MiB, optimizer "
+                                 "state %.2f MiB, activations and gradients %.2f MiB (arena), "
+                                 "%zu tensors updated per step\n",
+                                 weightBytes / 1048576.0, stateBytes / 1048576.0,
+                                 programs[0].arenaBytes / 1048576.0,
+                                 programs[0].stateUpdates.size());
+  }
   if (emit == Emit::Plan)
     return writeText(output, [&](llvm::raw_ostream &os) { lower::printPlan(programs[size_t(emitRank)], os); });
   std::optional<PackageCuda> cuda;

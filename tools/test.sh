@@ -3,8 +3,10 @@
 #
 # The README's test command. On a fresh machine it installs what is missing
 # (tools/setup-deps.sh), configures and builds the whole project, runs the lit
-# and GoogleTest suites (one lit run; it prints the pass/fail counts), then
-# proves the runtime configures and builds alone, with MLIR and CUDA hidden.
+# and GoogleTest suites (one lit run; it prints the pass/fail counts), reruns
+# the reader, zoo and partitioner tests under AddressSanitizer and the whole
+# suite under UndefinedBehaviorSanitizer, then proves the runtime configures
+# and builds alone, with MLIR and CUDA hidden.
 #
 #   TESSERA_BUILD_DIR   build folder (default: build)
 #
@@ -51,6 +53,22 @@ TESSERA_TOOLS_DIR="$root/$asan/bin" ASAN_OPTIONS=detect_leaks=1 \
   "$build/test/dialects/tsr" \
   2>&1 | tee "$asan_log" || asan_status=$?
 
+step "the whole suite under UndefinedBehaviorSanitizer"
+ubsan="$build-ubsan"
+start=$(date +%s)
+if [[ ! -f "$ubsan/build.ninja" ]]; then
+  cmake -G Ninja -S . -B "$ubsan" -DCMAKE_BUILD_TYPE=Release \
+    -DCMAKE_CXX_FLAGS_RELEASE="-O1 -DNDEBUG" -DTESSERA_SANITIZE=undefined \
+    -DCMAKE_CXX_FLAGS="-fno-sanitize=vptr -fno-sanitize-recover=undefined" \
+    -DCMAKE_C_FLAGS="-fno-sanitize-recover=undefined" -DTESSERA_ENABLE_CUDA=OFF >/dev/null
+fi
+cmake --build "$ubsan" -j "$jobs"
+echo "ubsan build: $(( $(date +%s) - start )) s"
+ubsan_log="$ubsan/lit.log"
+ubsan_status=0
+UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  /usr/lib/llvm-22/bin/lit -sv "$ubsan/test" 2>&1 | tee "$ubsan_log" || ubsan_status=$?
+
 step "runtime-only configure (no MLIR, no CUDA)"
 rt="$build-runtime-only"
 cmake -G Ninja -S . -B "$rt" -DCMAKE_BUILD_TYPE=Release \
@@ -77,18 +95,19 @@ count() {
     if (index(line, w) == 1) { split(substr(line, length(w) + 1), a, " "); s += a[1] }
   } END { print s + 0 }'
 }
-passed=$(count Passed "$lit_log" "$asan_log")
-failed=$(( $(count Failed "$lit_log" "$asan_log") + $(count Unresolved "$lit_log" "$asan_log") + $(count "Timed Out" "$lit_log" "$asan_log") ))
-skipped=$(count Unsupported "$lit_log" "$asan_log")
+passed=$(count Passed "$lit_log" "$asan_log" "$ubsan_log")
+failed=$(( $(count Failed "$lit_log" "$asan_log" "$ubsan_log") + $(count Unresolved "$lit_log" "$asan_log" "$ubsan_log") + $(count "Timed Out" "$lit_log" "$asan_log" "$ubsan_log") ))
+skipped=$(count Unsupported "$lit_log" "$asan_log" "$ubsan_log")
 echo "lit (FileCheck + GoogleTest cases):${lit_counts}"
 echo "lit under AddressSanitizer: $(count Passed "$asan_log") passed"
+echo "lit under UndefinedBehaviorSanitizer: $(count Passed "$ubsan_log") passed"
 echo "runtime-only build (ctest): ${ctest_counts}"
-if ((lit_status == 0 && asan_status == 0 && rt_status == 0)); then
+if ((lit_status == 0 && asan_status == 0 && ubsan_status == 0 && rt_status == 0)); then
   ctest_passed=$(grep -oE '[0-9]+ tests failed out of [0-9]+' "$ctest_log" | awk '{print $6}')
   echo "ALL TESTS PASSED"
   echo "$((passed + ${ctest_passed:-0})) passed, $failed failed, $skipped skipped"
 else
-  echo "TESTS FAILED: lit exit $lit_status, asan lit exit $asan_status, runtime-only ctest exit $rt_status" >&2
+  echo "TESTS FAILED: lit exit $lit_status, asan lit exit $asan_status, ubsan lit exit $ubsan_status, runtime-only ctest exit $rt_status" >&2
   echo "$passed passed, $((failed > 0 ? failed : 1)) failed, $skipped skipped"
   exit 1
 fi

@@ -164,18 +164,23 @@ Status readTensorProto(const std::string &path, HostTensor &out,
     if (d < 0 || __builtin_mul_overflow(count, uint64_t(d), &count))
       return bad("invalid dims");
   size_t size = dtypeSize(out.dtype);
+  uint64_t total;
+  if (__builtin_mul_overflow(count, uint64_t(size), &total))
+    return bad("invalid dims");
   if (haveRaw) {
-    if (raw.size() != count * size)
+    if (raw.size() != total)
       return bad("raw_data has " + std::to_string(raw.size()) +
-                 " bytes, dims need " + std::to_string(count * size));
+                 " bytes, dims need " + std::to_string(total));
     out.data = std::move(raw);
     return Status::okStatus();
   }
-  out.data.assign(count * size, 0);
+  // The values present bound the size: check before allocating (a hostile
+  // file may declare any dims).
   size_t have = floats.empty() ? ints.size() : floats.size();
   if (have != count)
     return bad("holds " + std::to_string(have) + " values, dims need " +
                std::to_string(count));
+  out.data.assign(total, 0);
   for (uint64_t i = 0; i < count; ++i) {
     uint8_t *dst = out.data.data() + i * size;
     switch (out.dtype) {
