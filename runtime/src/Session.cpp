@@ -15,6 +15,8 @@
 #include <cstring>
 #include <map>
 #include <tuple>
+#include <cerrno>
+#include <unistd.h>
 
 namespace tessera::rt {
 
@@ -41,6 +43,33 @@ struct Session::Impl {
 };
 
 Session::~Session() = default;
+
+uint64_t memoryLimit(const SessionOptions &options) {
+  if (options.maxMemoryBytes)
+    return options.maxMemoryBytes;
+  if (const char *env = std::getenv("TESSERA_MAX_MEMORY"))
+    if (uint64_t v = parseByteSize(env))
+      return v;
+  long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+  return pages > 0 && page > 0 ? uint64_t(pages) * uint64_t(page) : uint64_t(1) << 40;
+}
+
+uint64_t parseByteSize(const std::string &text) {
+  char *end = nullptr;
+  errno = 0;
+  double v = std::strtod(text.c_str(), &end);
+  if (end == text.c_str() || errno || !(v > 0))
+    return 0;
+  std::string unit(end);
+  double scale = unit.empty() || unit == "B" ? 1
+                 : unit == "K" || unit == "KB" || unit == "KiB" ? 1024.0
+                 : unit == "M" || unit == "MB" || unit == "MiB" ? 1048576.0
+                 : unit == "G" || unit == "GB" || unit == "GiB" ? 1073741824.0
+                 : unit == "T" || unit == "TB" || unit == "TiB" ? 1099511627776.0
+                                                               : 0;
+  double bytes = v * scale;
+  return scale == 0 || bytes >= 1.8e19 ? 0 : uint64_t(bytes);
+}
 
 /// Training packages: every weight a step updates gets a writable copy that
 /// all tensors reading the same stored bytes share (views included); each
@@ -173,6 +202,39 @@ Status Session::create(std::shared_ptr<Package> package, int rank,
                       package->path() + " holds " + std::string(dtypeName(DType(t->dtype()))) +
                           " tensors (compiled with --dtype): run it with the CUDA backend "
                           "(--backend cuda); the CPU backend computes in fp32");
+  // What the session will allocate, checked against the memory limit before
+  // anything is: the arena and the training state (a hostile or mistaken
+  // package may declare any size).
+  uint64_t needed = program->arena_bytes();
+  if (program->tensors())
+    for (const tpkg::Tensor *t : *program->tensors()) {
+      uint64_t elements = 1;
+      if (t->shape())
+        for (int64_t d : *t->shape())
+          if (d < 0 || __builtin_mul_overflow(elements, uint64_t(d), &elements))
+            return Status(StatusCode::DataLoss, package->path() + ": tensor '" +
+                                                    (t->name() ? t->name()->str() : "?") +
+                                                    "' has an invalid shape");
+      uint64_t bytes;
+      if (uint8_t(t->dtype()) > uint8_t(DType::Bool) ||
+          __builtin_mul_overflow(elements, uint64_t(dtypeSize(DType(t->dtype()))), &bytes) ||
+          (t->storage() == tpkg::Storage::Zeros &&
+           __builtin_add_overflow(needed, bytes, &needed)))
+        return Status(StatusCode::DataLoss, package->path() + ": tensor '" +
+                                                (t->name() ? t->name()->str() : "?") +
+                                                "' has an invalid type or size");
+    }
+  if (program->state_updates())
+    for (const tpkg::StateUpdate *u : *program->state_updates())
+      if (program->tensors() && u->state() < program->tensors()->size())
+        needed += program->tensors()->Get(u->state())->size(); // writable copies
+  uint64_t limit = memoryLimit(options);
+  if (needed > limit)
+    return Status(StatusCode::InvalidArgument,
+                  package->path() + ": rank " + std::to_string(rank) + " needs " +
+                      std::to_string(needed) + " bytes (activation arena and training state), " +
+                      "over the memory limit of " + std::to_string(limit) +
+                      " bytes (raise it with --max-memory or TESSERA_MAX_MEMORY)");
   auto impl = std::make_unique<Impl>();
   impl->program = program;
   uint64_t arenaBytes = program->arena_bytes();

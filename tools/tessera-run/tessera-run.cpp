@@ -68,6 +68,7 @@ const char *kUsage =
     "  --device N             the GPU of rank 0 (others follow)\n"
     "  --comm nccl            with --backend cuda: NCCL collectives, one GPU per rank\n"
     "  --random-weights SEED  random weights (packages compiled with --plan-only)\n"
+    "  --max-memory SIZE      refuse packages needing more (default: physical memory)\n"
     "measuring:\n"
     "  --profile              per-kernel times\n"
     "  --profile-json FILE    per-kernel times as JSON (for tessera-inspect --profile)\n"
@@ -339,6 +340,14 @@ int main(int argc, char **argv) {
       benchRuns = int(integer(1, 1000000));
     } else if (arg == "--random-weights") {
       sessionOptions.randomWeights = uint64_t(integer(0, (1ll << 62)));
+    } else if (arg == "--max-memory") {
+      std::string text = next();
+      sessionOptions.maxMemoryBytes = bad ? 0 : parseByteSize(text);
+      if (!bad && !sessionOptions.maxMemoryBytes) {
+        std::fprintf(stderr, "error: --max-memory expects a size like 512M, 64G or bytes, not "
+                             "'%s'\n", text.c_str());
+        bad = true;
+      }
     } else if (arg == "--device") {
       sessionOptions.device = int(integer(-1, 1024));
     } else if (!arg.empty() && arg[0] == '-') {

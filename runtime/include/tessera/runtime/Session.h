@@ -72,7 +72,15 @@ struct SessionOptions {
   /// package are filled with seeded random values (uniform in +-0.02) instead
   /// of refusing to run. 0: off.
   uint64_t randomWeights = 0;
+  /// The most a session may allocate (activation arena, training state);
+  /// 0: TESSERA_MAX_MEMORY ("64G", "512M", bytes), else physical memory.
+  uint64_t maxMemoryBytes = 0;
 };
+
+/// The memory limit `options` give (see SessionOptions::maxMemoryBytes).
+uint64_t memoryLimit(const SessionOptions &options);
+/// "64G", "512MiB", "1048576" -> bytes; 0 when malformed.
+uint64_t parseByteSize(const std::string &text);
 
 class Session {
 public:
