@@ -176,10 +176,15 @@ Status readTensorProto(const std::string &path, HostTensor &out,
   }
   // The values present bound the size: check before allocating (a hostile
   // file may declare any dims).
-  size_t have = floats.empty() ? ints.size() : floats.size();
-  if (have != count)
-    return bad("holds " + std::to_string(have) + " values, dims need " +
-               std::to_string(count));
+  // f32 and f64 come in float_data/double_data; every other type (f16 and
+  // bf16 bit patterns included) in int32_data/int64_data.
+  bool floating = out.dtype == DType::F32 || out.dtype == DType::F64;
+  size_t have = floating ? floats.size() : ints.size();
+  if (have != count || (floating ? !ints.empty() : !floats.empty()))
+    return bad("holds " + std::to_string(floating ? floats.size() : ints.size()) + " " +
+               (floating ? "float" : "integer") + " values (and " +
+               std::to_string(floating ? ints.size() : floats.size()) +
+               " of the other kind), dims need " + std::to_string(count));
   out.data.assign(total, 0);
   for (uint64_t i = 0; i < count; ++i) {
     uint8_t *dst = out.data.data() + i * size;
