@@ -83,6 +83,13 @@ Status Package::open(const std::string &path, std::shared_ptr<Package> &out) {
   if (!tpkg::VerifyPackageBuffer(verifier))
     return fail(StatusCode::DataLoss, "the plan does not verify");
   pkg->plan_ = tpkg::GetPackage(pkg->base_ + h.planOffset);
+  // The mesh: every axis at least 1, at most 2^20 ranks in all.
+  if (const auto *mesh = pkg->plan_->mesh()) {
+    uint64_t ranks = 1;
+    for (uint32_t d : *mesh)
+      if (d == 0 || __builtin_mul_overflow(ranks, uint64_t(d), &ranks) || ranks > (1u << 20))
+        return fail(StatusCode::DataLoss, "the device mesh is empty or absurd (over 2^20 ranks)");
+  }
   if (const auto *files = pkg->plan_->external_files()) {
     std::string dir = path.find('/') == std::string::npos
                           ? std::string(".")

@@ -168,6 +168,15 @@ Status Session::create(std::shared_ptr<Package> package, int rank,
   if (!program)
     return Status(StatusCode::InvalidArgument,
                   package->path() + ": no program for rank " + std::to_string(rank));
+  if (!program->tensors() || !program->kernels())
+    return Status(StatusCode::DataLoss, package->path() + ": the program of rank " +
+                                            std::to_string(rank) +
+                                            " has no tensor or kernel list");
+  for (const tpkg::Kernel *k : *program->kernels())
+    if (!k->op())
+      return Status(StatusCode::DataLoss,
+                    package->path() + ": a kernel of rank " + std::to_string(rank) +
+                        " has no op name");
   std::unique_ptr<Session> session(new Session());
   session->package_ = package;
   if (options.backend != "cpu") {

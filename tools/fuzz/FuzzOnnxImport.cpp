@@ -14,11 +14,12 @@
 
 #include "FuzzInput.h"
 
-#include "compiler/Registration.h"
+#include "dialects/tsr/IR/TsrDialect.h"
 #include "frontends/onnx/OnnxImporter.h"
 
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+
 #include "mlir/IR/Diagnostics.h"
-#include "mlir/IR/DialectRegistry.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/IR/Verifier.h"
 
@@ -26,10 +27,9 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   static mlir::MLIRContext *context = [] {
-    mlir::DialectRegistry registry;
-    tessera::registerAllDialects(registry);
-    auto *c = new mlir::MLIRContext(registry);
-    c->loadAllAvailableDialects();
+    // The importer's dialects only: the target links the frontend alone.
+    auto *c = new mlir::MLIRContext();
+    c->loadDialect<mlir::tsr::TsrDialect, mlir::func::FuncDialect>();
     c->getDiagEngine().registerHandler([](mlir::Diagnostic &) { return mlir::success(); });
     return c;
   }();

@@ -29,10 +29,14 @@ void openAndBind(const uint8_t *data, size_t size) {
   std::shared_ptr<Package> package;
   if (!Package::open(path, package).ok())
     return;
+  // The fuzzer's memory budget: a package may declare any arena, and the
+  // session refuses what exceeds the limit before allocating.
+  SessionOptions options;
+  options.maxMemoryBytes = uint64_t(256) << 20;
   int ranks = package->meshSize();
   for (int r = 0; r < ranks && r < 4; ++r) {
     std::unique_ptr<Session> session;
-    (void)Session::create(package, r, session);
+    (void)Session::create(package, r, session, options);
   }
 }
 
