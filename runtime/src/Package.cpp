@@ -70,7 +70,7 @@ Status Package::open(const std::string &path, std::shared_ptr<Package> &out) {
   if (h.headerSize != sizeof(PackageHeader) || h.planOffset < h.headerSize ||
       h.planOffset > size || h.planSize > size - h.planOffset ||
       h.dataOffset > size || h.dataSize > size - h.dataOffset ||
-      h.dataOffset % kPackageAlignment != 0 ||
+      h.dataOffset % kPackageAlignment != 0 || h.planOffset % 8 != 0 ||
       h.dataOffset + h.dataSize != size)
     return fail(StatusCode::DataLoss,
                 "truncated or corrupted: section sizes do not match the file (" +
@@ -83,6 +83,27 @@ Status Package::open(const std::string &path, std::shared_ptr<Package> &out) {
   if (!tpkg::VerifyPackageBuffer(verifier))
     return fail(StatusCode::DataLoss, "the plan does not verify");
   pkg->plan_ = tpkg::GetPackage(pkg->base_ + h.planOffset);
+  // FlatBuffers' verifier checks a vector's length field (4-byte aligned),
+  // not that 8-byte elements are 8-byte aligned: a crafted file could make
+  // every read of a shape or an attribute a misaligned load. Check them.
+  auto aligned = [](const void *p) { return reinterpret_cast<uintptr_t>(p) % 8 == 0; };
+  bool misaligned = false;
+  if (const auto *programs = pkg->plan_->programs())
+    for (const tpkg::Program *prog : *programs) {
+      if (prog->tensors())
+        for (const tpkg::Tensor *t : *prog->tensors())
+          misaligned |= t->shape() && !aligned(t->shape()->data());
+      if (prog->kernels())
+        for (const tpkg::Kernel *k : *prog->kernels())
+          if (k->attrs())
+            for (const tpkg::Attr *a : *k->attrs())
+              misaligned |= (a->ints() && !aligned(a->ints()->data())) ||
+                            (a->floats() && !aligned(a->floats()->data()));
+    }
+  if (const auto *p = pkg->plan_->prediction())
+    misaligned |= p->send_seconds() && !aligned(p->send_seconds()->data());
+  if (misaligned)
+    return fail(StatusCode::DataLoss, "corrupted: a 64-bit vector of the plan is misaligned");
   // The mesh: every axis at least 1, at most 2^20 ranks in all.
   if (const auto *mesh = pkg->plan_->mesh()) {
     uint64_t ranks = 1;
