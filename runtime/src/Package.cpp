@@ -86,22 +86,25 @@ Status Package::open(const std::string &path, std::shared_ptr<Package> &out) {
   // FlatBuffers' verifier checks a vector's length field (4-byte aligned),
   // not that 8-byte elements are 8-byte aligned: a crafted file could make
   // every read of a shape or an attribute a misaligned load. Check them.
-  auto aligned = [](const void *p) { return reinterpret_cast<uintptr_t>(p) % 8 == 0; };
+  // (An empty vector has no element to load: its position does not matter.)
+  auto aligned = [](const auto *v) {
+    return v->size() == 0 || reinterpret_cast<uintptr_t>(v->data()) % 8 == 0;
+  };
   bool misaligned = false;
   if (const auto *programs = pkg->plan_->programs())
     for (const tpkg::Program *prog : *programs) {
       if (prog->tensors())
         for (const tpkg::Tensor *t : *prog->tensors())
-          misaligned |= t->shape() && !aligned(t->shape()->data());
+          misaligned |= t->shape() && !aligned(t->shape());
       if (prog->kernels())
         for (const tpkg::Kernel *k : *prog->kernels())
           if (k->attrs())
             for (const tpkg::Attr *a : *k->attrs())
-              misaligned |= (a->ints() && !aligned(a->ints()->data())) ||
-                            (a->floats() && !aligned(a->floats()->data()));
+              misaligned |= (a->ints() && !aligned(a->ints())) ||
+                            (a->floats() && !aligned(a->floats()));
     }
   if (const auto *p = pkg->plan_->prediction())
-    misaligned |= p->send_seconds() && !aligned(p->send_seconds()->data());
+    misaligned |= p->send_seconds() && !aligned(p->send_seconds());
   if (misaligned)
     return fail(StatusCode::DataLoss, "corrupted: a 64-bit vector of the plan is misaligned");
   // The mesh: every axis at least 1, at most 2^20 ranks in all.

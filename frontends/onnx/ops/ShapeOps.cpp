@@ -263,13 +263,24 @@ LogicalResult importConcat(OpBinder &b) {
   auto axis = normalizeAxis(b, b.attrInt("axis", 0), rank);
   if (failed(axis))
     return failure();
+  if (rank == 0)
+    return b.error() << "cannot concatenate scalars", failure();
   if (auto values = allConstant(b, b.numInputs())) {
-    // Fold: interleave the inputs' blocks along the axis.
-    std::vector<int64_t> shape = (*values)[0].shape;
+    // Fold: interleave the inputs' blocks along the axis. The inputs must
+    // agree on rank, element kind and every other dimension.
+    const ConstTensor &first = (*values)[0];
+    std::vector<int64_t> shape = first.shape;
     shape[*axis] = 0;
     for (const ConstTensor &c : *values) {
       if (int64_t(c.shape.size()) != rank)
         return b.error() << "inputs have different ranks", failure();
+      if (c.isFloat() != first.isFloat())
+        return b.error() << "inputs have different element types", failure();
+      for (int64_t d = 0; d < rank; ++d)
+        if (d != *axis && c.shape[size_t(d)] != first.shape[size_t(d)])
+          return b.error() << "inputs differ in dimension " << d << " (" << c.shape[size_t(d)]
+                           << " vs " << first.shape[size_t(d)] << ")",
+                 failure();
       shape[*axis] += c.shape[*axis];
     }
     int64_t outer = 1;
