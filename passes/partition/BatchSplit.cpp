@@ -164,14 +164,7 @@ Value BatchSplitter::cloneWithLayouts(Operation &op, const Strategy &s) {
   Operation *created = b->clone(op, operands);
   for (auto [i, result] : llvm::enumerate(created->getResults()))
     result.setType(local(op.getResult(unsigned(i)), s.results[i]));
-  if (auto slice = dyn_cast<tsr::SliceOp>(created)) {
-    // A whole-range slice along the split dimension covers the block.
-    SmallVector<int64_t> limit(slice.getLimit());
-    for (auto [d, n] : llvm::enumerate(slice.getType().getShape()))
-      if (s.results[0] == Layout(d))
-        limit[d] = n;
-    slice.setLimit(limit);
-  }
+  coverSplitSlice(created, s.results.empty() ? kReplicated : s.results[0]);
   for (auto [i, result] : llvm::enumerate(op.getResults())) {
     layout[result] = s.results[i];
     mapping.map(result, created->getResult(unsigned(i)));

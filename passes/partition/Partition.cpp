@@ -486,14 +486,7 @@ OwningOpRef<ModuleOp> tessera::partition::partitionForRank(func::FuncOp func,
       for (auto [i, result] : llvm::enumerate(created->getResults()))
         result.setType(localType(cast<RankedTensorType>(op.getResult(i).getType()),
                                  s.results[i], plan.tp));
-      if (auto slice = dyn_cast<tsr::SliceOp>(created)) {
-        // A whole-range slice along the split dimension covers the block.
-        SmallVector<int64_t> limit(slice.getLimit());
-        for (auto [d, n] : llvm::enumerate(slice.getType().getShape()))
-          if (s.results[0] == Layout(d))
-            limit[d] = n;
-        slice.setLimit(limit);
-      }
+      coverSplitSlice(created, s.results.empty() ? kReplicated : s.results[0]);
       if (s.vocabParallel) {
         auto gather = cast<tsr::GatherOp>(created);
         auto table = cast<RankedTensorType>(gather.getInput().getType());

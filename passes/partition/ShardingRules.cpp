@@ -329,3 +329,12 @@ std::vector<Strategy> tessera::partition::strategiesFor(Operation *op,
 
   return b.list; // replicated only
 }
+
+void tessera::partition::coverSplitSlice(Operation *op, Layout layout) {
+  auto slice = dyn_cast<tsr::SliceOp>(op);
+  if (!slice || layout < 0)
+    return;
+  SmallVector<int64_t> limit(slice.getLimit());
+  limit[size_t(layout)] = slice.getType().getShape()[size_t(layout)];
+  slice.setLimit(limit);
+}

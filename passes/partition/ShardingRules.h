@@ -65,6 +65,11 @@ std::string layoutName(Layout layout);
 int mapSplitThroughReshape(llvm::ArrayRef<int64_t> in, llvm::ArrayRef<int64_t> out,
                            int dim, int64_t tp);
 
+/// A slice cloned onto local shapes keeps its global limits; one that takes
+/// the whole range of the dimension its result is split along (`layout`)
+/// must take the whole local block instead.
+void coverSplitSlice(mlir::Operation *slice, Layout layout);
+
 } // namespace tessera::partition
 
 #endif // TESSERA_PASSES_PARTITION_SHARDINGRULES_H

@@ -226,13 +226,7 @@ struct AutodiffPass : tessera::train::impl::AutodiffPassBase<AutodiffPass> {
       resultAttrs.push_back(b.getDictionaryAttr(
           {b.getNamedAttr("tsr.name", b.getStringAttr("grad:" + label))}));
     }
-    func::ReturnOp::create(b, results);
-    ret.erase();
-    SmallVector<Type> types;
-    for (Value v : results)
-      types.push_back(v.getType());
-    func.setType(FunctionType::get(func.getContext(), func.getArgumentTypes(), types));
-    func.setAllResultAttrs(resultAttrs);
+    g.setResults(func, results, resultAttrs);
   }
 };
 

@@ -169,3 +169,12 @@ Value GradBuilder::reduceTo(Value grad, RankedTensorType type) {
   Value summed = reduceSum(grad, axes, /*keepDims=*/false);
   return reshape(summed, to);
 }
+
+void GradBuilder::setResults(func::FuncOp func, ValueRange results, ArrayRef<Attribute> attrs) {
+  Operation *old = func.getBody().front().getTerminator();
+  func::ReturnOp::create(b, results);
+  old->erase();
+  func.setType(FunctionType::get(func.getContext(), func.getArgumentTypes(),
+                                 TypeRange(results)));
+  func.setAllResultAttrs(attrs);
+}

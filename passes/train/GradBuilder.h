@@ -17,6 +17,8 @@
 
 #include "dialects/tsr/IR/TsrOps.h"
 
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/ImplicitLocOpBuilder.h"
 
@@ -70,6 +72,12 @@ public:
   /// `grad` (the gradient of a value `type` was broadcast into) summed back
   /// to `type`'s shape.
   mlir::Value reduceTo(mlir::Value grad, mlir::RankedTensorType type);
+
+  /// Makes `results` (with `attrs`, one dictionary each) the function's
+  /// results: a new return before the old one, which is erased, and the
+  /// function's type.
+  void setResults(mlir::func::FuncOp func, mlir::ValueRange results,
+                  llvm::ArrayRef<mlir::Attribute> attrs);
 
 private:
   mlir::RankedTensorType broadcastType(mlir::Value a, mlir::Value b, mlir::Type element);

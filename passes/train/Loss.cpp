@@ -97,13 +97,8 @@ struct AddLossPass : tessera::train::impl::AddLossPassBase<AddLossPass> {
     Value total = g.reduceSum(g.mul(g.sub(lse, picked), valid), all, false);
     Value count = g.reduceSum(valid, all, false);
     Value result = g.div(total, count);
-    func::ReturnOp::create(b, ValueRange{result});
-    ret.erase();
-    func.setType(FunctionType::get(func.getContext(), func.getArgumentTypes(),
-                                   {result.getType()}));
-    SmallVector<Attribute> resultAttrs = {
-        b.getDictionaryAttr(b.getNamedAttr("tsr.name", b.getStringAttr("loss")))};
-    func.setAllResultAttrs(resultAttrs);
+    g.setResults(func, ValueRange{result},
+                 {b.getDictionaryAttr(b.getNamedAttr("tsr.name", b.getStringAttr("loss")))});
   }
 };
 

@@ -142,13 +142,7 @@ struct OptimizerPass : tessera::train::impl::OptimizerPassBase<OptimizerPass> {
     }
     output(step, "update:train.step", "train.step");
 
-    func::ReturnOp::create(b, results);
-    ret.erase();
-    SmallVector<Type> types;
-    for (Value v : results)
-      types.push_back(v.getType());
-    func.setType(FunctionType::get(func.getContext(), func.getArgumentTypes(), types));
-    func.setAllResultAttrs(attrs);
+    g.setResults(func, results, attrs);
   }
 };
 
