@@ -74,7 +74,8 @@ FailureOr<std::vector<int64_t>> resolveReshape(OpBinder &b,
     if (target[i] < 0)
       return b.error() << "shape entry " << target[i] << " is invalid",
              failure();
-    known *= target[i];
+    if (__builtin_mul_overflow(known, target[i], &known))
+      return b.error() << "the target shape's element count overflows", failure();
   }
   if (inferAt >= 0) {
     if (known == 0 || total % known)
