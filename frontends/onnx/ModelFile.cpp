@@ -393,7 +393,11 @@ ModelFile::open(const std::string &path, bool allowAbsentWeights) {
         put(t.int32_data().data(), have * 4);
         break;
       default:
-        // int32_data carries narrow types one value per entry.
+        // int32_data carries narrow types (at most 4 bytes) one value per
+        // entry; wider ones (uint32/uint64 in uint64_data) are not read.
+        if (elementSize > 4)
+          return fail(what + ": typed values of " + onnxTypeName(t.data_type()) +
+                      " are not supported; store them in raw_data");
         have = t.int32_data_size();
         for (int32_t v : t.int32_data())
           put(&v, elementSize);
