@@ -40,6 +40,7 @@
 #include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <cstring>
 #include <optional>
 #include <set>
 
@@ -112,10 +113,38 @@ void warnTransposedCopies(const tessera::onnx::ModelFile &model, llvm::ArrayRef<
         return true;
     return false;
   };
+  // Each matrix is read once, for a fingerprint of its values in order and
+  // one of its transpose's; pairs whose fingerprints meet are compared exactly.
+  auto fingerprint = [](uint64_t h, float v) {
+    uint32_t bits;
+    std::memcpy(&bits, &v, 4);
+    return (h ^ bits) * 0x100000001b3ull;
+  };
+  std::vector<uint64_t> direct(matrices.size()), transposed(matrices.size());
+  std::vector<bool> readable(matrices.size(), false);
+  for (size_t i = 0; i < matrices.size(); ++i) {
+    auto data = model.readWeight(*matrices[i]);
+    if (!data) {
+      llvm::consumeError(data.takeError());
+      continue;
+    }
+    const float *x = reinterpret_cast<const float *>(data->data());
+    int64_t rows = matrices[i]->shape[0], cols = matrices[i]->shape[1];
+    uint64_t h = 0xcbf29ce484222325ull, t = h;
+    for (int64_t k = 0; k < rows * cols; ++k)
+      h = fingerprint(h, x[k]);
+    for (int64_t c = 0; c < cols; ++c)
+      for (int64_t r = 0; r < rows; ++r)
+        t = fingerprint(t, x[r * cols + c]);
+    direct[i] = h;
+    transposed[i] = t;
+    readable[i] = true;
+  }
   for (size_t i = 0; i < matrices.size(); ++i)
     for (size_t j = i + 1; j < matrices.size(); ++j) {
       const tessera::onnx::WeightRecord &a = *matrices[i], &b = *matrices[j];
-      if (a.shape[0] != b.shape[1] || a.shape[1] != b.shape[0] || tied(a.name, b.name))
+      if (!readable[i] || !readable[j] || transposed[i] != direct[j] ||
+          a.shape[0] != b.shape[1] || a.shape[1] != b.shape[0] || tied(a.name, b.name))
         continue;
       auto da = model.readWeight(a), db = model.readWeight(b);
       if (!da || !db) {

@@ -55,20 +55,18 @@ struct AutodiffPass : tessera::train::impl::AutodiffPassBase<AutodiffPass> {
       if (uses.empty())
         return func.emitError("tie '") << tie << "': the model has no weight '" << alias << "'",
                failure();
+      // Without ".T", the target's shape as the program reads it (if it
+      // does) tells whether a matrix is tied transposed.
+      RankedTensorType targetType;
+      func.walk([&](tsr::WeightOp t) {
+        if (t.getName() == target && !t.getOffsets())
+          targetType = cast<RankedTensorType>(t.getResult().getType());
+      });
       for (tsr::WeightOp w : uses) {
         auto type = cast<RankedTensorType>(w.getResult().getType());
         SmallVector<int64_t> shape(type.getShape());
-        if (!transposed && type.getRank() == 2 && shape[0] != shape[1]) {
-          // Shapes tell the orientation when they can.
-          bool found = false;
-          func.walk([&](tsr::WeightOp t) {
-            if (t.getName() == target)
-              found = true,
-              transposed = cast<RankedTensorType>(t.getResult().getType()).getShape() !=
-                           type.getShape();
-          });
-          (void)found;
-        }
+        if (!transposed && type.getRank() == 2 && shape[0] != shape[1] && targetType)
+          transposed = targetType.getShape() != type.getShape();
         if (transposed && type.getRank() != 2)
           return w.emitError("tie '") << tie << "': only matrices tie transposed", failure();
         if (transposed)
