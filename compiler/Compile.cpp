@@ -17,6 +17,7 @@
 #include "passes/lower/GemmEpilogues.h"
 #include "passes/partition/Partition.h"
 #include "passes/partition/Passes.h"
+#include "passes/generate/Passes.h"
 #include "passes/train/Passes.h"
 #include "passes/partition/PipelineSlicer.h"
 
@@ -49,7 +50,7 @@ namespace cl = llvm::cl;
 
 namespace {
 
-enum class Emit { None, Tsr, TsrFused, TsrTrain, Summary, Partitioned, Plan, Cuda };
+enum class Emit { None, Tsr, TsrFused, TsrTrain, TsrDecode, Summary, Partitioned, Plan, Cuda };
 
 
 /// Parses "4x128" into dims.
@@ -210,6 +211,21 @@ int tessera::compileMain(int argc, char **argv) {
                                   cl::desc("also differentiate the float inputs (grad:NAME)"));
   static cl::list<std::string> ties(cl::cat(trainCat), "tie", cl::value_desc("A=B[.T]"),
                                     cl::desc("weight A is weight B (or its transpose)"));
+  static cl::OptionCategory generateCat(
+      "Generation (--generate: one program is one decode step with a KV cache)");
+  static cl::opt<bool> generateMode(cl::cat(generateCat), "generate",
+                                    cl::desc("compile text generation: one new token per sequence "
+                                             "per run, keys and values kept in a cache"));
+  static cl::opt<int64_t> maxSeq(cl::cat(generateCat), "max-seq", cl::init(0),
+                                 cl::desc("positions the KV cache holds (prompt + new tokens)"));
+  static cl::opt<std::string> genIds(cl::cat(generateCat), "ids-input", cl::init("input_ids"),
+                                     cl::desc("the token ids input"), cl::Hidden);
+  static cl::opt<std::string> genMask(cl::cat(generateCat), "mask-input",
+                                      cl::init("attention_mask"),
+                                      cl::desc("the attention mask input"), cl::Hidden);
+  static cl::opt<std::string> genPositionIds(cl::cat(generateCat), "position-ids-input",
+                                             cl::init("position_ids"),
+                                             cl::desc("the position ids input"), cl::Hidden);
   static cl::opt<std::string> input(cl::cat(inputCat), cl::Positional,
                                     cl::desc("<model.onnx | tsr.mlir>"),
                                     cl::Required);
@@ -229,6 +245,8 @@ int tessera::compileMain(int argc, char **argv) {
                             "the tsr IR after the graph pipeline"),
                  clEnumValN(Emit::TsrTrain, "tsr-train",
                             "the tsr IR of the training step (--train)"),
+                 clEnumValN(Emit::TsrDecode, "tsr-decode",
+                            "the tsr IR of the decode step (--generate)"),
                  clEnumValN(Emit::Summary, "summary",
                             "the chosen plan only (no package)"),
                  clEnumValN(Emit::Partitioned, "partitioned",
@@ -291,7 +309,8 @@ int tessera::compileMain(int argc, char **argv) {
       cl::init(false));
   static cl::opt<std::string> output(cl::cat(outputCat), "o", cl::desc("output file"),
                                      cl::value_desc("file"), cl::init("-"));
-  cl::HideUnrelatedOptions({&inputCat, &planCat, &targetCat, &outputCat, &trainCat});
+  cl::HideUnrelatedOptions(
+      {&inputCat, &planCat, &targetCat, &outputCat, &trainCat, &generateCat});
   cl::SetVersionPrinter([](llvm::raw_ostream &os) {
     os << "tessera-compile " << TESSERA_VERSION << " (MLIR/LLVM " << LLVM_VERSION_STRING
        << ")\n";
@@ -349,6 +368,33 @@ int tessera::compileMain(int argc, char **argv) {
                  << " needs --target=cuda: the CPU backend computes in fp32\n";
     return 2;
   }
+  if (generateMode) {
+    // The decode step comes from the forward pass over the whole cache.
+    if (maxSeq < 2) {
+      llvm::errs() << "error: --generate needs --max-seq N (N >= 2): the positions the KV "
+                      "cache holds, prompt and new tokens together\n";
+      return 2;
+    }
+    if (seq >= 0 && seq != maxSeq) {
+      llvm::errs() << "error: --generate sets the sequence to --max-seq; drop --seq\n";
+      return 2;
+    }
+    if (trainMode) {
+      llvm::errs() << "error: give --generate or --train, not both\n";
+      return 2;
+    }
+    if (!mesh.empty() || devices > 0 || target != "cpu") {
+      llvm::errs() << "error: --generate plans one CPU device for now: partitioned and CUDA "
+                      "decoding are not built yet; drop --mesh/--devices/--target\n";
+      return 2;
+    }
+    seq = maxSeq;
+    if (batch < 0)
+      batch = 1;
+  } else if (maxSeq) {
+    llvm::errs() << "error: --max-seq needs --generate\n";
+    return 2;
+  }
   if (batch >= 0)
     options.batch = batch;
   if (seq >= 0)
@@ -362,6 +408,7 @@ int tessera::compileMain(int argc, char **argv) {
   DialectRegistry registry;
   registerAllDialects(registry);
   MLIRContext context(registry);
+  context.printOpOnDiagnostic(false); // errors name the op, node and shape; no IR dumps
   context.getDiagEngine().registerHandler(
       [](Diagnostic &diag) { printDiagnostic(diag); });
 
@@ -447,7 +494,44 @@ int tessera::compileMain(int argc, char **argv) {
     return 2;
   }
 
-  if (emit == Emit::Tsr || emit == Emit::TsrFused || emit == Emit::TsrTrain)
+  std::optional<PackageGeneration> generation;
+  if (generateMode) {
+    // The decode step: one position per sequence, a KV cache (passes/generate).
+    PassManager pm(&context);
+    OpPassManager &fn = pm.nest<func::FuncOp>();
+    generate::DecodePassOptions decode;
+    decode.ids = genIds;
+    decode.mask = genMask;
+    decode.positionIds = genPositionIds;
+    fn.addPass(generate::createDecodePass(decode));
+    fn.addPass(createCanonicalizerPass());
+    fn.addPass(createCSEPass());
+    if (failed(pm.run(*module)))
+      return 1;
+    auto info = (*module)->getAttrOfType<DictionaryAttr>("tsr.generate");
+    auto text = [&](const char *key) {
+      auto s = info ? info.getAs<StringAttr>(key) : nullptr;
+      return s ? s.str() : std::string();
+    };
+    auto number = [&](const char *key) {
+      auto i = info ? info.getAs<IntegerAttr>(key) : nullptr;
+      return i ? unsigned(i.getInt()) : 0u;
+    };
+    generation.emplace();
+    generation->ids = text("ids");
+    generation->positions = text("positions");
+    generation->logits = text("logits");
+    generation->mask = text("mask");
+    generation->positionIds = text("position_ids");
+    generation->maxSeq = number("max_seq");
+    generation->batch = number("batch");
+  } else if (emit == Emit::TsrDecode) {
+    llvm::errs() << "error: --emit=tsr-decode needs --generate\n";
+    return 2;
+  }
+
+  if (emit == Emit::Tsr || emit == Emit::TsrFused || emit == Emit::TsrTrain ||
+      emit == Emit::TsrDecode)
     return writeText(output, [&](llvm::raw_ostream &os) {
       module->print(os);
       os << "\n";
@@ -769,7 +853,7 @@ int tessera::compileMain(int argc, char **argv) {
   llvm::Expected<PackageStats> stats = writePackage(
       output, programs, meshShape, *model, "tessera-compile from " + std::string(input),
       /*progress=*/true, weights == "external", unsigned(pp), unsigned(m), &prediction,
-      cuda ? &*cuda : nullptr);
+      cuda ? &*cuda : nullptr, generation ? &*generation : nullptr);
   if (!stats) {
     llvm::errs() << "error: " << llvm::toString(stats.takeError()) << "\n";
     return 1;

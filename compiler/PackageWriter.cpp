@@ -71,7 +71,8 @@ tessera::writePackage(const std::string &path,
                       const onnx::ModelFile &model, const std::string &producer,
                       bool progress, bool externalWeights, unsigned stages,
                       unsigned microbatches, const PackagePrediction *prediction,
-                      const PackageCuda *cuda) {
+                      const PackageCuda *cuda,
+                      const PackageGeneration *generation) {
   // External files (--weights=external): index by absolute path.
   std::vector<std::string> externalPaths;
   std::map<std::string, uint32_t> externalIndex;
@@ -287,6 +288,14 @@ tessera::writePackage(const std::string &path,
     }
     modules = fbb.CreateVector(list);
   }
+  flatbuffers::Offset<tpkg::Generation> generated = 0;
+  if (generation) {
+    auto optional = [&](const std::string &s) { return s.empty() ? 0 : fbb.CreateString(s); };
+    generated = tpkg::CreateGeneration(
+        fbb, fbb.CreateString(generation->ids), fbb.CreateString(generation->positions),
+        fbb.CreateString(generation->logits), optional(generation->mask),
+        optional(generation->positionIds), generation->maxSeq, generation->batch);
+  }
   auto root = tpkg::CreatePackage(fbb, fbb.CreateString(producer),
                                   fbb.CreateVector(mesh),
                                   fbb.CreateVector(programOffsets),
@@ -294,7 +303,8 @@ tessera::writePackage(const std::string &path,
                                   predicted, fbb.CreateString(cuda ? "cuda" : "cpu"),
                                   modules,
                                   model.path.empty() ? 0
-                                                     : fbb.CreateString(relativeToPackage(model.path)));
+                                                     : fbb.CreateString(relativeToPackage(model.path)),
+                                  generated);
   tpkg::FinishPackageBuffer(fbb, root);
 
   rt::PackageHeader header{};

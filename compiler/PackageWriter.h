@@ -43,6 +43,12 @@ struct PackageCuda {
   std::vector<std::vector<lower::CudaLaunch>> launches;
 };
 
+/// --generate: the decode step's inputs and outputs by role.
+struct PackageGeneration {
+  std::string ids, positions, logits, mask, positionIds;
+  unsigned maxSeq = 0, batch = 1;
+};
+
 struct PackageStats {
   uint64_t fileBytes = 0;
   uint64_t weightBytes = 0;
@@ -62,7 +68,8 @@ writePackage(const std::string &path, const std::vector<lower::ProgramPlan> &pro
              bool externalWeights = false, unsigned stages = 1,
              unsigned microbatches = 1,
              const PackagePrediction *prediction = nullptr,
-             const PackageCuda *cuda = nullptr);
+             const PackageCuda *cuda = nullptr,
+             const PackageGeneration *generation = nullptr);
 
 } // namespace tessera
 

@@ -6,6 +6,7 @@
 
 #include "compiler/Registration.h"
 #include "compiler/Pipelines.h"
+#include "passes/generate/Passes.h"
 #include "passes/graph/Passes.h"
 #include "passes/lower/Passes.h"
 #include "passes/partition/Passes.h"
@@ -40,5 +41,6 @@ void tessera::registerAllPasses() {
   tessera::partition::registerPartitionPasses();
   tessera::lower::registerLowerPasses();
   tessera::train::registerTrainPasses();
+  tessera::generate::registerGeneratePasses();
   registerPipelines();
 }

@@ -38,11 +38,13 @@
 #include <mutex>
 #include <sstream>
 #include "tools/ToolArgs.h"
+#include "Generate.h"
 #include "Train.h"
 
 #include <string>
 #include <thread>
 #include <vector>
+#include <unistd.h>
 
 using namespace tessera::rt;
 
@@ -74,6 +76,15 @@ const char *kUsage =
     "  --profile-json FILE    per-kernel times as JSON (for tessera-inspect --profile)\n"
     "  --trace FILE           a Chrome trace of every rank\n"
     "  --bench N              median time of N runs of a single-rank package, no I/O\n"
+    "generation (packages compiled with --generate; each run is one decode step):\n"
+    "  --prompt-ids 1,2,3;4,5 prompts (token ids), one per sequence of the batch\n"
+    "  --max-new-tokens N     tokens to generate per sequence (default 20)\n"
+    "  --temperature T        sample from softmax(logits / T) (default 0: greedy)\n"
+    "  --top-k K, --top-p P   keep the K most likely tokens / those reaching mass P\n"
+    "  --seed S               the sampler's seed (runs repeat)\n"
+    "  --stop-id ID           a sequence ends after this token (repeatable)\n"
+    "  --output-ids OUT.npy   int64 [sequences, prompt + new], padded with -1\n"
+    "  --profile              prefill time, time per decode step, tokens/s\n"
     "training (packages compiled with --train; each run is one step):\n"
     "  --steps N              run N steps (default 1) with the same inputs, or with\n"
     "  --data TOKENS.npy      consecutive windows of a 1-D token stream as input_ids/labels\n"
@@ -253,6 +264,8 @@ int main(int argc, char **argv) {
   SessionOptions sessionOptions; // device -1: rank r on GPU r modulo the GPUs
   tessera::tools::TrainOptions trainOptions;
   bool training = false;
+  tessera::tools::GenerateCliOptions genOptions;
+  bool generating = false;
   bool bad = false;
   for (size_t i = 0; i < args.size() && !bad; ++i) {
     std::string arg = args[i];
@@ -332,6 +345,35 @@ int main(int argc, char **argv) {
     } else if (arg == "--export-onnx") {
       trainOptions.exportOnnx = next();
       training = true;
+    } else if (arg == "--prompt-ids") {
+      genOptions.promptIds = next();
+      generating = true;
+    } else if (arg == "--max-new-tokens") {
+      genOptions.generate.maxNewTokens = integer(1, 1 << 30);
+      generating = true;
+    } else if (arg == "--output-ids") {
+      genOptions.outputIds = next();
+      generating = true;
+    } else if (arg == "--temperature") {
+      genOptions.generate.sampling.temperature = number(0);
+      generating = true;
+    } else if (arg == "--top-k") {
+      genOptions.generate.sampling.topK = integer(0, 1ll << 40);
+      generating = true;
+    } else if (arg == "--top-p") {
+      genOptions.generate.sampling.topP = number(0);
+      if (!bad && (genOptions.generate.sampling.topP <= 0 ||
+                   genOptions.generate.sampling.topP > 1)) {
+        std::fprintf(stderr, "error: --top-p must be in (0, 1]\n");
+        bad = true;
+      }
+      generating = true;
+    } else if (arg == "--seed") {
+      genOptions.generate.sampling.seed = uint64_t(integer(0, (1ll << 62)));
+      generating = true;
+    } else if (arg == "--stop-id") {
+      genOptions.generate.stopIds.push_back(integer(0, 1ll << 40));
+      generating = true;
     } else if (arg == "--backend") {
       sessionOptions.backend = next();
     } else if (arg == "--comm") {
@@ -460,6 +502,27 @@ int main(int argc, char **argv) {
       return finish(1);
   }
   Session *session = sessions[0].get();
+  // A package compiled with --generate: each run is one decode step.
+  if (isGenerationPackage(*package)) {
+    if (mine.size() != 1 || meshSize != 1) {
+      std::fprintf(stderr, "error: generation runs single-rank packages for now\n");
+      return finish(2);
+    }
+    if (training || !inputs.empty() || !testData.empty()) {
+      std::fprintf(stderr, "error: a generation package takes --prompt-ids, not --input, "
+                           "--test-data or training options\n");
+      return finish(2);
+    }
+    session->enableProfiling(false);
+    genOptions.profile = profile;
+    genOptions.stream = isatty(fileno(stdout));
+    return finish(tessera::tools::runGeneration(*package, *session, genOptions));
+  }
+  if (generating) {
+    std::fprintf(stderr, "error: --prompt-ids, --max-new-tokens and sampling options need a "
+                         "package compiled with --generate\n");
+    return finish(2);
+  }
   // Graph inputs enter at stage 0 (rank 0 runs it); outputs leave at the
   // last stage of replica 0, tp index 0. Their descriptions come from the
   // package, whichever ranks this process runs.
@@ -627,7 +690,7 @@ int main(int argc, char **argv) {
     }
   }
   // A package compiled with --train: each run is a training step.
-  if (!session->stateNames().empty() || training) {
+  if (!isGenerationPackage(*package) && (!session->stateNames().empty() || training)) {
     if (session->stateNames().empty()) {
       std::fprintf(stderr, "error: --steps, --loss-log, --data, checkpoints and --export-onnx need a package "
                            "compiled with --train\n");

@@ -565,6 +565,71 @@ def Tsr_ScatterAddOp : Tsr_Op<"scatter_add", [Pure,
 }
 
 //===----------------------------------------------------------------------===//
+// Generation: one position per sequence, the KV cache
+//===----------------------------------------------------------------------===//
+
+def Tsr_TakeRowsOp : Tsr_Op<"take_rows", [Pure,
+                                          AllElementTypesMatch<["input", "result"]>]> {
+  let summary = "the row at each sequence's position along a sequence axis";
+  let description = [{
+    Dimension `axis` of `input` has `outer * S * inner` elements (a sequence
+    axis of length `S`, possibly merged with others); the result keeps
+    `outer * inner` of them, the ones at sequence index `positions[b]`:
+
+      result[.., o * inner + i, ..] = input[.., (o * S + positions[b]) * inner + i, ..]
+
+    where `b` is the result's index along dimension 0 when `axis > 0` (an
+    input of size 1 there is broadcast to the batch) and `o` when `axis` is 0.
+    `positions` holds one position per sequence (`[B]`, or `[1]` for all).
+
+    ```mlir
+    %row = tsr.take_rows %cos[%pos] axis = 2 inner = 1
+        : (tensor<1x1x128x64xf32>, tensor<4xi64>) -> tensor<4x1x1x64xf32>
+    ```
+
+    From generation: a position-dependent value (position table, rotary
+    angles, causal mask rows) read at the decode position.
+  }];
+  let arguments = (ins Tsr_Tensor:$input, Tsr_IndexTensor:$positions, I64Attr:$axis,
+                       I64Attr:$inner);
+  let results = (outs Tsr_Tensor:$result);
+  let assemblyFormat = [{
+    $input `[` $positions `]` `axis` `=` $axis `inner` `=` $inner attr-dict `:`
+    functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def Tsr_CacheWriteOp : Tsr_Op<"cache_write", [Pure,
+                                              AllTypesMatch<["cache", "result"]>,
+                                              AllElementTypesMatch<["cache", "update"]>]> {
+  let summary = "the cache with one new row per sequence written at its position";
+  let description = [{
+    `cache` `[B, .., T, ..]` with `update` of the same shape except 1 at
+    `axis`: the result is the cache where, for every sequence `b`, the slice at
+    index `positions[b]` along `axis` holds `update[b]`. Positions outside
+    `[0, T)` are an error at run time.
+
+    ```mlir
+    %k = tsr.cache_write %cache[%pos], %k_new axis = 2
+        : (tensor<1x12x1024x64xf32>, tensor<1xi64>, tensor<1x12x1x64xf32>)
+          -> tensor<1x12x1024x64xf32>
+    ```
+
+    From generation: the key or value rows of the decode position appended to
+    a layer's KV cache.
+  }];
+  let arguments = (ins Tsr_FloatTensor:$cache, Tsr_IndexTensor:$positions,
+                       Tsr_FloatTensor:$update, I64Attr:$axis);
+  let results = (outs Tsr_FloatTensor:$result);
+  let assemblyFormat = [{
+    $cache `[` $positions `]` `,` $update `axis` `=` $axis attr-dict `:`
+    functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
 // Fused transformer ops
 //===----------------------------------------------------------------------===//
 

@@ -314,3 +314,69 @@ LogicalResult ScatterAddOp::verify() {
                                    << axis;
   return success();
 }
+
+//===----------------------------------------------------------------------===//
+// Generation
+//===----------------------------------------------------------------------===//
+
+/// The sequence count `positions` gives (its only dimension), checked 1-D.
+static FailureOr<int64_t> positionCount(Operation *op, Value positions) {
+  auto type = cast<RankedTensorType>(positions.getType());
+  if (type.getRank() != 1 || type.getShape()[0] < 1)
+    return op->emitOpError("positions must be a non-empty 1-D tensor, not ") << type,
+           failure();
+  return type.getShape()[0];
+}
+
+LogicalResult TakeRowsOp::verify() {
+  auto in = cast<RankedTensorType>(getInput().getType());
+  auto out = cast<RankedTensorType>(getResult().getType());
+  FailureOr<int64_t> count = positionCount(*this, getPositions());
+  if (failed(count))
+    return failure();
+  int64_t axis = getAxis(), inner = getInner();
+  if (in.getRank() != out.getRank())
+    return emitOpError("result rank ") << out.getRank() << " differs from the input's "
+                                       << in.getRank();
+  if (axis < 0 || axis >= in.getRank())
+    return emitOpError("axis ") << axis << " out of range for rank " << in.getRank();
+  int64_t have = in.getShape()[size_t(axis)], keep = out.getShape()[size_t(axis)];
+  if (inner < 1 || keep < inner || keep % inner || have % keep)
+    return emitOpError("dimension ")
+           << axis << " of " << in << " is not outer x S x inner with outer x inner = " << keep
+           << " and inner = " << inner;
+  int64_t outer = keep / inner;
+  for (int64_t d = 0; d < in.getRank(); ++d) {
+    if (d == axis)
+      continue;
+    int64_t a = in.getShape()[size_t(d)], r = out.getShape()[size_t(d)];
+    if (a == r || (d == 0 && a == 1 && r == *count))
+      continue;
+    return emitOpError("result ") << out << " does not keep dimension " << d << " of " << in;
+  }
+  int64_t batch = axis > 0 ? out.getShape()[0] : outer;
+  if (*count != 1 && *count != batch)
+    return emitOpError("") << *count << " positions for " << batch << " sequences";
+  return success();
+}
+
+LogicalResult CacheWriteOp::verify() {
+  auto cache = cast<RankedTensorType>(getCache().getType());
+  auto update = cast<RankedTensorType>(getUpdate().getType());
+  FailureOr<int64_t> count = positionCount(*this, getPositions());
+  if (failed(count))
+    return failure();
+  int64_t axis = getAxis();
+  if (axis <= 0 || axis >= cache.getRank())
+    return emitOpError("axis ") << axis << " must be a non-batch dimension of " << cache;
+  if (update.getRank() != cache.getRank())
+    return emitOpError("update ") << update << " does not match the cache " << cache;
+  for (int64_t d = 0; d < cache.getRank(); ++d)
+    if (update.getShape()[size_t(d)] != (d == axis ? 1 : cache.getShape()[size_t(d)]))
+      return emitOpError("update ") << update << " is not one row of the cache " << cache
+                                    << " along axis " << axis;
+  if (*count != 1 && *count != cache.getShape()[0])
+    return emitOpError("") << *count << " positions for " << cache.getShape()[0]
+                           << " sequences";
+  return success();
+}

@@ -244,10 +244,101 @@ Status scatterAdd(const KernelCall &call) {
   return Status::okStatus();
 }
 
+/// Position `b` of a generation kernel's positions (one per sequence, or
+/// one for all), checked against the sequence length.
+Status positionAt(const KernelCall &call, const TensorRef &positions, int64_t b, int64_t length,
+                  int64_t &out) {
+  int64_t n = positions.numel();
+  int64_t k = n == 1 ? 0 : b;
+  if (k >= n)
+    return call.error(std::to_string(n) + " positions for sequence " + std::to_string(b));
+  out = positions.dtype == DType::I64 ? positions.as<int64_t>()[k]
+                                      : int64_t(positions.as<int32_t>()[k]);
+  if (out < 0 || out >= length)
+    return call.error("position " + std::to_string(out) + " outside [0, " +
+                      std::to_string(length) + ")");
+  return Status::okStatus();
+}
+
+/// The rows of a sequence axis at each sequence's position (see
+/// tsr.take_rows): blocks of `inner x (dims after axis)` elements.
+Status takeRows(const KernelCall &call) {
+  const TensorRef &x = call.inputs[0], &positions = call.inputs[1];
+  const TensorRef &y = call.outputs[0];
+  int64_t axis = call.attrInt("axis", -1), inner = call.attrInt("inner", 1);
+  if (axis < 0 || axis >= x.rank() || x.rank() != y.rank() || inner < 1 ||
+      y.shape[size_t(axis)] % inner || y.shape[size_t(axis)] == 0 ||
+      x.shape[size_t(axis)] % y.shape[size_t(axis)])
+    return call.error("inconsistent shapes");
+  size_t size = dtypeSize(x.dtype);
+  int64_t length = x.shape[size_t(axis)] / y.shape[size_t(axis)];
+  int64_t outer = y.shape[size_t(axis)] / inner;
+  int64_t post = 1;
+  for (int64_t d = axis + 1; d < x.rank(); ++d)
+    post *= x.shape[size_t(d)];
+  // Result index = (pre, o, i, post); `pre` covers the dimensions before axis.
+  int64_t pre = 1;
+  for (int64_t d = 0; d < axis; ++d)
+    pre *= y.shape[size_t(d)];
+  int64_t perBatch = axis > 0 ? pre / std::max<int64_t>(y.shape[0], 1) : 1;
+  bool broadcastBatch = axis > 0 && x.shape[0] == 1 && y.shape[0] != 1;
+  for (int64_t d = 0; d < y.rank(); ++d)
+    if (d != axis && y.shape[size_t(d)] != x.shape[size_t(d)] && !(d == 0 && broadcastBatch))
+      return call.error("inconsistent shapes");
+  int64_t block = inner * post * int64_t(size);
+  for (int64_t p = 0; p < pre; ++p)
+    for (int64_t o = 0; o < outer; ++o) {
+      int64_t b = axis > 0 ? p / perBatch : o, pos = 0;
+      if (Status s = positionAt(call, positions, b, length, pos); !s.ok())
+        return s;
+      int64_t srcPre = broadcastBatch ? p % perBatch : p;
+      const uint8_t *src =
+          x.data + ((srcPre * outer + o) * length + pos) * block;
+      std::memcpy(y.data + (p * outer + o) * block, src, size_t(block));
+    }
+  return Status::okStatus();
+}
+
+/// The cache with each sequence's new row written at its position (see
+/// tsr.cache_write). In place when the output is the cache's buffer.
+Status cacheWrite(const KernelCall &call) {
+  const TensorRef &cache = call.inputs[0], &positions = call.inputs[1],
+                  &update = call.inputs[2];
+  const TensorRef &y = call.outputs[0];
+  int64_t axis = call.attrInt("axis", -1);
+  if (axis <= 0 || axis >= cache.rank() || update.rank() != cache.rank() ||
+      y.shape != cache.shape || update.shape[size_t(axis)] != 1)
+    return call.error("inconsistent shapes");
+  for (int64_t d = 0; d < cache.rank(); ++d)
+    if (d != axis && update.shape[size_t(d)] != cache.shape[size_t(d)])
+      return call.error("inconsistent shapes");
+  size_t size = dtypeSize(cache.dtype);
+  int64_t batch = cache.shape[0], length = cache.shape[size_t(axis)];
+  int64_t pre = 1, post = 1;
+  for (int64_t d = 1; d < axis; ++d)
+    pre *= cache.shape[size_t(d)];
+  for (int64_t d = axis + 1; d < cache.rank(); ++d)
+    post *= cache.shape[size_t(d)];
+  std::vector<int64_t> pos(static_cast<size_t>(batch));
+  for (int64_t b = 0; b < batch; ++b)
+    if (Status s = positionAt(call, positions, b, length, pos[size_t(b)]); !s.ok())
+      return s;
+  if (y.data != cache.data)
+    std::memcpy(y.data, cache.data, cache.bytes());
+  int64_t block = post * int64_t(size);
+  for (int64_t b = 0; b < batch; ++b)
+    for (int64_t p = 0; p < pre; ++p)
+      std::memcpy(y.data + ((b * pre + p) * length + pos[size_t(b)]) * block,
+                  update.data + (b * pre + p) * block, size_t(block));
+  return Status::okStatus();
+}
+
 } // namespace
 
 void registerShapeKernels(KernelTable &t) {
   t["scatter_add"] = scatterAdd;
+  t["take_rows"] = takeRows;
+  t["cache_write"] = cacheWrite;
   t["reshape"] = copy;
   t["transpose"] = transpose;
   t["concat"] = concat;

@@ -1,0 +1,25 @@
+//===- Passes.h - the generation passes -------------------------*- C++ -*-===//
+//
+// Part of Tessera.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef TESSERA_PASSES_GENERATE_PASSES_H
+#define TESSERA_PASSES_GENERATE_PASSES_H
+
+#include "dialects/tsr/IR/TsrOps.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Pass/Pass.h"
+
+namespace tessera::generate {
+
+#define GEN_PASS_DECL
+#include "passes/generate/Passes.h.inc"
+
+#define GEN_PASS_REGISTRATION
+#include "passes/generate/Passes.h.inc"
+
+} // namespace tessera::generate
+
+#endif // TESSERA_PASSES_GENERATE_PASSES_H

@@ -1,0 +1,80 @@
+//===- Generate.h - text generation with a decode package -------*- C++ -*-===//
+//
+// Part of Tessera.
+//
+//===----------------------------------------------------------------------===//
+//
+// A package compiled with `--generate` holds one decode step: the token of
+// each sequence at its position in, the next-token logits out, the KV cache
+// kept by the session between steps. generate() runs the loop Hugging Face's
+// `generate` runs: prompts are fed position by position (several prompts of
+// different lengths fill the batch; each starts producing tokens after its
+// last prompt token), then each step's logits give the next token, greedily
+// or sampled (temperature, top-k, top-p with Hugging Face's semantics, a
+// seeded generator so that runs repeat).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef TESSERA_RUNTIME_GENERATE_H
+#define TESSERA_RUNTIME_GENERATE_H
+
+#include "tessera/runtime/Session.h"
+
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+namespace tessera::rt {
+
+struct SamplingOptions {
+  double temperature = 0; ///< 0: greedy (the most likely token, the first of ties)
+  int64_t topK = 0;       ///< keep the k most likely tokens (0: all)
+  double topP = 1.0;      ///< keep the most likely tokens whose probabilities reach p
+  uint64_t seed = 0;
+};
+
+/// Picks tokens from logits: greedy, or sampled from the softmax of the
+/// tempered, top-k and top-p filtered logits with a seeded generator.
+class Sampler {
+public:
+  explicit Sampler(const SamplingOptions &options);
+  /// The next token of one sequence from its `vocab` logits.
+  int64_t next(const float *logits, int64_t vocab);
+  /// The probabilities next() samples from (tests): zero outside the kept set.
+  std::vector<double> distribution(const float *logits, int64_t vocab) const;
+
+private:
+  SamplingOptions options_;
+  uint64_t state_;
+  double uniform();
+};
+
+struct GenerateOptions {
+  int64_t maxNewTokens = 20;
+  std::vector<int64_t> stopIds; ///< a sequence ends after producing one of these
+  SamplingOptions sampling;
+  /// Called for every new token, as it comes (sequence index, token).
+  std::function<void(size_t, int64_t)> onToken;
+};
+
+struct GenerateResult {
+  std::vector<std::vector<int64_t>> tokens; ///< per sequence: the new tokens only
+  double promptSeconds = 0;  ///< steps that read prompt tokens (prefill)
+  double decodeSeconds = 0;  ///< the other steps
+  int64_t promptSteps = 0, decodeSteps = 0;
+  int64_t decodeTokens = 0;  ///< tokens produced by the decode steps
+};
+
+/// Whether `package` was compiled with --generate.
+bool isGenerationPackage(const Package &package);
+
+/// Generates up to `options.maxNewTokens` tokens after each prompt (at most
+/// the package's batch of prompts; each non-empty). The session's KV cache
+/// is reset first. Fails if prompt and new tokens exceed the cache.
+Status generate(Session &session, const Package &package,
+                const std::vector<std::vector<int64_t>> &prompts,
+                const GenerateOptions &options, GenerateResult &result);
+
+} // namespace tessera::rt
+
+#endif // TESSERA_RUNTIME_GENERATE_H

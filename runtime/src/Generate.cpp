@@ -1,0 +1,271 @@
+//===- Generate.cpp - text generation with a decode package ---------------===//
+//
+// Part of Tessera.
+//
+//===----------------------------------------------------------------------===//
+
+#include "tessera/runtime/Generate.h"
+#include "tessera/runtime/Package.h"
+
+#include "tessera/runtime/tpkg_generated.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <numeric>
+
+namespace tessera::rt {
+
+Sampler::Sampler(const SamplingOptions &options)
+    : options_(options), state_(options.seed ^ 0x9e3779b97f4a7c15ull) {}
+
+/// splitmix64: the same numbers on every platform for a seed.
+double Sampler::uniform() {
+  uint64_t z = (state_ += 0x9e3779b97f4a7c15ull);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  z ^= z >> 31;
+  return double(z >> 11) * 0x1.0p-53;
+}
+
+std::vector<double> Sampler::distribution(const float *logits, int64_t vocab) const {
+  std::vector<double> p(static_cast<size_t>(vocab), 0.0);
+  if (vocab <= 0)
+    return p;
+  if (options_.temperature <= 0) {
+    p[size_t(std::max_element(logits, logits + vocab) - logits)] = 1.0;
+    return p;
+  }
+  // Hugging Face's order: temperature, top-k, top-p, then softmax.
+  std::vector<double> scaled(static_cast<size_t>(vocab));
+  for (int64_t i = 0; i < vocab; ++i)
+    scaled[size_t(i)] = double(logits[i]) / options_.temperature;
+  std::vector<int64_t> order(static_cast<size_t>(vocab));
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(),
+                   [&](int64_t a, int64_t b) { return scaled[size_t(a)] > scaled[size_t(b)]; });
+  size_t keep = size_t(vocab);
+  if (options_.topK > 0 && options_.topK < vocab) {
+    // Ties with the k-th logit stay, as torch.topk's threshold keeps them.
+    double threshold = scaled[size_t(order[size_t(options_.topK - 1)])];
+    keep = size_t(options_.topK);
+    while (keep < size_t(vocab) && scaled[size_t(order[keep])] >= threshold)
+      ++keep;
+  }
+  double top = scaled[size_t(order[0])];
+  std::vector<double> e(keep);
+  double sum = 0;
+  for (size_t i = 0; i < keep; ++i)
+    sum += e[i] = std::exp(scaled[size_t(order[i])] - top);
+  if (options_.topP < 1.0) {
+    // Keep the most likely tokens until their mass reaches top_p: Hugging
+    // Face drops the tokens whose ascending cumulative mass is <= 1 - top_p.
+    double cumulative = 0;
+    size_t n = 0;
+    while (n < keep) {
+      cumulative += e[n] / sum;
+      ++n;
+      if (cumulative >= options_.topP)
+        break;
+    }
+    keep = std::max<size_t>(n, 1);
+    sum = 0;
+    for (size_t i = 0; i < keep; ++i)
+      sum += e[i];
+  }
+  for (size_t i = 0; i < keep; ++i)
+    p[size_t(order[i])] = e[i] / sum;
+  return p;
+}
+
+int64_t Sampler::next(const float *logits, int64_t vocab) {
+  if (options_.temperature <= 0)
+    return int64_t(std::max_element(logits, logits + vocab) - logits);
+  std::vector<double> p = distribution(logits, vocab);
+  double u = uniform(), cumulative = 0;
+  int64_t last = 0;
+  for (int64_t i = 0; i < vocab; ++i) {
+    if (p[size_t(i)] <= 0)
+      continue;
+    cumulative += p[size_t(i)];
+    last = i;
+    if (u < cumulative)
+      return i;
+  }
+  return last;
+}
+
+bool isGenerationPackage(const Package &package) {
+  return package.plan() && package.plan()->generation();
+}
+
+namespace {
+
+HostTensor filled(const TensorInfo &info, int64_t value) {
+  HostTensor t;
+  t.dtype = info.dtype;
+  t.shape = info.shape;
+  int64_t n = t.numElements();
+  t.data.resize(size_t(n) * dtypeSize(info.dtype));
+  for (int64_t i = 0; i < n; ++i) {
+    if (info.dtype == DType::I64)
+      reinterpret_cast<int64_t *>(t.data.data())[i] = value;
+    else if (info.dtype == DType::I32)
+      reinterpret_cast<int32_t *>(t.data.data())[i] = int32_t(value);
+    else if (info.dtype == DType::F32)
+      reinterpret_cast<float *>(t.data.data())[i] = float(value);
+    else if (info.dtype == DType::Bool || info.dtype == DType::I8)
+      t.data[size_t(i)] = uint8_t(value != 0);
+  }
+  return t;
+}
+
+const TensorInfo *find(const std::vector<TensorInfo> &list, const std::string &name) {
+  for (const TensorInfo &info : list)
+    if (info.name == name)
+      return &info;
+  return nullptr;
+}
+
+} // namespace
+
+Status generate(Session &session, const Package &package,
+                const std::vector<std::vector<int64_t>> &prompts,
+                const GenerateOptions &options, GenerateResult &result) {
+  const tpkg::Generation *g = package.plan() ? package.plan()->generation() : nullptr;
+  if (!g || !g->ids() || !g->positions() || !g->logits())
+    return Status(StatusCode::InvalidArgument,
+                  package.path() + ": not a generation package (compile with --generate)");
+  auto str = [](const flatbuffers::String *s) { return s ? s->str() : std::string(); };
+  const TensorInfo *ids = find(session.inputs(), str(g->ids()));
+  const TensorInfo *positions = find(session.inputs(), str(g->positions()));
+  const TensorInfo *logits = find(session.outputs(), str(g->logits()));
+  const TensorInfo *mask = g->mask() ? find(session.inputs(), str(g->mask())) : nullptr;
+  const TensorInfo *positionIds =
+      g->position_ids() ? find(session.inputs(), str(g->position_ids())) : nullptr;
+  int64_t batch = g->batch(), maxSeq = g->max_seq();
+  auto corrupt = [&](const std::string &why) {
+    return Status(StatusCode::DataLoss, package.path() + ": generation: " + why);
+  };
+  if (!ids || !positions || !logits || (g->mask() && !mask) ||
+      (g->position_ids() && !positionIds))
+    return corrupt("an input or output it names is missing");
+  if (ids->shape != std::vector<int64_t>{batch, 1} ||
+      positions->shape != std::vector<int64_t>{batch} || logits->dtype != DType::F32 ||
+      logits->shape.empty() || batch < 1 || maxSeq < 1)
+    return corrupt("inputs or outputs of unexpected shapes");
+  int64_t vocab = logits->shape.back();
+  int64_t logitCount = 1;
+  for (int64_t d : logits->shape)
+    logitCount *= d;
+  if (vocab < 1 || logitCount != batch * vocab)
+    return corrupt("logits are not one row per sequence");
+
+  if (prompts.empty() || int64_t(prompts.size()) > batch)
+    return Status(StatusCode::InvalidArgument,
+                  "generation: " + std::to_string(prompts.size()) +
+                      " prompt(s) for a package compiled for a batch of " +
+                      std::to_string(batch) + " (--batch when compiling)");
+  int64_t steps = 0;
+  for (size_t b = 0; b < prompts.size(); ++b) {
+    if (prompts[b].empty())
+      return Status(StatusCode::InvalidArgument,
+                    "generation: prompt " + std::to_string(b) + " is empty");
+    for (int64_t t : prompts[b])
+      if (t < 0 || t >= vocab)
+        return Status(StatusCode::InvalidArgument,
+                      "generation: prompt " + std::to_string(b) + " has token " +
+                          std::to_string(t) + ", outside the vocabulary of " +
+                          std::to_string(vocab));
+    steps = std::max<int64_t>(steps, int64_t(prompts[b].size()) + options.maxNewTokens - 1);
+  }
+  if (options.maxNewTokens < 1)
+    return Status(StatusCode::InvalidArgument, "generation: no new tokens asked for");
+  if (steps > maxSeq)
+    return Status(StatusCode::InvalidArgument,
+                  "generation: prompt and new tokens need " + std::to_string(steps + 1) +
+                      " positions, the package's KV cache holds " + std::to_string(maxSeq) +
+                      " (compile with a larger --max-seq, or ask for fewer tokens)");
+
+  // A fresh cache.
+  for (const std::string &name : session.stateNames()) {
+    HostTensor t;
+    if (Status s = session.getState(name, t); !s.ok())
+      return s;
+    std::fill(t.data.begin(), t.data.end(), uint8_t(0));
+    if (Status s = session.setState(name, t); !s.ok())
+      return s;
+  }
+  if (mask)
+    if (Status s = session.setInput(mask->name, filled(*mask, 1)); !s.ok())
+      return s;
+
+  std::vector<Sampler> samplers;
+  for (size_t b = 0; b < size_t(batch); ++b) {
+    SamplingOptions o = options.sampling;
+    o.seed = options.sampling.seed + b; // each sequence its own stream
+    samplers.emplace_back(o);
+  }
+  result = GenerateResult();
+  result.tokens.assign(prompts.size(), {});
+  std::vector<bool> done(prompts.size(), false);
+  size_t longest = 0;
+  for (const auto &p : prompts)
+    longest = std::max(longest, p.size());
+  HostTensor idsIn = filled(*ids, 0), posIn = filled(*positions, 0), out;
+  for (int64_t t = 0; t < steps; ++t) {
+    for (size_t b = 0; b < size_t(batch); ++b) {
+      // Rows beyond the prompts repeat the first sequence.
+      size_t s = b < prompts.size() ? b : 0;
+      const std::vector<int64_t> &p = prompts[s];
+      int64_t token = size_t(t) < p.size() ? p[size_t(t)]
+                      : result.tokens[s].empty() ? p.back()
+                                                 : result.tokens[s].back();
+      reinterpret_cast<int64_t *>(idsIn.data.data())[b] = token;
+      if (ids->dtype == DType::I32)
+        reinterpret_cast<int32_t *>(idsIn.data.data())[b] = int32_t(token);
+      reinterpret_cast<int64_t *>(posIn.data.data())[b] = t;
+    }
+    if (ids->dtype != DType::I64 && ids->dtype != DType::I32)
+      return corrupt("token ids are not int32/int64");
+    if (Status s = session.setInput(ids->name, idsIn); !s.ok())
+      return s;
+    if (Status s = session.setInput(positions->name, posIn); !s.ok())
+      return s;
+    if (positionIds)
+      if (Status s = session.setInput(positionIds->name, filled(*positionIds, t)); !s.ok())
+        return s;
+    double start = Session::now();
+    if (Status s = session.run(); !s.ok())
+      return s;
+    if (Status s = session.getOutput(logits->name, out); !s.ok())
+      return s;
+    double seconds = Session::now() - start;
+    bool prompt = size_t(t) + 1 < longest;
+    (prompt ? result.promptSeconds : result.decodeSeconds) += seconds;
+    ++(prompt ? result.promptSteps : result.decodeSteps);
+    const float *rows = reinterpret_cast<const float *>(out.data.data());
+    bool all = true;
+    for (size_t b = 0; b < prompts.size(); ++b) {
+      if (done[b] || size_t(t) + 1 < prompts[b].size())
+        continue;
+      int64_t token = samplers[b].next(rows + int64_t(b) * vocab, vocab);
+      result.tokens[b].push_back(token);
+      if (!prompt)
+        ++result.decodeTokens;
+      if (options.onToken)
+        options.onToken(b, token);
+      if (int64_t(result.tokens[b].size()) >= options.maxNewTokens ||
+          std::find(options.stopIds.begin(), options.stopIds.end(), token) !=
+              options.stopIds.end())
+        done[b] = true;
+    }
+    for (bool d : done)
+      all = all && d;
+    if (all)
+      break;
+  }
+  return Status::okStatus();
+}
+
+} // namespace tessera::rt

@@ -1,0 +1,133 @@
+//===- Generate.cpp - tessera-run's generation loop -----------------------===//
+//
+// Part of Tessera.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Generate.h"
+
+#include "tessera/runtime/Npy.h"
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+namespace tessera::tools {
+using namespace rt;
+
+bool parsePrompts(const std::string &text, std::vector<std::vector<int64_t>> &prompts,
+                  std::string &error) {
+  prompts.assign(1, {});
+  size_t i = 0;
+  while (i <= text.size()) {
+    size_t end = text.find_first_of(",;", i);
+    if (end == std::string::npos)
+      end = text.size();
+    std::string item = text.substr(i, end - i);
+    while (!item.empty() && item.front() == ' ')
+      item.erase(item.begin());
+    while (!item.empty() && item.back() == ' ')
+      item.pop_back();
+    if (!item.empty()) {
+      char *stop = nullptr;
+      errno = 0;
+      long long v = std::strtoll(item.c_str(), &stop, 10);
+      if (*stop || errno || v < 0) {
+        error = "'" + item + "' is not a token id";
+        return false;
+      }
+      prompts.back().push_back(v);
+    }
+    if (end < text.size() && text[end] == ';')
+      prompts.emplace_back();
+    i = end + 1;
+  }
+  for (size_t p = 0; p < prompts.size(); ++p)
+    if (prompts[p].empty()) {
+      error = "prompt " + std::to_string(p) + " has no token ids";
+      return false;
+    }
+  return true;
+}
+
+int runGeneration(const Package &package, Session &session, const GenerateCliOptions &cli) {
+  std::vector<std::vector<int64_t>> prompts;
+  std::string error;
+  if (cli.promptIds.empty()) {
+    std::fprintf(stderr, "error: a generation package needs --prompt-ids (e.g. 464,2068;1,2: "
+                         "one prompt per sequence)\n");
+    return 2;
+  }
+  if (!parsePrompts(cli.promptIds, prompts, error)) {
+    std::fprintf(stderr, "error: --prompt-ids: %s\n", error.c_str());
+    return 2;
+  }
+  GenerateOptions options = cli.generate;
+  bool streaming = cli.stream && prompts.size() == 1;
+  if (streaming) {
+    std::printf("ids:");
+    for (int64_t t : prompts[0])
+      std::printf(" %lld", (long long)t);
+    std::fflush(stdout);
+    options.onToken = [](size_t, int64_t token) {
+      std::printf(" %lld", (long long)token);
+      std::fflush(stdout);
+    };
+  }
+  GenerateResult result;
+  if (Status s = generate(session, package, prompts, options, result); !s.ok()) {
+    if (streaming)
+      std::printf("\n");
+    std::fprintf(stderr, "error: %s\n", s.message().c_str());
+    return 1;
+  }
+  if (streaming)
+    std::printf("\n");
+  size_t width = 0;
+  for (size_t b = 0; b < prompts.size(); ++b) {
+    width = std::max(width, prompts[b].size() + result.tokens[b].size());
+    if (streaming)
+      continue;
+    std::printf("ids:");
+    for (int64_t t : prompts[b])
+      std::printf(" %lld", (long long)t);
+    for (int64_t t : result.tokens[b])
+      std::printf(" %lld", (long long)t);
+    std::printf("\n");
+  }
+  if (!cli.outputIds.empty()) {
+    HostTensor out;
+    out.dtype = DType::I64;
+    out.shape = {int64_t(prompts.size()), int64_t(width)};
+    out.data.resize(prompts.size() * width * sizeof(int64_t));
+    auto *v = reinterpret_cast<int64_t *>(out.data.data());
+    for (size_t b = 0; b < prompts.size(); ++b) {
+      size_t k = 0;
+      for (int64_t t : prompts[b])
+        v[b * width + k++] = t;
+      for (int64_t t : result.tokens[b])
+        v[b * width + k++] = t;
+      while (k < width)
+        v[b * width + k++] = -1; // shorter sequences (stopped early) are padded
+    }
+    if (Status s = writeNpy(cli.outputIds, out); !s.ok()) {
+      std::fprintf(stderr, "error: %s\n", s.message().c_str());
+      return 1;
+    }
+  }
+  if (cli.profile) {
+    std::printf("prefill: %lld step(s) in %.3f ms (the prompt, one position per step)\n",
+                (long long)result.promptSteps, result.promptSeconds * 1e3);
+    double perToken =
+        result.decodeSteps ? result.decodeSeconds / double(result.decodeSteps) : 0.0;
+    std::printf("decode: %lld step(s), %.3f ms per step, %.1f tokens/s (%lld tokens)\n",
+                (long long)result.decodeSteps, perToken * 1e3,
+                result.decodeSeconds > 0 ? double(result.decodeTokens) / result.decodeSeconds
+                                         : 0.0,
+                (long long)result.decodeTokens);
+  }
+  return 0;
+}
+
+} // namespace tessera::tools

@@ -1,0 +1,34 @@
+//===- Generate.h - tessera-run's generation loop ---------------*- C++ -*-===//
+//
+// Part of Tessera.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef TESSERA_TOOLS_TESSERA_RUN_GENERATE_H
+#define TESSERA_TOOLS_TESSERA_RUN_GENERATE_H
+
+#include "tessera/runtime/Generate.h"
+
+#include <string>
+
+namespace tessera::tools {
+
+struct GenerateCliOptions {
+  std::string promptIds;  ///< "1,2,3;4,5": one prompt per sequence
+  std::string outputIds;  ///< .npy: int64 [sequences, prompt + new], padded with -1
+  rt::GenerateOptions generate;
+  bool profile = false;   ///< prefill time, time per token, tokens/s
+  bool stream = false;    ///< print tokens as they come
+};
+
+/// Parses "1,2,3;4,5" into prompts; false (with a message) on bad text.
+bool parsePrompts(const std::string &text, std::vector<std::vector<int64_t>> &prompts,
+                  std::string &error);
+
+/// Generates from a package compiled with --generate. Returns the exit code.
+int runGeneration(const rt::Package &package, rt::Session &session,
+                  const GenerateCliOptions &options);
+
+} // namespace tessera::tools
+
+#endif // TESSERA_TOOLS_TESSERA_RUN_GENERATE_H
