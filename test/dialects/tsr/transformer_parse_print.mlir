@@ -39,3 +39,20 @@ func.func @with_shard(%x: tensor<4x768xf32>) -> tensor<4x768xf32> {
   %1 = tsr.gelu %0 : tensor<4x768xf32>
   return %1 : tensor<4x768xf32>
 }
+
+// -----
+
+// Tests that the generation ops round-trip: rows at each sequence's position
+// (batch broadcast from 1, a merged [batch x seq] axis) and a cache write.
+// CHECK-LABEL: func.func @generation
+// CHECK: tsr.take_rows %{{.*}}[%{{.*}}] axis = 2 inner = 1 : (tensor<1x1x32x16xf32>, tensor<2xi64>) -> tensor<2x1x1x16xf32>
+// CHECK: tsr.take_rows %{{.*}}[%{{.*}}] axis = 0 inner = 1 : (tensor<64x8xf32>, tensor<2xi64>) -> tensor<2x8xf32>
+// CHECK: tsr.cache_write %{{.*}}[%{{.*}}], %{{.*}} axis = 2 : (tensor<2x4x32x16xf32>, tensor<2xi64>, tensor<2x4x1x16xf32>) -> tensor<2x4x32x16xf32>
+func.func @generation(%cos: tensor<1x1x32x16xf32>, %flat: tensor<64x8xf32>,
+                      %cache: tensor<2x4x32x16xf32>, %row: tensor<2x4x1x16xf32>,
+                      %pos: tensor<2xi64>) {
+  %0 = tsr.take_rows %cos[%pos] axis = 2 inner = 1 : (tensor<1x1x32x16xf32>, tensor<2xi64>) -> tensor<2x1x1x16xf32>
+  %1 = tsr.take_rows %flat[%pos] axis = 0 inner = 1 : (tensor<64x8xf32>, tensor<2xi64>) -> tensor<2x8xf32>
+  %2 = tsr.cache_write %cache[%pos], %row axis = 2 : (tensor<2x4x32x16xf32>, tensor<2xi64>, tensor<2x4x1x16xf32>) -> tensor<2x4x32x16xf32>
+  return
+}

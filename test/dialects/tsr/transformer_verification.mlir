@@ -141,3 +141,30 @@ func.func @rotary_result(%x: tensor<1x2x8x16xf32>, %c: tensor<8x16xf32>) {
   %0 = tsr.rotary %x, %c, %c : (tensor<1x2x8x16xf32>, tensor<8x16xf32>, tensor<8x16xf32>) -> tensor<1x2x8x8xf32>
   return
 }
+
+// -----
+
+// Tests that take_rows keeps every dimension but its axis and the batch.
+func.func @take_rows_shape(%x: tensor<1x32x16xf32>, %pos: tensor<2xi64>) {
+  // expected-error @+1 {{result 'tensor<2x1x8xf32>' does not keep dimension 2 of 'tensor<1x32x16xf32>'}}
+  %0 = tsr.take_rows %x[%pos] axis = 1 inner = 1 : (tensor<1x32x16xf32>, tensor<2xi64>) -> tensor<2x1x8xf32>
+  return
+}
+
+// -----
+
+// Tests that take_rows needs one position per sequence (or one for all).
+func.func @take_rows_positions(%x: tensor<3x32x16xf32>, %pos: tensor<2xi64>) {
+  // expected-error @+1 {{2 positions for 3 sequences}}
+  %0 = tsr.take_rows %x[%pos] axis = 1 inner = 1 : (tensor<3x32x16xf32>, tensor<2xi64>) -> tensor<3x1x16xf32>
+  return
+}
+
+// -----
+
+// Tests that a cache write's update is one row of the cache.
+func.func @cache_write_row(%c: tensor<2x4x32x16xf32>, %u: tensor<2x4x2x16xf32>, %pos: tensor<2xi64>) {
+  // expected-error @+1 {{update 'tensor<2x4x2x16xf32>' is not one row of the cache 'tensor<2x4x32x16xf32>' along axis 2}}
+  %0 = tsr.cache_write %c[%pos], %u axis = 2 : (tensor<2x4x32x16xf32>, tensor<2xi64>, tensor<2x4x2x16xf32>) -> tensor<2x4x32x16xf32>
+  return
+}

@@ -1,0 +1,36 @@
+// RUN: tessera-opt --split-input-file --tsr-generate-decode --verify-diagnostics %s -o /dev/null
+
+// Tests that a function without the token ids input is refused with its inputs.
+// expected-error @+1 {{generation: no input named 'input_ids' (the token ids; the inputs are tokens); name it with the decode pass's `ids` option}}
+func.func @main(%x: tensor<2x8xi64> {tsr.name = "tokens"}) -> (tensor<2x8xi64> {tsr.name = "y"}) {
+  return %x : tensor<2x8xi64>
+}
+
+// -----
+
+// Tests that an input with no role in generation is refused by name.
+// expected-error @+1 {{generation: input 'token_type_ids' has no role in generation}}
+func.func @main(%ids: tensor<2x8xi64> {tsr.name = "input_ids"}, %t: tensor<2x8xi64> {tsr.name = "token_type_ids"}) -> (tensor<2x8xi64> {tsr.name = "y"}) {
+  return %ids : tensor<2x8xi64>
+}
+
+// -----
+
+// Tests that an op mixing positions (a sum over the sequence) is refused by name.
+func.func @main(%ids: tensor<2x8xi64> {tsr.name = "input_ids"}) -> (tensor<2x16xf32> {tsr.name = "pooled"}) {
+  %w = tsr.weight "wte" : tensor<32x16xf32>
+  %h = tsr.gather %w[%ids] axis = 0 : (tensor<32x16xf32>, tensor<2x8xi64>) -> tensor<2x8x16xf32>
+  // expected-error @+1 {{generation: 'tsr.reduce_sum' reduces over the sequence; a decode step computes one position at a time}}
+  %s = tsr.reduce_sum %h axes = [1] : tensor<2x8x16xf32> -> tensor<2x16xf32>
+  return %s : tensor<2x16xf32>
+}
+
+// -----
+
+// Tests that a model with no attention over the tokens has nothing to cache.
+// expected-error @+1 {{generation: no attention over the tokens to cache}}
+func.func @main(%ids: tensor<2x8xi64> {tsr.name = "input_ids"}) -> (tensor<2x8x16xf32> {tsr.name = "h"}) {
+  %w = tsr.weight "wte" : tensor<32x16xf32>
+  %h = tsr.gather %w[%ids] axis = 0 : (tensor<32x16xf32>, tensor<2x8xi64>) -> tensor<2x8x16xf32>
+  return %h : tensor<2x8x16xf32>
+}
