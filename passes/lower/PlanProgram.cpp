@@ -187,12 +187,45 @@ std::vector<int64_t> groupOf(ArrayRef<int64_t> grid, ArrayRef<int16_t> axes,
   return ranks;
 }
 
+/// A matmul operand that is a transpose of the last two dimensions (an LM
+/// head tied to the embedding, K^T) is read transposed by the GEMM instead
+/// of copied first: the operand becomes the transpose's input and the
+/// matmul's transpose flag flips. Transposes nothing else reads go.
+void foldOperandTransposes(func::FuncOp func) {
+  auto swapsLastTwo = [](tsr::TransposeOp t) {
+    ArrayRef<int64_t> perm = t.getPermutation();
+    int64_t n = int64_t(perm.size());
+    if (n < 2)
+      return false;
+    for (int64_t i = 0; i < n - 2; ++i)
+      if (perm[size_t(i)] != i)
+        return false;
+    return perm[size_t(n - 2)] == n - 1 && perm[size_t(n - 1)] == n - 2;
+  };
+  func.walk([&](tsr::MatmulOp mm) {
+    if (auto t = mm.getRhs().getDefiningOp<tsr::TransposeOp>(); t && swapsLastTwo(t) &&
+        cast<RankedTensorType>(t.getInput().getType()).getRank() >= 2) {
+      mm.getRhsMutable().assign(t.getInput());
+      mm.setTransposeRhs(!mm.getTransposeRhs());
+      if (t->use_empty())
+        t->erase();
+    }
+    if (auto t = mm.getLhs().getDefiningOp<tsr::TransposeOp>(); t && swapsLastTwo(t)) {
+      mm.getLhsMutable().assign(t.getInput());
+      mm.setTransposeLhs(!mm.getTransposeLhs());
+      if (t->use_empty())
+        t->erase();
+    }
+  });
+}
+
 } // namespace
 
 FailureOr<ProgramPlan>
 tessera::lower::planProgram(func::FuncOp func, int64_t rank,
                             std::function<double(Operation *)> costOf) {
   auto predict = [&](Operation *op) { return costOf ? costOf(op) : 0.0; };
+  foldOperandTransposes(func);
   ProgramPlan plan;
   llvm::DenseMap<Value, uint32_t> ids;
   Block &body = func.getBody().front();
