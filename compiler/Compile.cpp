@@ -175,7 +175,9 @@ int tessera::compileMain(int argc, char **argv) {
   static cl::OptionCategory planCat("Partitioning (data, tensor and pipeline parallelism)");
   static cl::OptionCategory targetCat("Target and package");
   static cl::OptionCategory outputCat("Output");
-  static cl::OptionCategory trainCat("Training (--train: one program is one training step)");
+  static cl::OptionCategory trainCat(
+      "Training and generation (--train: a program is one training step; --generate: one "
+      "decode step with a KV cache)");
   static cl::opt<bool> trainMode(cl::cat(trainCat), "train",
                              cl::desc("compile a training step: loss, gradients, optimizer"));
   static cl::opt<std::string> loss(cl::cat(trainCat), "loss", cl::init("cross-entropy"),
@@ -211,8 +213,7 @@ int tessera::compileMain(int argc, char **argv) {
                                   cl::desc("also differentiate the float inputs (grad:NAME)"));
   static cl::list<std::string> ties(cl::cat(trainCat), "tie", cl::value_desc("A=B[.T]"),
                                     cl::desc("weight A is weight B (or its transpose)"));
-  static cl::OptionCategory generateCat(
-      "Generation (--generate: one program is one decode step with a KV cache)");
+  cl::OptionCategory &generateCat = trainCat;
   static cl::opt<bool> generateMode(cl::cat(generateCat), "generate",
                                     cl::desc("compile text generation: one new token per sequence "
                                              "per run, keys and values kept in a cache"));
@@ -310,7 +311,7 @@ int tessera::compileMain(int argc, char **argv) {
   static cl::opt<std::string> output(cl::cat(outputCat), "o", cl::desc("output file"),
                                      cl::value_desc("file"), cl::init("-"));
   cl::HideUnrelatedOptions(
-      {&inputCat, &planCat, &targetCat, &outputCat, &trainCat, &generateCat});
+      {&inputCat, &planCat, &targetCat, &outputCat, &trainCat});
   cl::SetVersionPrinter([](llvm::raw_ostream &os) {
     os << "tessera-compile " << TESSERA_VERSION << " (MLIR/LLVM " << LLVM_VERSION_STRING
        << ")\n";

@@ -5,7 +5,9 @@
 # into a byte-level token stream, compiles the bundled tiny GPT-2 (dynamo
 # export, random weights) as a training step (AdamW, cosine schedule with
 # warm-up, gradient clipping) and trains it for STEPS steps (default 300) on
-# windows of the text: the loss falls from ~6.3 (random) towards ~2.5.
+# windows of the text: the loss falls from ~6.3 (random) towards ~2.5. Then it
+# compiles the trained model for generation (a decode step with a KV cache)
+# and continues a prompt, byte by byte.
 #
 #===----------------------------------------------------------------------===#
 set -euo pipefail
@@ -33,11 +35,23 @@ echo "== train $steps steps on windows of the text"
 python3 -c "import struct; h = \"{'descr': '<i8', 'fortran_order': False, 'shape': (8, 64), }\"; h += ' ' * (63 - (len(h) + 10) % 64) + '\n'; open('$work/mask.npy', 'wb').write(b'\x93NUMPY\x01\x00' + struct.pack('<H', len(h)) + h.encode() + struct.pack('<512q', *[1] * 512))"
 "$build/bin/tessera-run" "$work/train.tpkg" --input attention_mask="$work/mask.npy" \
   --data "$work/tokens.npy" --steps "$steps" --loss-log "$work/loss.csv" \
-  --save-checkpoint "$work/checkpoint"
+  --save-checkpoint "$work/checkpoint" --export-onnx "$work/trained.onnx"
 python3 - "$work/loss.csv" <<'PY'
 import sys
 rows = [l.split(",") for l in open(sys.argv[1]).read().splitlines()[1:]]
 first = sum(float(r[1]) for r in rows[:10]) / 10
 last = sum(float(r[1]) for r in rows[-10:]) / 10
 print(f"loss: first 10 steps {first:.3f}, last 10 steps {last:.3f} ({len(rows)} steps)")
+PY
+echo
+echo "== generate: compile the trained model with --generate, continue a prompt"
+"$build/bin/tessera-compile" "$work/trained.onnx" --generate --max-seq 64 -o "$work/gen.tpkg"
+prompt=${PROMPT:-"The compiler "}
+ids=$(python3 -c 'import sys; print(",".join(str(b) for b in sys.argv[1].encode()))' "$prompt")
+"$build/bin/tessera-run" "$work/gen.tpkg" --prompt-ids "$ids" --max-new-tokens 40 \
+  --temperature "${TEMPERATURE:-0.7}" --top-k 40 --seed 1 > "$work/generated.txt"
+python3 - "$work/generated.txt" <<'PY'
+import sys
+ids = [int(t) for t in open(sys.argv[1]).read().split("ids:")[1].split()]
+print("text:", repr(bytes(ids).decode("utf-8", "replace")))
 PY

@@ -463,7 +463,10 @@ int main(int argc, char **argv) {
                   "\"parameter_bytes\": %llu, \"activation_bytes\": %llu, ",
                   r.rank, r.stage, r.predictedSeconds, (unsigned long long)r.parameterBytes,
                   (unsigned long long)r.arenaBytes);
-      if (r.stateUpdates)
+      if (r.stateUpdates && plan->generation())
+        std::printf("\"kv_cache_bytes\": %llu, \"state_updates\": %d, ",
+                    (unsigned long long)r.optimizerBytes, r.stateUpdates);
+      else if (r.stateUpdates)
         std::printf("\"optimizer_state_bytes\": %llu, \"state_updates\": %d, ",
                     (unsigned long long)r.optimizerBytes, r.stateUpdates);
       std::printf("\"flops\": %.0f, \"traffic_bytes\": {", r.flops);
@@ -572,7 +575,12 @@ int main(int argc, char **argv) {
   if (group && rows.size() < ranks.size())
     std::printf("(%zu ranks in %zu group%s of identical figures; --all-ranks lists each)\n",
                 ranks.size(), rows.size(), rows.size() == 1 ? "" : "s");
-  if (!ranks.empty() && ranks[0].stateUpdates > 0)
+  if (!ranks.empty() && ranks[0].stateUpdates > 0 && plan->generation())
+    std::printf("generation: one decode step per run (batch %u, KV cache of %u positions); "
+                "of rank 0's parameters, %llu bytes are the KV cache (%d tensors)\n",
+                plan->generation()->batch(), plan->generation()->max_seq(),
+                (unsigned long long)ranks[0].optimizerBytes, ranks[0].stateUpdates);
+  else if (!ranks.empty() && ranks[0].stateUpdates > 0)
     std::printf("training step: %d tensors updated per step; of rank 0's parameters, %llu bytes "
                 "are optimizer state (moments, step)\n",
                 ranks[0].stateUpdates, (unsigned long long)ranks[0].optimizerBytes);
