@@ -7,6 +7,7 @@
 #include "compiler/Compile.h"
 #include "compiler/CostModel.h"
 #include "compiler/CudaTarget.h"
+#include "compiler/Generation.h"
 #include "compiler/MeshSearch.h"
 #include "compiler/Registration.h"
 #include "compiler/PackageWriter.h"
@@ -219,6 +220,10 @@ int tessera::compileMain(int argc, char **argv) {
                                              "per run, keys and values kept in a cache"));
   static cl::opt<int64_t> maxSeq(cl::cat(generateCat), "max-seq", cl::init(0),
                                  cl::desc("positions the KV cache holds (prompt + new tokens)"));
+  static cl::opt<std::string> prefill(cl::cat(generateCat), "prefill", cl::init("16,64,256"),
+                                      cl::desc("prompt lengths of prefill programs (the prompt "
+                                               "in one run; longer ones continue step by "
+                                               "step), or none"));
   static cl::opt<std::string> genIds(cl::cat(generateCat), "ids-input", cl::init("input_ids"),
                                      cl::desc("the token ids input"), cl::Hidden);
   static cl::opt<std::string> genMask(cl::cat(generateCat), "mask-input",
@@ -369,6 +374,7 @@ int tessera::compileMain(int argc, char **argv) {
                  << " needs --target=cuda: the CPU backend computes in fp32\n";
     return 2;
   }
+  std::vector<int64_t> prefillLengths;
   if (generateMode) {
     // The decode step comes from the forward pass over the whole cache.
     if (maxSeq < 2) {
@@ -392,6 +398,13 @@ int tessera::compileMain(int argc, char **argv) {
     seq = maxSeq;
     if (batch < 0)
       batch = 1;
+    std::string error;
+    if (!parsePrefillLengths(prefill, maxSeq, prefillLengths, error)) {
+      llvm::errs() << "error: " << error << "\n";
+      return 2;
+    }
+    if (llvm::StringRef(input).ends_with(".mlir"))
+      prefillLengths.clear(); // no model to import again at the prompt's lengths
   } else if (maxSeq) {
     llvm::errs() << "error: --max-seq needs --generate\n";
     return 2;
@@ -850,6 +863,16 @@ int tessera::compileMain(int argc, char **argv) {
     prediction.computeSeconds = busy * slowest->computeSeconds / total;
     prediction.communicationSeconds = busy - prediction.computeSeconds;
     prediction.bubbleSeconds = best->seconds - busy;
+  }
+  if (generation && !prefillLengths.empty()) {
+    // The prompt in one run per length bucket, beside the decode step.
+    std::vector<lower::ProgramPlan> prefills;
+    if (failed(buildPrefillPrograms(context, *model, options, prefillLengths, maxSeq, genIds,
+                                    prefills)))
+      return 1;
+    for (lower::ProgramPlan &p : prefills)
+      programs.push_back(std::move(p));
+    generation->lastPositions = "last_positions";
   }
   llvm::Expected<PackageStats> stats = writePackage(
       output, programs, meshShape, *model, "tessera-compile from " + std::string(input),

@@ -245,11 +245,12 @@ tessera::writePackage(const std::string &path,
     for (const lower::ProgramPlan::TiedWeight &tie : plan.tiedWeights)
       patch(tie.weight, tie.state, tie.transposed);
     programOffsets.push_back(tpkg::CreateProgram(
-        fbb, uint32_t(rank), fbb.CreateVector(tensors), fbb.CreateVector(kernels),
-        fbb.CreateVector(plan.inputs), fbb.CreateVector(plan.outputs),
-        plan.arenaBytes, plan.stage, plan.predictedSeconds, cudaModule, launches,
-        updates.empty() ? 0 : fbb.CreateVector(updates),
-        patches.empty() ? 0 : fbb.CreateVector(patches)));
+        fbb, plan.role.empty() ? uint32_t(rank) : plan.prefillRank, fbb.CreateVector(tensors),
+        fbb.CreateVector(kernels), fbb.CreateVector(plan.inputs),
+        fbb.CreateVector(plan.outputs), plan.arenaBytes, plan.stage, plan.predictedSeconds,
+        cudaModule, launches, updates.empty() ? 0 : fbb.CreateVector(updates),
+        patches.empty() ? 0 : fbb.CreateVector(patches),
+        plan.role.empty() ? 0 : fbb.CreateString(plan.role)));
     stats.arenaBytes = std::max(stats.arenaBytes, plan.arenaBytes);
     stats.kernels += plan.kernels.size();
   }
@@ -294,7 +295,8 @@ tessera::writePackage(const std::string &path,
     generated = tpkg::CreateGeneration(
         fbb, fbb.CreateString(generation->ids), fbb.CreateString(generation->positions),
         fbb.CreateString(generation->logits), optional(generation->mask),
-        optional(generation->positionIds), generation->maxSeq, generation->batch);
+        optional(generation->positionIds), generation->maxSeq, generation->batch,
+        optional(generation->lastPositions));
   }
   auto root = tpkg::CreatePackage(fbb, fbb.CreateString(producer),
                                   fbb.CreateVector(mesh),

@@ -46,6 +46,7 @@ struct PackageCuda {
 /// --generate: the decode step's inputs and outputs by role.
 struct PackageGeneration {
   std::string ids, positions, logits, mask, positionIds;
+  std::string lastPositions; ///< the prefill programs' input (none: no prefill)
   unsigned maxSeq = 0, batch = 1;
 };
 

@@ -48,4 +48,25 @@ def DecodePass : Pass<"tsr-generate-decode", "mlir::func::FuncOp"> {
   let dependentDialects = ["mlir::tsr::TsrDialect"];
 }
 
+def PrefillPass : Pass<"tsr-generate-prefill", "mlir::func::FuncOp"> {
+  let summary = "Make a forward pass over a prompt fill the decode step's KV cache";
+  let description = [{
+    The function is the model's forward pass over a prompt of `P` positions
+    (token ids `[B, P]`, right-padded). Each `tsr.attention` also writes its
+    keys and values into rows `[0, P)` of the cache that `tsr-generate-decode`
+    gives the same layer (`tsr.weight "kv_cache.<i>.key" zeros`, `[B, Hkv,
+    max-seq, D]`: the same names, in the same order), and each output keeps
+    only the row of each sequence's last prompt token, picked by a new input
+    `last_positions` (`[B]`, int64). The function returns those rows, then the
+    caches, marked `tsr.updates`.
+  }];
+  let options = [
+    Option<"maxSeq", "max-seq", "int64_t", /*default=*/"0",
+           "positions the cache holds (at least the prompt's)">,
+    Option<"ids", "ids", "std::string", /*default=*/"\"input_ids\"",
+           "the token ids input">,
+  ];
+  let dependentDialects = ["mlir::tsr::TsrDialect"];
+}
+
 #endif // TESSERA_PASSES_GENERATE_PASSES_TD

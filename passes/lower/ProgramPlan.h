@@ -59,6 +59,10 @@ struct PlannedKernel {
 
 struct ProgramPlan {
   uint32_t stage = 0; ///< pipeline stage
+  /// Generation: "prefill:<length>" for the prompt programs beside the decode
+  /// step, which run on rank `prefillRank`; "" for a rank's main program.
+  std::string role;
+  uint32_t prefillRank = 0;
   double predictedSeconds = 0; ///< the cost model's time of one run
   std::vector<PlannedTensor> tensors;
   std::vector<PlannedKernel> kernels;

@@ -12,7 +12,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <cstdlib>
 #include <numeric>
+#include <string>
 
 namespace tessera::rt {
 
@@ -95,6 +97,21 @@ int64_t Sampler::next(const float *logits, int64_t vocab) {
   return last;
 }
 
+std::vector<int64_t> prefillLengths(const Package &package, int rank) {
+  std::vector<int64_t> out;
+  if (package.plan() && package.plan()->programs())
+    for (const tpkg::Program *p : *package.plan()->programs()) {
+      std::string role = p->role() ? p->role()->str() : "";
+      if (int(p->rank()) == rank && role.rfind("prefill:", 0) == 0) {
+        char *end = nullptr;
+        long long n = std::strtoll(role.c_str() + 8, &end, 10);
+        if (end && !*end && n > 0)
+          out.push_back(n);
+      }
+    }
+  return out;
+}
+
 bool isGenerationPackage(const Package &package) {
   return package.plan() && package.plan()->generation();
 }
@@ -131,7 +148,8 @@ const TensorInfo *find(const std::vector<TensorInfo> &list, const std::string &n
 
 Status generate(Session &session, const Package &package,
                 const std::vector<std::vector<int64_t>> &prompts,
-                const GenerateOptions &options, GenerateResult &result) {
+                const GenerateOptions &options, GenerateResult &result,
+                const std::vector<PrefillSession> &prefills) {
   const tpkg::Generation *g = package.plan() ? package.plan()->generation() : nullptr;
   if (!g || !g->ids() || !g->positions() || !g->logits())
     return Status(StatusCode::InvalidArgument,
@@ -166,7 +184,9 @@ Status generate(Session &session, const Package &package,
                   "generation: " + std::to_string(prompts.size()) +
                       " prompt(s) for a package compiled for a batch of " +
                       std::to_string(batch) + " (--batch when compiling)");
-  int64_t steps = 0;
+  if (options.maxNewTokens < 1)
+    return Status(StatusCode::InvalidArgument, "generation: no new tokens asked for");
+  size_t longest = 0;
   for (size_t b = 0; b < prompts.size(); ++b) {
     if (prompts[b].empty())
       return Status(StatusCode::InvalidArgument,
@@ -177,28 +197,17 @@ Status generate(Session &session, const Package &package,
                       "generation: prompt " + std::to_string(b) + " has token " +
                           std::to_string(t) + ", outside the vocabulary of " +
                           std::to_string(vocab));
-    steps = std::max<int64_t>(steps, int64_t(prompts[b].size()) + options.maxNewTokens - 1);
+    int64_t needed = int64_t(prompts[b].size()) + options.maxNewTokens - 1;
+    if (needed > maxSeq)
+      return Status(StatusCode::InvalidArgument,
+                    "generation: prompt " + std::to_string(b) + " (" +
+                        std::to_string(prompts[b].size()) + " tokens) and " +
+                        std::to_string(options.maxNewTokens) + " new tokens need " +
+                        std::to_string(needed) + " positions, the package's KV cache holds " +
+                        std::to_string(maxSeq) +
+                        " (compile with a larger --max-seq, or ask for fewer tokens)");
+    longest = std::max(longest, prompts[b].size());
   }
-  if (options.maxNewTokens < 1)
-    return Status(StatusCode::InvalidArgument, "generation: no new tokens asked for");
-  if (steps > maxSeq)
-    return Status(StatusCode::InvalidArgument,
-                  "generation: prompt and new tokens need " + std::to_string(steps + 1) +
-                      " positions, the package's KV cache holds " + std::to_string(maxSeq) +
-                      " (compile with a larger --max-seq, or ask for fewer tokens)");
-
-  // A fresh cache.
-  for (const std::string &name : session.stateNames()) {
-    HostTensor t;
-    if (Status s = session.getState(name, t); !s.ok())
-      return s;
-    std::fill(t.data.begin(), t.data.end(), uint8_t(0));
-    if (Status s = session.setState(name, t); !s.ok())
-      return s;
-  }
-  if (mask)
-    if (Status s = session.setInput(mask->name, filled(*mask, 1)); !s.ok())
-      return s;
 
   std::vector<Sampler> samplers;
   for (size_t b = 0; b < size_t(batch); ++b) {
@@ -208,62 +217,159 @@ Status generate(Session &session, const Package &package,
   }
   result = GenerateResult();
   result.tokens.assign(prompts.size(), {});
-  std::vector<bool> done(prompts.size(), false);
-  size_t longest = 0;
-  for (const auto &p : prompts)
-    longest = std::max(longest, p.size());
-  HostTensor idsIn = filled(*ids, 0), posIn = filled(*positions, 0), out;
-  for (int64_t t = 0; t < steps; ++t) {
+  size_t n = prompts.size();
+  std::vector<bool> done(n, false);
+  std::vector<int64_t> pos(n, 0), next(n, 0);
+  for (size_t b = 0; b < n; ++b)
+    next[b] = prompts[b][0];
+  // A token from sequence b's logits; true when the sequence is done.
+  auto take = [&](size_t b, const float *row) {
+    int64_t token = samplers[b].next(row, vocab);
+    result.tokens[b].push_back(token);
+    if (options.onToken)
+      options.onToken(b, token);
+    next[b] = token;
+    done[b] = int64_t(result.tokens[b].size()) >= options.maxNewTokens ||
+              std::find(options.stopIds.begin(), options.stopIds.end(), token) !=
+                  options.stopIds.end();
+  };
+
+  // The prompt in one run: the smallest prefill length that holds the
+  // longest prompt, else the longest (the rest goes step by step).
+  const PrefillSession *prefill = nullptr;
+  for (const PrefillSession &p : prefills) {
+    if (!p.session || p.length < 1)
+      continue;
+    bool fits = p.length >= int64_t(longest);
+    bool chosenFits = prefill && prefill->length >= int64_t(longest);
+    if (!prefill || (fits && (!chosenFits || p.length < prefill->length)) ||
+        (!fits && !chosenFits && p.length > prefill->length))
+      prefill = &p;
+  }
+  HostTensor out;
+  if (prefill) {
+    Session &ps = *prefill->session;
+    const TensorInfo *pIds = find(ps.inputs(), ids->name);
+    const TensorInfo *pLast = g->last_positions() ? find(ps.inputs(), str(g->last_positions()))
+                                                  : nullptr;
+    const TensorInfo *pLogits = find(ps.outputs(), logits->name);
+    int64_t length = prefill->length;
+    if (!pIds || !pLast || !pLogits || pIds->shape != std::vector<int64_t>{batch, length} ||
+        pLast->shape != std::vector<int64_t>{batch} || pLogits->shape != logits->shape ||
+        (pIds->dtype != DType::I64 && pIds->dtype != DType::I32))
+      return corrupt("a prefill program of unexpected inputs or outputs");
+    HostTensor tokens = filled(*pIds, 0), last = filled(*pLast, 0);
     for (size_t b = 0; b < size_t(batch); ++b) {
-      // Rows beyond the prompts repeat the first sequence.
-      size_t s = b < prompts.size() ? b : 0;
-      const std::vector<int64_t> &p = prompts[s];
-      int64_t token = size_t(t) < p.size() ? p[size_t(t)]
-                      : result.tokens[s].empty() ? p.back()
-                                                 : result.tokens[s].back();
-      reinterpret_cast<int64_t *>(idsIn.data.data())[b] = token;
-      if (ids->dtype == DType::I32)
-        reinterpret_cast<int32_t *>(idsIn.data.data())[b] = int32_t(token);
-      reinterpret_cast<int64_t *>(posIn.data.data())[b] = t;
+      const std::vector<int64_t> &p = prompts[b < n ? b : 0];
+      int64_t used = std::min<int64_t>(int64_t(p.size()), length);
+      for (int64_t t = 0; t < used; ++t) {
+        if (pIds->dtype == DType::I64)
+          reinterpret_cast<int64_t *>(tokens.data.data())[int64_t(b) * length + t] = p[size_t(t)];
+        else
+          reinterpret_cast<int32_t *>(tokens.data.data())[int64_t(b) * length + t] =
+              int32_t(p[size_t(t)]);
+      }
+      reinterpret_cast<int64_t *>(last.data.data())[b] = used - 1;
     }
-    if (ids->dtype != DType::I64 && ids->dtype != DType::I32)
-      return corrupt("token ids are not int32/int64");
+    for (const TensorInfo &info : ps.inputs()) {
+      HostTensor value = info.name == pIds->name    ? tokens
+                         : info.name == pLast->name ? last
+                         : filled(info, 1);
+      if (g->position_ids() && info.name == str(g->position_ids()))
+        for (int64_t i = 0; i < value.numElements(); ++i)
+          reinterpret_cast<int64_t *>(value.data.data())[i] = i % length;
+      if (Status s = ps.setInput(info.name, value); !s.ok())
+        return s;
+    }
+    double start = Session::now();
+    if (Status s = ps.run(); !s.ok())
+      return s;
+    if (Status s = ps.getOutput(pLogits->name, out); !s.ok())
+      return s;
+    // The decode step continues from the prompt's cache.
+    for (const std::string &name : session.stateNames()) {
+      HostTensor t;
+      if (Status s = ps.getState(name, t); !s.ok())
+        return s;
+      if (Status s = session.setState(name, t); !s.ok())
+        return s;
+    }
+    result.promptSeconds += Session::now() - start;
+    ++result.promptSteps;
+    const float *rows = reinterpret_cast<const float *>(out.data.data());
+    for (size_t b = 0; b < n; ++b) {
+      if (int64_t(prompts[b].size()) <= length) {
+        pos[b] = int64_t(prompts[b].size());
+        take(b, rows + int64_t(b) * vocab);
+      } else {
+        pos[b] = length;
+        next[b] = prompts[b][size_t(length)];
+      }
+    }
+  } else {
+    // A fresh cache, the prompt step by step.
+    for (const std::string &name : session.stateNames()) {
+      HostTensor t;
+      if (Status s = session.getState(name, t); !s.ok())
+        return s;
+      std::fill(t.data.begin(), t.data.end(), uint8_t(0));
+      if (Status s = session.setState(name, t); !s.ok())
+        return s;
+    }
+  }
+  if (mask)
+    if (Status s = session.setInput(mask->name, filled(*mask, 1)); !s.ok())
+      return s;
+
+  // Decode steps: every sequence feeds its next token at its own position;
+  // one still in its prompt feeds the prompt's next token.
+  if (ids->dtype != DType::I64 && ids->dtype != DType::I32)
+    return corrupt("token ids are not int32/int64");
+  HostTensor idsIn = filled(*ids, 0), posIn = filled(*positions, 0);
+  while (std::find(done.begin(), done.end(), false) != done.end()) {
+    for (size_t b = 0; b < size_t(batch); ++b) {
+      size_t s = b < n ? b : 0; // rows beyond the prompts repeat the first
+      int64_t p = std::min(pos[s], maxSeq - 1);
+      if (ids->dtype == DType::I64)
+        reinterpret_cast<int64_t *>(idsIn.data.data())[b] = next[s];
+      else
+        reinterpret_cast<int32_t *>(idsIn.data.data())[b] = int32_t(next[s]);
+      reinterpret_cast<int64_t *>(posIn.data.data())[b] = p;
+    }
     if (Status s = session.setInput(ids->name, idsIn); !s.ok())
       return s;
     if (Status s = session.setInput(positions->name, posIn); !s.ok())
       return s;
-    if (positionIds)
-      if (Status s = session.setInput(positionIds->name, filled(*positionIds, t)); !s.ok())
+    if (positionIds) {
+      HostTensor v = filled(*positionIds, 0);
+      for (size_t b = 0; b < size_t(batch); ++b)
+        reinterpret_cast<int64_t *>(v.data.data())[b] =
+            reinterpret_cast<int64_t *>(posIn.data.data())[b];
+      if (Status s = session.setInput(positionIds->name, v); !s.ok())
         return s;
+    }
     double start = Session::now();
     if (Status s = session.run(); !s.ok())
       return s;
     if (Status s = session.getOutput(logits->name, out); !s.ok())
       return s;
     double seconds = Session::now() - start;
-    bool prompt = size_t(t) + 1 < longest;
-    (prompt ? result.promptSeconds : result.decodeSeconds) += seconds;
-    ++(prompt ? result.promptSteps : result.decodeSteps);
     const float *rows = reinterpret_cast<const float *>(out.data.data());
-    bool all = true;
-    for (size_t b = 0; b < prompts.size(); ++b) {
-      if (done[b] || size_t(t) + 1 < prompts[b].size())
+    int64_t produced = 0;
+    for (size_t b = 0; b < n; ++b) {
+      if (done[b])
         continue;
-      int64_t token = samplers[b].next(rows + int64_t(b) * vocab, vocab);
-      result.tokens[b].push_back(token);
-      if (!prompt)
-        ++result.decodeTokens;
-      if (options.onToken)
-        options.onToken(b, token);
-      if (int64_t(result.tokens[b].size()) >= options.maxNewTokens ||
-          std::find(options.stopIds.begin(), options.stopIds.end(), token) !=
-              options.stopIds.end())
-        done[b] = true;
+      if (pos[b] + 1 < int64_t(prompts[b].size())) {
+        next[b] = prompts[b][size_t(pos[b] + 1)];
+      } else {
+        take(b, rows + int64_t(b) * vocab);
+        ++produced;
+      }
+      ++pos[b];
     }
-    for (bool d : done)
-      all = all && d;
-    if (all)
-      break;
+    (produced ? result.decodeSeconds : result.promptSeconds) += seconds;
+    ++(produced ? result.decodeSteps : result.promptSteps);
+    result.decodeTokens += produced;
   }
   return Status::okStatus();
 }

@@ -157,17 +157,25 @@ Status Session::setState(const std::string &name, const HostTensor &value) {
   return Status(StatusCode::NotFound, "no training state named '" + name + "'");
 }
 
-Status Session::create(std::shared_ptr<Package> package, int rank,
-                       std::unique_ptr<Session> &out, const SessionOptions &options) {
-  const tpkg::Package *plan = package->plan();
+/// Rank `rank`'s program of role `role` ("" the main one), or null.
+static const tpkg::Program *findProgram(const tpkg::Package *plan, int rank,
+                                        const std::string &role) {
   const tpkg::Program *program = nullptr;
   if (plan->programs())
     for (const tpkg::Program *p : *plan->programs())
-      if (int(p->rank()) == rank)
+      if (int(p->rank()) == rank && (p->role() ? p->role()->str() : std::string()) == role)
         program = p;
+  return program;
+}
+
+Status Session::create(std::shared_ptr<Package> package, int rank,
+                       std::unique_ptr<Session> &out, const SessionOptions &options) {
+  const tpkg::Package *plan = package->plan();
+  const tpkg::Program *program = findProgram(plan, rank, options.role);
   if (!program)
     return Status(StatusCode::InvalidArgument,
-                  package->path() + ": no program for rank " + std::to_string(rank));
+                  package->path() + ": no program for rank " + std::to_string(rank) +
+                      (options.role.empty() ? "" : " with role '" + options.role + "'"));
   if (!program->tensors() || !program->kernels())
     return Status(StatusCode::DataLoss, package->path() + ": the program of rank " +
                                             std::to_string(rank) +
@@ -195,7 +203,8 @@ Status Session::create(std::shared_ptr<Package> package, int rank,
                                               session->device_, options.randomWeights);
         !s.ok())
       return s;
-    if (Status s = describe(*package, rank, session->inputs_, session->outputs_); !s.ok())
+    if (Status s = describe(*package, rank, session->inputs_, session->outputs_, options.role);
+        !s.ok())
       return s;
     session->arenaBytes_ = program->arena_bytes();
     for (const tpkg::Kernel *k : *program->kernels())
@@ -342,7 +351,8 @@ Status Session::create(std::shared_ptr<Package> package, int rank,
     session->profile_.push_back(
         {k->op()->str(), k->location() ? k->location()->str() : "", 0, 0});
   }
-  if (Status s = describe(*package, rank, session->inputs_, session->outputs_); !s.ok())
+  if (Status s = describe(*package, rank, session->inputs_, session->outputs_, options.role);
+      !s.ok())
     return s;
   if (program->inputs())
     impl->inputIds.assign(program->inputs()->begin(), program->inputs()->end());
@@ -354,12 +364,8 @@ Status Session::create(std::shared_ptr<Package> package, int rank,
 }
 
 Status Session::describe(const Package &package, int rank, std::vector<TensorInfo> &inputs,
-                         std::vector<TensorInfo> &outputs) {
-  const tpkg::Program *program = nullptr;
-  if (package.plan()->programs())
-    for (const tpkg::Program *p : *package.plan()->programs())
-      if (int(p->rank()) == rank)
-        program = p;
+                         std::vector<TensorInfo> &outputs, const std::string &role) {
+  const tpkg::Program *program = findProgram(package.plan(), rank, role);
   if (!program || !program->tensors())
     return Status(StatusCode::InvalidArgument,
                   package.path() + ": no program for rank " + std::to_string(rank));

@@ -405,8 +405,14 @@ int main(int argc, char **argv) {
     mesh.assign(plan->mesh()->begin(), plan->mesh()->end());
   unsigned stages = std::max(1u, plan->stages()), micro = std::max(1u, plan->microbatches());
   std::vector<RankSummary> ranks;
-  for (const tpkg::Program *p : *plan->programs())
+  std::vector<const tpkg::Program *> prefills; // generation: beside the decode step
+  for (const tpkg::Program *p : *plan->programs()) {
+    if (p->role() && p->role()->size()) {
+      prefills.push_back(p);
+      continue;
+    }
     ranks.push_back(summarize(p, micro, p->stage() + 1 == stages));
+  }
   const tpkg::Prediction *predicted = plan->prediction();
 
   // --tensor: which rank holds which block of a weight.
@@ -575,15 +581,21 @@ int main(int argc, char **argv) {
   if (group && rows.size() < ranks.size())
     std::printf("(%zu ranks in %zu group%s of identical figures; --all-ranks lists each)\n",
                 ranks.size(), rows.size(), rows.size() == 1 ? "" : "s");
-  if (!ranks.empty() && ranks[0].stateUpdates > 0 && plan->generation())
+  if (!ranks.empty() && ranks[0].stateUpdates > 0 && plan->generation()) {
     std::printf("generation: one decode step per run (batch %u, KV cache of %u positions); "
                 "of rank 0's parameters, %llu bytes are the KV cache (%d tensors)\n",
                 plan->generation()->batch(), plan->generation()->max_seq(),
                 (unsigned long long)ranks[0].optimizerBytes, ranks[0].stateUpdates);
-  else if (!ranks.empty() && ranks[0].stateUpdates > 0)
+    for (const tpkg::Program *p : prefills)
+      std::printf("  %s program: %u kernels, activation arena %llu bytes (the prompt in one "
+                  "run)\n",
+                  p->role()->c_str(), p->kernels() ? p->kernels()->size() : 0u,
+                  (unsigned long long)p->arena_bytes());
+  } else if (!ranks.empty() && ranks[0].stateUpdates > 0) {
     std::printf("training step: %d tensors updated per step; of rank 0's parameters, %llu bytes "
                 "are optimizer state (moments, step)\n",
                 ranks[0].stateUpdates, (unsigned long long)ranks[0].optimizerBytes);
+  }
   if (!ranks.empty()) {
     std::printf("kernels of rank 0:");
     for (const auto &[op, n] : ranks[0].kernels)

@@ -51,7 +51,8 @@ bool parsePrompts(const std::string &text, std::vector<std::vector<int64_t>> &pr
   return true;
 }
 
-int runGeneration(const Package &package, Session &session, const GenerateCliOptions &cli) {
+int runGeneration(const Package &package, Session &session, const GenerateCliOptions &cli,
+                  const std::vector<PrefillSession> &prefills) {
   std::vector<std::vector<int64_t>> prompts;
   std::string error;
   if (cli.promptIds.empty()) {
@@ -76,7 +77,7 @@ int runGeneration(const Package &package, Session &session, const GenerateCliOpt
     };
   }
   GenerateResult result;
-  if (Status s = generate(session, package, prompts, options, result); !s.ok()) {
+  if (Status s = generate(session, package, prompts, options, result, prefills); !s.ok()) {
     if (streaming)
       std::printf("\n");
     std::fprintf(stderr, "error: %s\n", s.message().c_str());
@@ -117,8 +118,10 @@ int runGeneration(const Package &package, Session &session, const GenerateCliOpt
     }
   }
   if (cli.profile) {
-    std::printf("prefill: %lld step(s) in %.3f ms (the prompt, one position per step)\n",
-                (long long)result.promptSteps, result.promptSeconds * 1e3);
+    std::printf("prefill: %lld run(s) in %.3f ms (%s)\n", (long long)result.promptSteps,
+                result.promptSeconds * 1e3,
+                prefills.empty() ? "the prompt one position per step"
+                                 : "a prefill program, then the rest of longer prompts step by step");
     double perToken =
         result.decodeSteps ? result.decodeSeconds / double(result.decodeSteps) : 0.0;
     std::printf("decode: %lld step(s), %.3f ms per step, %.1f tokens/s (%lld tokens)\n",

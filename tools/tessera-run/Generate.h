@@ -27,7 +27,8 @@ bool parsePrompts(const std::string &text, std::vector<std::vector<int64_t>> &pr
 
 /// Generates from a package compiled with --generate. Returns the exit code.
 int runGeneration(const rt::Package &package, rt::Session &session,
-                  const GenerateCliOptions &options);
+                  const GenerateCliOptions &options,
+                  const std::vector<rt::PrefillSession> &prefills = {});
 
 } // namespace tessera::tools
 

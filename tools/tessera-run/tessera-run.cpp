@@ -513,10 +513,20 @@ int main(int argc, char **argv) {
                            "--test-data or training options\n");
       return finish(2);
     }
-    session->enableProfiling(false);
     genOptions.profile = profile;
     genOptions.stream = isatty(fileno(stdout));
-    return finish(tessera::tools::runGeneration(*package, *session, genOptions));
+    // The prompt programs beside the decode step (--prefill at compile time).
+    std::vector<std::unique_ptr<Session>> prefillSessions;
+    std::vector<PrefillSession> prefills;
+    for (int64_t length : prefillLengths(*package, 0)) {
+      SessionOptions options = sessionOptions;
+      options.role = "prefill:" + std::to_string(length);
+      prefillSessions.emplace_back();
+      if (!check(Session::create(package, 0, prefillSessions.back(), options)))
+        return finish(1);
+      prefills.push_back({length, prefillSessions.back().get()});
+    }
+    return finish(tessera::tools::runGeneration(*package, *session, genOptions, prefills));
   }
   if (generating) {
     std::fprintf(stderr, "error: --prompt-ids, --max-new-tokens and sampling options need a "

@@ -603,12 +603,13 @@ def Tsr_TakeRowsOp : Tsr_Op<"take_rows", [Pure,
 def Tsr_CacheWriteOp : Tsr_Op<"cache_write", [Pure,
                                               AllTypesMatch<["cache", "result"]>,
                                               AllElementTypesMatch<["cache", "update"]>]> {
-  let summary = "the cache with one new row per sequence written at its position";
+  let summary = "the cache with new rows per sequence written from its position on";
   let description = [{
-    `cache` `[B, .., T, ..]` with `update` of the same shape except 1 at
-    `axis`: the result is the cache where, for every sequence `b`, the slice at
-    index `positions[b]` along `axis` holds `update[b]`. Positions outside
-    `[0, T)` are an error at run time.
+    `cache` `[B, .., T, ..]` with `update` of the same shape except `R <= T`
+    at `axis`: the result is the cache where, for every sequence `b`, the `R`
+    slices from index `positions[b]` on along `axis` hold `update[b]` (one
+    row per decode step; a whole prompt in a prefill). Rows outside `[0, T)`
+    are an error at run time.
 
     ```mlir
     %k = tsr.cache_write %cache[%pos], %k_new axis = 2

@@ -371,10 +371,12 @@ LogicalResult CacheWriteOp::verify() {
     return emitOpError("axis ") << axis << " must be a non-batch dimension of " << cache;
   if (update.getRank() != cache.getRank())
     return emitOpError("update ") << update << " does not match the cache " << cache;
-  for (int64_t d = 0; d < cache.getRank(); ++d)
-    if (update.getShape()[size_t(d)] != (d == axis ? 1 : cache.getShape()[size_t(d)]))
-      return emitOpError("update ") << update << " is not one row of the cache " << cache
+  for (int64_t d = 0; d < cache.getRank(); ++d) {
+    int64_t u = update.getShape()[size_t(d)], c = cache.getShape()[size_t(d)];
+    if (d == axis ? (u < 1 || u > c) : u != c)
+      return emitOpError("update ") << update << " is not rows of the cache " << cache
                                     << " along axis " << axis;
+  }
   if (*count != 1 && *count != cache.getShape()[0])
     return emitOpError("") << *count << " positions for " << cache.getShape()[0]
                            << " sequences";

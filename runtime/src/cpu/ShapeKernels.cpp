@@ -307,7 +307,8 @@ Status cacheWrite(const KernelCall &call) {
   const TensorRef &y = call.outputs[0];
   int64_t axis = call.attrInt("axis", -1);
   if (axis <= 0 || axis >= cache.rank() || update.rank() != cache.rank() ||
-      y.shape != cache.shape || update.shape[size_t(axis)] != 1)
+      y.shape != cache.shape || update.shape[size_t(axis)] < 1 ||
+      update.shape[size_t(axis)] > cache.shape[size_t(axis)])
     return call.error("inconsistent shapes");
   for (int64_t d = 0; d < cache.rank(); ++d)
     if (d != axis && update.shape[size_t(d)] != cache.shape[size_t(d)])
@@ -319,17 +320,19 @@ Status cacheWrite(const KernelCall &call) {
     pre *= cache.shape[size_t(d)];
   for (int64_t d = axis + 1; d < cache.rank(); ++d)
     post *= cache.shape[size_t(d)];
+  int64_t rows = update.shape[size_t(axis)];
   std::vector<int64_t> pos(static_cast<size_t>(batch));
-  for (int64_t b = 0; b < batch; ++b)
-    if (Status s = positionAt(call, positions, b, length, pos[size_t(b)]); !s.ok())
+  for (int64_t b = 0; b < batch; ++b) {
+    if (Status s = positionAt(call, positions, b, length - rows + 1, pos[size_t(b)]); !s.ok())
       return s;
+  }
   if (y.data != cache.data)
     std::memcpy(y.data, cache.data, cache.bytes());
   int64_t block = post * int64_t(size);
   for (int64_t b = 0; b < batch; ++b)
     for (int64_t p = 0; p < pre; ++p)
       std::memcpy(y.data + ((b * pre + p) * length + pos[size_t(b)]) * block,
-                  update.data + (b * pre + p) * block, size_t(block));
+                  update.data + (b * pre + p) * rows * block, size_t(rows * block));
   return Status::okStatus();
 }
 

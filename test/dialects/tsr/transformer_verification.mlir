@@ -162,9 +162,9 @@ func.func @take_rows_positions(%x: tensor<3x32x16xf32>, %pos: tensor<2xi64>) {
 
 // -----
 
-// Tests that a cache write's update is one row of the cache.
-func.func @cache_write_row(%c: tensor<2x4x32x16xf32>, %u: tensor<2x4x2x16xf32>, %pos: tensor<2xi64>) {
-  // expected-error @+1 {{update 'tensor<2x4x2x16xf32>' is not one row of the cache 'tensor<2x4x32x16xf32>' along axis 2}}
-  %0 = tsr.cache_write %c[%pos], %u axis = 2 : (tensor<2x4x32x16xf32>, tensor<2xi64>, tensor<2x4x2x16xf32>) -> tensor<2x4x32x16xf32>
+// Tests that a cache write's update is rows of the cache.
+func.func @cache_write_row(%c: tensor<2x4x32x16xf32>, %u: tensor<2x2x2x16xf32>, %pos: tensor<2xi64>) {
+  // expected-error @+1 {{update 'tensor<2x2x2x16xf32>' is not rows of the cache 'tensor<2x4x32x16xf32>' along axis 2}}
+  %0 = tsr.cache_write %c[%pos], %u axis = 2 : (tensor<2x4x32x16xf32>, tensor<2xi64>, tensor<2x2x2x16xf32>) -> tensor<2x4x32x16xf32>
   return
 }

@@ -59,21 +59,36 @@ struct GenerateOptions {
 
 struct GenerateResult {
   std::vector<std::vector<int64_t>> tokens; ///< per sequence: the new tokens only
-  double promptSeconds = 0;  ///< steps that read prompt tokens (prefill)
-  double decodeSeconds = 0;  ///< the other steps
+  double promptSeconds = 0;  ///< the prefill run and steps that only read prompt tokens
+  double decodeSeconds = 0;  ///< steps that produced a token
   int64_t promptSteps = 0, decodeSteps = 0;
   int64_t decodeTokens = 0;  ///< tokens produced by the decode steps
 };
+
+/// A session of one of the package's prefill programs (role
+/// "prefill:<length>"): the prompt, right-padded to `length`, in one run.
+struct PrefillSession {
+  int64_t length = 0;
+  Session *session = nullptr;
+};
+
+/// The prompt lengths of the package's prefill programs for `rank`.
+std::vector<int64_t> prefillLengths(const Package &package, int rank = 0);
 
 /// Whether `package` was compiled with --generate.
 bool isGenerationPackage(const Package &package);
 
 /// Generates up to `options.maxNewTokens` tokens after each prompt (at most
-/// the package's batch of prompts; each non-empty). The session's KV cache
-/// is reset first. Fails if prompt and new tokens exceed the cache.
+/// the package's batch of prompts; each non-empty) with the decode step's
+/// `session`. With `prefills`, the prompts are read in one run of the
+/// smallest that holds the longest (or the longest, the rest step by step)
+/// and its cache copied into the session; without, the session's cache is
+/// reset and the prompts read step by step. Fails if a prompt and its new
+/// tokens exceed the cache.
 Status generate(Session &session, const Package &package,
                 const std::vector<std::vector<int64_t>> &prompts,
-                const GenerateOptions &options, GenerateResult &result);
+                const GenerateOptions &options, GenerateResult &result,
+                const std::vector<PrefillSession> &prefills = {});
 
 } // namespace tessera::rt
 

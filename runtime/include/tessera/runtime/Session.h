@@ -75,6 +75,9 @@ struct SessionOptions {
   /// The most a session may allocate (activation arena, training state);
   /// 0: TESSERA_MAX_MEMORY ("64G", "512M", bytes), else physical memory.
   uint64_t maxMemoryBytes = 0;
+  /// Which of the rank's programs: "" the main one; generation packages also
+  /// hold "prefill:<length>" programs.
+  std::string role;
 };
 
 /// The memory limit `options` give (see SessionOptions::maxMemoryBytes).
@@ -97,7 +100,7 @@ public:
   /// alone (no arena, no kernels): what a process that does not run that
   /// rank needs to know of it.
   static Status describe(const Package &package, int rank, std::vector<TensorInfo> &inputs,
-                         std::vector<TensorInfo> &outputs);
+                         std::vector<TensorInfo> &outputs, const std::string &role = "");
 
   const std::vector<TensorInfo> &inputs() const { return inputs_; }
   const std::vector<TensorInfo> &outputs() const { return outputs_; }
