@@ -308,8 +308,20 @@ tessera::lower::planProgram(func::FuncOp func, int64_t rank,
       continue;
     }
     if (auto ret = dyn_cast<func::ReturnOp>(op)) {
+      // A KV cache written in place (below) is its own update: no output.
+      auto inPlace = [&](unsigned i, Value v) {
+        auto updates = func.getResultAttrOfType<StringAttr>(i, "tsr.updates");
+        auto write = v.getDefiningOp<tsr::CacheWriteOp>();
+        auto weight = write ? write.getCache().getDefiningOp<tsr::WeightOp>() : nullptr;
+        return updates && weight && weight.getName() == updates.getValue() &&
+               plan.tensors[ids.lookup(v)].kind == PlannedTensor::Kind::Weight;
+      };
       for (auto [i, v] : llvm::enumerate(ret.getOperands())) {
         uint32_t id = ids.lookup(v);
+        if (inPlace(unsigned(i), v)) {
+          plan.stateUpdates.push_back({id, id});
+          continue;
+        }
         std::string name = "output" + std::to_string(i);
         if (auto attr = func.getResultAttrOfType<StringAttr>(i, "tsr.name"))
           name = attr.str();
@@ -338,7 +350,11 @@ tessera::lower::planProgram(func::FuncOp func, int64_t rank,
         plan.outputs.push_back(*copyId);
       }
       // Training: results that update a weight (or optimizer state).
+      size_t output = 0;
       for (auto [i, v] : llvm::enumerate(ret.getOperands())) {
+        if (inPlace(unsigned(i), v))
+          continue;
+        size_t at = output++;
         auto updates = func.getResultAttrOfType<StringAttr>(unsigned(i), "tsr.updates");
         if (!updates)
           continue;
@@ -346,7 +362,7 @@ tessera::lower::planProgram(func::FuncOp func, int64_t rank,
         for (auto [id, t] : llvm::enumerate(plan.tensors))
           if (t.kind == PlannedTensor::Kind::Weight && t.aliasOf < 0 && t.weight == updates &&
               t.blockOffsets.empty()) {
-            plan.stateUpdates.push_back({uint32_t(id), plan.outputs[i]});
+            plan.stateUpdates.push_back({uint32_t(id), plan.outputs[at]});
             found = true;
           }
         if (!found)
@@ -432,6 +448,35 @@ tessera::lower::planProgram(func::FuncOp func, int64_t rank,
       if (failed(addTensor(reshape.getResult(), std::move(t))))
         return failure();
       continue;
+    }
+    if (auto write = dyn_cast<tsr::CacheWriteOp>(op)) {
+      // A KV cache (a zero-initialised state weight) that the function
+      // returns as its own update is written in place: the kernel's output
+      // is the state, which the runtime keeps between runs; no copy of the
+      // cache per step.
+      auto weight = write.getCache().getDefiningOp<tsr::WeightOp>();
+      bool returned = weight && weight.getZeros() &&
+                      llvm::any_of(write->getUses(), [&](OpOperand &use) {
+                        auto r = dyn_cast<func::ReturnOp>(use.getOwner());
+                        auto updates = r ? func.getResultAttrOfType<StringAttr>(
+                                               use.getOperandNumber(), "tsr.updates")
+                                         : nullptr;
+                        return updates && updates.getValue() == weight.getName();
+                      });
+      if (returned && write.getCache().hasOneUse()) {
+        uint32_t state = ids.lookup(write.getCache());
+        PlannedKernel kernel;
+        kernel.op = "cache_write";
+        kernel.location = locationName(op.getLoc());
+        kernel.attrs = attributesOf(&op);
+        kernel.predictedSeconds = predict(&op);
+        for (Value v : op.getOperands())
+          kernel.inputs.push_back(ids.lookup(v));
+        kernel.outputs.push_back(state);
+        plan.kernels.push_back(std::move(kernel));
+        ids[write.getResult()] = state;
+        continue;
+      }
     }
     PlannedKernel kernel;
     kernel.op = op.getName().stripDialect().str();

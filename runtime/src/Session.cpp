@@ -92,9 +92,11 @@ Status Session::bindState(const Package &package, const tpkg::Program &program, 
         state->storage() == tpkg::Storage::Arena)
       return corrupt("state update of '" + (state->name() ? state->name()->str() : "?") +
                      "' does not match its value");
-    if (!program.outputs() ||
-        std::find(program.outputs()->begin(), program.outputs()->end(), u->value()) ==
-            program.outputs()->end())
+    bool inPlace = u->value() == u->state(); // a kernel writes the state itself
+    if (!inPlace &&
+        (!program.outputs() ||
+         std::find(program.outputs()->begin(), program.outputs()->end(), u->value()) ==
+             program.outputs()->end()))
       return corrupt("state update of '" + (state->name() ? state->name()->str() : "?") +
                      "' is not a graph output");
     impl.updates.push_back({u->state(), u->value()});
@@ -340,6 +342,17 @@ Status Session::create(std::shared_ptr<Package> package, int rank,
           return corrupt("kernel '" + k->op()->str() + "' names tensor " +
                          std::to_string(id) + " of " + std::to_string(count));
     }
+    if (k->outputs())
+      for (uint32_t id : *k->outputs()) {
+        // Kernels write the arena and state the session keeps writable,
+        // never the package's mapped bytes.
+        auto storage = program->tensors()->Get(id)->storage();
+        bool state = std::any_of(impl->updates.begin(), impl->updates.end(),
+                                 [&](const auto &u) { return u.first == id; });
+        if (storage != tpkg::Storage::Arena && storage != tpkg::Storage::Zeros && !state)
+          return corrupt("kernel '" + k->op()->str() + "' writes stored tensor " +
+                         std::to_string(id));
+      }
     if (k->inputs())
       for (uint32_t id : *k->inputs())
         call.inputs.push_back(impl->tensors[id]);
@@ -475,8 +488,9 @@ Status Session::run(std::vector<KernelSpan> *spans) {
   }
   // A training step: the updated weights and optimizer state replace the old.
   for (auto [state, value] : impl_->updates)
-    std::memcpy(impl_->tensors[state].data, impl_->tensors[value].data,
-                impl_->tensors[state].bytes());
+    if (state != value)
+      std::memcpy(impl_->tensors[state].data, impl_->tensors[value].data,
+                  impl_->tensors[state].bytes());
   return Status::okStatus();
 }
 

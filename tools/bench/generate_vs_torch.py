@@ -49,7 +49,7 @@ def tessera_round(build, package, prompt, new, env):
                           ",".join(map(str, prompt)), "--max-new-tokens", str(new), "--profile"],
                          env=env, check=True, capture_output=True, text=True).stdout
     ids = [int(t) for t in re.search(r"^ids:(.*)$", out, re.M).group(1).split()]
-    prefill = float(re.search(r"prefill: \d+ step\(s\) in ([\d.]+) ms", out).group(1)) / 1e3
+    prefill = float(re.search(r"prefill: \d+ run\(s\) in ([\d.]+) ms", out).group(1)) / 1e3
     per_step = float(re.search(r"decode: \d+ step\(s\), ([\d.]+) ms per step", out).group(1)) / 1e3
     return ids, prefill, per_step
 

@@ -12,6 +12,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <map>
+#include <algorithm>
 
 namespace tessera::tools {
 using namespace rt;
@@ -76,6 +78,7 @@ int runGeneration(const Package &package, Session &session, const GenerateCliOpt
       std::fflush(stdout);
     };
   }
+  session.enableProfiling(cli.profile);
   GenerateResult result;
   if (Status s = generate(session, package, prompts, options, result, prefills); !s.ok()) {
     if (streaming)
@@ -129,6 +132,22 @@ int runGeneration(const Package &package, Session &session, const GenerateCliOpt
                 result.decodeSeconds > 0 ? double(result.decodeTokens) / result.decodeSeconds
                                          : 0.0,
                 (long long)result.decodeTokens);
+    // Where a decode step's time goes, by op.
+    std::map<std::string, double> byOp;
+    double total = 0;
+    for (const KernelProfile &k : session.profile()) {
+      byOp[k.op] += k.seconds;
+      total += k.seconds;
+    }
+    std::vector<std::pair<double, std::string>> order;
+    for (const auto &[op, t] : byOp)
+      order.push_back({t, op});
+    std::sort(order.rbegin(), order.rend());
+    std::printf("decode step by op:");
+    for (size_t i = 0; i < order.size() && i < 8; ++i)
+      std::printf(" %s %.0f%%", order[i].second.c_str(),
+                  total > 0 ? 100.0 * order[i].first / total : 0.0);
+    std::printf("\n");
   }
   return 0;
 }

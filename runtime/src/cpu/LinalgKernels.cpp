@@ -30,6 +30,15 @@ void gemmBatched(const TensorRef &a, const TensorRef &b, const TensorRef &y,
   for (int64_t d : batch)
     batches *= d;
   auto gemm = [&](const T *pa, const T *pb, T *py, int64_t rows) {
+    // One row (a decode step): a matrix-vector product, which streams the
+    // weights once instead of packing them first as GEMM does.
+    if constexpr (std::is_same_v<T, float>) {
+      if (rows == 1 && !ta) {
+        cblas_sgemv(CblasRowMajor, tb ? CblasNoTrans : CblasTrans, tb ? n : k, tb ? k : n,
+                    1.0f, pb, ldb, pa, 1, 0.0f, py, 1);
+        return;
+      }
+    }
     if constexpr (std::is_same_v<T, float>)
       cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans,
                   tb ? CblasTrans : CblasNoTrans, rows, n, k, 1.0f, pa, lda, pb,
