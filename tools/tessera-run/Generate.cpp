@@ -7,6 +7,7 @@
 #include "Generate.h"
 
 #include "tessera/runtime/Npy.h"
+#include "tessera/runtime/Tokenizer.h"
 
 #include <cerrno>
 #include <cstdio>
@@ -57,18 +58,62 @@ int runGeneration(const Package &package, Session &session, const GenerateCliOpt
                   const std::vector<PrefillSession> &prefills) {
   std::vector<std::vector<int64_t>> prompts;
   std::string error;
-  if (cli.promptIds.empty()) {
+  std::unique_ptr<Tokenizer> tokenizer;
+  if (!cli.tokenizer.empty())
+    if (Status s = Tokenizer::load(cli.tokenizer, tokenizer); !s.ok()) {
+      std::fprintf(stderr, "error: %s\n", s.message().c_str());
+      return 1;
+    }
+  if (!cli.prompts.empty()) {
+    if (!tokenizer) {
+      std::fprintf(stderr, "error: --prompt needs --tokenizer tokenizer.json (or give token ids "
+                           "with --prompt-ids)\n");
+      return 2;
+    }
+    if (!cli.promptIds.empty()) {
+      std::fprintf(stderr, "error: give --prompt or --prompt-ids, not both\n");
+      return 2;
+    }
+    for (const std::string &text : cli.prompts) {
+      prompts.emplace_back();
+      if (Status s = tokenizer->encode(text, prompts.back()); !s.ok()) {
+        std::fprintf(stderr, "error: --prompt: %s\n", s.message().c_str());
+        return 1;
+      }
+      if (prompts.back().empty()) {
+        std::fprintf(stderr, "error: --prompt '%s' encodes to no tokens\n", text.c_str());
+        return 2;
+      }
+    }
+  } else if (cli.promptIds.empty()) {
     std::fprintf(stderr, "error: a generation package needs --prompt-ids (e.g. 464,2068;1,2: "
-                         "one prompt per sequence)\n");
+                         "one prompt per sequence) or --tokenizer and --prompt\n");
     return 2;
-  }
-  if (!parsePrompts(cli.promptIds, prompts, error)) {
+  } else if (!parsePrompts(cli.promptIds, prompts, error)) {
     std::fprintf(stderr, "error: --prompt-ids: %s\n", error.c_str());
     return 2;
   }
   GenerateOptions options = cli.generate;
   bool streaming = cli.stream && prompts.size() == 1;
-  if (streaming) {
+  // Streaming text: print what the decoded text gained, once it is whole
+  // UTF-8 (a character may span tokens).
+  std::vector<int64_t> streamed = prompts.empty() ? std::vector<int64_t>() : prompts[0];
+  std::string shown;
+  if (streaming && tokenizer) {
+    shown = tokenizer->decode(streamed);
+    std::printf("%s", shown.c_str());
+    std::fflush(stdout);
+    options.onToken = [&](size_t, int64_t token) {
+      streamed.push_back(token);
+      std::string text = tokenizer->decode(streamed);
+      if (text.compare(0, shown.size(), shown) == 0 &&
+          text.find("\xEF\xBF\xBD", shown.size()) == std::string::npos) {
+        std::printf("%s", text.substr(shown.size()).c_str());
+        std::fflush(stdout);
+        shown = text;
+      }
+    };
+  } else if (streaming) {
     std::printf("ids:");
     for (int64_t t : prompts[0])
       std::printf(" %lld", (long long)t);
@@ -91,7 +136,7 @@ int runGeneration(const Package &package, Session &session, const GenerateCliOpt
   size_t width = 0;
   for (size_t b = 0; b < prompts.size(); ++b) {
     width = std::max(width, prompts[b].size() + result.tokens[b].size());
-    if (streaming)
+    if (streaming && !tokenizer)
       continue;
     std::printf("ids:");
     for (int64_t t : prompts[b])
@@ -99,6 +144,11 @@ int runGeneration(const Package &package, Session &session, const GenerateCliOpt
     for (int64_t t : result.tokens[b])
       std::printf(" %lld", (long long)t);
     std::printf("\n");
+    if (tokenizer && !streaming) {
+      std::vector<int64_t> all = prompts[b];
+      all.insert(all.end(), result.tokens[b].begin(), result.tokens[b].end());
+      std::printf("text: %s\n", tokenizer->decode(all).c_str());
+    }
   }
   if (!cli.outputIds.empty()) {
     HostTensor out;

@@ -15,6 +15,8 @@ namespace tessera::tools {
 
 struct GenerateCliOptions {
   std::string promptIds;  ///< "1,2,3;4,5": one prompt per sequence
+  std::vector<std::string> prompts; ///< text prompts (with `tokenizer`)
+  std::string tokenizer;  ///< a Hugging Face tokenizer.json
   std::string outputIds;  ///< .npy: int64 [sequences, prompt + new], padded with -1
   rt::GenerateOptions generate;
   bool profile = false;   ///< prefill time, time per token, tokens/s

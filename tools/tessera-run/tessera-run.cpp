@@ -78,6 +78,7 @@ const char *kUsage =
     "  --bench N              median time of N runs of a single-rank package, no I/O\n"
     "generation (packages compiled with --generate; each run is one decode step):\n"
     "  --prompt-ids 1,2,3;4,5 prompts (token ids), one per sequence of the batch\n"
+    "  --tokenizer T.json --prompt TEXT  text prompts (repeatable), text printed\n"
     "  --max-new-tokens N     tokens to generate per sequence (default 20)\n"
     "  --temperature T        sample from softmax(logits / T) (default 0: greedy)\n"
     "  --top-k K, --top-p P   keep the K most likely tokens / those reaching mass P\n"
@@ -347,6 +348,12 @@ int main(int argc, char **argv) {
       training = true;
     } else if (arg == "--prompt-ids") {
       genOptions.promptIds = next();
+      generating = true;
+    } else if (arg == "--prompt") {
+      genOptions.prompts.push_back(next());
+      generating = true;
+    } else if (arg == "--tokenizer") {
+      genOptions.tokenizer = next();
       generating = true;
     } else if (arg == "--max-new-tokens") {
       genOptions.generate.maxNewTokens = integer(1, 1 << 30);
