@@ -361,7 +361,7 @@ tessera::lower::planProgram(func::FuncOp func, int64_t rank,
         bool found = false;
         for (auto [id, t] : llvm::enumerate(plan.tensors))
           if (t.kind == PlannedTensor::Kind::Weight && t.aliasOf < 0 && t.weight == updates &&
-              t.blockOffsets.empty()) {
+              (t.blockOffsets.empty() || t.zeros)) { // state a rank holds a block of
             plan.stateUpdates.push_back({uint32_t(id), plan.outputs[at]});
             found = true;
           }

@@ -38,8 +38,8 @@ Value weightBlock(OpBuilder &b, tsr::WeightOp weight, RankedTensorType type, int
   if (auto old = weight.getOffsets())
     offsets.assign(old->begin(), old->end());
   offsets[size_t(dim)] += shift;
-  return tsr::WeightOp::create(b, weight.getLoc(), type, weight.getName(),
-                               b.getDenseI64ArrayAttr(offsets));
+  return tsr::WeightOp::create(b, weight.getLoc(), type, weight.getNameAttr(),
+                               b.getDenseI64ArrayAttr(offsets), weight.getZerosAttr());
 }
 
 /// `v` restricted to columns [begin, begin + size) of its last dimension,
@@ -457,9 +457,16 @@ OwningOpRef<ModuleOp> tessera::partition::partitionForRank(func::FuncOp func,
   }
   for (Operation &op : body) {
     if (auto ret = dyn_cast<func::ReturnOp>(op)) {
+      // Results are whole, but for state updates (a KV cache, optimizer
+      // state): each rank keeps its block of the state, in the layout the
+      // new value was computed in.
       SmallVector<Value> results;
-      for (Value v : ret.getOperands())
-        results.push_back(w.get(v, kReplicated));
+      for (auto [i, v] : llvm::enumerate(ret.getOperands())) {
+        Layout l = kReplicated;
+        if (func.getResultAttr(unsigned(i), "tsr.updates") && w.produced.lookup(v) >= 0)
+          l = w.produced.lookup(v);
+        results.push_back(w.get(v, l));
+      }
       func::ReturnOp::create(b, ret.getLoc(), results);
       continue;
     }
@@ -498,6 +505,10 @@ OwningOpRef<ModuleOp> tessera::partition::partitionForRank(func::FuncOp func,
       w.produced[result] = s.results[i];
     }
   }
+  // State results may be blocks (above): the type follows the return.
+  auto ret = cast<func::ReturnOp>(entry->getTerminator());
+  main.setType(FunctionType::get(main.getContext(), entry->getArgumentTypes(),
+                                 ret.getOperandTypes()));
   return module;
 }
 

@@ -29,11 +29,17 @@ bool isSource(Operation *op) {
 struct Positions {
   std::vector<Operation *> ops;
   llvm::DenseMap<Operation *, size_t> index;
-  explicit Positions(func::FuncOp func) {
+  mutable func::FuncOp func;
+  explicit Positions(func::FuncOp func) : func(func) {
     for (Operation &op : func.getBody().front().without_terminator()) {
       index[&op] = ops.size();
       ops.push_back(&op);
     }
+  }
+  /// Whether result `i` updates state (a KV cache, optimizer state): the
+  /// stage that computes it keeps it; it never travels to the last stage.
+  bool isStateResult(unsigned i) const {
+    return bool(func.getResultAttr(i, "tsr.updates"));
   }
   size_t size() const { return ops.size(); }
   int64_t defined(Value v) const {
@@ -42,9 +48,13 @@ struct Positions {
   }
   int64_t lastUse(Value v) const {
     int64_t last = -1;
-    for (Operation *user : v.getUsers())
+    for (OpOperand &use : v.getUses()) {
+      Operation *user = use.getOwner();
+      if (isa<func::ReturnOp>(user) && isStateResult(use.getOperandNumber()))
+        continue;
       last = std::max<int64_t>(last, isa<func::ReturnOp>(user) ? int64_t(ops.size())
                                                                : int64_t(index.lookup(user)));
+    }
     return last;
   }
 };
@@ -241,11 +251,25 @@ OwningOpRef<ModuleOp> tessera::partition::extractStage(func::FuncOp func, size_t
   else
     inputs = crossing(func, p, begin);
   std::vector<Value> outputs;
+  std::vector<int> resultOf; // the main result each output is, or -1 (sent on)
   auto ret = cast<func::ReturnOp>(func.getBody().front().getTerminator());
-  if (end >= p.size())
-    outputs.assign(ret.getOperands().begin(), ret.getOperands().end());
-  else
-    outputs = crossing(func, p, end);
+  if (end < p.size())
+    for (Value v : crossing(func, p, end)) {
+      outputs.push_back(v);
+      resultOf.push_back(-1);
+    }
+  for (auto [i, v] : llvm::enumerate(ret.getOperands())) {
+    // The last stage returns the results; state updates come from the
+    // stage that computes them.
+    int64_t at = p.defined(v);
+    bool mine = p.isStateResult(unsigned(i))
+                    ? at >= int64_t(begin) && (at < int64_t(end) || end >= p.size())
+                    : end >= p.size();
+    if (mine) {
+      outputs.push_back(v);
+      resultOf.push_back(int(i));
+    }
+  }
   SmallVector<Type> inTypes, outTypes;
   for (Value v : inputs)
     inTypes.push_back(v.getType());
@@ -278,9 +302,10 @@ OwningOpRef<ModuleOp> tessera::partition::extractStage(func::FuncOp func, size_t
     if (!map.contains(v) && v.getDefiningOp() && isSource(v.getDefiningOp()))
       b.clone(*v.getDefiningOp(), map);
     results.push_back(map.lookup(v));
-    if (end >= p.size()) {
-      if (auto n = func.getResultAttrOfType<StringAttr>(unsigned(i), "tsr.name"))
-        main.setResultAttr(unsigned(i), "tsr.name", n);
+    if (resultOf[i] >= 0) {
+      for (StringRef attr : {"tsr.name", "tsr.updates"})
+        if (auto n = func.getResultAttrOfType<StringAttr>(unsigned(resultOf[i]), attr))
+          main.setResultAttr(unsigned(i), attr, n);
     } else {
       main.setResultAttr(unsigned(i), "tsr.name", name(v));
     }

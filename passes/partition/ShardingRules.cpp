@@ -285,6 +285,25 @@ std::vector<Strategy> tessera::partition::strategiesFor(Operation *op,
     return b.list;
   }
 
+  if (auto take = dyn_cast<tsr::TakeRowsOp>(op)) {
+    // Rows at each sequence's position: any other dimension splits (the
+    // batch only when the input has it, not when it is broadcast).
+    ArrayRef<int64_t> in = shapeOf(take.getInput());
+    for (int64_t d = 0; d < rank; ++d)
+      if (d != take.getAxis() && in[size_t(d)] == out[size_t(d)] && b.divisible(out[size_t(d)]))
+        b.add({Layout(d), kReplicated}, {Layout(d)});
+    return b.list;
+  }
+
+  if (auto write = dyn_cast<tsr::CacheWriteOp>(op)) {
+    // A KV cache splits with its new rows: by heads under tensor
+    // parallelism, by batch under data parallelism.
+    for (int64_t d = 0; d < rank; ++d)
+      if (d != write.getAxis() && b.divisible(out[size_t(d)]))
+        b.add({Layout(d), kReplicated, Layout(d)}, {Layout(d)});
+    return b.list;
+  }
+
   if (auto gather = dyn_cast<tsr::GatherOp>(op)) {
     ArrayRef<int64_t> data = shapeOf(gather.getInput());
     ArrayRef<int64_t> idx = shapeOf(gather.getIndices());

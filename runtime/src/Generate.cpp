@@ -6,6 +6,7 @@
 
 #include "tessera/runtime/Generate.h"
 #include "tessera/runtime/Package.h"
+#include "tessera/runtime/Pipeline.h"
 
 #include "tessera/runtime/tpkg_generated.h"
 
@@ -13,7 +14,10 @@
 #include <cmath>
 #include <cstring>
 #include <cstdlib>
+#include <map>
+#include <mutex>
 #include <numeric>
+#include <thread>
 #include <string>
 
 namespace tessera::rt {
@@ -146,7 +150,147 @@ const TensorInfo *find(const std::vector<TensorInfo> &list, const std::string &n
 
 } // namespace
 
+namespace {
+
+/// One session: the package's only rank.
+class SessionRunner : public DecodeRunner {
+public:
+  explicit SessionRunner(Session &s) : s_(s) {}
+  const std::vector<TensorInfo> &inputs() const override { return s_.inputs(); }
+  const std::vector<TensorInfo> &outputs() const override { return s_.outputs(); }
+  Status setInput(const std::string &name, const HostTensor &value) override {
+    return s_.setInput(name, value);
+  }
+  Status run() override { return s_.run(); }
+  Status getOutput(const std::string &name, HostTensor &out) override {
+    return s_.getOutput(name, out);
+  }
+  std::vector<std::string> stateNames() const override { return s_.stateNames(); }
+  Status resetState() override { return zeroState(s_); }
+  Session *single() override { return &s_; }
+
+  static Status zeroState(Session &s) {
+    for (const std::string &name : s.stateNames()) {
+      HostTensor t;
+      if (Status st = s.getState(name, t); !st.ok())
+        return st;
+      std::fill(t.data.begin(), t.data.end(), uint8_t(0));
+      if (Status st = s.setState(name, t); !st.ok())
+        return st;
+    }
+    return Status::okStatus();
+  }
+
+private:
+  Session &s_;
+};
+
+/// Every rank of a partitioned package as threads: each step runs each
+/// rank's stage (one micro-batch) with the pipeline executor; inputs enter
+/// at the first stage, outputs leave the last.
+class RanksRunner : public DecodeRunner {
+public:
+  RanksRunner(const Package &package, std::vector<Session *> sessions,
+              std::vector<Communicator *> comms)
+      : package_(package), sessions_(std::move(sessions)), comms_(std::move(comms)),
+        schedule_(makeSchedule("gpipe")) {}
+
+  Status init() {
+    std::vector<TensorInfo> unused;
+    MeshPosition origin = meshPosition(package_, 0);
+    if (origin.replicas != 1 || origin.microbatches != 1)
+      return Status(StatusCode::Unimplemented,
+                    "generation runs tensor- and pipeline-parallel packages with one "
+                    "micro-batch (no data parallelism yet)");
+    if (Status s = Session::describe(package_, 0, inputs_, unused); !s.ok())
+      return s;
+    return Session::describe(package_, origin.rankOfStage(origin.stages - 1), unused,
+                             outputs_);
+  }
+  const std::vector<TensorInfo> &inputs() const override { return inputs_; }
+  const std::vector<TensorInfo> &outputs() const override { return outputs_; }
+  Status setInput(const std::string &name, const HostTensor &value) override {
+    in_[name] = value;
+    return Status::okStatus();
+  }
+  Status run() override {
+    std::vector<Status> results(sessions_.size());
+    std::mutex lock;
+    auto runRank = [&](size_t k) {
+      MeshPosition p = meshPosition(package_, int(k));
+      results[k] = runPipelineRank(
+          *sessions_[k], comms_[k], p, *schedule_,
+          [&](int, const std::string &name, HostTensor &t) {
+            auto it = in_.find(name);
+            if (it == in_.end())
+              return Status(StatusCode::InvalidArgument, "generation: no input '" + name + "'");
+            t = it->second;
+            return Status::okStatus();
+          },
+          [&](int, const std::string &name, HostTensor &&t) {
+            std::lock_guard<std::mutex> guard(lock);
+            out_[name] = std::move(t);
+            return Status::okStatus();
+          },
+          nullptr, 0);
+    };
+    std::vector<std::thread> threads;
+    for (size_t k = 1; k < sessions_.size(); ++k)
+      threads.emplace_back(runRank, k);
+    runRank(0);
+    for (std::thread &t : threads)
+      t.join();
+    for (const Status &s : results)
+      if (!s.ok())
+        return s;
+    return Status::okStatus();
+  }
+  Status getOutput(const std::string &name, HostTensor &out) override {
+    auto it = out_.find(name);
+    if (it == out_.end())
+      return Status(StatusCode::NotFound, "generation: no output '" + name + "'");
+    out = it->second;
+    return Status::okStatus();
+  }
+  std::vector<std::string> stateNames() const override { return {}; }
+  Status resetState() override {
+    for (Session *s : sessions_)
+      if (Status st = SessionRunner::zeroState(*s); !st.ok())
+        return st;
+    return Status::okStatus();
+  }
+
+private:
+  const Package &package_;
+  std::vector<Session *> sessions_;
+  std::vector<Communicator *> comms_;
+  std::unique_ptr<Schedule> schedule_;
+  std::vector<TensorInfo> inputs_, outputs_;
+  std::map<std::string, HostTensor> in_, out_;
+};
+
+} // namespace
+
+std::unique_ptr<DecodeRunner> makeDecodeRunner(const Package &package,
+                                               std::vector<Session *> sessions,
+                                               std::vector<Communicator *> comms) {
+  if (sessions.size() == 1)
+    return std::make_unique<SessionRunner>(*sessions[0]);
+  auto runner = std::make_unique<RanksRunner>(package, std::move(sessions), std::move(comms));
+  if (!runner->init().ok())
+    return nullptr;
+  return runner;
+}
+
 Status generate(Session &session, const Package &package,
+                const std::vector<std::vector<int64_t>> &prompts,
+                const GenerateOptions &options, GenerateResult &result,
+                const std::vector<PrefillSession> &prefills) {
+  SessionRunner runner(session);
+  return generate(runner, package, prompts, options, result, prefills);
+}
+
+Status generate(DecodeRunner &session, const Package &package,
                 const std::vector<std::vector<int64_t>> &prompts,
                 const GenerateOptions &options, GenerateResult &result,
                 const std::vector<PrefillSession> &prefills) {
@@ -238,7 +382,7 @@ Status generate(Session &session, const Package &package,
   // longest prompt, else the longest (the rest goes step by step).
   const PrefillSession *prefill = nullptr;
   for (const PrefillSession &p : prefills) {
-    if (!p.session || p.length < 1)
+    if (!p.session || p.length < 1 || !session.single())
       continue;
     bool fits = p.length >= int64_t(longest);
     bool chosenFits = prefill && prefill->length >= int64_t(longest);
@@ -291,7 +435,7 @@ Status generate(Session &session, const Package &package,
       HostTensor t;
       if (Status s = ps.getState(name, t); !s.ok())
         return s;
-      if (Status s = session.setState(name, t); !s.ok())
+      if (Status s = session.single()->setState(name, t); !s.ok())
         return s;
     }
     result.promptSeconds += Session::now() - start;
@@ -308,14 +452,8 @@ Status generate(Session &session, const Package &package,
     }
   } else {
     // A fresh cache, the prompt step by step.
-    for (const std::string &name : session.stateNames()) {
-      HostTensor t;
-      if (Status s = session.getState(name, t); !s.ok())
-        return s;
-      std::fill(t.data.begin(), t.data.end(), uint8_t(0));
-      if (Status s = session.setState(name, t); !s.ok())
-        return s;
-    }
+    if (Status s = session.resetState(); !s.ok())
+      return s;
   }
   if (mask)
     if (Status s = session.setInput(mask->name, filled(*mask, 1)); !s.ok())

@@ -15,7 +15,10 @@ PREFILL is the compiler's --prefill (default 8: the prompts of 1 and 4
 tokens are read in one prefill run, the one of 9 fills it and continues step
 by step; "none": every prompt step by step).
 
-usage: generate_zoo.py BIN_DIR MODEL_ROOT EXPORTER WORK_DIR [BATCH] [PREFILL] [MAX_SEQ]
+MESH (default none) partitions the decode step (--mesh, e.g. tp=2, pp=2,
+tp=2,pp=2); its ranks run as threads.
+
+usage: generate_zoo.py BIN_DIR MODEL_ROOT EXPORTER WORK_DIR [BATCH] [PREFILL] [MESH] [MAX_SEQ]
 """
 import json
 import os
@@ -39,14 +42,15 @@ def main():
     bin_dir, root, exporter, work = sys.argv[1:5]
     batch = int(sys.argv[5]) if len(sys.argv) > 5 else 3
     prefill = sys.argv[6] if len(sys.argv) > 6 else "8"
-    max_seq = int(sys.argv[7]) if len(sys.argv) > 7 else 32
+    mesh = sys.argv[7] if len(sys.argv) > 7 else "none"
+    max_seq = int(sys.argv[8]) if len(sys.argv) > 8 else 32
     os.makedirs(work, exist_ok=True)
     ref = json.load(open(os.path.join(root, "generate.json")))
     new = ref["max_new_tokens"]
     pkg = os.path.join(work, "gen.tpkg")
     run([os.path.join(bin_dir, "tessera-compile"), os.path.join(root, exporter, "model.onnx"),
          "--generate", "--max-seq", str(max_seq), "--batch", str(batch), "--prefill", prefill,
-         "-o", pkg])
+         "-o", pkg] + ([] if mesh == "none" else ["--mesh", mesh]))
     runner = [os.path.join(bin_dir, "tessera-run"), pkg, "--max-new-tokens", str(new)]
     spec = lambda prompts: ";".join(",".join(str(t) for t in p) for p in prompts)
     got = []
@@ -67,7 +71,7 @@ def main():
         print(f"greedy: FAILED ({bad} of {len(ref['ids'])} prompts differ)")
         sys.exit(1)
     print(f"greedy: ok ({len(got)} prompts, {new} new tokens each, batch {batch}, "
-          f"prefill {prefill})")
+          f"prefill {prefill}, mesh {mesh})")
 
     sample = ["--prompt-ids", spec(ref["prompts"][:batch]), "--temperature", "0.9",
               "--top-k", "100", "--top-p", "0.95"]

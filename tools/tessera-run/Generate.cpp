@@ -54,8 +54,8 @@ bool parsePrompts(const std::string &text, std::vector<std::vector<int64_t>> &pr
   return true;
 }
 
-int runGeneration(const Package &package, Session &session, const GenerateCliOptions &cli,
-                  const std::vector<PrefillSession> &prefills) {
+int runGeneration(const Package &package, DecodeRunner &runner, Session &session,
+                  const GenerateCliOptions &cli, const std::vector<PrefillSession> &prefills) {
   std::vector<std::vector<int64_t>> prompts;
   std::string error;
   std::unique_ptr<Tokenizer> tokenizer;
@@ -125,7 +125,7 @@ int runGeneration(const Package &package, Session &session, const GenerateCliOpt
   }
   session.enableProfiling(cli.profile);
   GenerateResult result;
-  if (Status s = generate(session, package, prompts, options, result, prefills); !s.ok()) {
+  if (Status s = generate(runner, package, prompts, options, result, prefills); !s.ok()) {
     if (streaming)
       std::printf("\n");
     std::fprintf(stderr, "error: %s\n", s.message().c_str());

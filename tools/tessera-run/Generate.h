@@ -28,7 +28,9 @@ bool parsePrompts(const std::string &text, std::vector<std::vector<int64_t>> &pr
                   std::string &error);
 
 /// Generates from a package compiled with --generate. Returns the exit code.
-int runGeneration(const rt::Package &package, rt::Session &session,
+/// Generates from a package compiled with --generate with `runner` (one
+/// session, or all ranks); `session` is rank 0's (its profile is printed).
+int runGeneration(const rt::Package &package, rt::DecodeRunner &runner, rt::Session &session,
                   const GenerateCliOptions &options,
                   const std::vector<rt::PrefillSession> &prefills = {});
 

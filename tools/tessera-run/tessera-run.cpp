@@ -511,8 +511,9 @@ int main(int argc, char **argv) {
   Session *session = sessions[0].get();
   // A package compiled with --generate: each run is one decode step.
   if (isGenerationPackage(*package)) {
-    if (mine.size() != 1 || meshSize != 1) {
-      std::fprintf(stderr, "error: generation runs single-rank packages for now\n");
+    if (int(mine.size()) != meshSize) {
+      std::fprintf(stderr, "error: generation runs all ranks in one process for now (ranks as "
+                           "threads, not under mpirun)\n");
       return finish(2);
     }
     if (training || !inputs.empty() || !testData.empty()) {
@@ -533,7 +534,20 @@ int main(int argc, char **argv) {
         return finish(1);
       prefills.push_back({length, prefillSessions.back().get()});
     }
-    return finish(tessera::tools::runGeneration(*package, *session, genOptions, prefills));
+    std::vector<Session *> all;
+    std::vector<Communicator *> comms;
+    for (size_t k = 0; k < sessions.size(); ++k) {
+      all.push_back(sessions[k].get());
+      comms.push_back(worldOf(k));
+    }
+    std::unique_ptr<DecodeRunner> runner = makeDecodeRunner(*package, all, comms);
+    if (!runner) {
+      std::fprintf(stderr, "error: generation runs tensor- and pipeline-parallel packages with "
+                           "one micro-batch (no data parallelism yet)\n");
+      return finish(2);
+    }
+    return finish(
+        tessera::tools::runGeneration(*package, *runner, *session, genOptions, prefills));
   }
   if (generating) {
     std::fprintf(stderr, "error: --prompt-ids, --max-new-tokens and sampling options need a "

@@ -18,10 +18,13 @@
 #ifndef TESSERA_RUNTIME_GENERATE_H
 #define TESSERA_RUNTIME_GENERATE_H
 
+#include "tessera/runtime/Communicator.h"
 #include "tessera/runtime/Session.h"
 
 #include <cstdint>
 #include <functional>
+#include <memory>
+#include <string>
 #include <vector>
 
 namespace tessera::rt {
@@ -72,6 +75,31 @@ struct PrefillSession {
   Session *session = nullptr;
 };
 
+/// One decode step of a package: its inputs and outputs by name, the run,
+/// and the KV cache. A single session, or every rank of a partitioned
+/// package run as threads (tensor and pipeline parallel).
+class DecodeRunner {
+public:
+  virtual ~DecodeRunner() = default;
+  virtual const std::vector<TensorInfo> &inputs() const = 0;
+  virtual const std::vector<TensorInfo> &outputs() const = 0;
+  virtual Status setInput(const std::string &name, const HostTensor &value) = 0;
+  virtual Status run() = 0;
+  virtual Status getOutput(const std::string &name, HostTensor &out) = 0;
+  /// The state names (the KV caches) of the single session.
+  virtual std::vector<std::string> stateNames() const = 0;
+  /// Zeros every rank's KV cache.
+  virtual Status resetState() = 0;
+  /// The session when there is one rank (a prefill fills its cache).
+  virtual Session *single() { return nullptr; }
+};
+
+/// `sessions[k]` runs rank `ranks[k]` of `package` with `comms[k]` (null for
+/// one rank); every rank of the package, in this process.
+std::unique_ptr<DecodeRunner> makeDecodeRunner(const Package &package,
+                                               std::vector<Session *> sessions,
+                                               std::vector<Communicator *> comms);
+
 /// The prompt lengths of the package's prefill programs for `rank`.
 std::vector<int64_t> prefillLengths(const Package &package, int rank = 0);
 
@@ -86,6 +114,11 @@ bool isGenerationPackage(const Package &package);
 /// reset and the prompts read step by step. Fails if a prompt and its new
 /// tokens exceed the cache.
 Status generate(Session &session, const Package &package,
+                const std::vector<std::vector<int64_t>> &prompts,
+                const GenerateOptions &options, GenerateResult &result,
+                const std::vector<PrefillSession> &prefills = {});
+/// The same with any decode runner (prefills need a single session).
+Status generate(DecodeRunner &runner, const Package &package,
                 const std::vector<std::vector<int64_t>> &prompts,
                 const GenerateOptions &options, GenerateResult &result,
                 const std::vector<PrefillSession> &prefills = {});
