@@ -115,6 +115,10 @@ bool BatchSplitter::isUniform(Value old, int64_t d) {
   Operation *def = old.getDefiningOp();
   if (!def) {
     uniform = false;
+  } else if (auto w = dyn_cast<tsr::WeightOp>(def); w && w.getZeros()) {
+    // State that starts as zeros (a KV cache): each replica keeps its own
+    // block of the batch.
+    uniform = !w.getOffsets();
   } else if (auto c = dyn_cast<tsr::ConstantOp>(def)) {
     auto dense = dyn_cast<DenseElementsAttr>(c.getValue());
     uniform = dense && uniformBlock(dense, d).has_value();
@@ -137,7 +141,10 @@ Value BatchSplitter::buildUniformSlice(Value old, int64_t d) {
     return v;
   Operation *def = old.getDefiningOp();
   Value result;
-  if (auto c = dyn_cast<tsr::ConstantOp>(def)) {
+  if (auto w = dyn_cast<tsr::WeightOp>(def); w && w.getZeros()) {
+    result = tsr::WeightOp::create(*b, w.getLoc(), local(old, Layout(d)), w.getNameAttr(),
+                                   nullptr, w.getZerosAttr());
+  } else if (auto c = dyn_cast<tsr::ConstantOp>(def)) {
     DenseElementsAttr block = *uniformBlock(cast<DenseElementsAttr>(c.getValue()), d);
     result = tsr::ConstantOp::create(*b, c.getLoc(), block.getType(), block);
   } else {

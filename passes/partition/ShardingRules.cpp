@@ -288,19 +288,29 @@ std::vector<Strategy> tessera::partition::strategiesFor(Operation *op,
   if (auto take = dyn_cast<tsr::TakeRowsOp>(op)) {
     // Rows at each sequence's position: any other dimension splits (the
     // batch only when the input has it, not when it is broadcast).
+    // Positions follow the batch (dimension 0) when there is one per sequence.
     ArrayRef<int64_t> in = shapeOf(take.getInput());
-    for (int64_t d = 0; d < rank; ++d)
-      if (d != take.getAxis() && in[size_t(d)] == out[size_t(d)] && b.divisible(out[size_t(d)]))
-        b.add({Layout(d), kReplicated}, {Layout(d)});
+    bool perSequence = shapeOf(take.getPositions())[0] > 1;
+    for (int64_t d = 0; d < rank; ++d) {
+      if (d == take.getAxis() || !b.divisible(out[size_t(d)]))
+        continue;
+      Layout pos = d == 0 && perSequence ? Layout(0) : kReplicated;
+      if (in[size_t(d)] == out[size_t(d)])
+        b.add({Layout(d), pos}, {Layout(d)});
+      else if (d == 0 && in[0] == 1) // a table shared by the batch
+        b.add({kReplicated, pos}, {Layout(0)});
+    }
     return b.list;
   }
 
   if (auto write = dyn_cast<tsr::CacheWriteOp>(op)) {
     // A KV cache splits with its new rows: by heads under tensor
     // parallelism, by batch under data parallelism.
+    bool perSequence = shapeOf(write.getPositions())[0] > 1;
     for (int64_t d = 0; d < rank; ++d)
       if (d != write.getAxis() && b.divisible(out[size_t(d)]))
-        b.add({Layout(d), kReplicated, Layout(d)}, {Layout(d)});
+        b.add({Layout(d), d == 0 && perSequence ? Layout(0) : kReplicated, Layout(d)},
+              {Layout(d)});
     return b.list;
   }
 

@@ -198,14 +198,42 @@ public:
   Status init() {
     std::vector<TensorInfo> unused;
     MeshPosition origin = meshPosition(package_, 0);
-    if (origin.replicas != 1 || origin.microbatches != 1)
+    if (origin.microbatches != 1)
       return Status(StatusCode::Unimplemented,
-                    "generation runs tensor- and pipeline-parallel packages with one "
-                    "micro-batch (no data parallelism yet)");
+                    "generation runs pipelines with one micro-batch (compile with "
+                    "--microbatches 1)");
+    replicas_ = origin.replicas;
     if (Status s = Session::describe(package_, 0, inputs_, unused); !s.ok())
       return s;
-    return Session::describe(package_, origin.rankOfStage(origin.stages - 1), unused,
-                             outputs_);
+    if (Status s = Session::describe(package_, origin.rankOfStage(origin.stages - 1), unused,
+                                     outputs_);
+        !s.ok())
+      return s;
+    // The user sees whole tensors: data parallelism splits the batch.
+    for (auto *list : {&inputs_, &outputs_})
+      for (TensorInfo &info : *list)
+        if (info.splitAxis >= 0 && size_t(info.splitAxis) < info.shape.size())
+          info.shape[size_t(info.splitAxis)] *= replicas_;
+    return Status::okStatus();
+  }
+
+  /// Block `r` of `replicas_` of `t` along `axis` (the batch).
+  static HostTensor block(const HostTensor &t, int axis, int r, int replicas) {
+    HostTensor out;
+    out.dtype = t.dtype;
+    out.shape = t.shape;
+    int64_t n = t.shape[size_t(axis)] / replicas;
+    out.shape[size_t(axis)] = n;
+    int64_t outer = 1, inner = int64_t(dtypeSize(t.dtype));
+    for (int d = 0; d < axis; ++d)
+      outer *= t.shape[size_t(d)];
+    for (size_t d = size_t(axis) + 1; d < t.shape.size(); ++d)
+      inner *= t.shape[d];
+    out.data.resize(size_t(outer * n * inner));
+    for (int64_t o = 0; o < outer; ++o)
+      std::memcpy(out.data.data() + o * n * inner,
+                  t.data.data() + (o * t.shape[size_t(axis)] + r * n) * inner, size_t(n * inner));
+    return out;
   }
   const std::vector<TensorInfo> &inputs() const override { return inputs_; }
   const std::vector<TensorInfo> &outputs() const override { return outputs_; }
@@ -224,12 +252,16 @@ public:
             auto it = in_.find(name);
             if (it == in_.end())
               return Status(StatusCode::InvalidArgument, "generation: no input '" + name + "'");
-            t = it->second;
+            const TensorInfo *info = find(inputs_, name);
+            t = info && info->splitAxis >= 0 && replicas_ > 1
+                    ? block(it->second, info->splitAxis, p.replica, replicas_)
+                    : it->second;
             return Status::okStatus();
           },
           [&](int, const std::string &name, HostTensor &&t) {
             std::lock_guard<std::mutex> guard(lock);
-            out_[name] = std::move(t);
+            if (p.tpIndex == 0)
+              parts_[name][size_t(p.replica)] = std::move(t);
             return Status::okStatus();
           },
           nullptr, 0);
@@ -246,10 +278,24 @@ public:
     return Status::okStatus();
   }
   Status getOutput(const std::string &name, HostTensor &out) override {
-    auto it = out_.find(name);
-    if (it == out_.end())
+    // The replicas' blocks, joined along the batch.
+    auto it = parts_.find(name);
+    const TensorInfo *info = find(outputs_, name);
+    if (it == parts_.end() || !info || it->second.size() != size_t(replicas_))
       return Status(StatusCode::NotFound, "generation: no output '" + name + "'");
-    out = it->second;
+    out.dtype = info->dtype;
+    out.shape = info->shape;
+    out.data.clear();
+    int axis = std::max(info->splitAxis, 0);
+    int64_t outer = 1;
+    for (int d = 0; d < axis; ++d)
+      outer *= info->shape[size_t(d)];
+    for (int64_t o = 0; o < outer; ++o)
+      for (const auto &[r, t] : it->second) {
+        size_t chunk = t.data.size() / size_t(outer);
+        out.data.insert(out.data.end(), t.data.begin() + std::ptrdiff_t(o * chunk),
+                        t.data.begin() + std::ptrdiff_t((o + 1) * chunk));
+      }
     return Status::okStatus();
   }
   std::vector<std::string> stateNames() const override { return {}; }
@@ -266,7 +312,9 @@ private:
   std::vector<Communicator *> comms_;
   std::unique_ptr<Schedule> schedule_;
   std::vector<TensorInfo> inputs_, outputs_;
-  std::map<std::string, HostTensor> in_, out_;
+  std::map<std::string, HostTensor> in_;
+  std::map<std::string, std::map<size_t, HostTensor>> parts_; ///< by replica
+  int replicas_ = 1;
 };
 
 } // namespace
