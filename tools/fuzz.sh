@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 #===- tools/fuzz.sh - build and run one libFuzzer target -----------------===#
 #
-#   tools/fuzz.sh TARGET [SECONDS]      TARGET: onnx-import | package | npy | tensorproto
+#   tools/fuzz.sh TARGET [SECONDS]      TARGET: onnx-import | package | npy | tensorproto | tokenizer
 #
 # Installs clang 22 and its runtime libraries if missing, builds (once, in
 # build-fuzz/) the target with -fsanitize=fuzzer,address,undefined, seeds its
@@ -20,8 +20,8 @@ cd "$root"
 target=${1:-}
 seconds=${2:-60}
 case "$target" in
-  onnx-import|package|npy|tensorproto) ;;
-  *) echo "usage: tools/fuzz.sh onnx-import|package|npy|tensorproto [SECONDS]" >&2; exit 2 ;;
+  onnx-import|package|npy|tensorproto|tokenizer) ;;
+  *) echo "usage: tools/fuzz.sh onnx-import|package|npy|tensorproto|tokenizer [SECONDS]" >&2; exit 2 ;;
 esac
 
 bash tools/setup-deps.sh
