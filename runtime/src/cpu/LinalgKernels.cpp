@@ -8,12 +8,57 @@
 
 #include <cblas.h>
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
 
 namespace tessera::rt::cpu {
 namespace {
+
+#if defined(__x86_64__)
+/// y[j] = dot(w[j, :], x) for the rows of a row-major [n, k] matrix: four
+/// rows at a time with AVX2 FMA (one pass over the weights, split over the
+/// threads). A decode step's LM head (a transposed embedding) reads this way;
+/// OpenBLAS's sgemv streams it ~8% slower on this shape.
+__attribute__((target("avx2,fma"))) void gemvRowsAvx2(const float *w, const float *x, float *y,
+                                                     int64_t n, int64_t k) {
+#pragma omp parallel for schedule(static)
+  for (int64_t r = 0; r < n; r += 4) {
+    int64_t rows = std::min<int64_t>(4, n - r);
+    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
+                     _mm256_setzero_ps()};
+    int64_t p = 0;
+    if (rows == 4)
+      for (; p + 8 <= k; p += 8) {
+        __m256 xv = _mm256_loadu_ps(x + p);
+        for (int j = 0; j < 4; ++j)
+          acc[j] = _mm256_fmadd_ps(_mm256_loadu_ps(w + (r + j) * k + p), xv, acc[j]);
+      }
+    for (int64_t j = 0; j < rows; ++j) {
+      float lanes[8];
+      _mm256_storeu_ps(lanes, acc[j]);
+      float sum = 0;
+      for (float v : lanes)
+        sum += v;
+      for (int64_t q = p; q < k; ++q)
+        sum += w[(r + j) * k + q] * x[q];
+      y[r + j] = sum;
+    }
+  }
+}
+
+bool haveAvx2() {
+  static const bool have = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  return have;
+}
+#else
+bool haveAvx2() { return false; }
+void gemvRowsAvx2(const float *, const float *, float *, int64_t, int64_t) {}
+#endif
 
 /// Batched GEMM with broadcasting batch dimensions through BLAS.
 template <typename T>
@@ -33,6 +78,10 @@ void gemmBatched(const TensorRef &a, const TensorRef &b, const TensorRef &y,
     // One row (a decode step): a matrix-vector product, which streams the
     // weights once instead of packing them first as GEMM does.
     if constexpr (std::is_same_v<T, float>) {
+      if (rows == 1 && !ta && tb && haveAvx2() && ldb == k) {
+        gemvRowsAvx2(pb, pa, py, n, k);
+        return;
+      }
       if (rows == 1 && !ta) {
         cblas_sgemv(CblasRowMajor, tb ? CblasNoTrans : CblasTrans, tb ? n : k, tb ? k : n,
                     1.0f, pb, ldb, pa, 1, 0.0f, py, 1);
