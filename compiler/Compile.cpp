@@ -310,6 +310,9 @@ int tessera::compileMain(int argc, char **argv) {
                           "were ruled out"),
       cl::init(false));
   static cl::opt<int64_t> emitRank(cl::cat(outputCat), "rank", cl::desc("the rank --emit=partitioned prints"), cl::init(0));
+  static cl::opt<bool> allowNewerOpset(
+      cl::cat(inputCat), "allow-newer-opset", cl::Hidden,
+      cl::desc("import a model of an opset newer than Tessera knows, as the newest it knows"));
   static cl::opt<bool> planOnly(cl::cat(inputCat), "plan-only", cl::desc("plan a model whose weight files are absent; the "
                             "package can be inspected, not run"),
       cl::init(false));
@@ -408,6 +411,7 @@ int tessera::compileMain(int argc, char **argv) {
     llvm::errs() << "error: --max-seq needs --generate\n";
     return 2;
   }
+  options.allowNewerOpset = allowNewerOpset;
   if (batch >= 0)
     options.batch = batch;
   if (seq >= 0)

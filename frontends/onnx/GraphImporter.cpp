@@ -370,6 +370,21 @@ OwningOpRef<ModuleOp> GraphImporter::run() {
     emitError(fileLoc_) << "the model imports no default-domain opset";
     return nullptr;
   }
+  if (opset_ > kMaxKnownOpset) {
+    if (!options_.allowNewerOpset) {
+      emitError(fileLoc_) << model_.path << ": the model imports opset " << opset_
+                          << " of the default domain; Tessera knows opsets up to "
+                          << kMaxKnownOpset
+                          << " (an operator's meaning may have changed since; "
+                             "--allow-newer-opset imports it as opset "
+                          << kMaxKnownOpset << ")";
+      return nullptr;
+    }
+    emitWarning(fileLoc_) << model_.path << ": the model imports opset " << opset_
+                          << " of the default domain; importing it as opset " << kMaxKnownOpset
+                          << ", the newest Tessera knows (--allow-newer-opset)";
+    opset_ = kMaxKnownOpset;
+  }
 
   OwningOpRef<ModuleOp> module = ModuleOp::create(fileLoc_);
   (*module)->setAttr("tsr.opset", builder_.getI64IntegerAttr(opset_));

@@ -44,7 +44,15 @@ struct ImportOptions {
   /// exports: batch x seq x 2), which ops need as constants; 64 Ki elements
   /// (512 KiB of int64) covers them at real batch and sequence sizes.
   int64_t maxFoldedInitializerElements = 1 << 16;
+  /// A model importing a default-domain opset newer than kMaxKnownOpset is
+  /// refused (an op's meaning may have changed); with this set, imported
+  /// with a warning, as the newest known opset.
+  bool allowNewerOpset = false;
 };
+
+/// The newest default-domain (ai.onnx) opset whose operators the importer
+/// knows (opset 23: Attention, RMSNormalization, RotaryEmbedding).
+constexpr int64_t kMaxKnownOpset = 23;
 
 /// Imports `model`; on failure the diagnostics name the node, op and opset.
 mlir::OwningOpRef<mlir::ModuleOp> importModel(mlir::MLIRContext &context,

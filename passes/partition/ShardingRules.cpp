@@ -215,6 +215,13 @@ std::vector<Strategy> tessera::partition::strategiesFor(Operation *op,
     return b.list;
   }
 
+  if (auto cumsum = dyn_cast<tsr::CumSumOp>(op)) {
+    for (int64_t d = 0; d < rank; ++d)
+      if (d != cumsum.getAxis() && b.divisible(out[size_t(d)]))
+        b.add({Layout(d)}, {Layout(d)});
+    return b.list;
+  }
+
   if (auto softmax = dyn_cast<tsr::SoftmaxOp>(op)) {
     int64_t axis = normalize(softmax.getAxis(), rank);
     for (int64_t d = 0; d < rank; ++d)

@@ -113,9 +113,25 @@ LogicalResult gatherRule(GradBuilder &g, Operation *op, ArrayRef<Value> dys, Gra
   return success();
 }
 
+/// The cumulative sum's transpose: the same sum over the gradient taken from
+/// the other end.
+LogicalResult cumsumRule(GradBuilder &g, Operation *op, ArrayRef<Value> dys, Grads &dxs) {
+  auto cumsum = cast<tsr::CumSumOp>(op);
+  if (!isa<FloatType>(typeAt(op, 0).getElementType())) {
+    dxs.push_back(Value());
+    return success();
+  }
+  OpBuilder &b = g.builder();
+  dxs.push_back(tsr::CumSumOp::create(b, op->getLoc(), dys[0].getType(), dys[0],
+                                      cumsum.getAxisAttr(), cumsum.getExclusiveAttr(),
+                                      cumsum.getReverse() ? nullptr : b.getUnitAttr()));
+  return success();
+}
+
 } // namespace
 
 void tessera::train::addShapeRules(llvm::StringMap<GradientRule> &rules) {
+  rules["tsr.cumsum"] = cumsumRule;
   rules["tsr.reshape"] = reshapeRule;
   rules["tsr.broadcast"] = broadcastRule;
   rules["tsr.transpose"] = transposeRule;

@@ -87,6 +87,9 @@ def main():
         "bad_attribute.onnx": model(
             [helper.make_node("Softmax", ["x"], ["y"], name="softmax0", axis=5)],
             [vec("x")], [vec("y")], opset=13),
+        "opset_newer.onnx": model(
+            [helper.make_node("Relu", ["x"], ["y"], name="relu0")], [vec("x")], [vec("y")],
+            opset=40),
         "shape_mismatch.onnx": model(
             [helper.make_node("MatMul", ["a", "b"], ["y"], name="mm0")],
             [helper.make_tensor_value_info("a", TensorProto.FLOAT, [2, 3]),

@@ -110,6 +110,100 @@ def gpt2_small():
 ZOO = {"gpt2": tiny_gpt2, "bert": tiny_bert, "llama": tiny_llama, "gpt_neox": tiny_gpt_neox}
 
 
+def tiny_decoder(config_class, model_class, seed, **config):
+    """A tiny causal LM of another Hugging Face family (vocab 512, 2 layers,
+    hidden 64, 4 heads), ids and an all-ones mask [2, 16]."""
+    def build():
+        cfg = config_class(vocab_size=VOCAB, **config)
+        model = model_class(cfg)
+        ids = torch.randint(0, VOCAB, (2, 16), generator=torch.Generator().manual_seed(seed))
+        return model, cfg, with_mask(ids), "logits"
+    return build
+
+
+class NanoGPT(torch.nn.Module):
+    """A GPT block as nanoGPT writes it: a registered tril buffer,
+    masked_fill(mask == 0, -inf), softmax; learned positions; tied head."""
+
+    class Block(torch.nn.Module):
+        def __init__(self, d, heads, block):
+            super().__init__()
+            self.ln_1, self.ln_2 = torch.nn.LayerNorm(d), torch.nn.LayerNorm(d)
+            self.c_attn, self.c_proj = torch.nn.Linear(d, 3 * d), torch.nn.Linear(d, d)
+            self.fc, self.proj = torch.nn.Linear(d, 4 * d), torch.nn.Linear(4 * d, d)
+            self.heads = heads
+            self.register_buffer("bias", torch.tril(torch.ones(block, block))
+                                 .view(1, 1, block, block))
+
+        def forward(self, x):
+            B, T, C = x.shape
+            q, k, v = self.c_attn(self.ln_1(x)).split(C, dim=2)
+            q, k, v = (t.view(B, T, self.heads, C // self.heads).transpose(1, 2) for t in (q, k, v))
+            att = (q @ k.transpose(-2, -1)) * (1.0 / (k.size(-1) ** 0.5))
+            att = att.masked_fill(self.bias[:, :, :T, :T] == 0, float("-inf"))
+            att = torch.nn.functional.softmax(att, dim=-1)
+            y = (att @ v).transpose(1, 2).contiguous().view(B, T, C)
+            x = x + self.c_proj(y)
+            return x + self.proj(torch.nn.functional.gelu(self.fc(self.ln_2(x))))
+
+    def __init__(self, vocab=VOCAB, d=64, heads=4, layers=2, block=64):
+        super().__init__()
+        self.wte, self.wpe = torch.nn.Embedding(vocab, d), torch.nn.Embedding(block, d)
+        self.h = torch.nn.ModuleList(self.Block(d, heads, block) for _ in range(layers))
+        self.ln_f = torch.nn.LayerNorm(d)
+        self.lm_head = torch.nn.Linear(d, vocab, bias=False)
+        self.lm_head.weight = self.wte.weight
+
+    def forward(self, input_ids, use_cache=False, return_dict=True):
+        T = input_ids.shape[1]
+        x = self.wte(input_ids) + self.wpe(torch.arange(T, device=input_ids.device))
+        for block in self.h:
+            x = block(x)
+        return {"logits": self.lm_head(self.ln_f(x))}
+
+
+def tiny_nanogpt():
+    cfg = transformers.PretrainedConfig(n_positions=64)
+    ids = torch.randint(0, VOCAB, (2, 16), generator=torch.Generator().manual_seed(20))
+    return NanoGPT(), cfg, {"input_ids": ids}, "logits"
+
+
+def tiny_distilbert():
+    cfg = transformers.DistilBertConfig(vocab_size=VOCAB, dim=64, n_layers=2, n_heads=4,
+                                        hidden_dim=128, max_position_embeddings=64)
+    model = transformers.DistilBertModel(cfg)
+    ids = torch.randint(0, VOCAB, (2, 16), generator=torch.Generator().manual_seed(21))
+    mask = torch.ones(2, 16, dtype=torch.int64)
+    mask[1, 12:] = 0
+    return model, cfg, {"input_ids": ids, "attention_mask": mask}, "last_hidden_state"
+
+
+# More families (issue: real exports from more model families); not part of
+# the default zoo run.
+WIDER = {
+    "qwen2": tiny_decoder(transformers.Qwen2Config, transformers.Qwen2ForCausalLM, 11,
+                          hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                          num_attention_heads=4, num_key_value_heads=2,
+                          max_position_embeddings=64),
+    "phi": tiny_decoder(transformers.PhiConfig, transformers.PhiForCausalLM, 12,
+                        hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                        num_attention_heads=4, partial_rotary_factor=0.5,
+                        max_position_embeddings=64),
+    "gptj": tiny_decoder(transformers.GPTJConfig, transformers.GPTJForCausalLM, 13,
+                         n_embd=64, n_layer=2, n_head=4, rotary_dim=8, n_positions=64),
+    "falcon": tiny_decoder(transformers.FalconConfig, transformers.FalconForCausalLM, 14,
+                           hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
+                           max_position_embeddings=64),
+    "bloom": tiny_decoder(transformers.BloomConfig, transformers.BloomForCausalLM, 15,
+                          hidden_size=64, n_layer=2, n_head=4),
+    "opt": tiny_decoder(transformers.OPTConfig, transformers.OPTForCausalLM, 16,
+                        hidden_size=64, num_hidden_layers=2, ffn_dim=128, num_attention_heads=4,
+                        max_position_embeddings=64, word_embed_proj_dim=64),
+    "nanogpt": tiny_nanogpt,
+    "distilbert": tiny_distilbert,
+}
+
+
 STATIC_BATCH = 4
 
 
@@ -206,19 +300,22 @@ def main():
     parser.add_argument("--exporters", default="torchscript,dynamo,dynamo_static")
     parser.add_argument("--gpt2-small", action="store_true",
                         help="export GPT-2 small (124M) instead of the tiny zoo")
+    parser.add_argument("--wider", action="store_true",
+                        help="export the wider families (" + ", ".join(WIDER) + ")")
     args = parser.parse_args()
     torch.set_num_threads(max(1, os.cpu_count() or 1))
     exporters = args.exporters.split(",")
     if args.gpt2_small:
         export("gpt2_small", gpt2_small, args.out, exporters)
         return 0
-    for name in args.only.split(","):
+    names = list(WIDER) if args.wider else args.only.split(",")
+    for name in names:
         # The static exports are made at another batch: a run of their own.
         if "dynamo_static" in exporters:
-            export(name, ZOO[name], args.out, ["dynamo_static"])
+            export(name, {**ZOO, **WIDER}[name], args.out, ["dynamo_static"])
         rest = [e for e in exporters if e != "dynamo_static"]
         if rest:
-            export(name, ZOO[name], args.out, rest)
+            export(name, {**ZOO, **WIDER}[name], args.out, rest)
     return 0
 
 

@@ -307,6 +307,30 @@ def Tsr_ReduceProdOp : Tsr_ReductionOp<"reduce_prod", "ReduceProd"> {
   let summary = "product over axes";
 }
 
+def Tsr_CumSumOp : Tsr_Op<"cumsum", [Pure, SameOperandsAndResultType]> {
+  let summary = "cumulative sum along an axis";
+  let description = [{
+    `result[.., i, ..] = sum of input[.., j, ..]` for `j <= i` along `axis`
+    (`j < i` with `exclusive`; from the end with `reverse`), accumulated in
+    order.
+
+    ```mlir
+    %pos = tsr.cumsum %mask axis = 1 : tensor<4x128xi64>
+    ```
+
+    From ONNX: CumSum on run-time values (positions computed from the
+    attention mask, as OPT and BLOOM do); CumSum of constants folds at import.
+  }];
+  let arguments = (ins Tsr_NumericTensor:$input, I64Attr:$axis, UnitAttr:$exclusive,
+                       UnitAttr:$reverse);
+  let results = (outs Tsr_NumericTensor:$result);
+  let assemblyFormat = [{
+    $input `axis` `=` $axis (`exclusive` $exclusive^)? (`reverse` $reverse^)? attr-dict `:`
+    type($result)
+  }];
+  let hasVerifier = 1;
+}
+
 def Tsr_SoftmaxOp : Tsr_Op<"softmax", [Pure, SameOperandsAndResultType]> {
   let summary = "softmax along one axis";
   let description = [{

@@ -382,3 +382,10 @@ LogicalResult CacheWriteOp::verify() {
                            << " sequences";
   return success();
 }
+
+LogicalResult CumSumOp::verify() {
+  int64_t rank = cast<RankedTensorType>(getInput().getType()).getRank();
+  if (getAxis() < 0 || getAxis() >= rank)
+    return emitOpError("axis ") << getAxis() << " out of range for rank " << rank;
+  return success();
+}

@@ -294,10 +294,25 @@ LogicalResult importTrilu(OpBinder &b) {
 
 LogicalResult importCumSum(OpBinder &b) {
   auto values = allConstant(b, 2);
-  if (!values)
-    return b.error() << "CumSum is supported on constant inputs only (it "
-                        "folds at import); this one depends on run-time data",
-           failure();
+  if (!values) {
+    // Run-time values (positions from the attention mask): a tsr.cumsum.
+    auto x = b.input(0);
+    if (failed(x))
+      return failure();
+    auto axisValue = b.constantInts(1, "the axis");
+    if (failed(axisValue))
+      return failure();
+    if (axisValue->size() != 1)
+      return b.error() << "axis must be a scalar", failure();
+    auto axis = normalizeAxis(b, (*axisValue)[0], int64_t(shapeOf(*x).size()));
+    if (failed(axis))
+      return failure();
+    auto &builder = b.builder();
+    return b.setSingleResult(tsr::CumSumOp::create(
+        builder, b.loc(), x->getType(), *x, builder.getI64IntegerAttr(*axis),
+        b.attrInt("exclusive", 0) ? builder.getUnitAttr() : nullptr,
+        b.attrInt("reverse", 0) ? builder.getUnitAttr() : nullptr));
+  }
   ConstTensor c = (*values)[0];
   if ((*values)[1].numElements() != 1)
     return b.error() << "axis must be a scalar", failure();

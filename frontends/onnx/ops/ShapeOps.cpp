@@ -5,7 +5,7 @@
 //===----------------------------------------------------------------------===//
 //
 // Shape, Size, Reshape, Flatten, Transpose, (Un)Squeeze, Concat, Slice,
-// Split, Gather, Expand, Constant, ConstantOfShape. With static shapes the
+// Split, Gather, Expand, Tile, Constant, ConstantOfShape. With static shapes the
 // shape-valued inputs are constants; data-movement of constants is folded.
 //
 //===----------------------------------------------------------------------===//
@@ -590,6 +590,46 @@ LogicalResult importExpand(OpBinder &b) {
       *x));
 }
 
+/// Tile: out[i] = x[i mod shape]: x as [1, d0, 1, d1, ...] broadcast to
+/// [r0, d0, r1, d1, ...], then merged to [r0*d0, r1*d1, ...].
+LogicalResult importTile(OpBinder &b) {
+  auto x = b.input(0);
+  if (failed(x))
+    return failure();
+  auto repeats = b.constantInts(1, "the repeats");
+  if (failed(repeats))
+    return failure();
+  std::vector<int64_t> in = shapeOf(*x);
+  if (repeats->size() != in.size())
+    return b.error() << "repeats has " << repeats->size() << " entries for an input of rank "
+                     << in.size(),
+           failure();
+  SmallVector<int64_t> spread, merged;
+  bool identity = true;
+  for (auto [d, r] : llvm::zip(in, *repeats)) {
+    int64_t n;
+    if (r < 1 || __builtin_mul_overflow(d, r, &n) || n > (int64_t(1) << 40))
+      return b.error() << "repeats " << r << " of a dimension of size " << d
+                       << " (each must be at least 1, the result of a sane size)",
+             failure();
+    identity &= r == 1;
+    spread.push_back(r);
+    spread.push_back(d);
+    merged.push_back(n);
+  }
+  if (identity)
+    return b.setSingleResult(*x);
+  SmallVector<int64_t> ones;
+  for (int64_t d : in) {
+    ones.push_back(1);
+    ones.push_back(d);
+  }
+  Value lifted = b.reshape(*x, std::vector<int64_t>(ones.begin(), ones.end()));
+  Value wide = tsr::BroadcastOp::create(
+      b.builder(), b.loc(), RankedTensorType::get(spread, elementTypeOf(*x)), lifted);
+  return b.setSingleResult(b.reshape(wide, std::vector<int64_t>(merged.begin(), merged.end())));
+}
+
 } // namespace
 
 /// The value of a Constant node (any of its value_* attributes).
@@ -671,6 +711,7 @@ void tessera::onnx::registerShapeOps(HandlerRegistry &r) {
   r.onOp("Gather", 1, importGather);
   r.onOp("GatherND", 11, importGatherND);
   r.onOp("Expand", 8, importExpand);
+  r.onOp("Tile", 6, importTile);
   r.onOp("Constant", 1, importConstant);
   r.onOp("ConstantOfShape", 9, importConstantOfShape);
 }

@@ -406,7 +406,55 @@ template <bool Centered> Status norm(const KernelCall &call) {
 
 } // namespace
 
+namespace {
+
+/// Cumulative sums along an axis, in order (exclusive: before each element;
+/// reverse: from the end). Floats accumulate in double.
+template <typename T, typename Acc>
+void cumsumTyped(const TensorRef &x, const TensorRef &y, int64_t axis, bool exclusive,
+                 bool reverse) {
+  int64_t outer = 1, inner = 1, dim = x.shape[size_t(axis)];
+  for (int64_t d = 0; d < axis; ++d)
+    outer *= x.shape[size_t(d)];
+  for (int64_t d = axis + 1; d < x.rank(); ++d)
+    inner *= x.shape[size_t(d)];
+  const T *in = x.as<T>();
+  T *out = y.as<T>();
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t n = 0; n < inner; ++n) {
+      Acc acc = 0;
+      for (int64_t s = 0; s < dim; ++s) {
+        int64_t at = (o * dim + (reverse ? dim - 1 - s : s)) * inner + n;
+        Acc v = Acc(in[at]);
+        if (!exclusive)
+          acc += v;
+        out[at] = T(acc);
+        if (exclusive)
+          acc += v;
+      }
+    }
+}
+
+Status cumsum(const KernelCall &call) {
+  const TensorRef &x = call.inputs[0], &y = call.outputs[0];
+  int64_t axis = call.attrInt("axis", -1);
+  if (axis < 0 || axis >= x.rank() || x.shape != y.shape || x.dtype != y.dtype)
+    return call.error("inconsistent shapes");
+  bool exclusive = call.hasAttr("exclusive"), reverse = call.hasAttr("reverse");
+  switch (x.dtype) {
+  case DType::F32: cumsumTyped<float, double>(x, y, axis, exclusive, reverse); break;
+  case DType::F64: cumsumTyped<double, double>(x, y, axis, exclusive, reverse); break;
+  case DType::I64: cumsumTyped<int64_t, int64_t>(x, y, axis, exclusive, reverse); break;
+  case DType::I32: cumsumTyped<int32_t, int64_t>(x, y, axis, exclusive, reverse); break;
+  default: return call.error("unsupported element type");
+  }
+  return Status::okStatus();
+}
+
+} // namespace
+
 void registerLinalgKernels(KernelTable &t) {
+  t["cumsum"] = cumsum;
   t["matmul"] = matmul;
   t["reduce_sum"] = reduce<Reduce::Sum>;
   t["reduce_mean"] = reduce<Reduce::Mean>;
