@@ -469,3 +469,23 @@ func.func @main(%x: tensor<1x2x3x8xf32> {tsr.name = "x"}, %c: tensor<1x1x3x4xf32
   %l = tsr.reduce_sum %ly axes = [0, 1, 2, 3] : tensor<1x2x3x8xf32> -> tensor<f32>
   return %l : tensor<f32>
 }
+
+// -----
+
+// case cumsum
+func.func @main(%a: tensor<2x5xf32> {tsr.name = "a"}, %r: tensor<2x5xf32> {tsr.name = "r"}) -> (tensor<f32> {tsr.name = "loss"}) {
+  %y = tsr.cumsum %a axis = 1 : tensor<2x5xf32>
+  %ly = tsr.mul %y, %r : (tensor<2x5xf32>, tensor<2x5xf32>) -> tensor<2x5xf32>
+  %l = tsr.reduce_sum %ly axes = [0, 1] : tensor<2x5xf32> -> tensor<f32>
+  return %l : tensor<f32>
+}
+
+// -----
+
+// case cumsum_exclusive_reverse
+func.func @main(%a: tensor<4x3xf32> {tsr.name = "a"}, %r: tensor<4x3xf32> {tsr.name = "r"}) -> (tensor<f32> {tsr.name = "loss"}) {
+  %y = tsr.cumsum %a axis = 0 exclusive reverse : tensor<4x3xf32>
+  %ly = tsr.mul %y, %r : (tensor<4x3xf32>, tensor<4x3xf32>) -> tensor<4x3xf32>
+  %l = tsr.reduce_sum %ly axes = [0, 1] : tensor<4x3xf32> -> tensor<f32>
+  return %l : tensor<f32>
+}
