@@ -178,7 +178,10 @@ struct FuseAttention : OpRewritePattern<tsr::MatmulOp> {
     Value mask = boolean ? boolean : additive;
     Type element = cast<RankedTensorType>(q.getType()).getElementType();
     SmallVector<int64_t> scoreShape{qs[0], qs[1], qs[2], ks[2]};
-    bool ok = qs[0] == ks[0] && ks[0] == vs[0] && qs[1] == ks[1] &&
+    // One key/value head broadcast over the query heads (multi-query
+    // attention written with matmul broadcasting, as Falcon's export does) is
+    // grouped-query attention with one group.
+    bool ok = qs[0] == ks[0] && ks[0] == vs[0] && (qs[1] == ks[1] || ks[1] == 1) &&
               ks[1] == vs[1] && qs[3] == ks[3] && ks[2] == vs[2] &&
               cast<RankedTensorType>(v.getType()).getElementType() == element;
     if (mask) {

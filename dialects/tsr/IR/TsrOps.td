@@ -419,6 +419,7 @@ def Tsr_ReshapeOp : Tsr_Op<"reshape", [Pure,
   let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
   let hasVerifier = 1;
   let hasFolder = 1;
+  let hasCanonicalizer = 1;
 }
 
 def Tsr_TransposeOp : Tsr_Op<"transpose", [Pure, InferTypeOpAdaptor,

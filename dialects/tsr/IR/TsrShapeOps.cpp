@@ -144,6 +144,64 @@ void TransposeOp::getCanonicalizationPatterns(RewritePatternSet &results,
   results.add<TransposeThroughCollapse>(context);
 }
 
+namespace {
+/// reshape(transpose(x)) that only moves dimensions of size 1 is one
+/// transpose of x (exporters write K^T of a single-head tensor this way:
+/// Falcon's multi-query attention), which the attention fusion recognises.
+struct ReshapeOfTransposeIsTranspose : OpRewritePattern<ReshapeOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(ReshapeOp op, PatternRewriter &rewriter) const override {
+    auto transpose = op.getInput().getDefiningOp<TransposeOp>();
+    if (!transpose)
+      return failure();
+    auto inType = cast<RankedTensorType>(transpose.getInput().getType());
+    auto outType = cast<RankedTensorType>(op.getType());
+    ArrayRef<int64_t> x = inType.getShape(), r = outType.getShape();
+    ArrayRef<int64_t> perm = transpose.getPermutation();
+    if (x.size() != r.size())
+      return failure();
+    // The input's non-unit dimensions in the transpose's order.
+    SmallVector<int64_t> order;
+    for (int64_t p : perm)
+      if (x[size_t(p)] != 1)
+        order.push_back(p);
+    SmallVector<int64_t> result(r.size(), -1);
+    size_t k = 0;
+    for (size_t j = 0; j < r.size(); ++j)
+      if (r[j] != 1) {
+        if (k >= order.size() || x[size_t(order[k])] != r[j])
+          return failure();
+        result[j] = order[k++];
+      }
+    if (k != order.size())
+      return failure();
+    // Unit dimensions of the result take the input's, in order.
+    SmallVector<bool> used(x.size(), false);
+    for (int64_t p : result)
+      if (p >= 0)
+        used[size_t(p)] = true;
+    size_t next = 0;
+    for (int64_t &p : result) {
+      if (p >= 0)
+        continue;
+      while (next < x.size() && (used[next] || x[next] != 1))
+        ++next;
+      if (next == x.size())
+        return failure();
+      p = int64_t(next);
+      used[next++] = true;
+    }
+    rewriter.replaceOpWithNewOp<TransposeOp>(op, outType, transpose.getInput(), result);
+    return success();
+  }
+};
+} // namespace
+
+void ReshapeOp::getCanonicalizationPatterns(RewritePatternSet &results,
+                                            MLIRContext *context) {
+  results.add<ReshapeOfTransposeIsTranspose>(context);
+}
+
 //===----------------------------------------------------------------------===//
 // ConcatOp
 //===----------------------------------------------------------------------===//
