@@ -111,6 +111,7 @@ struct FuseAttention : OpRewritePattern<tsr::MatmulOp> {
 
     // The mask: additive, or a select between the scores and -inf.
     Value additive, boolean;
+    bool negated = false;
     tsr::MatmulOp qk;
     double scale = 1.0;
     auto scoresFrom = [&](Value s) {
@@ -131,8 +132,16 @@ struct FuseAttention : OpRewritePattern<tsr::MatmulOp> {
           }
       } else if (auto select = scores.getDefiningOp<tsr::SelectOp>()) {
         std::optional<double> fill = splatValue(select.getOnFalse());
-        if (fill && *fill <= -1e4 && scoresFrom(select.getOnTrue()))
+        std::optional<double> filled = splatValue(select.getOnTrue());
+        if (fill && *fill <= -1e4 && scoresFrom(select.getOnTrue())) {
           boolean = select.getCondition();
+        } else if (filled && *filled <= -1e4 && scoresFrom(select.getOnFalse())) {
+          // masked_fill(cond, -inf): attend where the condition is false
+          // (nanoGPT's mask == 0 on a registered tril buffer); the negation
+          // is built once the match is certain.
+          boolean = select.getCondition();
+          negated = true;
+        }
       }
       if (!qk)
         return failure();
@@ -148,7 +157,7 @@ struct FuseAttention : OpRewritePattern<tsr::MatmulOp> {
       }
     }
     bool causal = false;
-    if (boolean) {
+    if (boolean && !negated) {
       if (isCausalConstant(boolean)) {
         causal = true;
         boolean = {};
@@ -192,6 +201,8 @@ struct FuseAttention : OpRewritePattern<tsr::MatmulOp> {
     if (!ok || op.getType() != RankedTensorType::get(
                                    {qs[0], qs[1], qs[2], vs[3]}, element))
       return failure();
+    if (negated)
+      mask = tsr::NotOp::create(rewriter, op.getLoc(), mask);
     if (!qk.getTransposeRhs())
       k = tsr::TransposeOp::create(rewriter, op.getLoc(),
                                    RankedTensorType::get(ks, element), k,

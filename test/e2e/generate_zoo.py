@@ -78,6 +78,12 @@ def main():
     a = ids_of(run(runner + sample + ["--seed", "7"]))
     b = ids_of(run(runner + sample + ["--seed", "7"]))
     c = ids_of(run(runner + sample + ["--seed", "8"]))
+    if a == c:
+        # A model so sure of itself that both seeds draw the same tokens:
+        # a flat distribution (temperature 1000) must tell the seeds apart.
+        flat = ["--prompt-ids", spec(ref["prompts"][:batch]), "--temperature", "1000"]
+        a, b = ids_of(run(runner + flat + ["--seed", "7"])), ids_of(run(runner + flat + ["--seed", "7"]))
+        c = ids_of(run(runner + flat + ["--seed", "8"]))
     if a != b or a == c:
         print(f"sampling: FAILED (seed 7 twice equal: {a == b}; seed 8 differs: {a != c})")
         sys.exit(1)

@@ -148,3 +148,28 @@ func.func @transpose_after_split(%x: tensor<2x16x64xf32>) -> tensor<2x4x16x16xf3
   %1 = tsr.transpose %0 perm = [0, 2, 1, 3] : tensor<2x16x4x16xf32> -> tensor<2x4x16x16xf32>
   return %1 : tensor<2x4x16x16xf32>
 }
+
+// -----
+
+// Tests that a reshape of a transpose that only moves unit dimensions is one
+// transpose (Falcon writes K^T of its single key head this way).
+// CHECK-LABEL: func.func @reshape_of_transpose
+// CHECK: %[[T:.*]] = tsr.transpose %arg0 perm = [0, 1, 3, 2] : tensor<2x1x16x8xf32> -> tensor<2x1x8x16xf32>
+// CHECK-NEXT: return %[[T]]
+func.func @reshape_of_transpose(%k: tensor<2x1x16x8xf32>) -> tensor<2x1x8x16xf32> {
+  %t = tsr.transpose %k perm = [0, 3, 1, 2] : tensor<2x1x16x8xf32> -> tensor<2x8x1x16xf32>
+  %r = tsr.reshape %t : tensor<2x8x1x16xf32> -> tensor<2x1x8x16xf32>
+  return %r : tensor<2x1x8x16xf32>
+}
+
+// -----
+
+// Tests that a reshape that reorders data after a transpose stays.
+// CHECK-LABEL: func.func @reshape_of_transpose_kept
+// CHECK: tsr.transpose
+// CHECK: tsr.reshape
+func.func @reshape_of_transpose_kept(%k: tensor<2x3x4xf32>) -> tensor<4x6xf32> {
+  %t = tsr.transpose %k perm = [2, 0, 1] : tensor<2x3x4xf32> -> tensor<4x2x3xf32>
+  %r = tsr.reshape %t : tensor<4x2x3xf32> -> tensor<4x6xf32>
+  return %r : tensor<4x6xf32>
+}

@@ -98,3 +98,42 @@ func.func @not_causal(%q: tensor<1x1x2x4xf32>, %kt: tensor<1x1x4x2xf32>, %v: ten
   %o = tsr.matmul %p, %v : (tensor<1x1x2x2xf32>, tensor<1x1x2x4xf32>) -> tensor<1x1x2x4xf32>
   return %o : tensor<1x1x2x4xf32>
 }
+
+// -----
+
+// Tests that masked_fill(cond, -inf) (nanoGPT: a mask computed from a
+// registered buffer) fuses with the negated condition as the boolean mask.
+// CHECK-LABEL: func.func @masked_fill
+// CHECK: %[[C:.*]] = tsr.compare eq
+// CHECK: %[[M:.*]] = tsr.not %[[C]] : tensor<1x1x8x8xi1>
+// CHECK: tsr.attention %{{.*}}, %{{.*}}, %{{.*}} mask(%[[M]]) scale = 2.500000e-01
+// CHECK-NOT: tsr.softmax
+func.func @masked_fill(%q: tensor<2x4x8x16xf32>, %kt: tensor<2x4x16x8xf32>, %v: tensor<2x4x8x16xf32>) -> tensor<2x4x8x16xf32> {
+  %buf = tsr.weight "h.0.bias" : tensor<1x1x8x8xf32>
+  %zero = tsr.constant dense<0.0> : tensor<f32>
+  %cond = tsr.compare eq, %buf, %zero : (tensor<1x1x8x8xf32>, tensor<f32>) -> tensor<1x1x8x8xi1>
+  %s = tsr.matmul %q, %kt : (tensor<2x4x8x16xf32>, tensor<2x4x16x8xf32>) -> tensor<2x4x8x8xf32>
+  %c = tsr.constant dense<0.25> : tensor<f32>
+  %ss = tsr.mul %s, %c : (tensor<2x4x8x8xf32>, tensor<f32>) -> tensor<2x4x8x8xf32>
+  %ninf = tsr.constant dense<0xFF800000> : tensor<f32>
+  %m = tsr.select %cond, %ninf, %ss : (tensor<1x1x8x8xi1>, tensor<f32>, tensor<2x4x8x8xf32>) -> tensor<2x4x8x8xf32>
+  %p = tsr.softmax %m axis = 3 : tensor<2x4x8x8xf32>
+  %o = tsr.matmul %p, %v : (tensor<2x4x8x8xf32>, tensor<2x4x8x16xf32>) -> tensor<2x4x8x16xf32>
+  return %o : tensor<2x4x8x16xf32>
+}
+
+// -----
+
+// Tests that one key/value head broadcast over the query heads by the
+// matmuls (multi-query attention as Falcon's export writes it) fuses as
+// grouped-query attention with one group.
+// CHECK-LABEL: func.func @multi_query
+// CHECK: tsr.attention %{{.*}}, %{{.*}}, %{{.*}} scale = 2.500000e-01 : (tensor<2x4x8x16xf32>, tensor<2x1x8x16xf32>, tensor<2x1x8x16xf32>) -> tensor<2x4x8x16xf32>
+func.func @multi_query(%q: tensor<2x4x8x16xf32>, %kt: tensor<2x1x16x8xf32>, %v: tensor<2x1x8x16xf32>) -> tensor<2x4x8x16xf32> {
+  %s = tsr.matmul %q, %kt : (tensor<2x4x8x16xf32>, tensor<2x1x16x8xf32>) -> tensor<2x4x8x8xf32>
+  %c = tsr.constant dense<0.25> : tensor<f32>
+  %ss = tsr.mul %s, %c : (tensor<2x4x8x8xf32>, tensor<f32>) -> tensor<2x4x8x8xf32>
+  %p = tsr.softmax %ss axis = 3 : tensor<2x4x8x8xf32>
+  %o = tsr.matmul %p, %v : (tensor<2x4x8x8xf32>, tensor<2x1x8x16xf32>) -> tensor<2x4x8x16xf32>
+  return %o : tensor<2x4x8x16xf32>
+}
