@@ -20,6 +20,8 @@
 
 #include "passes/generate/Passes.h"
 
+#include "dialects/tsr/IR/ShapeUtils.h"
+
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/IRMapping.h"
@@ -37,14 +39,9 @@ using namespace mlir;
 
 namespace {
 
-ArrayRef<int64_t> shapeOf(Value v) { return cast<RankedTensorType>(v.getType()).getShape(); }
+ArrayRef<int64_t> shapeOf(Value v) { return mlir::tsr::valueShape(v); }
 
-std::string str(Type type) {
-  std::string text;
-  llvm::raw_string_ostream os(text);
-  type.print(os);
-  return text;
-}
+std::string str(Type type) { return mlir::tsr::typeString(type); }
 
 /// Where a value follows the tokens: dimension `axis` has `outer x S x
 /// inner` elements in the full function and `outer x inner` in the step.

@@ -7,6 +7,7 @@
 #include "passes/partition/BatchSplit.h"
 #include "passes/partition/ShardingRules.h"
 
+#include "dialects/tsr/IR/ShapeUtils.h"
 #include "dialects/tsr/IR/TsrOps.h"
 
 #include "mlir/IR/Builders.h"
@@ -21,15 +22,9 @@ using namespace tessera::partition;
 
 namespace {
 
-ArrayRef<int64_t> shapeOf(Value v) { return cast<RankedTensorType>(v.getType()).getShape(); }
+ArrayRef<int64_t> shapeOf(Value v) { return mlir::tsr::valueShape(v); }
 
-/// A type as IR prints it, without the quotes a diagnostic adds.
-std::string str(Type type) {
-  std::string text;
-  llvm::raw_string_ostream os(text);
-  type.print(os);
-  return text;
-}
+std::string str(Type type) { return mlir::tsr::typeString(type); }
 
 /// The operand dimension that result dimension `d` of a broadcasting op
 /// reads, or -1 when the operand is broadcast along it (absent or size 1).

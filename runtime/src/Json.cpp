@@ -29,6 +29,24 @@ bool Value::flag(const std::string &key, bool fallback) const {
   return v.kind == Kind::Bool ? v.boolean : fallback;
 }
 
+void appendUtf8(std::string &out, uint32_t c) {
+  if (c < 0x80) {
+    out += char(c);
+  } else if (c < 0x800) {
+    out += char(0xC0 | (c >> 6));
+    out += char(0x80 | (c & 0x3F));
+  } else if (c < 0x10000) {
+    out += char(0xE0 | (c >> 12));
+    out += char(0x80 | ((c >> 6) & 0x3F));
+    out += char(0x80 | (c & 0x3F));
+  } else {
+    out += char(0xF0 | (c >> 18));
+    out += char(0x80 | ((c >> 12) & 0x3F));
+    out += char(0x80 | ((c >> 6) & 0x3F));
+    out += char(0x80 | (c & 0x3F));
+  }
+}
+
 namespace {
 
 class Parser {
@@ -63,23 +81,6 @@ private:
       return fail("bad literal");
     i += n;
     return true;
-  }
-  static void append(std::string &out, uint32_t c) {
-    if (c < 0x80) {
-      out += char(c);
-    } else if (c < 0x800) {
-      out += char(0xC0 | (c >> 6));
-      out += char(0x80 | (c & 0x3F));
-    } else if (c < 0x10000) {
-      out += char(0xE0 | (c >> 12));
-      out += char(0x80 | ((c >> 6) & 0x3F));
-      out += char(0x80 | (c & 0x3F));
-    } else {
-      out += char(0xF0 | (c >> 18));
-      out += char(0x80 | ((c >> 12) & 0x3F));
-      out += char(0x80 | ((c >> 6) & 0x3F));
-      out += char(0x80 | (c & 0x3F));
-    }
   }
   bool hex4(uint32_t &c) {
     if (i + 4 > s.size())
@@ -136,7 +137,7 @@ private:
           else
             return fail("unpaired surrogate");
         }
-        append(out, c1);
+        appendUtf8(out, c1);
         break;
       }
       default: return fail("bad escape");

@@ -14,6 +14,7 @@
 #ifndef TESSERA_RUNTIME_JSON_H
 #define TESSERA_RUNTIME_JSON_H
 
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <string>
@@ -39,6 +40,9 @@ struct Value {
   std::string str(const std::string &key, const std::string &fallback = "") const;
   bool flag(const std::string &key, bool fallback) const;
 };
+
+/// Appends code point `c` to `out` as UTF-8.
+void appendUtf8(std::string &out, uint32_t c);
 
 /// Parses `text`; false with `error` (and the byte offset) on bad JSON.
 bool parse(const std::string &text, Value &out, std::string &error);

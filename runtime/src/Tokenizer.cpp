@@ -19,6 +19,8 @@
 
 namespace tessera::rt {
 
+using json::appendUtf8;
+
 namespace {
 
 /// Code points of UTF-8 text; invalid bytes become U+FFFD.
@@ -43,24 +45,6 @@ std::vector<uint32_t> codePoints(const std::string &s) {
     i += ok ? size_t(n) : 1;
   }
   return out;
-}
-
-void appendUtf8(std::string &out, uint32_t c) {
-  if (c < 0x80) {
-    out += char(c);
-  } else if (c < 0x800) {
-    out += char(0xC0 | (c >> 6));
-    out += char(0x80 | (c & 0x3F));
-  } else if (c < 0x10000) {
-    out += char(0xE0 | (c >> 12));
-    out += char(0x80 | ((c >> 6) & 0x3F));
-    out += char(0x80 | (c & 0x3F));
-  } else {
-    out += char(0xF0 | (c >> 18));
-    out += char(0x80 | ((c >> 12) & 0x3F));
-    out += char(0x80 | ((c >> 6) & 0x3F));
-    out += char(0x80 | (c & 0x3F));
-  }
 }
 
 /// UTF-8 characters of `s`, each as its own string.

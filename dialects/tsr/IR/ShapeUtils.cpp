@@ -54,3 +54,14 @@ LogicalResult tsr::checkAxis(std::optional<Location> loc, int64_t axis,
 RankedTensorType tsr::withShape(Type like, ArrayRef<int64_t> shape) {
   return RankedTensorType::get(shape, cast<ShapedType>(like).getElementType());
 }
+
+ArrayRef<int64_t> mlir::tsr::valueShape(Value v) {
+  return cast<RankedTensorType>(v.getType()).getShape();
+}
+
+std::string mlir::tsr::typeString(Type type) {
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  type.print(os);
+  return text;
+}

@@ -14,9 +14,11 @@
 
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/Location.h"
+#include "mlir/IR/Value.h"
 #include "mlir/Support/LLVM.h"
 
 #include <optional>
+#include <string>
 
 namespace mlir::tsr {
 
@@ -35,6 +37,12 @@ LogicalResult checkAxis(std::optional<Location> loc, int64_t axis,
 
 /// The type of `like` with another shape (keeps the element type).
 RankedTensorType withShape(Type like, ArrayRef<int64_t> shape);
+
+/// The shape of a ranked tensor value.
+ArrayRef<int64_t> valueShape(Value v);
+
+/// A type as the IR prints it, without the quotes a diagnostic adds.
+std::string typeString(Type type);
 
 } // namespace mlir::tsr
 
