@@ -110,6 +110,31 @@ def gpt2_small():
 ZOO = {"gpt2": tiny_gpt2, "bert": tiny_bert, "llama": tiny_llama, "gpt_neox": tiny_gpt_neox}
 
 
+def bert_base():
+    cfg = transformers.BertConfig()  # 110M: 12 layers, hidden 768
+    model = transformers.BertModel(cfg, add_pooling_layer=False)
+    g = torch.Generator().manual_seed(6)
+    ids = torch.randint(0, cfg.vocab_size, (1, 128), generator=g)
+    return model, cfg, {"input_ids": ids, "attention_mask": torch.ones_like(ids),
+                        "token_type_ids": torch.zeros_like(ids)}, "last_hidden_state"
+
+
+def llama_1b():
+    # Llama 3.2 1B's shape: 16 layers, hidden 2048, 32 query / 8 kv heads.
+    cfg = transformers.LlamaConfig(vocab_size=128256, hidden_size=2048, intermediate_size=8192,
+                                   num_hidden_layers=16, num_attention_heads=32,
+                                   num_key_value_heads=8, max_position_embeddings=2048,
+                                   tie_word_embeddings=True)
+    model = transformers.LlamaForCausalLM(cfg)
+    ids = torch.randint(0, cfg.vocab_size, (1, 128), generator=torch.Generator().manual_seed(7))
+    return model, cfg, with_mask(ids), "logits"
+
+
+# Full-size configurations with random weights (not committed): import and
+# speed checks at real sizes.
+FULL = {"gpt2_small": gpt2_small, "bert_base": bert_base, "llama_1b": llama_1b}
+
+
 def tiny_decoder(config_class, model_class, seed, **config):
     """A tiny causal LM of another Hugging Face family (vocab 512, 2 layers,
     hidden 64, 4 heads), ids and an all-ones mask [2, 16]."""
@@ -234,6 +259,8 @@ def export(name, build, out_root, exporters):
     wrapper = LogitsOnly(model, output).eval()
     wrapper.names = list(inputs)
     args = tuple(inputs.values())
+    # Past protobuf's 2 GB: weights in external data files.
+    big = sum(p.numel() * p.element_size() for p in model.parameters()) > 1.8e9
     # The reference comes first: exporting leaves the module altered.
     with torch.no_grad():
         reference = wrapper(*args).numpy()
@@ -251,8 +278,8 @@ def export(name, build, out_root, exporters):
             elif exporter == "dynamo_static":
                 prog = torch.onnx.export(wrapper, args, input_names=list(inputs),
                                          output_names=[output], opset_version=18,
-                                         dynamo=True, external_data=False)
-                prog.save(path, external_data=False)
+                                         dynamo=True, external_data=big)
+                prog.save(path, external_data=big)
             else:
                 batch = torch.export.Dim("batch", min=1, max=64)
                 positions = getattr(cfg, "n_positions", None) or getattr(
@@ -262,10 +289,10 @@ def export(name, build, out_root, exporters):
                 prog = torch.onnx.export(wrapper, args, input_names=list(inputs),
                                          output_names=[output], opset_version=18,
                                          dynamo=True, dynamic_shapes=shapes,
-                                         external_data=False)
-                prog.save(path, external_data=False)
-        proto = onnx.load(path)
-        onnx.checker.check_model(proto)
+                                         external_data=big)
+                prog.save(path, external_data=big)
+        proto = onnx.load(path, load_external_data=False)
+        onnx.checker.check_model(path if big else proto)
         feeds = {k: v.numpy() for k, v in inputs.items()}
         session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
         results = session.run(None, feeds)
@@ -300,6 +327,9 @@ def main():
     parser.add_argument("--exporters", default="torchscript,dynamo,dynamo_static")
     parser.add_argument("--gpt2-small", action="store_true",
                         help="export GPT-2 small (124M) instead of the tiny zoo")
+    parser.add_argument("--full-size", default="",
+                        help="export full-size configurations instead (comma list of " +
+                             ", ".join(FULL) + "; random weights, written under --out)")
     parser.add_argument("--wider", action="store_true",
                         help="export the wider families (" + ", ".join(WIDER) + ")")
     args = parser.parse_args()
@@ -307,6 +337,10 @@ def main():
     exporters = args.exporters.split(",")
     if args.gpt2_small:
         export("gpt2_small", gpt2_small, args.out, exporters)
+        return 0
+    if args.full_size:
+        for name in args.full_size.split(","):
+            export(name, FULL[name], args.out, exporters)
         return 0
     names = list(WIDER) if args.wider else args.only.split(",")
     for name in names:
