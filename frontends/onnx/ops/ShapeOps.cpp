@@ -482,6 +482,21 @@ LogicalResult importGather(OpBinder &b) {
       }
     return b.setSingleResult(b.constant(out));
   }
+  // Constant indices into run-time or weight data (a position table read at
+  // 0..S-1): out of range is an error now, not at run time - a sequence
+  // longer than the model's positions.
+  if (std::optional<ConstTensor> idx = b.constantInput(1); idx && !idx->isFloat()) {
+    int64_t dim = shape[*axis];
+    for (int64_t i : idx->ints)
+      if (i < -dim || i >= dim)
+        return b.error() << "index " << i << " out of range for dimension " << *axis
+                         << " of size " << dim
+                         << (idx->numElements() > 1 && i == dim
+                                 ? " (a sequence longer than the model's " +
+                                       std::to_string(dim) + " positions?)"
+                                 : ""),
+               failure();
+  }
   return b.setSingleResult(b.createValue<tsr::GatherOp>(*data, *indices, *axis, IntegerAttr()));
 }
 
