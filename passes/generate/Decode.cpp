@@ -76,7 +76,7 @@ private:
   Row rowOf(Value old) const { return rows.lookup(old); }
   FailureOr<Value> takeRows(Operation *at, Value old, int64_t axis, int64_t inner,
                             int64_t rank);
-  FailureOr<Value> positionMask(Operation *at, int64_t keys);
+  Value positionMask(Operation *at, int64_t keys);
   LogicalResult rewrite(Operation &op);
   LogicalResult rewriteAttention(tsr::AttentionOp op);
   LogicalResult finish(Operation &op, Operation *created, ArrayRef<Row> resultRows,
@@ -120,7 +120,7 @@ FailureOr<Value> DecodeRewriter::takeRows(Operation *at, Value old, int64_t axis
 }
 
 /// [B, 1, 1, keys] i1: key j is visible from each sequence's position.
-FailureOr<Value> DecodeRewriter::positionMask(Operation *at, int64_t keys) {
+Value DecodeRewriter::positionMask(Operation *at, int64_t keys) {
   Location loc = at->getLoc();
   auto i64 = b->getI64Type();
   SmallVector<int64_t> iota;
@@ -448,13 +448,11 @@ LogicalResult DecodeRewriter::rewriteAttention(tsr::AttentionOp op) {
   bool causal = op.getCausal();
   if (causal || k.isRow()) {
     // With a cache, positions after the current one hold stale rows: mask them.
-    FailureOr<Value> visible = positionMask(op, keys);
-    if (failed(visible))
-      return failure();
+    Value visible = positionMask(op, keys);
     if (!mask) {
-      mask = *visible;
+      mask = visible;
     } else if (cast<RankedTensorType>(mask.getType()).getElementType().isInteger(1)) {
-      mask = tsr::AndOp::create(*b, loc, *visible, mask);
+      mask = tsr::AndOp::create(*b, loc, visible, mask);
     } else {
       auto maskType = cast<RankedTensorType>(mask.getType());
       auto scalar = RankedTensorType::get({}, maskType.getElementType());
@@ -464,7 +462,7 @@ LogicalResult DecodeRewriter::rewriteAttention(tsr::AttentionOp op) {
                                              cast<FloatType>(scalar.getElementType())
                                                  .getFloatSemantics(),
                                              /*Negative=*/true)));
-      mask = tsr::SelectOp::create(*b, loc, *visible, mask, lowest);
+      mask = tsr::SelectOp::create(*b, loc, visible, mask, lowest);
     }
   }
   Value query = mapping.lookup(op.getQuery());
@@ -604,13 +602,13 @@ LogicalResult DecodeRewriter::run() {
                           "would recompute nothing)"),
            failure();
   MLIRContext *ctx = func.getContext();
-  auto bool64 = [&](int64_t v) { return IntegerAttr::get(IntegerType::get(ctx, 64), v); };
+  auto i64 = [&](int64_t v) { return IntegerAttr::get(IntegerType::get(ctx, 64), v); };
   SmallVector<NamedAttribute> info = {
       builder.getNamedAttr("ids", builder.getStringAttr(idsName)),
       builder.getNamedAttr("positions", builder.getStringAttr("positions")),
       builder.getNamedAttr("logits", builder.getStringAttr(logits)),
-      builder.getNamedAttr("max_seq", bool64(length)),
-      builder.getNamedAttr("batch", bool64(batch))};
+      builder.getNamedAttr("max_seq", i64(length)),
+      builder.getNamedAttr("batch", i64(batch))};
   for (unsigned i = 0; i + 1 < func.getNumArguments(); ++i) {
     std::string name = nameOf(i);
     if (name == maskName)

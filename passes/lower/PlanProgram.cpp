@@ -226,6 +226,8 @@ tessera::lower::planProgram(func::FuncOp func, int64_t rank,
                             std::function<double(Operation *)> costOf) {
   auto predict = [&](Operation *op) { return costOf ? costOf(op) : 0.0; };
   foldOperandTransposes(func);
+  /// cache_write results lowered to write their state weight (by name).
+  llvm::DenseMap<Value, StringRef> writtenInPlace;
   ProgramPlan plan;
   llvm::DenseMap<Value, uint32_t> ids;
   Block &body = func.getBody().front();
@@ -311,10 +313,8 @@ tessera::lower::planProgram(func::FuncOp func, int64_t rank,
       // A KV cache written in place (below) is its own update: no output.
       auto inPlace = [&](unsigned i, Value v) {
         auto updates = func.getResultAttrOfType<StringAttr>(i, "tsr.updates");
-        auto write = v.getDefiningOp<tsr::CacheWriteOp>();
-        auto weight = write ? write.getCache().getDefiningOp<tsr::WeightOp>() : nullptr;
-        return updates && weight && weight.getName() == updates.getValue() &&
-               plan.tensors[ids.lookup(v)].kind == PlannedTensor::Kind::Weight;
+        auto it = writtenInPlace.find(v);
+        return updates && it != writtenInPlace.end() && it->second == updates.getValue();
       };
       for (auto [i, v] : llvm::enumerate(ret.getOperands())) {
         uint32_t id = ids.lookup(v);
@@ -475,6 +475,7 @@ tessera::lower::planProgram(func::FuncOp func, int64_t rank,
         kernel.outputs.push_back(state);
         plan.kernels.push_back(std::move(kernel));
         ids[write.getResult()] = state;
+        writtenInPlace[write.getResult()] = weight.getName();
         continue;
       }
     }

@@ -122,22 +122,26 @@ bool isGenerationPackage(const Package &package) {
 
 namespace {
 
+/// Element `i` of an integer, float or boolean tensor set to `value`.
+void store(HostTensor &t, int64_t i, int64_t value) {
+  switch (t.dtype) {
+  case DType::I64: reinterpret_cast<int64_t *>(t.data.data())[i] = value; break;
+  case DType::I32: reinterpret_cast<int32_t *>(t.data.data())[i] = int32_t(value); break;
+  case DType::F32: reinterpret_cast<float *>(t.data.data())[i] = float(value); break;
+  case DType::Bool:
+  case DType::I8: t.data[size_t(i)] = uint8_t(value != 0); break;
+  default: break;
+  }
+}
+
 HostTensor filled(const TensorInfo &info, int64_t value) {
   HostTensor t;
   t.dtype = info.dtype;
   t.shape = info.shape;
   int64_t n = t.numElements();
   t.data.resize(size_t(n) * dtypeSize(info.dtype));
-  for (int64_t i = 0; i < n; ++i) {
-    if (info.dtype == DType::I64)
-      reinterpret_cast<int64_t *>(t.data.data())[i] = value;
-    else if (info.dtype == DType::I32)
-      reinterpret_cast<int32_t *>(t.data.data())[i] = int32_t(value);
-    else if (info.dtype == DType::F32)
-      reinterpret_cast<float *>(t.data.data())[i] = float(value);
-    else if (info.dtype == DType::Bool || info.dtype == DType::I8)
-      t.data[size_t(i)] = uint8_t(value != 0);
-  }
+  for (int64_t i = 0; i < n; ++i)
+    store(t, i, value);
   return t;
 }
 
@@ -147,10 +151,6 @@ const TensorInfo *find(const std::vector<TensorInfo> &list, const std::string &n
       return &info;
   return nullptr;
 }
-
-} // namespace
-
-namespace {
 
 /// One session: the package's only rank.
 class SessionRunner : public DecodeRunner {
@@ -454,14 +454,9 @@ Status generate(DecodeRunner &session, const Package &package,
     for (size_t b = 0; b < size_t(batch); ++b) {
       const std::vector<int64_t> &p = prompts[b < n ? b : 0];
       int64_t used = std::min<int64_t>(int64_t(p.size()), length);
-      for (int64_t t = 0; t < used; ++t) {
-        if (pIds->dtype == DType::I64)
-          reinterpret_cast<int64_t *>(tokens.data.data())[int64_t(b) * length + t] = p[size_t(t)];
-        else
-          reinterpret_cast<int32_t *>(tokens.data.data())[int64_t(b) * length + t] =
-              int32_t(p[size_t(t)]);
-      }
-      reinterpret_cast<int64_t *>(last.data.data())[b] = used - 1;
+      for (int64_t t = 0; t < used; ++t)
+        store(tokens, int64_t(b) * length + t, p[size_t(t)]);
+      store(last, int64_t(b), used - 1);
     }
     for (const TensorInfo &info : ps.inputs()) {
       HostTensor value = info.name == pIds->name    ? tokens
@@ -469,7 +464,7 @@ Status generate(DecodeRunner &session, const Package &package,
                          : filled(info, 1);
       if (g->position_ids() && info.name == str(g->position_ids()))
         for (int64_t i = 0; i < value.numElements(); ++i)
-          reinterpret_cast<int64_t *>(value.data.data())[i] = i % length;
+          store(value, i, i % length);
       if (Status s = ps.setInput(info.name, value); !s.ok())
         return s;
     }
@@ -512,28 +507,23 @@ Status generate(DecodeRunner &session, const Package &package,
   if (ids->dtype != DType::I64 && ids->dtype != DType::I32)
     return corrupt("token ids are not int32/int64");
   HostTensor idsIn = filled(*ids, 0), posIn = filled(*positions, 0);
+  HostTensor posIdsIn = positionIds ? filled(*positionIds, 0) : HostTensor();
   while (std::find(done.begin(), done.end(), false) != done.end()) {
     for (size_t b = 0; b < size_t(batch); ++b) {
       size_t s = b < n ? b : 0; // rows beyond the prompts repeat the first
       int64_t p = std::min(pos[s], maxSeq - 1);
-      if (ids->dtype == DType::I64)
-        reinterpret_cast<int64_t *>(idsIn.data.data())[b] = next[s];
-      else
-        reinterpret_cast<int32_t *>(idsIn.data.data())[b] = int32_t(next[s]);
-      reinterpret_cast<int64_t *>(posIn.data.data())[b] = p;
+      store(idsIn, int64_t(b), next[s]);
+      store(posIn, int64_t(b), p);
+      if (positionIds)
+        store(posIdsIn, int64_t(b), p);
     }
     if (Status s = session.setInput(ids->name, idsIn); !s.ok())
       return s;
     if (Status s = session.setInput(positions->name, posIn); !s.ok())
       return s;
-    if (positionIds) {
-      HostTensor v = filled(*positionIds, 0);
-      for (size_t b = 0; b < size_t(batch); ++b)
-        reinterpret_cast<int64_t *>(v.data.data())[b] =
-            reinterpret_cast<int64_t *>(posIn.data.data())[b];
-      if (Status s = session.setInput(positionIds->name, v); !s.ok())
+    if (positionIds)
+      if (Status s = session.setInput(positionIds->name, posIdsIn); !s.ok())
         return s;
-    }
     double start = Session::now();
     if (Status s = session.run(); !s.ok())
       return s;
