@@ -80,7 +80,24 @@ bool isCube(Value v, Value x) {
   return f.size() == 3 && llvm::all_of(f, [&](Value y) { return y == x; });
 }
 
-/// x * 0.5 * (1 + tanh(sqrt(2/pi) * (x + 0.044715 * x^3))).
+/// Whether `factors` (after their constant `k` is split off) are
+/// 0.044715 * x^2: (x, x), (x * x) or pow(x, 2).
+bool isGeluQuadratic(ArrayRef<Value> factors, double k, Value x) {
+  if (std::fabs(k - 0.044715) > 1e-6)
+    return false;
+  if (factors.size() == 2)
+    return factors[0] == x && factors[1] == x;
+  if (factors.size() != 1)
+    return false;
+  if (auto pow = factors[0].getDefiningOp<tsr::PowOp>())
+    return pow.getLhs() == x && isSplat(pow.getRhs(), 2.0);
+  SmallVector<Value> f;
+  mulFactors(factors[0], f, 1);
+  return f.size() == 2 && f[0] == x && f[1] == x;
+}
+
+/// x * 0.5 * (1 + tanh(sqrt(2/pi) * (x + 0.044715 * x^3))), or with the
+/// argument factored as sqrt(2/pi) * x * (1 + 0.044715 * x^2) (BLOOM).
 struct FuseGeluTanh : OpRewritePattern<tsr::MulOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(tsr::MulOp op,
@@ -91,7 +108,23 @@ struct FuseGeluTanh : OpRewritePattern<tsr::MulOp> {
         rest, constant, [](tsr::TanhOp tanh, Value x) {
           SmallVector<Value> r;
           double c = scaledFactors(tanh.getInput(), r);
-          if (r.size() != 1 || std::fabs(c - std::sqrt(2.0 / M_PI)) > 1e-4)
+          if (std::fabs(c - std::sqrt(2.0 / M_PI)) > 1e-4)
+            return false;
+          if (r.size() == 2) {
+            for (int i = 0; i < 2; ++i) {
+              auto add = r[size_t(1 - i)].getDefiningOp<tsr::AddOp>();
+              if (r[size_t(i)] != x || !add)
+                continue;
+              for (Value operand : {add.getLhs(), add.getRhs()}) {
+                SmallVector<Value> qr;
+                double k = scaledFactors(operand, qr);
+                if (isSplat(otherOperand(add, operand), 1.0) && isGeluQuadratic(qr, k, x))
+                  return true;
+              }
+            }
+            return false;
+          }
+          if (r.size() != 1)
             return false;
           auto add = r[0].getDefiningOp<tsr::AddOp>();
           if (!add)

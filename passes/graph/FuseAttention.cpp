@@ -84,6 +84,114 @@ bool isAllTrue(Value v) {
          llvm::all_of(dense.getValues<bool>(), [](bool b) { return b; });
 }
 
+/// Whether `to` splits the leading dimension of `from` in two and keeps the
+/// rest: [B*H, S, T] -> [B, H, S, T].
+bool splitsLeading(ArrayRef<int64_t> from, ArrayRef<int64_t> to) {
+  return from.size() >= 2 && to.size() == from.size() + 1 && to[0] * to[1] == from[0] &&
+         to.drop_front(2) == from.drop_front(1);
+}
+
+/// `operand` of an op whose result (of shape `from`) is split to `to`,
+/// split the same way: its leading dimension split (or a unit one doubled)
+/// when it reaches the result's leading dimension, as it is when it does not
+/// (NumPy broadcasting aligns trailing dimensions). Null when it cannot.
+Value splitOperand(PatternRewriter &rewriter, Location loc, Value operand,
+                   ArrayRef<int64_t> from, ArrayRef<int64_t> to) {
+  auto type = cast<RankedTensorType>(operand.getType());
+  ArrayRef<int64_t> shape = type.getShape();
+  if (shape.size() < from.size())
+    return operand;
+  SmallVector<int64_t> split;
+  if (shape[0] == from[0])
+    split = {to[0], to[1]};
+  else if (shape[0] == 1)
+    split = {1, 1};
+  else
+    return {};
+  llvm::append_range(split, shape.drop_front());
+  return tsr::ReshapeOp::create(rewriter, loc, type.clone(split), operand);
+}
+
+/// Batched attention written on [B*H, S, D] (BLOOM's baddbmm, bmm-style
+/// exports) and reshaped to [B, H, S, T] only around the mask and softmax:
+/// a reshape splitting the batch of a single-use batched product or
+/// elementwise op moves to the operands, so the whole chain becomes 4-D and
+/// the reshapes cancel.
+struct SplitBatchThroughProduct : OpRewritePattern<tsr::ReshapeOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(tsr::ReshapeOp op,
+                                PatternRewriter &rewriter) const override {
+    Operation *producer = op.getInput().getDefiningOp();
+    if (!producer || !producer->hasOneUse() ||
+        !isa<tsr::MatmulOp, tsr::AddOp, tsr::SubOp, tsr::MulOp, tsr::DivOp>(producer))
+      return failure();
+    ArrayRef<int64_t> from = shapeOf(op.getInput()), to = shapeOf(op.getResult());
+    // Only batches of matrices ([B*H, S, T]) split: a product's leading
+    // dimension is a batch dimension from rank 3 on, and the rows of a 2-D
+    // [B*S, N] product (a linear layer) stay with it and its bias add.
+    if (!splitsLeading(from, to) || from.size() < 3)
+      return failure();
+    SmallVector<Value, 2> operands;
+    for (Value operand : producer->getOperands()) {
+      // A product's operands have their matrices in the last two dimensions:
+      // only batched ones (rank of the result) split.
+      if (isa<tsr::MatmulOp>(producer) && shapeOf(operand).size() != from.size() &&
+          shapeOf(operand).size() > 2)
+        return failure();
+      if (shapeOf(operand).size() >= from.size() && shapeOf(operand)[0] != from[0] &&
+          shapeOf(operand)[0] != 1)
+        return failure();
+    }
+    for (Value operand : producer->getOperands())
+      operands.push_back(splitOperand(rewriter, op.getLoc(), operand, from, to));
+    OperationState state(producer->getLoc(), producer->getName(), operands,
+                         TypeRange{op.getType()}, producer->getAttrs());
+    Operation *split = rewriter.create(state);
+    rewriter.replaceOp(op, split->getResults());
+    return success();
+  }
+};
+
+/// Whether `v` is select(b, 0, -big): the additive form of a boolean mask.
+tsr::SelectOp asBooleanMask(Value v) {
+  auto select = v.getDefiningOp<tsr::SelectOp>();
+  if (!select)
+    return {};
+  std::optional<double> fill = splatValue(select.getOnFalse());
+  if (!isSplat(select.getOnTrue(), 0.0) || !fill || *fill > -1e4)
+    return {};
+  return select;
+}
+
+/// The boolean `b` without its causal part: null when `b` is the causal
+/// constant, the other operand when `b` is and(causal, other), `b` itself
+/// (and `causal` false) otherwise.
+Value withoutCausal(Value b, bool &causal) {
+  causal = false;
+  if (isCausalConstant(b)) {
+    causal = true;
+    return {};
+  }
+  if (auto both = b.getDefiningOp<tsr::AndOp>())
+    for (Value operand : {both.getLhs(), both.getRhs()})
+      if (isCausalConstant(operand)) {
+        causal = true;
+        return otherOperand(both, operand);
+      }
+  return b;
+}
+
+/// The leaves of a tree of tsr.add (bounded depth).
+void addTerms(Value v, SmallVectorImpl<Value> &terms, int depth = 4) {
+  auto add = v.getDefiningOp<tsr::AddOp>();
+  if (!add || depth == 0) {
+    terms.push_back(v);
+    return;
+  }
+  addTerms(add.getLhs(), terms, depth - 1);
+  addTerms(add.getRhs(), terms, depth - 1);
+}
+
 struct FuseAttention : OpRewritePattern<tsr::MatmulOp> {
   using OpRewritePattern::OpRewritePattern;
 
@@ -109,8 +217,10 @@ struct FuseAttention : OpRewritePattern<tsr::MatmulOp> {
       return failure();
     Value scores = softmax.getInput();
 
-    // The mask: additive, or a select between the scores and -inf.
-    Value additive, boolean;
+    // The mask: additive terms (masks, position biases such as ALiBi), or a
+    // select between the scores and -inf.
+    SmallVector<Value> additives;
+    Value boolean;
     bool negated = false;
     tsr::MatmulOp qk;
     double scale = 1.0;
@@ -124,12 +234,12 @@ struct FuseAttention : OpRewritePattern<tsr::MatmulOp> {
       return true;
     };
     if (!scoresFrom(scores)) {
-      if (auto add = scores.getDefiningOp<tsr::AddOp>()) {
-        for (Value operand : {add.getLhs(), add.getRhs()})
-          if (scoresFrom(operand)) {
-            additive = otherOperand(add, operand);
-            break;
-          }
+      if (scores.getDefiningOp<tsr::AddOp>()) {
+        SmallVector<Value> terms;
+        addTerms(scores, terms);
+        for (Value term : terms)
+          if (qk || !scoresFrom(term))
+            additives.push_back(term);
       } else if (auto select = scores.getDefiningOp<tsr::SelectOp>()) {
         std::optional<double> fill = splatValue(select.getOnFalse());
         std::optional<double> filled = splatValue(select.getOnTrue());
@@ -146,32 +256,34 @@ struct FuseAttention : OpRewritePattern<tsr::MatmulOp> {
       if (!qk)
         return failure();
     }
-    // An additive mask made of select(b, 0, -big) is the boolean mask b.
-    if (additive) {
-      if (auto select = additive.getDefiningOp<tsr::SelectOp>()) {
-        std::optional<double> fill = splatValue(select.getOnFalse());
-        if (isSplat(select.getOnTrue(), 0.0) && fill && *fill <= -1e4) {
-          boolean = select.getCondition();
-          additive = {};
-        }
+    // An additive term select(b, 0, -big) is the boolean mask b; the causal
+    // part of a boolean becomes the attribute. With one boolean term and no
+    // other the mask is boolean; otherwise the terms add up (rebuilt without
+    // their causal parts once the match is certain).
+    bool causal = false;
+    SmallVector<std::pair<tsr::SelectOp, Value>> booleanTerms; // (term, rest)
+    SmallVector<Value> floatTerms;
+    for (Value term : additives) {
+      if (tsr::SelectOp select = asBooleanMask(term)) {
+        bool c = false;
+        Value rest = withoutCausal(select.getCondition(), c);
+        causal |= c;
+        if (rest && !isAllTrue(rest))
+          booleanTerms.push_back({select, rest});
+      } else {
+        floatTerms.push_back(term);
       }
     }
-    bool causal = false;
-    if (boolean && !negated) {
-      if (isCausalConstant(boolean)) {
-        causal = true;
-        boolean = {};
-      } else if (auto both = boolean.getDefiningOp<tsr::AndOp>()) {
-        for (Value operand : {both.getLhs(), both.getRhs()})
-          if (isCausalConstant(operand)) {
-            causal = true;
-            boolean = otherOperand(both, operand);
-            break;
-          }
-      }
+    if (floatTerms.empty() && booleanTerms.size() == 1)
+      boolean = booleanTerms.front().second;
+    if (boolean && !negated && additives.empty()) {
+      bool c = false;
+      boolean = withoutCausal(boolean, c);
+      causal |= c;
       if (boolean && isAllTrue(boolean))
         boolean = {};
     }
+    bool summed = !boolean && (!floatTerms.empty() || !booleanTerms.empty());
 
     double qScale = 1.0, kScale = 1.0;
     Value q = peelScale(qk.getLhs(), qScale);
@@ -184,7 +296,6 @@ struct FuseAttention : OpRewritePattern<tsr::MatmulOp> {
     if (!qk.getTransposeRhs())
       std::swap(ks[2], ks[3]);
     ArrayRef<int64_t> qs = shapeOf(q), vs = shapeOf(v);
-    Value mask = boolean ? boolean : additive;
     Type element = cast<RankedTensorType>(q.getType()).getElementType();
     SmallVector<int64_t> scoreShape{qs[0], qs[1], qs[2], ks[2]};
     // One key/value head broadcast over the query heads (multi-query
@@ -193,16 +304,41 @@ struct FuseAttention : OpRewritePattern<tsr::MatmulOp> {
     bool ok = qs[0] == ks[0] && ks[0] == vs[0] && (qs[1] == ks[1] || ks[1] == 1) &&
               ks[1] == vs[1] && qs[3] == ks[3] && ks[2] == vs[2] &&
               cast<RankedTensorType>(v.getType()).getElementType() == element;
-    if (mask) {
-      Type maskElement = cast<RankedTensorType>(mask.getType()).getElementType();
-      ok &= tsr::isBroadcastableTo(shapeOf(mask), scoreShape) &&
-            (maskElement.isInteger(1) || maskElement == element);
-    }
+    if (boolean)
+      ok &= tsr::isBroadcastableTo(shapeOf(boolean), scoreShape) &&
+            cast<RankedTensorType>(boolean.getType()).getElementType().isInteger(1);
+    for (Value term : floatTerms)
+      ok &= tsr::isBroadcastableTo(shapeOf(term), scoreShape) &&
+            cast<RankedTensorType>(term.getType()).getElementType() == element;
+    for (auto [select, rest] : booleanTerms)
+      ok &= tsr::isBroadcastableTo(shapeOf(rest), scoreShape) &&
+            cast<RankedTensorType>(select.getType()).getElementType() == element;
     if (!ok || op.getType() != RankedTensorType::get(
                                    {qs[0], qs[1], qs[2], vs[3]}, element))
       return failure();
+    Location loc = op.getLoc();
+    Value mask = boolean;
     if (negated)
-      mask = tsr::NotOp::create(rewriter, op.getLoc(), mask);
+      mask = tsr::NotOp::create(rewriter, loc, mask);
+    if (summed) {
+      // The additive terms, the boolean ones as selects of their non-causal
+      // parts, summed in the order they came (broadcast shapes grow).
+      SmallVector<Value> sum(floatTerms);
+      for (auto [select, rest] : booleanTerms)
+        sum.push_back(rest == select.getCondition()
+                          ? select.getResult()
+                          : tsr::SelectOp::create(
+                                rewriter, loc,
+                                tsr::withShape(select.getType(), shapeOf(rest)), rest,
+                                select.getOnTrue(), select.getOnFalse())
+                                .getResult());
+      mask = sum.front();
+      for (Value term : ArrayRef<Value>(sum).drop_front()) {
+        SmallVector<int64_t> shape;
+        (void)tsr::broadcastShapes(std::nullopt, {shapeOf(mask), shapeOf(term)}, shape);
+        mask = tsr::AddOp::create(rewriter, loc, tsr::withShape(mask.getType(), shape), mask, term);
+      }
+    }
     if (!qk.getTransposeRhs())
       k = tsr::TransposeOp::create(rewriter, op.getLoc(),
                                    RankedTensorType::get(ks, element), k,
@@ -261,5 +397,5 @@ struct UndoRepeatKV : OpRewritePattern<tsr::AttentionOp> {
 } // namespace
 
 void tessera::graph::populateAttentionFusionPatterns(RewritePatternSet &patterns) {
-  patterns.add<FuseAttention, UndoRepeatKV>(patterns.getContext());
+  patterns.add<FuseAttention, UndoRepeatKV, SplitBatchThroughProduct>(patterns.getContext());
 }

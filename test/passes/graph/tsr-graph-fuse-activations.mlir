@@ -43,6 +43,30 @@ func.func @gelu_tanh(%x: tensor<2x8xf32>) -> tensor<2x8xf32> {
 
 // -----
 
+// Tests BLOOM's factoring of the tanh argument: sqrt(2/pi) * x * (1 + 0.044715 * x * x).
+// CHECK-LABEL: func.func @gelu_tanh_factored
+// CHECK-SAME: (%[[X:.*]]: tensor<2x8xf32>)
+// CHECK-NEXT: %[[G:.*]] = tsr.gelu %[[X]] approximate = tanh : tensor<2x8xf32>
+// CHECK-NEXT: return %[[G]]
+func.func @gelu_tanh_factored(%x: tensor<2x8xf32>) -> tensor<2x8xf32> {
+  %one = tsr.constant dense<1.0> : tensor<f32>
+  %half = tsr.constant dense<0.5> : tensor<f32>
+  %k = tsr.constant dense<0.044715> : tensor<f32>
+  %c = tsr.constant dense<0.797884583> : tensor<f32>
+  %0 = tsr.mul %x, %half : (tensor<2x8xf32>, tensor<f32>) -> tensor<2x8xf32>
+  %1 = tsr.mul %x, %c : (tensor<2x8xf32>, tensor<f32>) -> tensor<2x8xf32>
+  %2 = tsr.mul %x, %k : (tensor<2x8xf32>, tensor<f32>) -> tensor<2x8xf32>
+  %3 = tsr.mul %2, %x : (tensor<2x8xf32>, tensor<2x8xf32>) -> tensor<2x8xf32>
+  %4 = tsr.add %3, %one : (tensor<2x8xf32>, tensor<f32>) -> tensor<2x8xf32>
+  %5 = tsr.mul %1, %4 : (tensor<2x8xf32>, tensor<2x8xf32>) -> tensor<2x8xf32>
+  %6 = tsr.tanh %5 : tensor<2x8xf32>
+  %7 = tsr.add %6, %one : (tensor<2x8xf32>, tensor<f32>) -> tensor<2x8xf32>
+  %8 = tsr.mul %0, %7 : (tensor<2x8xf32>, tensor<2x8xf32>) -> tensor<2x8xf32>
+  return %8 : tensor<2x8xf32>
+}
+
+// -----
+
 // Tests that a near miss does not fuse: the cubic coefficient is wrong.
 // CHECK-LABEL: func.func @gelu_tanh_wrong_coefficient
 // CHECK-NOT: tsr.gelu

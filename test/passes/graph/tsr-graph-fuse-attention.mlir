@@ -137,3 +137,42 @@ func.func @multi_query(%q: tensor<2x4x8x16xf32>, %kt: tensor<2x1x16x8xf32>, %v: 
   %o = tsr.matmul %p, %v : (tensor<2x4x8x8xf32>, tensor<2x1x8x16xf32>) -> tensor<2x4x8x16xf32>
   return %o : tensor<2x4x8x16xf32>
 }
+
+// -----
+
+// Tests BLOOM's form: Q Kᵀ as a batched product on [B*H, S, D], scaled and
+// plus an ALiBi bias [B*H, 1, T] there, reshaped to [B, H, S, T] only for the
+// padding-and-causal mask and the softmax, and P V on [B*H, S, D] again. The
+// reshapes move to the operands and cancel; the causal part of the mask
+// becomes the flag and the rest adds to the bias as one additive mask.
+// CHECK-LABEL: func.func @alibi_bmm
+// CHECK-SAME: (%[[Q:[^:]*]]: tensor<2x4x8x16xf32>, %[[K:[^:]*]]: tensor<2x4x8x16xf32>, %[[V:[^:]*]]: tensor<2x4x8x16xf32>, %[[BIAS:[^:]*]]: tensor<8x1x8xf32>, %[[PAD:[^:]*]]: tensor<2x1x1x8xi1>)
+// CHECK-DAG: %[[B4:.*]] = tsr.reshape %[[BIAS]] : tensor<8x1x8xf32> -> tensor<2x4x1x8xf32>
+// CHECK-DAG: %[[P:.*]] = tsr.select %[[PAD]], %{{.*}}, %{{.*}} : (tensor<2x1x1x8xi1>, tensor<f32>, tensor<f32>) -> tensor<2x1x1x8xf32>
+// CHECK: %[[M:.*]] = tsr.add %[[B4]], %[[P]] : (tensor<2x4x1x8xf32>, tensor<2x1x1x8xf32>) -> tensor<2x4x1x8xf32>
+// CHECK: %[[O:.*]] = tsr.attention %[[Q]], %[[K]], %[[V]] mask(%[[M]]) causal scale = 2.500000e-01
+// CHECK-NOT: tsr.softmax
+// CHECK-NOT: tsr.matmul
+// CHECK: return %[[O]]
+func.func @alibi_bmm(%q: tensor<2x4x8x16xf32>, %k: tensor<2x4x8x16xf32>, %v: tensor<2x4x8x16xf32>, %bias: tensor<8x1x8xf32>, %pad: tensor<2x1x1x8xi1>) -> tensor<2x4x8x16xf32> {
+  %causal = tsr.constant dense<[[[[true, false, false, false, false, false, false, false], [true, true, false, false, false, false, false, false], [true, true, true, false, false, false, false, false], [true, true, true, true, false, false, false, false], [true, true, true, true, true, false, false, false], [true, true, true, true, true, true, false, false], [true, true, true, true, true, true, true, false], [true, true, true, true, true, true, true, true]]]]> : tensor<1x1x8x8xi1>
+  %c = tsr.constant dense<0.25> : tensor<f32>
+  %zero = tsr.constant dense<0.0> : tensor<f32>
+  %min = tsr.constant dense<-3.40282347E+38> : tensor<f32>
+  %q3 = tsr.reshape %q : tensor<2x4x8x16xf32> -> tensor<8x8x16xf32>
+  %kt = tsr.transpose %k perm = [0, 1, 3, 2] : tensor<2x4x8x16xf32> -> tensor<2x4x16x8xf32>
+  %kt3 = tsr.reshape %kt : tensor<2x4x16x8xf32> -> tensor<8x16x8xf32>
+  %v3 = tsr.reshape %v : tensor<2x4x8x16xf32> -> tensor<8x8x16xf32>
+  %s = tsr.matmul %q3, %kt3 : (tensor<8x8x16xf32>, tensor<8x16x8xf32>) -> tensor<8x8x8xf32>
+  %ss = tsr.mul %s, %c : (tensor<8x8x8xf32>, tensor<f32>) -> tensor<8x8x8xf32>
+  %sb = tsr.add %ss, %bias : (tensor<8x8x8xf32>, tensor<8x1x8xf32>) -> tensor<8x8x8xf32>
+  %s4 = tsr.reshape %sb : tensor<8x8x8xf32> -> tensor<2x4x8x8xf32>
+  %m = tsr.and %pad, %causal : (tensor<2x1x1x8xi1>, tensor<1x1x8x8xi1>) -> tensor<2x1x8x8xi1>
+  %madd = tsr.select %m, %zero, %min : (tensor<2x1x8x8xi1>, tensor<f32>, tensor<f32>) -> tensor<2x1x8x8xf32>
+  %sm = tsr.add %s4, %madd : (tensor<2x4x8x8xf32>, tensor<2x1x8x8xf32>) -> tensor<2x4x8x8xf32>
+  %p = tsr.softmax %sm axis = 3 : tensor<2x4x8x8xf32>
+  %p3 = tsr.reshape %p : tensor<2x4x8x8xf32> -> tensor<8x8x8xf32>
+  %o3 = tsr.matmul %p3, %v3 : (tensor<8x8x8xf32>, tensor<8x8x16xf32>) -> tensor<8x8x16xf32>
+  %o = tsr.reshape %o3 : tensor<8x8x16xf32> -> tensor<2x4x8x16xf32>
+  return %o : tensor<2x4x8x16xf32>
+}
