@@ -171,6 +171,16 @@ void warnTransposedCopies(const tessera::onnx::ModelFile &model, llvm::ArrayRef<
 
 } // namespace
 
+int tessera::compileArgs(const std::vector<std::string> &args) {
+  std::vector<std::string> owned{"tessera-compile"};
+  owned.insert(owned.end(), args.begin(), args.end());
+  std::vector<char *> argv;
+  for (std::string &a : owned)
+    argv.push_back(a.data());
+  argv.push_back(nullptr);
+  return compileMain(int(owned.size()), argv.data());
+}
+
 int tessera::compileMain(int argc, char **argv) {
   static cl::OptionCategory inputCat("Input model");
   static cl::OptionCategory planCat("Partitioning (data, tensor and pipeline parallelism)");
@@ -324,13 +334,18 @@ int tessera::compileMain(int argc, char **argv) {
     os << "tessera-compile " << TESSERA_VERSION << " (MLIR/LLVM " << LLVM_VERSION_STRING
        << ")\n";
   });
-  cl::ParseCommandLineOptions(
+  // Parsed afresh each call (the Python package compiles many models in one
+  // process); a bad option returns instead of exiting.
+  cl::ResetAllOptionOccurrences();
+  if (!cl::ParseCommandLineOptions(
       argc, argv,
       "Tessera compiler: ONNX model -> partitioned package (.tpkg)\n\n"
       "  tessera-compile model.onnx --batch 8 --seq 512 --devices 8 -o model.tpkg\n\n"
       "Pipeline: import -> tsr-graph-pipeline -> tsr-partition-split-batch -> "
       "tsr-partition-search\n  -> tsr-partition-cut-stages -> tsr-partition-spmd -> "
-      "tsr-lower-plan -> package\n  (each pass runs alone in tessera-opt; docs/pipeline.md)\n");
+      "tsr-lower-plan -> package\n  (each pass runs alone in tessera-opt; docs/pipeline.md)\n",
+      &llvm::errs()))
+    return 1;
 
   onnx::ImportOptions options;
   for (const std::string &spec : inputShapes) {

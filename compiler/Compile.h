@@ -7,10 +7,18 @@
 #ifndef TESSERA_COMPILER_COMPILE_H
 #define TESSERA_COMPILER_COMPILE_H
 
+#include <string>
+#include <vector>
+
 namespace tessera {
 
 /// Parses tessera-compile's command line and runs it; returns the exit code.
+/// Every call parses afresh (options of an earlier call do not carry over).
 int compileMain(int argc, char **argv);
+
+/// compileMain on `args` (without the program name): what the Python package
+/// calls. Messages go to stderr as the tool's do.
+int compileArgs(const std::vector<std::string> &args);
 
 } // namespace tessera
 

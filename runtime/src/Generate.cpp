@@ -6,7 +6,7 @@
 
 #include "tessera/runtime/Generate.h"
 #include "tessera/runtime/Package.h"
-#include "tessera/runtime/Pipeline.h"
+#include "tessera/runtime/MeshRunner.h"
 
 #include "tessera/runtime/tpkg_generated.h"
 
@@ -145,13 +145,6 @@ HostTensor filled(const TensorInfo &info, int64_t value) {
   return t;
 }
 
-const TensorInfo *find(const std::vector<TensorInfo> &list, const std::string &name) {
-  for (const TensorInfo &info : list)
-    if (info.name == name)
-      return &info;
-  return nullptr;
-}
-
 /// One session: the package's only rank.
 class SessionRunner : public DecodeRunner {
 public:
@@ -190,113 +183,24 @@ private:
 /// at the first stage, outputs leave the last.
 class RanksRunner : public DecodeRunner {
 public:
-  RanksRunner(const Package &package, std::vector<Session *> sessions,
-              std::vector<Communicator *> comms)
-      : package_(package), sessions_(std::move(sessions)), comms_(std::move(comms)),
-        schedule_(makeSchedule("gpipe")) {}
+  RanksRunner(std::vector<Session *> sessions) : sessions_(std::move(sessions)) {}
 
-  Status init() {
-    std::vector<TensorInfo> unused;
-    MeshPosition origin = meshPosition(package_, 0);
-    if (origin.microbatches != 1)
+  Status init(const Package &package, std::vector<Communicator *> comms) {
+    if (meshPosition(package, 0).microbatches != 1)
       return Status(StatusCode::Unimplemented,
                     "generation runs pipelines with one micro-batch (compile with "
                     "--microbatches 1)");
-    replicas_ = origin.replicas;
-    if (Status s = Session::describe(package_, 0, inputs_, unused); !s.ok())
-      return s;
-    if (Status s = Session::describe(package_, origin.rankOfStage(origin.stages - 1), unused,
-                                     outputs_);
-        !s.ok())
-      return s;
-    // The user sees whole tensors: data parallelism splits the batch.
-    for (auto *list : {&inputs_, &outputs_})
-      for (TensorInfo &info : *list)
-        if (info.splitAxis >= 0 && size_t(info.splitAxis) < info.shape.size())
-          info.shape[size_t(info.splitAxis)] *= replicas_;
-    return Status::okStatus();
+    return MeshRunner::create(package, sessions_, std::move(comms), mesh_);
   }
 
-  /// Block `r` of `replicas_` of `t` along `axis` (the batch).
-  static HostTensor block(const HostTensor &t, int axis, int r, int replicas) {
-    HostTensor out;
-    out.dtype = t.dtype;
-    out.shape = t.shape;
-    int64_t n = t.shape[size_t(axis)] / replicas;
-    out.shape[size_t(axis)] = n;
-    int64_t outer = 1, inner = int64_t(dtypeSize(t.dtype));
-    for (int d = 0; d < axis; ++d)
-      outer *= t.shape[size_t(d)];
-    for (size_t d = size_t(axis) + 1; d < t.shape.size(); ++d)
-      inner *= t.shape[d];
-    out.data.resize(size_t(outer * n * inner));
-    for (int64_t o = 0; o < outer; ++o)
-      std::memcpy(out.data.data() + o * n * inner,
-                  t.data.data() + (o * t.shape[size_t(axis)] + r * n) * inner, size_t(n * inner));
-    return out;
-  }
-  const std::vector<TensorInfo> &inputs() const override { return inputs_; }
-  const std::vector<TensorInfo> &outputs() const override { return outputs_; }
+  const std::vector<TensorInfo> &inputs() const override { return mesh_->inputs(); }
+  const std::vector<TensorInfo> &outputs() const override { return mesh_->outputs(); }
   Status setInput(const std::string &name, const HostTensor &value) override {
-    in_[name] = value;
-    return Status::okStatus();
+    return mesh_->setInput(name, value);
   }
-  Status run() override {
-    std::vector<Status> results(sessions_.size());
-    std::mutex lock;
-    auto runRank = [&](size_t k) {
-      MeshPosition p = meshPosition(package_, int(k));
-      results[k] = runPipelineRank(
-          *sessions_[k], comms_[k], p, *schedule_,
-          [&](int, const std::string &name, HostTensor &t) {
-            auto it = in_.find(name);
-            if (it == in_.end())
-              return Status(StatusCode::InvalidArgument, "generation: no input '" + name + "'");
-            const TensorInfo *info = find(inputs_, name);
-            t = info && info->splitAxis >= 0 && replicas_ > 1
-                    ? block(it->second, info->splitAxis, p.replica, replicas_)
-                    : it->second;
-            return Status::okStatus();
-          },
-          [&](int, const std::string &name, HostTensor &&t) {
-            std::lock_guard<std::mutex> guard(lock);
-            if (p.tpIndex == 0)
-              parts_[name][size_t(p.replica)] = std::move(t);
-            return Status::okStatus();
-          },
-          nullptr, 0);
-    };
-    std::vector<std::thread> threads;
-    for (size_t k = 1; k < sessions_.size(); ++k)
-      threads.emplace_back(runRank, k);
-    runRank(0);
-    for (std::thread &t : threads)
-      t.join();
-    for (const Status &s : results)
-      if (!s.ok())
-        return s;
-    return Status::okStatus();
-  }
+  Status run() override { return mesh_->run(); }
   Status getOutput(const std::string &name, HostTensor &out) override {
-    // The replicas' blocks, joined along the batch.
-    auto it = parts_.find(name);
-    const TensorInfo *info = find(outputs_, name);
-    if (it == parts_.end() || !info || it->second.size() != size_t(replicas_))
-      return Status(StatusCode::NotFound, "generation: no output '" + name + "'");
-    out.dtype = info->dtype;
-    out.shape = info->shape;
-    out.data.clear();
-    int axis = std::max(info->splitAxis, 0);
-    int64_t outer = 1;
-    for (int d = 0; d < axis; ++d)
-      outer *= info->shape[size_t(d)];
-    for (int64_t o = 0; o < outer; ++o)
-      for (const auto &[r, t] : it->second) {
-        size_t chunk = t.data.size() / size_t(outer);
-        out.data.insert(out.data.end(), t.data.begin() + std::ptrdiff_t(o * chunk),
-                        t.data.begin() + std::ptrdiff_t((o + 1) * chunk));
-      }
-    return Status::okStatus();
+    return mesh_->getOutput(name, out);
   }
   std::vector<std::string> stateNames() const override { return {}; }
   Status resetState() override {
@@ -307,14 +211,8 @@ public:
   }
 
 private:
-  const Package &package_;
   std::vector<Session *> sessions_;
-  std::vector<Communicator *> comms_;
-  std::unique_ptr<Schedule> schedule_;
-  std::vector<TensorInfo> inputs_, outputs_;
-  std::map<std::string, HostTensor> in_;
-  std::map<std::string, std::map<size_t, HostTensor>> parts_; ///< by replica
-  int replicas_ = 1;
+  std::unique_ptr<MeshRunner> mesh_;
 };
 
 } // namespace
@@ -324,8 +222,8 @@ std::unique_ptr<DecodeRunner> makeDecodeRunner(const Package &package,
                                                std::vector<Communicator *> comms) {
   if (sessions.size() == 1)
     return std::make_unique<SessionRunner>(*sessions[0]);
-  auto runner = std::make_unique<RanksRunner>(package, std::move(sessions), std::move(comms));
-  if (!runner->init().ok())
+  auto runner = std::make_unique<RanksRunner>(std::move(sessions));
+  if (!runner->init(package, std::move(comms)).ok())
     return nullptr;
   return runner;
 }
@@ -347,12 +245,12 @@ Status generate(DecodeRunner &session, const Package &package,
     return Status(StatusCode::InvalidArgument,
                   package.path() + ": not a generation package (compile with --generate)");
   auto str = [](const flatbuffers::String *s) { return s ? s->str() : std::string(); };
-  const TensorInfo *ids = find(session.inputs(), str(g->ids()));
-  const TensorInfo *positions = find(session.inputs(), str(g->positions()));
-  const TensorInfo *logits = find(session.outputs(), str(g->logits()));
-  const TensorInfo *mask = g->mask() ? find(session.inputs(), str(g->mask())) : nullptr;
+  const TensorInfo *ids = findInfo(session.inputs(), str(g->ids()));
+  const TensorInfo *positions = findInfo(session.inputs(), str(g->positions()));
+  const TensorInfo *logits = findInfo(session.outputs(), str(g->logits()));
+  const TensorInfo *mask = g->mask() ? findInfo(session.inputs(), str(g->mask())) : nullptr;
   const TensorInfo *positionIds =
-      g->position_ids() ? find(session.inputs(), str(g->position_ids())) : nullptr;
+      g->position_ids() ? findInfo(session.inputs(), str(g->position_ids())) : nullptr;
   int64_t batch = g->batch(), maxSeq = g->max_seq();
   auto corrupt = [&](const std::string &why) {
     return Status(StatusCode::DataLoss, package.path() + ": generation: " + why);
@@ -441,10 +339,10 @@ Status generate(DecodeRunner &session, const Package &package,
   HostTensor out;
   if (prefill) {
     Session &ps = *prefill->session;
-    const TensorInfo *pIds = find(ps.inputs(), ids->name);
-    const TensorInfo *pLast = g->last_positions() ? find(ps.inputs(), str(g->last_positions()))
+    const TensorInfo *pIds = findInfo(ps.inputs(), ids->name);
+    const TensorInfo *pLast = g->last_positions() ? findInfo(ps.inputs(), str(g->last_positions()))
                                                   : nullptr;
-    const TensorInfo *pLogits = find(ps.outputs(), logits->name);
+    const TensorInfo *pLogits = findInfo(ps.outputs(), logits->name);
     int64_t length = prefill->length;
     if (!pIds || !pLast || !pLogits || pIds->shape != std::vector<int64_t>{batch, length} ||
         pLast->shape != std::vector<int64_t>{batch} || pLogits->shape != logits->shape ||

@@ -23,6 +23,7 @@
 
 #include "HtmlReport.h"
 #include "PlanNames.h"
+#include "Summary.h"
 
 #include "tessera/runtime/Package.h"
 #include "tessera/runtime/tpkg_generated.h"
@@ -42,122 +43,6 @@
 using namespace tessera;
 
 namespace {
-
-struct RankSummary {
-  int rank = 0;
-  unsigned stage = 0;
-  double predictedSeconds = 0;
-  /// Bytes per batch: all_reduce, all_gather, reduce_scatter, send.
-  std::map<std::string, double> traffic;
-  std::string firstLayer, lastLayer;
-  uint64_t parameterBytes = 0;
-  /// Training packages: of parameterBytes, the optimizer state (moments, the
-  /// step) and the number of tensors each step updates.
-  uint64_t optimizerBytes = 0;
-  int stateUpdates = 0;
-  uint64_t arenaBytes = 0;
-  double flops = 0;
-  std::map<std::string, int> kernels;
-  std::vector<std::string> inputs, outputs;
-};
-
-int64_t numel(const tpkg::Tensor *t) {
-  int64_t n = 1;
-  if (t->shape())
-    for (int64_t d : *t->shape())
-      n *= d;
-  return n;
-}
-
-std::string describe(const tpkg::Tensor *t) {
-  static const char *names[] = {"f32", "f16", "bf16", "f64", "i8", "i32", "i64", "bool"};
-  std::string s = (t->name() ? t->name()->str() : "?") + ": " +
-                  names[std::min<int>(int(t->dtype()), 7)] + " ";
-  if (t->shape())
-    for (size_t i = 0; i < t->shape()->size(); ++i)
-      s += (i ? "x" : "") + std::to_string(t->shape()->Get(uint32_t(i)));
-  if (t->split_axis() >= 0)
-    s += " (split on axis " + std::to_string(t->split_axis()) + " over the mesh)";
-  return s;
-}
-
-RankSummary summarize(const tpkg::Program *p, unsigned microbatches, bool lastStage) {
-  RankSummary r;
-  r.rank = int(p->rank());
-  r.stage = p->stage();
-  r.predictedSeconds = p->predicted_seconds();
-  r.arenaBytes = p->arena_bytes();
-  const auto *tensors = p->tensors();
-  std::set<std::pair<int, uint64_t>> seen; // weights shared by views count once
-  std::set<std::string> absent; // plan-only weights and training state, by name
-  for (const tpkg::Tensor *t : *tensors) {
-    if (t->storage() == tpkg::Storage::Arena)
-      continue;
-    bool byName = t->storage() == tpkg::Storage::Absent || t->storage() == tpkg::Storage::Zeros;
-    bool fresh = byName
-                     ? absent.insert(t->name() ? t->name()->str() : "").second
-                     : seen.insert({int(t->storage()) * 65536 + int(t->file()), t->offset()})
-                           .second;
-    if (fresh)
-      r.parameterBytes += t->size();
-    if (fresh && t->storage() == tpkg::Storage::Zeros)
-      r.optimizerBytes += t->size();
-  }
-  r.stateUpdates = p->state_updates() ? int(p->state_updates()->size()) : 0;
-  auto bytes = [](const tpkg::Tensor *t) { return double(t->size()); };
-  for (const tpkg::Kernel *k : *p->kernels()) {
-    std::string op = k->op()->str();
-    ++r.kernels[op];
-    int number = k->location() ? layerOf(k->location()->str()) : -1;
-    std::string layer = number >= 0 ? std::to_string(number) : "";
-    if (!layer.empty()) {
-      if (r.firstLayer.empty())
-        r.firstLayer = layer;
-      r.lastLayer = layer;
-    }
-    if (op == "all_reduce" || op == "all_gather")
-      r.traffic[op] += bytes(tensors->Get(k->outputs()->Get(0))) * microbatches;
-    else if (op == "reduce_scatter")
-      r.traffic[op] += bytes(tensors->Get(k->inputs()->Get(0))) * microbatches;
-    auto in = [&](uint32_t i) { return tensors->Get(k->inputs()->Get(i)); };
-    auto out = tensors->Get(k->outputs()->Get(0));
-    if (op == "matmul") {
-      const tpkg::Tensor *lhs = in(0);
-      size_t rank = lhs->shape()->size();
-      bool transposed = false;
-      if (k->attrs())
-        for (const tpkg::Attr *a : *k->attrs())
-          if (a->name()->str() == "transpose_lhs" && a->ints() && a->ints()->size())
-            transposed = a->ints()->Get(0) != 0;
-      int64_t kdim = lhs->shape()->Get(uint32_t(transposed ? rank - 2 : rank - 1));
-      r.flops += 2.0 * double(numel(out)) * double(kdim);
-    } else if (op == "attention") {
-      const tpkg::Tensor *q = in(0), *key = in(1);
-      double scores = double(numel(out)) / double(out->shape()->Get(3)) *
-                      double(key->shape()->Get(2));
-      r.flops += 2.0 * scores * double(q->shape()->Get(3)) +
-                 2.0 * scores * double(out->shape()->Get(3));
-    }
-  }
-  for (uint32_t id : *p->inputs())
-    r.inputs.push_back(describe(tensors->Get(id)));
-  for (uint32_t id : *p->outputs()) {
-    r.outputs.push_back(describe(tensors->Get(id)));
-    if (!lastStage)
-      r.traffic["send"] += bytes(tensors->Get(id)) * microbatches;
-  }
-  return r;
-}
-
-std::string jsonString(const std::string &s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\')
-      out += '\\';
-    out += c;
-  }
-  return out + "\"";
-}
 
 /// Predicted against measured time per op kind, from a profile written by
 /// `tessera-run --profile-json` (one kernel a line).
@@ -404,15 +289,8 @@ int main(int argc, char **argv) {
   if (plan->mesh())
     mesh.assign(plan->mesh()->begin(), plan->mesh()->end());
   unsigned stages = std::max(1u, plan->stages()), micro = std::max(1u, plan->microbatches());
-  std::vector<RankSummary> ranks;
   std::vector<const tpkg::Program *> prefills; // generation: beside the decode step
-  for (const tpkg::Program *p : *plan->programs()) {
-    if (p->role() && p->role()->size()) {
-      prefills.push_back(p);
-      continue;
-    }
-    ranks.push_back(summarize(p, micro, p->stage() + 1 == stages));
-  }
+  std::vector<RankSummary> ranks = summarizeRanks(*plan, &prefills);
   const tpkg::Prediction *predicted = plan->prediction();
 
   // --tensor: which rank holds which block of a weight.
@@ -447,45 +325,7 @@ int main(int argc, char **argv) {
   }
 
   if (json) {
-    std::printf("{\n  \"schema\": \"tessera-inspect/1\",\n  \"package\": %s,\n",
-                jsonString(path).c_str());
-    std::printf("  \"producer\": %s,\n  \"mesh\": [",
-                jsonString(plan->producer() ? plan->producer()->str() : "").c_str());
-    for (size_t i = 0; i < mesh.size(); ++i)
-      std::printf("%s%u", i ? ", " : "", mesh[i]);
-    std::printf("],\n  \"stages\": %u,\n  \"microbatches\": %u,\n", stages, micro);
-    if (predicted)
-      std::printf("  \"prediction\": {\"cluster\": %s, \"objective\": %s, "
-                  "\"batch_seconds\": %.9g, \"compute_seconds\": %.9g, "
-                  "\"communication_seconds\": %.9g, \"bubble_seconds\": %.9g},\n",
-                  jsonString(predicted->cluster() ? predicted->cluster()->str() : "").c_str(),
-                  jsonString(predicted->objective() ? predicted->objective()->str() : "").c_str(),
-                  predicted->batch_seconds(), predicted->compute_seconds(),
-                  predicted->communication_seconds(), predicted->bubble_seconds());
-    std::printf("  \"ranks\": [\n");
-    for (size_t i = 0; i < ranks.size(); ++i) {
-      const RankSummary &r = ranks[i];
-      std::printf("    {\"rank\": %d, \"stage\": %u, \"predicted_seconds\": %.9g, "
-                  "\"parameter_bytes\": %llu, \"activation_bytes\": %llu, ",
-                  r.rank, r.stage, r.predictedSeconds, (unsigned long long)r.parameterBytes,
-                  (unsigned long long)r.arenaBytes);
-      if (r.stateUpdates && plan->generation())
-        std::printf("\"kv_cache_bytes\": %llu, \"state_updates\": %d, ",
-                    (unsigned long long)r.optimizerBytes, r.stateUpdates);
-      else if (r.stateUpdates)
-        std::printf("\"optimizer_state_bytes\": %llu, \"state_updates\": %d, ",
-                    (unsigned long long)r.optimizerBytes, r.stateUpdates);
-      std::printf("\"flops\": %.0f, \"traffic_bytes\": {", r.flops);
-      size_t t = 0;
-      for (const auto &[kind, b] : r.traffic)
-        std::printf("%s%s: %.0f", t++ ? ", " : "", jsonString(kind).c_str(), b);
-      std::printf("}, \"kernels\": {");
-      size_t k = 0;
-      for (const auto &[op, n] : r.kernels)
-        std::printf("%s%s: %d", k++ ? ", " : "", jsonString(op).c_str(), n);
-      std::printf("}}%s\n", i + 1 < ranks.size() ? "," : "");
-    }
-    std::printf("  ]\n}\n");
+    std::fputs(inspectJson(*package, path).c_str(), stdout);
     return 0;
   }
 

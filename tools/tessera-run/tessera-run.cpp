@@ -24,6 +24,7 @@
 #endif
 #include "tessera/runtime/Communicator.h"
 #include "tessera/runtime/NcclCommunicator.h"
+#include "tessera/runtime/MeshRunner.h"
 #include "tessera/runtime/Pipeline.h"
 #include "tessera/runtime/tpkg_generated.h"
 
@@ -134,46 +135,6 @@ HostTensor generated(const TensorInfo &info) {
     }
   }
   return t;
-}
-
-/// Part `index` of `parts` equal slices of `t` along `axis`.
-HostTensor sliceAlong(const HostTensor &t, int axis, int parts, int index) {
-  HostTensor out;
-  out.dtype = t.dtype;
-  out.shape = t.shape;
-  out.shape[size_t(axis)] /= parts;
-  size_t size = dtypeSize(t.dtype);
-  int64_t outer = 1, inner = 1;
-  for (int d = 0; d < axis; ++d)
-    outer *= t.shape[size_t(d)];
-  for (size_t d = size_t(axis) + 1; d < t.shape.size(); ++d)
-    inner *= t.shape[d];
-  int64_t chunk = out.shape[size_t(axis)] * inner * int64_t(size);
-  int64_t row = t.shape[size_t(axis)] * inner * int64_t(size);
-  for (int64_t o = 0; o < outer; ++o) {
-    const uint8_t *src = t.data.data() + o * row + index * chunk;
-    out.data.insert(out.data.end(), src, src + chunk);
-  }
-  return out;
-}
-
-/// The concatenation of `parts` along `axis`.
-HostTensor concatAlong(const std::vector<HostTensor> &parts, int axis) {
-  HostTensor out = parts[0];
-  out.shape[size_t(axis)] *= int64_t(parts.size());
-  out.data.clear();
-  size_t size = dtypeSize(out.dtype);
-  int64_t outer = 1, inner = 1;
-  for (int d = 0; d < axis; ++d)
-    outer *= out.shape[size_t(d)];
-  for (size_t d = size_t(axis) + 1; d < out.shape.size(); ++d)
-    inner *= out.shape[d];
-  int64_t chunk = parts[0].shape[size_t(axis)] * inner * int64_t(size);
-  for (int64_t o = 0; o < outer; ++o)
-    for (const HostTensor &p : parts)
-      out.data.insert(out.data.end(), p.data.begin() + o * chunk,
-                      p.data.begin() + (o + 1) * chunk);
-  return out;
 }
 
 double element(const HostTensor &t, int64_t i) {

@@ -1,0 +1,77 @@
+//===- MeshRunner.h - every rank of a package in one process -----*- C++ -*-===//
+//
+// Part of Tessera.
+//
+//===----------------------------------------------------------------------===//
+//
+// Runs all ranks of a partitioned package in this process, one thread each,
+// through the pipeline executor, and lets the caller see whole tensors: an
+// input split over data-parallel replicas and micro-batches is sliced for
+// each (micro-batch m of replica d is chunk d * microbatches + m), outputs are
+// joined from the last stage's tp index 0. One rank is the same with no
+// threads. What `tessera-run --ranks N`, the decode loop and the Python
+// package share.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef TESSERA_RUNTIME_MESHRUNNER_H
+#define TESSERA_RUNTIME_MESHRUNNER_H
+
+#include "tessera/runtime/Pipeline.h"
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace tessera::rt {
+
+/// Part `index` of `parts` equal slices of `t` along `axis`.
+HostTensor sliceAlong(const HostTensor &t, int axis, int parts, int index);
+/// The concatenation of `parts` (equal shapes) along `axis`.
+HostTensor concatAlong(const std::vector<HostTensor> &parts, int axis);
+
+/// The entry of `infos` named `name`, or null.
+const TensorInfo *findInfo(const std::vector<TensorInfo> &infos, const std::string &name);
+
+class MeshRunner {
+public:
+  /// A runner over `sessions` (rank k's session and communicator at index
+  /// k, every rank of `package`); they stay owned by the caller. With
+  /// `group`, a rank that fails aborts the group so the others stop waiting.
+  static Status create(const Package &package, std::vector<Session *> sessions,
+                       std::vector<Communicator *> comms, std::unique_ptr<MeshRunner> &out,
+                       LocalGroup *group = nullptr);
+
+  /// The whole tensors the caller gives and gets.
+  const std::vector<TensorInfo> &inputs() const { return inputs_; }
+  const std::vector<TensorInfo> &outputs() const { return outputs_; }
+
+  /// Keeps `value` for the input `name`: its dtype and shape must be the
+  /// whole tensor's.
+  Status setInput(const std::string &name, const HostTensor &value);
+  /// One run of every rank (every micro-batch); fails with the first rank's
+  /// error, the others released. With `trace`, every rank's events.
+  Status run(const Schedule *schedule = nullptr, std::vector<TraceEvent> *trace = nullptr);
+  /// The whole output `name` of the last run.
+  Status getOutput(const std::string &name, HostTensor &out) const;
+
+  int ranks() const { return int(sessions_.size()); }
+  Session &session(int rank) { return *sessions_[size_t(rank)]; }
+
+private:
+  MeshRunner(const Package &package) : package_(package) {}
+  const Package &package_;
+  std::vector<Session *> sessions_;
+  std::vector<Communicator *> comms_;
+  LocalGroup *group_ = nullptr;
+  std::unique_ptr<Schedule> gpipe_;
+  std::vector<TensorInfo> inputs_, outputs_;
+  std::map<std::string, HostTensor> in_;
+  std::map<std::pair<std::string, int>, HostTensor> chunks_; ///< (name, chunk)
+  int chunkCount_ = 1;
+};
+
+} // namespace tessera::rt
+
+#endif // TESSERA_RUNTIME_MESHRUNNER_H

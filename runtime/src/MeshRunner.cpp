@@ -1,0 +1,179 @@
+//===- MeshRunner.cpp - every rank of a package in one process ------------===//
+//
+// Part of Tessera.
+//
+//===----------------------------------------------------------------------===//
+
+#include "tessera/runtime/MeshRunner.h"
+
+#include <cstring>
+#include <mutex>
+#include <thread>
+
+namespace tessera::rt {
+
+HostTensor sliceAlong(const HostTensor &t, int axis, int parts, int index) {
+  HostTensor out;
+  out.dtype = t.dtype;
+  out.shape = t.shape;
+  out.shape[size_t(axis)] /= parts;
+  size_t size = dtypeSize(t.dtype);
+  int64_t outer = 1, inner = 1;
+  for (int d = 0; d < axis; ++d)
+    outer *= t.shape[size_t(d)];
+  for (size_t d = size_t(axis) + 1; d < t.shape.size(); ++d)
+    inner *= t.shape[d];
+  int64_t chunk = out.shape[size_t(axis)] * inner * int64_t(size);
+  int64_t row = t.shape[size_t(axis)] * inner * int64_t(size);
+  out.data.reserve(size_t(outer * chunk));
+  for (int64_t o = 0; o < outer; ++o) {
+    const uint8_t *src = t.data.data() + o * row + index * chunk;
+    out.data.insert(out.data.end(), src, src + chunk);
+  }
+  return out;
+}
+
+HostTensor concatAlong(const std::vector<HostTensor> &parts, int axis) {
+  HostTensor out = parts[0];
+  out.shape[size_t(axis)] *= int64_t(parts.size());
+  out.data.clear();
+  size_t size = dtypeSize(out.dtype);
+  int64_t outer = 1, inner = 1;
+  for (int d = 0; d < axis; ++d)
+    outer *= out.shape[size_t(d)];
+  for (size_t d = size_t(axis) + 1; d < out.shape.size(); ++d)
+    inner *= out.shape[d];
+  int64_t chunk = parts[0].shape[size_t(axis)] * inner * int64_t(size);
+  out.data.reserve(size_t(outer * chunk) * parts.size());
+  for (int64_t o = 0; o < outer; ++o)
+    for (const HostTensor &p : parts)
+      out.data.insert(out.data.end(), p.data.begin() + o * chunk,
+                      p.data.begin() + (o + 1) * chunk);
+  return out;
+}
+
+Status MeshRunner::create(const Package &package, std::vector<Session *> sessions,
+                          std::vector<Communicator *> comms, std::unique_ptr<MeshRunner> &out,
+                          LocalGroup *group) {
+  if (int(sessions.size()) != package.meshSize() || comms.size() != sessions.size())
+    return Status(StatusCode::InvalidArgument,
+                  "the package is planned for " + std::to_string(package.meshSize()) +
+                      " rank(s), " + std::to_string(sessions.size()) + " given");
+  std::unique_ptr<MeshRunner> runner(new MeshRunner(package));
+  runner->sessions_ = std::move(sessions);
+  runner->comms_ = std::move(comms);
+  runner->group_ = group;
+  runner->gpipe_ = makeSchedule("gpipe");
+  // Graph inputs enter at stage 0 (rank 0 runs it); outputs leave at the last
+  // stage of replica 0, tp index 0.
+  MeshPosition origin = meshPosition(package, 0);
+  runner->chunkCount_ = origin.replicas * origin.microbatches;
+  std::vector<TensorInfo> unused;
+  if (Status s = Session::describe(package, 0, runner->inputs_, unused); !s.ok())
+    return s;
+  if (Status s = Session::describe(package, origin.rankOfStage(origin.stages - 1), unused,
+                                   runner->outputs_);
+      !s.ok())
+    return s;
+  for (auto *list : {&runner->inputs_, &runner->outputs_})
+    for (TensorInfo &info : *list)
+      if (info.splitAxis >= 0 && size_t(info.splitAxis) < info.shape.size())
+        info.shape[size_t(info.splitAxis)] *= runner->chunkCount_;
+  out = std::move(runner);
+  return Status::okStatus();
+}
+
+const TensorInfo *findInfo(const std::vector<TensorInfo> &infos, const std::string &name) {
+  for (const TensorInfo &info : infos)
+    if (info.name == name)
+      return &info;
+  return nullptr;
+}
+
+Status MeshRunner::setInput(const std::string &name, const HostTensor &value) {
+  const TensorInfo *info = findInfo(inputs_, name);
+  if (!info) {
+    std::string names;
+    for (const TensorInfo &i : inputs_)
+      names += (names.empty() ? "" : ", ") + i.name;
+    return Status(StatusCode::NotFound, "no input named '" + name + "' (inputs: " + names + ")");
+  }
+  if (value.dtype != info->dtype || value.shape != info->shape)
+    return Status(StatusCode::InvalidArgument,
+                  "input '" + name + "' must be " + std::string(dtypeName(info->dtype)) + " " +
+                      formatShape(info->shape) + ", got " + std::string(dtypeName(value.dtype)) +
+                      " " + formatShape(value.shape));
+  in_[name] = value;
+  return Status::okStatus();
+}
+
+Status MeshRunner::run(const Schedule *schedule, std::vector<TraceEvent> *trace) {
+  for (const TensorInfo &info : inputs_)
+    if (!in_.count(info.name))
+      return Status(StatusCode::InvalidArgument,
+                    "no value for input '" + info.name + "' (" +
+                        std::string(dtypeName(info.dtype)) + " " + formatShape(info.shape) + ")");
+  const Schedule &plan = schedule ? *schedule : *gpipe_;
+  chunks_.clear();
+  std::mutex lock;
+  std::vector<Status> results(sessions_.size());
+  std::vector<std::vector<TraceEvent>> traces(sessions_.size());
+  auto runRank = [&](size_t k) {
+    MeshPosition p = meshPosition(package_, int(k));
+    results[k] = runPipelineRank(
+        *sessions_[k], comms_[k], p, plan,
+        [&, p](int mb, const std::string &name, HostTensor &t) {
+          const TensorInfo *info = findInfo(inputs_, name);
+          if (!info)
+            return Status(StatusCode::NotFound, "no input named '" + name + "'");
+          const HostTensor &whole = in_.at(name);
+          t = info->splitAxis >= 0 && chunkCount_ > 1
+                  ? sliceAlong(whole, info->splitAxis, chunkCount_,
+                               p.replica * p.microbatches + mb)
+                  : whole;
+          return Status::okStatus();
+        },
+        [&, p](int mb, const std::string &name, HostTensor &&t) {
+          if (p.tpIndex != 0)
+            return Status::okStatus();
+          std::lock_guard<std::mutex> guard(lock);
+          chunks_[{name, p.replica * p.microbatches + mb}] = std::move(t);
+          return Status::okStatus();
+        },
+        trace ? &traces[k] : nullptr, 0);
+    if (!results[k].ok() && group_)
+      group_->abort(int(k), results[k].message());
+  };
+  std::vector<std::thread> threads;
+  for (size_t k = 1; k < sessions_.size(); ++k)
+    threads.emplace_back(runRank, k);
+  runRank(0);
+  for (std::thread &t : threads)
+    t.join();
+  if (trace)
+    for (auto &t : traces)
+      trace->insert(trace->end(), t.begin(), t.end());
+  for (const Status &s : results)
+    if (!s.ok())
+      return s;
+  return Status::okStatus();
+}
+
+Status MeshRunner::getOutput(const std::string &name, HostTensor &out) const {
+  const TensorInfo *info = findInfo(outputs_, name);
+  if (!info)
+    return Status(StatusCode::NotFound, "no output named '" + name + "'");
+  std::vector<HostTensor> parts;
+  int count = info->splitAxis >= 0 ? chunkCount_ : 1;
+  for (int c = 0; c < count; ++c) {
+    auto it = chunks_.find({name, c});
+    if (it == chunks_.end())
+      return Status(StatusCode::NotFound, "output '" + name + "' chunk " + std::to_string(c) +
+                                              " was not produced (run first)");
+    parts.push_back(it->second);
+  }
+  out = count > 1 ? concatAlong(parts, info->splitAxis) : parts[0];
+  return Status::okStatus();
+}
+
+} // namespace tessera::rt
