@@ -3,7 +3,9 @@
 #
 # The README's test command. On a fresh machine it installs what is missing
 # (tools/setup-deps.sh), configures and builds the whole project, runs the lit
-# and GoogleTest suites (one lit run; it prints the pass/fail counts), reruns
+# and GoogleTest suites (one lit run; it prints the pass/fail counts), installs
+# the Python package in a fresh virtual environment and runs its pytest suite
+# (numpy, pytest and the build tools come from PyPI), reruns
 # the reader, zoo and partitioner tests under AddressSanitizer and the whole
 # suite under UndefinedBehaviorSanitizer, then proves the runtime configures
 # and builds alone, with MLIR and CUDA hidden.
@@ -34,6 +36,19 @@ lit_status=0
 lit_log="$build/lit.log"
 /usr/lib/llvm-22/bin/lit -sv "$build/test" 2>&1 | tee "$lit_log" || lit_status=$?
 lit_counts=$(grep -E '^ *(Total Discovered Tests|Passed|Failed|Skipped|Unsupported|Expectedly Failed|Unresolved|Timed Out) *:' "$lit_log" | tr -s ' ' | tr '\n' ';')
+
+step "the Python package: python3 -m pip install ./python in a fresh venv, then pytest"
+start=$(date +%s)
+venv="$build/python-venv"
+rm -rf "$venv"
+python3 -m venv "$venv"
+py_status=0
+py_log="$build/pytest.log"
+( "$venv/bin/python3" -m pip install -q --disable-pip-version-check ./python pytest &&
+  echo "python package build + install: $(( $(date +%s) - start )) s" &&
+  TESSERA_BIN="$root/$build/bin" "$venv/bin/python3" -m pytest -v -rs python/tests ) 2>&1 |
+  tee "$py_log" || py_status=$?
+py_counts=$(grep -E '^=+ .*(passed|failed).* in [0-9.]+s' "$py_log" | tail -1 || true)
 
 step "hostile inputs, the zoo and the partitioner under AddressSanitizer"
 asan="$build-asan"
@@ -102,12 +117,15 @@ echo "lit (FileCheck + GoogleTest cases):${lit_counts}"
 echo "lit under AddressSanitizer: $(count Passed "$asan_log") passed"
 echo "lit under UndefinedBehaviorSanitizer: $(count Passed "$ubsan_log") passed"
 echo "runtime-only build (ctest): ${ctest_counts}"
-if ((lit_status == 0 && asan_status == 0 && ubsan_status == 0 && rt_status == 0)); then
+echo "Python package (pytest): ${py_counts}"
+py_passed=$(grep -oE '[0-9]+ passed' <<< "$py_counts" | awk '{print $1}')
+py_skipped=$(grep -oE '[0-9]+ skipped' <<< "$py_counts" | awk '{print $1}')
+if ((lit_status == 0 && asan_status == 0 && ubsan_status == 0 && rt_status == 0 && py_status == 0)); then
   ctest_passed=$(grep -oE '[0-9]+ tests failed out of [0-9]+' "$ctest_log" | awk '{print $6}')
   echo "ALL TESTS PASSED"
-  echo "$((passed + ${ctest_passed:-0})) passed, $failed failed, $skipped skipped"
+  echo "$((passed + ${ctest_passed:-0} + ${py_passed:-0})) passed, $failed failed, $((skipped + ${py_skipped:-0})) skipped"
 else
-  echo "TESTS FAILED: lit exit $lit_status, asan lit exit $asan_status, ubsan lit exit $ubsan_status, runtime-only ctest exit $rt_status" >&2
+  echo "TESTS FAILED: lit exit $lit_status, asan lit exit $asan_status, ubsan lit exit $ubsan_status, runtime-only ctest exit $rt_status, pytest exit $py_status" >&2
   echo "$passed passed, $((failed > 0 ? failed : 1)) failed, $skipped skipped"
   exit 1
 fi

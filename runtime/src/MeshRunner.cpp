@@ -52,6 +52,29 @@ HostTensor concatAlong(const std::vector<HostTensor> &parts, int axis) {
   return out;
 }
 
+Status MeshRunner::describe(const Package &package, std::vector<TensorInfo> &inputs,
+                            std::vector<TensorInfo> &outputs) {
+  // Graph inputs enter at stage 0 (rank 0 runs it); outputs leave at the last
+  // stage of replica 0, tp index 0.
+  MeshPosition origin = meshPosition(package, 0);
+  int chunks = origin.replicas * origin.microbatches;
+  std::vector<TensorInfo> unused;
+  inputs.clear();
+  outputs.clear();
+  if (Status s = Session::describe(package, 0, inputs, unused); !s.ok())
+    return s;
+  unused.clear();
+  if (Status s = Session::describe(package, origin.rankOfStage(origin.stages - 1), unused,
+                                   outputs);
+      !s.ok())
+    return s;
+  for (auto *list : {&inputs, &outputs})
+    for (TensorInfo &info : *list)
+      if (info.splitAxis >= 0 && size_t(info.splitAxis) < info.shape.size())
+        info.shape[size_t(info.splitAxis)] *= chunks;
+  return Status::okStatus();
+}
+
 Status MeshRunner::create(const Package &package, std::vector<Session *> sessions,
                           std::vector<Communicator *> comms, std::unique_ptr<MeshRunner> &out,
                           LocalGroup *group) {
@@ -64,21 +87,10 @@ Status MeshRunner::create(const Package &package, std::vector<Session *> session
   runner->comms_ = std::move(comms);
   runner->group_ = group;
   runner->gpipe_ = makeSchedule("gpipe");
-  // Graph inputs enter at stage 0 (rank 0 runs it); outputs leave at the last
-  // stage of replica 0, tp index 0.
+  if (Status s = describe(package, runner->inputs_, runner->outputs_); !s.ok())
+    return s;
   MeshPosition origin = meshPosition(package, 0);
   runner->chunkCount_ = origin.replicas * origin.microbatches;
-  std::vector<TensorInfo> unused;
-  if (Status s = Session::describe(package, 0, runner->inputs_, unused); !s.ok())
-    return s;
-  if (Status s = Session::describe(package, origin.rankOfStage(origin.stages - 1), unused,
-                                   runner->outputs_);
-      !s.ok())
-    return s;
-  for (auto *list : {&runner->inputs_, &runner->outputs_})
-    for (TensorInfo &info : *list)
-      if (info.splitAxis >= 0 && size_t(info.splitAxis) < info.shape.size())
-        info.shape[size_t(info.splitAxis)] *= runner->chunkCount_;
   out = std::move(runner);
   return Status::okStatus();
 }

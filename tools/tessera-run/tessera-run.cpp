@@ -520,15 +520,9 @@ int main(int argc, char **argv) {
   // package, whichever ranks this process runs.
   MeshPosition origin = meshPosition(*package, 0);
   int chunks = origin.replicas * origin.microbatches; // of every split tensor
-  std::vector<TensorInfo> inputInfos, outputInfos, unused;
-  if (!check(Session::describe(*package, 0, inputInfos, unused)) ||
-      !check(Session::describe(*package, origin.rankOfStage(origin.stages - 1), unused,
-                               outputInfos)))
+  std::vector<TensorInfo> inputInfos, outputInfos;
+  if (!check(MeshRunner::describe(*package, inputInfos, outputInfos)))
     return finish(1);
-  for (std::vector<TensorInfo> *infos : {&inputInfos, &outputInfos})
-    for (TensorInfo &info : *infos)
-      if (info.splitAxis >= 0)
-        info.shape[size_t(info.splitAxis)] *= chunks;
   std::map<std::string, HostTensor> globalInputs;
   auto setInput = [&](const std::string &name, const HostTensor &t) -> Status {
     for (const TensorInfo &info : inputInfos) {

@@ -43,6 +43,11 @@ public:
                        std::vector<Communicator *> comms, std::unique_ptr<MeshRunner> &out,
                        LocalGroup *group = nullptr);
 
+  /// The whole tensors a runner of `package` takes and gives, from the
+  /// package alone.
+  static Status describe(const Package &package, std::vector<TensorInfo> &inputs,
+                         std::vector<TensorInfo> &outputs);
+
   /// The whole tensors the caller gives and gets.
   const std::vector<TensorInfo> &inputs() const { return inputs_; }
   const std::vector<TensorInfo> &outputs() const { return outputs_; }

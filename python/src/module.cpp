@@ -1,0 +1,293 @@
+//===- module.cpp - the tessera Python package's native module ------------===//
+//
+// Part of Tessera.
+//
+//===----------------------------------------------------------------------===//
+//
+// `tessera._tessera`: the compiler (tessera-compile in this process, its
+// messages captured) and the runtime (packages, every rank of a package as
+// threads, generation, training steps) for the Python layer in
+// tessera/__init__.py, which holds the public API. Runtime failures raise
+// ValueError (the caller's input) or RuntimeError; nothing here exits or
+// aborts the interpreter.
+//
+//===----------------------------------------------------------------------===//
+
+#include "compiler/Compile.h"
+#include "Summary.h"
+
+#include "tessera/runtime/Communicator.h"
+#include "tessera/runtime/Generate.h"
+#include "tessera/runtime/MeshRunner.h"
+#include "tessera/runtime/Package.h"
+#include "tessera/runtime/Session.h"
+
+#include <nanobind/nanobind.h>
+#include <nanobind/ndarray.h>
+#include <nanobind/stl/pair.h>
+#include <nanobind/stl/string.h>
+#include <nanobind/stl/tuple.h>
+#include <nanobind/stl/vector.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <stdexcept>
+#include <unistd.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+namespace nb = nanobind;
+using namespace tessera;
+using namespace tessera::rt;
+
+namespace {
+
+void check(const Status &s) {
+  if (s.ok())
+    return;
+  if (s.code() == StatusCode::InvalidArgument || s.code() == StatusCode::NotFound)
+    throw nb::value_error(s.message().c_str());
+  throw std::runtime_error(s.message());
+}
+
+/// Runs tessera-compile on `args` with its stdout and stderr captured.
+std::pair<int, std::string> compile(const std::vector<std::string> &args) {
+  std::fflush(stdout);
+  std::fflush(stderr);
+  std::FILE *log = std::tmpfile();
+  if (!log)
+    throw std::runtime_error("cannot create a temporary file for the compiler's messages");
+  int savedOut = dup(1), savedErr = dup(2);
+  dup2(fileno(log), 1);
+  dup2(fileno(log), 2);
+  int code;
+  {
+    nb::gil_scoped_release release;
+    code = compileArgs(args);
+  }
+  std::fflush(stdout);
+  std::fflush(stderr);
+  dup2(savedOut, 1);
+  dup2(savedErr, 2);
+  close(savedOut);
+  close(savedErr);
+  std::string text;
+  std::rewind(log);
+  char buffer[4096];
+  size_t n;
+  while ((n = std::fread(buffer, 1, sizeof(buffer), log)) > 0)
+    text.append(buffer, n);
+  std::fclose(log);
+  return {code, text};
+}
+
+using Spec = std::tuple<std::string, std::string, std::vector<int64_t>>;
+
+std::vector<Spec> specs(const std::vector<TensorInfo> &infos) {
+  std::vector<Spec> out;
+  for (const TensorInfo &info : infos)
+    out.emplace_back(info.name, std::string(dtypeName(info.dtype)), info.shape);
+  return out;
+}
+
+nb::dlpack::dtype dlpackOf(DType dtype) {
+  switch (dtype) {
+  case DType::F32: return nb::dtype<float>();
+  case DType::F64: return nb::dtype<double>();
+  case DType::I8: return nb::dtype<int8_t>();
+  case DType::I32: return nb::dtype<int32_t>();
+  case DType::I64: return nb::dtype<int64_t>();
+  case DType::Bool: return nb::dtype<bool>();
+  case DType::F16: return {uint8_t(nb::dlpack::dtype_code::Float), 16, 1};
+  case DType::BF16: return {uint8_t(nb::dlpack::dtype_code::Bfloat), 16, 1};
+  }
+  return nb::dtype<float>();
+}
+
+/// A NumPy array owning `t`'s memory (no copy).
+nb::object toArray(HostTensor &&t) {
+  auto *owned = new HostTensor(std::move(t));
+  nb::capsule owner(owned, [](void *p) noexcept { delete static_cast<HostTensor *>(p); });
+  std::vector<size_t> shape(owned->shape.begin(), owned->shape.end());
+  return nb::cast(nb::ndarray<nb::numpy>(owned->data.data(), shape.size(), shape.data(), owner,
+                                         nullptr, dlpackOf(owned->dtype)));
+}
+
+/// `array` (C-contiguous, from the Python layer) as a tensor of `info`'s
+/// dtype; the Python layer has converted the element type already.
+HostTensor fromArray(const nb::ndarray<nb::ro, nb::c_contig, nb::device::cpu> &array,
+                     const TensorInfo &info) {
+  if (array.dtype() != dlpackOf(info.dtype))
+    throw nb::value_error(("input '" + info.name + "' must have element type " +
+                           std::string(dtypeName(info.dtype)))
+                              .c_str());
+  HostTensor t;
+  t.dtype = info.dtype;
+  for (size_t d = 0; d < array.ndim(); ++d)
+    t.shape.push_back(int64_t(array.shape(d)));
+  t.data.resize(array.nbytes());
+  if (array.nbytes())
+    std::memcpy(t.data.data(), array.data(), array.nbytes());
+  return t;
+}
+
+struct PyPackage {
+  std::shared_ptr<Package> package;
+  std::string path;
+
+  explicit PyPackage(const std::string &p) : path(p) {
+    nb::gil_scoped_release release;
+    check(Package::open(p, package));
+  }
+  int ranks() const { return package->meshSize(); }
+  std::pair<std::vector<Spec>, std::vector<Spec>> describe() const {
+    std::vector<TensorInfo> in, out;
+    check(MeshRunner::describe(*package, in, out));
+    return {specs(in), specs(out)};
+  }
+  std::string inspectJson(const std::string &shownPath) const {
+    return tessera::inspectJson(*package, shownPath);
+  }
+  bool generation() const { return isGenerationPackage(*package); }
+};
+
+/// Every rank of a package as threads, one process.
+struct PySession {
+  std::shared_ptr<Package> package;
+  std::unique_ptr<LocalGroup> group;
+  std::vector<std::unique_ptr<Session>> sessions;
+  std::vector<std::unique_ptr<Session>> prefillSessions;
+  std::vector<PrefillSession> prefills;
+  std::unique_ptr<MeshRunner> mesh;
+  std::unique_ptr<DecodeRunner> decoder;
+
+  PySession(const PyPackage &p, const std::string &backend, int threads) : package(p.package) {
+#ifdef _OPENMP
+    if (threads > 0)
+      omp_set_num_threads(threads);
+#else
+    (void)threads;
+#endif
+    nb::gil_scoped_release release;
+    int ranks = package->meshSize();
+    if (ranks > 1)
+      group = std::make_unique<LocalGroup>(ranks, std::chrono::milliseconds(600000));
+    SessionOptions options;
+    options.backend = backend;
+    std::vector<Session *> all;
+    std::vector<Communicator *> comms;
+    for (int r = 0; r < ranks; ++r) {
+      sessions.emplace_back();
+      check(Session::create(package, r, sessions.back(), options));
+      Communicator *comm = group ? &group->communicator(r) : nullptr;
+      if (comm)
+        check(sessions.back()->bindCommunicator(*comm));
+      all.push_back(sessions.back().get());
+      comms.push_back(comm);
+    }
+    check(MeshRunner::create(*package, all, comms, mesh, group.get()));
+    if (isGenerationPackage(*package)) {
+      if (ranks == 1)
+        for (int64_t length : prefillLengths(*package, 0)) {
+          SessionOptions o = options;
+          o.role = "prefill:" + std::to_string(length);
+          prefillSessions.emplace_back();
+          check(Session::create(package, 0, prefillSessions.back(), o));
+          prefills.push_back({length, prefillSessions.back().get()});
+        }
+      decoder = makeDecodeRunner(*package, all, comms);
+      if (!decoder)
+        throw std::runtime_error("generation runs tensor- and pipeline-parallel packages with "
+                                 "one micro-batch");
+    }
+  }
+
+  std::vector<Spec> inputs() const { return specs(mesh->inputs()); }
+  std::vector<Spec> outputs() const { return specs(mesh->outputs()); }
+
+  void setInput(const std::string &name,
+                const nb::ndarray<nb::ro, nb::c_contig, nb::device::cpu> &array) {
+    const TensorInfo *info = findInfo(mesh->inputs(), name);
+    if (!info) {
+      check(mesh->setInput(name, HostTensor())); // the message lists the inputs
+      return;
+    }
+    check(mesh->setInput(name, fromArray(array, *info)));
+  }
+  void run() {
+    nb::gil_scoped_release release;
+    check(mesh->run());
+  }
+  nb::object getOutput(const std::string &name) {
+    HostTensor t;
+    check(mesh->getOutput(name, t));
+    return toArray(std::move(t));
+  }
+
+  void enableProfiling(bool on) {
+    for (auto &s : sessions)
+      s->enableProfiling(on);
+  }
+  std::vector<std::tuple<std::string, std::string, double, int64_t>> profile() const {
+    std::vector<std::tuple<std::string, std::string, double, int64_t>> rows;
+    for (const KernelProfile &p : sessions[0]->profile())
+      rows.emplace_back(p.op, p.location, p.seconds, p.calls);
+    return rows;
+  }
+
+  std::vector<std::string> stateNames() const { return sessions[0]->stateNames(); }
+
+  std::vector<std::vector<int64_t>> generate(const std::vector<std::vector<int64_t>> &prompts,
+                                             int64_t maxNewTokens, double temperature,
+                                             int64_t topK, double topP, uint64_t seed,
+                                             const std::vector<int64_t> &stopIds) {
+    if (!decoder)
+      throw nb::value_error("generate() needs a package compiled for generation "
+                            "(tessera.compile(..., generate=True, max_seq=N))");
+    GenerateOptions options;
+    options.maxNewTokens = maxNewTokens;
+    options.stopIds = stopIds;
+    options.sampling.temperature = temperature;
+    options.sampling.topK = topK;
+    options.sampling.topP = topP;
+    options.sampling.seed = seed;
+    GenerateResult result;
+    {
+      nb::gil_scoped_release release;
+      check(rt::generate(*decoder, *package, prompts, options, result, prefills));
+    }
+    return result.tokens;
+  }
+};
+
+} // namespace
+
+NB_MODULE(_tessera, m) {
+  m.doc() = "Tessera's compiler and runtime (native part of the tessera package)";
+  m.def("compile", &compile, nb::arg("args"),
+        "Runs tessera-compile with `args`; returns (exit code, its messages).");
+  nb::class_<PyPackage>(m, "Package")
+      .def(nb::init<const std::string &>(), nb::arg("path"))
+      .def_prop_ro("ranks", &PyPackage::ranks)
+      .def_prop_ro("generation", &PyPackage::generation)
+      .def("describe", &PyPackage::describe)
+      .def("inspect_json", &PyPackage::inspectJson, nb::arg("path"));
+  nb::class_<PySession>(m, "Session")
+      .def(nb::init<const PyPackage &, const std::string &, int>(), nb::arg("package"),
+           nb::arg("backend"), nb::arg("threads"))
+      .def("inputs", &PySession::inputs)
+      .def("outputs", &PySession::outputs)
+      .def("set_input", &PySession::setInput, nb::arg("name"), nb::arg("array").noconvert())
+      .def("run", &PySession::run)
+      .def("get_output", &PySession::getOutput, nb::arg("name"))
+      .def("enable_profiling", &PySession::enableProfiling, nb::arg("on"))
+      .def("profile", &PySession::profile)
+      .def("state_names", &PySession::stateNames)
+      .def("generate", &PySession::generate, nb::arg("prompts"), nb::arg("max_new_tokens"),
+           nb::arg("temperature"), nb::arg("top_k"), nb::arg("top_p"), nb::arg("seed"),
+           nb::arg("stop_ids"));
+}

@@ -1,0 +1,480 @@
+"""Tessera from Python: compile ONNX models, inspect and run the packages.
+
+The package links Tessera's compiler (MLIR 22's ``libMLIR.so``) and its
+runtime into one native module; everything the command-line tools do is
+reachable from here without files in between::
+
+    import numpy as np
+    import tessera
+
+    pkg = tessera.compile("model.onnx", input_shapes={"input_ids": (2, 16)},
+                          mesh={"tp": 2})
+    with tessera.Session(pkg, ranks=2) as session:
+        logits = session.run({"input_ids": ids})["logits"]
+
+Errors of the compiler raise :class:`CompileError` with the compiler's
+message; bad arguments raise ``ValueError``/``TypeError``; failures of a run
+raise :class:`RuntimeError`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import weakref
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from . import _tessera
+
+__all__ = [
+    "CompileError",
+    "Package",
+    "Session",
+    "TensorSpec",
+    "compile",
+    "from_torch",
+]
+
+__version__ = "0.1.0"
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+_NUMPY_DTYPES = {
+    "f32": np.dtype(np.float32),
+    "f64": np.dtype(np.float64),
+    "f16": np.dtype(np.float16),
+    "i8": np.dtype(np.int8),
+    "i32": np.dtype(np.int32),
+    "i64": np.dtype(np.int64),
+    "bool": np.dtype(np.bool_),
+}
+
+_MESH_AXES = ("dp", "tp", "pp")
+
+
+class CompileError(Exception):
+    """The compiler refused the model or the options; the message is the compiler's."""
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    """A graph input or output as the caller sees it: the whole tensor (data
+    parallelism and micro-batches split it inside the package)."""
+
+    name: str
+    dtype: str  #: Tessera's element type name: f32, f16, bf16, f64, i8, i32, i64, bool
+    shape: Tuple[int, ...]
+
+    @property
+    def numpy_dtype(self) -> np.dtype:
+        """The NumPy element type of this tensor (bf16 has none: ``ValueError``)."""
+        if self.dtype not in _NUMPY_DTYPES:
+            raise ValueError(f"tensor '{self.name}' is {self.dtype}, which NumPy does not hold")
+        return _NUMPY_DTYPES[self.dtype]
+
+
+def _specs(rows: Sequence[Tuple[str, str, Sequence[int]]]) -> List[TensorSpec]:
+    return [TensorSpec(name, dtype, tuple(int(d) for d in shape)) for name, dtype, shape in rows]
+
+
+class Package:
+    """A compiled package (``.tpkg``): the plan, the kernels of every rank and
+    the weights (or references to them)."""
+
+    def __init__(self, path: PathLike, *, _temporary: Optional[str] = None) -> None:
+        """Opens the package at ``path`` (``Package.load`` is the same)."""
+        self._path = os.fspath(path)
+        try:
+            self._native = _tessera.Package(self._path)
+        except ValueError as e:  # a missing file
+            raise FileNotFoundError(str(e)) from None
+        #: What the compiler printed (warnings, the summary line), when this
+        #: package came from :func:`compile`.
+        self.compile_log: str = ""
+        if _temporary:
+            weakref.finalize(self, shutil.rmtree, _temporary, True)
+
+    @classmethod
+    def load(cls, path: PathLike) -> "Package":
+        """Opens the package at ``path``."""
+        return cls(path)
+
+    @property
+    def path(self) -> str:
+        """Where the package file is."""
+        return self._path
+
+    def save(self, path: PathLike) -> None:
+        """Copies the package to ``path``; this object then refers to the copy."""
+        target = os.fspath(path)
+        if os.path.abspath(target) != os.path.abspath(self._path):
+            shutil.copyfile(self._path, target)
+        self._path = target
+        self._native = _tessera.Package(target)
+
+    def inspect(self) -> Dict[str, Any]:
+        """What ``tessera-inspect --json`` prints for this package (schema
+        ``tessera-inspect/1``): mesh, stages, micro-batches, the prediction and
+        per rank its parameters, arena, FLOPs, traffic and kernels."""
+        return json.loads(self._native.inspect_json(self._path))
+
+    @property
+    def inputs(self) -> List[TensorSpec]:
+        """The graph inputs (name, dtype, whole shape)."""
+        return _specs(self._native.describe()[0])
+
+    @property
+    def outputs(self) -> List[TensorSpec]:
+        """The graph outputs (name, dtype, whole shape)."""
+        return _specs(self._native.describe()[1])
+
+    @property
+    def ranks(self) -> int:
+        """How many ranks (devices) the package is planned for."""
+        return int(self._native.ranks)
+
+    @property
+    def generates(self) -> bool:
+        """Whether the package was compiled for text generation (``generate=True``)."""
+        return bool(self._native.generation)
+
+    def __repr__(self) -> str:
+        return f"tessera.Package({self._path!r}, ranks={self.ranks})"
+
+
+def _mesh_string(mesh: Union[str, Mapping[str, int]]) -> str:
+    if isinstance(mesh, str):
+        return mesh
+    if not isinstance(mesh, Mapping):
+        raise TypeError(f"mesh must be a dict like {{'dp': 2, 'tp': 2}} or a string, not {type(mesh).__name__}")
+    parts = []
+    for axis, size in mesh.items():
+        if axis not in _MESH_AXES:
+            raise ValueError(f"unknown mesh axis '{axis}' (axes: dp, tp, pp)")
+        if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
+            raise ValueError(f"mesh axis '{axis}' must be a positive integer, not {size!r}")
+        parts.append(f"{axis}={int(size)}")
+    if not parts:
+        raise ValueError("mesh is empty")
+    return ",".join(parts)
+
+
+def _flag(name: str, value: Any) -> List[str]:
+    flag = "--" + name.replace("_", "-")
+    if value is None or value is False:
+        return []
+    if value is True:
+        return [flag]
+    if isinstance(value, (list, tuple)):
+        return [f"{flag}={','.join(str(v) for v in value)}"]
+    return [f"{flag}={value}"]
+
+
+def compile(  # noqa: A001 - the name the API fixes
+    model: Union[PathLike, Any],
+    *,
+    input_shapes: Optional[Mapping[str, Sequence[int]]] = None,
+    batch: Optional[int] = None,
+    seq: Optional[int] = None,
+    mesh: Optional[Union[str, Mapping[str, int]]] = None,
+    devices: Optional[int] = None,
+    cluster: str = "cpu",
+    target: str = "cpu",
+    dtype: str = "fp32",
+    plan_only: bool = False,
+    output: Optional[PathLike] = None,
+    **options: Any,
+) -> Package:
+    """Compiles an ONNX model into a package, as ``tessera-compile`` does.
+
+    Args:
+        model: the ``.onnx`` file, or an ``onnx.ModelProto``.
+        input_shapes: fixed shapes of graph inputs, ``{"input_ids": (4, 128)}``.
+        batch, seq: values of symbolic first and second dimensions.
+        mesh: a fixed device mesh, ``{"dp": 2, "tp": 2}`` or ``"dp=2,tp=2"``
+            (axes dp, tp, pp; ``pp=2:4`` in the string form gives layers per stage).
+        devices: plan for this many devices, the compiler choosing the mesh.
+        cluster: the machines the plan is made for (preset or JSON file).
+        target: ``"cpu"`` or ``"cuda"``.
+        dtype: ``"fp32"``, ``"bf16"`` or ``"fp16"`` (``target="cuda"``).
+        plan_only: plan a model whose weight files are absent.
+        output: where to write the package (default: a temporary file that
+            lives as long as the returned object; ``Package.save`` keeps it).
+        **options: any other ``tessera-compile`` option, underscores for
+            dashes: ``microbatches=4``, ``generate=True, max_seq=64``,
+            ``train=True, lr=1e-3``, ``weights="external"``.
+
+    Raises:
+        CompileError: the compiler's message (an unknown op, a bad mesh...).
+    """
+    temporary = None
+    if not isinstance(model, (str, os.PathLike)):
+        if type(model).__name__ != "ModelProto":
+            raise TypeError(f"model must be a path or an onnx.ModelProto, not {type(model).__name__}")
+        import onnx  # a ModelProto implies onnx is installed
+
+        temporary = tempfile.mkdtemp(prefix="tessera-")
+        path = os.path.join(temporary, "model.onnx")
+        onnx.save_model(model, path, save_as_external_data=model.ByteSize() > (1 << 30))
+        model = path
+    model = os.fspath(model)
+    if not os.path.exists(model):
+        raise FileNotFoundError(f"no ONNX model at {model}")
+    args = [model]
+    for name, shape in (input_shapes or {}).items():
+        dims = [int(d) for d in shape]
+        if any(d < 1 for d in dims):
+            raise ValueError(f"input_shapes['{name}'] must hold positive sizes, not {tuple(shape)}")
+        args.append(f"--input-shape={name}=" + "x".join(str(d) for d in dims))
+    args += _flag("batch", batch) + _flag("seq", seq) + _flag("devices", devices)
+    if mesh is not None:
+        args.append("--mesh=" + _mesh_string(mesh))
+    if cluster != "cpu":
+        args += _flag("cluster", cluster)
+    if target != "cpu":
+        args += _flag("target", target)
+    if dtype != "fp32":
+        args += _flag("dtype", dtype)
+    args += _flag("plan_only", plan_only)
+    for name, value in options.items():
+        if name in ("o", "emit", "help", "version"):
+            raise ValueError(f"option '{name}' is not available from Python (use output=...)")
+        args += _flag(name, value)
+    if output is None:
+        temporary = temporary or tempfile.mkdtemp(prefix="tessera-")
+        out = os.path.join(temporary, "model.tpkg")
+    else:
+        out = os.fspath(output)
+    args += ["-o", out]
+    code, log = _tessera.compile(args)
+    if code != 0:
+        if temporary:
+            shutil.rmtree(temporary, True)
+        # The compiler's message without its warnings (which stay in the log).
+        lines = [line for line in log.splitlines() if line.strip() and not line.startswith("warning:")]
+        raise CompileError("\n".join(lines) or f"tessera-compile exited with {code}")
+    package = Package(out, _temporary=temporary if output is None else None)
+    package.compile_log = log
+    if output is not None and temporary:
+        shutil.rmtree(temporary, True)
+    return package
+
+
+class Session:
+    """Runs a package: every rank of it in this process, ranks as threads.
+
+    ``Session(pkg).run({"input_ids": ids})`` returns the outputs as NumPy
+    arrays (the memory the runtime produced, no copy). Generation packages
+    also :meth:`generate`, training packages :meth:`train`.
+    """
+
+    def __init__(
+        self,
+        package_or_path: Union[Package, PathLike],
+        *,
+        ranks: Optional[int] = None,
+        backend: str = "cpu",
+        threads: Optional[int] = None,
+    ) -> None:
+        """Loads the package's every rank.
+
+        Args:
+            package_or_path: a :class:`Package` or the path of a ``.tpkg``.
+            ranks: how many ranks to run (as threads); must be the package's
+                (``None``: the package's).
+            backend: ``"cpu"``, ``"cuda"`` or ``"cuda-host"`` (the CUDA
+                kernels emulated on the host).
+            threads: OpenMP threads of the CPU kernels (``None``: all cores).
+        """
+        self.package = package_or_path if isinstance(package_or_path, Package) else Package(package_or_path)
+        if ranks is not None and int(ranks) != self.package.ranks:
+            raise ValueError(f"the package is planned for {self.package.ranks} rank(s), ranks={ranks}")
+        if backend not in ("cpu", "cuda", "cuda-host"):
+            raise ValueError(f"unknown backend '{backend}' (cpu, cuda, cuda-host)")
+        if threads is not None and int(threads) < 1:
+            raise ValueError(f"threads must be positive, not {threads}")
+        self._native = _tessera.Session(self.package._native, backend, int(threads or 0))
+        self._profiling = False
+
+    def __enter__(self) -> "Session":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Releases the ranks' memory now (also when the object goes away)."""
+        self._native = None
+
+    def _session(self) -> Any:
+        if self._native is None:
+            raise RuntimeError("the session is closed")
+        return self._native
+
+    @property
+    def inputs(self) -> List[TensorSpec]:
+        """The inputs :meth:`run` takes (name, dtype, whole shape)."""
+        return _specs(self._session().inputs())
+
+    @property
+    def outputs(self) -> List[TensorSpec]:
+        """The outputs :meth:`run` returns."""
+        return _specs(self._session().outputs())
+
+    def _set_inputs(self, inputs: Mapping[str, Any]) -> None:
+        native = self._session()
+        if not isinstance(inputs, Mapping):
+            raise TypeError(f"inputs must be a dict of NumPy arrays, not {type(inputs).__name__}")
+        specs = {s.name: s for s in self.inputs}
+        for name, value in inputs.items():
+            spec = specs.get(name)
+            if spec is None:
+                raise ValueError(f"no input named '{name}' (inputs: {', '.join(specs)})")
+            array = np.asarray(value)
+            if array.dtype != spec.numpy_dtype:
+                raise ValueError(
+                    f"input '{name}' must be {spec.numpy_dtype} ({spec.dtype}), got {array.dtype}")
+            if tuple(array.shape) != spec.shape:
+                raise ValueError(
+                    f"input '{name}' must have shape {spec.shape}, got {tuple(array.shape)}")
+            native.set_input(name, np.ascontiguousarray(array))
+        missing = [n for n in specs if n not in inputs]
+        if missing:
+            raise ValueError(
+                "missing input(s): " + ", ".join(
+                    f"'{n}' ({specs[n].dtype} {'x'.join(map(str, specs[n].shape))})" for n in missing))
+
+    def run(self, inputs: Mapping[str, Any]) -> Dict[str, np.ndarray]:
+        """Runs the package once on ``inputs`` (every graph input, by name,
+        with its dtype and whole shape) and returns every output by name."""
+        self._set_inputs(inputs)
+        native = self._session()
+        native.run()
+        return {spec.name: native.get_output(spec.name) for spec in self.outputs}
+
+    def profile(self, inputs: Optional[Mapping[str, Any]] = None, *, runs: int = 1) -> List[Dict[str, Any]]:
+        """Per-kernel times of rank 0: with ``inputs``, ``runs`` runs are
+        timed now; without, the runs since profiling was first asked for.
+        Rows (op, location, seconds, calls), the slowest first."""
+        native = self._session()
+        if not self._profiling:
+            native.enable_profiling(True)
+            self._profiling = True
+        if inputs is not None:
+            for _ in range(max(1, int(runs))):
+                self.run(inputs)
+        rows = [dict(op=op, location=loc, seconds=sec, calls=calls) for op, loc, sec, calls in native.profile()]
+        return sorted(rows, key=lambda r: -r["seconds"])
+
+    def generate(
+        self,
+        prompt_ids: Union[Sequence[int], Sequence[Sequence[int]]],
+        max_new_tokens: int = 20,
+        *,
+        temperature: float = 0.0,
+        top_k: int = 0,
+        top_p: float = 1.0,
+        seed: int = 0,
+        stop_ids: Iterable[int] = (),
+    ) -> Union[List[int], List[List[int]]]:
+        """Continues prompts with a package compiled with ``generate=True``.
+
+        ``prompt_ids`` is one prompt (a list of token ids) or a list of them
+        (a ragged batch, at most the compiled batch). Greedy by default;
+        ``temperature``/``top_k``/``top_p`` sample as Hugging Face does,
+        seeded by ``seed``. Returns the new tokens only: a list for one
+        prompt, a list of lists for several.
+        """
+        if len(prompt_ids) == 0:
+            raise ValueError("no prompt given")
+        single = isinstance(prompt_ids[0], (int, np.integer))
+        prompts = [list(prompt_ids)] if single else [list(p) for p in prompt_ids]
+        for p in prompts:
+            if not p or not all(isinstance(t, (int, np.integer)) for t in p):
+                raise ValueError("prompts must be non-empty lists of integer token ids")
+        if max_new_tokens < 1:
+            raise ValueError(f"max_new_tokens must be positive, not {max_new_tokens}")
+        out = self._session().generate(
+            [[int(t) for t in p] for p in prompts], int(max_new_tokens), float(temperature), int(top_k),
+            float(top_p), int(seed), [int(s) for s in stop_ids])
+        return out[0] if single else out
+
+    def train(
+        self,
+        steps: int,
+        inputs: Union[Mapping[str, Any], Iterable[Mapping[str, Any]], Callable[[int], Mapping[str, Any]]],
+    ) -> List[float]:
+        """Runs ``steps`` training steps of a package compiled with
+        ``train=True`` and returns the loss of each.
+
+        ``inputs`` is the same batch every step (a dict), an iterable of
+        batches, or a function of the step number returning one.
+        """
+        native = self._session()
+        if not native.state_names():
+            raise ValueError("train() needs a package compiled for training (tessera.compile(..., train=True))")
+        if steps < 1:
+            raise ValueError(f"steps must be positive, not {steps}")
+        if isinstance(inputs, Mapping):
+            batches: Callable[[int], Mapping[str, Any]] = lambda step: inputs  # noqa: E731
+        elif callable(inputs):
+            batches = inputs
+        else:
+            iterator = iter(inputs)
+            batches = lambda step: next(iterator)  # noqa: E731
+        losses = []
+        for step in range(int(steps)):
+            result = self.run(batches(step))
+            if "loss" not in result:
+                raise RuntimeError("the training package has no 'loss' output")
+            losses.append(float(np.asarray(result["loss"]).reshape(-1)[0]))
+        return losses
+
+    def __repr__(self) -> str:
+        return f"tessera.Session({self.package.path!r}, ranks={self.package.ranks})"
+
+
+def from_torch(module: Any, example_inputs: Union[Any, Sequence[Any]], *, input_names: Optional[Sequence[str]] = None,
+               output_names: Optional[Sequence[str]] = None, opset: int = 17, **compile_options: Any) -> Package:
+    """Exports a ``torch.nn.Module`` with ``torch.onnx.export`` (TorchScript
+    exporter, ``opset``) at the shapes of ``example_inputs`` and compiles it
+    with ``compile_options`` (those of :func:`compile`).
+
+    Raises:
+        ImportError: PyTorch is not installed (Tessera itself never needs it).
+    """
+    try:
+        import torch
+    except ImportError as e:
+        raise ImportError("tessera.from_torch needs PyTorch (pip install torch onnx); "
+                          "tessera.compile takes ONNX files without it") from e
+    if isinstance(example_inputs, torch.Tensor):
+        example_inputs = (example_inputs,)
+    example_inputs = tuple(example_inputs)
+    temporary = tempfile.mkdtemp(prefix="tessera-torch-")
+    try:
+        path = os.path.join(temporary, "model.onnx")
+        names = list(input_names) if input_names else [f"input_{i}" for i in range(len(example_inputs))]
+        kwargs: Dict[str, Any] = dict(input_names=names, opset_version=opset)
+        if output_names:
+            kwargs["output_names"] = list(output_names)
+        module.eval()
+        with torch.no_grad():
+            try:
+                torch.onnx.export(module, example_inputs, path, dynamo=False, **kwargs)
+            except TypeError:  # a PyTorch without the dynamo argument
+                torch.onnx.export(module, example_inputs, path, **kwargs)
+        package = compile(path, **compile_options)
+    except BaseException:
+        shutil.rmtree(temporary, True)
+        raise
+    if compile_options.get("weights") == "external":  # the package reads the export's files
+        weakref.finalize(package, shutil.rmtree, temporary, True)
+    else:
+        shutil.rmtree(temporary, True)
+    return package
