@@ -181,17 +181,6 @@ Value withoutCausal(Value b, bool &causal) {
   return b;
 }
 
-/// The leaves of a tree of tsr.add (bounded depth).
-void addTerms(Value v, SmallVectorImpl<Value> &terms, int depth = 4) {
-  auto add = v.getDefiningOp<tsr::AddOp>();
-  if (!add || depth == 0) {
-    terms.push_back(v);
-    return;
-  }
-  addTerms(add.getLhs(), terms, depth - 1);
-  addTerms(add.getRhs(), terms, depth - 1);
-}
-
 struct FuseAttention : OpRewritePattern<tsr::MatmulOp> {
   using OpRewritePattern::OpRewritePattern;
 

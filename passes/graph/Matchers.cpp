@@ -53,15 +53,25 @@ bool tessera::graph::isSplat(Value v, double expected, double tolerance) {
          tolerance * std::max(1.0, std::fabs(expected));
 }
 
-void tessera::graph::mulFactors(Value v, SmallVectorImpl<Value> &factors,
-                                int depth) {
-  auto mul = v.getDefiningOp<tsr::MulOp>();
-  if (!mul || depth == 0) {
-    factors.push_back(v);
+/// The leaves of a tree of `BinaryOp` rooted at `v`, down to `depth` levels.
+template <typename BinaryOp>
+static void leaves(Value v, SmallVectorImpl<Value> &out, int depth) {
+  auto op = v.getDefiningOp<BinaryOp>();
+  if (!op || depth == 0) {
+    out.push_back(v);
     return;
   }
-  mulFactors(mul.getLhs(), factors, depth - 1);
-  mulFactors(mul.getRhs(), factors, depth - 1);
+  leaves<BinaryOp>(op.getLhs(), out, depth - 1);
+  leaves<BinaryOp>(op.getRhs(), out, depth - 1);
+}
+
+void tessera::graph::mulFactors(Value v, SmallVectorImpl<Value> &factors,
+                                int depth) {
+  leaves<tsr::MulOp>(v, factors, depth);
+}
+
+void tessera::graph::addTerms(Value v, SmallVectorImpl<Value> &terms, int depth) {
+  leaves<tsr::AddOp>(v, terms, depth);
 }
 
 double tessera::graph::splitConstantFactors(ArrayRef<Value> factors,

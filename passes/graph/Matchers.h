@@ -25,6 +25,10 @@ bool isSplat(mlir::Value v, double expected, double tolerance = 1e-4);
 void mulFactors(mlir::Value v, llvm::SmallVectorImpl<mlir::Value> &factors,
                 int depth = 3);
 
+/// The terms of a sum: `v` itself, or the leaves of nested tsr.add.
+void addTerms(mlir::Value v, llvm::SmallVectorImpl<mlir::Value> &terms,
+              int depth = 4);
+
 /// Splits factors into constant splats (multiplied together) and the rest.
 double splitConstantFactors(llvm::ArrayRef<mlir::Value> factors,
                             llvm::SmallVectorImpl<mlir::Value> &rest);

@@ -12,17 +12,24 @@
 
 namespace tessera::rt {
 
+/// Elements before and after `axis` of `shape`.
+static void aroundAxis(const std::vector<int64_t> &shape, int axis, int64_t &outer,
+                       int64_t &inner) {
+  outer = inner = 1;
+  for (int d = 0; d < axis; ++d)
+    outer *= shape[size_t(d)];
+  for (size_t d = size_t(axis) + 1; d < shape.size(); ++d)
+    inner *= shape[d];
+}
+
 HostTensor sliceAlong(const HostTensor &t, int axis, int parts, int index) {
   HostTensor out;
   out.dtype = t.dtype;
   out.shape = t.shape;
   out.shape[size_t(axis)] /= parts;
   size_t size = dtypeSize(t.dtype);
-  int64_t outer = 1, inner = 1;
-  for (int d = 0; d < axis; ++d)
-    outer *= t.shape[size_t(d)];
-  for (size_t d = size_t(axis) + 1; d < t.shape.size(); ++d)
-    inner *= t.shape[d];
+  int64_t outer, inner;
+  aroundAxis(t.shape, axis, outer, inner);
   int64_t chunk = out.shape[size_t(axis)] * inner * int64_t(size);
   int64_t row = t.shape[size_t(axis)] * inner * int64_t(size);
   out.data.reserve(size_t(outer * chunk));
@@ -38,11 +45,8 @@ HostTensor concatAlong(const std::vector<HostTensor> &parts, int axis) {
   out.shape[size_t(axis)] *= int64_t(parts.size());
   out.data.clear();
   size_t size = dtypeSize(out.dtype);
-  int64_t outer = 1, inner = 1;
-  for (int d = 0; d < axis; ++d)
-    outer *= out.shape[size_t(d)];
-  for (size_t d = size_t(axis) + 1; d < out.shape.size(); ++d)
-    inner *= out.shape[d];
+  int64_t outer, inner;
+  aroundAxis(out.shape, axis, outer, inner);
   int64_t chunk = parts[0].shape[size_t(axis)] * inner * int64_t(size);
   out.data.reserve(size_t(outer * chunk) * parts.size());
   for (int64_t o = 0; o < outer; ++o)
