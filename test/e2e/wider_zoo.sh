@@ -2,8 +2,9 @@
 # One model of the wider zoo (tools/models/make_zoo.py --wider): compiles it
 # for one device, tp=2 and pp=2, runs each (ranks as threads) on the stored
 # inputs and checks the outputs against ONNX Runtime's (rtol = atol = 1e-4);
-# then reports what the graph pipeline fused: attention ops, norm ops, and
-# the softmaxes left unfused (0 when every attention fused). One line each.
+# then reports what the graph pipeline fused: attention ops, norm ops, the
+# softmaxes left unfused (0 when every attention fused) and the reductions and
+# square roots left (0 when every norm fused). One line each.
 #
 # usage: wider_zoo.sh BIN_DIR MODEL_DIR WORK_DIR
 set -u
@@ -32,4 +33,4 @@ for mesh in single tp=2 pp=2; do
   fi
 done
 "$bin/tessera-compile" "$dir/model.onnx" $shapes --emit=tsr-fused -o "$work/fused.mlir" 2>/dev/null
-echo "fused: $(grep -c 'tsr.attention' "$work/fused.mlir") attention, $(grep -c 'tsr.layer_norm\|tsr.rms_norm' "$work/fused.mlir") norm, $(grep -c 'tsr.softmax' "$work/fused.mlir") softmax left"
+echo "fused: $(grep -c 'tsr.attention' "$work/fused.mlir") attention, $(grep -c 'tsr.layer_norm\|tsr.rms_norm' "$work/fused.mlir") norm, $(grep -c 'tsr.softmax' "$work/fused.mlir") softmax left, $(grep -c 'tsr.reduce\|tsr.rsqrt\|tsr.sqrt' "$work/fused.mlir") norm pieces left"
