@@ -478,11 +478,7 @@ int tessera::compileMain(int argc, char **argv) {
       llvm::errs() << "error: --betas '" << betas << "' is not B1,B2 with 0 <= B < 1\n";
       return 2;
     }
-    if (!mesh.empty() || devices > 0) {
-      llvm::errs() << "error: --train plans one device for now: distributed training (dp, tp, "
-                      "pp, ZeRO) is not built yet; drop --mesh/--devices\n";
-      return 2;
-    }
+
     if (target != "cpu") {
       llvm::errs() << "error: --train runs on the CPU backend for now (--target=cpu)\n";
       return 2;
@@ -624,6 +620,17 @@ int tessera::compileMain(int argc, char **argv) {
   }
   // A decode step is one token per sequence: pipelines run it whole.
   searchOptions.microbatches = generateMode && microbatches == 0 ? 1 : microbatches;
+  // Training: replicas sum their gradients; micro-batches (gradient
+  // accumulation) and pipelines are not built yet.
+  searchOptions.training = trainMode;
+  if (trainMode) {
+    if (microbatches > 1) {
+      llvm::errs() << "error: --train runs one micro-batch for now (gradient accumulation over "
+                      "micro-batches is not built yet)\n";
+      return 2;
+    }
+    searchOptions.microbatches = 1;
+  }
   searchOptions.throughput = objective == "throughput";
   searchOptions.evenStages = pipelineSplit == "even";
   searchOptions.limitToCluster = devices > 0;
@@ -638,6 +645,12 @@ int tessera::compileMain(int argc, char **argv) {
     meshSearch.explain(llvm::outs(), *best);
   int64_t dp = best->dp, tp = best->tp, pp = best->pp, m = best->m;
   int64_t ranks = dp * tp * pp;
+  if (trainMode && pp > 1) {
+    llvm::errs() << "error: --train plans data and tensor parallelism for now: pipeline "
+                    "training (a backward pass stage by stage, 1F1B) is not built yet; use a "
+                    "mesh without pp\n";
+    return 2;
+  }
 
   // The chosen plan goes on the replica's IR; the partitioning passes take it
   // from there: tsr-partition-cut-stages and tsr-partition-search on every
@@ -781,9 +794,14 @@ int tessera::compileMain(int argc, char **argv) {
       if (s == 0)
         for (uint32_t id : program->inputs)
           program->tensors[id].splitAxis = 0;
-      if (s == pp - 1)
-        for (uint32_t id : program->outputs)
-          program->tensors[id].splitAxis = 0;
+      if (s == pp - 1) {
+        // Results the replicas share (a training step's loss and updated
+        // weights) are whole.
+        func::FuncOp f = stageFunc(*spmd[size_t(r % tp)], s);
+        for (auto [i, id] : llvm::enumerate(program->outputs))
+          if (!trainMode || !f.getResultAttr(unsigned(i), "tsr.replicated"))
+            program->tensors[id].splitAxis = 0;
+      }
     }
     // Training: --tie A=B leaves A out of the program; --export-onnx
     // writes B's trained values there too.

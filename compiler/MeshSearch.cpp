@@ -66,7 +66,10 @@ MeshSearch::Replica &MeshSearch::replicaFor(int64_t parts, int64_t tp) {
   // tsr (tsr-partition-split-batch), whatever the exporter fixed in the file.
   MLIRContext *context = global_.getContext();
   r.module = OwningOpRef<ModuleOp>(cast<ModuleOp>(global_->clone()));
-  if (tp > 1)
+  // Fused QKV projections split into one weight view each (head-aligned
+  // blocks); a training step updates each weight as one tensor, so it keeps
+  // them fused.
+  if (tp > 1 && !options_.training)
     partition::splitFusedProjections(r.module->lookupSymbol<func::FuncOp>("main"));
   if (parts == 1)
     return r;
@@ -83,6 +86,7 @@ MeshSearch::Replica &MeshSearch::replicaFor(int64_t parts, int64_t tp) {
   PassManager pm(context);
   partition::SplitBatchPassOptions split;
   split.parts = parts;
+  split.reduceOverBatch = options_.training;
   pm.addNestedPass<func::FuncOp>(partition::createSplitBatchPass(split));
   if (failed(pm.run(*r.module))) {
     if (r.error.empty())

@@ -53,6 +53,8 @@ struct MeshSearchOptions {
   bool evenStages = false;  ///< Megatron's even stage split
   /// Rule out meshes with more ranks than the cluster has devices.
   bool limitToCluster = false;
+  /// A training step: replicas sum their gradients (tsr.replica_sum).
+  bool training = false;
   std::map<std::string, std::string> hints;
 };
 

@@ -358,12 +358,20 @@ tessera::lower::planProgram(func::FuncOp func, int64_t rank,
         auto updates = func.getResultAttrOfType<StringAttr>(unsigned(i), "tsr.updates");
         if (!updates)
           continue;
-        bool found = false;
+        // The tensor this rank holds of the weight (whole or a block of it,
+        // under tensor parallelism): one block, perhaps read more than once.
+        int found = 0;
+        const PlannedTensor *first = nullptr;
         for (auto [id, t] : llvm::enumerate(plan.tensors))
-          if (t.kind == PlannedTensor::Kind::Weight && t.aliasOf < 0 && t.weight == updates &&
-              (t.blockOffsets.empty() || t.zeros)) { // state a rank holds a block of
+          if (t.kind == PlannedTensor::Kind::Weight && t.aliasOf < 0 && t.weight == updates) {
+            if (first && (first->shape != t.shape || first->blockOffsets != t.blockOffsets))
+              return ret.emitError("result #")
+                         << i << " updates weight '" << updates.getValue()
+                         << "', which this rank holds in more than one block or layout",
+                     failure();
+            first = &t;
+            ++found;
             plan.stateUpdates.push_back({uint32_t(id), plan.outputs[at]});
-            found = true;
           }
         if (!found)
           return ret.emitError("result #") << i << " updates weight '" << updates.getValue()

@@ -41,13 +41,15 @@ bool isBroadcasting(Operation *op) {
 
 class BatchSplitter {
 public:
-  BatchSplitter(func::FuncOp func, int64_t parts) : func(func), parts(parts) {}
+  BatchSplitter(func::FuncOp func, int64_t parts, bool reduceOverBatch)
+      : func(func), parts(parts), reduceOverBatch(reduceOverBatch) {}
 
   LogicalResult run();
 
 private:
   func::FuncOp func;
   int64_t parts;
+  bool reduceOverBatch;
   OpBuilder *b = nullptr;
   /// Old value -> its layout (replicated or split along a dimension).
   llvm::DenseMap<Value, Layout> layout;
@@ -291,8 +293,11 @@ LogicalResult BatchSplitter::run() {
     const Strategy *best = nullptr;
     int bestSlices = 0;
     std::vector<Strategy> list = strategiesFor(&op, rules);
+    // Partial results (a reduction over the batch) only when nothing keeps
+    // the split, and only for replicas (reduceOverBatch).
+    for (int pass = 0; pass < (reduceOverBatch ? 2 : 1) && !best; ++pass)
     for (const Strategy &s : list) {
-      if (llvm::is_contained(s.results, kPartial))
+      if (llvm::is_contained(s.results, kPartial) != (pass == 1))
         continue;
       int slices = 0;
       bool ok = true;
@@ -328,7 +333,18 @@ LogicalResult BatchSplitter::run() {
               "sample";
       return fail();
     }
+    bool partial = llvm::is_contained(best->results, kPartial);
     cloneWithLayouts(op, *best);
+    if (partial) {
+      // Each replica holds its part of the sum: add them up.
+      for (Value result : op.getResults()) {
+        if (layout.lookup(result) != kPartial)
+          continue;
+        Value sum = tsr::ReplicaSumOp::create(builder, op.getLoc(), mapping.lookup(result));
+        layout[result] = kReplicated;
+        mapping.map(result, sum);
+      }
+    }
   }
 
   auto ret = cast<func::ReturnOp>(body.getTerminator());
@@ -343,6 +359,10 @@ LogicalResult BatchSplitter::run() {
       results.push_back(mapping.lookup(v));
     } else if (l == kReplicated && splittable && isUniform(v, 0)) {
       results.push_back(buildUniformSlice(v, 0));
+    } else if (l == kReplicated && reduceOverBatch) {
+      // The same on every replica (a loss, an updated weight): whole.
+      results.push_back(mapping.lookup(v));
+      func.setResultAttr(unsigned(i), "tsr.replicated", UnitAttr::get(func.getContext()));
     } else {
       ret.emitError("result #")
           << i << " " << str(type)
@@ -365,6 +385,7 @@ LogicalResult BatchSplitter::run() {
 
 } // namespace
 
-LogicalResult tessera::partition::splitBatch(func::FuncOp func, int64_t parts) {
-  return BatchSplitter(func, parts).run();
+LogicalResult tessera::partition::splitBatch(func::FuncOp func, int64_t parts,
+                                             bool reduceOverBatch) {
+  return BatchSplitter(func, parts, reduceOverBatch).run();
 }

@@ -30,7 +30,12 @@ namespace tessera::partition {
 /// Rewrites `func` in place to compute one of `parts` equal slices of its
 /// batch: arguments and results are split along their first dimension.
 /// Emits an error naming the input, op or result that prevents it.
-mlir::LogicalResult splitBatch(mlir::func::FuncOp func, int64_t parts);
+/// With `reduceOverBatch` the parts are data-parallel replicas: an op that
+/// reduces over the batch yields its replica's partial result, summed over
+/// the replicas by tsr.replica_sum, and results that do not follow the
+/// batch are returned whole (marked `tsr.replicated`).
+mlir::LogicalResult splitBatch(mlir::func::FuncOp func, int64_t parts,
+                               bool reduceOverBatch = false);
 
 } // namespace tessera::partition
 

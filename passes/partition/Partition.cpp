@@ -14,6 +14,7 @@
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/IRMapping.h"
 
+#include "llvm/ADT/StringSet.h"
 #include "llvm/Support/GlobPattern.h"
 
 #include <chrono>
@@ -455,16 +456,35 @@ OwningOpRef<ModuleOp> tessera::partition::partitionForRank(func::FuncOp func,
     w.values[old][kReplicated] = arg;
     w.produced[old] = kReplicated;
   }
+  // The layout each rank holds a weight in, by name: state updates (trained
+  // weights, optimizer state, a KV cache) return their block in it.
+  // A weight read in several layouts (a KV cache sliced to the local batch
+  // beside its whole) keeps the layout the new value was computed in.
+  llvm::StringMap<Layout> weightLayouts;
+  llvm::StringSet<> severalLayouts;
+  for (Operation &op : body)
+    if (auto weight = dyn_cast<tsr::WeightOp>(op)) {
+      Layout l = plan.chosen.lookup(&op).results[0];
+      auto [it, fresh] = weightLayouts.try_emplace(weight.getName(), l);
+      if (!fresh && it->second != l)
+        severalLayouts.insert(weight.getName());
+    }
+  for (llvm::StringRef name : severalLayouts.keys())
+    weightLayouts.erase(name);
   for (Operation &op : body) {
     if (auto ret = dyn_cast<func::ReturnOp>(op)) {
-      // Results are whole, but for state updates (a KV cache, optimizer
-      // state): each rank keeps its block of the state, in the layout the
-      // new value was computed in.
+      // Results are whole, but for state updates: each rank keeps its block
+      // of the state, in the layout it reads the state in (or, for state no
+      // op reads, the one the new value was computed in).
       SmallVector<Value> results;
       for (auto [i, v] : llvm::enumerate(ret.getOperands())) {
         Layout l = kReplicated;
-        if (func.getResultAttr(unsigned(i), "tsr.updates") && w.produced.lookup(v) >= 0)
-          l = w.produced.lookup(v);
+        if (auto updates = func.getResultAttrOfType<StringAttr>(unsigned(i), "tsr.updates")) {
+          if (auto it = weightLayouts.find(updates.getValue()); it != weightLayouts.end())
+            l = it->second;
+          else if (w.produced.lookup(v) >= 0)
+            l = w.produced.lookup(v);
+        }
         results.push_back(w.get(v, l));
       }
       func::ReturnOp::create(b, ret.getLoc(), results);
@@ -488,7 +508,17 @@ OwningOpRef<ModuleOp> tessera::partition::partitionForRank(func::FuncOp func,
         Value v = w.get(operand, s.operands[j]);
         mapping.map(operand, v);
       }
-      created = b.clone(op, mapping);
+      if (isa<tsr::ReplicaSumOp>(op)) {
+        // The sum over the data-parallel replicas: the mesh's first axis.
+        int16_t dpAxis[] = {0};
+        Value local = mapping.lookup(op.getOperand(0));
+        created = shard::AllReduceOp::create(b, op.getLoc(), local.getType(), kGrid,
+                                             ArrayRef<int16_t>(dpAxis), local,
+                                             shard::ReductionKind::Sum)
+                      .getOperation();
+      } else {
+        created = b.clone(op, mapping);
+      }
       created->removeAttr("tsr.sharding");
       for (auto [i, result] : llvm::enumerate(created->getResults()))
         result.setType(localType(cast<RankedTensorType>(op.getResult(i).getType()),

@@ -46,7 +46,7 @@ FailureOr<ClusterSpec> loadCluster(Operation *op, StringRef name) {
 struct SplitBatchPass : tessera::partition::impl::SplitBatchPassBase<SplitBatchPass> {
   using SplitBatchPassBase::SplitBatchPassBase;
   void runOnOperation() override {
-    if (failed(splitBatch(getOperation(), parts)))
+    if (failed(splitBatch(getOperation(), parts, reduceOverBatch)))
       signalPassFailure();
   }
 };

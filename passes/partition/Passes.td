@@ -36,6 +36,11 @@ def SplitBatchPass : Pass<"tsr-partition-split-batch", "mlir::func::FuncOp"> {
   let options = [
     Option<"parts", "parts", "int64_t", /*default=*/"1",
            "number of equal slices of the batch (dp x micro-batches)">,
+    Option<"reduceOverBatch", "reduce-over-batch", "bool", /*default=*/"false",
+           "the parts are data-parallel replicas: an op that reduces over the "
+           "batch (a training step's loss and gradients) computes its replica's "
+           "partial result, summed over the replicas by tsr.replica_sum; "
+           "results that do not follow the batch are returned whole">,
   ];
   let dependentDialects = ["mlir::tsr::TsrDialect"];
 }

@@ -151,7 +151,7 @@ std::vector<Strategy> tessera::partition::strategiesFor(Operation *op,
 
   if (op->hasTrait<OpTrait::Elementwise>() ||
       op->hasTrait<OpTrait::ResultsBroadcastableShape>() ||
-      isa<tsr::BroadcastOp, tsr::CastOp>(op)) {
+      isa<tsr::BroadcastOp, tsr::CastOp, tsr::ReplicaSumOp>(op)) {
     b.broadcasting();
     if (!isFloat(result))
       return b.list;
@@ -336,6 +336,24 @@ std::vector<Strategy> tessera::partition::strategiesFor(Operation *op,
         b.add({kReplicated, Layout(j)}, {Layout(axis + j)});
     if (b.divisible(data[size_t(axis)]) && isFloat(result) && !gather.getRowOffset())
       b.add({Layout(axis), kReplicated}, {kPartial}, /*vocab=*/true);
+    return b.list;
+  }
+
+  if (auto scatter = dyn_cast<tsr::ScatterAddOp>(op)) {
+    // The transpose of gather: a result dimension other than the axis splits
+    // with the updates; updates and indices split along an index dimension
+    // (the batch) add their slices into partial sums.
+    ArrayRef<int64_t> idx = shapeOf(scatter.getIndices());
+    int64_t axis = normalize(scatter.getAxis(), rank);
+    for (int64_t d = 0; d < rank; ++d) {
+      if (d == axis || !b.divisible(out[size_t(d)]))
+        continue;
+      int64_t e = d < axis ? d : d - 1 + int64_t(idx.size());
+      b.add({Layout(e), kReplicated}, {Layout(d)});
+    }
+    for (int64_t j = 0; j < int64_t(idx.size()); ++j)
+      if (b.divisible(idx[size_t(j)]))
+        b.add({Layout(axis + j), Layout(j)}, {kPartial});
     return b.list;
   }
 

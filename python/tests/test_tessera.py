@@ -129,6 +129,10 @@ def test_train_equals_the_cli(tmp_path):
                    check=True, capture_output=True)
     cli = [float(line.split(",")[1]) for line in open(log).read().splitlines()[1:]]
     np.testing.assert_allclose(losses, cli, rtol=1e-6)
+    # Data- and tensor-parallel training, ranks as threads: the same losses.
+    pkg = tessera.compile(os.path.join(folder, "model.onnx"), batch=2, seq=16, train=True, lr=1e-2,
+                          clip_grad_norm=1.0, mesh={"dp": 2, "tp": 2})
+    np.testing.assert_allclose(tessera.Session(pkg, ranks=4).train(4, inputs), losses, rtol=1e-5)
 
 
 # Bad arguments raise Python exceptions with the message.

@@ -8,6 +8,7 @@
 
 #include "tessera/runtime/tpkg_generated.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cstdio>
 #include <cstring>
@@ -45,10 +46,97 @@ std::string hex(uint64_t v) {
   return text;
 }
 
+/// A state name as the weight it is a block of and the block's offsets:
+/// "w@[0,128]" -> ("w", {0, 128}); a whole tensor has no offsets.
+std::pair<std::string, std::vector<int64_t>> splitBlockName(const std::string &name) {
+  size_t at = name.rfind("@[");
+  if (at == std::string::npos || name.back() != ']')
+    return {name, {}};
+  std::vector<int64_t> offsets;
+  std::istringstream list(name.substr(at + 2, name.size() - at - 3));
+  std::string item;
+  while (std::getline(list, item, ','))
+    offsets.push_back(std::strtoll(item.c_str(), nullptr, 10));
+  return {name.substr(0, at), offsets};
+}
+
+/// Copies the block `block` (at `offsets`) into `whole`, or out of it.
+void copyBlock(HostTensor &whole, HostTensor &block, const std::vector<int64_t> &offsets,
+               bool intoWhole) {
+  size_t rank = whole.shape.size(), size = dtypeSize(whole.dtype);
+  if (rank == 0) {
+    if (intoWhole)
+      whole.data = block.data;
+    else
+      block.data = whole.data;
+    return;
+  }
+  int64_t rows = 1;
+  for (size_t d = 0; d + 1 < rank; ++d)
+    rows *= block.shape[d];
+  size_t rowBytes = size_t(block.shape[rank - 1]) * size;
+  std::vector<int64_t> index(rank - 1, 0);
+  for (int64_t r = 0; r < rows; ++r) {
+    int64_t at = 0;
+    for (size_t d = 0; d + 1 < rank; ++d)
+      at = at * whole.shape[d] + index[d] + offsets[d];
+    at = at * whole.shape[rank - 1] + offsets[rank - 1];
+    uint8_t *w = whole.data.data() + size_t(at) * size, *b = block.data.data() + size_t(r) * rowBytes;
+    if (intoWhole)
+      std::memcpy(w, b, rowBytes);
+    else
+      std::memcpy(b, w, rowBytes);
+    for (size_t d = rank - 1; d-- > 0;) {
+      if (++index[d] < block.shape[d])
+        break;
+      index[d] = 0;
+    }
+  }
+}
+
 } // namespace
 
 Status saveCheckpoint(const Session &session, const std::string &dir) {
-  std::vector<std::string> names = session.stateNames();
+  return saveCheckpoint(std::vector<const Session *>{&session}, dir);
+}
+
+Status loadCheckpoint(Session &session, const std::string &dir) {
+  return loadCheckpoint(std::vector<Session *>{&session}, dir);
+}
+
+Status saveCheckpoint(const std::vector<const Session *> &sessions, const std::string &dir) {
+  // Every rank's blocks of a weight (or of its optimizer state) assembled
+  // into the whole tensor: the checkpoint of any mesh is the one-device one.
+  std::vector<std::string> names;
+  std::map<std::string, HostTensor> wholes;
+  std::map<std::string, std::vector<std::pair<HostTensor, std::vector<int64_t>>>> blocks;
+  for (const Session *session : sessions)
+    for (const std::string &state : session->stateNames()) {
+      auto [name, offsets] = splitBlockName(state);
+      HostTensor t;
+      if (Status s = session->getState(state, t); !s.ok())
+        return s;
+      if (!blocks.count(name) && !wholes.count(name))
+        names.push_back(name);
+      if (offsets.empty() || offsets.size() != t.shape.size())
+        wholes[name] = std::move(t);
+      else
+        blocks[name].push_back({std::move(t), offsets});
+    }
+  for (auto &[name, list] : blocks) {
+    if (wholes.count(name))
+      continue; // some rank holds all of it
+    HostTensor whole;
+    whole.dtype = list[0].first.dtype;
+    whole.shape.assign(list[0].first.shape.size(), 0);
+    for (auto &[t, offsets] : list)
+      for (size_t d = 0; d < whole.shape.size(); ++d)
+        whole.shape[d] = std::max(whole.shape[d], offsets[d] + t.shape[d]);
+    whole.data.assign(size_t(whole.numElements()) * dtypeSize(whole.dtype), 0);
+    for (auto &[t, offsets] : list)
+      copyBlock(whole, t, offsets, /*intoWhole=*/true);
+    wholes[name] = std::move(whole);
+  }
   if (names.empty())
     return Status(StatusCode::InvalidArgument,
                   "this package has no training state to save (compile with --train)");
@@ -59,9 +147,7 @@ Status saveCheckpoint(const Session &session, const std::string &dir) {
   std::ostringstream manifest;
   manifest << kMagic << "\n";
   for (size_t i = 0; i < names.size(); ++i) {
-    HostTensor t;
-    if (Status s = session.getState(names[i], t); !s.ok())
-      return s;
+    const HostTensor &t = wholes[names[i]];
     std::string file = fileFor(names[i], i);
     std::string path = dir + "/" + file;
     if (Status s = writeNpy(path, t); !s.ok())
@@ -80,7 +166,7 @@ Status saveCheckpoint(const Session &session, const std::string &dir) {
   return Status::okStatus();
 }
 
-Status loadCheckpoint(Session &session, const std::string &dir) {
+Status loadCheckpoint(const std::vector<Session *> &sessions, const std::string &dir) {
   std::string manifestPath = dir + "/" + kManifest;
   std::ifstream in(manifestPath);
   if (!in)
@@ -92,8 +178,10 @@ Status loadCheckpoint(Session &session, const std::string &dir) {
   std::string line;
   if (!std::getline(in, line) || line != kMagic)
     return bad("not a Tessera checkpoint (expected '" + std::string(kMagic) + "')");
-  std::vector<std::string> wanted = session.stateNames();
-  std::set<std::string> expected(wanted.begin(), wanted.end()), seen;
+  std::set<std::string> expected, seen;
+  for (Session *session : sessions)
+    for (const std::string &state : session->stateNames())
+      expected.insert(splitBlockName(state).first);
   std::map<std::string, HostTensor> values;
   int lineNo = 1;
   while (std::getline(in, line)) {
@@ -124,12 +212,33 @@ Status loadCheckpoint(Session &session, const std::string &dir) {
     values[name] = std::move(t);
     seen.insert(name);
   }
-  for (const std::string &name : wanted)
+  for (const std::string &name : expected)
     if (!seen.count(name))
       return bad("'" + name + "' is missing");
-  for (const auto &[name, t] : values)
-    if (Status s = session.setState(name, t); !s.ok())
-      return s;
+  // Each rank takes its block of every whole tensor: a checkpoint resumes
+  // on any mesh.
+  for (Session *session : sessions)
+    for (const std::string &state : session->stateNames()) {
+      auto [name, offsets] = splitBlockName(state);
+      HostTensor &whole = values[name];
+      if (offsets.empty() || offsets.size() != whole.shape.size()) {
+        if (Status s = session->setState(state, whole); !s.ok())
+          return s;
+        continue;
+      }
+      HostTensor block;
+      if (Status s = session->getState(state, block); !s.ok())
+        return s; // for its shape
+      for (size_t d = 0; d < offsets.size(); ++d)
+        if (offsets[d] < 0 || offsets[d] + block.shape[d] > whole.shape[d])
+          return bad("'" + name + "' " + formatShape(whole.shape) + " does not hold the block " +
+                     state + " " + formatShape(block.shape));
+      if (block.dtype != whole.dtype)
+        return bad("'" + name + "' has another element type than the package's");
+      copyBlock(whole, block, offsets, /*intoWhole=*/false);
+      if (Status s = session->setState(state, block); !s.ok())
+        return s;
+    }
   return Status::okStatus();
 }
 

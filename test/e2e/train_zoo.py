@@ -11,7 +11,18 @@ references of tools/models/train_reference.py (rtol 1e-4; weights also atol
 out and counted). Prints one line
 per comparison, for FileCheck; no numpy needed.
 
-usage: train_zoo.py BIN_DIR MODEL_DIR WORK_DIR [STEPS]
+With MESH (e.g. dp=2) the same training runs partitioned too (ranks as
+threads), and its losses, final weights and optimizer state must equal the
+one-device run's (rtol 1e-5; atol 2e-5 as above, 0.2% of one Adam step: a
+sum over the batch or a row-parallel product adds in another order, and Adam
+divides each element's gradient by its own size, so elements whose gradient
+cancels to almost nothing differ by more than the loss does; the
+ill-conditioned elements above left out); it then resumes the one-device
+checkpoint of step STEPS-2 on the mesh for the last 2 steps, which must give
+the same losses. The checkpoint of a mesh holds whole tensors (every rank's
+blocks assembled), so it is compared element by element.
+
+usage: train_zoo.py BIN_DIR MODEL_DIR WORK_DIR [STEPS] [MESH]
 """
 import ast
 import json
@@ -65,9 +76,71 @@ def compare(a, b, skip=()):
     return worst, bad
 
 
+def checkpoint_files(ckpt):
+    files = {}
+    for line in open(os.path.join(ckpt, "checkpoint.txt")).read().splitlines()[1:]:
+        name, file = line.split("\t")[:2]
+        files[name] = os.path.join(ckpt, file)
+    return files
+
+
+def train(bin_dir, model_dir, flags, inputs, steps, work, name, extra=()):
+    """Compiles with `flags`, trains `steps` steps; (losses, checkpoint files) or an error."""
+    pkg = os.path.join(work, name + ".tpkg")
+    compiled = subprocess.run([os.path.join(bin_dir, "tessera-compile"),
+                               os.path.join(model_dir, "model.onnx"), *flags, "-o", pkg],
+                              capture_output=True, text=True)
+    if compiled.returncode:
+        return None, "compile failed: " + " ".join(compiled.stderr.strip().splitlines()[-1:])
+    log, ckpt = os.path.join(work, name + ".csv"), os.path.join(work, name + ".ckpt")
+    ran = subprocess.run([os.path.join(bin_dir, "tessera-run"), pkg, *inputs, "--steps",
+                          str(steps), "--loss-log", log, "--save-checkpoint", ckpt, *extra],
+                         capture_output=True, text=True)
+    if ran.returncode:
+        return None, "run failed: " + ran.stderr.strip()
+    losses = [float(line.split(",")[1]) for line in open(log).read().splitlines()[1:]]
+    return (losses, checkpoint_files(ckpt)), None
+
+
+def same_as_one_device(bin_dir, model_dir, flags, inputs, steps, work, mesh, single, ill_of):
+    """The mesh's losses and state against the one-device run's (rtol 1e-5)."""
+    global RTOL
+    RTOL = 1e-5
+    got, error = train(bin_dir, model_dir, flags + ["--mesh", mesh], inputs, steps, work, "mesh")
+    if error:
+        print(f"mesh {mesh}: {error}")
+        return 1
+    losses, files = got
+    worst, bad = compare(losses, single[0])
+    wbad, wworst = [], 0.0
+    for name, file in single[1].items():
+        if name not in files:
+            wbad.append(name)
+            continue
+        shape, values = read_npy(file)
+        w, b = compare(read_npy(files[name])[1], values, ill_of(name, shape))
+        wworst = max(wworst, w)
+        if b:
+            wbad.append(name)
+    # Resume: the one-device checkpoint after steps - 2, the last 2 steps on the mesh.
+    head, error = train(bin_dir, model_dir, flags, inputs, steps - 2, work, "head")
+    tail, error2 = (None, error) if error else train(
+        bin_dir, model_dir, flags + ["--mesh", mesh], inputs, 2, work, "tail",
+        ["--resume", os.path.join(work, "head.ckpt")])
+    rworst, rbad = compare(tail[0], single[0][-2:]) if tail else (0.0, 1)
+    ok = not bad and not wbad and not rbad and len(losses) == steps
+    print(f"mesh {mesh}: {'ok' if ok else 'FAIL'} (losses max |diff| {worst:.3g}, "
+          f"{len(single[1]) - len(wbad)} of {len(single[1])} state tensors equal to one device, "
+          f"max |diff| {wworst:.3g}; resumed on the mesh at step {steps - 2}: "
+          f"{'same losses' if not rbad else 'DIFFERENT ' + str(error2 or tail[0])})")
+    RTOL = 1e-4
+    return 0 if ok else 1
+
+
 def main():
     bin_dir, model_dir, work = sys.argv[1:4]
     steps = int(sys.argv[4]) if len(sys.argv) > 4 else 5
+    mesh = sys.argv[5] if len(sys.argv) > 5 else None
     os.makedirs(work, exist_ok=True)
     family = os.path.dirname(model_dir.rstrip("/"))
     meta = json.load(open(os.path.join(model_dir, "meta.json")))
@@ -79,34 +152,20 @@ def main():
         flags += ["--frozen", name]
     for alias, target in names["ties"].items():
         flags += ["--tie", f"{alias}={target}"]
-    pkg = os.path.join(work, "train.tpkg")
-    compiled = subprocess.run([os.path.join(bin_dir, "tessera-compile"),
-                               os.path.join(model_dir, "model.onnx"), *flags, "-o", pkg],
-                              capture_output=True, text=True)
-    if compiled.returncode:
-        print("compile failed:", compiled.stderr.strip().splitlines()[-1:])
-        return 1
     inputs = []
     for f in sorted(os.listdir(os.path.join(model_dir, "inputs"))):
         inputs += ["--input", f"{f[:-4]}={os.path.join(model_dir, 'inputs', f)}"]
     inputs += ["--input", f"labels={os.path.join(family, 'train', 'labels.npy')}"]
-    log, ckpt = os.path.join(work, "loss.csv"), os.path.join(work, "checkpoint")
-    ran = subprocess.run([os.path.join(bin_dir, "tessera-run"), pkg, *inputs, "--steps",
-                          str(steps), "--loss-log", log, "--save-checkpoint", ckpt],
-                         capture_output=True, text=True)
-    if ran.returncode:
-        print("run failed:", ran.stderr.strip())
+    single, error = train(bin_dir, model_dir, flags, inputs, steps, work, "train")
+    if error:
+        print(error)
         return 1
-    losses = [float(line.split(",")[1]) for line in open(log).read().splitlines()[1:]]
+    losses, files = single
     _, reference = read_npy(os.path.join(family, "train", "losses.npy"))
     worst, bad = compare(losses, reference[:steps])
     print(f"losses: {'ok' if not bad and len(losses) == steps else 'FAIL'} "
           f"({len(losses)} steps, max |diff| {worst:.3g}; "
           f"tessera {' '.join(f'{l:.5f}' for l in losses)})")
-    files = {}
-    for line in open(os.path.join(ckpt, "checkpoint.txt")).read().splitlines()[1:]:
-        name, file = line.split("\t")[:2]
-        files[name] = os.path.join(ckpt, file)
     checked, failed, worst_all, skipped = 0, [], 0.0, 0
     ill = json.load(open(os.path.join(family, "train", "ill_conditioned.json")))
     for init, transposed in [(k, False) for k in names["params"]] + \
@@ -132,7 +191,17 @@ def main():
           f"max |diff| {worst_all:.3g}, {skipped} ill-conditioned elements skipped)")
     for f in failed[:5]:
         print("  mismatch:", f)
-    return 0 if not failed else 1
+    status = 0 if not failed else 1
+    if mesh:
+        def ill_of(name, shape):
+            """The ill-conditioned elements of state `name`, in its layout."""
+            if name in names["transposed"]:  # PyTorch's [out, in], stored [in, out]
+                rows, cols = shape
+                return [(i % rows) * cols + i // rows for i in ill.get(names["transposed"][name], [])]
+            return ill.get(names["params"].get(name), [])
+        status |= same_as_one_device(bin_dir, model_dir, flags, inputs, steps, work, mesh, single,
+                                     ill_of)
+    return status
 
 
 if __name__ == "__main__":

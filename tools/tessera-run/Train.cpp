@@ -33,10 +33,23 @@ int fail(const Status &s) {
 
 } // namespace
 
-int runTraining(const Package &package, Session &session,
+int runTraining(const Package &package, MeshRunner &mesh,
                 std::map<std::string, HostTensor> inputs, const TrainOptions &options) {
+  Session &session = mesh.session(0);
+  // Checkpoints hold whole tensors whatever the mesh (every rank's blocks
+  // assembled), so they resume on any mesh; --export-onnx reads one rank's
+  // weights, which only data-parallel replicas hold whole.
+  MeshPosition position = meshPosition(package, 0);
+  if ((position.tp > 1 || position.stages > 1) && !options.exportOnnx.empty()) {
+    std::fprintf(stderr, "error: --export-onnx of tensor- or pipeline-parallel training is not "
+                         "built yet (train on one device or data-parallel replicas)\n");
+    return 2;
+  }
+  std::vector<Session *> all;
+  for (int r = 0; r < mesh.ranks(); ++r)
+    all.push_back(&mesh.session(r));
   if (!options.resume.empty()) {
-    if (Status s = loadCheckpoint(session, options.resume); !s.ok())
+    if (Status s = loadCheckpoint(all, options.resume); !s.ok())
       return fail(s);
     HostTensor step;
     if (session.getState("train.step", step).ok())
@@ -45,7 +58,7 @@ int runTraining(const Package &package, Session &session,
   // --data: windows of a token stream become input_ids and labels.
   HostTensor tokens;
   const TensorInfo *ids = nullptr, *labels = nullptr;
-  for (const TensorInfo &info : session.inputs()) {
+  for (const TensorInfo &info : mesh.inputs()) {
     if (info.name == "input_ids")
       ids = &info;
     if (info.name == "labels")
@@ -108,15 +121,15 @@ int runTraining(const Package &package, Session &session,
       inputs["labels"] = y;
     }
     for (const auto &[name, value] : inputs)
-      if (Status s = session.setInput(name, value); !s.ok())
+      if (Status s = mesh.setInput(name, value); !s.ok())
         return fail(s);
-    if (Status s = session.run(); !s.ok())
+    if (Status s = mesh.run(); !s.ok())
       return fail(s);
     HostTensor loss, norm, lr;
-    if (Status s = session.getOutput("loss", loss); !s.ok())
+    if (Status s = mesh.getOutput("loss", loss); !s.ok())
       return fail(s);
-    (void)session.getOutput("grad_norm", norm);
-    (void)session.getOutput("lr", lr);
+    (void)mesh.getOutput("grad_norm", norm);
+    (void)mesh.getOutput("lr", lr);
     double step = first + k + 1;
     if (log)
       std::fprintf(log, "%.0f,%.9g,%.9g,%.9g\n", step, scalarOf(loss), scalarOf(norm),
@@ -151,7 +164,9 @@ int runTraining(const Package &package, Session &session,
   if (log)
     std::fclose(log);
   if (!options.save.empty()) {
-    if (Status s = saveCheckpoint(session, options.save); !s.ok())
+    if (Status s = saveCheckpoint(std::vector<const Session *>(all.begin(), all.end()),
+                                  options.save);
+        !s.ok())
       return fail(s);
     std::printf("saved checkpoint %s\n", options.save.c_str());
   }

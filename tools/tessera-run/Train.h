@@ -7,6 +7,7 @@
 #ifndef TESSERA_TOOLS_TESSERA_RUN_TRAIN_H
 #define TESSERA_TOOLS_TESSERA_RUN_TRAIN_H
 
+#include "tessera/runtime/MeshRunner.h"
 #include "tessera/runtime/Session.h"
 
 #include <map>
@@ -27,7 +28,10 @@ struct TrainOptions {
 /// Runs `options.steps` training steps of a package compiled with --train:
 /// the same `inputs` every step, or with `data` consecutive windows of the
 /// token stream as input_ids and the shifted labels. Returns the exit code.
-int runTraining(const rt::Package &package, rt::Session &session,
+/// Runs options.steps training steps of every rank of `mesh` (ranks as
+/// threads; data-parallel replicas share the batch). Checkpoints and ONNX
+/// export are of single-rank packages for now.
+int runTraining(const rt::Package &package, rt::MeshRunner &mesh,
                 std::map<std::string, rt::HostTensor> inputs, const TrainOptions &options);
 
 } // namespace tessera::tools

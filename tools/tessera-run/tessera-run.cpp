@@ -682,12 +682,22 @@ int main(int argc, char **argv) {
                            "compiled with --train\n");
       return finish(2);
     }
-    if (mine.size() != 1 || meshSize != 1) {
-      std::fprintf(stderr, "error: training runs single-rank packages for now\n");
+    if (int(mine.size()) != meshSize) {
+      std::fprintf(stderr, "error: training runs all ranks in one process for now (ranks as "
+                           "threads, not under mpirun)\n");
       return finish(2);
     }
+    std::vector<Session *> all;
+    std::vector<Communicator *> comms;
+    for (size_t k = 0; k < sessions.size(); ++k) {
+      all.push_back(sessions[k].get());
+      comms.push_back(worldOf(k));
+    }
+    std::unique_ptr<MeshRunner> mesh;
+    if (!check(MeshRunner::create(*package, all, comms, mesh, localGroup.get())))
+      return finish(1);
     trainOptions.profile = profile;
-    return finish(tessera::tools::runTraining(*package, *session, globalInputs, trainOptions));
+    return finish(tessera::tools::runTraining(*package, *mesh, globalInputs, trainOptions));
   }
   for (auto &s : sessions)
     s->enableProfiling(profile);

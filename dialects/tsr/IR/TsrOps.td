@@ -331,6 +331,26 @@ def Tsr_CumSumOp : Tsr_Op<"cumsum", [Pure, SameOperandsAndResultType]> {
   let hasVerifier = 1;
 }
 
+def Tsr_ReplicaSumOp : Tsr_Op<"replica_sum", [SameOperandsAndResultType]> {
+  let summary = "sum over the data-parallel replicas";
+  let description = [{
+    Each data-parallel replica holds a partial value (its slice of the batch
+    reduced); the result is the sum over all replicas, the same on each.
+
+    ```mlir
+    %dw = tsr.replica_sum %dw_local : tensor<768x3072xf32>
+    ```
+
+    From data parallelism of a training step (`tsr-partition-split-batch`
+    with `reduce-over-batch`): the loss and the gradients reduce over the
+    batch, which the replicas share. `tsr-partition-spmd` turns it into an
+    all-reduce over the mesh's data-parallel axis.
+  }];
+  let arguments = (ins Tsr_FloatTensor:$input);
+  let results = (outs Tsr_FloatTensor:$result);
+  let assemblyFormat = [{ $input attr-dict `:` type($result) }];
+}
+
 def Tsr_SoftmaxOp : Tsr_Op<"softmax", [Pure, SameOperandsAndResultType]> {
   let summary = "softmax along one axis";
   let description = [{

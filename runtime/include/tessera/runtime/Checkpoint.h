@@ -19,6 +19,7 @@
 #include "tessera/runtime/Session.h"
 
 #include <string>
+#include <vector>
 
 namespace tessera::rt {
 
@@ -27,6 +28,13 @@ Status saveCheckpoint(const Session &session, const std::string &dir);
 
 /// Replaces `session`'s training state by the checkpoint in `dir`.
 Status loadCheckpoint(Session &session, const std::string &dir);
+
+/// The same for every rank of a mesh: each state block ("w@[0,128]") goes
+/// into its whole tensor, so the checkpoint of any dp x tp mesh is the
+/// one-device one, and a checkpoint resumes on any mesh (each rank takes its
+/// blocks). Replicas' equal copies are written once.
+Status saveCheckpoint(const std::vector<const Session *> &sessions, const std::string &dir);
+Status loadCheckpoint(const std::vector<Session *> &sessions, const std::string &dir);
 
 /// Writes the ONNX model the package was compiled from, with `session`'s
 /// trained weights, to `out`: the model file (and its external data files,
