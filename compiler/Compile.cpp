@@ -645,12 +645,6 @@ int tessera::compileMain(int argc, char **argv) {
     meshSearch.explain(llvm::outs(), *best);
   int64_t dp = best->dp, tp = best->tp, pp = best->pp, m = best->m;
   int64_t ranks = dp * tp * pp;
-  if (trainMode && pp > 1) {
-    llvm::errs() << "error: --train plans data and tensor parallelism for now: pipeline "
-                    "training (a backward pass stage by stage, 1F1B) is not built yet; use a "
-                    "mesh without pp\n";
-    return 2;
-  }
 
   // The chosen plan goes on the replica's IR; the partitioning passes take it
   // from there: tsr-partition-cut-stages and tsr-partition-search on every
@@ -708,7 +702,7 @@ int tessera::compileMain(int argc, char **argv) {
     if (pp == 1)
       llvm::errs() << llvm::format(" (compute %.4f ms, communication %.4f ms)",
                                    best->plan->computeSeconds * 1e3,
-                                   best->plan->commSeconds * 1e3);
+                                   (best->plan->commSeconds + best->gradientSeconds) * 1e3);
     else
       llvm::errs() << llvm::format(" (%lld steps of %.4f ms, bubble %.0f%%)",
                                    (long long)(m + pp - 1), best->stages.stepSeconds * 1e3,
@@ -768,9 +762,13 @@ int tessera::compileMain(int argc, char **argv) {
   // Each kernel's predicted time, on the rank's local shapes.
   auto costOf = [&](Operation *op) -> double {
     bool across = tp > spec->devicesPerNode;
-    if (isa<shard::AllReduceOp>(op))
-      return cost.collectiveSeconds(Collective::AllReduce, bytesOf(op->getResult(0)), int(tp),
-                                    across);
+    if (auto reduce = dyn_cast<shard::AllReduceOp>(op)) {
+      // Over the mesh's first axis: the data-parallel replicas (training).
+      bool replicas = reduce.getGridAxes().size() == 1 && reduce.getGridAxes()[0] == 0;
+      return cost.collectiveSeconds(Collective::AllReduce, bytesOf(op->getResult(0)),
+                                    int(replicas ? dp : tp),
+                                    replicas ? ranks > spec->devicesPerNode : across);
+    }
     if (isa<shard::AllGatherOp>(op))
       return cost.collectiveSeconds(Collective::AllGather, bytesOf(op->getResult(0)), int(tp),
                                     across);
@@ -896,7 +894,8 @@ int tessera::compileMain(int argc, char **argv) {
       if (p.totalSeconds() > slowest->totalSeconds())
         slowest = &p;
     double busy = pp == 1 ? best->seconds : double(m) * best->stages.stepSeconds;
-    double total = std::max(slowest->totalSeconds(), 1e-30);
+    double total =
+        std::max(slowest->totalSeconds() + (pp == 1 ? best->gradientSeconds : 0.0), 1e-30);
     prediction.computeSeconds = busy * slowest->computeSeconds / total;
     prediction.communicationSeconds = busy - prediction.computeSeconds;
     prediction.bubbleSeconds = best->seconds - busy;

@@ -8,6 +8,8 @@
 
 #include "passes/partition/Passes.h"
 
+#include "dialects/tsr/IR/TsrOps.h"
+
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/Pass/PassManager.h"
@@ -125,6 +127,8 @@ void MeshSearch::evaluate(MeshCandidate &c) {
   if (options_.limitToCluster && c.dp * c.tp * c.pp > cluster_.devices())
     c.ruledOut = "more ranks than the cluster's " + std::to_string(cluster_.devices()) +
                  " devices (--cluster names another)";
+  if (c.ruledOut.empty() && options_.training && c.pp > 1)
+    c.ruledOut = "pipeline training (the backward pass stage by stage, 1F1B) is not built yet";
   if (c.ruledOut.empty()) {
     Replica &replica = replicaFor(c.dp * c.m, c.tp);
     c.replica = replica.module ? *replica.module : nullptr;
@@ -138,7 +142,16 @@ void MeshSearch::evaluate(MeshCandidate &c) {
   if (!c.ruledOut.empty())
     return;
   if (c.pp == 1) {
-    c.seconds = c.plan->totalSeconds();
+    // Training: the replicas sum their gradients (tsr.replica_sum), one
+    // all-reduce each over the dp ranks, which span nodes when the mesh does.
+    c.gradientSeconds = 0;
+    if (c.dp > 1)
+      c.replica.walk([&](tsr::ReplicaSumOp op) {
+        c.gradientSeconds += cost_.collectiveSeconds(
+            Collective::AllReduce, bytesOf(op.getResult()), int(c.dp),
+            c.dp * c.tp > int64_t(cluster_.devicesPerNode));
+      });
+    c.seconds = c.plan->totalSeconds() + c.gradientSeconds;
     if (c.plan->weightBytesPerRank > memoryCap_)
       c.ruledOut = "weights need " +
                    std::to_string(int64_t(c.plan->weightBytesPerRank / 1048576)) +
@@ -194,7 +207,8 @@ const MeshCandidate *MeshSearch::run(llvm::raw_ostream &log) {
                                 100.0 * double(c.pp - 1) / double(m + c.pp - 1));
           else
             log << llvm::format(" (compute %.4f, communication %.4f)",
-                                c.plan->computeSeconds * 1e3, c.plan->commSeconds * 1e3);
+                                c.plan->computeSeconds * 1e3,
+                                (c.plan->commSeconds + c.gradientSeconds) * 1e3);
           log << llvm::format(", weights %.1f MiB per rank\n", c.weightBytesPerRank() / 1048576.0);
         } else {
           log << "ruled out: " << c.ruledOut << "\n";

@@ -65,6 +65,9 @@ struct MeshCandidate {
   const partition::ShardingPlan *plan = nullptr;
   partition::PipelineStages stages;
   double seconds = 0; ///< predicted per batch
+  /// Training: the replicas' all-reduce of the loss and the gradients
+  /// (part of `seconds`).
+  double gradientSeconds = 0;
   /// Weight bytes on the fullest rank.
   double weightBytesPerRank() const;
 };
