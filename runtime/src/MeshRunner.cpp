@@ -6,6 +6,7 @@
 
 #include "tessera/runtime/MeshRunner.h"
 
+#include <algorithm>
 #include <cstring>
 #include <mutex>
 #include <thread>
@@ -82,7 +83,8 @@ Status MeshRunner::describe(const Package &package, std::vector<TensorInfo> &inp
 Status MeshRunner::create(const Package &package, std::vector<Session *> sessions,
                           std::vector<Communicator *> comms, std::unique_ptr<MeshRunner> &out,
                           LocalGroup *group) {
-  if (int(sessions.size()) != package.meshSize() || comms.size() != sessions.size())
+  if (int(sessions.size()) != package.meshSize() || comms.size() != sessions.size() ||
+      std::none_of(sessions.begin(), sessions.end(), [](Session *s) { return s; }))
     return Status(StatusCode::InvalidArgument,
                   "the package is planned for " + std::to_string(package.meshSize()) +
                       " rank(s), " + std::to_string(sessions.size()) + " given");
@@ -135,6 +137,8 @@ Status MeshRunner::run(const Schedule *schedule, std::vector<TraceEvent> *trace)
   std::vector<Status> results(sessions_.size());
   std::vector<std::vector<TraceEvent>> traces(sessions_.size());
   auto runRank = [&](size_t k) {
+    if (!sessions_[k])
+      return; // another process runs it
     MeshPosition p = meshPosition(package_, int(k));
     results[k] = runPipelineRank(
         *sessions_[k], comms_[k], p, plan,
@@ -161,9 +165,11 @@ Status MeshRunner::run(const Schedule *schedule, std::vector<TraceEvent> *trace)
       group_->abort(int(k), results[k].message());
   };
   std::vector<std::thread> threads;
-  for (size_t k = 1; k < sessions_.size(); ++k)
-    threads.emplace_back(runRank, k);
-  runRank(0);
+  int first = firstLocal();
+  for (size_t k = 0; k < sessions_.size(); ++k)
+    if (sessions_[k] && int(k) != first)
+      threads.emplace_back(runRank, k);
+  runRank(size_t(first));
   for (std::thread &t : threads)
     t.join();
   if (trace)
@@ -173,6 +179,17 @@ Status MeshRunner::run(const Schedule *schedule, std::vector<TraceEvent> *trace)
     if (!s.ok())
       return s;
   return Status::okStatus();
+}
+
+int MeshRunner::firstLocal() const {
+  for (size_t k = 0; k < sessions_.size(); ++k)
+    if (sessions_[k])
+      return int(k);
+  return 0;
+}
+
+bool MeshRunner::allLocal() const {
+  return std::all_of(sessions_.begin(), sessions_.end(), [](Session *s) { return s; });
 }
 
 Status MeshRunner::getOutput(const std::string &name, HostTensor &out) const {

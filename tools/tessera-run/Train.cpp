@@ -35,7 +35,15 @@ int fail(const Status &s) {
 
 int runTraining(const Package &package, MeshRunner &mesh,
                 std::map<std::string, HostTensor> inputs, const TrainOptions &options) {
-  Session &session = mesh.session(0);
+  // Under mpirun this process runs one rank: rank 0 reports the steps.
+  Session &session = *mesh.session(mesh.firstLocal());
+  bool leader = mesh.session(0) != nullptr;
+  if (!mesh.allLocal() &&
+      (!options.resume.empty() || !options.save.empty() || !options.exportOnnx.empty())) {
+    std::fprintf(stderr, "error: checkpoints and --export-onnx of training under mpirun are not "
+                         "built yet (ranks as threads save and resume them)\n");
+    return 2;
+  }
   // Checkpoints hold whole tensors whatever the mesh (every rank's blocks
   // assembled), so they resume on any mesh; --export-onnx reads one rank's
   // weights, which only data-parallel replicas hold whole.
@@ -47,7 +55,7 @@ int runTraining(const Package &package, MeshRunner &mesh,
   }
   std::vector<Session *> all;
   for (int r = 0; r < mesh.ranks(); ++r)
-    all.push_back(&mesh.session(r));
+    all.push_back(mesh.session(r));
   if (!options.resume.empty()) {
     if (Status s = loadCheckpoint(all, options.resume); !s.ok())
       return fail(s);
@@ -125,6 +133,8 @@ int runTraining(const Package &package, MeshRunner &mesh,
         return fail(s);
     if (Status s = mesh.run(); !s.ok())
       return fail(s);
+    if (!leader)
+      continue;
     HostTensor loss, norm, lr;
     if (Status s = mesh.getOutput("loss", loss); !s.ok())
       return fail(s);
@@ -143,9 +153,9 @@ int runTraining(const Package &package, MeshRunner &mesh,
       std::fflush(stdout);
     }
   }
-  if (terminal && !options.quiet)
+  if (terminal && !options.quiet && leader)
     std::printf("\n");
-  if (options.profile) {
+  if (options.profile && leader) {
     std::map<std::string, double> byOp;
     double total = 0;
     for (const KernelProfile &p : session.profile()) {

@@ -682,16 +682,12 @@ int main(int argc, char **argv) {
                            "compiled with --train\n");
       return finish(2);
     }
-    if (int(mine.size()) != meshSize) {
-      std::fprintf(stderr, "error: training runs all ranks in one process for now (ranks as "
-                           "threads, not under mpirun)\n");
-      return finish(2);
-    }
-    std::vector<Session *> all;
-    std::vector<Communicator *> comms;
+    // Every rank as threads, or under mpirun this process's one.
+    std::vector<Session *> all(size_t(meshSize), nullptr);
+    std::vector<Communicator *> comms(size_t(meshSize), nullptr);
     for (size_t k = 0; k < sessions.size(); ++k) {
-      all.push_back(sessions[k].get());
-      comms.push_back(worldOf(k));
+      all[size_t(mine[k])] = sessions[k].get();
+      comms[size_t(mine[k])] = worldOf(k);
     }
     std::unique_ptr<MeshRunner> mesh;
     if (!check(MeshRunner::create(*package, all, comms, mesh, localGroup.get())))

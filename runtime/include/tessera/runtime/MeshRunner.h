@@ -37,7 +37,9 @@ const TensorInfo *findInfo(const std::vector<TensorInfo> &infos, const std::stri
 class MeshRunner {
 public:
   /// A runner over `sessions` (rank k's session and communicator at index
-  /// k, every rank of `package`); they stay owned by the caller. With
+  /// k, every rank of `package`); they stay owned by the caller. A null
+  /// session is a rank another process runs (under mpirun): run() runs the
+  /// others, and outputs are those this process's ranks produce. With
   /// `group`, a rank that fails aborts the group so the others stop waiting.
   static Status create(const Package &package, std::vector<Session *> sessions,
                        std::vector<Communicator *> comms, std::unique_ptr<MeshRunner> &out,
@@ -62,7 +64,12 @@ public:
   Status getOutput(const std::string &name, HostTensor &out) const;
 
   int ranks() const { return int(sessions_.size()); }
-  Session &session(int rank) { return *sessions_[size_t(rank)]; }
+  /// Rank `rank`'s session, or null when another process runs it.
+  Session *session(int rank) { return sessions_[size_t(rank)]; }
+  /// The first rank this process runs.
+  int firstLocal() const;
+  /// Whether this process runs every rank.
+  bool allLocal() const;
 
 private:
   MeshRunner(const Package &package) : package_(package) {}
