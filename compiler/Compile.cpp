@@ -922,7 +922,19 @@ int tessera::compileMain(int argc, char **argv) {
                << " bytes: " << stats->kernels << " kernels in " << ranks << " rank(s), "
                << stats->weightBytes << " weight bytes; activation arena "
                << stats->arenaBytes << " bytes per rank, "
-               << programs[0].unplannedBytes << " without memory planning)"
-               << (planOnly ? "; plan only, weights absent" : "") << "\n";
+               << programs[0].unplannedBytes << " without memory planning)";
+  if (planOnly) {
+    // Only weights whose files are missing are absent; the others are in.
+    size_t absent = 0;
+    for (const auto &entry : model->weights.records())
+      absent += entry.second.absent;
+    if (absent)
+      llvm::errs() << "; plan only, weights absent: " << absent << " of "
+                   << model->weights.records().size()
+                   << " (the package can be inspected, not run)";
+    else
+      llvm::errs() << "; plan only, but every weight was found: the package runs";
+  }
+  llvm::errs() << "\n";
   return 0;
 }
