@@ -129,14 +129,21 @@ llvm::Expected<ClusterSpec> ClusterSpec::preset(llvm::StringRef name) {
   for (auto &preset : kPresets)
     if (name == preset[0])
       return fromJSON(preset[1]);
-  unsigned gpus;
-  if (name.consume_front("h100-ib-") && !name.getAsInteger(10, gpus)) {
+  // N GPUs, 8 per node, nodes linked by InfiniBand: the 8-GPU node preset
+  // (h100-ib-N: NDR, 50 GB/s per GPU; a100-ib-N: HDR, 25 GB/s per GPU, the
+  // Selene nodes of Megatron-LM's published runs) on N / 8 nodes.
+  for (auto [prefix, node] : {std::pair<llvm::StringRef, size_t>("h100-ib-", 2),
+                              std::pair<llvm::StringRef, size_t>("a100-ib-", 1)}) {
+    unsigned gpus;
+    llvm::StringRef rest = name;
+    if (!rest.consume_front(prefix) || rest.getAsInteger(10, gpus))
+      continue;
     if (gpus < 8 || gpus % 8)
-      return fail("h100-ib-N needs N a multiple of 8 (8 GPUs per node)");
-    llvm::Expected<ClusterSpec> spec = fromJSON(kPresets[2][1]);
+      return fail(prefix + "N needs N a multiple of 8 (8 GPUs per node)");
+    llvm::Expected<ClusterSpec> spec = fromJSON(kPresets[node][1]);
     if (!spec)
       return spec.takeError();
-    spec->name = ("h100-ib-" + llvm::Twine(gpus)).str();
+    spec->name = (prefix + llvm::Twine(gpus)).str();
     spec->nodes = int(gpus / 8);
     return spec;
   }
@@ -152,6 +159,7 @@ std::vector<std::string> ClusterSpec::presetNames() {
   for (auto &preset : kPresets)
     names.push_back(preset[0]);
   names.push_back("h100-ib-64");
+  names.push_back("a100-ib-64");
   return names;
 }
 

@@ -300,7 +300,7 @@ int tessera::compileMain(int argc, char **argv) {
   static cl::opt<int64_t> devices(cl::cat(planCat), "devices", cl::desc("plan for N devices: the compiler chooses dp x tp x pp and micro-batches (N CPU devices without --cluster)"),
       cl::init(0));
   static cl::opt<std::string> cluster(cl::cat(planCat), "cluster", cl::desc("cluster the plan is made for: a preset (cpu, "
-                          "a100-nvlink-8, h100-nvlink-8, h100-ib-N) or a JSON "
+                          "a100-nvlink-8, h100-nvlink-8, h100-ib-N, a100-ib-N) or a JSON "
                           "file (docs/cluster-spec.md)"),
       cl::init("cpu"));
   static cl::opt<std::string> objective(cl::cat(planCat), "objective", cl::desc("latency (time of one batch, the default) or "

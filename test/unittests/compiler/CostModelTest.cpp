@@ -44,11 +44,20 @@ TEST(ClusterSpec, Presets) {
   EXPECT_DOUBLE_EQ(ib.interNode.bandwidth, 50e9);
   EXPECT_EQ(preset("a100-nvlink-8").device.peak("bf16"), 312e12);
   EXPECT_EQ(preset("cpu").devices(), 2);
+  // Megatron-LM's Selene: A100 80GB nodes of 8, one 200 Gb/s HDR port per GPU.
+  ClusterSpec selene = preset("a100-ib-3072");
+  EXPECT_EQ(selene.name, "a100-ib-3072");
+  EXPECT_EQ(selene.nodes, 384);
+  EXPECT_EQ(selene.devices(), 3072);
+  EXPECT_DOUBLE_EQ(selene.device.peak("bf16"), 312e12);
+  EXPECT_DOUBLE_EQ(selene.interNode.bandwidth, 25e9);
 }
 
 TEST(ClusterSpec, BadPresetsAndFieldsAreNamed) {
   EXPECT_EQ(errorOf(ClusterSpec::preset("h100-ib-12")),
             "h100-ib-N needs N a multiple of 8 (8 GPUs per node)");
+  EXPECT_EQ(errorOf(ClusterSpec::preset("a100-ib-4")),
+            "a100-ib-N needs N a multiple of 8 (8 GPUs per node)");
   EXPECT_NE(errorOf(ClusterSpec::preset("tpu")).find(
                 "unknown cluster preset 'tpu' (presets: cpu, a100-nvlink-8"),
             std::string::npos);
