@@ -280,11 +280,11 @@ int tessera::compileMain(int argc, char **argv) {
   static cl::opt<std::string> dtype(cl::cat(targetCat), "dtype", cl::desc("element type of float tensors: fp32 (the default), bf16 "
                         "or fp16 (--target=cuda; kernels accumulate in fp32)"),
       cl::init("fp32"));
-  static cl::opt<bool> noEpilogues(cl::cat(targetCat), "no-gemm-epilogues", cl::desc("--target=cuda: keep bias adds and GELU as kernels of their "
-                                    "own instead of cuBLASLt epilogues"),
+  static cl::opt<bool> noEpilogues(cl::cat(targetCat), "no-gemm-epilogues", cl::desc("keep bias adds, activations and residual adds as kernels "
+                                    "of their own instead of GEMM epilogues"),
       cl::init(false));
-  static cl::opt<bool> noAttentionViews(cl::cat(targetCat), "no-attention-views", cl::desc("--target=cuda: keep the head transposes (and QKV splits) "
-                                     "around attention as copy kernels"),
+  static cl::opt<bool> noAttentionViews(cl::cat(targetCat), "no-attention-views", cl::desc("keep the head transposes (and QKV splits) around "
+                                     "attention as copy kernels"),
       cl::init(false));
   static cl::opt<std::string> cudaArchs(cl::cat(targetCat), "cuda-arch", cl::desc("CUDA architectures to embed images for (cubins: "
                             "sm_XX, PTX: compute_XX)"),
@@ -816,15 +816,20 @@ int tessera::compileMain(int argc, char **argv) {
     }
     programs.push_back(std::move(*program));
   }
-  if (target == "cuda" && !noEpilogues) {
+  if (!noEpilogues) {
+    lower::GemmEpilogueOptions epilogues;
+    epilogues.cpu = target != "cuda";
     int fused = 0;
     for (lower::ProgramPlan &plan : programs)
-      fused += lower::fuseGemmEpilogues(plan);
-    if (fused)
+      fused += lower::fuseGemmEpilogues(plan, epilogues);
+    if (fused && target == "cuda")
       llvm::errs() << "tessera-compile: " << fused
                    << " GEMM(s) take their bias (and GELU) as a cuBLASLt epilogue\n";
+    else if (fused)
+      llvm::errs() << "tessera-compile: " << fused
+                   << " GEMM(s) take their bias, activation or residual add as an epilogue\n";
   }
-  if (target == "cuda" && !noAttentionViews) {
+  if (!noAttentionViews) {
     int folded = 0;
     for (lower::ProgramPlan &plan : programs)
       folded += lower::foldAttentionViews(plan);

@@ -10,8 +10,8 @@ set -euo pipefail
 
 # Build tools.
 pkgs=(cmake ninja-build ccache pkg-config python3)
-# Runtime: BLAS, MPI, package format, tests.
-pkgs+=(libopenblas-openmp-dev libopenmpi-dev openmpi-bin libflatbuffers-dev
+# Runtime: BLAS and oneDNN, MPI, package format, tests.
+pkgs+=(libopenblas-openmp-dev libdnnl-dev libopenmpi-dev openmpi-bin libflatbuffers-dev
        flatbuffers-compiler libgtest-dev)
 if [[ "${TESSERA_RUNTIME_ONLY:-0}" != 1 ]]; then
   # Compiler: MLIR/LLVM 22 (FileCheck, lit, not come with llvm-22-tools),

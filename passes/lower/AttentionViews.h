@@ -4,7 +4,7 @@
 //
 //===----------------------------------------------------------------------===//
 //
-// For the CUDA target: the head transposes around attention (q, k, v from
+// For every target: the head transposes around attention (q, k, v from
 // [B, S, H, D] to [B, H, S, D], the result back) and the split of a fused QKV
 // projection before them are copies the attention kernel can do without. An
 // attention whose operand comes from transpose(perm = [0, 2, 1, 3]) - of a

@@ -38,6 +38,10 @@ void compactAndReplan(ProgramPlan &plan) {
     used[id] = true;
   for (uint32_t id : plan.outputs)
     used[id] = true;
+  for (auto [state, value] : plan.stateUpdates)
+    used[state] = used[value] = true;
+  for (const ProgramPlan::TiedWeight &tie : plan.tiedWeights)
+    used[tie.state] = true;
   for (size_t id = 0; id < n; ++id)
     if (used[id] && plan.tensors[id].aliasOf >= 0)
       used[size_t(plan.tensors[id].aliasOf)] = true;
@@ -61,6 +65,12 @@ void compactAndReplan(ProgramPlan &plan) {
     id = renumber[id];
   for (uint32_t &id : plan.outputs)
     id = renumber[id];
+  for (auto &[state, value] : plan.stateUpdates) {
+    state = renumber[state];
+    value = renumber[value];
+  }
+  for (ProgramPlan::TiedWeight &tie : plan.tiedWeights)
+    tie.state = renumber[tie.state];
   plan.tensors = std::move(kept);
   planMemory(plan);
 }

@@ -36,10 +36,6 @@
 #include <stdexcept>
 #include <unistd.h>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
 namespace nb = nanobind;
 using namespace tessera;
 using namespace tessera::rt;
@@ -166,18 +162,13 @@ struct PySession {
   std::unique_ptr<DecodeRunner> decoder;
 
   PySession(const PyPackage &p, const std::string &backend, int threads) : package(p.package) {
-#ifdef _OPENMP
-    if (threads > 0)
-      omp_set_num_threads(threads);
-#else
-    (void)threads;
-#endif
     nb::gil_scoped_release release;
     int ranks = package->meshSize();
     if (ranks > 1)
       group = std::make_unique<LocalGroup>(ranks, std::chrono::milliseconds(600000));
     SessionOptions options;
     options.backend = backend;
+    options.threads = threads; // every rank's runs, in the thread running it
     std::vector<Session *> all;
     std::vector<Communicator *> comms;
     for (int r = 0; r < ranks; ++r) {

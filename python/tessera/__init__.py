@@ -289,7 +289,8 @@ class Session:
                 (``None``: the package's).
             backend: ``"cpu"``, ``"cuda"`` or ``"cuda-host"`` (the CUDA
                 kernels emulated on the host).
-            threads: OpenMP threads of the CPU kernels (``None``: all cores).
+            threads: CPU threads of each rank's kernels (``None``:
+                ``TESSERA_NUM_THREADS``, else ``OMP_NUM_THREADS``, else all cores).
         """
         self.package = package_or_path if isinstance(package_or_path, Package) else Package(package_or_path)
         if ranks is not None and int(ranks) != self.package.ranks:

@@ -8,10 +8,6 @@
 
 #include "tessera/runtime/Session.h"
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
 #include <cstring>
 #include <new>
 
@@ -105,14 +101,11 @@ tsr_status_t tsr_session_create(tsr_package_t *package,
   if (!options)
     options = &defaults;
   return guarded([&] {
-#ifdef _OPENMP
-    if (options->num_threads > 0)
-      omp_set_num_threads(options->num_threads);
-#endif
     auto handle = std::make_unique<tsr_session>();
     SessionOptions sessionOptions;
     sessionOptions.backend = options->backend ? options->backend : "cpu";
     sessionOptions.device = options->device;
+    sessionOptions.threads = options->num_threads > 0 ? options->num_threads : 0;
     if (Status s = Session::create(package->package, options->rank, handle->session,
                                    sessionOptions);
         !s.ok())

@@ -18,6 +18,10 @@
 #include <cerrno>
 #include <unistd.h>
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 namespace tessera::rt {
 
 struct Session::Impl {
@@ -189,6 +193,22 @@ Status Session::create(std::shared_ptr<Package> package, int rank,
                         " has no op name");
   std::unique_ptr<Session> session(new Session());
   session->package_ = package;
+  session->threads_ = options.threads;
+  if (!session->threads_)
+    if (const char *env = std::getenv("TESSERA_NUM_THREADS")) {
+      char *end = nullptr;
+      long n = std::strtol(env, &end, 10);
+      if (end == env || *end || n < 1 || n > 4096)
+        return Status(StatusCode::InvalidArgument,
+                      std::string("TESSERA_NUM_THREADS='") + env +
+                          "' is not a thread count (1 to 4096)");
+      session->threads_ = int(n);
+    }
+#ifdef _OPENMP
+  // Kernels prepared below (library GEMMs) plan their work for this count.
+  if (session->threads_ > 0)
+    omp_set_num_threads(session->threads_);
+#endif
   if (options.backend != "cpu") {
     std::unique_ptr<gpu::Device> device;
     if (options.backend == "cuda") {
@@ -327,6 +347,18 @@ Status Session::create(std::shared_ptr<Package> package, int rank,
   if (Status s = bindState(*package, *program, *impl); !s.ok())
     return s;
   const cpu::KernelTable &table = cpu::cpuKernels();
+  const auto &prepares = cpu::cpuPrepareFunctions();
+  // Stored weights no run writes: not training state (nor a view sharing a
+  // state's writable copy). Kernels may repack these once.
+  std::vector<bool> constant(count, false);
+  for (size_t id = 0; id < count; ++id) {
+    auto storage = program->tensors()->Get(uint32_t(id))->storage();
+    constant[id] = storage == tpkg::Storage::Data || storage == tpkg::Storage::External;
+  }
+  for (auto [state, value] : impl->updates)
+    for (size_t id = 0; id < count; ++id)
+      if (impl->tensors[id].data == impl->tensors[state].data)
+        constant[id] = false;
   for (const tpkg::Kernel *k : *program->kernels()) {
     auto it = table.find(k->op()->str());
     if (it == table.end())
@@ -359,6 +391,14 @@ Status Session::create(std::shared_ptr<Package> package, int rank,
     if (k->outputs())
       for (uint32_t id : *k->outputs())
         call.outputs.push_back(impl->tensors[id]);
+    if (auto prepare = prepares.find(k->op()->str()); prepare != prepares.end()) {
+      std::vector<bool> constantInputs;
+      if (k->inputs())
+        for (uint32_t id : *k->inputs())
+          constantInputs.push_back(constant[id]);
+      if (Status s = prepare->second(call, constantInputs); !s.ok())
+        return s;
+    }
     impl->calls.push_back(std::move(call));
     impl->fns.push_back(it->second);
     session->profile_.push_back(
@@ -469,6 +509,10 @@ double Session::now() {
 Status Session::run(std::vector<KernelSpan> *spans) {
   if (device_)
     return device_->run(spans, profiling_ ? &profile_ : nullptr);
+#ifdef _OPENMP
+  if (threads_ > 0 && omp_get_max_threads() != threads_)
+    omp_set_num_threads(threads_);
+#endif
   for (size_t k = 0; k < impl_->calls.size(); ++k) {
     auto start = std::chrono::steady_clock::now();
     if (Status s = impl_->fns[k](impl_->calls[k]); !s.ok())

@@ -105,11 +105,21 @@ static RankSummary summarize(const tpkg::Program *p, unsigned microbatches, bool
       int64_t kdim = lhs->shape()->Get(uint32_t(transposed ? rank - 2 : rank - 1));
       r.flops += 2.0 * double(numel(out)) * double(kdim);
     } else if (op == "attention") {
+      // dims = [B, H, Hkv, S, T, D, Dv] where the operands are strided views
+      // (the head transposes folded away); else the [B, H, S, D] shapes.
+      std::vector<double> dims;
+      if (k->attrs())
+        for (const tpkg::Attr *a : *k->attrs())
+          if (a->name()->str() == "dims" && a->ints() && a->ints()->size() == 7)
+            dims.assign(a->ints()->begin(), a->ints()->end());
       const tpkg::Tensor *q = in(0), *key = in(1);
-      double scores = double(numel(out)) / double(out->shape()->Get(3)) *
-                      double(key->shape()->Get(2));
-      r.flops += 2.0 * scores * double(q->shape()->Get(3)) +
-                 2.0 * scores * double(out->shape()->Get(3));
+      if (dims.empty() && q->shape()->size() == 4 && key->shape()->size() == 4 &&
+          out->shape()->size() == 4)
+        dims = {double(q->shape()->Get(0)), double(q->shape()->Get(1)), 0,
+                double(q->shape()->Get(2)), double(key->shape()->Get(2)),
+                double(q->shape()->Get(3)), double(out->shape()->Get(3))};
+      if (!dims.empty())
+        r.flops += 2.0 * dims[0] * dims[1] * dims[3] * dims[4] * (dims[5] + dims[6]);
     }
   }
   for (uint32_t id : *p->inputs())

@@ -72,6 +72,8 @@ const char *kUsage =
     "  --comm nccl            with --backend cuda: NCCL collectives, one GPU per rank\n"
     "  --random-weights SEED  random weights (packages compiled with --plan-only)\n"
     "  --max-memory SIZE      refuse packages needing more (default: physical memory)\n"
+    "  --threads N            CPU threads per rank (default: TESSERA_NUM_THREADS,\n"
+    "                         else OMP_NUM_THREADS, else the cores)\n"
     "measuring:\n"
     "  --profile              per-kernel times\n"
     "  --profile-json FILE    per-kernel times as JSON (for tessera-inspect --profile)\n"
@@ -358,6 +360,8 @@ int main(int argc, char **argv) {
                              "'%s'\n", text.c_str());
         bad = true;
       }
+    } else if (arg == "--threads") {
+      sessionOptions.threads = int(integer(1, 4096));
     } else if (arg == "--device") {
       sessionOptions.device = int(integer(-1, 1024));
     } else if (!arg.empty() && arg[0] == '-') {

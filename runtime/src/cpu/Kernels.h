@@ -43,12 +43,20 @@ struct TensorRef {
   template <typename T> T *as() const { return reinterpret_cast<T *>(data); }
 };
 
+/// What a kernel prepared once, when its session was created (a GEMM's
+/// library primitive and packed weights), kept with its call.
+struct KernelState {
+  virtual ~KernelState() = default;
+};
+
 struct KernelCall {
   std::vector<TensorRef> inputs;
   std::vector<TensorRef> outputs;
   const tpkg::Kernel *kernel = nullptr;
   /// The group a collective kernel runs in (bound by the session).
   Communicator *comm = nullptr;
+  /// Set by the kernel's prepare function, if it has one.
+  std::shared_ptr<KernelState> state;
 
   const tpkg::Attr *attr(const char *name) const;
   int64_t attrInt(const char *name, int64_t defaultValue) const;
@@ -64,6 +72,15 @@ using KernelTable = std::map<std::string, KernelFn>;
 
 /// Every CPU kernel by tsr op name.
 const KernelTable &cpuKernels();
+
+/// Called once per kernel when a session is created, with the tensors bound
+/// (their addresses stay fixed for the session's life). `constant[i]` says
+/// whether input i is a weight no run writes (not training state), which a
+/// kernel may repack. May set `call.state`; an error fails the session.
+using PrepareFn = Status (*)(KernelCall &call, const std::vector<bool> &constant);
+
+/// The prepare functions by tsr op name (kernels without one need none).
+const std::map<std::string, PrepareFn> &cpuPrepareFunctions();
 
 void registerElementwiseKernels(KernelTable &table);
 void registerLinalgKernels(KernelTable &table);

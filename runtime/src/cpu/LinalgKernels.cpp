@@ -4,6 +4,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "cpu/Gemm.h"
 #include "cpu/Kernels.h"
 
 #include <cblas.h>
@@ -129,37 +130,50 @@ void gemmBatched(const TensorRef &a, const TensorRef &b, const TensorRef &y,
   }
 }
 
-/// The epilogue of a fused matmul (--target=cuda plans): + bias over the
-/// last dimension, then (epilogue 2) GELU in its tanh form.
-template <typename T> void epilogue(const TensorRef &bias, const TensorRef &y, int64_t kind) {
+/// The epilogue of a fused matmul on the BLAS path: + bias over the last
+/// dimension, the activation, + the residual, in one pass after the GEMM.
+template <typename T> void epilogue(const KernelCall &call, const GemmEpilogue &ep) {
+  const TensorRef &y = call.outputs[0];
   int64_t n = y.shape.back(), rows = n ? y.numel() / n : 0;
   T *out = y.as<T>();
-  const T *b = bias.as<T>();
-  for (int64_t r = 0; r < rows; ++r)
+  const T *b = ep.bias ? call.inputs[2].as<T>() : nullptr;
+  const T *r = ep.residual ? call.inputs.back().as<T>() : nullptr;
+#pragma omp parallel for schedule(static) if (rows * n > (1 << 16))
+  for (int64_t i = 0; i < rows; ++i)
     for (int64_t j = 0; j < n; ++j) {
-      T v = out[r * n + j] + b[j];
-      if (kind == 2)
-        v = gelu(v, /*tanhForm=*/true);
-      out[r * n + j] = v;
+      T v = out[i * n + j];
+      if (b)
+        v += b[j];
+      switch (ep.activation) {
+      case GemmEpilogue::GeluTanh: v = gelu(v, /*tanhForm=*/true); break;
+      case GemmEpilogue::GeluErf: v = gelu(v, /*tanhForm=*/false); break;
+      case GemmEpilogue::Relu: v = v > T(0) ? v : T(0); break;
+      case GemmEpilogue::None: break;
+      }
+      if (r)
+        v += r[i * n + j];
+      out[i * n + j] = v;
     }
 }
 
 Status matmul(const KernelCall &call) {
+  if (call.state)
+    return runPreparedGemm(call);
+  GemmEpilogue ep;
+  if (Status s = GemmEpilogue::parse(call, ep); !s.ok())
+    return s;
   const TensorRef &a = call.inputs[0], &b = call.inputs[1], &y = call.outputs[0];
   bool ta = call.attrInt("transpose_lhs", 0), tb = call.attrInt("transpose_rhs", 0);
-  int64_t kind = call.attrInt("epilogue", 0);
-  if (kind && (call.inputs.size() != 3 || (a.dtype != DType::F32 && a.dtype != DType::F64)))
-    return call.error("a matmul epilogue needs a bias and f32/f64");
   switch (a.dtype) {
   case DType::F32:
     gemmBatched<float>(a, b, y, ta, tb);
-    if (kind)
-      epilogue<float>(call.inputs[2], y, kind);
+    if (ep.any())
+      epilogue<float>(call, ep);
     break;
   case DType::F64:
     gemmBatched<double>(a, b, y, ta, tb);
-    if (kind)
-      epilogue<double>(call.inputs[2], y, kind);
+    if (ep.any())
+      epilogue<double>(call, ep);
     break;
   case DType::I64: gemmBatched<int64_t>(a, b, y, ta, tb); break;
   case DType::I32: gemmBatched<int32_t>(a, b, y, ta, tb); break;
@@ -372,18 +386,20 @@ void normRows(const KernelCall &call, bool centered) {
 #pragma omp parallel for schedule(static) if (rows * cols > 16384)
   for (int64_t r = 0; r < rows; ++r) {
     const T *row = in + r * cols;
-    double mean = 0;
-    if (centered) {
-      for (int64_t c = 0; c < cols; ++c)
-        mean += row[c];
-      mean /= double(cols);
-    }
-    double var = 0;
-    for (int64_t c = 0; c < cols; ++c) {
-      double d = double(row[c]) - mean;
-      var += d * d;
-    }
-    var /= double(cols);
+    // Sums in double over eight interleaved accumulators (the compiler
+    // vectorises them; one accumulator would be a serial chain).
+    auto sum = [&](auto term) {
+      double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+      int64_t c = 0;
+      for (; c + 8 <= cols; c += 8)
+        for (int l = 0; l < 8; ++l)
+          acc[l] += term(double(row[c + l]));
+      for (; c < cols; ++c)
+        acc[0] += term(double(row[c]));
+      return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+    };
+    double mean = centered ? sum([](double v) { return v; }) / double(cols) : 0.0;
+    double var = sum([&](double v) { return (v - mean) * (v - mean); }) / double(cols);
     double inv = 1.0 / std::sqrt(var + eps);
     for (int64_t c = 0; c < cols; ++c) {
       double v = (double(row[c]) - mean) * inv * double(scale[c]);

@@ -4,10 +4,13 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "cpu/Gemm.h"
 #include "cpu/Kernels.h"
+#include "cpu/VectorMath.h"
 
 #include <cblas.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -53,32 +56,29 @@ Status attention(const KernelCall &call) {
                   views[3], kp, views[7], 0.0f, scores.data(), T);
       for (int64_t i = 0; i < S; ++i) {
         float *row = scores.data() + i * T;
-        for (int64_t j = 0; j < T; ++j) {
-          bool visible = !causal || j <= i + T - S;
-          if (mask) {
+        // Causal: keys after the query's position get weight 0.
+        int64_t end = causal ? std::clamp<int64_t>(i + T - S + 1, 0, T) : T;
+        if (mask)
+          for (int64_t j = 0; j < end; ++j) {
             int64_t at = b * maskStrides[0] + h * maskStrides[1] +
                          i * maskStrides[2] + j * maskStrides[3];
-            if (boolMask)
-              visible = visible && mask->as<uint8_t>()[at];
-            else
+            if (!boolMask)
               row[j] += mask->as<float>()[at];
+            else if (!mask->as<uint8_t>()[at])
+              row[j] = -std::numeric_limits<float>::infinity();
           }
-          if (!visible)
-            row[j] = -std::numeric_limits<float>::infinity();
-        }
         float m = -std::numeric_limits<float>::infinity();
-        for (int64_t j = 0; j < T; ++j)
+        for (int64_t j = 0; j < end; ++j)
           m = std::max(m, row[j]);
-        float sum = 0;
-        for (int64_t j = 0; j < T; ++j) {
-          // A fully masked row attends to nothing: zeros, as PyTorch's
-          // NaN-guarded softmax gives.
-          row[j] = std::isinf(m) ? 0.0f : std::exp(row[j] - m);
-          sum += row[j];
-        }
+        // A fully masked row attends to nothing: zeros, as PyTorch's
+        // NaN-guarded softmax gives.
+        if (std::isinf(m))
+          end = 0;
+        float sum = expShifted(row, end, m);
         float inv = sum > 0 ? 1.0f / sum : 0.0f;
-        for (int64_t j = 0; j < T; ++j)
+        for (int64_t j = 0; j < end; ++j)
           row[j] *= inv;
+        std::fill(row + end, row + T, 0.0f);
       }
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, S, Dv, T, 1.0f,
                   scores.data(), T, vp, views[11], 0.0f, yp, views[15]);
@@ -141,6 +141,11 @@ const KernelTable &cpuKernels() {
     registerCollectiveKernels(t);
     return t;
   }();
+  return table;
+}
+
+const std::map<std::string, PrepareFn> &cpuPrepareFunctions() {
+  static const std::map<std::string, PrepareFn> table = {{"matmul", prepareGemm}};
   return table;
 }
 

@@ -78,6 +78,10 @@ struct SessionOptions {
   /// Which of the rank's programs: "" the main one; generation packages also
   /// hold "prefill:<length>" programs.
   std::string role;
+  /// CPU threads of each run (OpenMP, set in the thread that calls run(), so
+  /// ranks run as threads each get theirs); 0: TESSERA_NUM_THREADS, else
+  /// OpenMP's default (OMP_NUM_THREADS, else the cores).
+  int threads = 0;
 };
 
 /// The memory limit `options` give (see SessionOptions::maxMemoryBytes).
@@ -144,6 +148,7 @@ private:
   std::vector<KernelProfile> profile_;
   bool profiling_ = false;
   uint64_t arenaBytes_ = 0;
+  int threads_ = 0;
 };
 
 } // namespace tessera::rt

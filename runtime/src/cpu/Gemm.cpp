@@ -1,0 +1,184 @@
+//===- Gemm.cpp - the prepared (library) GEMM path -----------------------===//
+//
+// Part of Tessera.
+//
+//===----------------------------------------------------------------------===//
+
+#include "cpu/Gemm.h"
+
+#if TESSERA_HAVE_DNNL
+#include <oneapi/dnnl/dnnl.hpp>
+#endif
+
+#include <cstdlib>
+
+namespace tessera::rt::cpu {
+
+Status GemmEpilogue::parse(const KernelCall &call, GemmEpilogue &out) {
+  int64_t kind = call.attrInt("epilogue", 0);
+  out = GemmEpilogue();
+  out.residual = call.attrInt("residual", 0) != 0;
+  if (kind < 0 || kind > 4)
+    return call.error("unknown matmul epilogue " + std::to_string(kind));
+  out.bias = kind != 0;
+  out.activation = kind == 2 ? GeluTanh : kind == 3 ? GeluErf : kind == 4 ? Relu : None;
+  size_t expected = 2 + size_t(out.bias) + size_t(out.residual);
+  if (call.inputs.size() != expected || call.outputs.size() != 1)
+    return call.error("a matmul with epilogue " + std::to_string(kind) +
+                      (out.residual ? " and a residual" : "") + " takes " +
+                      std::to_string(expected) + " inputs, not " +
+                      std::to_string(call.inputs.size()));
+  if (out.any() && call.inputs[0].dtype != DType::F32 && call.inputs[0].dtype != DType::F64)
+    return call.error("a matmul epilogue needs f32 or f64");
+  const TensorRef &y = call.outputs[0];
+  int64_t n = y.shape.empty() ? 0 : y.shape.back();
+  if (out.bias && call.inputs[2].numel() != n)
+    return call.error("the epilogue's bias has " + std::to_string(call.inputs[2].numel()) +
+                      " elements, the result's rows " + std::to_string(n));
+  if (out.residual && call.inputs.back().numel() != y.numel())
+    return call.error("the epilogue's residual has " +
+                      std::to_string(call.inputs.back().numel()) + " elements, the result " +
+                      std::to_string(y.numel()));
+  return Status::okStatus();
+}
+
+#if TESSERA_HAVE_DNNL
+namespace {
+
+dnnl::engine &engine() {
+  static dnnl::engine e(dnnl::engine::kind::cpu, 0);
+  return e;
+}
+
+struct DnnlGemm : KernelState {
+  dnnl::matmul primitive;
+  std::unordered_map<int, dnnl::memory> args;
+};
+
+} // namespace
+
+std::string gemmLibrary() {
+  const dnnl_version_t *v = dnnl_version();
+  return "oneDNN " + std::to_string(v->major) + "." + std::to_string(v->minor) + "." +
+         std::to_string(v->patch);
+}
+
+/// TESSERA_GEMM=blas turns the prepared path off (for measuring the two).
+bool libraryEnabled() {
+  static const bool on = [] {
+    const char *env = std::getenv("TESSERA_GEMM");
+    return !env || std::string(env) != "blas";
+  }();
+  return on;
+}
+
+Status prepareGemm(KernelCall &call, const std::vector<bool> &constant) {
+  GemmEpilogue ep;
+  if (Status s = GemmEpilogue::parse(call, ep); !s.ok())
+    return s;
+  // Only GEMMs with a constant (packable) right operand: inference's
+  // weights. Unpacked, the library measured within a few percent of
+  // OpenBLAS, and a training step's GEMMs stay on one summation order
+  // whatever their shapes (a partitioned step then matches one device's
+  // to rounding, as test/e2e/train_zoo.test checks).
+  if (!libraryEnabled() || constant.size() < 2 || !constant[1])
+    return Status::okStatus();
+  const TensorRef &a = call.inputs[0], &b = call.inputs[1], &y = call.outputs[0];
+  if (a.dtype != DType::F32 || b.dtype != DType::F32 || y.dtype != DType::F32 ||
+      a.rank() < 2 || b.rank() != 2 || y.rank() < 2)
+    return Status::okStatus(); // batched right operands and other types: BLAS
+  bool ta = call.attrInt("transpose_lhs", 0), tb = call.attrInt("transpose_rhs", 0);
+  int64_t n = y.shape.back(), m = y.numel() / std::max<int64_t>(n, 1);
+  // A transposed left operand is one matrix (rows = its last dimension).
+  if (ta && a.rank() != 2)
+    return Status::okStatus();
+  int64_t k = ta ? a.shape[0] : a.shape.back();
+  int64_t lda = a.shape.back(), ldb = b.shape.back();
+  // One row (a decode step): the BLAS path's matrix-vector product streams
+  // the weights once, faster than a GEMM on one row.
+  if (m <= 1 || k == 0 || n == 0)
+    return Status::okStatus();
+  if ((tb ? b.shape[1] : b.shape[0]) != k || (tb ? b.shape[0] : b.shape[1]) != n ||
+      (ta ? a.shape[1] : a.numel() / k) != m)
+    return call.error("matmul operand shapes do not agree with its result");
+  using dt = dnnl::memory::data_type;
+  using md = dnnl::memory::desc;
+  try {
+    md aDesc({m, k}, dt::f32, ta ? dnnl::memory::dims{1, lda} : dnnl::memory::dims{lda, 1});
+    md bPlain({k, n}, dt::f32, tb ? dnnl::memory::dims{1, ldb} : dnnl::memory::dims{ldb, 1});
+    md yDesc({m, n}, dt::f32, dnnl::memory::dims{n, 1});
+    // The weight is packed once into the library's own layout.
+    md bDesc({k, n}, dt::f32, dnnl::memory::format_tag::any);
+    dnnl::post_ops ops;
+    if (ep.activation != GemmEpilogue::None)
+      ops.append_eltwise(1.0f,
+                         ep.activation == GemmEpilogue::GeluTanh ? dnnl::algorithm::eltwise_gelu_tanh
+                         : ep.activation == GemmEpilogue::GeluErf ? dnnl::algorithm::eltwise_gelu_erf
+                                                                  : dnnl::algorithm::eltwise_relu,
+                         0.0f, 0.0f);
+    if (ep.residual)
+      ops.append_binary(dnnl::algorithm::binary_add, yDesc);
+    dnnl::primitive_attr attr;
+    attr.set_post_ops(ops);
+    md biasDesc({1, n}, dt::f32, dnnl::memory::dims{n, 1});
+    dnnl::matmul::desc desc = ep.bias ? dnnl::matmul::desc(aDesc, bDesc, biasDesc, yDesc)
+                                      : dnnl::matmul::desc(aDesc, bDesc, yDesc);
+    dnnl::matmul::primitive_desc pd(desc, attr, engine());
+    auto state = std::make_shared<DnnlGemm>();
+    state->primitive = dnnl::matmul(pd);
+    state->args[DNNL_ARG_SRC] = dnnl::memory(aDesc, engine(), a.data);
+    state->args[DNNL_ARG_DST] = dnnl::memory(yDesc, engine(), y.data);
+    dnnl::memory bMemory(bPlain, engine(), b.data);
+    if (pd.weights_desc() != bPlain) {
+      dnnl::memory packed(pd.weights_desc(), engine());
+      dnnl::stream s(engine());
+      dnnl::reorder(bMemory, packed).execute(s, bMemory, packed);
+      s.wait();
+      bMemory = packed;
+    }
+    state->args[DNNL_ARG_WEIGHTS] = bMemory;
+    if (ep.bias)
+      state->args[DNNL_ARG_BIAS] = dnnl::memory(biasDesc, engine(), call.inputs[2].data);
+    if (ep.residual)
+      state->args[DNNL_ARG_ATTR_MULTIPLE_POST_OP(ops.len() - 1) | DNNL_ARG_SRC_1] =
+          dnnl::memory(yDesc, engine(), call.inputs.back().data);
+    call.state = std::move(state);
+  } catch (const dnnl::error &e) {
+    // A shape or layout the library does not implement: the BLAS path.
+    if (e.status == dnnl_unimplemented)
+      return Status::okStatus();
+    return call.error(std::string("oneDNN: ") + e.what());
+  }
+  return Status::okStatus();
+}
+
+Status runPreparedGemm(const KernelCall &call) {
+  auto &gemm = static_cast<DnnlGemm &>(*call.state);
+  // Streams are cheap handles of the OpenMP runtime; one per thread, as
+  // ranks run as threads of one process.
+  thread_local dnnl::stream stream(engine());
+  try {
+    gemm.primitive.execute(stream, gemm.args);
+    stream.wait();
+  } catch (const dnnl::error &e) {
+    return call.error(std::string("oneDNN: ") + e.what());
+  }
+  return Status::okStatus();
+}
+
+#else
+
+std::string gemmLibrary() { return ""; }
+
+Status prepareGemm(KernelCall &call, const std::vector<bool> &) {
+  GemmEpilogue ep;
+  return GemmEpilogue::parse(call, ep);
+}
+
+Status runPreparedGemm(const KernelCall &call) {
+  return call.error("no GEMM library in this runtime");
+}
+
+#endif
+
+} // namespace tessera::rt::cpu
