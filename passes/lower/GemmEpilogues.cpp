@@ -56,6 +56,57 @@ struct Chain {
   }
 };
 
+/// Whether the generated elementwise kernel `k` (a chain of elementwise ops
+/// fused into one program of (opcode, a, b) triples, FusedKernels.cpp) is
+/// exactly an epilogue of the value `t`: + bias, then an activation, then
+/// + residual, each step reading the one before. Sets what it takes.
+template <typename IsBias, typename IsResidual>
+bool matchProgram(const ProgramPlan &plan, const PlannedKernel &k, uint32_t t, IsBias isBias,
+                  IsResidual isResidual, int64_t &epilogue, std::vector<uint32_t> &extra,
+                  bool &residual) {
+  std::vector<int64_t> program = intsAttr(k, "program");
+  if (program.empty() || program.size() % 3)
+    return false;
+  int64_t cur = 0; // the operand holding the value so far: t's input, then a triple
+  int found = 0;
+  for (auto [i, in] : llvm::enumerate(k.inputs))
+    if (rootOf(plan, in) == rootOf(plan, t)) {
+      cur = -1 - int64_t(i);
+      ++found;
+    }
+  if (found != 1)
+    return false;
+  int64_t ep = 0;
+  bool res = false;
+  std::vector<uint32_t> taken;
+  for (size_t s = 0; s < program.size() / 3; ++s) {
+    int64_t op = program[3 * s], a = program[3 * s + 1], b = program[3 * s + 2];
+    if (op == 1 && (a == cur) != (b == cur)) { // add
+      int64_t x = a == cur ? b : a;
+      if (x >= 0 || size_t(-1 - x) >= k.inputs.size() || res)
+        return false;
+      uint32_t id = k.inputs[size_t(-1 - x)];
+      if (!ep && isBias(id)) {
+        ep = 1;
+      } else if (isResidual(id)) {
+        res = true;
+      } else {
+        return false;
+      }
+      taken.push_back(id);
+    } else if ((op == 22 || op == 34 || op == 35) && a == cur && ep == 1 && !res) {
+      ep = op == 22 ? 4 : op == 34 ? 3 : 2; // ReLU, exact GELU, tanh GELU
+    } else {
+      return false;
+    }
+    cur = int64_t(s);
+  }
+  epilogue = ep;
+  residual = res;
+  extra = std::move(taken);
+  return true;
+}
+
 } // namespace
 
 int fuseGemmEpilogues(ProgramPlan &plan, const GemmEpilogueOptions &options) {
@@ -73,13 +124,29 @@ int fuseGemmEpilogues(ProgramPlan &plan, const GemmEpilogueOptions &options) {
     Chain chain{plan, t, i + 1, n ? elements(tt) / n : 0, n};
     int64_t epilogue = 0;
     std::vector<uint32_t> extra; // bias, residual
+    bool residual = false;
     int other = -1;
+    auto isBias = [&](uint32_t id) {
+      const PlannedTensor &bias = plan.tensors[id];
+      return bias.dtype == tt.dtype && bias.kind != PlannedTensor::Kind::Arena &&
+             elements(bias) == n && (bias.shape.empty() || bias.shape.back() == n);
+    };
+    // The epilogue as one generated elementwise kernel (the CPU's fusion of
+    // elementwise chains ran first).
+    if (const PlannedKernel *ew = options.cpu ? chain.take("elementwise", other) : nullptr) {
+      const std::vector<int64_t> &outShape = plan.tensors[ew->outputs[0]].shape;
+      auto isResidual = [&](uint32_t id) {
+        return plan.tensors[id].dtype == tt.dtype && plan.tensors[id].shape == outShape &&
+               rootOf(plan, id) != t;
+      };
+      if (matchProgram(plan, *ew, t, isBias, isResidual, epilogue, extra, residual))
+        chain.advance(*ew);
+    }
     // + a bias vector of n (a weight or constant), then an activation.
-    if (const PlannedKernel *add = chain.take("add", other); add && other >= 0) {
+    if (const PlannedKernel *add = chain.next == i + 1 ? chain.take("add", other) : nullptr;
+        add && other >= 0) {
       uint32_t biasId = add->inputs[size_t(other)];
-      const PlannedTensor &bias = plan.tensors[biasId];
-      if (bias.dtype == tt.dtype && bias.kind != PlannedTensor::Kind::Arena &&
-          elements(bias) == n && (bias.shape.empty() || bias.shape.back() == n)) {
+      if (isBias(biasId)) {
         extra.push_back(biasId);
         epilogue = 1;
         chain.advance(*add);
@@ -96,8 +163,7 @@ int fuseGemmEpilogues(ProgramPlan &plan, const GemmEpilogueOptions &options) {
       }
     }
     // + a residual of the result's shape (the CPU's binary post-op).
-    bool residual = false;
-    if (options.cpu)
+    if (options.cpu && !residual)
       if (const PlannedKernel *add = chain.take("add", other); add && other >= 0) {
         uint32_t r = add->inputs[size_t(other)];
         const PlannedTensor &rt = plan.tensors[r];

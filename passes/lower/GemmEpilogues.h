@@ -9,7 +9,9 @@
 // with inputs (a, b, bias) and attribute epilogue = 1 (bias), 2 (bias, then
 // tanh-form GELU), 3 (bias, then exact GELU) or 4 (bias, then ReLU); then,
 // on the CPU, the add of a residual of the result's shape (attribute
-// residual = 1, the last input), with or without a bias before it.
+// residual = 1, the last input), with or without a bias before it. On the
+// CPU the chain may also be one generated elementwise kernel whose program is
+// exactly such an epilogue (the elementwise fusion runs first).
 // For the CUDA target only 1 and 2 (cuBLASLt's BIAS and GELU_BIAS
 // epilogues); on the CPU the GEMM applies them as oneDNN post-ops while the
 // output tile is in cache. One pass over memory instead of up to four.

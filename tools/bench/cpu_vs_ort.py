@@ -8,7 +8,10 @@
 The suite: GPT-2 small (124M) at batch 1 and 8, BERT-base at batch 8 and a
 Llama-3.2-1B-shaped model (1.2B) at batch 1, all sequence 128, fp32, exported
 by tools/models/make_zoo.py (TorchScript exporter; exported under --models
-when missing). Each benchmark compiles the model with tessera-compile, then
+when missing); and GPT-2 small's per-token decode (prompt 16, 64 new tokens,
+greedy; Tessera's generation package with its KV cache against ONNX Runtime
+on an export of the same weights with the KV cache as inputs and outputs;
+the token ids must agree; ms per token, the prompt's step left out). Each benchmark compiles the model with tessera-compile, then
 alternates rounds: tessera-run (--repeat RUNS, its own median) and an ONNX
 Runtime session (RUNS runs, median), both with the same thread count
 (OMP_NUM_THREADS / intra_op_num_threads). Prints each round, then one table
@@ -16,6 +19,7 @@ of the medians over rounds and the ratio Tessera / ONNX Runtime (lower is
 better). --profile adds tessera-run's per-kernel profile of the largest model.
 """
 import argparse
+import math
 import os
 import re
 import statistics
@@ -35,6 +39,8 @@ SUITE = {
     "gpt2_b8": ("gpt2_small", 8, 128, 4),
     "bert_b8": ("bert_base", 8, 128, 4),
     "llama1b_b1": ("llama_1b", 1, 128, 3),
+    # per-token decode: prompt 16, 64 new tokens, greedy (ms per token)
+    "gpt2_decode": ("gpt2_small", 1, 1, 0),
 }
 
 
@@ -90,6 +96,122 @@ def bench(a, model, batch, seq, runs, label, profile=False):
     return statistics.median(tessera), statistics.median(onnxrt)
 
 
+def export_decode(path):
+    """GPT-2 small's decode step as ONNX for ONNX Runtime: the weights of
+    generate_vs_torch.py's model (make_zoo's, same seeds), the KV cache as
+    explicit inputs and outputs (past_k/v per layer, [1, heads, past, 64])."""
+    import torch
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from generate_vs_torch import hf_model
+
+    model = hf_model()
+    cfg = model.config
+    heads, dim = cfg.n_head, cfg.n_embd // cfg.n_head
+
+    class Decode(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.m = model
+
+        def forward(self, input_ids, position_ids, *past):
+            t = self.m.transformer
+            x = t.wte(input_ids) + t.wpe(position_ids)
+            b, s = input_ids.shape
+            presents = []
+            for i, blk in enumerate(t.h):
+                q, k, v = blk.attn.c_attn(blk.ln_1(x)).split(cfg.n_embd, dim=2)
+                q, k, v = (y.view(b, s, heads, dim).transpose(1, 2) for y in (q, k, v))
+                k = torch.cat([past[2 * i], k], dim=2)
+                v = torch.cat([past[2 * i + 1], v], dim=2)
+                presents += [k, v]
+                scores = q @ k.transpose(-1, -2) / math.sqrt(dim)
+                total = k.shape[2]
+                visible = (torch.arange(total)[None, :] <=
+                           torch.arange(s)[:, None] + (total - s))
+                scores = scores.masked_fill(~visible, float("-inf"))
+                y = (scores.softmax(-1) @ v).transpose(1, 2).reshape(b, s, cfg.n_embd)
+                x = x + blk.attn.c_proj(y)
+                x = x + blk.mlp(blk.ln_2(x))
+            return (self.m.lm_head(t.ln_f(x)), *presents)
+
+    layers = len(model.transformer.h)
+    past = [torch.zeros(1, heads, 3, dim) for _ in range(2 * layers)]
+    names = [f"past_{kind}_{i}" for i in range(layers) for kind in "kv"]
+    outs = [f"present_{kind}_{i}" for i in range(layers) for kind in "kv"]
+    axes = {"input_ids": {1: "s"}, "position_ids": {1: "s"}}
+    axes.update({n: {2: "past"} for n in names})
+    axes.update({n: {2: "total"} for n in outs})
+    with torch.no_grad():
+        torch.onnx.export(Decode(), (torch.ones(1, 2, dtype=torch.long),
+                                     torch.ones(1, 2, dtype=torch.long), *past), path,
+                          dynamo=False, opset_version=17,
+                          input_names=["input_ids", "position_ids", *names],
+                          output_names=["logits", *outs], dynamic_axes=axes)
+
+
+def bench_decode(a, prompt_len=16, new=64, max_seq=128):
+    """Per-token decode: tessera-run's generation loop (KV cache in the
+    package) against ONNX Runtime on an export with explicit KV inputs;
+    greedy, same prompt; both must give the same token ids."""
+    import torch
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from generate_vs_torch import tessera_round
+
+    work = os.path.join(a.models, "gpt2_small_decode")
+    os.makedirs(work, exist_ok=True)
+    onnx_path = os.path.join(work, "decode.onnx")
+    if not os.path.exists(onnx_path):
+        export_decode(onnx_path)
+    dyn = model_path(a.models, "gpt2_small").replace("torchscript", "dynamo")
+    if not os.path.exists(dyn):
+        subprocess.run([sys.executable, os.path.join(ROOT, "tools/models/make_zoo.py"),
+                        "--gpt2-small", "--out", a.models, "--exporters", "dynamo"], check=True)
+    package = os.path.join(work, "gen.tpkg")
+    subprocess.run([os.path.join(a.build, "bin/tessera-compile"), dyn, "--generate",
+                    "--max-seq", str(max_seq), "-o", package], check=True,
+                   stderr=subprocess.DEVNULL)
+    prompt = torch.randint(0, 50257, (prompt_len,),
+                           generator=torch.Generator().manual_seed(7)).tolist()
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = a.threads
+    opts.inter_op_num_threads = 1
+    session = ort.InferenceSession(onnx_path, opts, providers=["CPUExecutionProvider"])
+    pasts = [i.name for i in session.get_inputs()][2:]
+    shape = session.get_inputs()[2].shape
+
+    def ort_round():
+        feeds = {n: np.zeros([1, shape[1], 0, shape[3]], np.float32) for n in pasts}
+        ids, steps, pos = list(prompt), [], 0
+        tokens = prompt
+        for step in range(new):
+            feeds["input_ids"] = np.array([tokens], np.int64)
+            feeds["position_ids"] = np.arange(pos, pos + len(tokens), dtype=np.int64)[None]
+            start = time.perf_counter()
+            out = session.run(None, feeds)
+            if step:
+                steps.append(time.perf_counter() - start)
+            pos += len(tokens)
+            tokens = [int(out[0][0, -1].argmax())]
+            ids += tokens
+            feeds.update(zip(pasts, out[1:]))
+        return ids, statistics.median(steps)
+
+    env = dict(os.environ, OMP_NUM_THREADS=str(a.threads))
+    tessera, onnxrt = [], []
+    for r in range(a.rounds):
+        ids_t, _, step_t = tessera_round(a.build, package, prompt, new, env)
+        ids_o, step_o = ort_round()
+        if ids_t != ids_o:
+            first = next(i for i, (x, y) in enumerate(zip(ids_t, ids_o)) if x != y)
+            sys.exit(f"decode: token ids differ at position {first}: tessera "
+                     f"{ids_t[first:first + 4]}, onnxruntime {ids_o[first:first + 4]}")
+        tessera.append(step_t * 1e3)
+        onnxrt.append(step_o * 1e3)
+        print(f"gpt2_decode round {r + 1}: tessera {tessera[-1]:8.2f} ms/token   onnxruntime "
+              f"{onnxrt[-1]:8.2f} ms/token   ratio {tessera[-1] / onnxrt[-1]:.3f}", flush=True)
+    return statistics.median(tessera), statistics.median(onnxrt)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -116,8 +238,13 @@ def main():
             model, batch, seq, runs = SUITE[name]
             entries.append((name, model_path(a.models, model), batch, seq, a.runs or runs))
     rows = []
-    for i, (label, model, batch, seq, runs) in enumerate(entries):
-        t, o = bench(a, model, batch, seq, runs, label, a.profile and i == len(entries) - 1)
+    largest = max((e for e in entries if e[0] != "gpt2_decode"),
+                  key=lambda e: os.path.getsize(e[1]), default=None)
+    for label, model, batch, seq, runs in entries:
+        if label == "gpt2_decode":
+            t, o = bench_decode(a)
+        else:
+            t, o = bench(a, model, batch, seq, runs, label, a.profile and largest[0] == label)
         rows.append((label, batch, seq, t, o))
     print(f"\nmedians of {a.rounds} alternating rounds, {a.threads} threads, fp32:")
     print(f"{'benchmark':<14}{'batch':>6}{'seq':>6}{'tessera ms':>13}{'onnxruntime ms':>16}"
