@@ -12,8 +12,11 @@ when missing); and GPT-2 small's per-token decode (prompt 16, 64 new tokens,
 greedy; Tessera's generation package with its KV cache against ONNX Runtime
 on an export of the same weights with the KV cache as inputs and outputs;
 the token ids must agree; ms per token, the prompt's step left out). Each benchmark compiles the model with tessera-compile, then
-alternates rounds: tessera-run (--repeat RUNS, its own median) and an ONNX
-Runtime session (RUNS runs, median), both with the same thread count
+alternates rounds: tessera-run --bench RUNS (its own median of run() alone,
+after two warm-up runs; inputs set once, outputs left in the session's
+arena, where the Python API hands them out without a copy) and an ONNX
+Runtime session (RUNS runs of run_with_iobinding, inputs and outputs bound to
+preallocated arrays; median), both with the same thread count
 (OMP_NUM_THREADS / intra_op_num_threads). Prints each round, then one table
 of the medians over rounds and the ratio Tessera / ONNX Runtime (lower is
 better). --profile adds tessera-run's per-kernel profile of the largest model.
@@ -66,19 +69,33 @@ def bench(a, model, batch, seq, runs, label, profile=False):
     for i in session.get_inputs():
         shape = [batch, seq][:len(i.shape)]
         feeds[i.name] = np.ones(shape, np.int64)  # tessera-run's generated inputs
-    session.run(None, feeds)  # warm-up
+    # Both sides time the model alone: inputs set once, outputs written into
+    # memory that stays allocated (ONNX Runtime: I/O binding to preallocated
+    # arrays; Tessera: --bench, outputs left in the arena, where the Python
+    # API hands them out without a copy).
+    results = session.run(None, feeds)  # warm-up, and the outputs' shapes
+    binding = session.io_binding()
+    for name, value in feeds.items():
+        binding.bind_cpu_input(name, value)
+    kept = []
+    for meta, value in zip(session.get_outputs(), results):
+        buffer = np.empty_like(value)
+        kept.append(buffer)
+        binding.bind_output(meta.name, "cpu", 0, buffer.dtype, list(buffer.shape),
+                            buffer.ctypes.data)
+    session.run_with_iobinding(binding)
 
     env = dict(os.environ, OMP_NUM_THREADS=str(a.threads))
     tessera, onnxrt = [], []
     for r in range(a.rounds):
         out = subprocess.run([os.path.join(a.build, "bin/tessera-run"), package,
-                              "--repeat", str(runs)], env=env, check=True,
+                              "--bench", str(runs)], env=env, check=True,
                              capture_output=True, text=True).stdout
         t = float(re.search(r"median ([0-9.]+) ms", out).group(1))
         times = []
         for _ in range(runs):
             start = time.perf_counter()
-            session.run(None, feeds)
+            session.run_with_iobinding(binding)
             times.append((time.perf_counter() - start) * 1e3)
         o = statistics.median(times)
         tessera.append(t)
@@ -86,7 +103,7 @@ def bench(a, model, batch, seq, runs, label, profile=False):
         print(f"{label} round {r + 1}: tessera {t:8.2f} ms   onnxruntime {o:8.2f} ms   "
               f"ratio {t / o:.3f}", flush=True)
     if profile:
-        out = subprocess.run([os.path.join(a.build, "bin/tessera-run"), package, "--repeat",
+        out = subprocess.run([os.path.join(a.build, "bin/tessera-run"), package, "--bench",
                               str(runs), "--profile"], env=env, check=True,
                              capture_output=True, text=True).stdout
         print(f"tessera-run --profile, {label}:\n" +
