@@ -65,6 +65,7 @@ private:
     return localType(cast<RankedTensorType>(old.getType()), l, parts);
   }
   bool isUniform(Value old, int64_t d);
+  const Strategy *pickStrategy(Operation &op, const std::vector<Strategy> &list, bool partial);
   std::optional<DenseElementsAttr> uniformBlock(DenseElementsAttr value, int64_t d) const;
   Value buildUniformSlice(Value old, int64_t d);
   Value cloneWithLayouts(Operation &op, const Strategy &s);
@@ -102,6 +103,37 @@ std::optional<DenseElementsAttr> BatchSplitter::uniformBlock(DenseElementsAttr v
 /// Whether every block of `old` along `d` is the same, so that any replica
 /// may use block 0: constants with equal blocks, broadcasts along `d`, and
 /// elementwise ops of such values.
+/// Of the strategies with (or without) a partial result, the one that keeps
+/// every split operand as it is, slicing the fewest batch-sized replicated
+/// operands (which must be uniform); null when none does.
+const Strategy *BatchSplitter::pickStrategy(Operation &op, const std::vector<Strategy> &list,
+                                            bool partial) {
+  const Strategy *best = nullptr;
+  int bestSlices = 0;
+  for (const Strategy &s : list) {
+    if (llvm::is_contained(s.results, kPartial) != partial)
+      continue;
+    int slices = 0;
+    bool ok = true;
+    for (auto [j, v] : llvm::enumerate(op.getOperands())) {
+      Layout have = layout.lookup(v), want = s.operands[j];
+      if (have == want)
+        continue;
+      if (have == kReplicated && want >= 0 && isUniform(v, want)) {
+        ++slices;
+        continue;
+      }
+      ok = false;
+      break;
+    }
+    if (ok && (!best || slices < bestSlices)) {
+      best = &s;
+      bestSlices = slices;
+    }
+  }
+  return best;
+}
+
 bool BatchSplitter::isUniform(Value old, int64_t d) {
   if (layout.lookup(old) != kReplicated)
     return false;
@@ -288,35 +320,12 @@ LogicalResult BatchSplitter::run() {
       }
       continue;
     }
-    // The strategy that keeps every split operand as it is, slicing the
-    // fewest batch-sized replicated operands (which must be uniform).
-    const Strategy *best = nullptr;
-    int bestSlices = 0;
-    std::vector<Strategy> list = strategiesFor(&op, rules);
     // Partial results (a reduction over the batch) only when nothing keeps
     // the split, and only for replicas (reduceOverBatch).
-    for (int pass = 0; pass < (reduceOverBatch ? 2 : 1) && !best; ++pass)
-    for (const Strategy &s : list) {
-      if (llvm::is_contained(s.results, kPartial) != (pass == 1))
-        continue;
-      int slices = 0;
-      bool ok = true;
-      for (auto [j, v] : llvm::enumerate(op.getOperands())) {
-        Layout have = layout.lookup(v), want = s.operands[j];
-        if (have == want)
-          continue;
-        if (have == kReplicated && want >= 0 && isUniform(v, want)) {
-          ++slices;
-          continue;
-        }
-        ok = false;
-        break;
-      }
-      if (ok && (!best || slices < bestSlices)) {
-        best = &s;
-        bestSlices = slices;
-      }
-    }
+    std::vector<Strategy> list = strategiesFor(&op, rules);
+    const Strategy *best = pickStrategy(op, list, /*partial=*/false);
+    if (!best && reduceOverBatch)
+      best = pickStrategy(op, list, /*partial=*/true);
     if (!best) {
       if (auto gather = dyn_cast<tsr::GatherOp>(op); gather && splitBlockLocalGather(gather))
         continue;

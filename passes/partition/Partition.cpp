@@ -480,6 +480,7 @@ OwningOpRef<ModuleOp> tessera::partition::partitionForRank(func::FuncOp func,
       for (auto [i, v] : llvm::enumerate(ret.getOperands())) {
         Layout l = kReplicated;
         if (auto updates = func.getResultAttrOfType<StringAttr>(unsigned(i), "tsr.updates")) {
+          // (A weight read in several layouts is not in the map: see above.)
           if (auto it = weightLayouts.find(updates.getValue()); it != weightLayouts.end())
             l = it->second;
           else if (w.produced.lookup(v) >= 0)

@@ -36,6 +36,13 @@ Layout aligned(ArrayRef<int64_t> shape, int64_t rank, int64_t d,
 
 int64_t normalize(int64_t axis, int64_t rank) { return axis < 0 ? axis + rank : axis; }
 
+/// The dimension of a gather's result (of a scatter_add's updates) that
+/// dimension d != axis of the indexed tensor becomes: the index's
+/// dimensions take the axis's place.
+int64_t gatheredDim(int64_t d, int64_t axis, int64_t indexRank) {
+  return d < axis ? d : d - 1 + indexRank;
+}
+
 struct StrategyList {
   Operation *op;
   int64_t tp;
@@ -328,8 +335,7 @@ std::vector<Strategy> tessera::partition::strategiesFor(Operation *op,
     for (int64_t d = 0; d < int64_t(data.size()); ++d) {
       if (d == axis || !b.divisible(data[size_t(d)]))
         continue;
-      int64_t e = d < axis ? d : d - 1 + int64_t(idx.size());
-      b.add({Layout(d), kReplicated}, {Layout(e)});
+      b.add({Layout(d), kReplicated}, {Layout(gatheredDim(d, axis, int64_t(idx.size())))});
     }
     for (int64_t j = 0; j < int64_t(idx.size()); ++j)
       if (b.divisible(idx[size_t(j)]))
@@ -348,8 +354,7 @@ std::vector<Strategy> tessera::partition::strategiesFor(Operation *op,
     for (int64_t d = 0; d < rank; ++d) {
       if (d == axis || !b.divisible(out[size_t(d)]))
         continue;
-      int64_t e = d < axis ? d : d - 1 + int64_t(idx.size());
-      b.add({Layout(e), kReplicated}, {Layout(d)});
+      b.add({Layout(gatheredDim(d, axis, int64_t(idx.size()))), kReplicated}, {Layout(d)});
     }
     for (int64_t j = 0; j < int64_t(idx.size()); ++j)
       if (b.divisible(idx[size_t(j)]))

@@ -255,8 +255,13 @@ def main():
             model, batch, seq, runs = SUITE[name]
             entries.append((name, model_path(a.models, model), batch, seq, a.runs or runs))
     rows = []
+    def weight_bytes(model):  # the ONNX file and its external data beside it
+        folder = os.path.dirname(model)
+        return sum(os.path.getsize(os.path.join(folder, f)) for f in os.listdir(folder)
+                   if os.path.isfile(os.path.join(folder, f)))
+
     largest = max((e for e in entries if e[0] != "gpt2_decode"),
-                  key=lambda e: os.path.getsize(e[1]), default=None)
+                  key=lambda e: (weight_bytes(e[1]), e[2]), default=None)
     for label, model, batch, seq, runs in entries:
         if label == "gpt2_decode":
             t, o = bench_decode(a)

@@ -33,8 +33,15 @@ __attribute__((target("avx2,fma"))) void gemvRowsAvx2(const float *w, const floa
     __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
                      _mm256_setzero_ps()};
     int64_t p = 0;
+    // The rows two groups ahead are fetched while these are summed (the
+    // hardware prefetcher alone keeps fewer of the four streams in flight).
+    const float *ahead = w + (r + 8) * k;
+    bool prefetch = r + 12 <= n;
     if (rows == 4)
       for (; p + 8 <= k; p += 8) {
+        if (prefetch && (p & 15) == 0)
+          for (int j = 0; j < 4; ++j)
+            _mm_prefetch(reinterpret_cast<const char *>(ahead + j * k + p), _MM_HINT_T0);
         __m256 xv = _mm256_loadu_ps(x + p);
         for (int j = 0; j < 4; ++j)
           acc[j] = _mm256_fmadd_ps(_mm256_loadu_ps(w + (r + j) * k + p), xv, acc[j]);
