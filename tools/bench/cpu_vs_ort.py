@@ -102,6 +102,14 @@ def bench(a, model, batch, seq, runs, label, profile=False):
         onnxrt.append(o)
         print(f"{label} round {r + 1}: tessera {t:8.2f} ms   onnxruntime {o:8.2f} ms   "
               f"ratio {t / o:.3f}", flush=True)
+    # The same numbers: the first output against ONNX Runtime's.
+    name = session.get_outputs()[0].name
+    check = "/tmp/tessera-bench-output.npy"
+    subprocess.run([os.path.join(a.build, "bin/tessera-run"), package, "--output",
+                    f"{name}={check}"], env=env, check=True, capture_output=True)
+    diff = float(np.max(np.abs(np.load(check) - kept[0])))
+    os.remove(check)
+    print(f"{label}: output '{name}' max |tessera - onnxruntime| {diff:.2e}", flush=True)
     if profile:
         out = subprocess.run([os.path.join(a.build, "bin/tessera-run"), package, "--bench",
                               str(runs), "--profile"], env=env, check=True,

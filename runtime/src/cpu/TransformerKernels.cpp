@@ -17,8 +17,11 @@
 namespace tessera::rt::cpu {
 namespace {
 
-/// softmax(scale * Q Kᵀ + mask) V per (batch, head), computed one query
-/// block at a time with the scores of that block in a scratch buffer.
+/// softmax(scale * Q Kᵀ + mask) V per (batch, head), computed one block of
+/// kQueryBlock queries at a time with the scores of that block in a scratch
+/// buffer (never the whole S x T matrix: softmax is per query row, so the
+/// blocks are exact). Under a causal mask a block multiplies only the keys
+/// its last query sees. The (batch, head, block) triples share the threads.
 Status attention(const KernelCall &call) {
   const TensorRef &q = call.inputs[0], &k = call.inputs[1], &v = call.inputs[2];
   const TensorRef *mask = call.inputs.size() > 3 ? &call.inputs[3] : nullptr;
@@ -44,45 +47,64 @@ Status attention(const KernelCall &call) {
   bool boolMask = mask && mask->dtype == DType::Bool;
   if (mask)
     maskStrides = broadcastStrides(mask->shape, 4);
-#pragma omp parallel for collapse(2) schedule(static)
+  constexpr int64_t kQueryBlock = 256;
+  int64_t blocks = (S + kQueryBlock - 1) / kQueryBlock;
+#pragma omp parallel for collapse(3) schedule(static)
   for (int64_t b = 0; b < B; ++b)
-    for (int64_t h = 0; h < H; ++h) {
-      const float *qp = q.as<float>() + views[0] + b * views[1] + h * views[2];
-      const float *kp = k.as<float>() + views[4] + b * views[5] + (h / group) * views[6];
-      const float *vp = v.as<float>() + views[8] + b * views[9] + (h / group) * views[10];
-      float *yp = y.as<float>() + views[12] + b * views[13] + h * views[14];
-      std::vector<float> scores(size_t(S * T));
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, S, T, D, scale, qp,
-                  views[3], kp, views[7], 0.0f, scores.data(), T);
-      for (int64_t i = 0; i < S; ++i) {
-        float *row = scores.data() + i * T;
-        // Causal: keys after the query's position get weight 0.
-        int64_t end = causal ? std::clamp<int64_t>(i + T - S + 1, 0, T) : T;
-        if (mask)
-          for (int64_t j = 0; j < end; ++j) {
-            int64_t at = b * maskStrides[0] + h * maskStrides[1] +
-                         i * maskStrides[2] + j * maskStrides[3];
-            if (!boolMask)
-              row[j] += mask->as<float>()[at];
-            else if (!mask->as<uint8_t>()[at])
-              row[j] = -std::numeric_limits<float>::infinity();
+    for (int64_t h = 0; h < H; ++h)
+      for (int64_t blk = 0; blk < blocks; ++blk) {
+        int64_t i0 = blk * kQueryBlock, rows = std::min(kQueryBlock, S - i0);
+        // The keys this block's last query sees.
+        int64_t keys = causal ? std::clamp<int64_t>(i0 + rows + T - S, 0, T) : T;
+        const float *qp = q.as<float>() + views[0] + b * views[1] + h * views[2] + i0 * views[3];
+        const float *kp = k.as<float>() + views[4] + b * views[5] + (h / group) * views[6];
+        const float *vp = v.as<float>() + views[8] + b * views[9] + (h / group) * views[10];
+        float *yp = y.as<float>() + views[12] + b * views[13] + h * views[14] + i0 * views[15];
+        thread_local std::vector<float> scratch;
+        scratch.resize(size_t(rows * std::max<int64_t>(keys, 1)));
+        float *scores = scratch.data();
+        if (keys > 0)
+          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, keys, D, scale, qp,
+                      views[3], kp, views[7], 0.0f, scores, keys);
+        for (int64_t r = 0; r < rows; ++r) {
+          int64_t i = i0 + r;
+          float *row = scores + r * keys;
+          // Causal: keys after the query's position get weight 0.
+          int64_t end = causal ? std::clamp<int64_t>(i + T - S + 1, 0, keys) : keys;
+          if (mask) {
+            int64_t at = b * maskStrides[0] + h * maskStrides[1] + i * maskStrides[2],
+                    step = maskStrides[3];
+            if (!boolMask && step == 1) { // the common layout: one vectorised add
+              const float *m = mask->as<float>() + at;
+              for (int64_t j = 0; j < end; ++j)
+                row[j] += m[j];
+            } else {
+              for (int64_t j = 0; j < end; ++j) {
+                if (!boolMask)
+                  row[j] += mask->as<float>()[at + j * step];
+                else if (!mask->as<uint8_t>()[at + j * step])
+                  row[j] = -std::numeric_limits<float>::infinity();
+              }
+            }
           }
-        float m = -std::numeric_limits<float>::infinity();
-        for (int64_t j = 0; j < end; ++j)
-          m = std::max(m, row[j]);
-        // A fully masked row attends to nothing: zeros, as PyTorch's
-        // NaN-guarded softmax gives.
-        if (std::isinf(m))
-          end = 0;
-        float sum = expShifted(row, end, m);
-        float inv = sum > 0 ? 1.0f / sum : 0.0f;
-        for (int64_t j = 0; j < end; ++j)
-          row[j] *= inv;
-        std::fill(row + end, row + T, 0.0f);
+          float m = maxOf(row, end);
+          // A fully masked row attends to nothing: zeros, as PyTorch's
+          // NaN-guarded softmax gives.
+          if (std::isinf(m))
+            end = 0;
+          float sum = expShifted(row, end, m);
+          float inv = sum > 0 ? 1.0f / sum : 0.0f;
+          for (int64_t j = 0; j < end; ++j)
+            row[j] *= inv;
+          std::fill(row + end, row + keys, 0.0f);
+        }
+        if (keys > 0)
+          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, Dv, keys, 1.0f, scores,
+                      keys, vp, views[11], 0.0f, yp, views[15]);
+        else
+          for (int64_t r = 0; r < rows; ++r)
+            std::fill(yp + r * views[15], yp + r * views[15] + Dv, 0.0f);
       }
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, S, Dv, T, 1.0f,
-                  scores.data(), T, vp, views[11], 0.0f, yp, views[15]);
-    }
   return Status::okStatus();
 }
 

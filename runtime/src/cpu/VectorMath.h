@@ -5,7 +5,8 @@
 //===----------------------------------------------------------------------===//
 //
 // Softmax spends its time in exp: a scalar expf per score is most of an
-// attention's non-GEMM time. expShifted evaluates exp(x - shift) eight lanes
+// attention's non-GEMM time. maxOf is a row's maximum eight lanes at a time;
+// expShifted evaluates exp(x - shift) eight lanes
 // at a time with AVX2/FMA where the CPU has them (Cephes' range reduction
 // and degree-6 polynomial: within 2 ulp of expf over the softmax range),
 // and with std::exp elsewhere.
@@ -69,6 +70,36 @@ __attribute__((target("avx2,fma"))) inline float expShiftedAvx2(float *x, int64_
   return sum;
 }
 #endif
+
+#if defined(__x86_64__)
+__attribute__((target("avx2,fma"))) inline float maxAvx2(const float *x, int64_t n) {
+  __m256 m = _mm256_set1_ps(-INFINITY);
+  int64_t j = 0;
+  for (; j + 8 <= n; j += 8)
+    m = _mm256_max_ps(m, _mm256_loadu_ps(x + j));
+  float lanes[8];
+  _mm256_storeu_ps(lanes, m);
+  float r = -INFINITY;
+  for (float l : lanes)
+    r = l > r ? l : r;
+  for (; j < n; ++j)
+    r = x[j] > r ? x[j] : r;
+  return r;
+}
+#endif
+
+/// The largest of x[0..n) (-inf when n is 0).
+inline float maxOf(const float *x, int64_t n) {
+#if defined(__x86_64__)
+  static const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  if (avx2)
+    return maxAvx2(x, n);
+#endif
+  float r = -INFINITY;
+  for (int64_t j = 0; j < n; ++j)
+    r = x[j] > r ? x[j] : r;
+  return r;
+}
 
 /// x[j] = exp(x[j] - shift) for j < n (-inf gives 0); returns their sum.
 inline float expShifted(float *x, int64_t n, float shift) {
