@@ -30,6 +30,9 @@ if config.have_mpi:
     config.environment["OMPI_ALLOW_RUN_AS_ROOT"] = "1"
     config.environment["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1"
     config.environment["OMPI_MCA_rmaps_base_oversubscribe"] = "1"
+    # %mpirun: mpirun with a session directory of its own (test/e2e/mpirun.sh).
+    config.substitutions.append(
+        ("%mpirun", os.path.join(config.tessera_src_root, "test", "e2e", "mpirun.sh")))
 if config.have_cuda:
     config.available_features.add("cuda")
 # A GPU the CUDA backend can run on: tests marked `REQUIRES: gpu` are shown as

@@ -31,7 +31,7 @@ for spec in $meshes; do
     continue
   fi
   if [ "$launcher" = mpi ]; then
-    out=$(timeout 300 mpirun --oversubscribe -np "$n" "$bin/tessera-run" "$pkg" $inputs $checks --rtol 1e-5 --atol 1e-5 2>&1)
+    out=$(timeout 300 "$(dirname "$0")/mpirun.sh" --oversubscribe -np "$n" "$bin/tessera-run" "$pkg" $inputs $checks --rtol 1e-5 --atol 1e-5 2>&1)
   else
     out=$(timeout 300 "$bin/tessera-run" "$pkg" --ranks "$n" $inputs $checks --rtol 1e-5 --atol 1e-5 2>&1)
   fi
