@@ -8,6 +8,8 @@
 #include "tessera/runtime/tpkg_generated.h"
 
 #include <cstring>
+#include <map>
+#include <mutex>
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -21,6 +23,38 @@ int Package::meshSize() const {
     for (uint32_t d : *plan_->mesh())
       size *= int(d);
   return size;
+}
+
+struct Package::Packs {
+  std::mutex mutex;
+  std::map<std::string, std::shared_ptr<void>> copies;
+  uint64_t bytes = 0;
+};
+
+Package::Package() : packs_(std::make_unique<Packs>()) {}
+
+Status Package::packedWeight(const std::string &key, const PackMaker &make,
+                             std::shared_ptr<void> &out) const {
+  // One lock for the making too: sessions created at once (ranks as
+  // threads) wait for the copy rather than making it twice.
+  std::lock_guard<std::mutex> lock(packs_->mutex);
+  if (auto it = packs_->copies.find(key); it != packs_->copies.end()) {
+    out = it->second;
+    return Status::okStatus();
+  }
+  uint64_t bytes = 0;
+  if (Status s = make(out, bytes); !s.ok())
+    return s;
+  if (out) {
+    packs_->copies[key] = out;
+    packs_->bytes += bytes;
+  }
+  return Status::okStatus();
+}
+
+uint64_t Package::packedBytes() const {
+  std::lock_guard<std::mutex> lock(packs_->mutex);
+  return packs_->bytes;
 }
 
 Package::~Package() {

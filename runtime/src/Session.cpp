@@ -392,11 +392,12 @@ Status Session::create(std::shared_ptr<Package> package, int rank,
       for (uint32_t id : *k->outputs())
         call.outputs.push_back(impl->tensors[id]);
     if (auto prepare = prepares.find(k->op()->str()); prepare != prepares.end()) {
-      std::vector<bool> constantInputs;
+      cpu::PrepareContext context;
+      context.package = package.get();
       if (k->inputs())
         for (uint32_t id : *k->inputs())
-          constantInputs.push_back(constant[id]);
-      if (Status s = prepare->second(call, constantInputs); !s.ok())
+          context.constant.push_back(constant[id]);
+      if (Status s = prepare->second(call, context); !s.ok())
         return s;
     }
     impl->calls.push_back(std::move(call));

@@ -54,6 +54,13 @@ bool parsePrompts(const std::string &text, std::vector<std::vector<int64_t>> &pr
   return true;
 }
 
+void printPackedWeights(const Package &package) {
+  if (uint64_t bytes = package.packedBytes())
+    std::printf("packed weights: %.1f MiB (copies the CPU kernels made once, shared by the "
+                "package's sessions)\n",
+                double(bytes) / (1024.0 * 1024.0));
+}
+
 int runGeneration(const Package &package, DecodeRunner &runner, Session &session,
                   const GenerateCliOptions &cli, const std::vector<PrefillSession> &prefills) {
   std::vector<std::vector<int64_t>> prompts;
@@ -198,6 +205,7 @@ int runGeneration(const Package &package, DecodeRunner &runner, Session &session
       std::printf(" %s %.0f%%", order[i].second.c_str(),
                   total > 0 ? 100.0 * order[i].first / total : 0.0);
     std::printf("\n");
+    printPackedWeights(package);
   }
   return 0;
 }

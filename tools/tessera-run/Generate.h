@@ -27,12 +27,14 @@ struct GenerateCliOptions {
 bool parsePrompts(const std::string &text, std::vector<std::vector<int64_t>> &prompts,
                   std::string &error);
 
-/// Generates from a package compiled with --generate. Returns the exit code.
 /// Generates from a package compiled with --generate with `runner` (one
 /// session, or all ranks); `session` is rank 0's (its profile is printed).
 int runGeneration(const rt::Package &package, rt::DecodeRunner &runner, rt::Session &session,
                   const GenerateCliOptions &options,
                   const std::vector<rt::PrefillSession> &prefills = {});
+
+/// --profile's line on the weights the CPU kernels repacked (none: nothing).
+void printPackedWeights(const rt::Package &package);
 
 } // namespace tessera::tools
 

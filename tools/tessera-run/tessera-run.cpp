@@ -724,7 +724,8 @@ int main(int argc, char **argv) {
     for (auto &[op, v] : sorted)
       std::printf("%-14s %10.3f %8lld %6.1f%%\n", op.c_str(), v.first * 1e3,
                   (long long)v.second, total > 0 ? 100 * v.first / total : 0.0);
-    };
+    tessera::tools::printPackedWeights(*package);
+  };
   if (benchRuns > 0) {
     // The device time of run() alone: inputs set once, outputs never read.
     if (mine.size() != 1 || meshSize != 1) {

@@ -1,4 +1,4 @@
-//===- Gemm.cpp - the prepared (library) GEMM path -----------------------===//
+//===- Gemm.cpp - choosing a matmul's path; the library GEMM ------------===//
 //
 // Part of Tessera.
 //
@@ -10,6 +10,9 @@
 #include <oneapi/dnnl/dnnl.hpp>
 #endif
 
+#include "tessera/runtime/Package.h"
+
+#include <cstdio>
 #include <cstdlib>
 
 namespace tessera::rt::cpu {
@@ -42,6 +45,19 @@ Status GemmEpilogue::parse(const KernelCall &call, GemmEpilogue &out) {
   return Status::okStatus();
 }
 
+/// TESSERA_GEMM=blas turns the prepared paths off (for measuring them).
+static bool preparedEnabled() {
+  static const bool on = [] {
+    const char *env = std::getenv("TESSERA_GEMM");
+    return !env || std::string(env) != "blas";
+  }();
+  return on;
+}
+
+Status runPreparedGemm(const KernelCall &call) {
+  return static_cast<const PreparedGemm &>(*call.state).run(call);
+}
+
 #if TESSERA_HAVE_DNNL
 namespace {
 
@@ -50,57 +66,49 @@ dnnl::engine &engine() {
   return e;
 }
 
-struct DnnlGemm : KernelState {
+struct DnnlGemm : PreparedGemm {
   dnnl::matmul primitive;
   std::unordered_map<int, dnnl::memory> args;
+
+  Status run(const KernelCall &call) const override {
+    // Streams are cheap handles of the OpenMP runtime; one per thread, as
+    // ranks run as threads of one process.
+    thread_local dnnl::stream stream(engine());
+    try {
+      primitive.execute(stream, args);
+      stream.wait();
+    } catch (const dnnl::error &e) {
+      return call.error(std::string("oneDNN: ") + e.what());
+    }
+    return Status::okStatus();
+  }
 };
 
-} // namespace
-
-std::string gemmLibrary() {
-  const dnnl_version_t *v = dnnl_version();
-  return "oneDNN " + std::to_string(v->major) + "." + std::to_string(v->minor) + "." +
-         std::to_string(v->patch);
+/// The packed layout's identity: the shared copy's key.
+std::string layoutKey(const dnnl::memory::desc &d) {
+  const dnnl_memory_desc_t &m = d.data;
+  std::string key = "dnnl";
+  auto add = [&](int64_t v) { key += ":" + std::to_string(v); };
+  add(m.ndims);
+  for (int i = 0; i < m.ndims; ++i) {
+    add(m.dims[i]);
+    add(m.padded_dims[i]);
+    add(m.format_desc.blocking.strides[i]);
+  }
+  add(m.format_kind);
+  add(m.format_desc.blocking.inner_nblks);
+  for (int i = 0; i < m.format_desc.blocking.inner_nblks; ++i) {
+    add(m.format_desc.blocking.inner_blks[i]);
+    add(m.format_desc.blocking.inner_idxs[i]);
+  }
+  add(m.extra.flags);
+  return key;
 }
 
-/// TESSERA_GEMM=blas turns the prepared path off (for measuring the two).
-bool libraryEnabled() {
-  static const bool on = [] {
-    const char *env = std::getenv("TESSERA_GEMM");
-    return !env || std::string(env) != "blas";
-  }();
-  return on;
-}
-
-Status prepareGemm(KernelCall &call, const std::vector<bool> &constant) {
-  GemmEpilogue ep;
-  if (Status s = GemmEpilogue::parse(call, ep); !s.ok())
-    return s;
-  // Only GEMMs with a constant (packable) right operand: inference's
-  // weights. Unpacked, the library measured within a few percent of
-  // OpenBLAS, and a training step's GEMMs stay on one summation order
-  // whatever their shapes (a partitioned step then matches one device's
-  // to rounding, as test/e2e/train_zoo.test checks).
-  if (!libraryEnabled() || constant.size() < 2 || !constant[1])
-    return Status::okStatus();
+Status prepareDnnlGemm(KernelCall &call, const GemmEpilogue &ep, const PrepareContext &context,
+                       int64_t m, int64_t n, int64_t k, bool ta, bool tb) {
   const TensorRef &a = call.inputs[0], &b = call.inputs[1], &y = call.outputs[0];
-  if (a.dtype != DType::F32 || b.dtype != DType::F32 || y.dtype != DType::F32 ||
-      a.rank() < 2 || b.rank() != 2 || y.rank() < 2)
-    return Status::okStatus(); // batched right operands and other types: BLAS
-  bool ta = call.attrInt("transpose_lhs", 0), tb = call.attrInt("transpose_rhs", 0);
-  int64_t n = y.shape.back(), m = y.numel() / std::max<int64_t>(n, 1);
-  // A transposed left operand is one matrix (rows = its last dimension).
-  if (ta && a.rank() != 2)
-    return Status::okStatus();
-  int64_t k = ta ? a.shape[0] : a.shape.back();
   int64_t lda = a.shape.back(), ldb = b.shape.back();
-  // One row (a decode step): the BLAS path's matrix-vector product streams
-  // the weights once, faster than a GEMM on one row.
-  if (m <= 1 || k == 0 || n == 0)
-    return Status::okStatus();
-  if ((tb ? b.shape[1] : b.shape[0]) != k || (tb ? b.shape[0] : b.shape[1]) != n ||
-      (ta ? a.shape[1] : a.numel() / k) != m)
-    return call.error("matmul operand shapes do not agree with its result");
   using dt = dnnl::memory::data_type;
   using md = dnnl::memory::desc;
   try {
@@ -130,11 +138,25 @@ Status prepareGemm(KernelCall &call, const std::vector<bool> &constant) {
     state->args[DNNL_ARG_DST] = dnnl::memory(yDesc, engine(), y.data);
     dnnl::memory bMemory(bPlain, engine(), b.data);
     if (pd.weights_desc() != bPlain) {
-      dnnl::memory packed(pd.weights_desc(), engine());
-      dnnl::stream s(engine());
-      dnnl::reorder(bMemory, packed).execute(s, bMemory, packed);
-      s.wait();
-      bMemory = packed;
+      auto pack = [&](std::shared_ptr<void> &out, uint64_t &bytes) {
+        auto packed = std::make_shared<dnnl::memory>(pd.weights_desc(), engine());
+        dnnl::stream s(engine());
+        dnnl::reorder(bMemory, *packed).execute(s, bMemory, *packed);
+        s.wait();
+        bytes = pd.weights_desc().get_size();
+        out = packed;
+        return Status::okStatus();
+      };
+      std::shared_ptr<void> packed;
+      uint64_t unshared = 0;
+      char where[32];
+      std::snprintf(where, sizeof where, "%p:", static_cast<const void *>(b.data));
+      std::string key = where + std::to_string(int(tb)) + layoutKey(pd.weights_desc());
+      if (Status s = context.package ? context.package->packedWeight(key, pack, packed)
+                                     : pack(packed, unshared);
+          !s.ok())
+        return s;
+      bMemory = *std::static_pointer_cast<dnnl::memory>(packed);
     }
     state->args[DNNL_ARG_WEIGHTS] = bMemory;
     if (ep.bias)
@@ -152,33 +174,55 @@ Status prepareGemm(KernelCall &call, const std::vector<bool> &constant) {
   return Status::okStatus();
 }
 
-Status runPreparedGemm(const KernelCall &call) {
-  auto &gemm = static_cast<DnnlGemm &>(*call.state);
-  // Streams are cheap handles of the OpenMP runtime; one per thread, as
-  // ranks run as threads of one process.
-  thread_local dnnl::stream stream(engine());
-  try {
-    gemm.primitive.execute(stream, gemm.args);
-    stream.wait();
-  } catch (const dnnl::error &e) {
-    return call.error(std::string("oneDNN: ") + e.what());
-  }
-  return Status::okStatus();
+} // namespace
+
+std::string gemmLibrary() {
+  const dnnl_version_t *v = dnnl_version();
+  return "oneDNN " + std::to_string(v->major) + "." + std::to_string(v->minor) + "." +
+         std::to_string(v->patch);
 }
 
 #else
 
 std::string gemmLibrary() { return ""; }
 
-Status prepareGemm(KernelCall &call, const std::vector<bool> &) {
-  GemmEpilogue ep;
-  return GemmEpilogue::parse(call, ep);
-}
-
-Status runPreparedGemm(const KernelCall &call) {
-  return call.error("no GEMM library in this runtime");
-}
-
 #endif
+
+Status prepareGemm(KernelCall &call, const PrepareContext &context) {
+  GemmEpilogue ep;
+  if (Status s = GemmEpilogue::parse(call, ep); !s.ok())
+    return s;
+  // Only GEMMs with a constant (packable) right operand: inference's
+  // weights. Unpacked, the library measured within a few percent of
+  // OpenBLAS, and a training step's GEMMs stay on one summation order
+  // whatever their shapes (a partitioned step then matches one device's
+  // to rounding, as test/e2e/train_zoo.test checks).
+  const std::vector<bool> &constant = context.constant;
+  if (!preparedEnabled() || constant.size() < 2 || !constant[1])
+    return Status::okStatus();
+  const TensorRef &a = call.inputs[0], &b = call.inputs[1], &y = call.outputs[0];
+  if (a.dtype != DType::F32 || b.dtype != DType::F32 || y.dtype != DType::F32 ||
+      a.rank() < 2 || b.rank() != 2 || y.rank() < 2)
+    return Status::okStatus(); // batched right operands and other types: BLAS
+  bool ta = call.attrInt("transpose_lhs", 0), tb = call.attrInt("transpose_rhs", 0);
+  int64_t n = y.shape.back(), m = y.numel() / std::max<int64_t>(n, 1);
+  // A transposed left operand is one matrix (rows = its last dimension).
+  if (ta && a.rank() != 2)
+    return Status::okStatus();
+  int64_t k = ta ? a.shape[0] : a.shape.back();
+  if (m < 1 || k == 0 || n == 0)
+    return Status::okStatus();
+  if ((tb ? b.shape[1] : b.shape[0]) != k || (tb ? b.shape[0] : b.shape[1]) != n ||
+      (ta ? a.shape[1] : a.numel() / k) != m)
+    return call.error("matmul operand shapes do not agree with its result");
+  // One row (a decode step): the weight streamed once, from panels.
+  if (m == 1)
+    return preparePackedGemv(call, ep, context, k, n, tb);
+#if TESSERA_HAVE_DNNL
+  return prepareDnnlGemm(call, ep, context, m, n, k, ta, tb);
+#else
+  return Status::okStatus();
+#endif
+}
 
 } // namespace tessera::rt::cpu

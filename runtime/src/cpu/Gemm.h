@@ -4,18 +4,26 @@
 //
 //===----------------------------------------------------------------------===//
 //
-// A matmul kernel runs on one of two paths behind the same kernel:
-//  - prepared: a library GEMM (oneDNN, where the runtime was built with it)
-//    created once per kernel when the session is, for the kernel's fixed
-//    shapes, whose right operand is a weight no run writes: packed once into
-//    the library's blocked layout, with the epilogue (bias, activation,
-//    residual add) applied as post-ops while the output tile is in cache;
-//  - BLAS: cblas_sgemm (OpenBLAS) and the epilogue as one pass after it, for
-//    everything else: training steps (their weights change every run),
-//    products of two activations, batched right operands, one-row products
-//    (a matrix-vector kernel), integer and f64 GEMMs, a runtime built
-//    without oneDNN, and TESSERA_GEMM=blas (to measure one against the other).
-// tools/bench/cpu_vs_ort.py measured the choice (README, "CPU speed").
+// A matmul kernel runs on one of three paths behind the same kernel:
+//  - prepared, one row (a decode step's x W): the weight, which no run
+//    writes, copied once into panels of 16 columns ([n/16][k][16]) that a
+//    matrix-vector kernel streams front to back, each thread its own panels,
+//    with the epilogue applied while the row's 16 values are in registers
+//    (PackedGemv.cpp; any x86-64 with AVX2/FMA);
+//  - prepared, several rows: a library GEMM (oneDNN, where the runtime was
+//    built with it) created once per kernel for the kernel's fixed shapes,
+//    the weight packed once into the library's blocked layout, the epilogue
+//    (bias, activation, residual add) as post-ops while the output tile is
+//    in cache;
+//  - BLAS: cblas_sgemm/sgemv (OpenBLAS) and the epilogue as one pass after
+//    it, for everything else: training steps (their weights change every
+//    run), products of two activations, batched right operands, integer and
+//    f64 GEMMs, a runtime built without oneDNN, and TESSERA_GEMM=blas (to
+//    measure one against the other).
+// Packed copies are shared by the sessions of a package
+// (Package::packedWeight): a generation package's prefill and decode
+// programs, ranks run as threads. tools/bench/cpu_vs_ort.py measured the
+// choice (README, "CPU speed").
 //
 //===----------------------------------------------------------------------===//
 
@@ -41,13 +49,24 @@ struct GemmEpilogue {
   bool any() const { return bias || activation != None || residual; }
 };
 
-/// Creates the prepared GEMM of a matmul call when the runtime has a GEMM
-/// library and the call is one it covers; otherwise leaves `call.state`
-/// unset (the BLAS path runs).
-Status prepareGemm(KernelCall &call, const std::vector<bool> &constant);
+/// What a prepared path keeps in its call's state.
+struct PreparedGemm : KernelState {
+  virtual Status run(const KernelCall &call) const = 0;
+};
+
+/// Prepares a matmul call on the path that covers it (see above); leaves
+/// `call.state` unset for the BLAS path.
+Status prepareGemm(KernelCall &call, const PrepareContext &context);
 
 /// Runs a call prepared by prepareGemm.
 Status runPreparedGemm(const KernelCall &call);
+
+/// The one-row path: sets `call.state` when the machine has AVX2/FMA.
+/// `y = x W` with x the call's first input (k values), W its second input
+/// ([k, n], or [n, k] when `transposed`).
+Status preparePackedGemv(KernelCall &call, const GemmEpilogue &epilogue,
+                         const PrepareContext &context, int64_t k, int64_t n,
+                         bool transposed);
 
 /// The library the prepared path uses ("oneDNN 2.6.3"), or "" without one.
 std::string gemmLibrary();

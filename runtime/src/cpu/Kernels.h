@@ -25,6 +25,10 @@
 #include <string>
 #include <vector>
 
+namespace tessera::rt {
+class Package;
+} // namespace tessera::rt
+
 namespace tessera::rt::cpu {
 
 struct TensorRef {
@@ -73,11 +77,20 @@ using KernelTable = std::map<std::string, KernelFn>;
 /// Every CPU kernel by tsr op name.
 const KernelTable &cpuKernels();
 
+/// What a prepare function is told besides its call.
+struct PrepareContext {
+  /// Whether input i is a weight no run writes (not training state), which
+  /// a kernel may repack.
+  std::vector<bool> constant;
+  /// The session's package, where repacked copies are shared
+  /// (Package::packedWeight); null: each call packs its own.
+  const Package *package = nullptr;
+};
+
 /// Called once per kernel when a session is created, with the tensors bound
-/// (their addresses stay fixed for the session's life). `constant[i]` says
-/// whether input i is a weight no run writes (not training state), which a
-/// kernel may repack. May set `call.state`; an error fails the session.
-using PrepareFn = Status (*)(KernelCall &call, const std::vector<bool> &constant);
+/// (their addresses stay fixed for the session's life). May set
+/// `call.state`; an error fails the session.
+using PrepareFn = Status (*)(KernelCall &call, const PrepareContext &context);
 
 /// The prepare functions by tsr op name (kernels without one need none).
 const std::map<std::string, PrepareFn> &cpuPrepareFunctions();

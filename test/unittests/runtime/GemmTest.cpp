@@ -5,8 +5,9 @@
 //===----------------------------------------------------------------------===//
 //
 // The matmul kernel with every epilogue (bias, GELU tanh/erf, ReLU, residual)
-// and operand transposes, on the prepared path (oneDNN, weights packed at
-// prepare time) and on the BLAS path, against a double-precision reference.
+// and operand transposes, on the prepared paths (oneDNN, weights packed at
+// prepare time; one-row products on panel-packed weights) and on the BLAS
+// path, against a double-precision reference.
 //
 //===----------------------------------------------------------------------===//
 
@@ -62,9 +63,10 @@ double gelu(double x, bool tanhForm) {
   return 0.5 * x * (1 + std::erf(x / std::sqrt(2.0)));
 }
 
-/// Runs the case on one path; returns max |y - reference|.
-double runCase(const Case &c, bool prepared, bool &usedLibrary) {
-  const int64_t rows = 6, k = 37, n = 29; // odd sizes: partial library blocks
+/// Runs the case on one path; returns max |y - reference|. `rows` 6 (A is
+/// [2, 3, k]) or 1 (A is [1, 1, k], a decode step's one-row product).
+double runCase(const Case &c, bool prepared, bool &usedLibrary, int64_t rows = 6) {
+  const int64_t k = 37, n = 29; // odd sizes: partial library blocks and panels
   std::vector<float> a(rows * k), b(k * n), bias(n), residual(rows * n), y(rows * n, -7.0f);
   for (size_t i = 0; i < a.size(); ++i)
     a[i] = float(std::sin(0.37 * double(i)));
@@ -78,17 +80,19 @@ double runCase(const Case &c, bool prepared, bool &usedLibrary) {
   KernelCall call;
   call.kernel = flatbuffers::GetRoot<tpkg::Kernel>(buffer.data());
   // A is [2, 3, k] (rows over a batch), or [k, rows] transposed; B [k, n] or [n, k].
-  call.inputs.push_back(c.ta ? ref(a, {k, rows}) : ref(a, {2, 3, k}));
+  int64_t outer = rows == 1 ? 1 : 2, inner = rows / outer;
+  call.inputs.push_back(c.ta ? ref(a, {k, rows}) : ref(a, {outer, inner, k}));
   call.inputs.push_back(c.tb ? ref(b, {n, k}) : ref(b, {k, n}));
   if (c.epilogue)
     call.inputs.push_back(ref(bias, {n}));
   if (c.residual)
     call.inputs.push_back(ref(residual, c.ta ? std::vector<int64_t>{rows, n}
-                                             : std::vector<int64_t>{2, 3, n}));
-  call.outputs.push_back(c.ta ? ref(y, {rows, n}) : ref(y, {2, 3, n}));
-  std::vector<bool> constant(call.inputs.size(), false);
-  constant[1] = prepared;
-  EXPECT_TRUE(prepareGemm(call, constant).ok());
+                                             : std::vector<int64_t>{outer, inner, n}));
+  call.outputs.push_back(c.ta ? ref(y, {rows, n}) : ref(y, {outer, inner, n}));
+  PrepareContext context;
+  context.constant.assign(call.inputs.size(), false);
+  context.constant[1] = prepared;
+  EXPECT_TRUE(prepareGemm(call, context).ok());
   usedLibrary = call.state != nullptr;
   Status s = cpuKernels().at("matmul")(call);
   EXPECT_TRUE(s.ok()) << s.message();
@@ -129,6 +133,31 @@ TEST(Gemm, EveryEpilogueOnBothPaths) {
           }
 }
 
+bool haveAvx2Fma() {
+#if defined(__x86_64__)
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+  return false;
+#endif
+}
+
+TEST(Gemm, OneRowOnPanelsWithEveryEpilogue) {
+  for (int64_t epilogue = 0; epilogue <= 4; ++epilogue)
+    for (bool residual : {false, true})
+      for (bool ta : {false, true})
+        for (bool tb : {false, true})
+          for (bool prepared : {false, true}) {
+            Case c{epilogue, residual, ta, tb};
+            bool usedPanels = false;
+            double err = runCase(c, prepared, usedPanels, /*rows=*/1);
+            EXPECT_LT(err, 1e-4) << "epilogue " << epilogue << " residual " << residual
+                                 << " ta " << ta << " tb " << tb << " prepared " << prepared;
+            // One row with a constant weight: the panel kernel (AVX2/FMA).
+            EXPECT_EQ(usedPanels,
+                      prepared && haveAvx2Fma() && std::getenv("TESSERA_GEMM") == nullptr);
+          }
+}
+
 TEST(Gemm, MalformedEpilogueIsAnError) {
   std::vector<float> a(4), b(4), y(4);
   Case c{1, false, false, false}; // a bias epilogue without its bias
@@ -137,7 +166,9 @@ TEST(Gemm, MalformedEpilogueIsAnError) {
   call.kernel = flatbuffers::GetRoot<tpkg::Kernel>(buffer.data());
   call.inputs = {ref(a, {2, 2}), ref(b, {2, 2})};
   call.outputs = {ref(y, {2, 2})};
-  Status s = prepareGemm(call, {false, true});
+  PrepareContext context;
+  context.constant = {false, true};
+  Status s = prepareGemm(call, context);
   EXPECT_FALSE(s.ok());
   EXPECT_NE(s.message().find("takes 3 inputs, not 2"), std::string::npos) << s.message();
   EXPECT_FALSE(cpuKernels().at("matmul")(call).ok());

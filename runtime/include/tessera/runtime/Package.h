@@ -28,6 +28,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -95,8 +96,23 @@ public:
   /// inside it; DataLoss naming the tensor otherwise.
   Status storedBytes(const tpkg::Tensor &tensor, uint64_t bytes, const uint8_t *&out) const;
 
+  /// Repacked copies of stored weights (a weight no run writes, laid out
+  /// for one kernel's use: a GEMM library's blocked layout, a matrix-vector
+  /// product's panels), shared by every session of the package: the first
+  /// session whose kernel asks for `key` (the weight's address and the
+  /// layout) makes it with `make` (which says how many bytes it holds);
+  /// later sessions - the other programs of a generation package, ranks run
+  /// as threads over a replicated weight - get the same copy. Thread-safe.
+  using PackMaker = std::function<Status(std::shared_ptr<void> &out, uint64_t &bytes)>;
+  Status packedWeight(const std::string &key, const PackMaker &make,
+                      std::shared_ptr<void> &out) const;
+  /// Bytes the packed copies hold.
+  uint64_t packedBytes() const;
+
 private:
-  Package() = default;
+  Package();
+  struct Packs;
+  std::unique_ptr<Packs> packs_;
   std::string path_;
   const uint8_t *base_ = nullptr;
   size_t size_ = 0;
