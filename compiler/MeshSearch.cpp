@@ -15,6 +15,7 @@
 #include "mlir/Pass/PassManager.h"
 
 #include "llvm/Support/Format.h"
+#include "llvm/Support/FormatVariadic.h"
 
 #include <algorithm>
 
@@ -43,6 +44,51 @@ std::vector<MeshShape> tessera::enumerateMeshes(int64_t devices) {
       if (devices % (tp * pp) == 0 && (pp == 1 || tp <= 8))
         meshes.push_back({devices / (tp * pp), tp, pp});
   return meshes;
+}
+
+double tessera::peakValueBytes(func::FuncOp func, const partition::ShardingPlan &plan) {
+  Block &body = func.getBody().front();
+  llvm::DenseMap<Value, size_t> lastUse;
+  size_t index = 0;
+  for (Operation &op : body) {
+    for (Value v : op.getOperands())
+      lastUse[v] = index;
+    ++index;
+  }
+  llvm::DenseMap<Value, double> bytes;
+  double live = 0, peak = 0;
+  auto add = [&](Value v, double b) {
+    bytes[v] = b;
+    live += b;
+  };
+  for (BlockArgument arg : body.getArguments())
+    if (lastUse.count(arg))
+      add(arg, bytesOf(arg));
+  peak = live;
+  index = 0;
+  for (Operation &op : body) {
+    if (!isa<tsr::WeightOp>(op)) {
+      auto chosen = plan.chosen.find(&op);
+      for (auto [i, result] : llvm::enumerate(op.getResults())) {
+        if (!lastUse.count(result))
+          continue; // nothing reads it (a later pass drops it)
+        double b = bytesOf(result);
+        if (chosen != plan.chosen.end() && i < chosen->second.results.size() &&
+            chosen->second.results[i] >= 0)
+          b /= double(plan.tp);
+        add(result, b);
+      }
+      peak = std::max(peak, live);
+    }
+    if (!isa<func::ReturnOp>(op))
+      for (Value v : op.getOperands())
+        if (auto it = bytes.find(v); it != bytes.end() && lastUse.lookup(v) == index) {
+          live -= it->second;
+          bytes.erase(it); // an operand read twice is freed once
+        }
+    ++index;
+  }
+  return peak;
 }
 
 double MeshCandidate::weightBytesPerRank() const {
@@ -152,10 +198,19 @@ void MeshSearch::evaluate(MeshCandidate &c) {
             c.dp * c.tp > int64_t(cluster_.devicesPerNode));
       });
     c.seconds = c.plan->totalSeconds() + c.gradientSeconds;
-    if (c.plan->weightBytesPerRank > memoryCap_)
-      c.ruledOut = "weights need " +
-                   std::to_string(int64_t(c.plan->weightBytesPerRank / 1048576)) +
-                   " MiB per rank";
+    if (options_.training)
+      c.activationBytes = peakValueBytes(c.replica.lookupSymbol<func::FuncOp>("main"), *c.plan);
+    if (c.plan->weightBytesPerRank + c.activationBytes > memoryCap_)
+      c.ruledOut =
+          options_.training
+              ? llvm::formatv("weights and optimizer state need {0:f1} MiB and activations "
+                              "and gradients {1:f1} MiB per rank, over the cap of {2:f1} MiB",
+                              c.plan->weightBytesPerRank / 1048576.0,
+                              c.activationBytes / 1048576.0, memoryCap_ / 1048576.0)
+                    .str()
+              : "weights need " +
+                    std::to_string(int64_t(c.plan->weightBytesPerRank / 1048576)) +
+                    " MiB per rank";
     return;
   }
   std::string why;
@@ -209,7 +264,11 @@ const MeshCandidate *MeshSearch::run(llvm::raw_ostream &log) {
             log << llvm::format(" (compute %.4f, communication %.4f)",
                                 c.plan->computeSeconds * 1e3,
                                 (c.plan->commSeconds + c.gradientSeconds) * 1e3);
-          log << llvm::format(", weights %.1f MiB per rank\n", c.weightBytesPerRank() / 1048576.0);
+          log << llvm::format(", weights %.1f MiB per rank", c.weightBytesPerRank() / 1048576.0);
+          if (options_.training)
+            log << llvm::format(", activations and gradients %.1f MiB",
+                                c.activationBytes / 1048576.0);
+          log << "\n";
         } else {
           log << "ruled out: " << c.ruledOut << "\n";
         }
@@ -243,20 +302,27 @@ void MeshSearch::explain(llvm::raw_ostream &os, const MeshCandidate &best) const
                    [](const MeshCandidate *a, const MeshCandidate *b) {
                      return a->seconds < b->seconds;
                    });
-  os << llvm::format("%-6s %-24s %14s %10s %16s\n", "", "mesh (dp x tp x pp / m)",
+  os << llvm::format("%-6s %-24s %14s %10s %16s", "", "mesh (dp x tp x pp / m)",
                      "predicted ms", "vs chosen", "weights MiB/rank");
+  os << (options_.training ? "  activations MiB/rank\n" : "\n");
   for (const MeshCandidate *c : order) {
     std::string meshText = std::to_string(c->dp) + " x " + std::to_string(c->tp) + " x " +
                            std::to_string(c->pp) + " / " + std::to_string(c->m);
-    os << llvm::format("%-6s %-24s %14.4f %9.2fx %16.1f\n", c == &best ? "chosen" : "",
+    os << llvm::format("%-6s %-24s %14.4f %9.2fx %16.1f", c == &best ? "chosen" : "",
                        meshText.c_str(), c->seconds * 1e3, c->seconds / best.seconds,
                        c->weightBytesPerRank() / 1048576.0);
+    if (options_.training)
+      os << llvm::format(" %21.1f", c->activationBytes / 1048576.0);
+    os << "\n";
   }
   for (const MeshCandidate &c : candidates_)
     if (!c.ruledOut.empty())
       os << "ruled out: " << c.dp << " x " << c.tp << " x " << c.pp << " / " << c.m << ": "
          << c.ruledOut << "\n";
-  os << llvm::format("memory cap per device: %.1f MiB of weights (90%% of %s's %.0f GB)\n",
-                     memoryCap_ / 1048576.0, cluster_.device.name.c_str(),
+  os << llvm::format("memory cap per device: %.1f MiB of %s (90%% of %s's %.0f GB)\n",
+                     memoryCap_ / 1048576.0,
+                     options_.training ? "weights, optimizer state, activations and gradients"
+                                       : "weights",
+                     cluster_.device.name.c_str(),
                      cluster_.device.memoryBytes / 1e9);
 }

@@ -68,9 +68,20 @@ struct MeshCandidate {
   /// Training: the replicas' all-reduce of the loss and the gradients
   /// (part of `seconds`).
   double gradientSeconds = 0;
-  /// Weight bytes on the fullest rank.
+  /// Training: the most bytes of values live at once on a rank while the
+  /// step runs (activations kept for the backward pass, gradients, the
+  /// optimizer's temporaries); counted with the weights against the cap.
+  double activationBytes = 0;
+  /// Weight bytes on the fullest rank (with training, the optimizer state).
   double weightBytesPerRank() const;
 };
+
+/// The most bytes of values (not weights) live at once on one rank while
+/// `func` runs op by op in order, each value from the op that makes it to its
+/// last use (results of the function to the end); a value the plan splits
+/// counts its block. An estimate of the arena (the memory planner may reuse
+/// more, views share their source's bytes).
+double peakValueBytes(mlir::func::FuncOp func, const partition::ShardingPlan &plan);
 
 class MeshSearch {
 public:

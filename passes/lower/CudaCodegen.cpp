@@ -5,6 +5,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "passes/lower/CudaCodegen.h"
+#include "tessera/runtime/tpkg_generated.h"
 
 #include "passes/lower/CudaKernelSources.inc"
 
@@ -297,12 +298,21 @@ bool Generator::fused(Body &b, std::string &error) {
     error = "malformed fused program";
     return false;
   }
+  using tpkg::FusedOp;
+  auto opcode = [](FusedOp op) { return int64_t(op); };
   static const std::map<int64_t, std::string> binaries = {
-      {1, "add"}, {2, "sub"}, {3, "mul"}, {4, "div"}, {5, "max"}, {6, "min"}, {7, "pow"}};
+      {opcode(FusedOp::Add), "add"}, {opcode(FusedOp::Sub), "sub"}, {opcode(FusedOp::Mul), "mul"},
+      {opcode(FusedOp::Div), "div"}, {opcode(FusedOp::Max), "max"}, {opcode(FusedOp::Min), "min"},
+      {opcode(FusedOp::Pow), "pow"}};
   static const std::map<int64_t, std::string> unaries = {
-      {20, "neg"},  {21, "abs"},  {22, "relu"},    {23, "exp"}, {24, "log"},
-      {25, "sqrt"}, {26, "rsqrt"}, {27, "reciprocal"}, {28, "tanh"}, {29, "erf"},
-      {30, "sigmoid"}, {31, "sin"}, {32, "cos"}, {33, "silu"}, {34, "gelu"}};
+      {opcode(FusedOp::Neg), "neg"},         {opcode(FusedOp::Abs), "abs"},
+      {opcode(FusedOp::Relu), "relu"},       {opcode(FusedOp::Exp), "exp"},
+      {opcode(FusedOp::Log), "log"},         {opcode(FusedOp::Sqrt), "sqrt"},
+      {opcode(FusedOp::Rsqrt), "rsqrt"},     {opcode(FusedOp::Reciprocal), "reciprocal"},
+      {opcode(FusedOp::Tanh), "tanh"},       {opcode(FusedOp::Erf), "erf"},
+      {opcode(FusedOp::Sigmoid), "sigmoid"}, {opcode(FusedOp::Sin), "sin"},
+      {opcode(FusedOp::Cos), "cos"},         {opcode(FusedOp::Silu), "silu"},
+      {opcode(FusedOp::GeluErf), "gelu"}};
   const Shape &s = out(0).shape;
   std::ostringstream os;
   for (size_t i = 0; i < k_.inputs.size(); ++i)
@@ -323,7 +333,7 @@ bool Generator::fused(Body &b, std::string &error) {
       e = binaryExpr(it->second, operand(a), operand(c), "float");
     else if (auto u = unaries.find(code); u != unaries.end())
       e = unaryExpr(u->second, operand(a), "float");
-    else if (code == 35)
+    else if (code == opcode(FusedOp::GeluTanh))
       e = "tsr_gelu_tanh(" + operand(a) + ")";
     if (e.empty()) {
       error = "fused program opcode " + std::to_string(code) + " has no CUDA form";

@@ -5,6 +5,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "passes/lower/GemmEpilogues.h"
+#include "tessera/runtime/tpkg_generated.h"
 #include "passes/lower/PlanRewrite.h"
 
 #include "llvm/ADT/STLExtras.h"
@@ -14,13 +15,6 @@
 namespace tessera::lower {
 
 namespace {
-
-int64_t elements(const PlannedTensor &t) {
-  int64_t n = 1;
-  for (int64_t d : t.shape)
-    n *= d;
-  return n;
-}
 
 /// The chain of elementwise kernels after one matmul that its epilogue can
 /// take, walked kernel by kernel.
@@ -40,7 +34,7 @@ struct Chain {
     if (k.op != op || k.outputs.size() != 1 || readersOf(plan, root) != 1)
       return nullptr;
     const PlannedTensor &out = plan.tensors[k.outputs[0]];
-    if (out.shape.empty() || out.shape.back() != n || elements(out) != rows * n)
+    if (out.shape.empty() || out.shape.back() != n || out.elements() != rows * n)
       return nullptr;
     for (auto [i, in] : llvm::enumerate(k.inputs))
       if (rootOf(plan, in) == root && !plan.tensors[in].shape.empty() &&
@@ -81,7 +75,8 @@ bool matchProgram(const ProgramPlan &plan, const PlannedKernel &k, uint32_t t, I
   std::vector<uint32_t> taken;
   for (size_t s = 0; s < program.size() / 3; ++s) {
     int64_t op = program[3 * s], a = program[3 * s + 1], b = program[3 * s + 2];
-    if (op == 1 && (a == cur) != (b == cur)) { // add
+    using tpkg::FusedOp;
+    if (op == int64_t(FusedOp::Add) && (a == cur) != (b == cur)) {
       int64_t x = a == cur ? b : a;
       if (x >= 0 || size_t(-1 - x) >= k.inputs.size() || res)
         return false;
@@ -94,8 +89,11 @@ bool matchProgram(const ProgramPlan &plan, const PlannedKernel &k, uint32_t t, I
         return false;
       }
       taken.push_back(id);
-    } else if ((op == 22 || op == 34 || op == 35) && a == cur && ep == 1 && !res) {
-      ep = op == 22 ? 4 : op == 34 ? 3 : 2; // ReLU, exact GELU, tanh GELU
+    } else if ((op == int64_t(FusedOp::Relu) || op == int64_t(FusedOp::GeluErf) ||
+                op == int64_t(FusedOp::GeluTanh)) &&
+               a == cur && ep == 1 && !res) {
+      // The matmul's epilogue attribute: 4 ReLU, 3 exact GELU, 2 tanh GELU.
+      ep = op == int64_t(FusedOp::Relu) ? 4 : op == int64_t(FusedOp::GeluErf) ? 3 : 2;
     } else {
       return false;
     }
@@ -121,7 +119,7 @@ int fuseGemmEpilogues(ProgramPlan &plan, const GemmEpilogueOptions &options) {
         (tt.dtype != ElementType::F32 && tt.dtype != ElementType::F64))
       continue;
     int64_t n = tt.shape.back();
-    Chain chain{plan, t, i + 1, n ? elements(tt) / n : 0, n};
+    Chain chain{plan, t, i + 1, n ? tt.elements() / n : 0, n};
     int64_t epilogue = 0;
     std::vector<uint32_t> extra; // bias, residual
     bool residual = false;
@@ -129,7 +127,7 @@ int fuseGemmEpilogues(ProgramPlan &plan, const GemmEpilogueOptions &options) {
     auto isBias = [&](uint32_t id) {
       const PlannedTensor &bias = plan.tensors[id];
       return bias.dtype == tt.dtype && bias.kind != PlannedTensor::Kind::Arena &&
-             elements(bias) == n && (bias.shape.empty() || bias.shape.back() == n);
+             bias.elements() == n && (bias.shape.empty() || bias.shape.back() == n);
     };
     // The epilogue as one generated elementwise kernel (the CPU's fusion of
     // elementwise chains ran first).

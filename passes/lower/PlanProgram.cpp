@@ -5,6 +5,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "passes/lower/ProgramPlan.h"
+#include "tessera/runtime/tpkg_generated.h"
 
 #include "dialects/tsr/IR/TsrOps.h"
 
@@ -103,30 +104,33 @@ std::string locationName(Location loc) {
 /// Opcodes of fused elementwise programs (the runtime's "elementwise"
 /// kernel interprets them); unary ops read one operand, binary ops two.
 std::optional<int64_t> fusedOpcode(Operation *op) {
+  using tessera::tpkg::FusedOp;
+  auto code = [](FusedOp c) { return int64_t(c); };
   return llvm::TypeSwitch<Operation *, std::optional<int64_t>>(op)
-      .Case([](tsr::AddOp) { return 1; })
-      .Case([](tsr::SubOp) { return 2; })
-      .Case([](tsr::MulOp) { return 3; })
-      .Case([](tsr::DivOp) { return 4; })
-      .Case([](tsr::MaxOp) { return 5; })
-      .Case([](tsr::MinOp) { return 6; })
-      .Case([](tsr::PowOp) { return 7; })
-      .Case([](tsr::NegOp) { return 20; })
-      .Case([](tsr::AbsOp) { return 21; })
-      .Case([](tsr::ReluOp) { return 22; })
-      .Case([](tsr::ExpOp) { return 23; })
-      .Case([](tsr::LogOp) { return 24; })
-      .Case([](tsr::SqrtOp) { return 25; })
-      .Case([](tsr::RsqrtOp) { return 26; })
-      .Case([](tsr::ReciprocalOp) { return 27; })
-      .Case([](tsr::TanhOp) { return 28; })
-      .Case([](tsr::ErfOp) { return 29; })
-      .Case([](tsr::SigmoidOp) { return 30; })
-      .Case([](tsr::SinOp) { return 31; })
-      .Case([](tsr::CosOp) { return 32; })
-      .Case([](tsr::SiluOp) { return 33; })
-      .Case([](tsr::GeluOp g) {
-        return g.getApproximate() == tsr::GeluApproximation::tanh ? 35 : 34;
+      .Case([&](tsr::AddOp) { return code(FusedOp::Add); })
+      .Case([&](tsr::SubOp) { return code(FusedOp::Sub); })
+      .Case([&](tsr::MulOp) { return code(FusedOp::Mul); })
+      .Case([&](tsr::DivOp) { return code(FusedOp::Div); })
+      .Case([&](tsr::MaxOp) { return code(FusedOp::Max); })
+      .Case([&](tsr::MinOp) { return code(FusedOp::Min); })
+      .Case([&](tsr::PowOp) { return code(FusedOp::Pow); })
+      .Case([&](tsr::NegOp) { return code(FusedOp::Neg); })
+      .Case([&](tsr::AbsOp) { return code(FusedOp::Abs); })
+      .Case([&](tsr::ReluOp) { return code(FusedOp::Relu); })
+      .Case([&](tsr::ExpOp) { return code(FusedOp::Exp); })
+      .Case([&](tsr::LogOp) { return code(FusedOp::Log); })
+      .Case([&](tsr::SqrtOp) { return code(FusedOp::Sqrt); })
+      .Case([&](tsr::RsqrtOp) { return code(FusedOp::Rsqrt); })
+      .Case([&](tsr::ReciprocalOp) { return code(FusedOp::Reciprocal); })
+      .Case([&](tsr::TanhOp) { return code(FusedOp::Tanh); })
+      .Case([&](tsr::ErfOp) { return code(FusedOp::Erf); })
+      .Case([&](tsr::SigmoidOp) { return code(FusedOp::Sigmoid); })
+      .Case([&](tsr::SinOp) { return code(FusedOp::Sin); })
+      .Case([&](tsr::CosOp) { return code(FusedOp::Cos); })
+      .Case([&](tsr::SiluOp) { return code(FusedOp::Silu); })
+      .Case([&](tsr::GeluOp g) {
+        return code(g.getApproximate() == tsr::GeluApproximation::tanh ? FusedOp::GeluTanh
+                                                                       : FusedOp::GeluErf);
       })
       .Default([](Operation *) { return std::nullopt; });
 }

@@ -41,6 +41,14 @@ struct PlannedTensor {
   int32_t aliasOf = -1;             ///< a view of another tensor (reshape)
   int32_t splitAxis = -1;           ///< graph input/output split over ranks
   bool zeros = false;               ///< training state: starts as zeros (Weight)
+
+  /// The number of elements (1 for a scalar).
+  int64_t elements() const {
+    int64_t n = 1;
+    for (int64_t d : shape)
+      n *= d;
+    return n;
+  }
 };
 
 struct PlannedAttr {

@@ -22,30 +22,30 @@ namespace {
 constexpr int64_t kBlock = 256;
 
 inline float apply(int64_t code, float a, float b) {
-  switch (code) {
-  case 1: return a + b;
-  case 2: return a - b;
-  case 3: return a * b;
-  case 4: return a / b;
-  case 5: return a > b ? a : b;
-  case 6: return a < b ? a : b;
-  case 7: return std::pow(a, b);
-  case 20: return -a;
-  case 21: return std::fabs(a);
-  case 22: return a > 0 ? a : 0.0f;
-  case 23: return std::exp(a);
-  case 24: return std::log(a);
-  case 25: return std::sqrt(a);
-  case 26: return 1.0f / std::sqrt(a);
-  case 27: return 1.0f / a;
-  case 28: return std::tanh(a);
-  case 29: return std::erf(a);
-  case 30: return 1.0f / (1.0f + std::exp(-a));
-  case 31: return std::sin(a);
-  case 32: return std::cos(a);
-  case 33: return a / (1.0f + std::exp(-a));
-  case 34: return 0.5f * a * (1.0f + std::erf(a * 0.70710678118654752f));
-  case 35: return a / (1.0f + std::exp(-1.5957691216057308f * (a + 0.044715f * a * a * a)));
+  switch (tpkg::FusedOp(code)) {
+  case tpkg::FusedOp::Add: return a + b;
+  case tpkg::FusedOp::Sub: return a - b;
+  case tpkg::FusedOp::Mul: return a * b;
+  case tpkg::FusedOp::Div: return a / b;
+  case tpkg::FusedOp::Max: return a > b ? a : b;
+  case tpkg::FusedOp::Min: return a < b ? a : b;
+  case tpkg::FusedOp::Pow: return std::pow(a, b);
+  case tpkg::FusedOp::Neg: return -a;
+  case tpkg::FusedOp::Abs: return std::fabs(a);
+  case tpkg::FusedOp::Relu: return a > 0 ? a : 0.0f;
+  case tpkg::FusedOp::Exp: return std::exp(a);
+  case tpkg::FusedOp::Log: return std::log(a);
+  case tpkg::FusedOp::Sqrt: return std::sqrt(a);
+  case tpkg::FusedOp::Rsqrt: return 1.0f / std::sqrt(a);
+  case tpkg::FusedOp::Reciprocal: return 1.0f / a;
+  case tpkg::FusedOp::Tanh: return std::tanh(a);
+  case tpkg::FusedOp::Erf: return std::erf(a);
+  case tpkg::FusedOp::Sigmoid: return 1.0f / (1.0f + std::exp(-a));
+  case tpkg::FusedOp::Sin: return std::sin(a);
+  case tpkg::FusedOp::Cos: return std::cos(a);
+  case tpkg::FusedOp::Silu: return a / (1.0f + std::exp(-a));
+  case tpkg::FusedOp::GeluErf: return 0.5f * a * (1.0f + std::erf(a * 0.70710678118654752f));
+  case tpkg::FusedOp::GeluTanh: return a / (1.0f + std::exp(-1.5957691216057308f * (a + 0.044715f * a * a * a)));
   default: return std::nanf("");
   }
 }
@@ -102,10 +102,10 @@ Status elementwise(const KernelCall &call) {
           const float *pa = a >= 0 ? regs.data() + a * kBlock : loads.data() + (-1 - a) * kBlock;
           const float *pb = b >= 0 ? regs.data() + b * kBlock : loads.data() + (-1 - b) * kBlock;
           float *r = regs.data() + s * kBlock;
-          switch (code) { // the common cases as tight loops
-          case 1: for (int64_t j = 0; j < n; ++j) r[j] = pa[j] + pb[j]; break;
-          case 2: for (int64_t j = 0; j < n; ++j) r[j] = pa[j] - pb[j]; break;
-          case 3: for (int64_t j = 0; j < n; ++j) r[j] = pa[j] * pb[j]; break;
+          switch (tpkg::FusedOp(code)) { // the common cases as tight loops
+          case tpkg::FusedOp::Add: for (int64_t j = 0; j < n; ++j) r[j] = pa[j] + pb[j]; break;
+          case tpkg::FusedOp::Sub: for (int64_t j = 0; j < n; ++j) r[j] = pa[j] - pb[j]; break;
+          case tpkg::FusedOp::Mul: for (int64_t j = 0; j < n; ++j) r[j] = pa[j] * pb[j]; break;
           default: for (int64_t j = 0; j < n; ++j) r[j] = apply(code, pa[j], pb[j]); break;
           }
         }

@@ -6,6 +6,7 @@
 
 #include "cpu/Gemm.h"
 #include "cpu/Kernels.h"
+#include "cpu/VectorMath.h"
 
 #include <cblas.h>
 
@@ -60,13 +61,7 @@ __attribute__((target("avx2,fma"))) void gemvRowsAvx2(const float *w, const floa
     }
   }
 }
-
-bool haveAvx2() {
-  static const bool have = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  return have;
-}
 #else
-bool haveAvx2() { return false; }
 void gemvRowsAvx2(const float *, const float *, float *, int64_t, int64_t) {}
 #endif
 
@@ -88,7 +83,7 @@ void gemmBatched(const TensorRef &a, const TensorRef &b, const TensorRef &y,
     // One row (a decode step): a matrix-vector product, which streams the
     // weights once instead of packing them first as GEMM does.
     if constexpr (std::is_same_v<T, float>) {
-      if (rows == 1 && !ta && tb && haveAvx2() && ldb == k) {
+      if (rows == 1 && !ta && tb && haveAvx2Fma() && ldb == k) {
         gemvRowsAvx2(pb, pa, py, n, k);
         return;
       }

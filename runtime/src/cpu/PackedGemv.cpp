@@ -16,6 +16,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "cpu/Gemm.h"
+#include "cpu/VectorMath.h"
 #include "tessera/runtime/Package.h"
 
 #include <algorithm>
@@ -127,15 +128,9 @@ __attribute__((target("avx2,fma"))) void gemvPanels(const Panels &w, const float
     finish(values, q * kPanel, std::min(kPanel, n - q * kPanel), ep, bias, residual, y);
   }
 }
-
-bool haveAvx2Fma() {
-  static const bool have = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  return have;
-}
 #else
 void gemvPanels(const Panels &, const float *, float *, const GemmEpilogue &, const float *,
                 const float *) {}
-bool haveAvx2Fma() { return false; }
 #endif
 
 struct PackedGemv : PreparedGemm {

@@ -25,6 +25,16 @@
 
 namespace tessera::rt::cpu {
 
+/// Whether this CPU runs AVX2 and FMA (the vector kernels' instructions).
+inline bool haveAvx2Fma() {
+#if defined(__x86_64__)
+  static const bool have = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  return have;
+#else
+  return false;
+#endif
+}
+
 #if defined(__x86_64__)
 __attribute__((target("avx2,fma"))) inline __m256 exp256(__m256 x) {
   // exp(x) = 2^n * exp(r), n = round(x / ln 2), r = x - n ln 2 (in two parts).
@@ -91,8 +101,7 @@ __attribute__((target("avx2,fma"))) inline float maxAvx2(const float *x, int64_t
 /// The largest of x[0..n) (-inf when n is 0).
 inline float maxOf(const float *x, int64_t n) {
 #if defined(__x86_64__)
-  static const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  if (avx2)
+  if (haveAvx2Fma())
     return maxAvx2(x, n);
 #endif
   float r = -INFINITY;
@@ -104,8 +113,7 @@ inline float maxOf(const float *x, int64_t n) {
 /// x[j] = exp(x[j] - shift) for j < n (-inf gives 0); returns their sum.
 inline float expShifted(float *x, int64_t n, float shift) {
 #if defined(__x86_64__)
-  static const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  if (avx2)
+  if (haveAvx2Fma())
     return expShiftedAvx2(x, n, shift);
 #endif
   float sum = 0;

@@ -13,6 +13,7 @@
 
 #include "cpu/Gemm.h"
 #include "cpu/Kernels.h"
+#include "cpu/VectorMath.h"
 
 #include <gtest/gtest.h>
 
@@ -131,14 +132,6 @@ TEST(Gemm, EveryEpilogueOnBothPaths) {
             EXPECT_EQ(usedLibrary, prepared && !gemmLibrary().empty() &&
                                        std::getenv("TESSERA_GEMM") == nullptr);
           }
-}
-
-bool haveAvx2Fma() {
-#if defined(__x86_64__)
-  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-#else
-  return false;
-#endif
 }
 
 TEST(Gemm, OneRowOnPanelsWithEveryEpilogue) {
