@@ -33,17 +33,19 @@ struct Package::Packs {
 
 Package::Package() : packs_(std::make_unique<Packs>()) {}
 
-Status Package::packedWeight(const std::string &key, const PackMaker &make,
-                             std::shared_ptr<void> &out) const {
+Status Package::packedWeight(const std::string &key, uint64_t bytes, uint64_t budget,
+                             const PackMaker &make, std::shared_ptr<void> &out) const {
   // One lock for the making too: sessions created at once (ranks as
   // threads) wait for the copy rather than making it twice.
   std::lock_guard<std::mutex> lock(packs_->mutex);
+  out = nullptr;
   if (auto it = packs_->copies.find(key); it != packs_->copies.end()) {
     out = it->second;
     return Status::okStatus();
   }
-  uint64_t bytes = 0;
-  if (Status s = make(out, bytes); !s.ok())
+  if (packs_->bytes + bytes > budget)
+    return Status::okStatus();
+  if (Status s = make(out); !s.ok())
     return s;
   if (out) {
     packs_->copies[key] = out;

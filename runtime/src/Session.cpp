@@ -394,6 +394,7 @@ Status Session::create(std::shared_ptr<Package> package, int rank,
     if (auto prepare = prepares.find(k->op()->str()); prepare != prepares.end()) {
       cpu::PrepareContext context;
       context.package = package.get();
+      context.packBudget = limit - needed;
       if (k->inputs())
         for (uint32_t id : *k->inputs())
           context.constant.push_back(constant[id]);

@@ -58,6 +58,15 @@ Status runPreparedGemm(const KernelCall &call) {
   return static_cast<const PreparedGemm &>(*call.state).run(call);
 }
 
+Status packedCopy(const PrepareContext &context, const std::string &key, uint64_t bytes,
+                  const std::function<Status(std::shared_ptr<void> &)> &make,
+                  std::shared_ptr<void> &out) {
+  if (context.package)
+    return context.package->packedWeight(key, bytes, context.packBudget, make, out);
+  out = nullptr;
+  return bytes <= context.packBudget ? make(out) : Status::okStatus();
+}
+
 #if TESSERA_HAVE_DNNL
 namespace {
 
@@ -138,24 +147,23 @@ Status prepareDnnlGemm(KernelCall &call, const GemmEpilogue &ep, const PrepareCo
     state->args[DNNL_ARG_DST] = dnnl::memory(yDesc, engine(), y.data);
     dnnl::memory bMemory(bPlain, engine(), b.data);
     if (pd.weights_desc() != bPlain) {
-      auto pack = [&](std::shared_ptr<void> &out, uint64_t &bytes) {
+      auto pack = [&](std::shared_ptr<void> &out) {
         auto packed = std::make_shared<dnnl::memory>(pd.weights_desc(), engine());
         dnnl::stream s(engine());
         dnnl::reorder(bMemory, *packed).execute(s, bMemory, *packed);
         s.wait();
-        bytes = pd.weights_desc().get_size();
         out = packed;
         return Status::okStatus();
       };
       std::shared_ptr<void> packed;
-      uint64_t unshared = 0;
       char where[32];
       std::snprintf(where, sizeof where, "%p:", static_cast<const void *>(b.data));
       std::string key = where + std::to_string(int(tb)) + layoutKey(pd.weights_desc());
-      if (Status s = context.package ? context.package->packedWeight(key, pack, packed)
-                                     : pack(packed, unshared);
+      if (Status s = packedCopy(context, key, pd.weights_desc().get_size(), pack, packed);
           !s.ok())
         return s;
+      if (!packed)
+        return Status::okStatus(); // over the memory limit: the BLAS path
       bMemory = *std::static_pointer_cast<dnnl::memory>(packed);
     }
     state->args[DNNL_ARG_WEIGHTS] = bMemory;

@@ -85,7 +85,12 @@ struct PrepareContext {
   /// The session's package, where repacked copies are shared
   /// (Package::packedWeight); null: each call packs its own.
   const Package *package = nullptr;
+  /// The most bytes the package's packed copies may hold: what the memory
+  /// limit leaves after the session's arena and state. Past it kernels read
+  /// their weights unpacked.
+  uint64_t packBudget = UINT64_MAX;
 };
+
 
 /// Called once per kernel when a session is created, with the tensors bound
 /// (their addresses stay fixed for the session's life). May set

@@ -41,10 +41,15 @@ struct Panels {
   ~Panels() { std::free(data); }
 };
 
+/// The bytes of a [k, n] weight in panels.
+uint64_t panelBytes(int64_t k, int64_t n) {
+  return uint64_t((n + kPanel - 1) / kPanel) * uint64_t(k) * kPanel * sizeof(float);
+}
+
 Status packPanels(const TensorRef &b, int64_t k, int64_t n, bool transposed,
-                  std::shared_ptr<void> &out, uint64_t &bytes) {
+                  std::shared_ptr<void> &out) {
   int64_t panels = (n + kPanel - 1) / kPanel;
-  bytes = uint64_t(panels) * uint64_t(k) * kPanel * sizeof(float);
+  uint64_t bytes = panelBytes(k, n);
   // 2 MiB-aligned so that the kernel may back it with huge pages (fewer TLB
   // misses on a stream of hundreds of megabytes).
   constexpr size_t kHuge = size_t(2) << 20;
@@ -153,18 +158,17 @@ Status preparePackedGemv(KernelCall &call, const GemmEpilogue &epilogue,
   if (!haveAvx2Fma())
     return Status::okStatus();
   const TensorRef &b = call.inputs[1];
-  auto pack = [&](std::shared_ptr<void> &out, uint64_t &bytes) {
-    return packPanels(b, k, n, transposed, out, bytes);
+  auto pack = [&](std::shared_ptr<void> &out) {
+    return packPanels(b, k, n, transposed, out);
   };
   std::shared_ptr<void> packed;
-  uint64_t unshared = 0;
   char key[96];
   std::snprintf(key, sizeof key, "%p:panels%lld:%lldx%lld:%d", static_cast<const void *>(b.data),
                 (long long)kPanel, (long long)k, (long long)n, int(transposed));
-  if (Status s = context.package ? context.package->packedWeight(key, pack, packed)
-                                 : pack(packed, unshared);
-      !s.ok())
+  if (Status s = packedCopy(context, key, panelBytes(k, n), pack, packed); !s.ok())
     return s;
+  if (!packed)
+    return Status::okStatus(); // over the memory limit: the BLAS path
   auto state = std::make_shared<PackedGemv>();
   state->weight = std::static_pointer_cast<const Panels>(packed);
   state->epilogue = epilogue;

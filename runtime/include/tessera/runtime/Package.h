@@ -100,12 +100,14 @@ public:
   /// for one kernel's use: a GEMM library's blocked layout, a matrix-vector
   /// product's panels), shared by every session of the package: the first
   /// session whose kernel asks for `key` (the weight's address and the
-  /// layout) makes it with `make` (which says how many bytes it holds);
-  /// later sessions - the other programs of a generation package, ranks run
-  /// as threads over a replicated weight - get the same copy. Thread-safe.
-  using PackMaker = std::function<Status(std::shared_ptr<void> &out, uint64_t &bytes)>;
-  Status packedWeight(const std::string &key, const PackMaker &make,
-                      std::shared_ptr<void> &out) const;
+  /// layout) makes it with `make`; later sessions - the other programs of a
+  /// generation package, ranks run as threads over a replicated weight - get
+  /// the same copy. A new copy of `bytes` is made only while all copies stay
+  /// within `budget` bytes; past it `out` is null (the kernel reads the
+  /// weight where it lies). Thread-safe.
+  using PackMaker = std::function<Status(std::shared_ptr<void> &out)>;
+  Status packedWeight(const std::string &key, uint64_t bytes, uint64_t budget,
+                      const PackMaker &make, std::shared_ptr<void> &out) const;
   /// Bytes the packed copies hold.
   uint64_t packedBytes() const;
 
