@@ -105,6 +105,82 @@ bool matchProgram(const ProgramPlan &plan, const PlannedKernel &k, uint32_t t, I
   return true;
 }
 
+/// Sets integer attribute `name` of `k` to `value`.
+void setIntAttr(PlannedKernel &k, const char *name, int64_t value) {
+  for (PlannedAttr &a : k.attrs)
+    if (a.name == name) {
+      a.ints = {value};
+      return;
+    }
+  k.attrs.push_back({name, {value}, {}});
+}
+
+/// The index of the matmul kernel before `end` whose only output is `t`,
+/// or -1.
+int64_t matmulWriting(const ProgramPlan &plan, uint32_t t, size_t end) {
+  for (size_t i = 0; i < end; ++i) {
+    const PlannedKernel &k = plan.kernels[i];
+    if (k.outputs.size() == 1 && k.outputs[0] == t)
+      return k.op == "matmul" ? int64_t(i) : -1;
+  }
+  return -1;
+}
+
+/// SwiGLU's silu(x Wg) * (x Wu): a generated elementwise kernel whose
+/// program is exactly SiLU of one input times the other, both inputs results
+/// of matmuls that nothing else reads. The gate's matmul takes SiLU as its
+/// epilogue (after its bias, if it has one); the later of the two matmuls
+/// then multiplies by the other's result (`gate` = 1) and writes the
+/// elementwise kernel's result, which goes. Returns the number fused.
+int fuseGatedPairs(ProgramPlan &plan) {
+  using tpkg::FusedOp;
+  int fused = 0;
+  for (size_t e = 0; e < plan.kernels.size(); ++e) {
+    const PlannedKernel &ew = plan.kernels[e];
+    if (ew.op != "elementwise" || ew.inputs.size() != 2 || ew.outputs.size() != 1)
+      continue;
+    std::vector<int64_t> p = intsAttr(ew, "program");
+    if (p.size() != 6 || p[0] != int64_t(FusedOp::Silu) || p[1] >= 0 ||
+        p[3] != int64_t(FusedOp::Mul) || (p[4] != 0 && p[5] != 0))
+      continue;
+    int64_t other = p[4] == 0 ? p[5] : p[4];
+    if (other >= 0 || other == p[1])
+      continue;
+    uint32_t gateIn = ew.inputs[size_t(-1 - p[1])], upIn = ew.inputs[size_t(-1 - other)];
+    const PlannedTensor &out = plan.tensors[ew.outputs[0]];
+    auto plain = [&](uint32_t id) {
+      const PlannedTensor &t = plan.tensors[id];
+      return t.aliasOf < 0 && t.kind == PlannedTensor::Kind::Arena && t.shape == out.shape &&
+             t.dtype == ElementType::F32 && readersOf(plan, id) == 1;
+    };
+    if (gateIn == upIn || out.dtype != ElementType::F32 || out.aliasOf >= 0 ||
+        !plain(gateIn) || !plain(upIn))
+      continue;
+    int64_t g = matmulWriting(plan, gateIn, e), u = matmulWriting(plan, upIn, e);
+    if (g < 0 || u < 0)
+      continue;
+    auto bare = [&](int64_t i, bool activationAllowed) {
+      const PlannedKernel &k = plan.kernels[size_t(i)];
+      int64_t ep = intAttr(k, "epilogue", 0);
+      return !intAttr(k, "residual", 0) && !intAttr(k, "gate", 0) &&
+             (ep == 0 || ep == 1 || activationAllowed);
+    };
+    if (!bare(g, false) || !bare(u, true))
+      continue;
+    PlannedKernel &gate = plan.kernels[size_t(g)];
+    setIntAttr(gate, "epilogue", intAttr(gate, "epilogue", 0) == 1 ? 6 : 5);
+    PlannedKernel &later = plan.kernels[size_t(std::max(g, u))];
+    later.inputs.push_back(g > u ? upIn : gateIn);
+    later.outputs = {ew.outputs[0]};
+    setIntAttr(later, "gate", 1);
+    later.predictedSeconds += ew.predictedSeconds;
+    plan.kernels.erase(plan.kernels.begin() + long(e));
+    --e;
+    ++fused;
+  }
+  return fused;
+}
+
 } // namespace
 
 int fuseGemmEpilogues(ProgramPlan &plan, const GemmEpilogueOptions &options) {
@@ -204,6 +280,8 @@ int fuseGemmEpilogues(ProgramPlan &plan, const GemmEpilogueOptions &options) {
                        plan.kernels.begin() + long(i) + 1 + long(consumed));
     ++fused;
   }
+  if (options.cpu)
+    fused += fuseGatedPairs(plan);
   if (fused)
     compactAndReplan(plan);
   return fused;

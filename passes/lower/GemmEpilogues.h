@@ -11,7 +11,11 @@
 // on the CPU, the add of a residual of the result's shape (attribute
 // residual = 1, the last input), with or without a bias before it. On the
 // CPU the chain may also be one generated elementwise kernel whose program is
-// exactly such an epilogue (the elementwise fusion runs first).
+// exactly such an epilogue (the elementwise fusion runs first), and
+// SwiGLU's silu(x Wg) * (x Wu) - one generated kernel over two GEMMs' results
+// - goes into the pair: the gate's GEMM applies SiLU (epilogue 5, or 6 after
+// its bias), the later GEMM multiplies by the other's result (attribute
+// gate = 1, the last input).
 // For the CUDA target only 1 and 2 (cuBLASLt's BIAS and GELU_BIAS
 // epilogues); on the CPU the GEMM applies them as oneDNN post-ops while the
 // output tile is in cache. One pass over memory instead of up to four.

@@ -21,15 +21,24 @@ Status GemmEpilogue::parse(const KernelCall &call, GemmEpilogue &out) {
   int64_t kind = call.attrInt("epilogue", 0);
   out = GemmEpilogue();
   out.residual = call.attrInt("residual", 0) != 0;
-  if (kind < 0 || kind > 4)
+  out.gate = call.attrInt("gate", 0) != 0;
+  if (kind < 0 || kind > 6)
     return call.error("unknown matmul epilogue " + std::to_string(kind));
-  out.bias = kind != 0;
-  out.activation = kind == 2 ? GeluTanh : kind == 3 ? GeluErf : kind == 4 ? Relu : None;
-  size_t expected = 2 + size_t(out.bias) + size_t(out.residual);
+  if (out.residual && out.gate)
+    return call.error("a matmul epilogue takes a residual or a gate, not both");
+  out.bias = kind != 0 && kind != 5;
+  out.activation = kind == 2   ? GeluTanh
+                   : kind == 3 ? GeluErf
+                   : kind == 4 ? Relu
+                   : kind >= 5 ? Silu
+                               : None;
+  size_t expected = 2 + size_t(out.bias) + size_t(out.lastInput());
   if (call.inputs.size() != expected || call.outputs.size() != 1)
     return call.error("a matmul with epilogue " + std::to_string(kind) +
-                      (out.residual ? " and a residual" : "") + " takes " +
-                      std::to_string(expected) + " inputs, not " +
+                      (out.residual ? " and a residual"
+                       : out.gate   ? " and a gate"
+                                    : "") +
+                      " takes " + std::to_string(expected) + " inputs, not " +
                       std::to_string(call.inputs.size()));
   if (out.any() && call.inputs[0].dtype != DType::F32 && call.inputs[0].dtype != DType::F64)
     return call.error("a matmul epilogue needs f32 or f64");
@@ -38,10 +47,10 @@ Status GemmEpilogue::parse(const KernelCall &call, GemmEpilogue &out) {
   if (out.bias && call.inputs[2].numel() != n)
     return call.error("the epilogue's bias has " + std::to_string(call.inputs[2].numel()) +
                       " elements, the result's rows " + std::to_string(n));
-  if (out.residual && call.inputs.back().numel() != y.numel())
-    return call.error("the epilogue's residual has " +
-                      std::to_string(call.inputs.back().numel()) + " elements, the result " +
-                      std::to_string(y.numel()));
+  if (out.lastInput() && call.inputs.back().numel() != y.numel())
+    return call.error(std::string("the epilogue's ") + (out.gate ? "gate" : "residual") +
+                      " has " + std::to_string(call.inputs.back().numel()) +
+                      " elements, the result " + std::to_string(y.numel()));
   return Status::okStatus();
 }
 
@@ -127,14 +136,17 @@ Status prepareDnnlGemm(KernelCall &call, const GemmEpilogue &ep, const PrepareCo
     // The weight is packed once into the library's own layout.
     md bDesc({k, n}, dt::f32, dnnl::memory::format_tag::any);
     dnnl::post_ops ops;
+    // swish(x) = x * sigmoid(alpha x): SiLU at alpha 1.
     if (ep.activation != GemmEpilogue::None)
       ops.append_eltwise(1.0f,
                          ep.activation == GemmEpilogue::GeluTanh ? dnnl::algorithm::eltwise_gelu_tanh
                          : ep.activation == GemmEpilogue::GeluErf ? dnnl::algorithm::eltwise_gelu_erf
-                                                                  : dnnl::algorithm::eltwise_relu,
-                         0.0f, 0.0f);
-    if (ep.residual)
-      ops.append_binary(dnnl::algorithm::binary_add, yDesc);
+                         : ep.activation == GemmEpilogue::Relu    ? dnnl::algorithm::eltwise_relu
+                                                                  : dnnl::algorithm::eltwise_swish,
+                         ep.activation == GemmEpilogue::Silu ? 1.0f : 0.0f, 0.0f);
+    if (ep.lastInput())
+      ops.append_binary(ep.gate ? dnnl::algorithm::binary_mul : dnnl::algorithm::binary_add,
+                        yDesc);
     dnnl::primitive_attr attr;
     attr.set_post_ops(ops);
     md biasDesc({1, n}, dt::f32, dnnl::memory::dims{n, 1});
@@ -169,7 +181,7 @@ Status prepareDnnlGemm(KernelCall &call, const GemmEpilogue &ep, const PrepareCo
     state->args[DNNL_ARG_WEIGHTS] = bMemory;
     if (ep.bias)
       state->args[DNNL_ARG_BIAS] = dnnl::memory(biasDesc, engine(), call.inputs[2].data);
-    if (ep.residual)
+    if (ep.lastInput())
       state->args[DNNL_ARG_ATTR_MULTIPLE_POST_OP(ops.len() - 1) | DNNL_ARG_SRC_1] =
           dnnl::memory(yDesc, engine(), call.inputs.back().data);
     call.state = std::move(state);

@@ -38,18 +38,41 @@ namespace tessera::rt::cpu {
 
 /// What a matmul kernel does after the product (its attributes):
 /// `epilogue` 1 adds a bias over the last dimension (input 2), 2 and 3 then
-/// apply GELU (tanh form / exact), 4 ReLU; `residual` = 1 then adds a tensor
-/// of the result's shape (the last input).
+/// apply GELU (tanh form / exact), 4 ReLU, 6 SiLU; 5 applies SiLU without a
+/// bias. Then `residual` = 1 adds a tensor of the result's shape (the last
+/// input), or `gate` = 1 multiplies by one (SwiGLU's silu(x Wg) * x Wu).
 struct GemmEpilogue {
-  enum Activation { None, GeluTanh, GeluErf, Relu };
+  enum Activation { None, GeluTanh, GeluErf, Relu, Silu };
   bool bias = false;
   Activation activation = None;
   bool residual = false;
+  bool gate = false;
 
   /// Reads the attributes; an error names the malformed ones.
   static Status parse(const KernelCall &call, GemmEpilogue &out);
-  bool any() const { return bias || activation != None || residual; }
+  bool any() const { return bias || activation != None || residual || gate; }
+  /// The last input: the residual or the gate.
+  bool lastInput() const { return residual || gate; }
 };
+
+/// One value through the epilogue: + `bias`, the activation, then + or x
+/// `last` (the residual or the gate; unused without them).
+template <typename T>
+inline T applyEpilogue(const GemmEpilogue &ep, T v, T bias, T last) {
+  v += bias;
+  switch (ep.activation) {
+  case GemmEpilogue::GeluTanh: v = gelu(v, /*tanhForm=*/true); break;
+  case GemmEpilogue::GeluErf: v = gelu(v, /*tanhForm=*/false); break;
+  case GemmEpilogue::Relu: v = v > T(0) ? v : T(0); break;
+  case GemmEpilogue::Silu: v = v / (T(1) + std::exp(-v)); break;
+  case GemmEpilogue::None: break;
+  }
+  if (ep.residual)
+    v += last;
+  else if (ep.gate)
+    v *= last;
+  return v;
+}
 
 /// What a prepared path keeps in its call's state.
 struct PreparedGemm : KernelState {

@@ -135,29 +135,19 @@ void gemmBatched(const TensorRef &a, const TensorRef &b, const TensorRef &y,
 }
 
 /// The epilogue of a fused matmul on the BLAS path: + bias over the last
-/// dimension, the activation, + the residual, in one pass after the GEMM.
+/// dimension, the activation, + the residual or x the gate, in one pass
+/// after the GEMM.
 template <typename T> void epilogue(const KernelCall &call, const GemmEpilogue &ep) {
   const TensorRef &y = call.outputs[0];
   int64_t n = y.shape.back(), rows = n ? y.numel() / n : 0;
   T *out = y.as<T>();
   const T *b = ep.bias ? call.inputs[2].as<T>() : nullptr;
-  const T *r = ep.residual ? call.inputs.back().as<T>() : nullptr;
+  const T *last = ep.lastInput() ? call.inputs.back().as<T>() : nullptr;
 #pragma omp parallel for schedule(static) if (rows * n > (1 << 16))
   for (int64_t i = 0; i < rows; ++i)
-    for (int64_t j = 0; j < n; ++j) {
-      T v = out[i * n + j];
-      if (b)
-        v += b[j];
-      switch (ep.activation) {
-      case GemmEpilogue::GeluTanh: v = gelu(v, /*tanhForm=*/true); break;
-      case GemmEpilogue::GeluErf: v = gelu(v, /*tanhForm=*/false); break;
-      case GemmEpilogue::Relu: v = v > T(0) ? v : T(0); break;
-      case GemmEpilogue::None: break;
-      }
-      if (r)
-        v += r[i * n + j];
-      out[i * n + j] = v;
-    }
+    for (int64_t j = 0; j < n; ++j)
+      out[i * n + j] = applyEpilogue(ep, out[i * n + j], b ? b[j] : T(0),
+                                     last ? last[i * n + j] : T(0));
 }
 
 Status matmul(const KernelCall &call) {

@@ -83,21 +83,10 @@ Status packPanels(const TensorRef &b, int64_t k, int64_t n, bool transposed,
 
 /// The epilogue on 16 (or fewer, at the end) finished values.
 inline void finish(float *values, int64_t first, int64_t count, const GemmEpilogue &ep,
-                   const float *bias, const float *residual, float *y) {
-  for (int64_t j = 0; j < count; ++j) {
-    float v = values[j];
-    if (bias)
-      v += bias[first + j];
-    switch (ep.activation) {
-    case GemmEpilogue::GeluTanh: v = gelu(v, /*tanhForm=*/true); break;
-    case GemmEpilogue::GeluErf: v = gelu(v, /*tanhForm=*/false); break;
-    case GemmEpilogue::Relu: v = v > 0.0f ? v : 0.0f; break;
-    case GemmEpilogue::None: break;
-    }
-    if (residual)
-      v += residual[first + j];
-    y[first + j] = v;
-  }
+                   const float *bias, const float *last, float *y) {
+  for (int64_t j = 0; j < count; ++j)
+    y[first + j] = applyEpilogue(ep, values[j], bias ? bias[first + j] : 0.0f,
+                                 last ? last[first + j] : 0.0f);
 }
 
 #if defined(__x86_64__)
@@ -105,7 +94,7 @@ inline void finish(float *values, int64_t first, int64_t count, const GemmEpilog
 /// odd rows of the panel) to keep two FMA chains in flight per column block.
 __attribute__((target("avx2,fma"))) void gemvPanels(const Panels &w, const float *x, float *y,
                                                     const GemmEpilogue &ep, const float *bias,
-                                                    const float *residual) {
+                                                    const float *last) {
   const int64_t k = w.k, n = w.n, panels = (n + kPanel - 1) / kPanel;
 #pragma omp parallel for schedule(static)
   for (int64_t q = 0; q < panels; ++q) {
@@ -130,7 +119,7 @@ __attribute__((target("avx2,fma"))) void gemvPanels(const Panels &w, const float
     alignas(32) float values[kPanel];
     _mm256_store_ps(values, _mm256_add_ps(a0, b0));
     _mm256_store_ps(values + 8, _mm256_add_ps(a1, b1));
-    finish(values, q * kPanel, std::min(kPanel, n - q * kPanel), ep, bias, residual, y);
+    finish(values, q * kPanel, std::min(kPanel, n - q * kPanel), ep, bias, last, y);
   }
 }
 #else
@@ -144,9 +133,9 @@ struct PackedGemv : PreparedGemm {
 
   Status run(const KernelCall &call) const override {
     const float *bias = epilogue.bias ? call.inputs[2].as<float>() : nullptr;
-    const float *residual = epilogue.residual ? call.inputs.back().as<float>() : nullptr;
+    const float *last = epilogue.lastInput() ? call.inputs.back().as<float>() : nullptr;
     gemvPanels(*weight, call.inputs[0].as<float>(), call.outputs[0].as<float>(), epilogue, bias,
-               residual);
+               last);
     return Status::okStatus();
   }
 };

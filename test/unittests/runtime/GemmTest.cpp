@@ -1,13 +1,14 @@
-//===- GemmTest.cpp - the CPU matmul kernel's two paths -------------------===//
+//===- GemmTest.cpp - the CPU matmul kernel's paths -----------------------===//
 //
 // Part of Tessera.
 //
 //===----------------------------------------------------------------------===//
 //
-// The matmul kernel with every epilogue (bias, GELU tanh/erf, ReLU, residual)
-// and operand transposes, on the prepared paths (oneDNN, weights packed at
-// prepare time; one-row products on panel-packed weights) and on the BLAS
-// path, against a double-precision reference.
+// The matmul kernel with every epilogue (bias, GELU tanh/erf, ReLU, SiLU,
+// then a residual add or a gate multiply) and operand transposes, on the
+// prepared paths (oneDNN, weights packed at prepare time; one-row products on
+// panel-packed weights) and on the BLAS path, against a double-precision
+// reference.
 //
 //===----------------------------------------------------------------------===//
 
@@ -27,7 +28,7 @@ namespace {
 
 struct Case {
   int64_t epilogue = 0;
-  bool residual = false, ta = false, tb = false;
+  bool residual = false, ta = false, tb = false, gate = false;
 };
 
 /// A flatbuffer Kernel "matmul" with the case's attributes.
@@ -42,6 +43,8 @@ std::vector<uint8_t> kernelBuffer(const Case &c) {
     attr("epilogue", c.epilogue);
   if (c.residual)
     attr("residual", 1);
+  if (c.gate)
+    attr("gate", 1);
   if (c.ta)
     attr("transpose_lhs", 1);
   if (c.tb)
@@ -84,9 +87,9 @@ double runCase(const Case &c, bool prepared, bool &usedLibrary, int64_t rows = 6
   int64_t outer = rows == 1 ? 1 : 2, inner = rows / outer;
   call.inputs.push_back(c.ta ? ref(a, {k, rows}) : ref(a, {outer, inner, k}));
   call.inputs.push_back(c.tb ? ref(b, {n, k}) : ref(b, {k, n}));
-  if (c.epilogue)
+  if (c.epilogue && c.epilogue != 5)
     call.inputs.push_back(ref(bias, {n}));
-  if (c.residual)
+  if (c.residual || c.gate)
     call.inputs.push_back(ref(residual, c.ta ? std::vector<int64_t>{rows, n}
                                              : std::vector<int64_t>{outer, inner, n}));
   call.outputs.push_back(c.ta ? ref(y, {rows, n}) : ref(y, {outer, inner, n}));
@@ -104,14 +107,18 @@ double runCase(const Case &c, bool prepared, bool &usedLibrary, int64_t rows = 6
       for (int64_t p = 0; p < k; ++p)
         v += double(c.ta ? a[p * rows + i] : a[i * k + p]) *
              double(c.tb ? b[j * k + p] : b[p * n + j]);
-      if (c.epilogue)
+      if (c.epilogue && c.epilogue != 5)
         v += bias[j];
       if (c.epilogue == 2 || c.epilogue == 3)
         v = gelu(v, c.epilogue == 2);
       if (c.epilogue == 4)
         v = std::max(v, 0.0);
+      if (c.epilogue == 5 || c.epilogue == 6)
+        v = v / (1 + std::exp(-v));
       if (c.residual)
         v += residual[i * n + j];
+      if (c.gate)
+        v *= residual[i * n + j];
       worst = std::max(worst, std::fabs(double(y[i * n + j]) - v));
     }
   return worst;
@@ -121,16 +128,16 @@ double runCase(const Case &c, bool prepared, bool &usedLibrary, int64_t rows = 6
 /// `rows` rows; `preparedPath` says whether a constant weight takes the
 /// prepared path on this machine and build.
 void checkEveryCase(int64_t rows, bool preparedPath) {
-  for (int64_t epilogue = 0; epilogue <= 4; ++epilogue)
-    for (bool residual : {false, true})
+  for (int64_t epilogue = 0; epilogue <= 6; ++epilogue)
+    for (int last = 0; last < 3; ++last) // none, a residual, a gate
       for (bool ta : {false, true})
         for (bool tb : {false, true})
           for (bool prepared : {false, true}) {
-            Case c{epilogue, residual, ta, tb};
+            Case c{epilogue, last == 1, ta, tb, last == 2};
             bool usedPrepared = false;
             double err = runCase(c, prepared, usedPrepared, rows);
-            EXPECT_LT(err, 1e-4) << "rows " << rows << " epilogue " << epilogue << " residual "
-                                 << residual << " ta " << ta << " tb " << tb << " prepared "
+            EXPECT_LT(err, 1e-4) << "rows " << rows << " epilogue " << epilogue << " last "
+                                 << last << " ta " << ta << " tb " << tb << " prepared "
                                  << prepared;
             // Exactly the GEMMs with a constant weight are prepared.
             EXPECT_EQ(usedPrepared, prepared && preparedPath &&
@@ -162,6 +169,15 @@ TEST(Gemm, MalformedEpilogueIsAnError) {
   EXPECT_FALSE(s.ok());
   EXPECT_NE(s.message().find("takes 3 inputs, not 2"), std::string::npos) << s.message();
   EXPECT_FALSE(cpuKernels().at("matmul")(call).ok());
+  // A residual and a gate at once.
+  Case both{0, true, false, false, true};
+  std::vector<uint8_t> bothBuffer = kernelBuffer(both);
+  call.kernel = flatbuffers::GetRoot<tpkg::Kernel>(bothBuffer.data());
+  call.inputs = {ref(a, {2, 2}), ref(b, {2, 2}), ref(a, {2, 2})};
+  s = prepareGemm(call, context);
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("a residual or a gate, not both"), std::string::npos)
+      << s.message();
 }
 
 } // namespace
