@@ -308,7 +308,7 @@ int tessera::compileMain(int argc, char **argv) {
       cl::init("latency"));
   static cl::list<std::string> hints(cl::cat(planCat), "shard", cl::desc("fix a weight's layout on the tp axis: NAME=R|S0|S1..."),
       cl::value_desc("NAME=LAYOUT"));
-  static cl::opt<int64_t> microbatches(cl::cat(planCat), "microbatches", cl::desc("micro-batches per pipeline (default: the "
+  static cl::opt<int64_t> microbatches(cl::cat(planCat), "microbatches", cl::desc("micro-batches per pipeline, or accumulated per training step (default: the "
                                "compiler chooses)"),
       cl::init(0));
   static cl::opt<std::string> pipelineSplit(cl::cat(planCat), "pipeline-split", cl::desc("how stages are cut: balanced (dynamic "
@@ -620,17 +620,10 @@ int tessera::compileMain(int argc, char **argv) {
   }
   // A decode step is one token per sequence: pipelines run it whole.
   searchOptions.microbatches = generateMode && microbatches == 0 ? 1 : microbatches;
-  // Training: replicas sum their gradients; micro-batches (gradient
-  // accumulation) and pipelines are not built yet.
+  // Training: replicas sum their gradients; --microbatches M runs M slices
+  // of each replica's batch one after the other and accumulates their
+  // gradients (pipelines are not built yet).
   searchOptions.training = trainMode;
-  if (trainMode) {
-    if (microbatches > 1) {
-      llvm::errs() << "error: --train runs one micro-batch for now (gradient accumulation over "
-                      "micro-batches is not built yet)\n";
-      return 2;
-    }
-    searchOptions.microbatches = 1;
-  }
   searchOptions.throughput = objective == "throughput";
   searchOptions.evenStages = pipelineSplit == "even";
   searchOptions.limitToCluster = devices > 0;
@@ -645,6 +638,11 @@ int tessera::compileMain(int argc, char **argv) {
     meshSearch.explain(llvm::outs(), *best);
   int64_t dp = best->dp, tp = best->tp, pp = best->pp, m = best->m;
   int64_t ranks = dp * tp * pp;
+  // Accumulated micro-batches live inside the step: the runtime feeds each
+  // replica its whole share of the batch.
+  int64_t accumulated = 1;
+  if (trainMode && pp == 1)
+    std::swap(accumulated, m);
 
   // The chosen plan goes on the replica's IR; the partitioning passes take it
   // from there: tsr-partition-cut-stages and tsr-partition-search on every
@@ -690,12 +688,14 @@ int tessera::compileMain(int argc, char **argv) {
     stageMemory = std::max(stageMemory, plan->weightBytesPerRank);
     stagePlans.push_back(std::move(*plan));
   }
-  if (ranks > 1 || devices > 0) {
+  if (ranks > 1 || devices > 0 || accumulated > 1) {
     llvm::errs() << llvm::format("tessera-compile: mesh dp=%lld x tp=%lld", (long long)dp,
                                  (long long)tp);
     if (pp > 1)
       llvm::errs() << llvm::format(" x pp=%lld, %lld micro-batches", (long long)pp,
                                    (long long)m);
+    if (accumulated > 1)
+      llvm::errs() << llvm::format(", %lld micro-batches accumulated", (long long)accumulated);
     llvm::errs() << " on " << spec->name
                  << llvm::format(": predicted %.4f ms per batch", best->seconds * 1e3)
                  << (objective == "throughput" && pp > 1 ? " in steady state" : "");

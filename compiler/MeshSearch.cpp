@@ -6,6 +6,7 @@
 
 #include "compiler/MeshSearch.h"
 
+#include "passes/partition/BatchSplit.h"
 #include "passes/partition/Passes.h"
 
 #include "dialects/tsr/IR/TsrOps.h"
@@ -105,8 +106,8 @@ MeshSearch::MeshSearch(ModuleOp global, const ClusterSpec &cluster, MeshSearchOp
       globalBatch_ = globalBatch_ < 0 ? shape[0] : std::min(globalBatch_, shape[0]);
 }
 
-MeshSearch::Replica &MeshSearch::replicaFor(int64_t parts, int64_t tp) {
-  auto [it, fresh] = replicas_.try_emplace({parts, tp > 1});
+MeshSearch::Replica &MeshSearch::replicaFor(int64_t parts, int64_t tp, int64_t accumulate) {
+  auto [it, fresh] = replicas_.try_emplace({parts, tp > 1, accumulate});
   Replica &r = it->second;
   if (!fresh)
     return r;
@@ -140,13 +141,19 @@ MeshSearch::Replica &MeshSearch::replicaFor(int64_t parts, int64_t tp) {
     if (r.error.empty())
       r.error = "the batch does not split " + std::to_string(parts) + " ways";
     r.module = nullptr;
+  } else if (accumulate > 1 &&
+             failed(partition::accumulateMicroBatches(r.module->lookupSymbol<func::FuncOp>("main"),
+                                                      accumulate, parts > accumulate))) {
+    if (r.error.empty())
+      r.error = "no gradient accumulation over " + std::to_string(accumulate) + " micro-batches";
+    r.module = nullptr;
   }
   return r;
 }
 
 MeshSearch::Search &MeshSearch::searchFor(int64_t parts, int64_t tp, bool pipelined,
-                                          ModuleOp replica) {
-  auto [it, fresh] = searches_.try_emplace({parts, tp, pipelined});
+                                          int64_t accumulate, ModuleOp replica) {
+  auto [it, fresh] = searches_.try_emplace({parts, tp, pipelined, accumulate});
   Search &result = it->second;
   if (!fresh)
     return result;
@@ -175,13 +182,16 @@ void MeshSearch::evaluate(MeshCandidate &c) {
                  " devices (--cluster names another)";
   if (c.ruledOut.empty() && options_.training && c.pp > 1)
     c.ruledOut = "pipeline training (the backward pass stage by stage, 1F1B) is not built yet";
+  // Training without pipelines: micro-batches accumulate their gradients
+  // within the step.
+  int64_t accumulate = options_.training && c.pp == 1 ? c.m : 1;
   if (c.ruledOut.empty()) {
-    Replica &replica = replicaFor(c.dp * c.m, c.tp);
+    Replica &replica = replicaFor(c.dp * c.m, c.tp, accumulate);
     c.replica = replica.module ? *replica.module : nullptr;
     c.ruledOut = replica.error;
   }
   if (c.ruledOut.empty()) {
-    Search &found = searchFor(c.dp * c.m, c.tp, c.pp > 1, c.replica);
+    Search &found = searchFor(c.dp * c.m, c.tp, c.pp > 1, accumulate, c.replica);
     c.plan = found.plan ? &*found.plan : nullptr;
     c.ruledOut = found.error;
   }
@@ -200,7 +210,8 @@ void MeshSearch::evaluate(MeshCandidate &c) {
     c.seconds = c.plan->totalSeconds() + c.gradientSeconds;
     if (options_.training)
       c.activationBytes = peakValueBytes(c.replica.lookupSymbol<func::FuncOp>("main"), *c.plan);
-    if (c.plan->weightBytesPerRank + c.activationBytes > memoryCap_)
+    c.overMemory = c.plan->weightBytesPerRank + c.activationBytes > memoryCap_;
+    if (c.overMemory)
       c.ruledOut =
           options_.training
               ? llvm::formatv("weights and optimizer state need {0:f1} MiB and activations "
@@ -234,7 +245,7 @@ const MeshCandidate *MeshSearch::run(llvm::raw_ostream &log) {
     // batch unless --microbatches fixes it.
     std::vector<int64_t> counts;
     if (mesh.pp == 1)
-      counts = {1};
+      counts = {options_.training && options_.microbatches > 0 ? options_.microbatches : 1};
     else if (options_.microbatches > 0)
       counts = {options_.microbatches};
     else
@@ -243,17 +254,30 @@ const MeshCandidate *MeshSearch::run(llvm::raw_ostream &log) {
           counts.push_back(m);
     if (counts.empty())
       counts = {1};
-    for (int64_t m : counts) {
+    // Training without pipelines, micro-batches not given: one, and more only
+    // while the step's activations do not fit (gradient accumulation trades
+    // smaller GEMMs for memory).
+    bool accumulateToFit = options_.training && mesh.pp == 1 && options_.microbatches == 0;
+    for (size_t i = 0; i < counts.size(); ++i) {
+      int64_t m = counts[i];
       MeshCandidate c;
       c.dp = mesh.dp;
       c.tp = mesh.tp;
       c.pp = mesh.pp;
       c.m = m;
       evaluate(c);
+      if (accumulateToFit && c.overMemory && c.activationBytes > 0 && globalBatch_ > 0)
+        for (int64_t more = m + 1; more <= globalBatch_ / mesh.dp; ++more)
+          if ((globalBatch_ / mesh.dp) % more == 0) {
+            counts.push_back(more);
+            break;
+          }
       if (options_.limitToCluster || options_.meshes.size() > 1 || counts.size() > 1) {
         log << "tessera-compile: mesh dp=" << c.dp << " tp=" << c.tp;
         if (c.pp > 1)
           log << " pp=" << c.pp << " microbatches=" << m;
+        else if (m > 1)
+          log << " microbatches=" << m << " (accumulated)";
         log << ": ";
         if (c.ruledOut.empty()) {
           log << llvm::format("predicted %.4f ms", c.seconds * 1e3);

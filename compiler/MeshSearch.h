@@ -72,6 +72,8 @@ struct MeshCandidate {
   /// step runs (activations kept for the backward pass, gradients, the
   /// optimizer's temporaries); counted with the weights against the cap.
   double activationBytes = 0;
+  /// Ruled out because weights and activations exceed the device's memory.
+  bool overMemory = false;
   /// Weight bytes on the fullest rank (with training, the optimizer state).
   double weightBytesPerRank() const;
 };
@@ -108,8 +110,12 @@ private:
     std::optional<partition::ShardingPlan> plan;
     std::string error;
   };
-  Replica &replicaFor(int64_t parts, int64_t tp);
-  Search &searchFor(int64_t parts, int64_t tp, bool pipelined, mlir::ModuleOp replica);
+  /// The replica of batch / parts; `accumulate` > 1: a training step that
+  /// runs that many of those parts one after the other (gradient
+  /// accumulation), batch / (parts / accumulate) per replica.
+  Replica &replicaFor(int64_t parts, int64_t tp, int64_t accumulate);
+  Search &searchFor(int64_t parts, int64_t tp, bool pipelined, int64_t accumulate,
+                    mlir::ModuleOp replica);
   void evaluate(MeshCandidate &c);
 
   mlir::ModuleOp global_;
@@ -120,8 +126,8 @@ private:
   int64_t globalBatch_ = -1;
   /// By (batch parts, fused projections cut for tp > 1): the cut rewrites the
   /// function, so plans of other tp degrees must not share it.
-  std::map<std::pair<int64_t, bool>, Replica> replicas_;
-  std::map<std::tuple<int64_t, int64_t, bool>, Search> searches_;
+  std::map<std::tuple<int64_t, bool, int64_t>, Replica> replicas_;
+  std::map<std::tuple<int64_t, int64_t, bool, int64_t>, Search> searches_;
   std::vector<MeshCandidate> candidates_;
 };
 

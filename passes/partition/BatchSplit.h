@@ -37,6 +37,15 @@ namespace tessera::partition {
 mlir::LogicalResult splitBatch(mlir::func::FuncOp func, int64_t parts,
                                bool reduceOverBatch = false);
 
+/// Gradient accumulation: rewrites `func`, a step split by splitBatch with
+/// reduceOverBatch, to run `m` of its slices one after the other (its inputs
+/// become m slices long): what does not depend on the batch runs once, the
+/// rest once per micro-batch, each tsr.replica_sum adds its operand's m
+/// copies as they come (then sums over the replicas, with `replicaSums`),
+/// and what depends on the sums runs once after them. MicroBatches.cpp.
+mlir::LogicalResult accumulateMicroBatches(mlir::func::FuncOp func, int64_t m,
+                                           bool replicaSums);
+
 } // namespace tessera::partition
 
 #endif // TESSERA_PASSES_PARTITION_BATCHSPLIT_H

@@ -22,7 +22,13 @@ checkpoint of step STEPS-2 on the mesh for the last 2 steps, which must give
 the same losses. The checkpoint of a mesh holds whole tensors (every rank's
 blocks assembled), so it is compared element by element.
 
-usage: train_zoo.py BIN_DIR MODEL_DIR WORK_DIR [STEPS] [MESH]
+A MESH of "dp=2/mb=2" also accumulates gradients over 2 micro-batches
+within each step (--microbatches 2); "REPEAT" as the last argument doubles
+the batch (every input and the labels twice over along the batch: the same
+mean loss and gradients, so PyTorch's references still hold) for meshes
+that need more samples than the zoo's.
+
+usage: train_zoo.py BIN_DIR MODEL_DIR WORK_DIR [STEPS] [MESH] [REPEAT]
 """
 import ast
 import json
@@ -55,6 +61,25 @@ def read_npy(path):
     if header.get("fortran_order"):
         raise ValueError(f"{path}: Fortran order")
     return list(header["shape"]), list(values)
+
+
+def repeat_npy(path, out):
+    """Writes `path` twice over along its first dimension to `out`."""
+    with open(path, "rb") as f:
+        data = f.read()
+    major = data[6]
+    (hlen,), start = ((struct.unpack("<H", data[8:10]), 10) if major == 1
+                      else (struct.unpack("<I", data[8:12]), 12))
+    header = ast.literal_eval(data[start:start + hlen].decode("latin1"))
+    shape = list(header["shape"])
+    shape[0] *= 2
+    text = (f"{{'descr': '{header['descr']}', 'fortran_order': False, "
+            f"'shape': ({', '.join(map(str, shape))},), }}")
+    text += " " * ((64 - (10 + len(text) + 1) % 64) % 64) + "\n"
+    body = data[start + hlen:]
+    with open(out, "wb") as f:
+        f.write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(text)) + text.encode("latin1"))
+        f.write(body + body)
 
 
 def transpose(shape, values):
@@ -102,11 +127,18 @@ def train(bin_dir, model_dir, flags, inputs, steps, work, name, extra=()):
     return (losses, checkpoint_files(ckpt)), None
 
 
+def mesh_flags(mesh):
+    """"dp=2,tp=2" -> --mesh; "dp=1/mb=2" adds --microbatches 2 (gradient
+    accumulation over 2 micro-batches within each step)."""
+    mesh, _, micro = mesh.partition("/mb=")
+    return ["--mesh", mesh] + (["--microbatches", micro] if micro else [])
+
+
 def same_as_one_device(bin_dir, model_dir, flags, inputs, steps, work, mesh, single, ill_of):
     """The mesh's losses and state against the one-device run's (rtol 1e-5)."""
     global RTOL
     RTOL = 1e-5
-    got, error = train(bin_dir, model_dir, flags + ["--mesh", mesh], inputs, steps, work, "mesh")
+    got, error = train(bin_dir, model_dir, flags + mesh_flags(mesh), inputs, steps, work, "mesh")
     if error:
         print(f"mesh {mesh}: {error}")
         return 1
@@ -125,7 +157,7 @@ def same_as_one_device(bin_dir, model_dir, flags, inputs, steps, work, mesh, sin
     # Resume: the one-device checkpoint after steps - 2, the last 2 steps on the mesh.
     head, error = train(bin_dir, model_dir, flags, inputs, steps - 2, work, "head")
     tail, error2 = (None, error) if error else train(
-        bin_dir, model_dir, flags + ["--mesh", mesh], inputs, 2, work, "tail",
+        bin_dir, model_dir, flags + mesh_flags(mesh), inputs, 2, work, "tail",
         ["--resume", os.path.join(work, "head.ckpt")])
     rworst, rbad = compare(tail[0], single[0][-2:]) if tail else (0.0, 1)
     ok = not bad and not wbad and not rbad and len(losses) == steps
@@ -141,21 +173,28 @@ def main():
     bin_dir, model_dir, work = sys.argv[1:4]
     steps = int(sys.argv[4]) if len(sys.argv) > 4 else 5
     mesh = sys.argv[5] if len(sys.argv) > 5 else None
+    repeat = len(sys.argv) > 6 and sys.argv[6] == "REPEAT"
     os.makedirs(work, exist_ok=True)
     family = os.path.dirname(model_dir.rstrip("/"))
     meta = json.load(open(os.path.join(model_dir, "meta.json")))
     names = json.load(open(os.path.join(model_dir, "train.json")))
     flags = ["--train", "--lr", "1e-2", "--weight-decay", "0.01", "--clip-grad-norm", "1.0"]
     for k, v in meta["inputs"].items():
+        v = [v[0] * 2] + v[1:] if repeat else v
         flags += ["--input-shape", f"{k}={'x'.join(map(str, v))}"]
     for name in names["frozen"]:
         flags += ["--frozen", name]
     for alias, target in names["ties"].items():
         flags += ["--tie", f"{alias}={target}"]
     inputs = []
-    for f in sorted(os.listdir(os.path.join(model_dir, "inputs"))):
-        inputs += ["--input", f"{f[:-4]}={os.path.join(model_dir, 'inputs', f)}"]
-    inputs += ["--input", f"labels={os.path.join(family, 'train', 'labels.npy')}"]
+    files = [(f[:-4], os.path.join(model_dir, "inputs", f))
+             for f in sorted(os.listdir(os.path.join(model_dir, "inputs")))]
+    files.append(("labels", os.path.join(family, "train", "labels.npy")))
+    for name, path in files:
+        if repeat:
+            repeat_npy(path, os.path.join(work, name + ".x2.npy"))
+            path = os.path.join(work, name + ".x2.npy")
+        inputs += ["--input", f"{name}={path}"]
     single, error = train(bin_dir, model_dir, flags, inputs, steps, work, "train")
     if error:
         print(error)
