@@ -94,6 +94,55 @@ void copyBlock(HostTensor &whole, HostTensor &block, const std::vector<int64_t> 
   }
 }
 
+/// Writes `tensors` (name, value) as .npy files into `dir` (created if
+/// absent), then the manifest `manifestName` listing them; file names start
+/// with `prefix` (distinct per manifest).
+Status writeCheckpointFiles(const std::vector<std::pair<std::string, const HostTensor *>> &tensors,
+                            const std::string &dir, const std::string &manifestName,
+                            const std::string &prefix) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec)
+    return Status(StatusCode::InvalidArgument, dir + ": cannot create: " + ec.message());
+  std::ostringstream manifest;
+  manifest << kMagic << "\n";
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    const auto &[name, t] = tensors[i];
+    std::string file = prefix + fileFor(name, i);
+    std::string path = dir + "/" + file;
+    if (Status s = writeNpy(path, *t); !s.ok())
+      return s;
+    std::vector<uint8_t> bytes;
+    if (Status s = readBytes(path, bytes); !s.ok())
+      return s;
+    manifest << name << "\t" << file << "\t" << bytes.size() << "\t"
+             << hex(packageChecksum(bytes.data(), bytes.size())) << "\n";
+  }
+  // The manifest last: a checkpoint without it is incomplete.
+  std::ofstream out(dir + "/" + manifestName);
+  out << manifest.str();
+  if (!out)
+    return Status(StatusCode::Internal, dir + "/" + manifestName + ": cannot write");
+  return Status::okStatus();
+}
+
+/// The manifests of the checkpoint in `dir`: checkpoint.txt (whole tensors),
+/// else every rank's checkpoint.rank<R>.txt (a sharded checkpoint).
+std::vector<std::string> manifestsIn(const std::string &dir) {
+  if (std::filesystem::exists(dir + "/" + kManifest))
+    return {kManifest};
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (const auto &entry : std::filesystem::directory_iterator(dir, ec)) {
+    std::string name = entry.path().filename().string();
+    if (name.rfind("checkpoint.rank", 0) == 0 && name.size() > 19 &&
+        name.compare(name.size() - 4, 4, ".txt") == 0)
+      out.push_back(name);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 } // namespace
 
 Status saveCheckpoint(const Session &session, const std::string &dir) {
@@ -140,105 +189,178 @@ Status saveCheckpoint(const std::vector<const Session *> &sessions, const std::s
   if (names.empty())
     return Status(StatusCode::InvalidArgument,
                   "this package has no training state to save (compile with --train)");
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec)
-    return Status(StatusCode::InvalidArgument, dir + ": cannot create: " + ec.message());
-  std::ostringstream manifest;
-  manifest << kMagic << "\n";
-  for (size_t i = 0; i < names.size(); ++i) {
-    const HostTensor &t = wholes[names[i]];
-    std::string file = fileFor(names[i], i);
-    std::string path = dir + "/" + file;
-    if (Status s = writeNpy(path, t); !s.ok())
-      return s;
-    std::vector<uint8_t> bytes;
-    if (Status s = readBytes(path, bytes); !s.ok())
-      return s;
-    manifest << names[i] << "\t" << file << "\t" << bytes.size() << "\t"
-             << hex(packageChecksum(bytes.data(), bytes.size())) << "\n";
+  std::vector<std::pair<std::string, const HostTensor *>> tensors;
+  for (const std::string &name : names)
+    tensors.push_back({name, &wholes[name]});
+  return writeCheckpointFiles(tensors, dir, kManifest, "");
+}
+
+Status saveCheckpointShards(const std::vector<const Session *> &sessions,
+                            const std::vector<bool> &writers, const std::string &dir) {
+  // Manifests left from an earlier save that this one does not replace (a
+  // whole-tensor one would hide these, another mesh's ranks would mix in):
+  // rank 0 removes them; the ranks that write replace their own.
+  if (!sessions.empty() && sessions[0]) {
+    std::error_code ec;
+    std::filesystem::remove(dir + "/" + kManifest, ec);
+    for (const std::string &name : manifestsIn(dir)) {
+      size_t rank = std::strtoull(name.c_str() + 15, nullptr, 10);
+      if (rank >= writers.size() || !writers[rank])
+        std::filesystem::remove(dir + "/" + name, ec);
+    }
   }
-  // The manifest last: a checkpoint without it is incomplete.
-  std::ofstream out(dir + "/" + kManifest);
-  out << manifest.str();
-  if (!out)
-    return Status(StatusCode::Internal, dir + "/" + kManifest + ": cannot write");
+  for (size_t r = 0; r < sessions.size(); ++r) {
+    if (!sessions[r] || !writers[r])
+      continue;
+    std::vector<std::string> states = sessions[r]->stateNames();
+    if (states.empty())
+      return Status(StatusCode::InvalidArgument,
+                    "this package has no training state to save (compile with --train)");
+    std::vector<HostTensor> values(states.size());
+    std::vector<std::pair<std::string, const HostTensor *>> tensors;
+    for (size_t i = 0; i < states.size(); ++i) {
+      if (Status s = sessions[r]->getState(states[i], values[i]); !s.ok())
+        return s;
+      tensors.push_back({states[i], &values[i]});
+    }
+    std::string rank = std::to_string(r);
+    if (Status s = writeCheckpointFiles(tensors, dir, "checkpoint.rank" + rank + ".txt",
+                                        "r" + rank + "_");
+        !s.ok())
+      return s;
+  }
   return Status::okStatus();
 }
 
 Status loadCheckpoint(const std::vector<Session *> &sessions, const std::string &dir) {
-  std::string manifestPath = dir + "/" + kManifest;
-  std::ifstream in(manifestPath);
-  if (!in)
-    return Status(StatusCode::NotFound,
-                  manifestPath + ": no checkpoint here (missing or incomplete)");
-  auto bad = [&](const std::string &why) {
-    return Status(StatusCode::DataLoss, manifestPath + ": " + why);
-  };
-  std::string line;
-  if (!std::getline(in, line) || line != kMagic)
-    return bad("not a Tessera checkpoint (expected '" + std::string(kMagic) + "')");
-  std::set<std::string> expected, seen;
+  std::vector<std::string> manifests = manifestsIn(dir);
+  if (manifests.empty())
+    return Status(StatusCode::NotFound, dir + "/" + kManifest +
+                                            ": no checkpoint here (missing or incomplete)");
+  std::set<std::string> expected;
   for (Session *session : sessions)
-    for (const std::string &state : session->stateNames())
-      expected.insert(splitBlockName(state).first);
+    if (session)
+      for (const std::string &state : session->stateNames())
+        expected.insert(splitBlockName(state).first);
+  // Whole tensors, and blocks ("w@[0,128]") of a sharded checkpoint by the
+  // tensor they are blocks of.
   std::map<std::string, HostTensor> values;
-  int lineNo = 1;
-  while (std::getline(in, line)) {
-    ++lineNo;
-    if (line.empty())
-      continue;
-    std::istringstream fields(line);
-    std::string name, file, size, sum;
-    if (!std::getline(fields, name, '\t') || !std::getline(fields, file, '\t') ||
-        !std::getline(fields, size, '\t') || !std::getline(fields, sum, '\t'))
-      return bad("line " + std::to_string(lineNo) + " is not NAME<TAB>FILE<TAB>BYTES<TAB>CHECKSUM");
-    if (file.find('/') != std::string::npos || file.find("..") != std::string::npos)
-      return bad("line " + std::to_string(lineNo) + ": file '" + file +
-                 "' is not a plain name in the checkpoint's folder");
-    if (!expected.count(name))
-      return bad("'" + name + "' is not training state of this package (a checkpoint of "
-                 "another model or optimizer?)");
-    std::vector<uint8_t> bytes;
-    if (Status s = readBytes(dir + "/" + file, bytes); !s.ok())
-      return s;
-    if (std::to_string(bytes.size()) != size ||
-        hex(packageChecksum(bytes.data(), bytes.size())) != sum)
-      return bad("'" + file + "' does not match its size and checksum: the checkpoint is "
-                 "corrupted");
-    HostTensor t;
-    if (Status s = parseNpy(bytes, dir + "/" + file, t); !s.ok())
-      return s;
-    values[name] = std::move(t);
-    seen.insert(name);
+  std::map<std::string, std::map<std::vector<int64_t>, HostTensor>> blocks;
+  for (const std::string &manifestName : manifests) {
+    std::string manifestPath = dir + "/" + manifestName;
+    auto bad = [&](const std::string &why) {
+      return Status(StatusCode::DataLoss, manifestPath + ": " + why);
+    };
+    std::ifstream in(manifestPath);
+    std::string line;
+    if (!in || !std::getline(in, line) || line != kMagic)
+      return bad("not a Tessera checkpoint (expected '" + std::string(kMagic) + "')");
+    int lineNo = 1;
+    while (std::getline(in, line)) {
+      ++lineNo;
+      if (line.empty())
+        continue;
+      std::istringstream fields(line);
+      std::string name, file, size, sum;
+      if (!std::getline(fields, name, '\t') || !std::getline(fields, file, '\t') ||
+          !std::getline(fields, size, '\t') || !std::getline(fields, sum, '\t'))
+        return bad("line " + std::to_string(lineNo) +
+                   " is not NAME<TAB>FILE<TAB>BYTES<TAB>CHECKSUM");
+      if (file.find('/') != std::string::npos || file.find("..") != std::string::npos)
+        return bad("line " + std::to_string(lineNo) + ": file '" + file +
+                   "' is not a plain name in the checkpoint's folder");
+      auto [base, offsets] = splitBlockName(name);
+      if (!expected.count(base))
+        return bad("'" + base + "' is not training state of this package (a checkpoint of "
+                   "another model or optimizer?)");
+      std::vector<uint8_t> bytes;
+      if (Status s = readBytes(dir + "/" + file, bytes); !s.ok())
+        return s;
+      if (std::to_string(bytes.size()) != size ||
+          hex(packageChecksum(bytes.data(), bytes.size())) != sum)
+        return bad("'" + file + "' does not match its size and checksum: the checkpoint is "
+                   "corrupted");
+      HostTensor t;
+      if (Status s = parseNpy(bytes, dir + "/" + file, t); !s.ok())
+        return s;
+      if (offsets.empty())
+        values[base] = std::move(t);
+      else if (offsets.size() != t.shape.size())
+        return bad("block '" + name + "' has " + std::to_string(offsets.size()) +
+                   " offsets for a tensor of rank " + std::to_string(t.shape.size()));
+      else
+        blocks[base][offsets] = std::move(t); // replicas' equal copies once
+    }
   }
+  // A sharded checkpoint's blocks assembled: each tensor must be covered.
+  std::string where = dir + "/" + manifests[0] + (manifests.size() > 1 ? " (and the other ranks')" : "");
+  std::set<std::string> assembled;
+  for (auto &[name, list] : blocks) {
+    if (values.count(name))
+      continue;
+    assembled.insert(name);
+    HostTensor whole;
+    whole.dtype = list.begin()->second.dtype;
+    whole.shape.assign(list.begin()->second.shape.size(), 0);
+    int64_t covered = 0;
+    for (auto &[offsets, t] : list) {
+      if (t.dtype != whole.dtype)
+        return Status(StatusCode::DataLoss, where + ": the blocks of '" + name +
+                                                "' differ in element type");
+      for (size_t d = 0; d < whole.shape.size(); ++d) {
+        if (offsets[d] < 0)
+          return Status(StatusCode::DataLoss, where + ": a block of '" + name +
+                                                  "' has a negative offset");
+        whole.shape[d] = std::max(whole.shape[d], offsets[d] + t.shape[d]);
+      }
+      covered += t.numElements();
+    }
+    if (covered != whole.numElements())
+      return Status(StatusCode::DataLoss,
+                    where + ": the blocks of '" + name + "' cover " + std::to_string(covered) +
+                        " of its " + std::to_string(whole.numElements()) +
+                        " elements (a rank's manifest missing?)");
+    whole.data.assign(size_t(whole.numElements()) * dtypeSize(whole.dtype), 0);
+    for (auto &[offsets, t] : list)
+      copyBlock(whole, t, offsets, /*intoWhole=*/true);
+    values[name] = std::move(whole);
+  }
+  auto bad = [&](const std::string &why) { return Status(StatusCode::DataLoss, where + ": " + why); };
   for (const std::string &name : expected)
-    if (!seen.count(name))
+    if (!values.count(name))
       return bad("'" + name + "' is missing");
   // Each rank takes its block of every whole tensor: a checkpoint resumes
   // on any mesh.
-  for (Session *session : sessions)
+  for (Session *session : sessions) {
+    if (!session)
+      continue; // a rank another process runs
     for (const std::string &state : session->stateNames()) {
       auto [name, offsets] = splitBlockName(state);
       HostTensor &whole = values[name];
+      // Blocks that assemble to less than the tensor: a rank's part absent.
+      std::string hint = assembled.count(name) ? " (a rank's manifest missing?)" : "";
+      HostTensor block;
+      if (Status s = session->getState(state, block); !s.ok())
+        return s; // for its shape
       if (offsets.empty() || offsets.size() != whole.shape.size()) {
+        if (!hint.empty() && block.shape != whole.shape)
+          return bad("the blocks of '" + name + "' assemble to " + formatShape(whole.shape) +
+                     ", the package's is " + formatShape(block.shape) + hint);
         if (Status s = session->setState(state, whole); !s.ok())
           return s;
         continue;
       }
-      HostTensor block;
-      if (Status s = session->getState(state, block); !s.ok())
-        return s; // for its shape
       for (size_t d = 0; d < offsets.size(); ++d)
         if (offsets[d] < 0 || offsets[d] + block.shape[d] > whole.shape[d])
           return bad("'" + name + "' " + formatShape(whole.shape) + " does not hold the block " +
-                     state + " " + formatShape(block.shape));
+                     state + " " + formatShape(block.shape) + hint);
       if (block.dtype != whole.dtype)
         return bad("'" + name + "' has another element type than the package's");
       copyBlock(whole, block, offsets, /*intoWhole=*/false);
       if (Status s = session->setState(state, block); !s.ok())
         return s;
     }
+  }
   return Status::okStatus();
 }
 

@@ -1,9 +1,12 @@
-"""Compares loss logs (step,loss,...) with the first one: rtol 1e-5."""
+"""Compares loss logs (step,loss,...) with the first one: rtol 1e-5.
+"A.csv+B.csv" is the steps of A then those of B (a run resumed from A's
+checkpoint)."""
 import os
 import sys
 
 def losses(path):
-    return [float(line.split(",")[1]) for line in open(path).read().splitlines()[1:]]
+    return [float(line.split(",")[1]) for part in path.split("+")
+            for line in open(part).read().splitlines()[1:]]
 
 reference = losses(sys.argv[1])
 for path in sys.argv[2:]:

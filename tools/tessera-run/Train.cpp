@@ -38,15 +38,15 @@ int runTraining(const Package &package, MeshRunner &mesh,
   // Under mpirun this process runs one rank: rank 0 reports the steps.
   Session &session = *mesh.session(mesh.firstLocal());
   bool leader = mesh.session(0) != nullptr;
-  if (!mesh.allLocal() &&
-      (!options.resume.empty() || !options.save.empty() || !options.exportOnnx.empty())) {
-    std::fprintf(stderr, "error: checkpoints and --export-onnx of training under mpirun are not "
-                         "built yet (ranks as threads save and resume them)\n");
+  if (!mesh.allLocal() && !options.exportOnnx.empty()) {
+    std::fprintf(stderr, "error: --export-onnx of training under mpirun is not built yet "
+                         "(ranks as threads export)\n");
     return 2;
   }
-  // Checkpoints hold whole tensors whatever the mesh (every rank's blocks
-  // assembled), so they resume on any mesh; --export-onnx reads one rank's
-  // weights, which only data-parallel replicas hold whole.
+  // Checkpoints of ranks as threads hold whole tensors whatever the mesh
+  // (every rank's blocks assembled); under mpirun each rank writes its own
+  // blocks (a sharded checkpoint). Either resumes on any mesh. --export-onnx
+  // reads one rank's weights, which only data-parallel replicas hold whole.
   MeshPosition position = meshPosition(package, 0);
   if ((position.tp > 1 || position.stages > 1) && !options.exportOnnx.empty()) {
     std::fprintf(stderr, "error: --export-onnx of tensor- or pipeline-parallel training is not "
@@ -60,7 +60,7 @@ int runTraining(const Package &package, MeshRunner &mesh,
     if (Status s = loadCheckpoint(all, options.resume); !s.ok())
       return fail(s);
     HostTensor step;
-    if (session.getState("train.step", step).ok())
+    if (leader && session.getState("train.step", step).ok())
       std::printf("resumed from %s at step %.0f\n", options.resume.c_str(), scalarOf(step));
   }
   // --data: windows of a token stream become input_ids and labels.
@@ -174,11 +174,17 @@ int runTraining(const Package &package, MeshRunner &mesh,
   if (log)
     std::fclose(log);
   if (!options.save.empty()) {
-    if (Status s = saveCheckpoint(std::vector<const Session *>(all.begin(), all.end()),
-                                  options.save);
+    std::vector<const Session *> sessions(all.begin(), all.end());
+    std::vector<bool> writers;
+    for (int r = 0; r < mesh.ranks(); ++r)
+      writers.push_back(meshPosition(package, r).replica == 0);
+    if (Status s = mesh.allLocal() ? saveCheckpoint(sessions, options.save)
+                                   : saveCheckpointShards(sessions, writers, options.save);
         !s.ok())
       return fail(s);
-    std::printf("saved checkpoint %s\n", options.save.c_str());
+    if (leader)
+      std::printf("saved checkpoint %s%s\n", options.save.c_str(),
+                  mesh.allLocal() ? "" : " (a manifest per rank)");
   }
   if (!options.exportOnnx.empty()) {
     if (Status s = exportTrainedModel(package, session, 0, options.exportOnnx); !s.ok())

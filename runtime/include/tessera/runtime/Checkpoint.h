@@ -9,7 +9,9 @@
 // whose first line is "tessera-checkpoint 1" and whose other lines are
 // "NAME<TAB>FILE<TAB>BYTES<TAB>CHECKSUM" (FNV-1a of the .npy file, hex).
 // Loading checks every file's size and checksum and that the names are
-// exactly the session's, so a resumed run continues bit for bit.
+// exactly the session's, so a resumed run continues bit for bit. A sharded
+// checkpoint (training under mpirun) has a manifest per rank,
+// `checkpoint.rank<R>.txt`, whose names are blocks ("w@[0,128]").
 //
 //===----------------------------------------------------------------------===//
 
@@ -34,7 +36,18 @@ Status loadCheckpoint(Session &session, const std::string &dir);
 /// one-device one, and a checkpoint resumes on any mesh (each rank takes its
 /// blocks). Replicas' equal copies are written once.
 Status saveCheckpoint(const std::vector<const Session *> &sessions, const std::string &dir);
+/// Reads a whole-tensor checkpoint or a sharded one (below): every tensor is
+/// assembled from the blocks the manifests list, then each rank takes its
+/// block, so a checkpoint resumes on any mesh. `sessions[r]` may be null
+/// for a rank another process runs.
 Status loadCheckpoint(const std::vector<Session *> &sessions, const std::string &dir);
+
+/// Under mpirun, where each process runs some ranks (`sessions[r]` null for
+/// the others): each rank with `writers[r]` (the first replica's: replicas
+/// hold equal copies) writes its state blocks as they are, with a manifest
+/// of its own, `checkpoint.rank<R>.txt` - no gathering between processes.
+Status saveCheckpointShards(const std::vector<const Session *> &sessions,
+                            const std::vector<bool> &writers, const std::string &dir);
 
 /// Writes the ONNX model the package was compiled from, with `session`'s
 /// trained weights, to `out`: the model file (and its external data files,
