@@ -6,7 +6,6 @@
 
 #include "compiler/MeshSearch.h"
 
-#include "passes/partition/BatchSplit.h"
 #include "passes/partition/Passes.h"
 
 #include "dialects/tsr/IR/TsrOps.h"
@@ -137,15 +136,15 @@ MeshSearch::Replica &MeshSearch::replicaFor(int64_t parts, int64_t tp, int64_t a
   split.parts = parts;
   split.reduceOverBatch = options_.training;
   pm.addNestedPass<func::FuncOp>(partition::createSplitBatchPass(split));
+  if (accumulate > 1) {
+    partition::AccumulatePassOptions accumulation;
+    accumulation.microbatches = accumulate;
+    accumulation.replicaSums = parts > accumulate;
+    pm.addNestedPass<func::FuncOp>(partition::createAccumulatePass(accumulation));
+  }
   if (failed(pm.run(*r.module))) {
     if (r.error.empty())
       r.error = "the batch does not split " + std::to_string(parts) + " ways";
-    r.module = nullptr;
-  } else if (accumulate > 1 &&
-             failed(partition::accumulateMicroBatches(r.module->lookupSymbol<func::FuncOp>("main"),
-                                                      accumulate, parts > accumulate))) {
-    if (r.error.empty())
-      r.error = "no gradient accumulation over " + std::to_string(accumulate) + " micro-batches";
     r.module = nullptr;
   }
   return r;

@@ -23,6 +23,7 @@
 
 namespace tessera::partition {
 #define GEN_PASS_DEF_SPLITBATCHPASS
+#define GEN_PASS_DEF_ACCUMULATEPASS
 #define GEN_PASS_DEF_SHARDINGSEARCHPASS
 #define GEN_PASS_DEF_CUTSTAGESPASS
 #define GEN_PASS_DEF_SPMDPARTITIONPASS
@@ -47,6 +48,18 @@ struct SplitBatchPass : tessera::partition::impl::SplitBatchPassBase<SplitBatchP
   using SplitBatchPassBase::SplitBatchPassBase;
   void runOnOperation() override {
     if (failed(splitBatch(getOperation(), parts, reduceOverBatch)))
+      signalPassFailure();
+  }
+};
+
+struct AccumulatePass : tessera::partition::impl::AccumulatePassBase<AccumulatePass> {
+  using AccumulatePassBase::AccumulatePassBase;
+  void runOnOperation() override {
+    if (microbatches < 1) {
+      getOperation().emitError("microbatches must be at least 1");
+      return signalPassFailure();
+    }
+    if (failed(accumulateMicroBatches(getOperation(), microbatches, replicaSums)))
       signalPassFailure();
   }
 };

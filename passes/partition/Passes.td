@@ -45,6 +45,36 @@ def SplitBatchPass : Pass<"tsr-partition-split-batch", "mlir::func::FuncOp"> {
   let dependentDialects = ["mlir::tsr::TsrDialect"];
 }
 
+def AccumulatePass : Pass<"tsr-partition-accumulate", "mlir::func::FuncOp"> {
+  let summary = "Run m slices of a split training step one after the other";
+  let description = [{
+    Gradient accumulation. The function is a training step split by
+    `tsr-partition-split-batch` with reduce-over-batch into slices of the
+    batch; this pass makes it take `microbatches` slices and run them in
+    sequence: ops that do not depend on the batch once, the rest once per
+    micro-batch on its slice of the arguments, each `tsr.replica_sum` as a
+    running sum of its operand's copies (then a `tsr.replica_sum` over the
+    data-parallel replicas with `replica-sums`), and what needs the sums
+    once after them. Each op runs in the latest phase its users allow, so
+    one micro-batch's activations die before the next one's are made.
+
+    ```mlir
+    // --tsr-partition-accumulate=microbatches=2
+    func.func @main(%x: tensor<2x8xf32>) -> ...   // one slice
+    // becomes
+    func.func @main(%x: tensor<4x8xf32>) -> ...   // two, in sequence
+    ```
+  }];
+  let options = [
+    Option<"microbatches", "microbatches", "int64_t", /*default=*/"1",
+           "slices run one after the other within the step">,
+    Option<"replicaSums", "replica-sums", "bool", /*default=*/"false",
+           "the step also has data-parallel replicas: the accumulated sums "
+           "are summed over them by tsr.replica_sum">,
+  ];
+  let dependentDialects = ["mlir::tsr::TsrDialect"];
+}
+
 def ShardingSearchPass : Pass<"tsr-partition-search", "mlir::func::FuncOp"> {
   let summary = "Choose every op's tensor-parallel layout and annotate it";
   let description = [{
