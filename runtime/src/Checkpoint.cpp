@@ -94,6 +94,40 @@ void copyBlock(HostTensor &whole, HostTensor &block, const std::vector<int64_t> 
   }
 }
 
+/// Blocks of one tensor by their offsets (replicas' equal copies once).
+using Blocks = std::map<std::vector<int64_t>, HostTensor>;
+
+/// The tensor `name` assembled from its `blocks`: its shape is their
+/// extent, which they must cover exactly; an error starts with `where`.
+Status assembleBlocks(const std::string &name, Blocks &blocks, const std::string &where,
+                      HostTensor &whole) {
+  whole = HostTensor();
+  whole.dtype = blocks.begin()->second.dtype;
+  whole.shape.assign(blocks.begin()->second.shape.size(), 0);
+  int64_t covered = 0;
+  for (auto &[offsets, t] : blocks) {
+    if (t.dtype != whole.dtype)
+      return Status(StatusCode::DataLoss,
+                    where + ": the blocks of '" + name + "' differ in element type");
+    for (size_t d = 0; d < whole.shape.size(); ++d) {
+      if (offsets[d] < 0)
+        return Status(StatusCode::DataLoss,
+                      where + ": a block of '" + name + "' has a negative offset");
+      whole.shape[d] = std::max(whole.shape[d], offsets[d] + t.shape[d]);
+    }
+    covered += t.numElements();
+  }
+  if (covered != whole.numElements())
+    return Status(StatusCode::DataLoss,
+                  where + ": the blocks of '" + name + "' cover " + std::to_string(covered) +
+                      " of its " + std::to_string(whole.numElements()) +
+                      " elements (a rank's manifest missing?)");
+  whole.data.assign(size_t(whole.numElements()) * dtypeSize(whole.dtype), 0);
+  for (auto &[offsets, t] : blocks)
+    copyBlock(whole, t, offsets, /*intoWhole=*/true);
+  return Status::okStatus();
+}
+
 /// Writes `tensors` (name, value) as .npy files into `dir` (created if
 /// absent), then the manifest `manifestName` listing them; file names start
 /// with `prefix` (distinct per manifest).
@@ -158,7 +192,7 @@ Status saveCheckpoint(const std::vector<const Session *> &sessions, const std::s
   // into the whole tensor: the checkpoint of any mesh is the one-device one.
   std::vector<std::string> names;
   std::map<std::string, HostTensor> wholes;
-  std::map<std::string, std::vector<std::pair<HostTensor, std::vector<int64_t>>>> blocks;
+  std::map<std::string, Blocks> blocks;
   for (const Session *session : sessions)
     for (const std::string &state : session->stateNames()) {
       auto [name, offsets] = splitBlockName(state);
@@ -170,22 +204,12 @@ Status saveCheckpoint(const std::vector<const Session *> &sessions, const std::s
       if (offsets.empty() || offsets.size() != t.shape.size())
         wholes[name] = std::move(t);
       else
-        blocks[name].push_back({std::move(t), offsets});
+        blocks[name][offsets] = std::move(t);
     }
-  for (auto &[name, list] : blocks) {
-    if (wholes.count(name))
-      continue; // some rank holds all of it
-    HostTensor whole;
-    whole.dtype = list[0].first.dtype;
-    whole.shape.assign(list[0].first.shape.size(), 0);
-    for (auto &[t, offsets] : list)
-      for (size_t d = 0; d < whole.shape.size(); ++d)
-        whole.shape[d] = std::max(whole.shape[d], offsets[d] + t.shape[d]);
-    whole.data.assign(size_t(whole.numElements()) * dtypeSize(whole.dtype), 0);
-    for (auto &[t, offsets] : list)
-      copyBlock(whole, t, offsets, /*intoWhole=*/true);
-    wholes[name] = std::move(whole);
-  }
+  for (auto &[name, list] : blocks)
+    if (!wholes.count(name)) // else some rank holds all of it
+      if (Status s = assembleBlocks(name, list, dir, wholes[name]); !s.ok())
+        return s;
   if (names.empty())
     return Status(StatusCode::InvalidArgument,
                   "this package has no training state to save (compile with --train)");
@@ -245,7 +269,7 @@ Status loadCheckpoint(const std::vector<Session *> &sessions, const std::string 
   // Whole tensors, and blocks ("w@[0,128]") of a sharded checkpoint by the
   // tensor they are blocks of.
   std::map<std::string, HostTensor> values;
-  std::map<std::string, std::map<std::vector<int64_t>, HostTensor>> blocks;
+  std::map<std::string, Blocks> blocks;
   for (const std::string &manifestName : manifests) {
     std::string manifestPath = dir + "/" + manifestName;
     auto bad = [&](const std::string &why) {
@@ -293,39 +317,19 @@ Status loadCheckpoint(const std::vector<Session *> &sessions, const std::string 
     }
   }
   // A sharded checkpoint's blocks assembled: each tensor must be covered.
-  std::string where = dir + "/" + manifests[0] + (manifests.size() > 1 ? " (and the other ranks')" : "");
+  std::string where =
+      dir + "/" + manifests[0] + (manifests.size() > 1 ? " (and the other ranks')" : "");
   std::set<std::string> assembled;
   for (auto &[name, list] : blocks) {
     if (values.count(name))
       continue;
     assembled.insert(name);
-    HostTensor whole;
-    whole.dtype = list.begin()->second.dtype;
-    whole.shape.assign(list.begin()->second.shape.size(), 0);
-    int64_t covered = 0;
-    for (auto &[offsets, t] : list) {
-      if (t.dtype != whole.dtype)
-        return Status(StatusCode::DataLoss, where + ": the blocks of '" + name +
-                                                "' differ in element type");
-      for (size_t d = 0; d < whole.shape.size(); ++d) {
-        if (offsets[d] < 0)
-          return Status(StatusCode::DataLoss, where + ": a block of '" + name +
-                                                  "' has a negative offset");
-        whole.shape[d] = std::max(whole.shape[d], offsets[d] + t.shape[d]);
-      }
-      covered += t.numElements();
-    }
-    if (covered != whole.numElements())
-      return Status(StatusCode::DataLoss,
-                    where + ": the blocks of '" + name + "' cover " + std::to_string(covered) +
-                        " of its " + std::to_string(whole.numElements()) +
-                        " elements (a rank's manifest missing?)");
-    whole.data.assign(size_t(whole.numElements()) * dtypeSize(whole.dtype), 0);
-    for (auto &[offsets, t] : list)
-      copyBlock(whole, t, offsets, /*intoWhole=*/true);
-    values[name] = std::move(whole);
+    if (Status s = assembleBlocks(name, list, where, values[name]); !s.ok())
+      return s;
   }
-  auto bad = [&](const std::string &why) { return Status(StatusCode::DataLoss, where + ": " + why); };
+  auto bad = [&](const std::string &why) {
+    return Status(StatusCode::DataLoss, where + ": " + why);
+  };
   for (const std::string &name : expected)
     if (!values.count(name))
       return bad("'" + name + "' is missing");
@@ -340,9 +344,12 @@ Status loadCheckpoint(const std::vector<Session *> &sessions, const std::string 
       // Blocks that assemble to less than the tensor: a rank's part absent.
       std::string hint = assembled.count(name) ? " (a rank's manifest missing?)" : "";
       HostTensor block;
-      if (Status s = session->getState(state, block); !s.ok())
-        return s; // for its shape
-      if (offsets.empty() || offsets.size() != whole.shape.size()) {
+      bool isWhole = offsets.empty() || offsets.size() != whole.shape.size();
+      // The session's shape: of its block, or of an assembled whole.
+      if (!isWhole || !hint.empty())
+        if (Status s = session->getState(state, block); !s.ok())
+          return s;
+      if (isWhole) {
         if (!hint.empty() && block.shape != whole.shape)
           return bad("the blocks of '" + name + "' assemble to " + formatShape(whole.shape) +
                      ", the package's is " + formatShape(block.shape) + hint);

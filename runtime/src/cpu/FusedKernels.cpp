@@ -45,7 +45,8 @@ inline float apply(int64_t code, float a, float b) {
   case tpkg::FusedOp::Cos: return std::cos(a);
   case tpkg::FusedOp::Silu: return a / (1.0f + std::exp(-a));
   case tpkg::FusedOp::GeluErf: return 0.5f * a * (1.0f + std::erf(a * 0.70710678118654752f));
-  case tpkg::FusedOp::GeluTanh: return a / (1.0f + std::exp(-1.5957691216057308f * (a + 0.044715f * a * a * a)));
+  case tpkg::FusedOp::GeluTanh:
+    return a / (1.0f + std::exp(-1.5957691216057308f * (a + 0.044715f * a * a * a)));
   default: return std::nanf("");
   }
 }

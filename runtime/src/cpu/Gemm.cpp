@@ -10,8 +10,6 @@
 #include <oneapi/dnnl/dnnl.hpp>
 #endif
 
-#include "tessera/runtime/Package.h"
-
 #include <cstdio>
 #include <cstdlib>
 
@@ -67,9 +65,11 @@ Status runPreparedGemm(const KernelCall &call) {
   return static_cast<const PreparedGemm &>(*call.state).run(call);
 }
 
-Status packedCopy(const PrepareContext &context, const std::string &key, uint64_t bytes,
-                  const std::function<Status(std::shared_ptr<void> &)> &make,
-                  std::shared_ptr<void> &out) {
+Status packedCopy(const PrepareContext &context, const void *weight, const std::string &layout,
+                  uint64_t bytes, const Package::PackMaker &make, std::shared_ptr<void> &out) {
+  char address[32];
+  std::snprintf(address, sizeof address, "%p:", weight);
+  std::string key = address + layout;
   if (context.package)
     return context.package->packedWeight(key, bytes, context.packBudget, make, out);
   out = nullptr;
@@ -168,10 +168,9 @@ Status prepareDnnlGemm(KernelCall &call, const GemmEpilogue &ep, const PrepareCo
         return Status::okStatus();
       };
       std::shared_ptr<void> packed;
-      char where[32];
-      std::snprintf(where, sizeof where, "%p:", static_cast<const void *>(b.data));
-      std::string key = where + std::to_string(int(tb)) + layoutKey(pd.weights_desc());
-      if (Status s = packedCopy(context, key, pd.weights_desc().get_size(), pack, packed);
+      std::string layout = std::to_string(int(tb)) + layoutKey(pd.weights_desc());
+      if (Status s = packedCopy(context, b.data, layout, pd.weights_desc().get_size(), pack,
+                                packed);
           !s.ok())
         return s;
       if (!packed)

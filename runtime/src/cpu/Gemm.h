@@ -31,8 +31,7 @@
 #define TESSERA_RUNTIME_CPU_GEMM_H
 
 #include "cpu/Kernels.h"
-
-#include <functional>
+#include "tessera/runtime/Package.h"
 
 namespace tessera::rt::cpu {
 
@@ -86,13 +85,12 @@ Status prepareGemm(KernelCall &call, const PrepareContext &context);
 /// Runs a call prepared by prepareGemm.
 Status runPreparedGemm(const KernelCall &call);
 
-/// A packed copy of a weight, `bytes` long, under `key` (the weight's
-/// address and the layout): the package's shared one, made by `make` when no
-/// session has made it yet (`make`'s own without a package); null when the
-/// session's budget for packed copies is spent.
-Status packedCopy(const PrepareContext &context, const std::string &key, uint64_t bytes,
-                  const std::function<Status(std::shared_ptr<void> &)> &make,
-                  std::shared_ptr<void> &out);
+/// A packed copy, `bytes` long, of the weight at `weight` in `layout`: the
+/// package's shared one, made by `make` when no session has made it yet
+/// (`make`'s own without a package); null when the session's budget for
+/// packed copies is spent.
+Status packedCopy(const PrepareContext &context, const void *weight, const std::string &layout,
+                  uint64_t bytes, const Package::PackMaker &make, std::shared_ptr<void> &out);
 
 /// The one-row path: sets `call.state` when the machine has AVX2/FMA.
 /// `y = x W` with x the call's first input (k values), W its second input

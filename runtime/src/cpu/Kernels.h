@@ -91,7 +91,6 @@ struct PrepareContext {
   uint64_t packBudget = UINT64_MAX;
 };
 
-
 /// Called once per kernel when a session is created, with the tensors bound
 /// (their addresses stay fixed for the session's life). May set
 /// `call.state`; an error fails the session.

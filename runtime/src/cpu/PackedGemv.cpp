@@ -17,7 +17,6 @@
 
 #include "cpu/Gemm.h"
 #include "cpu/VectorMath.h"
-#include "tessera/runtime/Package.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -151,10 +150,9 @@ Status preparePackedGemv(KernelCall &call, const GemmEpilogue &epilogue,
     return packPanels(b, k, n, transposed, out);
   };
   std::shared_ptr<void> packed;
-  char key[96];
-  std::snprintf(key, sizeof key, "%p:panels%lld:%lldx%lld:%d", static_cast<const void *>(b.data),
-                (long long)kPanel, (long long)k, (long long)n, int(transposed));
-  if (Status s = packedCopy(context, key, panelBytes(k, n), pack, packed); !s.ok())
+  std::string layout = "panels" + std::to_string(kPanel) + ":" + std::to_string(k) + "x" +
+                       std::to_string(n) + ":" + std::to_string(int(transposed));
+  if (Status s = packedCopy(context, b.data, layout, panelBytes(k, n), pack, packed); !s.ok())
     return s;
   if (!packed)
     return Status::okStatus(); // over the memory limit: the BLAS path
