@@ -658,7 +658,19 @@ int tessera::compileMain(int argc, char **argv) {
   ModuleOp replica = best->replica;
   OwningOpRef<ModuleOp> planned(cast<ModuleOp>(replica->clone()));
   std::string clusterText = spec->toJSON();
-  if (pp > 1) {
+  // Pipeline training: the step cut into segments per stage (forward and
+  // backward passes, what runs once per step) on the replica's plan.
+  const bool trainPipeline = trainMode && pp > 1;
+  if (trainPipeline) {
+    PassManager pm(&context);
+    partition::CutTrainStagesPassOptions cut;
+    cut.pp = pp;
+    cut.cluster = clusterText;
+    cut.even = searchOptions.evenStages;
+    pm.addPass(partition::createCutTrainStagesPass(cut));
+    if (failed(pm.run(*planned)))
+      return 1;
+  } else if (pp > 1) {
     PassManager pm(&context);
     partition::CutStagesPassOptions cut;
     cut.pp = pp;
@@ -676,8 +688,20 @@ int tessera::compileMain(int argc, char **argv) {
       return 1;
   }
   auto stageFunc = [&](ModuleOp m, int64_t s) {
-    return m.lookupSymbol<func::FuncOp>(pp == 1 ? std::string("main")
-                                                : "stage" + std::to_string(s));
+    return m.lookupSymbol<func::FuncOp>(pp == 1       ? std::string("main")
+                                        : trainPipeline ? "stage" + std::to_string(s) + ".0"
+                                                        : "stage" + std::to_string(s));
+  };
+  // The functions of stage s: one, or a pipelined training step's segments.
+  auto stageFuncs = [&](ModuleOp m, int64_t s) {
+    std::vector<func::FuncOp> funcs;
+    if (!trainPipeline)
+      funcs.push_back(stageFunc(m, s));
+    else
+      for (auto f : m.getOps<func::FuncOp>())
+        if (auto stage = f->getAttrOfType<IntegerAttr>("tsr.stage"); stage && stage.getInt() == s)
+          funcs.push_back(f);
+    return funcs;
   };
   std::vector<partition::ShardingPlan> stagePlans;
   double stageMemory = 0;
@@ -779,16 +803,27 @@ int tessera::compileMain(int argc, char **argv) {
   };
   std::vector<lower::ProgramPlan> programs;
   for (int64_t r = 0; r < ranks; ++r) {
-    int64_t s = (r / tp) % pp;
-    auto func = stageFunc(*spmd[size_t(r % tp)], s);
+   int64_t s = (r / tp) % pp;
+   for (func::FuncOp func : stageFuncs(*spmd[size_t(r % tp)], s)) {
     FailureOr<lower::ProgramPlan> program = lower::planProgram(func, r, costOf);
     if (failed(program))
       return 1;
     program->stage = uint32_t(s);
     program->predictedSeconds = stagePlans[size_t(s)].totalSeconds();
-    // Graph inputs (first stage) and outputs (last stage) are split over the
-    // replicas and micro-batches; values between stages are not.
-    if (dp * m > 1) {
+    if (trainPipeline) {
+      // A segment: the runtime runs it per micro-batch or once per step;
+      // the step's inputs are split over replicas and micro-batches, values
+      // between segments ("x:N") are not.
+      program->role = func->getAttrOfType<StringAttr>("tsr.segment").str();
+      program->prefillRank = uint32_t(r); // the rank of a program with a role
+      if (dp * m > 1)
+        for (auto [i, id] : llvm::enumerate(program->inputs))
+          if (auto name = func.getArgAttrOfType<StringAttr>(unsigned(i), "tsr.name");
+              !name || !name.getValue().starts_with("x:"))
+            program->tensors[id].splitAxis = 0;
+    } else if (dp * m > 1) {
+      // Graph inputs (first stage) and outputs (last stage) are split over
+      // the replicas and micro-batches; values between stages are not.
       if (s == 0)
         for (uint32_t id : program->inputs)
           program->tensors[id].splitAxis = 0;
@@ -815,6 +850,7 @@ int tessera::compileMain(int argc, char **argv) {
           program->tiedWeights.push_back({alias.str(), state, transposed});
     }
     programs.push_back(std::move(*program));
+   }
   }
   if (!noEpilogues) {
     lower::GemmEpilogueOptions epilogues;

@@ -6,6 +6,8 @@
 
 #include "compiler/MeshSearch.h"
 
+#include "passes/partition/TrainStages.h"
+
 #include "passes/partition/Passes.h"
 
 #include "dialects/tsr/IR/TsrOps.h"
@@ -119,7 +121,8 @@ MeshSearch::Replica &MeshSearch::replicaFor(int64_t parts, int64_t tp, int64_t a
   // them fused.
   if (tp > 1 && !options_.training)
     partition::splitFusedProjections(r.module->lookupSymbol<func::FuncOp>("main"));
-  if (parts == 1)
+  // (A pipelined training step, accumulate 0, marks its sums even whole.)
+  if (parts == 1 && accumulate != 0)
     return r;
   ScopedDiagnosticHandler capture(context, [&](Diagnostic &diag) {
     if (diag.getSeverity() != DiagnosticSeverity::Error)
@@ -179,11 +182,9 @@ void MeshSearch::evaluate(MeshCandidate &c) {
   if (options_.limitToCluster && c.dp * c.tp * c.pp > cluster_.devices())
     c.ruledOut = "more ranks than the cluster's " + std::to_string(cluster_.devices()) +
                  " devices (--cluster names another)";
-  if (c.ruledOut.empty() && options_.training && c.pp > 1)
-    c.ruledOut = "pipeline training (the backward pass stage by stage, 1F1B) is not built yet";
   // Training without pipelines: micro-batches accumulate their gradients
   // within the step.
-  int64_t accumulate = options_.training && c.pp == 1 ? c.m : 1;
+  int64_t accumulate = !options_.training ? 1 : c.pp == 1 ? c.m : 0;
   if (c.ruledOut.empty()) {
     Replica &replica = replicaFor(c.dp * c.m, c.tp, accumulate);
     c.replica = replica.module ? *replica.module : nullptr;
@@ -225,16 +226,57 @@ void MeshSearch::evaluate(MeshCandidate &c) {
   }
   std::string why;
   auto func = c.replica.lookupSymbol<func::FuncOp>("main");
+  // A training step is cut in its forward pass; the backward pass and the
+  // optimizer follow their stages (tsr-partition-cut-train-stages).
+  size_t forwardEnd = SIZE_MAX;
+  if (options_.training) {
+    ScopedDiagnosticHandler quiet(func.getContext(), [&](Diagnostic &d) {
+      why = d.str();
+      return success();
+    });
+    FailureOr<size_t> end = partition::trainingForwardEnd(func);
+    if (failed(end)) {
+      c.ruledOut = why;
+      return;
+    }
+    forwardEnd = *end;
+  }
   FailureOr<partition::PipelineStages> stages = partition::sliceStages(
-      func, *c.plan, c.pp, cost_, memoryCap_, why, options_.evenStages);
+      func, *c.plan, c.pp, cost_, memoryCap_, why, options_.evenStages, forwardEnd);
   if (failed(stages)) {
     c.ruledOut = why;
     return;
   }
   c.stages = *stages;
-  // GPipe fill-drain: a batch takes m + pp - 1 steps of the slowest stage;
-  // batches streamed back to back leave one every m steps.
-  c.seconds = double(options_.throughput ? c.m : c.m + c.pp - 1) * stages->stepSeconds;
+  if (options_.training) {
+    // Each stage's backward pass and its share of the optimizer in the
+    // proportion of the whole step to its forward pass; 1F1B keeps at most
+    // pp micro-batches' activations on a stage (GPipe m).
+    double forward = 0;
+    size_t i = 0;
+    for (Operation &op : func.getBody().front().without_terminator())
+      if (i++ < forwardEnd)
+        forward += c.plan->opSeconds.lookup(&op);
+    double scale = forward > 0 ? c.plan->totalSeconds() / forward : 3.0;
+    c.stages.stepSeconds *= scale;
+    for (double &t : c.stages.stageSeconds)
+      t *= scale;
+    c.activationBytes = peakValueBytes(func, *c.plan) / double(c.pp) *
+                        double(std::min(c.m, c.pp));
+    double state = c.plan->weightBytesPerRank / double(c.pp);
+    c.overMemory = state + c.activationBytes > memoryCap_;
+    if (c.overMemory) {
+      c.ruledOut = llvm::formatv("weights and optimizer state need {0:f1} MiB and "
+                                 "activations {1:f1} MiB per rank, over the cap of {2:f1} MiB",
+                                 state / 1048576.0, c.activationBytes / 1048576.0,
+                                 memoryCap_ / 1048576.0)
+                       .str();
+      return;
+    }
+  }
+  // GPipe fill-drain (and 1F1B): a batch takes m + pp - 1 steps of the
+  // slowest stage; batches streamed back to back leave one every m steps.
+  c.seconds = double(options_.throughput ? c.m : c.m + c.pp - 1) * c.stages.stepSeconds;
 }
 
 const MeshCandidate *MeshSearch::run(llvm::raw_ostream &log) {

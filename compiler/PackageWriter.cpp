@@ -197,8 +197,11 @@ tessera::writePackage(const std::string &path,
           file = externalIndex[record->file];
         }
       }
+      // A view of zero-initialised state reads it by its name.
+      const std::string &name =
+          t.aliasOf >= 0 && t.zeros ? plan.tensors[size_t(t.aliasOf)].name : t.name;
       tensors.push_back(tpkg::CreateTensor(
-          fbb, fbb.CreateString(t.name), tpkg::DType(uint8_t(t.dtype)),
+          fbb, fbb.CreateString(name), tpkg::DType(uint8_t(t.dtype)),
           fbb.CreateVector(t.shape), storage,
           arena ? t.offset : layout.tensorOffsets[rank][i], t.size, file,
           t.splitAxis));

@@ -456,6 +456,7 @@ tessera::lower::planProgram(func::FuncOp func, int64_t rank,
       PlannedTensor t;
       t.kind = plan.tensors[root].kind;
       t.weight = plan.tensors[root].weight;
+      t.zeros = plan.tensors[root].zeros; // a view of state (a running sum)
       t.aliasOf = root;
       if (failed(addTensor(reshape.getResult(), std::move(t))))
         return failure();

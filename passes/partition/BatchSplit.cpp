@@ -276,7 +276,9 @@ bool BatchSplitter::splitBlockLocalGather(tsr::GatherOp gather) {
 LogicalResult BatchSplitter::run() {
   if (parts < 1)
     return func.emitError("the batch cannot be split ") << parts << " ways";
-  if (parts == 1)
+  // One part of a training step still marks its sums over the batch (a
+  // pipeline accumulates them over micro-batches).
+  if (parts == 1 && !reduceOverBatch)
     return success();
   Block &body = func.getBody().front();
   auto nameOf = [&](unsigned i) {

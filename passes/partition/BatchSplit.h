@@ -25,6 +25,8 @@
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 
+#include "llvm/ADT/DenseMap.h"
+
 namespace tessera::partition {
 
 /// Rewrites `func` in place to compute one of `parts` equal slices of its
@@ -43,6 +45,20 @@ mlir::LogicalResult splitBatch(mlir::func::FuncOp func, int64_t parts,
 /// rest once per micro-batch, each tsr.replica_sum adds its operand's m
 /// copies as they come (then sums over the replicas, with `replicaSums`),
 /// and what depends on the sums runs once after them. MicroBatches.cpp.
+/// How a step split by splitBatch with reduceOverBatch runs over
+/// micro-batches: each op once, once per micro-batch, or as a sum over them
+/// (a tsr.replica_sum), and its phase - the sums finished before it (a
+/// loss normalised by the batch's token count: phase 0 counts, phase 1 runs
+/// the forward and backward passes, phase 2 the optimizer), each op in the
+/// latest phase its users allow. Accumulation and pipeline training share it.
+struct MicroBatchPhases {
+  enum class Kind { Once, PerPart, Sum };
+  llvm::DenseMap<mlir::Operation *, Kind> kind;
+  llvm::DenseMap<mlir::Operation *, int> phase;
+  int phases = 1;
+};
+mlir::FailureOr<MicroBatchPhases> microBatchPhases(mlir::func::FuncOp func);
+
 mlir::LogicalResult accumulateMicroBatches(mlir::func::FuncOp func, int64_t m,
                                            bool replicaSums);
 

@@ -41,17 +41,10 @@ using namespace mlir;
 
 namespace tessera::partition {
 
-namespace {
-
-enum class Kind { Once, PerPart, Sum };
-
-} // namespace
-
-LogicalResult accumulateMicroBatches(func::FuncOp func, int64_t m, bool replicaSums) {
-  if (m == 1)
-    return success();
+FailureOr<MicroBatchPhases> microBatchPhases(func::FuncOp func) {
+  using Kind = MicroBatchPhases::Kind;
+  MicroBatchPhases out;
   Block &body = func.getBody().front();
-  auto ret = cast<func::ReturnOp>(body.getTerminator());
   std::vector<Operation *> ops;
   for (Operation &op : body.without_terminator())
     ops.push_back(&op);
@@ -63,7 +56,6 @@ LogicalResult accumulateMicroBatches(func::FuncOp func, int64_t m, bool replicaS
   for (BlockArgument arg : body.getArguments())
     kind[arg] = Kind::PerPart;
   llvm::DenseMap<Value, int> ready;
-  llvm::DenseMap<Operation *, Kind> opKind;
   llvm::DenseMap<Operation *, int> earliest;
   int last = 0;
   for (Operation *op : ops) {
@@ -79,7 +71,7 @@ LogicalResult accumulateMicroBatches(func::FuncOp func, int64_t m, bool replicaS
                            "the batch");
     if (k == Kind::Sum)
       ++phase;
-    opKind[op] = k;
+    out.kind[op] = k;
     earliest[op] = phase;
     last = std::max(last, phase);
     for (Value r : op->getResults()) {
@@ -91,17 +83,40 @@ LogicalResult accumulateMicroBatches(func::FuncOp func, int64_t m, bool replicaS
   // in the phase before the sum is taken): a forward pass whose loss is
   // summed and whose activations the backward pass reads runs with the
   // backward pass, micro-batch by micro-batch, not all micro-batches first.
-  llvm::DenseMap<Operation *, int> phaseOf;
   for (Operation *op : llvm::reverse(ops)) {
     int latest = last;
     for (Operation *user : op->getUsers())
       if (!isa<func::ReturnOp>(user))
-        latest = std::min(latest, phaseOf[user] - (opKind[user] == Kind::Sum ? 1 : 0));
+        latest = std::min(latest, out.phase[user] - (out.kind[user] == Kind::Sum ? 1 : 0));
     if (latest < earliest[op])
       return op->emitError("micro-batch phases out of order");
-    phaseOf[op] = latest;
+    out.phase[op] = latest;
   }
-  int phases = last + 1;
+  out.phases = last + 1;
+  return out;
+}
+
+LogicalResult accumulateMicroBatches(func::FuncOp func, int64_t m, bool replicaSums) {
+  using Kind = MicroBatchPhases::Kind;
+  if (m == 1)
+    return success();
+  Block &body = func.getBody().front();
+  auto ret = cast<func::ReturnOp>(body.getTerminator());
+  std::vector<Operation *> ops;
+  for (Operation &op : body.without_terminator())
+    ops.push_back(&op);
+  FailureOr<MicroBatchPhases> analysis = microBatchPhases(func);
+  if (failed(analysis))
+    return failure();
+  llvm::DenseMap<Operation *, Kind> &opKind = analysis->kind;
+  llvm::DenseMap<Operation *, int> &phaseOf = analysis->phase;
+  int phases = analysis->phases;
+  llvm::DenseMap<Value, Kind> kind;
+  for (BlockArgument arg : body.getArguments())
+    kind[arg] = Kind::PerPart;
+  for (Operation *op : ops)
+    for (Value r : op->getResults())
+      kind[r] = opKind[op] == Kind::Sum ? Kind::Once : opKind[op];
 
   // The new body: the arguments hold m slices each.
   OpBuilder b(func.getContext());

@@ -17,6 +17,7 @@
 #include "passes/partition/BatchSplit.h"
 #include "passes/partition/Partition.h"
 #include "passes/partition/PipelineSlicer.h"
+#include "passes/partition/TrainStages.h"
 
 #include "mlir/Dialect/Shard/IR/ShardOps.h"
 #include "mlir/IR/Builders.h"
@@ -26,6 +27,7 @@ namespace tessera::partition {
 #define GEN_PASS_DEF_ACCUMULATEPASS
 #define GEN_PASS_DEF_SHARDINGSEARCHPASS
 #define GEN_PASS_DEF_CUTSTAGESPASS
+#define GEN_PASS_DEF_CUTTRAINSTAGESPASS
 #define GEN_PASS_DEF_SPMDPARTITIONPASS
 #include "passes/partition/Passes.h.inc"
 } // namespace tessera::partition
@@ -151,6 +153,42 @@ struct CutStagesPass : tessera::partition::impl::CutStagesPassBase<CutStagesPass
   }
 };
 
+struct CutTrainStagesPass
+    : tessera::partition::impl::CutTrainStagesPassBase<CutTrainStagesPass> {
+  using CutTrainStagesPassBase::CutTrainStagesPassBase;
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    auto main = module.lookupSymbol<func::FuncOp>("main");
+    if (!main) {
+      module.emitError("no @main function to cut into stages");
+      return signalPassFailure();
+    }
+    if (pp < 1) {
+      module.emitError("pp must be at least 1");
+      return signalPassFailure();
+    }
+    FailureOr<ClusterSpec> spec = loadCluster(module, cluster);
+    if (failed(spec))
+      return signalPassFailure();
+    FailureOr<ShardingPlan> plan = readSharding(main);
+    if (failed(plan))
+      return signalPassFailure();
+    FailureOr<size_t> forwardEnd = trainingForwardEnd(main);
+    if (failed(forwardEnd))
+      return signalPassFailure();
+    CostModel cost(*spec);
+    std::string why;
+    FailureOr<PipelineStages> stages = sliceStages(
+        main, *plan, pp, cost, spec->device.memoryBytes * 0.9, why, even, *forwardEnd);
+    if (failed(stages)) {
+      main.emitError("no ") << int64_t(pp) << "-stage pipeline: " << why;
+      return signalPassFailure();
+    }
+    if (failed(cutTrainingStages(module, main, stages->bounds, pp, plan->dp)))
+      signalPassFailure();
+  }
+};
+
 struct SpmdPartitionPass : tessera::partition::impl::SpmdPartitionPassBase<SpmdPartitionPass> {
   using SpmdPartitionPassBase::SpmdPartitionPassBase;
   void runOnOperation() override {
@@ -174,8 +212,9 @@ struct SpmdPartitionPass : tessera::partition::impl::SpmdPartitionPassBase<SpmdP
         grid |= isa<shard::GridOp>(op);
         op.remove();
         b.insert(&op);
-        if (auto stage = func->getAttr("tsr.stage"); stage && isa<func::FuncOp>(op))
-          op.setAttr("tsr.stage", stage);
+        for (const char *name : {"tsr.stage", "tsr.segment"})
+          if (auto a = func->getAttr(name); a && isa<func::FuncOp>(op))
+            op.setAttr(name, a);
       }
       for (NamedAttribute a : (*spmd)->getAttrs())
         if (a.getName() != SymbolTable::getSymbolAttrName())

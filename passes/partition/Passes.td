@@ -131,6 +131,33 @@ def CutStagesPass : Pass<"tsr-partition-cut-stages", "mlir::ModuleOp"> {
   let dependentDialects = ["mlir::tsr::TsrDialect"];
 }
 
+def CutTrainStagesPass : Pass<"tsr-partition-cut-train-stages", "mlir::ModuleOp"> {
+  let summary = "Cut a planned training step into pipeline segments";
+  let description = [{
+    Pipeline training: `@main`, one micro-batch of one replica's training
+    step (`tsr-partition-split-batch` with `reduce-over-batch`) annotated by
+    `tsr-partition-search`, is cut in its forward pass at layer boundaries
+    into `pp` stages (as `tsr-partition-cut-stages` does), every other op
+    following: the backward pass to the stage of the activations it reads,
+    what runs once per step (clipping, the optimizer) to the stage of its
+    largest operand. Each stage becomes segments `@stage<s>.<k>`: its
+    forward pass and backward pass (run once per micro-batch), what runs once
+    per step (in levels), each with `tsr.stage` and `tsr.segment`
+    ("train:<phase>:<once|forward|backward>:<level>", the runtime's role of
+    its program). Sums over the micro-batches become running sums in state
+    `pipe.acc:<n>`; values between segments are named `x:<n>`. The grid
+    becomes [dp, pp, tp]; `tsr-partition-spmd` partitions every segment.
+  }];
+  let options = [
+    Option<"pp", "pp", "int64_t", /*default=*/"2", "number of stages">,
+    Option<"cluster", "cluster", "std::string", /*default=*/"\"cpu\"",
+           "cluster preset or JSON file of the cost model">,
+    Option<"even", "even", "bool", /*default=*/"false",
+           "the same number of layers per stage instead of balanced times">,
+  ];
+  let dependentDialects = ["mlir::tsr::TsrDialect"];
+}
+
 def SpmdPartitionPass : Pass<"tsr-partition-spmd", "mlir::ModuleOp"> {
   let summary = "Write one tensor-parallel rank's SPMD program";
   let description = [{

@@ -30,8 +30,15 @@ struct Positions {
   std::vector<Operation *> ops;
   llvm::DenseMap<Operation *, size_t> index;
   mutable func::FuncOp func;
-  explicit Positions(func::FuncOp func) : func(func) {
+  /// A training step is cut in its forward pass, ops [0, limit): uses
+  /// after it (the backward pass's reads, kept by the stage) do not cross.
+  bool limited = false;
+  explicit Positions(func::FuncOp func, size_t limit = SIZE_MAX) : func(func) {
     for (Operation &op : func.getBody().front().without_terminator()) {
+      if (ops.size() >= limit) {
+        limited = true;
+        break;
+      }
       index[&op] = ops.size();
       ops.push_back(&op);
     }
@@ -51,6 +58,8 @@ struct Positions {
     for (OpOperand &use : v.getUses()) {
       Operation *user = use.getOwner();
       if (isa<func::ReturnOp>(user) && isStateResult(use.getOperandNumber()))
+        continue;
+      if (limited && (isa<func::ReturnOp>(user) || !index.count(user)))
         continue;
       last = std::max<int64_t>(last, isa<func::ReturnOp>(user) ? int64_t(ops.size())
                                                                : int64_t(index.lookup(user)));
@@ -132,8 +141,8 @@ std::vector<size_t> tessera::partition::candidateCuts(func::FuncOp func) {
 FailureOr<PipelineStages>
 tessera::partition::sliceStages(func::FuncOp func, const ShardingPlan &plan, int64_t pp,
                                 const CostModel &cost, double memoryCap,
-                                std::string &error, bool even) {
-  Positions p(func);
+                                std::string &error, bool even, size_t forwardEnd) {
+  Positions p(func, forwardEnd);
   size_t n = p.size();
   std::vector<double> bytes = crossingBytes(func, p);
   std::vector<size_t> points = {0};

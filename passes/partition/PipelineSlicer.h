@@ -21,6 +21,8 @@
 
 #include "passes/partition/Partition.h"
 
+#include <cstdint>
+
 namespace tessera::partition {
 
 struct PipelineStages {
@@ -39,11 +41,13 @@ std::vector<size_t> candidateCuts(mlir::func::FuncOp func);
 
 /// Cuts `func` into `pp` stages under `plan`'s per-op times: balanced by
 /// dynamic programming, or, with `even`, Megatron's way (the same number of
-/// layer boundaries in every stage), for comparison.
+/// layer boundaries in every stage), for comparison. A training step is cut
+/// in its forward pass, the ops before `forwardEnd` (trainingForwardEnd).
 mlir::FailureOr<PipelineStages> sliceStages(mlir::func::FuncOp func,
                                             const ShardingPlan &plan, int64_t pp,
                                             const CostModel &cost, double memoryCap,
-                                            std::string &error, bool even = false);
+                                            std::string &error, bool even = false,
+                                            size_t forwardEnd = SIZE_MAX);
 
 /// The module of ops [begin, end) of `func`: a `main` taking the values that
 /// cross `begin` (all of `func`'s arguments for the first stage) and

@@ -66,13 +66,29 @@ Status MeshRunner::describe(const Package &package, std::vector<TensorInfo> &inp
   std::vector<TensorInfo> unused;
   inputs.clear();
   outputs.clear();
-  if (Status s = Session::describe(package, 0, inputs, unused); !s.ok())
-    return s;
-  unused.clear();
-  if (Status s = Session::describe(package, origin.rankOfStage(origin.stages - 1), unused,
-                                   outputs);
-      !s.ok())
-    return s;
+  if (!Session::listSegments(package, 0).empty()) {
+    // Pipeline training: every stage may take step inputs (the labels at the
+    // last) and give results (gathered at rank 0).
+    for (int t = 0; t < origin.stages; ++t) {
+      std::vector<TensorInfo> in, out;
+      if (Status s = Session::describe(package, origin.rankOfStage(t), in, out); !s.ok())
+        return s;
+      for (const TensorInfo &info : in)
+        if (!findInfo(inputs, info.name))
+          inputs.push_back(info);
+      for (const TensorInfo &info : out)
+        if (!findInfo(outputs, info.name))
+          outputs.push_back(info);
+    }
+  } else {
+    if (Status s = Session::describe(package, 0, inputs, unused); !s.ok())
+      return s;
+    unused.clear();
+    if (Status s = Session::describe(package, origin.rankOfStage(origin.stages - 1), unused,
+                                     outputs);
+        !s.ok())
+      return s;
+  }
   for (auto *list : {&inputs, &outputs})
     for (TensorInfo &info : *list)
       if (info.splitAxis >= 0 && size_t(info.splitAxis) < info.shape.size())
@@ -140,6 +156,29 @@ Status MeshRunner::run(const Schedule *schedule, std::vector<TraceEvent> *trace)
     if (!sessions_[k])
       return; // another process runs it
     MeshPosition p = meshPosition(package_, int(k));
+    auto slice = [&, p](int mb, const std::string &name, HostTensor &t) {
+      const TensorInfo *info = findInfo(inputs_, name);
+      if (!info)
+        return Status(StatusCode::NotFound, "no input named '" + name + "'");
+      const HostTensor &whole = in_.at(name);
+      t = info->splitAxis >= 0 && chunkCount_ > 1
+              ? sliceAlong(whole, info->splitAxis, chunkCount_, p.replica * p.microbatches + mb)
+              : whole;
+      return Status::okStatus();
+    };
+    if (sessions_[k]->segmented()) {
+      results[k] = runTrainingPipelineRank(
+          *sessions_[k], comms_[k], package_, p, plan, slice,
+          [&](const std::string &name, HostTensor &&t) {
+            std::lock_guard<std::mutex> guard(lock);
+            chunks_[{name, 0}] = std::move(t);
+            return Status::okStatus();
+          },
+          trace ? &traces[k] : nullptr, 0);
+      if (!results[k].ok() && group_)
+        group_->abort(int(k), results[k].message());
+      return;
+    }
     results[k] = runPipelineRank(
         *sessions_[k], comms_[k], p, plan,
         [&, p](int mb, const std::string &name, HostTensor &t) {

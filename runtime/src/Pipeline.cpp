@@ -46,6 +46,36 @@ public:
     }
     return out;
   }
+  std::vector<ScheduleStep> trainingSteps(int, int, int microbatches) const override {
+    std::vector<ScheduleStep> out;
+    for (int mb = 0; mb < microbatches; ++mb)
+      out.push_back({ScheduleStep::Kind::Forward, mb});
+    for (int mb = 0; mb < microbatches; ++mb)
+      out.push_back({ScheduleStep::Kind::Backward, mb});
+    return out;
+  }
+};
+
+/// 1F1B (PipeDream-Flush): warm up with pp - s - 1 forward passes, then one
+/// forward and one backward in turn, then the remaining backward passes.
+class OneFOneBSchedule : public GPipeSchedule {
+public:
+  std::string name() const override { return "1f1b"; }
+  std::vector<ScheduleStep> trainingSteps(int stage, int stages,
+                                          int microbatches) const override {
+    std::vector<ScheduleStep> out;
+    int warmup = std::min(stages - stage - 1, microbatches);
+    int forward = 0, backward = 0;
+    for (; forward < warmup; ++forward)
+      out.push_back({ScheduleStep::Kind::Forward, forward});
+    for (; forward < microbatches; ++forward, ++backward) {
+      out.push_back({ScheduleStep::Kind::Forward, forward});
+      out.push_back({ScheduleStep::Kind::Backward, backward});
+    }
+    for (; backward < microbatches; ++backward)
+      out.push_back({ScheduleStep::Kind::Backward, backward});
+    return out;
+  }
 };
 
 std::string escape(const std::string &s) {
@@ -64,6 +94,8 @@ std::string escape(const std::string &s) {
 std::unique_ptr<Schedule> makeSchedule(const std::string &name) {
   if (name == "gpipe" || name.empty())
     return std::make_unique<GPipeSchedule>();
+  if (name == "1f1b")
+    return std::make_unique<OneFOneBSchedule>();
   return nullptr;
 }
 

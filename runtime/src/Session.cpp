@@ -5,12 +5,15 @@
 //===----------------------------------------------------------------------===//
 
 #include "tessera/runtime/Session.h"
+#include "tessera/runtime/MeshRunner.h"
 
 #include "cpu/Kernels.h"
 #include "gpu/DeviceProgram.h"
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
+#include <set>
 #include <cstdlib>
 #include <cstring>
 #include <map>
@@ -39,6 +42,8 @@ struct Session::Impl {
   /// states' names.
   std::vector<std::pair<uint32_t, uint32_t>> updates;
   std::vector<std::string> stateNames;
+  /// Tensors whose bytes are the rank's shared state (pipeline segments).
+  std::vector<bool> shared;
   ~Impl() {
     std::free(arena);
     for (uint8_t *c : copies)
@@ -46,7 +51,53 @@ struct Session::Impl {
   }
 };
 
+struct SharedState {
+  /// Every state a segment of the rank updates, and its one writable copy.
+  std::set<std::string> names;
+  std::map<std::string, std::pair<uint8_t *, uint64_t>> buffers;
+  ~SharedState() {
+    for (auto &entry : buffers)
+      std::free(entry.second.first);
+  }
+};
+
 Session::~Session() = default;
+
+namespace {
+
+bool isSegmentRole(const std::string &role) { return role.rfind("train:", 0) == 0; }
+
+} // namespace
+
+/// The roles of `rank`'s segment programs, in the order a step runs them.
+std::vector<Session::Segment> Session::listSegments(const Package &package, int rank) {
+  return segmentsOf(package.plan(), rank);
+}
+
+std::vector<Session::Segment> Session::segmentsOf(const tpkg::Package *plan, int rank) {
+  std::vector<Session::Segment> out;
+  if (!plan->programs())
+    return out;
+  for (const tpkg::Program *p : *plan->programs()) {
+    std::string role = p->role() ? p->role()->str() : "";
+    if (int(p->rank()) != rank || !isSegmentRole(role))
+      continue;
+    Session::Segment seg;
+    seg.role = role;
+    char kind[16] = {0};
+    if (std::sscanf(role.c_str(), "train:%d:%15[a-z]:%d", &seg.phase, kind, &seg.level) != 3)
+      continue;
+    seg.kind = std::string(kind) == "forward"    ? Session::Segment::Kind::Forward
+               : std::string(kind) == "backward" ? Session::Segment::Kind::Backward
+                                                 : Session::Segment::Kind::Once;
+    out.push_back(seg);
+  }
+  std::sort(out.begin(), out.end(), [](const Session::Segment &a, const Session::Segment &b) {
+    return std::make_tuple(a.phase, int(a.kind), a.level) <
+           std::make_tuple(b.phase, int(b.kind), b.level);
+  });
+  return out;
+}
 
 uint64_t memoryLimit(const SessionOptions &options) {
   if (options.maxMemoryBytes)
@@ -104,8 +155,9 @@ Status Session::bindState(const Package &package, const tpkg::Program &program, 
       return corrupt("state update of '" + (state->name() ? state->name()->str() : "?") +
                      "' is not a graph output");
     impl.updates.push_back({u->state(), u->value()});
-    if (state->storage() == tpkg::Storage::Zeros)
-      continue; // already a writable buffer of its own
+    if (state->storage() == tpkg::Storage::Zeros ||
+        (u->state() < impl.shared.size() && impl.shared[u->state()]))
+      continue; // already a writable buffer of its own (or the rank's)
     auto key = std::make_tuple(int(state->storage()), state->file(), state->offset());
     if (copies.count(key))
       continue;
@@ -122,7 +174,8 @@ Status Session::bindState(const Package &package, const tpkg::Program &program, 
   for (size_t i = 0; i < count; ++i) {
     const tpkg::Tensor *t = tensors->Get(uint32_t(i));
     auto it = copies.find(std::make_tuple(int(t->storage()), t->file(), t->offset()));
-    if (it != copies.end() && t->storage() != tpkg::Storage::Arena)
+    if (it != copies.end() && t->storage() != tpkg::Storage::Arena &&
+        !(i < impl.shared.size() && impl.shared[i]))
       impl.tensors[i].data = it->second;
   }
   for (auto [state, value] : impl.updates)
@@ -132,10 +185,29 @@ Status Session::bindState(const Package &package, const tpkg::Program &program, 
 }
 
 std::vector<std::string> Session::stateNames() const {
+  if (!segments_.empty()) {
+    std::vector<std::string> names;
+    for (const Segment &seg : segments_)
+      for (const std::string &n : seg.session->stateNames())
+        if (std::find(names.begin(), names.end(), n) == names.end())
+          names.push_back(n);
+    return names;
+  }
   return impl_ ? impl_->stateNames : std::vector<std::string>();
 }
 
+void Session::zeroAccumulators() {
+  if (!shared_)
+    return;
+  for (auto &[name, buffer] : shared_->buffers)
+    if (name.rfind("pipe.acc:", 0) == 0)
+      std::memset(buffer.first, 0, buffer.second);
+}
+
 Status Session::getState(const std::string &name, HostTensor &out) const {
+  for (const Segment &seg : segments_)
+    if (seg.session->getState(name, out).ok())
+      return Status::okStatus();
   for (size_t i = 0; impl_ && i < impl_->stateNames.size(); ++i)
     if (impl_->stateNames[i] == name) {
       const cpu::TensorRef &ref = impl_->tensors[impl_->updates[i].first];
@@ -148,6 +220,9 @@ Status Session::getState(const std::string &name, HostTensor &out) const {
 }
 
 Status Session::setState(const std::string &name, const HostTensor &value) {
+  for (const Segment &seg : segments_)
+    if (Status s = seg.session->setState(name, value); s.code() != StatusCode::NotFound)
+      return s; // the segments share the state: one write is all of them
   for (size_t i = 0; impl_ && i < impl_->stateNames.size(); ++i)
     if (impl_->stateNames[i] == name) {
       const cpu::TensorRef &ref = impl_->tensors[impl_->updates[i].first];
@@ -178,6 +253,8 @@ Status Session::create(std::shared_ptr<Package> package, int rank,
                        std::unique_ptr<Session> &out, const SessionOptions &options) {
   const tpkg::Package *plan = package->plan();
   const tpkg::Program *program = findProgram(plan, rank, options.role);
+  if (!program && options.role.empty() && !segmentsOf(plan, rank).empty())
+    return createSegmented(package, rank, out, options);
   if (!program)
     return Status(StatusCode::InvalidArgument,
                   package->path() + ": no program for rank " + std::to_string(rank) +
@@ -306,7 +383,22 @@ Status Session::create(std::shared_ptr<Package> package, int rank,
                         "without the model's weights); inspect it, or compile "
                         "with the weights to run it");
     if (t->storage() == tpkg::Storage::Zeros) {
-      // Training state: zeros, kept writable by the session.
+      // Training state: zeros, kept writable by the session; views of it
+      // (same name and size) read the same bytes.
+      bool found = false;
+      for (size_t j = 0; j < impl->tensors.size() && t->name(); ++j) {
+        const tpkg::Tensor *other = program->tensors()->Get(uint32_t(j));
+        if (other->storage() == tpkg::Storage::Zeros && other->name() &&
+            other->name()->str() == t->name()->str() && impl->tensors[j].bytes() == bytes) {
+          ref.data = impl->tensors[j].data;
+          found = true;
+          break;
+        }
+      }
+      if (found) {
+        impl->tensors.push_back(ref);
+        continue;
+      }
       auto *zeros = static_cast<uint8_t *>(std::aligned_alloc(
           kPackageAlignment, (bytes + kPackageAlignment - 1) / kPackageAlignment *
                                      kPackageAlignment + kPackageAlignment));
@@ -344,6 +436,31 @@ Status Session::create(std::shared_ptr<Package> package, int rank,
     impl->tensors.push_back(ref);
   }
   size_t count = impl->tensors.size();
+  impl->shared.assign(count, false);
+  if (options.sharedState)
+    for (size_t i = 0; i < count; ++i) {
+      const tpkg::Tensor *t = program->tensors()->Get(uint32_t(i));
+      if (t->storage() == tpkg::Storage::Arena || !t->name() ||
+          !options.sharedState->names.count(t->name()->str()))
+        continue;
+      uint64_t bytes = impl->tensors[i].bytes();
+      auto &buffer = options.sharedState->buffers[t->name()->str()];
+      if (!buffer.first) {
+        buffer.second = bytes;
+        buffer.first = static_cast<uint8_t *>(std::aligned_alloc(
+            kPackageAlignment,
+            (bytes + kPackageAlignment - 1) / kPackageAlignment * kPackageAlignment +
+                kPackageAlignment));
+        if (!buffer.first)
+          return Status(StatusCode::Internal, "out of memory for training state");
+        std::memcpy(buffer.first, impl->tensors[i].data, bytes);
+      } else if (buffer.second != bytes) {
+        return corrupt("the segments of rank " + std::to_string(rank) + " hold state '" +
+                       t->name()->str() + "' in different sizes");
+      }
+      impl->tensors[i].data = buffer.first;
+      impl->shared[i] = true;
+    }
   if (Status s = bindState(*package, *program, *impl); !s.ok())
     return s;
   const cpu::KernelTable &table = cpu::cpuKernels();
@@ -359,6 +476,9 @@ Status Session::create(std::shared_ptr<Package> package, int rank,
     for (size_t id = 0; id < count; ++id)
       if (impl->tensors[id].data == impl->tensors[state].data)
         constant[id] = false;
+  for (size_t id = 0; id < count; ++id)
+    if (impl->shared[id])
+      constant[id] = false; // another segment writes it
   for (const tpkg::Kernel *k : *program->kernels()) {
     auto it = table.find(k->op()->str());
     if (it == table.end())
@@ -418,8 +538,71 @@ Status Session::create(std::shared_ptr<Package> package, int rank,
   return Status::okStatus();
 }
 
+Status Session::createSegmented(std::shared_ptr<Package> package, int rank,
+                                std::unique_ptr<Session> &out, const SessionOptions &options) {
+  if (options.backend != "cpu")
+    return Status(StatusCode::Unimplemented,
+                  package->path() + ": pipeline training runs on the CPU backend for now "
+                                    "(backend '" + options.backend + "')");
+  const tpkg::Package *plan = package->plan();
+  auto shared = std::make_shared<SharedState>();
+  for (const tpkg::Program *p : *plan->programs()) {
+    std::string role = p->role() ? p->role()->str() : "";
+    if (int(p->rank()) != rank || !isSegmentRole(role) || !p->state_updates() || !p->tensors())
+      continue;
+    for (const tpkg::StateUpdate *u : *p->state_updates())
+      if (u->state() < p->tensors()->size() && p->tensors()->Get(u->state())->name())
+        shared->names.insert(p->tensors()->Get(u->state())->name()->str());
+  }
+  std::unique_ptr<Session> session(new Session());
+  session->package_ = package;
+  session->shared_ = shared;
+  session->segments_ = segmentsOf(plan, rank);
+  for (Segment &seg : session->segments_) {
+    SessionOptions o = options;
+    o.role = seg.role;
+    o.sharedState = shared;
+    std::unique_ptr<Session> child;
+    if (Status s = create(package, rank, child, o); !s.ok())
+      return s;
+    seg.session = child.get();
+    session->arenaBytes_ += child->arenaBytes();
+    session->owned_.push_back(std::move(child));
+  }
+  if (Status s = describe(*package, rank, session->inputs_, session->outputs_); !s.ok())
+    return s;
+  out = std::move(session);
+  return Status::okStatus();
+}
+
 Status Session::describe(const Package &package, int rank, std::vector<TensorInfo> &inputs,
                          std::vector<TensorInfo> &outputs, const std::string &role) {
+  if (role.empty() && !findProgram(package.plan(), rank, role)) {
+    std::vector<Segment> segments = segmentsOf(package.plan(), rank);
+    if (!segments.empty()) {
+      // The step's inputs and results, whichever segments take and give them.
+      inputs.clear();
+      outputs.clear();
+      for (const Segment &seg : segments) {
+        std::vector<TensorInfo> in, out;
+        if (Status s = describe(package, rank, in, out, seg.role); !s.ok())
+          return s;
+        const tpkg::Program *p = findProgram(package.plan(), rank, seg.role);
+        for (const TensorInfo &info : in)
+          if (info.name.rfind("x:", 0) != 0 && !findInfo(inputs, info.name))
+            inputs.push_back(info);
+        for (size_t i = 0; i < out.size(); ++i) {
+          bool state = false;
+          if (p->state_updates())
+            for (const tpkg::StateUpdate *u : *p->state_updates())
+              state |= u->value() == p->outputs()->Get(uint32_t(i));
+          if (!state && out[i].name.rfind("x:", 0) != 0 && !findInfo(outputs, out[i].name))
+            outputs.push_back(out[i]);
+        }
+      }
+      return Status::okStatus();
+    }
+  }
   const tpkg::Program *program = findProgram(package.plan(), rank, role);
   if (!program || !program->tensors())
     return Status(StatusCode::InvalidArgument,
@@ -480,6 +663,11 @@ Status Session::setInput(const std::string &name, const HostTensor &value) {
 }
 
 bool Session::hasCollectives() const {
+  for (const Segment &seg : segments_)
+    if (seg.session->hasCollectives())
+      return true;
+  if (!impl_)
+    return false;
   if (device_)
     return device_->hasCollectives();
   for (const cpu::KernelCall &call : impl_->calls)
@@ -489,6 +677,11 @@ bool Session::hasCollectives() const {
 }
 
 Status Session::bindCommunicator(Communicator &world) {
+  for (const Segment &seg : segments_)
+    if (Status s = seg.session->bindCommunicator(world); !s.ok())
+      return s;
+  if (!impl_)
+    return Status::okStatus();
   if (device_)
     return device_->bindCommunicator(world);
   std::vector<const tpkg::Kernel *> kernels;
@@ -509,6 +702,10 @@ double Session::now() {
 }
 
 Status Session::run(std::vector<KernelSpan> *spans) {
+  if (!impl_ && !device_)
+    return Status(StatusCode::InvalidArgument,
+                  "this rank runs a pipelined training step as segments: run it with "
+                  "runTrainingPipelineRank (tessera-run --train)");
   if (device_)
     return device_->run(spans, profiling_ ? &profile_ : nullptr);
 #ifdef _OPENMP

@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <limits>
 #include <unistd.h>
 
 namespace tessera::tools {
@@ -112,6 +113,12 @@ int runTraining(const Package &package, MeshRunner &mesh,
   if (session.getState("train.step", stepState).ok())
     first = scalarOf(stepState);
   session.enableProfiling(options.profile);
+  if (!options.trace.empty() && !mesh.allLocal()) {
+    std::fprintf(stderr, "error: --trace of training under mpirun is not built yet (run the "
+                         "ranks as threads)\n");
+    return 2;
+  }
+  std::vector<TraceEvent> events;
   auto start = std::chrono::steady_clock::now();
   for (int k = 0; k < options.steps; ++k) {
     if (!options.data.empty()) {
@@ -131,7 +138,8 @@ int runTraining(const Package &package, MeshRunner &mesh,
     for (const auto &[name, value] : inputs)
       if (Status s = mesh.setInput(name, value); !s.ok())
         return fail(s);
-    if (Status s = mesh.run(); !s.ok())
+    if (Status s = mesh.run(options.schedule, options.trace.empty() ? nullptr : &events);
+        !s.ok())
       return fail(s);
     if (!leader)
       continue;
@@ -173,6 +181,15 @@ int runTraining(const Package &package, MeshRunner &mesh,
   }
   if (log)
     std::fclose(log);
+  if (!options.trace.empty()) {
+    double origin = std::numeric_limits<double>::infinity();
+    for (const TraceEvent &e : events)
+      origin = std::min(origin, e.start);
+    for (TraceEvent &e : events)
+      e.start -= origin;
+    if (Status s = writeChromeTrace(options.trace, events); !s.ok())
+      return fail(s);
+  }
   if (!options.save.empty()) {
     std::vector<const Session *> sessions(all.begin(), all.end());
     std::vector<bool> writers;

@@ -23,6 +23,10 @@ struct TrainOptions {
   std::string exportOnnx; ///< the model with its trained weights
   bool quiet = false;     ///< no per-step progress lines
   bool profile = false;   ///< per-op time over all steps
+  /// Pipelined packages: the order of the micro-batches' passes (gpipe,
+  /// 1f1b); null: gpipe.
+  const rt::Schedule *schedule = nullptr;
+  std::string trace;      ///< a Chrome trace of every step (ranks as threads)
 };
 
 /// Runs `options.steps` training steps of a package compiled with --train:

@@ -64,7 +64,8 @@ const char *kUsage =
     "running:\n"
     "  --ranks N              run N ranks as threads (default: all the package's ranks)\n"
     "  --timeout SECONDS      fail instead of hanging when a rank stops (default 60)\n"
-    "  --schedule gpipe       the pipeline schedule\n"
+    "  --schedule gpipe|1f1b  the pipeline schedule (training: fill-drain or one\n"
+    "                         forward, one backward; inference runs both as gpipe)\n"
     "  --repeat N             run N times\n"
     "  --backend cpu|cuda|cuda-host   cuda runs a --target=cuda package on the GPU;\n"
     "                         cuda-host emulates its kernels on the CPU\n"
@@ -195,6 +196,14 @@ public:
   std::vector<ScheduleStep> steps(int stage, int stages, int microbatches) const override {
     std::vector<ScheduleStep> out;
     for (const ScheduleStep &s : inner_.steps(stage, stages, microbatches))
+      if (s.microbatch < stop_)
+        out.push_back(s);
+    return out;
+  }
+  std::vector<ScheduleStep> trainingSteps(int stage, int stages,
+                                          int microbatches) const override {
+    std::vector<ScheduleStep> out;
+    for (const ScheduleStep &s : inner_.trainingSteps(stage, stages, microbatches))
       if (s.microbatch < stop_)
         out.push_back(s);
     return out;
@@ -697,13 +706,21 @@ int main(int argc, char **argv) {
     if (!check(MeshRunner::create(*package, all, comms, mesh, localGroup.get())))
       return finish(1);
     trainOptions.profile = profile;
+    std::unique_ptr<Schedule> order = makeSchedule(scheduleName);
+    if (!order) {
+      std::fprintf(stderr, "error: unknown --schedule '%s' (schedules: gpipe, 1f1b)\n",
+                   scheduleName.c_str());
+      return finish(2);
+    }
+    trainOptions.schedule = order.get();
+    trainOptions.trace = tracePath;
     return finish(tessera::tools::runTraining(*package, *mesh, globalInputs, trainOptions));
   }
   for (auto &s : sessions)
     s->enableProfiling(profile);
   std::unique_ptr<Schedule> plan = makeSchedule(scheduleName);
   if (!plan) {
-    std::fprintf(stderr, "error: unknown --schedule '%s' (schedules: gpipe)\n",
+    std::fprintf(stderr, "error: unknown --schedule '%s' (schedules: gpipe, 1f1b)\n",
                  scheduleName.c_str());
     return finish(2);
   }

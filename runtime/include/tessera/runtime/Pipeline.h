@@ -42,7 +42,9 @@ struct MeshPosition {
 MeshPosition meshPosition(const Package &package, int rank);
 
 struct ScheduleStep {
-  enum class Kind { Recv, Run, Send } kind;
+  /// Inference: receive, run, send. Training: a micro-batch's forward or
+  /// backward pass (each with its receives and sends).
+  enum class Kind { Recv, Run, Send, Forward, Backward } kind;
   int microbatch;
 };
 
@@ -52,9 +54,17 @@ public:
   virtual std::string name() const = 0;
   /// What stage `stage` of `stages` does, in order, for `microbatches`.
   virtual std::vector<ScheduleStep> steps(int stage, int stages, int microbatches) const = 0;
+  /// Training: the order of stage `stage`'s forward and backward passes
+  /// over the micro-batches.
+  virtual std::vector<ScheduleStep> trainingSteps(int stage, int stages,
+                                                  int microbatches) const = 0;
 };
 
-/// A schedule by name ("gpipe"); null for an unknown name.
+/// A schedule by name: "gpipe" (fill-drain: every forward pass, then every
+/// backward pass) or "1f1b" (PipeDream-Flush, Megatron's default: stage s
+/// runs pp - s - 1 forward passes, then alternates one forward and one
+/// backward, so that at most pp - s micro-batches' activations are kept);
+/// null for an unknown name. Inference runs both as fill-drain.
 std::unique_ptr<Schedule> makeSchedule(const std::string &name);
 
 /// One span of a rank's time, for Chrome/Perfetto traces.
@@ -78,6 +88,24 @@ Status runPipelineRank(
     const Schedule &schedule,
     const std::function<Status(int, const std::string &, HostTensor &)> &input,
     const std::function<Status(int, const std::string &, HostTensor &&)> &output,
+    std::vector<TraceEvent> *trace, double traceOrigin);
+
+/// Pipeline training: one training step of a rank whose session runs the
+/// step as segments (Session::segments()). Per phase: the once segments,
+/// then every micro-batch's forward and backward passes in `schedule`'s
+/// order. A segment's inputs are step inputs (`input(mb, name, out)`: the
+/// micro-batch's slice) or values "x:N" another segment made: kept on the
+/// rank, or received from the stage that made them (tag N and the
+/// micro-batch); its "x:N" results go to the segments and stages that read
+/// them. The step's results (the loss, the gradient norm) go to rank 0,
+/// which hands them to `output(name, tensor)`. Events go to `trace`: each
+/// pass ("F 3", "B 3" on the run track, category forward / backward /
+/// once) and its kernels.
+Status runTrainingPipelineRank(
+    Session &session, Communicator *comm, const Package &package,
+    const MeshPosition &position, const Schedule &schedule,
+    const std::function<Status(int, const std::string &, HostTensor &)> &input,
+    const std::function<Status(const std::string &, HostTensor &&)> &output,
     std::vector<TraceEvent> *trace, double traceOrigin);
 
 } // namespace tessera::rt

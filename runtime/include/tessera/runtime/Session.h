@@ -56,9 +56,14 @@ class DeviceProgram;
 
 namespace tessera::tpkg {
 struct Program;
+struct Package;
 } // namespace tessera::tpkg
 
 namespace tessera::rt {
+
+/// The weights and optimizer state the sessions of one rank's segments share
+/// (pipeline training): one writable copy of each, by name.
+struct SharedState;
 
 struct SessionOptions {
   /// "cpu"; "cuda": the package's CUDA kernels on GPU `device` (packages
@@ -82,6 +87,8 @@ struct SessionOptions {
   /// ranks run as threads each get theirs); 0: TESSERA_NUM_THREADS, else
   /// OpenMP's default (OMP_NUM_THREADS, else the cores).
   int threads = 0;
+  /// Internal: the state a segment's session shares with the rank's others.
+  std::shared_ptr<SharedState> sharedState;
 };
 
 /// The memory limit `options` give (see SessionOptions::maxMemoryBytes).
@@ -131,8 +138,34 @@ public:
   Status getState(const std::string &name, HostTensor &out) const;
   Status setState(const std::string &name, const HostTensor &value);
 
+  /// Pipeline training: a rank runs the training step as segments, one
+  /// program each (role "train:<phase>:<once|forward|backward>:<level>"):
+  /// its session holds one session per segment, in the order a step runs
+  /// them (by phase; once segments by level, then the micro-batches' forward
+  /// and backward passes), sharing the weights and optimizer state. Inputs
+  /// and outputs are then the step's (not the "x:N" values between
+  /// segments), and run() is refused: runTrainingPipelineRank runs them.
+  struct Segment {
+    enum class Kind { Once, Forward, Backward };
+    std::string role;
+    int phase = 0, level = 0;
+    Kind kind = Kind::Once;
+    Session *session = nullptr;
+  };
+  const std::vector<Segment> &segments() const { return segments_; }
+  /// The segments of `rank` in `package` (no sessions), in that order.
+  static std::vector<Segment> listSegments(const Package &package, int rank);
+  bool segmented() const { return !segments_.empty(); }
+  /// Zeroes the running sums over micro-batches ("pipe.acc:N") of a
+  /// segmented session, before each step.
+  void zeroAccumulators();
+
   /// Per-kernel timings, when enabled before run().
-  void enableProfiling(bool on) { profiling_ = on; }
+  void enableProfiling(bool on) {
+    profiling_ = on;
+    for (Segment &s : segments_)
+      s.session->enableProfiling(on);
+  }
   const std::vector<KernelProfile> &profile() const { return profile_; }
   /// Bytes of the activation arena (the memory plan's peak).
   uint64_t arenaBytes() const { return arenaBytes_; }
@@ -141,6 +174,12 @@ private:
   Session() = default;
   struct Impl;
   static Status bindState(const Package &package, const tpkg::Program &program, Impl &impl);
+  static Status createSegmented(std::shared_ptr<Package> package, int rank,
+                                std::unique_ptr<Session> &out, const SessionOptions &options);
+  static std::vector<Segment> segmentsOf(const tpkg::Package *plan, int rank);
+  std::vector<Segment> segments_;
+  std::vector<std::unique_ptr<Session>> owned_;
+  std::shared_ptr<SharedState> shared_;
   std::unique_ptr<Impl> impl_;
   std::unique_ptr<gpu::DeviceProgram> device_;
   std::shared_ptr<Package> package_;
