@@ -401,7 +401,16 @@ struct RankWriter {
     int16_t tpAxis[] = {plan.tpAxis}; // [dp, tp] or [dp, pp, tp]
     ArrayRef<int16_t> axes(tpAxis);
     Value result;
-    if (from == kReplicated) {
+    if (from == kReplicated && to == kPartial) {
+      // A whole value as a partial sum (a pipeline segment's input read by
+      // a row-parallel op): tp index 0 holds it, the others zeros.
+      auto type = cast<RankedTensorType>(v.getType());
+      result = rank == 0 ? v
+                         : tsr::ConstantOp::create(b, loc, type,
+                                                   DenseElementsAttr::get(
+                                                       type, b.getZeroAttr(type.getElementType())))
+                               .getResult();
+    } else if (from == kReplicated) {
       result = slice(loc, v, to);
     } else if (from == kPartial) {
       if (to == kReplicated)

@@ -156,9 +156,11 @@ tessera::partition::sliceStages(func::FuncOp func, const ShardingPlan &plan, int
   }
   // Prefix sums of op time and weight bytes.
   std::vector<double> time(n + 1, 0.0), weights(n + 1, 0.0);
+  std::vector<size_t> work(n + 1, 0); // ops that compute (a stage needs one)
   for (size_t i = 0; i < n; ++i) {
     time[i + 1] = time[i] + plan.opSeconds.lookup(p.ops[i]);
     weights[i + 1] = weights[i] + plan.opWeightBytes.lookup(p.ops[i]);
+    work[i + 1] = work[i] + (isSource(p.ops[i]) ? 0 : 1);
   }
   // Sources used by a stage are cloned into it: count a weight in every
   // stage that uses it (embeddings tied to the LM head are in two).
@@ -191,7 +193,8 @@ tessera::partition::sliceStages(func::FuncOp func, const ShardingPlan &plan, int
           continue;
         // Prefix sums keep the program quadratic; a weight a stage clones
         // from an earlier one (a tied embedding) is added in the report.
-        if (weights[points[j]] - weights[points[i]] > memoryCap)
+        if (weights[points[j]] - weights[points[i]] > memoryCap ||
+            work[points[j]] == work[points[i]])
           continue;
         double step = std::max(best[size_t(k - 1)][i],
                                time[points[j]] - time[points[i]] + send(points[j]));

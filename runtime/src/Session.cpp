@@ -189,7 +189,9 @@ std::vector<std::string> Session::stateNames() const {
     std::vector<std::string> names;
     for (const Segment &seg : segments_)
       for (const std::string &n : seg.session->stateNames())
-        if (std::find(names.begin(), names.end(), n) == names.end())
+        // Running sums over the micro-batches are scratch, zeroed each step.
+        if (n.rfind("pipe.acc:", 0) != 0 &&
+            std::find(names.begin(), names.end(), n) == names.end())
           names.push_back(n);
     return names;
   }

@@ -129,16 +129,29 @@ def train(bin_dir, model_dir, flags, inputs, steps, work, name, extra=()):
 
 def mesh_flags(mesh):
     """"dp=2,tp=2" -> --mesh; "dp=1/mb=2" adds --microbatches 2 (gradient
-    accumulation over 2 micro-batches within each step)."""
-    mesh, _, micro = mesh.partition("/mb=")
-    return ["--mesh", mesh] + (["--microbatches", micro] if micro else [])
+    accumulation over 2 micro-batches within each step, or a pipeline's
+    micro-batches with pp); a last "/1f1b" or "/gpipe" is tessera-run's
+    --schedule (run_flags)."""
+    parts = mesh.split("/")
+    flags = ["--mesh", parts[0]]
+    for p in parts[1:]:
+        if p.startswith("mb="):
+            flags += ["--microbatches", p[3:]]
+    return flags
+
+
+def run_flags(mesh):
+    """tessera-run's flags of a MESH: its pipeline schedule."""
+    return [f for p in mesh.split("/")[1:] if p in ("1f1b", "gpipe")
+            for f in ("--schedule", p)]
 
 
 def same_as_one_device(bin_dir, model_dir, flags, inputs, steps, work, mesh, single, ill_of):
     """The mesh's losses and state against the one-device run's (rtol 1e-5)."""
     global RTOL
     RTOL = 1e-5
-    got, error = train(bin_dir, model_dir, flags + mesh_flags(mesh), inputs, steps, work, "mesh")
+    got, error = train(bin_dir, model_dir, flags + mesh_flags(mesh), inputs, steps, work, "mesh",
+                       run_flags(mesh))
     if error:
         print(f"mesh {mesh}: {error}")
         return 1
@@ -158,7 +171,7 @@ def same_as_one_device(bin_dir, model_dir, flags, inputs, steps, work, mesh, sin
     head, error = train(bin_dir, model_dir, flags, inputs, steps - 2, work, "head")
     tail, error2 = (None, error) if error else train(
         bin_dir, model_dir, flags + mesh_flags(mesh), inputs, 2, work, "tail",
-        ["--resume", os.path.join(work, "head.ckpt")])
+        ["--resume", os.path.join(work, "head.ckpt")] + run_flags(mesh))
     rworst, rbad = compare(tail[0], single[0][-2:]) if tail else (0.0, 1)
     ok = not bad and not wbad and not rbad and len(losses) == steps
     print(f"mesh {mesh}: {'ok' if ok else 'FAIL'} (losses max |diff| {worst:.3g}, "

@@ -689,8 +689,9 @@ int main(int argc, char **argv) {
     }
   }
   // A package compiled with --train: each run is a training step.
-  if (!isGenerationPackage(*package) && (!session->stateNames().empty() || training)) {
-    if (session->stateNames().empty()) {
+  if (!isGenerationPackage(*package) &&
+      (!session->stateNames().empty() || session->segmented() || training)) {
+    if (session->stateNames().empty() && !session->segmented()) {
       std::fprintf(stderr, "error: --steps, --loss-log, --data, checkpoints and --export-onnx need a package "
                            "compiled with --train\n");
       return finish(2);
