@@ -222,7 +222,8 @@ LogicalResult cutTrainingStages(ModuleOp module, func::FuncOp main,
         if (!d)
           continue;
         if (!a.forward.contains(d) && !fromWeight.contains(d)) {
-          if (int t = stageOfValue(v); t >= 0)
+          // (What runs once - a token count's reciprocal - goes anywhere.)
+          if (int t = stageOfValue(v); t >= 0 && a.phases.kind[d] == Kind::PerPart)
             earliest = std::min(earliest, t);
           continue;
         }
