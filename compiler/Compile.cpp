@@ -311,6 +311,7 @@ int tessera::compileMain(int argc, char **argv) {
   static cl::opt<int64_t> microbatches(cl::cat(planCat), "microbatches", cl::desc("micro-batches per pipeline, or accumulated per training step (default: the "
                                "compiler chooses)"),
       cl::init(0));
+  static cl::opt<std::string> recompute(cl::cat(planCat), "recompute", cl::desc("training pipelines: none (keep activations), selective (all but matmul/attention results recomputed) or full (each stage's forward pass again; the default: the search chooses)"), cl::init(""));
   static cl::opt<std::string> pipelineSplit(cl::cat(planCat), "pipeline-split", cl::desc("how stages are cut: balanced (dynamic "
                                  "programming, the default) or even (the same "
                                  "number of layers each, as Megatron-LM does)"),
@@ -319,7 +320,7 @@ int tessera::compileMain(int argc, char **argv) {
                           "with its predicted time and memory, and why meshes "
                           "were ruled out"),
       cl::init(false));
-  static cl::opt<int64_t> emitRank(cl::cat(outputCat), "rank", cl::desc("the rank --emit=partitioned prints"), cl::init(0));
+  static cl::opt<int64_t> emitRank(cl::cat(outputCat), "rank", cl::desc("the rank --emit=partitioned, plan and cuda print"), cl::init(0), cl::Hidden);
   static cl::opt<bool> allowNewerOpset(
       cl::cat(inputCat), "allow-newer-opset", cl::Hidden,
       cl::desc("import a model of an opset newer than Tessera knows, as the newest it knows"));
@@ -592,6 +593,16 @@ int tessera::compileMain(int argc, char **argv) {
     llvm::errs() << "error: --pipeline-split must be balanced or even\n";
     return 2;
   }
+  if (!recompute.empty() && recompute != "none" && recompute != "selective" &&
+      recompute != "full") {
+    llvm::errs() << "error: --recompute must be none, selective or full\n";
+    return 2;
+  }
+  if (!recompute.empty() && !trainMode) {
+    llvm::errs() << "error: --recompute is for training (--train)\n";
+    return 2;
+  }
+  searchOptions.recompute = recompute;
   if (microbatches < 0) {
     llvm::errs() << "error: --microbatches must be at least 1\n";
     return 2;
@@ -667,6 +678,7 @@ int tessera::compileMain(int argc, char **argv) {
     cut.pp = pp;
     cut.cluster = clusterText;
     cut.even = searchOptions.evenStages;
+    cut.recompute = best->recompute;
     pm.addPass(partition::createCutTrainStagesPass(cut));
     if (failed(pm.run(*planned)))
       return 1;
@@ -728,9 +740,11 @@ int tessera::compileMain(int argc, char **argv) {
                                    best->plan->computeSeconds * 1e3,
                                    (best->plan->commSeconds + best->gradientSeconds) * 1e3);
     else
-      llvm::errs() << llvm::format(" (%lld steps of %.4f ms, bubble %.0f%%)",
+      llvm::errs() << llvm::format(" (%lld steps of %.4f ms, bubble %.0f%%%s%s)",
                                    (long long)(m + pp - 1), best->stages.stepSeconds * 1e3,
-                                   100.0 * double(pp - 1) / double(m + pp - 1));
+                                   100.0 * double(pp - 1) / double(m + pp - 1),
+                                   trainPipeline ? ", recomputation " : "",
+                                   trainPipeline ? best->recompute.c_str() : "");
     llvm::errs() << llvm::format(", weights %.2f MiB per rank; search %.3f s over %u ops "
                                  "(%u variables)\n",
                                  stageMemory / 1048576.0, best->plan->searchSeconds,
@@ -878,18 +892,26 @@ int tessera::compileMain(int argc, char **argv) {
   if (trainMode && !programs.empty()) {
     // What a training step holds: weights, optimizer state (zero-initialised
     // weights), and the arena, where activations and gradients live.
-    uint64_t weightBytes = 0, stateBytes = 0;
+    // (Rank 0's programs: one, or a pipeline stage's segments.)
+    uint64_t weightBytes = 0, stateBytes = 0, arenaBytes = 0;
+    size_t updated = 0;
     std::set<std::string> counted;
-    for (const lower::PlannedTensor &t : programs[0].tensors)
-      if (t.kind == lower::PlannedTensor::Kind::Weight && t.aliasOf < 0 &&
-          counted.insert(t.name).second)
-        (t.zeros ? stateBytes : weightBytes) += t.size;
+    for (const lower::ProgramPlan &program : programs) {
+      if ((trainPipeline ? program.prefillRank : uint32_t(&program - &programs[0])) != 0)
+        continue;
+      arenaBytes += program.arenaBytes;
+      for (const lower::PlannedTensor &t : program.tensors)
+        if (t.kind == lower::PlannedTensor::Kind::Weight && t.aliasOf < 0 &&
+            t.weight.rfind("pipe.acc:", 0) != 0 && counted.insert(t.name).second)
+          (t.zeros ? stateBytes : weightBytes) += t.size;
+      for (auto [state, value] : program.stateUpdates)
+        updated += program.tensors[state].weight.rfind("pipe.acc:", 0) != 0;
+    }
     llvm::errs() << llvm::format("tessera-compile: training step: weights %.2f MiB, optimizer "
                                  "state %.2f MiB, activations and gradients %.2f MiB (arena), "
                                  "%zu tensors updated per step\n",
                                  weightBytes / 1048576.0, stateBytes / 1048576.0,
-                                 programs[0].arenaBytes / 1048576.0,
-                                 programs[0].stateUpdates.size());
+                                 arenaBytes / 1048576.0, updated);
   }
   if (emit == Emit::Plan)
     return writeText(output, [&](llvm::raw_ostream &os) { lower::printPlan(programs[size_t(emitRank)], os); });

@@ -253,26 +253,69 @@ void MeshSearch::evaluate(MeshCandidate &c) {
   c.stages = *stages;
   if (options_.training) {
     // Each stage's backward pass and its share of the optimizer in the
-    // proportion of the whole step to its forward pass; 1F1B keeps at most
-    // pp micro-batches' activations on a stage (GPipe m).
-    double forward = 0;
+    // proportion of the whole step to its forward pass. Activations: one
+    // micro-batch's working set, and what each of the other micro-batches
+    // in flight keeps for its backward pass (1F1B keeps at most pp): every
+    // forward value the backward pass reads (none), only products - matmul,
+    // attention - (selective), or the stage's input (full, which computes
+    // the forward pass again: time for memory).
+    double forward = 0, forwardOther = 0, kept = 0, keptProducts = 0;
     size_t i = 0;
-    for (Operation &op : func.getBody().front().without_terminator())
-      if (i++ < forwardEnd)
-        forward += c.plan->opSeconds.lookup(&op);
+    llvm::DenseSet<Operation *> forwardOps;
+    for (Operation &op : func.getBody().front().without_terminator()) {
+      if (i++ >= forwardEnd)
+        break;
+      forwardOps.insert(&op);
+      double t = c.plan->opSeconds.lookup(&op);
+      forward += t;
+      if (!isa<tsr::MatmulOp, tsr::AttentionOp>(op))
+        forwardOther += t;
+    }
+    for (Operation *op : forwardOps)
+      for (Value r : op->getResults()) {
+        bool readBack = llvm::any_of(r.getUsers(), [&](Operation *u) {
+          return !forwardOps.contains(u) && !isa<func::ReturnOp>(u);
+        });
+        if (!readBack || isa<tsr::WeightOp, tsr::ConstantOp>(op))
+          continue;
+        double bytes = bytesOf(r) / double(c.tp);
+        kept += bytes;
+        if (isa<tsr::MatmulOp, tsr::AttentionOp>(op))
+          keptProducts += bytes;
+      }
+    double stageInput = 0; // the most a stage receives (full recomputation keeps it)
+    for (double bytes : c.stages.sendBytes)
+      stageInput = std::max(stageInput, bytes / double(c.tp));
     double scale = forward > 0 ? c.plan->totalSeconds() / forward : 3.0;
-    c.stages.stepSeconds *= scale;
-    for (double &t : c.stages.stageSeconds)
-      t *= scale;
-    c.activationBytes = peakValueBytes(func, *c.plan) / double(c.pp) *
-                        double(std::min(c.m, c.pp));
+    double working = peakValueBytes(func, *c.plan) / double(c.pp);
+    double inFlight = double(std::min(c.m, c.pp) - 1);
+    std::vector<std::string> choices = {"none", "selective", "full"};
+    if (!options_.recompute.empty())
+      choices = {options_.recompute};
     double state = c.plan->weightBytesPerRank / double(c.pp);
-    c.overMemory = state + c.activationBytes > memoryCap_;
+    for (const std::string &choice : choices) {
+      double extra = choice == "full"        ? 1.0
+                     : choice == "selective" ? (forward > 0 ? forwardOther / forward : 0)
+                                             : 0.0;
+      double perMicroBatch = choice == "full"        ? stageInput
+                             : choice == "selective" ? keptProducts / double(c.pp)
+                                                     : kept / double(c.pp);
+      c.recompute = choice;
+      c.activationBytes = working + inFlight * perMicroBatch;
+      c.overMemory = state + c.activationBytes > memoryCap_;
+      if (!c.overMemory) {
+        c.stages.stepSeconds *= scale + extra;
+        for (double &t : c.stages.stageSeconds)
+          t *= scale + extra;
+        break;
+      }
+    }
     if (c.overMemory) {
       c.ruledOut = llvm::formatv("weights and optimizer state need {0:f1} MiB and "
-                                 "activations {1:f1} MiB per rank, over the cap of {2:f1} MiB",
+                                 "activations {1:f1} MiB per rank (recomputation {2}), over "
+                                 "the cap of {3:f1} MiB",
                                  state / 1048576.0, c.activationBytes / 1048576.0,
-                                 memoryCap_ / 1048576.0)
+                                 c.recompute, memoryCap_ / 1048576.0)
                        .str();
       return;
     }
@@ -326,8 +369,10 @@ const MeshCandidate *MeshSearch::run(llvm::raw_ostream &log) {
         if (c.ruledOut.empty()) {
           log << llvm::format("predicted %.4f ms", c.seconds * 1e3);
           if (c.pp > 1)
-            log << llvm::format(" (bubble %.0f%%)",
-                                100.0 * double(c.pp - 1) / double(m + c.pp - 1));
+            log << llvm::format(" (bubble %.0f%%%s%s)",
+                                100.0 * double(c.pp - 1) / double(m + c.pp - 1),
+                                options_.training ? ", recomputation " : "",
+                                options_.training ? c.recompute.c_str() : "");
           else
             log << llvm::format(" (compute %.4f, communication %.4f)",
                                 c.plan->computeSeconds * 1e3,

@@ -55,6 +55,9 @@ struct MeshSearchOptions {
   bool limitToCluster = false;
   /// A training step: replicas sum their gradients (tsr.replica_sum).
   bool training = false;
+  /// Training pipelines: activation recomputation (none, selective, full);
+  /// empty: the fastest that fits the device.
+  std::string recompute;
   std::map<std::string, std::string> hints;
 };
 
@@ -74,6 +77,8 @@ struct MeshCandidate {
   double activationBytes = 0;
   /// Ruled out because weights and activations exceed the device's memory.
   bool overMemory = false;
+  /// Training pipelines: the recomputation chosen (none, selective, full).
+  std::string recompute = "none";
   /// Weight bytes on the fullest rank (with training, the optimizer state).
   double weightBytesPerRank() const;
 };

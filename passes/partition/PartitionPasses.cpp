@@ -184,7 +184,7 @@ struct CutTrainStagesPass
       main.emitError("no ") << int64_t(pp) << "-stage pipeline: " << why;
       return signalPassFailure();
     }
-    if (failed(cutTrainingStages(module, main, stages->bounds, pp, plan->dp)))
+    if (failed(cutTrainingStages(module, main, stages->bounds, pp, plan->dp, recompute)))
       signalPassFailure();
   }
 };

@@ -154,6 +154,9 @@ def CutTrainStagesPass : Pass<"tsr-partition-cut-train-stages", "mlir::ModuleOp"
            "cluster preset or JSON file of the cost model">,
     Option<"even", "even", "bool", /*default=*/"false",
            "the same number of layers per stage instead of balanced times">,
+    Option<"recompute", "recompute", "std::string", /*default=*/"\"none\"",
+           "activation recomputation: none, selective (all but matmul and "
+           "attention results) or full (each stage's forward pass again)">,
   ];
   let dependentDialects = ["mlir::tsr::TsrDialect"];
 }

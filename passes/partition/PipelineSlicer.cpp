@@ -231,6 +231,7 @@ tessera::partition::sliceStages(func::FuncOp func, const ShardingPlan &plan, int
     size_t b = bounds[size_t(s)], e = bounds[size_t(s) + 1];
     stages.stageSeconds.push_back(time[e] - time[b]);
     stages.sendSeconds.push_back(send(e));
+    stages.sendBytes.push_back(e < n ? bytes[e] : 0.0);
     stages.weightBytes.push_back(stageWeights(b, e));
   }
   return stages;

@@ -31,6 +31,7 @@ struct PipelineStages {
   std::vector<size_t> bounds;
   std::vector<double> stageSeconds; ///< ops of the stage
   std::vector<double> sendSeconds;  ///< its results to the next stage
+  std::vector<double> sendBytes;    ///< what crosses to the next stage
   std::vector<double> weightBytes;  ///< per rank
   /// The slowest stage's time plus its send: one pipeline step.
   double stepSeconds = 0;

@@ -156,7 +156,12 @@ FailureOr<size_t> trainingForwardEnd(func::FuncOp func) {
 }
 
 LogicalResult cutTrainingStages(ModuleOp module, func::FuncOp main,
-                                const std::vector<size_t> &bounds, int64_t pp, int64_t dp) {
+                                const std::vector<size_t> &bounds, int64_t pp, int64_t dp,
+                                StringRef recompute) {
+  if (recompute != "none" && recompute != "selective" && recompute != "full")
+    return main.emitError("recompute must be none, selective or full, not '") << recompute
+                                                                               << "'",
+           failure();
   FailureOr<Analysis> analysis = analyze(main);
   if (failed(analysis))
     return failure();
@@ -340,6 +345,17 @@ LogicalResult cutTrainingStages(ModuleOp module, func::FuncOp main,
     }
     if (segmentOf.lookup(d) == &sg || sg.cloned.contains(d))
       return;
+    // Recomputation: the backward pass makes again what its stage's forward
+    // pass made (all of it, or all but products) instead of keeping it.
+    if (Segment *owner = segmentOf.lookup(d);
+        owner && recompute != "none" && sg.key.cls == Backward && owner->key.cls == Forward &&
+        owner->key.stage == sg.key.stage && owner->key.phase == sg.key.phase &&
+        (recompute == "full" || !isa<tsr::MatmulOp, tsr::AttentionOp>(d))) {
+      for (Value operand : d->getOperands())
+        need(sg, operand);
+      sg.cloned.insert(d);
+      return;
+    }
     if (a.stageless.contains(d)) {
       for (Value operand : d->getOperands())
         need(sg, operand);

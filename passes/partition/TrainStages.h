@@ -47,9 +47,14 @@ mlir::FailureOr<size_t> trainingForwardEnd(mlir::func::FuncOp func);
 /// (`bounds`, pp + 1 entries, the last the forward pass's end). Each
 /// segment function carries `tsr.stage` and `tsr.segment`, the runtime's
 /// role of its program: "train:<phase>:<once|forward|backward>:<level>".
+/// `recompute`: "none" (the backward pass reads the activations the forward
+/// pass kept), "selective" (it recomputes what the forward pass made but
+/// products - matmul, attention - from what it kept) or "full" (it
+/// recomputes its stage's whole forward pass from the stage's inputs: only
+/// those are kept per micro-batch).
 mlir::LogicalResult cutTrainingStages(mlir::ModuleOp module, mlir::func::FuncOp main,
                                       const std::vector<size_t> &bounds, int64_t pp,
-                                      int64_t dp);
+                                      int64_t dp, llvm::StringRef recompute = "none");
 
 } // namespace tessera::partition
 

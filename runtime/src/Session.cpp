@@ -44,8 +44,10 @@ struct Session::Impl {
   std::vector<std::string> stateNames;
   /// Tensors whose bytes are the rank's shared state (pipeline segments).
   std::vector<bool> shared;
+  bool ownsArena = true;
   ~Impl() {
-    std::free(arena);
+    if (ownsArena)
+      std::free(arena);
     for (uint8_t *c : copies)
       std::free(c);
   }
@@ -55,7 +57,11 @@ struct SharedState {
   /// Every state a segment of the rank updates, and its one writable copy.
   std::set<std::string> names;
   std::map<std::string, std::pair<uint8_t *, uint64_t>> buffers;
+  /// The arena the segments share (the largest segment's).
+  uint8_t *arena = nullptr;
+  uint64_t arenaBytes = 0;
   ~SharedState() {
+    std::free(arena);
     for (auto &entry : buffers)
       std::free(entry.second.first);
   }
@@ -357,10 +363,18 @@ Status Session::create(std::shared_ptr<Package> package, int rank,
   auto impl = std::make_unique<Impl>();
   impl->program = program;
   uint64_t arenaBytes = program->arena_bytes();
-  impl->arena = static_cast<uint8_t *>(
-      std::aligned_alloc(kPackageAlignment,
-                         (std::max<uint64_t>(arenaBytes, 1) + kPackageAlignment - 1) /
-                             kPackageAlignment * kPackageAlignment));
+  if (options.sharedState && options.sharedState->arena &&
+      arenaBytes <= options.sharedState->arenaBytes) {
+    // A pipeline segment: one run at a time, what crosses segments copied
+    // out, so the rank's segments share one arena.
+    impl->arena = options.sharedState->arena;
+    impl->ownsArena = false;
+  } else {
+    impl->arena = static_cast<uint8_t *>(
+        std::aligned_alloc(kPackageAlignment,
+                           (std::max<uint64_t>(arenaBytes, 1) + kPackageAlignment - 1) /
+                               kPackageAlignment * kPackageAlignment));
+  }
   if (!impl->arena)
     return Status(StatusCode::Internal, "cannot allocate a " +
                                             std::to_string(arenaBytes) +
@@ -397,8 +411,9 @@ Status Session::create(std::shared_ptr<Package> package, int rank,
           break;
         }
       }
-      if (found) {
-        impl->tensors.push_back(ref);
+      if (found || (options.sharedState && t->name() &&
+                    options.sharedState->names.count(t->name()->str()))) {
+        impl->tensors.push_back(ref); // (the rank's shared copy, bound below)
         continue;
       }
       auto *zeros = static_cast<uint8_t *>(std::aligned_alloc(
@@ -455,7 +470,10 @@ Status Session::create(std::shared_ptr<Package> package, int rank,
                 kPackageAlignment));
         if (!buffer.first)
           return Status(StatusCode::Internal, "out of memory for training state");
-        std::memcpy(buffer.first, impl->tensors[i].data, bytes);
+        if (impl->tensors[i].data)
+          std::memcpy(buffer.first, impl->tensors[i].data, bytes);
+        else
+          std::memset(buffer.first, 0, bytes);
       } else if (buffer.second != bytes) {
         return corrupt("the segments of rank " + std::to_string(rank) + " hold state '" +
                        t->name()->str() + "' in different sizes");
@@ -556,6 +574,22 @@ Status Session::createSegmented(std::shared_ptr<Package> package, int rank,
       if (u->state() < p->tensors()->size() && p->tensors()->Get(u->state())->name())
         shared->names.insert(p->tensors()->Get(u->state())->name()->str());
   }
+  for (const tpkg::Program *p : *plan->programs())
+    if (int(p->rank()) == rank && isSegmentRole(p->role() ? p->role()->str() : ""))
+      shared->arenaBytes = std::max<uint64_t>(shared->arenaBytes, p->arena_bytes());
+  if (shared->arenaBytes > memoryLimit(options))
+    return Status(StatusCode::InvalidArgument,
+                  package->path() + ": rank " + std::to_string(rank) + " needs a " +
+                      std::to_string(shared->arenaBytes) +
+                      "-byte activation arena, over the memory limit (raise it with "
+                      "--max-memory or TESSERA_MAX_MEMORY)");
+  shared->arena = static_cast<uint8_t *>(std::aligned_alloc(
+      kPackageAlignment, (std::max<uint64_t>(shared->arenaBytes, 1) + kPackageAlignment - 1) /
+                             kPackageAlignment * kPackageAlignment));
+  if (!shared->arena)
+    return Status(StatusCode::Internal, "cannot allocate a " +
+                                            std::to_string(shared->arenaBytes) +
+                                            "-byte activation arena");
   std::unique_ptr<Session> session(new Session());
   session->package_ = package;
   session->shared_ = shared;
@@ -568,9 +602,9 @@ Status Session::createSegmented(std::shared_ptr<Package> package, int rank,
     if (Status s = create(package, rank, child, o); !s.ok())
       return s;
     seg.session = child.get();
-    session->arenaBytes_ += child->arenaBytes();
     session->owned_.push_back(std::move(child));
   }
+  session->arenaBytes_ = shared->arenaBytes;
   if (Status s = describe(*package, rank, session->inputs_, session->outputs_); !s.ok())
     return s;
   out = std::move(session);
@@ -668,10 +702,10 @@ bool Session::hasCollectives() const {
   for (const Segment &seg : segments_)
     if (seg.session->hasCollectives())
       return true;
-  if (!impl_)
-    return false;
   if (device_)
     return device_->hasCollectives();
+  if (!impl_)
+    return false;
   for (const cpu::KernelCall &call : impl_->calls)
     if (cpu::isCollective(call.kernel->op()->str()))
       return true;
@@ -682,10 +716,10 @@ Status Session::bindCommunicator(Communicator &world) {
   for (const Segment &seg : segments_)
     if (Status s = seg.session->bindCommunicator(world); !s.ok())
       return s;
-  if (!impl_)
-    return Status::okStatus();
   if (device_)
     return device_->bindCommunicator(world);
+  if (!impl_)
+    return Status::okStatus();
   std::vector<const tpkg::Kernel *> kernels;
   for (const cpu::KernelCall &call : impl_->calls)
     kernels.push_back(call.kernel);

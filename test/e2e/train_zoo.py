@@ -130,13 +130,15 @@ def train(bin_dir, model_dir, flags, inputs, steps, work, name, extra=()):
 def mesh_flags(mesh):
     """"dp=2,tp=2" -> --mesh; "dp=1/mb=2" adds --microbatches 2 (gradient
     accumulation over 2 micro-batches within each step, or a pipeline's
-    micro-batches with pp); a last "/1f1b" or "/gpipe" is tessera-run's
-    --schedule (run_flags)."""
+    micro-batches with pp); "/recompute=full" its activation recomputation;
+    a last "/1f1b" or "/gpipe" is tessera-run's --schedule (run_flags)."""
     parts = mesh.split("/")
     flags = ["--mesh", parts[0]]
     for p in parts[1:]:
         if p.startswith("mb="):
             flags += ["--microbatches", p[3:]]
+        if p.startswith("recompute="):
+            flags += ["--recompute", p[10:]]
     return flags
 
 
