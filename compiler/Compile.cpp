@@ -286,7 +286,7 @@ int tessera::compileMain(int argc, char **argv) {
   static cl::opt<bool> noAttentionViews(cl::cat(targetCat), "no-attention-views", cl::desc("keep the head transposes (and QKV splits) around "
                                      "attention as copy kernels"),
       cl::init(false));
-  static cl::opt<std::string> cudaArchs(cl::cat(targetCat), "cuda-arch", cl::desc("CUDA architectures to embed images for (cubins: "
+  static cl::opt<std::string> cudaArchs(cl::cat(targetCat), "cuda-arch", cl::Hidden, cl::desc("CUDA architectures to embed images for (cubins: "
                             "sm_XX, PTX: compute_XX)"),
       cl::init("sm_80,sm_90,compute_80"));
   static cl::opt<std::string> weights(cl::cat(targetCat), "weights",
@@ -311,6 +311,7 @@ int tessera::compileMain(int argc, char **argv) {
   static cl::opt<int64_t> microbatches(cl::cat(planCat), "microbatches", cl::desc("micro-batches per pipeline, or accumulated per training step (default: the "
                                "compiler chooses)"),
       cl::init(0));
+  static cl::opt<int64_t> zeroStage(cl::cat(planCat), "zero", cl::desc("training with data parallelism: shard over the replicas the optimizer state (1), also the gradients (2), also the parameters (3); 0: off, the default"), cl::init(0));
   static cl::opt<std::string> recompute(cl::cat(planCat), "recompute", cl::desc("training pipelines: none (keep activations), selective (all but matmul/attention results recomputed) or full (each stage's forward pass again; the default: the search chooses)"), cl::init(""));
   static cl::opt<std::string> pipelineSplit(cl::cat(planCat), "pipeline-split", cl::desc("how stages are cut: balanced (dynamic "
                                  "programming, the default) or even (the same "
@@ -603,6 +604,15 @@ int tessera::compileMain(int argc, char **argv) {
     return 2;
   }
   searchOptions.recompute = recompute;
+  if (zeroStage < 0 || zeroStage > 3) {
+    llvm::errs() << "error: --zero must be 0, 1, 2 or 3\n";
+    return 2;
+  }
+  if (zeroStage > 0 && !trainMode) {
+    llvm::errs() << "error: --zero is for training (--train)\n";
+    return 2;
+  }
+  searchOptions.zero = zeroStage;
   if (microbatches < 0) {
     llvm::errs() << "error: --microbatches must be at least 1\n";
     return 2;
@@ -721,7 +731,9 @@ int tessera::compileMain(int argc, char **argv) {
     FailureOr<partition::ShardingPlan> plan = partition::readSharding(stageFunc(*planned, s));
     if (failed(plan))
       return 1;
-    stageMemory = std::max(stageMemory, plan->weightBytesPerRank);
+    stageMemory = std::max(stageMemory, best->shardedStateBytes >= 0
+                                            ? best->shardedStateBytes
+                                            : plan->weightBytesPerRank);
     stagePlans.push_back(std::move(*plan));
   }
   if (ranks > 1 || devices > 0 || accumulated > 1) {
@@ -776,6 +788,29 @@ int tessera::compileMain(int argc, char **argv) {
       return 1;
     spmd.push_back(std::move(rankModule));
   }
+  // ZeRO: each replica keeps its block of the optimizer state (and of the
+  // gradients, the parameters): one module per replica and tp index.
+  const bool sharded = zeroStage > 0 && dp > 1;
+  if (sharded) {
+    std::vector<OwningOpRef<ModuleOp>> replicas;
+    for (int64_t d = 0; d < dp; ++d)
+      for (int64_t t = 0; t < tp; ++t) {
+        OwningOpRef<ModuleOp> replicaModule(cast<ModuleOp>((*spmd[size_t(t)])->clone()));
+        PassManager pm(&context);
+        partition::ZeroPassOptions zeroOptions;
+        zeroOptions.stage = zeroStage;
+        zeroOptions.rank = d;
+        pm.addPass(partition::createZeroPass(zeroOptions));
+        if (failed(pm.run(*replicaModule)) || failed(verify(*replicaModule)))
+          return 1;
+        replicas.push_back(std::move(replicaModule));
+      }
+    spmd = std::move(replicas);
+  }
+  // The module of rank r = (d * pp + s) * tp + t.
+  auto moduleOf = [&](int64_t r) {
+    return *spmd[size_t(sharded ? r / (pp * tp) * tp + r % tp : r % tp)];
+  };
   if (emit == Emit::Partitioned) {
     if (emitRank < 0 || emitRank >= ranks) {
       llvm::errs() << "error: --rank " << emitRank << " is not a rank of the "
@@ -783,7 +818,7 @@ int tessera::compileMain(int argc, char **argv) {
       return 2;
     }
     int64_t stage = (emitRank / tp) % pp;
-    OwningOpRef<ModuleOp> shown(cast<ModuleOp>((*spmd[size_t(emitRank % tp)])->clone()));
+    OwningOpRef<ModuleOp> shown(cast<ModuleOp>(moduleOf(emitRank)->clone()));
     for (func::FuncOp f : llvm::make_early_inc_range(shown->getOps<func::FuncOp>()))
       if (f != stageFunc(*shown, stage))
         f.erase();
@@ -818,7 +853,7 @@ int tessera::compileMain(int argc, char **argv) {
   std::vector<lower::ProgramPlan> programs;
   for (int64_t r = 0; r < ranks; ++r) {
    int64_t s = (r / tp) % pp;
-   for (func::FuncOp func : stageFuncs(*spmd[size_t(r % tp)], s)) {
+   for (func::FuncOp func : stageFuncs(moduleOf(r), s)) {
     FailureOr<lower::ProgramPlan> program = lower::planProgram(func, r, costOf);
     if (failed(program))
       return 1;
@@ -844,7 +879,7 @@ int tessera::compileMain(int argc, char **argv) {
       if (s == pp - 1) {
         // Results the replicas share (a training step's loss and updated
         // weights) are whole.
-        func::FuncOp f = stageFunc(*spmd[size_t(r % tp)], s);
+        func::FuncOp f = stageFunc(moduleOf(r), s);
         for (auto [i, id] : llvm::enumerate(program->outputs))
           if (!trainMode || !f.getResultAttr(unsigned(i), "tsr.replicated"))
             program->tensors[id].splitAxis = 0;

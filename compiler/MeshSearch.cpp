@@ -94,6 +94,8 @@ double tessera::peakValueBytes(func::FuncOp func, const partition::ShardingPlan 
 }
 
 double MeshCandidate::weightBytesPerRank() const {
+  if (shardedStateBytes >= 0)
+    return shardedStateBytes;
   return pp > 1 ? *std::max_element(stages.weightBytes.begin(), stages.weightBytes.end())
                 : plan->weightBytesPerRank;
 }
@@ -185,6 +187,8 @@ void MeshSearch::evaluate(MeshCandidate &c) {
   // Training without pipelines: micro-batches accumulate their gradients
   // within the step.
   int64_t accumulate = !options_.training ? 1 : c.pp == 1 ? c.m : 0;
+  if (c.ruledOut.empty() && options_.training && c.pp > 1 && options_.zero > 0)
+    c.ruledOut = "ZeRO with pipelines is not built yet (--zero with pp = 1)";
   if (c.ruledOut.empty() && options_.training && c.pp > 1 && c.dp * c.m == 1)
     c.ruledOut = "a training pipeline of one micro-batch keeps every stage but one idle "
                  "(give --microbatches 2 or more)";
@@ -210,17 +214,35 @@ void MeshSearch::evaluate(MeshCandidate &c) {
             Collective::AllReduce, bytesOf(op.getResult()), int(c.dp),
             c.dp * c.tp > int64_t(cluster_.devicesPerNode));
       });
+    double held = c.plan->weightBytesPerRank;
+    if (options_.training && options_.zero > 0 && c.dp > 1) {
+      // ZeRO: the optimizer state (stage 1 on), the parameters (stage 3) a
+      // block per replica; the new weights gathered each step (stage 3:
+      // gathered before the forward and the backward pass).
+      double state = 0, params = 0;
+      c.replica.walk([&](tsr::WeightOp w) {
+        (w.getZeros() ? state : params) += c.plan->opWeightBytes.lookup(w);
+      });
+      held -= state * (1 - 1.0 / double(c.dp));
+      if (options_.zero >= 3)
+        held -= params * (1 - 1.0 / double(c.dp));
+      c.gradientSeconds += double(options_.zero >= 3 ? 2 : 1) *
+                           cost_.collectiveSeconds(Collective::AllGather, params, int(c.dp),
+                                                   c.dp * c.tp >
+                                                       int64_t(cluster_.devicesPerNode));
+      c.shardedStateBytes = held;
+    }
     c.seconds = c.plan->totalSeconds() + c.gradientSeconds;
     if (options_.training)
       c.activationBytes = peakValueBytes(c.replica.lookupSymbol<func::FuncOp>("main"), *c.plan);
-    c.overMemory = c.plan->weightBytesPerRank + c.activationBytes > memoryCap_;
+    c.overMemory = held + c.activationBytes > memoryCap_;
     if (c.overMemory)
       c.ruledOut =
           options_.training
               ? llvm::formatv("weights and optimizer state need {0:f1} MiB and activations "
                               "and gradients {1:f1} MiB per rank, over the cap of {2:f1} MiB",
-                              c.plan->weightBytesPerRank / 1048576.0,
-                              c.activationBytes / 1048576.0, memoryCap_ / 1048576.0)
+                              held / 1048576.0, c.activationBytes / 1048576.0,
+                              memoryCap_ / 1048576.0)
                     .str()
               : "weights need " +
                     std::to_string(int64_t(c.plan->weightBytesPerRank / 1048576)) +

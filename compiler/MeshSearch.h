@@ -58,6 +58,9 @@ struct MeshSearchOptions {
   /// Training pipelines: activation recomputation (none, selective, full);
   /// empty: the fastest that fits the device.
   std::string recompute;
+  /// Training: the ZeRO stage (optimizer state, gradients, parameters
+  /// sharded over the dp replicas).
+  int64_t zero = 0;
   std::map<std::string, std::string> hints;
 };
 
@@ -77,6 +80,9 @@ struct MeshCandidate {
   double activationBytes = 0;
   /// Ruled out because weights and activations exceed the device's memory.
   bool overMemory = false;
+  /// Training with ZeRO: weights and optimizer state held per rank (-1: not
+  /// sharded, see weightBytesPerRank).
+  double shardedStateBytes = -1;
   /// Training pipelines: the recomputation chosen (none, selective, full).
   std::string recompute = "none";
   /// Weight bytes on the fullest rank (with training, the optimizer state).

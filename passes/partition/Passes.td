@@ -161,6 +161,28 @@ def CutTrainStagesPass : Pass<"tsr-partition-cut-train-stages", "mlir::ModuleOp"
   let dependentDialects = ["mlir::tsr::TsrDialect"];
 }
 
+def ZeroPass : Pass<"tsr-partition-zero", "mlir::ModuleOp"> {
+  let summary = "Shard a replica's optimizer state, gradients or parameters (ZeRO)";
+  let description = [{
+    ZeRO on one data-parallel replica's SPMD training step (after
+    `tsr-partition-spmd`): each gradient summed over the replicas (a
+    `shard.all_reduce` over the grid's first axis) is cut along the first
+    dimension dp divides and the optimizer's elementwise update runs on this
+    replica's block. Stage 1: the optimizer state is a block per replica
+    (`tsr.weight "adamw.m:w" offsets = [...] zeros`), the gradient sliced
+    after the all-reduce, the new weight all-gathered. Stage 2: the gradient
+    reduce-scattered instead. Stage 3: the parameters too are blocks,
+    all-gathered before each op that reads them and updated as blocks.
+    Sums over a block (the gradient norm) are all-reduced over the replicas.
+  }];
+  let options = [
+    Option<"stage", "stage", "int64_t", /*default=*/"1", "ZeRO stage: 0 (off), 1, 2 or 3">,
+    Option<"rank", "rank", "int64_t", /*default=*/"0",
+           "the data-parallel replica (0 <= rank < dp)">,
+  ];
+  let dependentDialects = ["mlir::tsr::TsrDialect", "mlir::shard::ShardDialect"];
+}
+
 def SpmdPartitionPass : Pass<"tsr-partition-spmd", "mlir::ModuleOp"> {
   let summary = "Write one tensor-parallel rank's SPMD program";
   let description = [{

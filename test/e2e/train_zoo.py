@@ -137,6 +137,8 @@ def mesh_flags(mesh):
     for p in parts[1:]:
         if p.startswith("mb="):
             flags += ["--microbatches", p[3:]]
+        if p.startswith("zero="):
+            flags += ["--zero", p[5:]]
         if p.startswith("recompute="):
             flags += ["--recompute", p[10:]]
     return flags
