@@ -186,7 +186,10 @@ LogicalResult Sharder::run() {
   // moments' decay) runs on the block.
   llvm::DenseSet<Value> onBlocks; // values the rewrite made on blocks
   for (Operation &op : body)
-    if (auto w = dyn_cast<tsr::WeightOp>(op); w && w.getZeros() && updated.count(w.getName())) {
+    if (auto w = dyn_cast<tsr::WeightOp>(op); w && w.getZeros() && updated.count(w.getName()) &&
+                                              !w.getName().starts_with("pipe.acc:")) {
+      // (A pipeline's running sums over micro-batches stay whole: they are
+      // reduce-scattered once the last micro-batch has added to them.)
       int axis = splitAxis(w.getResult().getType(), dp);
       if (axis < 0)
         continue;
@@ -260,9 +263,10 @@ LogicalResult Sharder::run() {
         continue;
       }
     }
-    if (auto sum = dyn_cast<tsr::ReduceSumOp>(op); sum && axis >= 0 && lead == sum.getInput()) {
+    if (auto sum = dyn_cast<tsr::ReduceSumOp>(op); sum && onBlocks.contains(sum.getInput())) {
       // A block's share of a sum (the gradient norm's squares): summed over
       // the replicas.
+      axis = blocks[sum.getInput()].second;
       if (llvm::is_contained(sum.getAxes(), int64_t(axis))) {
         b.setInsertionPoint(op);
         IRMapping map;
@@ -330,13 +334,24 @@ LogicalResult Sharder::run() {
     SmallVector<Operation *> all;
     for (Operation &op : body.without_terminator())
       all.push_back(&op);
-    for (Operation *op : llvm::reverse(all))
+    // (A weight op stays while it is the only one of its name: a program
+    // that writes a weight it receives keeps it so.)
+    llvm::StringMap<int> weightOps;
+    for (Operation *op : all)
+      if (auto w = dyn_cast<tsr::WeightOp>(op))
+        ++weightOps[w.getName()];
+    for (Operation *op : llvm::reverse(all)) {
+      auto w = dyn_cast<tsr::WeightOp>(op);
+      if (w && weightOps[w.getName()] < 2)
+        continue;
       if (op->use_empty() &&
-          (isMemoryEffectFree(op) || isa<tsr::WeightOp, shard::AllGatherOp>(op) ||
-           isDpAllReduce(op))) {
+          (isMemoryEffectFree(op) || w || isa<shard::AllGatherOp>(op) || isDpAllReduce(op))) {
+        if (w)
+          --weightOps[w.getName()];
         op->erase();
         erased = true;
       }
+    }
   }
   return success();
 }

@@ -6,6 +6,7 @@
 
 #include "tessera/runtime/Checkpoint.h"
 
+#include "tessera/runtime/Pipeline.h"
 #include "tessera/runtime/tpkg_generated.h"
 
 #include <algorithm>
@@ -254,6 +255,27 @@ Status saveCheckpointShards(const std::vector<const Session *> &sessions,
       return s;
   }
   return Status::okStatus();
+}
+
+std::vector<bool> checkpointWriters(const Package &package) {
+  // The names (with block offsets) of the state each rank's programs write.
+  int size = package.meshSize();
+  std::vector<std::set<std::string>> states(size_t(std::max(size, 0)));
+  if (const auto *programs = package.plan()->programs())
+    for (const tpkg::Program *p : *programs) {
+      if (int(p->rank()) >= size || !p->state_updates() || !p->tensors())
+        continue;
+      for (const tpkg::StateUpdate *u : *p->state_updates())
+        if (u->state() < p->tensors()->size() && p->tensors()->Get(u->state())->name())
+          states[p->rank()].insert(p->tensors()->Get(u->state())->name()->str());
+    }
+  std::vector<bool> writers;
+  for (int r = 0; r < size; ++r) {
+    MeshPosition at = meshPosition(package, r);
+    int first = (at.stage * at.tp) + at.tpIndex; // replica 0's counterpart
+    writers.push_back(at.replica == 0 || states[size_t(r)] != states[size_t(first)]);
+  }
+  return writers;
 }
 
 Status loadCheckpoint(const std::vector<Session *> &sessions, const std::string &dir) {

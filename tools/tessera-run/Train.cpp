@@ -192,9 +192,7 @@ int runTraining(const Package &package, MeshRunner &mesh,
   }
   if (!options.save.empty()) {
     std::vector<const Session *> sessions(all.begin(), all.end());
-    std::vector<bool> writers;
-    for (int r = 0; r < mesh.ranks(); ++r)
-      writers.push_back(meshPosition(package, r).replica == 0);
+    std::vector<bool> writers = checkpointWriters(package);
     if (Status s = mesh.allLocal() ? saveCheckpoint(sessions, options.save)
                                    : saveCheckpointShards(sessions, writers, options.save);
         !s.ok())

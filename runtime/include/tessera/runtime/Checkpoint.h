@@ -46,6 +46,11 @@ Status loadCheckpoint(const std::vector<Session *> &sessions, const std::string 
 /// the others): each rank with `writers[r]` (the first replica's: replicas
 /// hold equal copies) writes its state blocks as they are, with a manifest
 /// of its own, `checkpoint.rank<R>.txt` - no gathering between processes.
+/// The ranks that write a sharded checkpoint of `package`: the first
+/// replica's, and each rank of another replica whose state blocks differ
+/// from its counterpart's in the first (ZeRO keeps a block per replica).
+std::vector<bool> checkpointWriters(const Package &package);
+
 Status saveCheckpointShards(const std::vector<const Session *> &sessions,
                             const std::vector<bool> &writers, const std::string &dir);
 
