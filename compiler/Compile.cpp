@@ -220,7 +220,7 @@ int tessera::compileMain(int argc, char **argv) {
   static cl::opt<int64_t> totalSteps(cl::cat(trainCat), "total-steps", cl::init(0), cl::Hidden);
   static cl::list<std::string> frozen(cl::cat(trainCat), "frozen", cl::value_desc("GLOB"),
                                       cl::desc("weights that are not trained (names or globs)"));
-  static cl::opt<bool> gradInputs(cl::cat(trainCat), "grad-inputs",
+  static cl::opt<bool> gradInputs(cl::cat(trainCat), "grad-inputs", cl::Hidden,
                                   cl::desc("also differentiate the float inputs (grad:NAME)"));
   static cl::list<std::string> ties(cl::cat(trainCat), "tie", cl::value_desc("A=B[.T]"),
                                     cl::desc("weight A is weight B (or its transpose)"));
@@ -311,6 +311,7 @@ int tessera::compileMain(int argc, char **argv) {
   static cl::opt<int64_t> microbatches(cl::cat(planCat), "microbatches", cl::desc("micro-batches per pipeline, or accumulated per training step (default: the "
                                "compiler chooses)"),
       cl::init(0));
+  static cl::opt<int64_t> microbatchSize(cl::cat(planCat), "microbatch-size", cl::desc("samples per micro-batch (pipelines): the search keeps it, choosing the count per mesh"), cl::init(0));
   static cl::opt<int64_t> zeroStage(cl::cat(planCat), "zero", cl::desc("training with data parallelism: shard over the replicas the optimizer state (1), also the gradients (2), also the parameters (3); 0: off, the default"), cl::init(0));
   static cl::opt<std::string> recompute(cl::cat(planCat), "recompute", cl::desc("training pipelines: none (keep activations), selective (all but matmul/attention results recomputed) or full (each stage's forward pass again; the default: the search chooses)"), cl::init(""));
   static cl::opt<std::string> pipelineSplit(cl::cat(planCat), "pipeline-split", cl::desc("how stages are cut: balanced (dynamic "
@@ -604,6 +605,11 @@ int tessera::compileMain(int argc, char **argv) {
     return 2;
   }
   searchOptions.recompute = recompute;
+  if (microbatchSize < 0 || (microbatchSize > 0 && microbatches > 0)) {
+    llvm::errs() << "error: --microbatch-size must be at least 1, without --microbatches\n";
+    return 2;
+  }
+  searchOptions.microbatchSize = microbatchSize;
   if (zeroStage < 0 || zeroStage > 3) {
     llvm::errs() << "error: --zero must be 0, 1, 2 or 3\n";
     return 2;
@@ -731,8 +737,8 @@ int tessera::compileMain(int argc, char **argv) {
     FailureOr<partition::ShardingPlan> plan = partition::readSharding(stageFunc(*planned, s));
     if (failed(plan))
       return 1;
-    stageMemory = std::max(stageMemory, best->shardedStateBytes >= 0
-                                            ? best->shardedStateBytes
+    stageMemory = std::max(stageMemory, best->shardedStateBytes >= 0 || trainPipeline
+                                            ? best->weightBytesPerRank()
                                             : plan->weightBytesPerRank);
     stagePlans.push_back(std::move(*plan));
   }

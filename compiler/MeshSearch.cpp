@@ -6,6 +6,7 @@
 
 #include "compiler/MeshSearch.h"
 
+#include "passes/partition/BatchSplit.h"
 #include "passes/partition/TrainStages.h"
 
 #include "passes/partition/Passes.h"
@@ -16,6 +17,7 @@
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/Pass/PassManager.h"
 
+#include "llvm/ADT/StringSet.h"
 #include "llvm/Support/Format.h"
 #include "llvm/Support/FormatVariadic.h"
 
@@ -197,6 +199,24 @@ void MeshSearch::evaluate(MeshCandidate &c) {
     c.replica = replica.module ? *replica.module : nullptr;
     c.ruledOut = replica.error;
   }
+  if (c.ruledOut.empty() && options_.training) {
+    // Before searching: the weights and optimizer state split as finely as
+    // the mesh can (tp x pp ways, and dp with ZeRO) must fit.
+    double params = 0, state = 0;
+    llvm::StringSet<> seen;
+    c.replica.walk([&](tsr::WeightOp w) {
+      if (!w.getOffsets() && seen.insert(w.getName()).second)
+        (w.getZeros() ? state : params) += bytesOf(w.getResult());
+    });
+    double ways = double(c.tp * c.pp);
+    double least = params / (options_.zero >= 3 ? ways * double(c.dp) : ways) +
+                   state / (options_.zero >= 1 ? ways * double(c.dp) : ways);
+    if (least > memoryCap_)
+      c.ruledOut = llvm::formatv("weights and optimizer state need at least {0:f1} MiB per "
+                                 "rank, over the cap of {1:f1} MiB",
+                                 least / 1048576.0, memoryCap_ / 1048576.0)
+                       .str();
+  }
   if (c.ruledOut.empty()) {
     Search &found = searchFor(c.dp * c.m, c.tp, c.pp > 1, accumulate, c.replica);
     c.plan = found.plan ? &*found.plan : nullptr;
@@ -308,7 +328,25 @@ void MeshSearch::evaluate(MeshCandidate &c) {
     double stageInput = 0; // the most a stage receives (full recomputation keeps it)
     for (double bytes : c.stages.sendBytes)
       stageInput = std::max(stageInput, bytes / double(c.tp));
-    double scale = forward > 0 ? c.plan->totalSeconds() / forward : 3.0;
+    // Per micro-batch: the forward and backward passes; once per step: the
+    // optimizer (each stage its own weights', at once) and the replicas'
+    // sums of each stage's gradients (an all-reduce over dp, each stage's at
+    // once, across nodes when the replica spans them).
+    double perMicroBatch = 0;
+    FailureOr<partition::MicroBatchPhases> phases = partition::microBatchPhases(func);
+    if (succeeded(phases))
+      for (Operation &op : func.getBody().front().without_terminator())
+        if (phases->kind[&op] == partition::MicroBatchPhases::Kind::PerPart)
+          perMicroBatch += c.plan->opSeconds.lookup(&op);
+    double once = std::max(0.0, c.plan->totalSeconds() - perMicroBatch) / double(c.pp);
+    if (c.dp > 1)
+      c.replica.walk([&](tsr::ReplicaSumOp op) {
+        once += cost_.collectiveSeconds(Collective::AllReduce, bytesOf(op.getResult()) /
+                                                                   double(c.tp * c.pp),
+                                        int(c.dp), c.tp * c.pp >= int64_t(cluster_.devicesPerNode));
+      });
+    c.gradientSeconds = once;
+    double scale = forward > 0 && perMicroBatch > 0 ? perMicroBatch / forward : 3.0;
     double working = peakValueBytes(func, *c.plan) / double(c.pp);
     double inFlight = double(std::min(c.m, c.pp) - 1);
     std::vector<std::string> choices = {"none", "selective", "full"};
@@ -344,7 +382,8 @@ void MeshSearch::evaluate(MeshCandidate &c) {
   }
   // GPipe fill-drain (and 1F1B): a batch takes m + pp - 1 steps of the
   // slowest stage; batches streamed back to back leave one every m steps.
-  c.seconds = double(options_.throughput ? c.m : c.m + c.pp - 1) * c.stages.stepSeconds;
+  c.seconds = double(options_.throughput ? c.m : c.m + c.pp - 1) * c.stages.stepSeconds +
+              (options_.training ? c.gradientSeconds : 0.0);
 }
 
 const MeshCandidate *MeshSearch::run(llvm::raw_ostream &log) {
@@ -357,6 +396,8 @@ const MeshCandidate *MeshSearch::run(llvm::raw_ostream &log) {
       counts = {options_.training && options_.microbatches > 0 ? options_.microbatches : 1};
     else if (options_.microbatches > 0)
       counts = {options_.microbatches};
+    else if (options_.microbatchSize > 0 && globalBatch_ > 0)
+      counts = {std::max<int64_t>(1, globalBatch_ / mesh.dp / options_.microbatchSize)};
     else
       for (int64_t m = 1; globalBatch_ > 0 && m <= globalBatch_ / mesh.dp; ++m)
         if ((globalBatch_ / mesh.dp) % m == 0)

@@ -49,6 +49,9 @@ struct MeshSearchOptions {
   std::vector<MeshShape> meshes;
   /// Micro-batches per pipeline; 0: every count that divides the replica.
   int64_t microbatches = 0;
+  /// Samples per micro-batch of a pipeline (the count follows the mesh);
+  /// 0: any.
+  int64_t microbatchSize = 0;
   bool throughput = false;  ///< objective: throughput instead of latency
   bool evenStages = false;  ///< Megatron's even stage split
   /// Rule out meshes with more ranks than the cluster has devices.

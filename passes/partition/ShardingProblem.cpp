@@ -232,11 +232,18 @@ std::optional<ShardingSolution> solve(const ShardingProblem &problem, std::strin
       upper.push_back(ok ? 1.0 : 0.0);
     }
   unsigned integers = unsigned(objective.size());
-  CoinPackedMatrix matrix(false, 0, 0);
+  // The constraint matrix as triplets, built once at the end (appending row
+  // by row reallocates it each time: quadratic on a large model's graph).
+  std::vector<int> tripletRows, tripletCols;
+  std::vector<double> tripletValues;
   std::vector<double> rowLower, rowUpper;
   auto addRow = [&](const std::vector<int> &cols, const std::vector<double> &coefs,
                     double lo, double hi) {
-    matrix.appendRow(int(cols.size()), cols.data(), coefs.data());
+    for (size_t k = 0; k < cols.size(); ++k) {
+      tripletRows.push_back(int(rowLower.size()));
+      tripletCols.push_back(cols[k]);
+      tripletValues.push_back(coefs[k]);
+    }
     rowLower.push_back(lo);
     rowUpper.push_back(hi);
   };
@@ -328,6 +335,9 @@ std::optional<ShardingSolution> solve(const ShardingProblem &problem, std::strin
     return solution;
   }
 
+  CoinPackedMatrix matrix(false, tripletRows.data(), tripletCols.data(), tripletValues.data(),
+                          CoinBigIndex(tripletValues.size()));
+  matrix.setDimensions(int(rowLower.size()), int(objective.size()));
   OsiClpSolverInterface solver;
   solver.messageHandler()->setLogLevel(0);
   solver.loadProblem(matrix, lower.data(), upper.data(), objective.data(),
