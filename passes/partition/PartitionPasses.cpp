@@ -107,45 +107,60 @@ struct ShardingSearchPass : tessera::partition::impl::ShardingSearchPassBase<Sha
   }
 };
 
+/// The planned `@main` of `module` and its cut into `pp` stages (a training
+/// step's in its forward pass); `dp`: the plan's replicas.
+FailureOr<std::pair<func::FuncOp, PipelineStages>>
+sliceMain(ModuleOp module, int64_t pp, StringRef cluster, bool even, bool training,
+          int64_t &dp) {
+  auto main = module.lookupSymbol<func::FuncOp>("main");
+  if (!main)
+    return module.emitError("no @main function to cut into stages"), failure();
+  if (pp < 1)
+    return module.emitError("pp must be at least 1"), failure();
+  FailureOr<ClusterSpec> spec = loadCluster(module, cluster);
+  if (failed(spec))
+    return failure();
+  FailureOr<ShardingPlan> plan = readSharding(main);
+  if (failed(plan))
+    return failure();
+  dp = plan->dp;
+  size_t forwardEnd = SIZE_MAX;
+  if (training) {
+    FailureOr<size_t> end = trainingForwardEnd(main);
+    if (failed(end))
+      return failure();
+    forwardEnd = *end;
+  }
+  CostModel cost(*spec);
+  std::string why;
+  FailureOr<PipelineStages> stages = sliceStages(
+      main, *plan, pp, cost, spec->device.memoryBytes * 0.9, why, even, forwardEnd);
+  if (failed(stages))
+    return main.emitError("no ") << pp << "-stage pipeline: " << why, failure();
+  return std::make_pair(main, *stages);
+}
+
 struct CutStagesPass : tessera::partition::impl::CutStagesPassBase<CutStagesPass> {
   using CutStagesPassBase::CutStagesPassBase;
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    auto main = module.lookupSymbol<func::FuncOp>("main");
-    if (!main) {
-      module.emitError("no @main function to cut into stages");
+    int64_t dp = 1;
+    auto cut = sliceMain(module, pp, cluster, even, /*training=*/false, dp);
+    if (failed(cut))
       return signalPassFailure();
-    }
-    if (pp < 1) {
-      module.emitError("pp must be at least 1");
-      return signalPassFailure();
-    }
-    FailureOr<ClusterSpec> spec = loadCluster(module, cluster);
-    if (failed(spec))
-      return signalPassFailure();
-    FailureOr<ShardingPlan> plan = readSharding(main);
-    if (failed(plan))
-      return signalPassFailure();
-    CostModel cost(*spec);
-    std::string why;
-    FailureOr<PipelineStages> stages = sliceStages(
-        main, *plan, pp, cost, spec->device.memoryBytes * 0.9, why, even);
-    if (failed(stages)) {
-      main.emitError("no ") << int64_t(pp) << "-stage pipeline: " << why;
-      return signalPassFailure();
-    }
+    auto [main, stages] = *cut;
     OpBuilder b(module.getBodyRegion());
     b.setInsertionPointAfter(main);
     for (int64_t s = 0; s < pp; ++s) {
       OwningOpRef<ModuleOp> stage =
-          extractStage(main, stages->bounds[size_t(s)], stages->bounds[size_t(s) + 1]);
+          extractStage(main, stages.bounds[size_t(s)], stages.bounds[size_t(s) + 1]);
       auto func = stage->lookupSymbol<func::FuncOp>("main");
       func->remove();
       func.setName(b.getStringAttr("stage" + std::to_string(s)));
       clearSharding(func);
       func->setAttr("tsr.stage", b.getI64IntegerAttr(s));
-      func->setAttr("tsr.stage_seconds", b.getF64FloatAttr(stages->stageSeconds[size_t(s)]));
-      func->setAttr("tsr.send_seconds", b.getF64FloatAttr(stages->sendSeconds[size_t(s)]));
+      func->setAttr("tsr.stage_seconds", b.getF64FloatAttr(stages.stageSeconds[size_t(s)]));
+      func->setAttr("tsr.send_seconds", b.getF64FloatAttr(stages.sendSeconds[size_t(s)]));
       b.insert(func);
     }
     main.erase();
@@ -158,33 +173,10 @@ struct CutTrainStagesPass
   using CutTrainStagesPassBase::CutTrainStagesPassBase;
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    auto main = module.lookupSymbol<func::FuncOp>("main");
-    if (!main) {
-      module.emitError("no @main function to cut into stages");
-      return signalPassFailure();
-    }
-    if (pp < 1) {
-      module.emitError("pp must be at least 1");
-      return signalPassFailure();
-    }
-    FailureOr<ClusterSpec> spec = loadCluster(module, cluster);
-    if (failed(spec))
-      return signalPassFailure();
-    FailureOr<ShardingPlan> plan = readSharding(main);
-    if (failed(plan))
-      return signalPassFailure();
-    FailureOr<size_t> forwardEnd = trainingForwardEnd(main);
-    if (failed(forwardEnd))
-      return signalPassFailure();
-    CostModel cost(*spec);
-    std::string why;
-    FailureOr<PipelineStages> stages = sliceStages(
-        main, *plan, pp, cost, spec->device.memoryBytes * 0.9, why, even, *forwardEnd);
-    if (failed(stages)) {
-      main.emitError("no ") << int64_t(pp) << "-stage pipeline: " << why;
-      return signalPassFailure();
-    }
-    if (failed(cutTrainingStages(module, main, stages->bounds, pp, plan->dp, recompute)))
+    int64_t dp = 1;
+    auto cut = sliceMain(module, pp, cluster, even, /*training=*/true, dp);
+    if (failed(cut) ||
+        failed(cutTrainingStages(module, cut->first, cut->second.bounds, pp, dp, recompute)))
       signalPassFailure();
   }
 };

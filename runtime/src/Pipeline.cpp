@@ -99,6 +99,16 @@ std::unique_ptr<Schedule> makeSchedule(const std::string &name) {
   return nullptr;
 }
 
+void traceKernels(const Session &session, const std::vector<KernelSpan> &spans, int rank,
+                  double origin, std::vector<TraceEvent> &trace) {
+  for (const KernelSpan &k : spans) {
+    const std::string &op = session.profile()[k.kernel].op;
+    bool collective = op == "all_reduce" || op == "all_gather" || op == "reduce_scatter";
+    trace.push_back(
+        {op, collective ? "collective" : "kernel", rank, k.start - origin, k.end - k.start});
+  }
+}
+
 Status writeChromeTrace(const std::string &path, const std::vector<TraceEvent> &events) {
   std::ofstream out(path);
   if (!out)
@@ -184,12 +194,7 @@ Status runPipelineRank(
       if (Status s = session.run(trace ? &spans : nullptr); !s.ok())
         return s;
       if (trace) {
-        for (const KernelSpan &k : spans) {
-          const std::string &op = session.profile()[k.kernel].op;
-          bool collective = op == "all_reduce" || op == "all_gather" || op == "reduce_scatter";
-          trace->push_back({op, collective ? "collective" : "kernel", position.rank,
-                            k.start - traceOrigin, k.end - k.start});
-        }
+        traceKernels(session, spans, position.rank, traceOrigin, *trace);
         event("stage " + std::to_string(position.stage) + suffix, "run", start);
       }
       if (last)

@@ -153,12 +153,7 @@ Status runTrainingPipelineRank(
     if (Status st = s.run(trace ? &spans : nullptr); !st.ok())
       return failed(st, what);
     if (trace) {
-      for (const KernelSpan &span : spans) {
-        const std::string &op = s.profile()[span.kernel].op;
-        bool collective = op == "all_reduce" || op == "all_gather" || op == "reduce_scatter";
-        trace->push_back({op, collective ? "collective" : "kernel", position.rank,
-                          span.start - traceOrigin, span.end - span.start});
-      }
+      traceKernels(s, spans, position.rank, traceOrigin, *trace);
       std::string name = seg.kind == Session::Segment::Kind::Forward    ? "F"
                          : seg.kind == Session::Segment::Kind::Backward ? "B"
                                                                         : "once";

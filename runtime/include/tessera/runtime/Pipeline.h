@@ -75,6 +75,10 @@ struct TraceEvent {
   double start = 0, duration = 0; ///< seconds since the run began
 };
 
+/// Appends one event per kernel span of a run of `session` on `rank`.
+void traceKernels(const Session &session, const std::vector<KernelSpan> &spans, int rank,
+                  double origin, std::vector<TraceEvent> &trace);
+
 /// Writes events as a Chrome trace (one track per rank).
 Status writeChromeTrace(const std::string &path, const std::vector<TraceEvent> &events);
 
