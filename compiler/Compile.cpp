@@ -870,6 +870,9 @@ int tessera::compileMain(int argc, char **argv) {
       // the step's inputs are split over replicas and micro-batches, values
       // between segments ("x:N") are not.
       program->role = func->getAttrOfType<StringAttr>("tsr.segment").str();
+      program->predictedSeconds = 0; // its own kernels'
+      for (const lower::PlannedKernel &k : program->kernels)
+        program->predictedSeconds += k.predictedSeconds;
       program->prefillRank = uint32_t(r); // the rank of a program with a role
       if (dp * m > 1)
         for (auto [i, id] : llvm::enumerate(program->inputs))

@@ -147,8 +147,32 @@ std::vector<RankSummary> tessera::summarizeRanks(const tpkg::Package &plan,
                                                  std::vector<const tpkg::Program *> *prefills) {
   unsigned stages = std::max(1u, plan.stages()), micro = std::max(1u, plan.microbatches());
   std::vector<RankSummary> ranks;
+  std::map<uint32_t, size_t> segmented; // rank -> its row
   for (const tpkg::Program *p : *plan.programs()) {
-    if (p->role() && p->role()->size()) {
+    std::string role = p->role() ? p->role()->str() : "";
+    if (role.rfind("train:", 0) == 0) {
+      // A pipelined training step's segments: one row per rank, their
+      // kernels, work and traffic summed, the largest arena and weights.
+      RankSummary one = summarize(p, micro, p->stage() + 1 == stages);
+      auto [it, fresh] = segmented.try_emplace(p->rank(), ranks.size());
+      if (fresh) {
+        ranks.push_back(std::move(one));
+        continue;
+      }
+      RankSummary &row = ranks[it->second];
+      row.predictedSeconds += one.predictedSeconds;
+      row.flops += one.flops;
+      for (const auto &[kind, bytes] : one.traffic)
+        row.traffic[kind] += bytes;
+      for (const auto &[op, n] : one.kernels)
+        row.kernels[op] += n;
+      row.parameterBytes = std::max(row.parameterBytes, one.parameterBytes);
+      row.optimizerBytes = std::max(row.optimizerBytes, one.optimizerBytes);
+      row.stateUpdates += one.stateUpdates;
+      row.arenaBytes = std::max(row.arenaBytes, one.arenaBytes);
+      continue;
+    }
+    if (!role.empty()) {
       if (prefills)
         prefills->push_back(p);
       continue;
