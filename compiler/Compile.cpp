@@ -645,6 +645,12 @@ int tessera::compileMain(int argc, char **argv) {
     if (wanted > spec->devices())
       spec->devicesPerNode = int(wanted);
   }
+  // Training over --devices: tensor parallelism stays within a node (its
+  // all-reduces come every layer, forward and backward; Megatron-LM and
+  // Alpa keep it there), which also keeps a large cluster's search short.
+  if (trainMode && devices > 0)
+    llvm::erase_if(searchOptions.meshes,
+                   [&](const MeshShape &m) { return m.tp > spec->devicesPerNode; });
   // A decode step is one token per sequence: pipelines run it whole.
   searchOptions.microbatches = generateMode && microbatches == 0 ? 1 : microbatches;
   // Training: replicas sum their gradients; --microbatches M runs M slices
