@@ -11,8 +11,10 @@
 // per stage:
 //  - the forward pass of a stage (ops the loss depends on, cut at layer
 //    boundaries by the pipeline slicer) and its backward pass (the other
-//    per-micro-batch ops, each on the stage of the latest forward value it
-//    reads): run once per micro-batch;
+//    per-micro-batch ops, each on a stage where every activation and weight
+//    it reads is made or read by the forward pass, else with the earliest
+//    gradient it reads): run once per micro-batch; with recomputation the
+//    backward pass makes again what its forward pass made;
 //  - what runs once per step (clipping, the optimizer): on the stage of its
 //    largest operand, in levels (a level waits only for lower ones);
 //  - a sum over the micro-batches (tsr.replica_sum) becomes a running sum

@@ -8,7 +8,8 @@
 // through the pipeline executor, and lets the caller see whole tensors: an
 // input split over data-parallel replicas and micro-batches is sliced for
 // each (micro-batch m of replica d is chunk d * microbatches + m), outputs are
-// joined from the last stage's tp index 0. One rank is the same with no
+// joined from the last stage's tp index 0 (a pipelined training step's
+// results come from rank 0, which gathers them). One rank is the same with no
 // threads. What `tessera-run --ranks N`, the decode loop and the Python
 // package share.
 //
