@@ -189,8 +189,6 @@ void MeshSearch::evaluate(MeshCandidate &c) {
   // Training without pipelines: micro-batches accumulate their gradients
   // within the step.
   int64_t accumulate = !options_.training ? 1 : c.pp == 1 ? c.m : 0;
-  if (c.ruledOut.empty() && options_.training && c.pp > 1 && options_.zero >= 3)
-    c.ruledOut = "ZeRO-3 with pipelines is not built yet (--zero 1 or 2 with pp > 1)";
   if (c.ruledOut.empty() && options_.training && c.pp > 1 && c.dp * c.m == 1)
     c.ruledOut = "a training pipeline of one micro-batch keeps every stage but one idle "
                  "(give --microbatches 2 or more)";

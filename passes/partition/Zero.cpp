@@ -35,6 +35,7 @@
 #include "mlir/IR/IRMapping.h"
 
 #include "llvm/ADT/StringMap.h"
+#include "llvm/ADT/StringSet.h"
 
 namespace tessera::partition {
 #define GEN_PASS_DEF_ZEROPASS
@@ -74,14 +75,19 @@ RankedTensorType blockType(Type type, int axis, int64_t parts) {
 /// Rewrites one function for replica `rank` of `dp`.
 class Sharder {
 public:
-  Sharder(func::FuncOp func, int64_t stage, int64_t rank, int64_t dp)
-      : func(func), stage(stage), rank(rank), dp(dp), b(func.getContext()) {}
+  /// `params`: the parameters some function of the module updates (a
+  /// pipeline's forward and backward segments read the weights its
+  /// optimizer segment updates).
+  Sharder(func::FuncOp func, int64_t stage, int64_t rank, int64_t dp,
+          const llvm::StringSet<> &params)
+      : func(func), stage(stage), rank(rank), dp(dp), params(params), b(func.getContext()) {}
 
   LogicalResult run();
 
 private:
   func::FuncOp func;
   int64_t stage, rank, dp;
+  const llvm::StringSet<> &params;
   OpBuilder b;
   /// Values held as this replica's block along an axis, by whole value.
   llvm::DenseMap<Value, std::pair<Value, int>> blocks;
@@ -158,22 +164,27 @@ LogicalResult Sharder::run() {
     if (auto name = func.getResultAttrOfType<StringAttr>(i, "tsr.updates"))
       updated[name.getValue()] = true;
 
-  // Stage 3: parameters live as blocks, gathered before each op reading them.
+  // Stage 3: parameters live as blocks, gathered before each op reading them
+  // (in every function of the module: a pipeline's forward and backward
+  // segments read what its optimizer segment updates as blocks).
   if (stage >= 3) {
-    SmallVector<tsr::WeightOp> params;
+    SmallVector<tsr::WeightOp> read;
     for (Operation &op : body)
       if (auto w = dyn_cast<tsr::WeightOp>(op);
-          w && !w.getZeros() && updated.count(w.getName()) &&
+          w && !w.getZeros() && params.contains(w.getName()) &&
           splitAxis(w.getResult().getType(), dp) >= 0)
-        params.push_back(w);
-    for (tsr::WeightOp w : params) {
+        read.push_back(w);
+    for (tsr::WeightOp w : read) {
       int axis = splitAxis(w.getResult().getType(), dp);
       b.setInsertionPoint(w);
       Value block = weightBlock(w, axis);
       blockAxis[w.getName()] = axis;
       for (OpOperand &use : llvm::make_early_inc_range(w.getResult().getUses())) {
         Operation *user = use.getOwner();
-        if (isa<func::ReturnOp>(user))
+        // (Returned as the weight's new value: kept as the block below.)
+        if (isa<func::ReturnOp>(user) && func.getResultAttrOfType<StringAttr>(
+                                             use.getOperandNumber(), "tsr.updates") ==
+                                             w.getNameAttr())
           continue;
         b.setInsertionPoint(user);
         use.set(gather(w.getLoc(), block, axis, w.getResult().getType()));
@@ -379,8 +390,15 @@ struct ZeroPass : tessera::partition::impl::ZeroPassBase<ZeroPass> {
     }
     if (dp == 1)
       return;
+    // The parameters the step updates (in any of its functions: a pipeline
+    // stage's optimizer segment updates what its other segments read).
+    llvm::StringSet<> params;
+    for (auto func : module.getOps<func::FuncOp>())
+      for (unsigned i = 0; i < func.getNumResults(); ++i)
+        if (auto name = func.getResultAttrOfType<StringAttr>(i, "tsr.updates"))
+          params.insert(name.getValue());
     for (auto func : llvm::make_early_inc_range(module.getOps<func::FuncOp>()))
-      if (failed(Sharder(func, stage, rank, dp).run()))
+      if (failed(Sharder(func, stage, rank, dp, params).run()))
         return signalPassFailure();
   }
 };

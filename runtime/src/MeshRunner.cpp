@@ -109,6 +109,14 @@ Status MeshRunner::create(const Package &package, std::vector<Session *> session
   runner->comms_ = std::move(comms);
   runner->group_ = group;
   runner->gpipe_ = makeSchedule("gpipe");
+  // A pipelined training step's routes between segments, once per rank.
+  runner->routes_.resize(runner->sessions_.size());
+  for (size_t k = 0; k < runner->sessions_.size(); ++k)
+    if (runner->sessions_[k] && runner->sessions_[k]->segmented())
+      if (Status s = routeTrainingPipeline(package, meshPosition(package, int(k)),
+                                           *runner->sessions_[k], runner->routes_[k]);
+          !s.ok())
+        return s;
   if (Status s = describe(package, runner->inputs_, runner->outputs_); !s.ok())
     return s;
   MeshPosition origin = meshPosition(package, 0);
@@ -168,7 +176,7 @@ Status MeshRunner::run(const Schedule *schedule, std::vector<TraceEvent> *trace)
     };
     if (sessions_[k]->segmented()) {
       results[k] = runTrainingPipelineRank(
-          *sessions_[k], comms_[k], package_, p, plan, slice,
+          *sessions_[k], comms_[k], routes_[k], p, plan, slice,
           [&](const std::string &name, HostTensor &&t) {
             std::lock_guard<std::mutex> guard(lock);
             chunks_[{name, 0}] = std::move(t);

@@ -29,20 +29,11 @@ namespace {
 
 bool isValueName(const std::string &name) { return name.rfind("x:", 0) == 0; }
 
-/// Who makes and who reads each value "x:N" of a replica's pipeline.
-struct ValueMap {
-  struct Value {
-    int producer = -1; ///< rank
-    bool perMicroBatch = false;
-    std::set<int> readers; ///< ranks
-  };
-  std::map<std::string, Value> values;
-  /// Each rank's step results (rank -> names), for gathering at rank 0.
-  std::map<int, std::vector<TensorInfo>> results;
-  int largestId = 0;
-};
+} // namespace
 
-Status mapValues(const Package &package, const MeshPosition &position, ValueMap &map) {
+Status routeTrainingPipeline(const Package &package, const MeshPosition &position,
+                             const Session &session, TrainingPipelineRoutes &routes) {
+  routes = TrainingPipelineRoutes();
   for (int t = 0; t < position.stages; ++t) {
     int rank = position.rankOfStage(t);
     for (const Session::Segment &seg : Session::listSegments(package, rank)) {
@@ -51,37 +42,37 @@ Status mapValues(const Package &package, const MeshPosition &position, ValueMap 
         return s;
       for (const TensorInfo &info : out)
         if (isValueName(info.name)) {
-          ValueMap::Value &v = map.values[info.name];
+          TrainingPipelineRoutes::Value &v = routes.values[info.name];
           v.producer = rank;
           v.perMicroBatch = seg.kind != Session::Segment::Kind::Once;
-          map.largestId = std::max(map.largestId, std::atoi(info.name.c_str() + 2));
+          routes.largestId = std::max(routes.largestId, std::atoi(info.name.c_str() + 2));
         }
       for (const TensorInfo &info : in)
         if (isValueName(info.name))
-          map.values[info.name].readers.insert(rank);
+          routes.values[info.name].readers.insert(rank);
     }
     if (position.replica == 0 && position.tpIndex == 0) {
       std::vector<TensorInfo> in, out;
       if (Status s = Session::describe(package, rank, in, out); !s.ok())
         return s;
-      map.results[rank] = out;
+      routes.results[rank] = out;
     }
   }
+  const std::vector<Session::Segment> &segments = session.segments();
+  for (size_t k = 0; k < segments.size(); ++k)
+    for (const TensorInfo &info : segments[k].session->inputs())
+      if (isValueName(info.name))
+        routes.lastReader[info.name] = k;
   return Status::okStatus();
 }
 
-} // namespace
-
 Status runTrainingPipelineRank(
-    Session &session, Communicator *comm, const Package &package,
+    Session &session, Communicator *comm, const TrainingPipelineRoutes &routes,
     const MeshPosition &position, const Schedule &schedule,
     const std::function<Status(int, const std::string &, HostTensor &)> &input,
     const std::function<Status(const std::string &, HostTensor &&)> &output,
     std::vector<TraceEvent> *trace, double traceOrigin) {
   const int m = position.microbatches;
-  ValueMap map;
-  if (Status s = mapValues(package, position, map); !s.ok())
-    return s;
   auto failed = [&](const Status &s, const std::string &what) {
     return Status(s.code(), "stage " + std::to_string(position.stage) + " (rank " +
                                 std::to_string(position.rank) + "), " + what + ": " +
@@ -91,12 +82,6 @@ Status runTrainingPipelineRank(
     return std::atoi(name.c_str() + 2) * (m + 1) + (mb + 1);
   };
   const std::vector<Session::Segment> &segments = session.segments();
-  // The last of this rank's segments that reads each value: kept until then.
-  std::map<std::string, size_t> lastReader;
-  for (size_t k = 0; k < segments.size(); ++k)
-    for (const TensorInfo &info : segments[k].session->inputs())
-      if (isValueName(info.name))
-        lastReader[info.name] = k;
   std::map<std::pair<std::string, int>, HostTensor> kept;
   std::map<std::string, HostTensor> results;
   session.zeroAccumulators();
@@ -104,9 +89,7 @@ Status runTrainingPipelineRank(
   auto runSegment = [&](size_t k, int mb) -> Status {
     const Session::Segment &seg = segments[k];
     Session &s = *seg.session;
-    const char *kind = seg.kind == Session::Segment::Kind::Forward    ? "forward"
-                       : seg.kind == Session::Segment::Kind::Backward ? "backward"
-                                                                      : "once";
+    const char *kind = seg.kindName();
     std::string what = std::string(kind) + " pass" +
                        (mb >= 0 ? " of micro-batch " + std::to_string(mb) : std::string());
     double waited = Session::now();
@@ -123,10 +106,10 @@ Status runTrainingPipelineRank(
           return st;
         continue;
       }
-      auto found = map.values.find(info.name);
-      if (found == map.values.end() || found->second.producer < 0)
+      auto found = routes.values.find(info.name);
+      if (found == routes.values.end() || found->second.producer < 0)
         return failed(Status(StatusCode::DataLoss, "no stage makes '" + info.name + "'"), what);
-      const ValueMap::Value &v = found->second;
+      const TrainingPipelineRoutes::Value &v = found->second;
       std::pair<std::string, int> key{info.name, v.perMicroBatch ? mb : -1};
       auto it = kept.find(key);
       if (it == kept.end()) {
@@ -154,10 +137,11 @@ Status runTrainingPipelineRank(
       return failed(st, what);
     if (trace) {
       traceKernels(s, spans, position.rank, traceOrigin, *trace);
-      std::string name = seg.kind == Session::Segment::Kind::Forward    ? "F"
-                         : seg.kind == Session::Segment::Kind::Backward ? "B"
-                                                                        : "once";
-      trace->push_back({mb >= 0 ? name + " " + std::to_string(mb) : name + " " + seg.role,
+      // "F 3" / "B 3" per micro-batch, "once <role>".
+      std::string name = mb >= 0 ? std::string(1, char(kind[0] - 'a' + 'A')) + " " +
+                                       std::to_string(mb)
+                                 : std::string(kind) + " " + seg.role;
+      trace->push_back({name,
                         kind, position.rank, start - traceOrigin, Session::now() - start});
     }
     for (const TensorInfo &info : s.outputs()) {
@@ -170,7 +154,10 @@ Status runTrainingPipelineRank(
         results[info.name] = std::move(t);
         continue;
       }
-      const ValueMap::Value &v = map.values[info.name];
+      auto found = routes.values.find(info.name);
+      if (found == routes.values.end())
+        return failed(Status(StatusCode::Internal, "'" + info.name + "' has no route"), what);
+      const TrainingPipelineRoutes::Value &v = found->second;
       HostTensor t;
       if (Status st = s.getOutput(info.name, t); !st.ok())
         return st;
@@ -184,8 +171,9 @@ Status runTrainingPipelineRank(
     // Values no later segment of this rank reads (a micro-batch's
     // activations once its backward pass has run) are dropped.
     for (const TensorInfo &info : s.inputs())
-      if (isValueName(info.name) && lastReader[info.name] == k &&
-          map.values[info.name].perMicroBatch)
+      if (auto last = routes.lastReader.find(info.name);
+          last != routes.lastReader.end() && last->second == k &&
+          routes.values.at(info.name).perMicroBatch)
         kept.erase({info.name, mb});
     return Status::okStatus();
   };
@@ -218,10 +206,10 @@ Status runTrainingPipelineRank(
   // The step's results go to rank 0 (replica 0's tp index 0 of each stage).
   if (position.replica != 0 || position.tpIndex != 0)
     return Status::okStatus();
-  const int base = (map.largestId + 1) * (m + 1);
+  const int base = (routes.largestId + 1) * (m + 1);
   if (position.rank != 0) {
     int i = 0;
-    for (const TensorInfo &info : map.results[position.rank]) {
+    for (const TensorInfo &info : routes.results.at(position.rank)) {
       auto it = results.find(info.name);
       if (it == results.end())
         return Status(StatusCode::Internal, "step result '" + info.name + "' was not made");
@@ -231,7 +219,7 @@ Status runTrainingPipelineRank(
     }
     return Status::okStatus();
   }
-  for (auto &[rank, infos] : map.results) {
+  for (auto &[rank, infos] : routes.results) {
     int i = 0;
     for (const TensorInfo &info : infos) {
       HostTensor t;

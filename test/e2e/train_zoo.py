@@ -63,8 +63,8 @@ def read_npy(path):
     return list(header["shape"]), list(values)
 
 
-def repeat_npy(path, out):
-    """Writes `path` twice over along its first dimension to `out`."""
+def repeat_npy(path, out, times=2):
+    """Writes `path` `times` times over along its first dimension to `out`."""
     with open(path, "rb") as f:
         data = f.read()
     major = data[6]
@@ -72,14 +72,14 @@ def repeat_npy(path, out):
                       else (struct.unpack("<I", data[8:12]), 12))
     header = ast.literal_eval(data[start:start + hlen].decode("latin1"))
     shape = list(header["shape"])
-    shape[0] *= 2
+    shape[0] *= times
     text = (f"{{'descr': '{header['descr']}', 'fortran_order': False, "
             f"'shape': ({', '.join(map(str, shape))},), }}")
     text += " " * ((64 - (10 + len(text) + 1) % 64) % 64) + "\n"
     body = data[start + hlen:]
     with open(out, "wb") as f:
         f.write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(text)) + text.encode("latin1"))
-        f.write(body + body)
+        f.write(body * times)
 
 
 def transpose(shape, values):
@@ -186,18 +186,32 @@ def same_as_one_device(bin_dir, model_dir, flags, inputs, steps, work, mesh, sin
     return 0 if ok else 1
 
 
-def main():
-    bin_dir, model_dir, work = sys.argv[1:4]
-    steps = int(sys.argv[4]) if len(sys.argv) > 4 else 5
-    mesh = sys.argv[5] if len(sys.argv) > 5 else None
-    repeat = len(sys.argv) > 6 and sys.argv[6] == "REPEAT"
-    os.makedirs(work, exist_ok=True)
+def ill_conditioned(model_dir):
+    """ill_of(name, shape): the elements of state `name` (in Tessera's
+    layout) that train_reference.py found ill-conditioned."""
+    family = os.path.dirname(model_dir.rstrip("/"))
+    names = json.load(open(os.path.join(model_dir, "train.json")))
+    ill = json.load(open(os.path.join(family, "train", "ill_conditioned.json")))
+
+    def ill_of(name, shape):
+        if name in names["transposed"]:  # PyTorch's [out, in], stored [in, out]
+            rows, cols = shape
+            return [(i % rows) * cols + i // rows for i in ill.get(names["transposed"][name], [])]
+        return ill.get(names["params"].get(name), [])
+    return ill_of
+
+
+def training_setup(model_dir, work, repeat=1):
+    """(tessera-compile's training flags, tessera-run's --input flags) of a
+    zoo export: AdamW lr 1e-2, weight decay 0.01, clip 1.0, train.json's
+    frozen buffers and ties, the zoo inputs and labels - `repeat` times over
+    along the batch (written to WORK_DIR) when repeat > 1."""
     family = os.path.dirname(model_dir.rstrip("/"))
     meta = json.load(open(os.path.join(model_dir, "meta.json")))
     names = json.load(open(os.path.join(model_dir, "train.json")))
     flags = ["--train", "--lr", "1e-2", "--weight-decay", "0.01", "--clip-grad-norm", "1.0"]
     for k, v in meta["inputs"].items():
-        v = [v[0] * 2] + v[1:] if repeat else v
+        v = [v[0] * repeat] + v[1:]
         flags += ["--input-shape", f"{k}={'x'.join(map(str, v))}"]
     for name in names["frozen"]:
         flags += ["--frozen", name]
@@ -208,10 +222,22 @@ def main():
              for f in sorted(os.listdir(os.path.join(model_dir, "inputs")))]
     files.append(("labels", os.path.join(family, "train", "labels.npy")))
     for name, path in files:
-        if repeat:
-            repeat_npy(path, os.path.join(work, name + ".x2.npy"))
-            path = os.path.join(work, name + ".x2.npy")
+        if repeat > 1:
+            repeat_npy(path, os.path.join(work, f"{name}.x{repeat}.npy"), repeat)
+            path = os.path.join(work, f"{name}.x{repeat}.npy")
         inputs += ["--input", f"{name}={path}"]
+    return flags, inputs
+
+
+def main():
+    bin_dir, model_dir, work = sys.argv[1:4]
+    steps = int(sys.argv[4]) if len(sys.argv) > 4 else 5
+    mesh = sys.argv[5] if len(sys.argv) > 5 else None
+    repeat = len(sys.argv) > 6 and sys.argv[6] == "REPEAT"
+    os.makedirs(work, exist_ok=True)
+    family = os.path.dirname(model_dir.rstrip("/"))
+    names = json.load(open(os.path.join(model_dir, "train.json")))
+    flags, inputs = training_setup(model_dir, work, 2 if repeat else 1)
     single, error = train(bin_dir, model_dir, flags, inputs, steps, work, "train")
     if error:
         print(error)
@@ -249,12 +275,7 @@ def main():
         print("  mismatch:", f)
     status = 0 if not failed else 1
     if mesh:
-        def ill_of(name, shape):
-            """The ill-conditioned elements of state `name`, in its layout."""
-            if name in names["transposed"]:  # PyTorch's [out, in], stored [in, out]
-                rows, cols = shape
-                return [(i % rows) * cols + i // rows for i in ill.get(names["transposed"][name], [])]
-            return ill.get(names["params"].get(name), [])
+        ill_of = ill_conditioned(model_dir)
         status |= same_as_one_device(bin_dir, model_dir, flags, inputs, steps, work, mesh, single,
                                      ill_of)
     return status

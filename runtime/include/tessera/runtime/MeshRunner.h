@@ -77,6 +77,7 @@ private:
   const Package &package_;
   std::vector<Session *> sessions_;
   std::vector<Communicator *> comms_;
+  std::vector<TrainingPipelineRoutes> routes_; ///< per rank, when segmented
   LocalGroup *group_ = nullptr;
   std::unique_ptr<Schedule> gpipe_;
   std::vector<TensorInfo> inputs_, outputs_;

@@ -26,7 +26,9 @@
 #include "tessera/runtime/Session.h"
 
 #include <functional>
+#include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -94,19 +96,40 @@ Status runPipelineRank(
     const std::function<Status(int, const std::string &, HostTensor &&)> &output,
     std::vector<TraceEvent> *trace, double traceOrigin);
 
-/// Pipeline training: one training step of a rank whose session runs the
-/// step as segments (Session::segments()). Per phase: the once segments,
-/// then every micro-batch's forward and backward passes in `schedule`'s
-/// order. A segment's inputs are step inputs (`input(mb, name, out)`: the
-/// micro-batch's slice) or values "x:N" another segment made: kept on the
-/// rank, or received from the stage that made them (tag N and the
-/// micro-batch); its "x:N" results go to the segments and stages that read
-/// them. The step's results (the loss, the gradient norm) go to rank 0,
-/// which hands them to `output(name, tensor)`. Events go to `trace`: each
-/// pass ("F 3", "B 3" on the run track, category forward / backward /
-/// once) and its kernels.
+/// Pipeline training: who makes and who reads each value "x:N" between the
+/// segments of a replica's stages, the last of a rank's segments reading
+/// each, and the step results each stage's first rank holds. It depends only
+/// on the package and the rank: made once (routeTrainingPipeline) for every
+/// step of the rank.
+struct TrainingPipelineRoutes {
+  struct Value {
+    int producer = -1; ///< rank
+    bool perMicroBatch = false;
+    std::set<int> readers; ///< ranks
+  };
+  std::map<std::string, Value> values;
+  /// Each stage's step results (rank -> infos), gathered at rank 0.
+  std::map<int, std::vector<TensorInfo>> results;
+  /// The index in session.segments() of the last segment reading each value.
+  std::map<std::string, size_t> lastReader;
+  int largestId = 0;
+};
+Status routeTrainingPipeline(const Package &package, const MeshPosition &position,
+                             const Session &session, TrainingPipelineRoutes &routes);
+
+/// One training step of a rank whose session runs the step as segments
+/// (Session::segments()), along `routes` (routeTrainingPipeline of the same
+/// rank). Per phase: the once segments, then every micro-batch's forward and
+/// backward passes in `schedule`'s order. A segment's inputs are step inputs
+/// (`input(mb, name, out)`: the micro-batch's slice) or values "x:N" another
+/// segment made: kept on the rank, or received from the stage that made them
+/// (tag N and the micro-batch); its "x:N" results go to the segments and
+/// stages that read them. The step's results (the loss, the gradient norm)
+/// go to rank 0, which hands them to `output(name, tensor)`. Events go to
+/// `trace`: each pass ("F 3", "B 3" on the run track, category forward /
+/// backward / once) and its kernels.
 Status runTrainingPipelineRank(
-    Session &session, Communicator *comm, const Package &package,
+    Session &session, Communicator *comm, const TrainingPipelineRoutes &routes,
     const MeshPosition &position, const Schedule &schedule,
     const std::function<Status(int, const std::string &, HostTensor &)> &input,
     const std::function<Status(const std::string &, HostTensor &&)> &output,

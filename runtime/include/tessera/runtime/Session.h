@@ -151,6 +151,10 @@ public:
     int phase = 0, level = 0;
     Kind kind = Kind::Once;
     Session *session = nullptr;
+    /// "once", "forward" or "backward" (errors, traces).
+    const char *kindName() const {
+      return kind == Kind::Forward ? "forward" : kind == Kind::Backward ? "backward" : "once";
+    }
   };
   const std::vector<Segment> &segments() const { return segments_; }
   /// The segments of `rank` in `package` (no sessions), in that order.
