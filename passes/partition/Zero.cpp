@@ -80,7 +80,8 @@ public:
   /// optimizer segment updates).
   Sharder(func::FuncOp func, int64_t stage, int64_t rank, int64_t dp,
           const llvm::StringSet<> &params)
-      : func(func), stage(stage), rank(rank), dp(dp), params(params), b(func.getContext()) {}
+      : func(func), stage(stage), rank(rank), dp(dp), params(params),
+        b(func.getContext()) {}
 
   LogicalResult run();
 
@@ -182,9 +183,9 @@ LogicalResult Sharder::run() {
       for (OpOperand &use : llvm::make_early_inc_range(w.getResult().getUses())) {
         Operation *user = use.getOwner();
         // (Returned as the weight's new value: kept as the block below.)
-        if (isa<func::ReturnOp>(user) && func.getResultAttrOfType<StringAttr>(
-                                             use.getOperandNumber(), "tsr.updates") ==
-                                             w.getNameAttr())
+        if (isa<func::ReturnOp>(user) &&
+            func.getResultAttrOfType<StringAttr>(
+                use.getOperandNumber(), "tsr.updates") == w.getNameAttr())
           continue;
         b.setInsertionPoint(user);
         use.set(gather(w.getLoc(), block, axis, w.getResult().getType()));

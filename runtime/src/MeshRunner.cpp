@@ -113,8 +113,9 @@ Status MeshRunner::create(const Package &package, std::vector<Session *> session
   runner->routes_.resize(runner->sessions_.size());
   for (size_t k = 0; k < runner->sessions_.size(); ++k)
     if (runner->sessions_[k] && runner->sessions_[k]->segmented())
-      if (Status s = routeTrainingPipeline(package, meshPosition(package, int(k)),
-                                           *runner->sessions_[k], runner->routes_[k]);
+      if (Status s =
+              routeTrainingPipeline(package, meshPosition(package, int(k)),
+                                    *runner->sessions_[k], runner->routes_[k]);
           !s.ok())
         return s;
   if (Status s = describe(package, runner->inputs_, runner->outputs_); !s.ok())

@@ -224,8 +224,9 @@ Status runPipelineRank(
     case ScheduleStep::Kind::Forward:
     case ScheduleStep::Kind::Backward:
       // (A training schedule's passes: Schedule::trainingSteps, not steps.)
-      return Status(StatusCode::Internal, "an inference pipeline's schedule gave a training "
-                                          "pass");
+      return Status(StatusCode::Internal,
+                    "an inference pipeline's schedule gave a training "
+                    "pass");
     }
   }
   if (comm && position.stage + 1 < stages) {

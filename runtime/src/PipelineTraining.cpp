@@ -31,8 +31,10 @@ bool isValueName(const std::string &name) { return name.rfind("x:", 0) == 0; }
 
 } // namespace
 
-Status routeTrainingPipeline(const Package &package, const MeshPosition &position,
-                             const Session &session, TrainingPipelineRoutes &routes) {
+Status routeTrainingPipeline(const Package &package,
+                             const MeshPosition &position,
+                             const Session &session,
+                             TrainingPipelineRoutes &routes) {
   routes = TrainingPipelineRoutes();
   for (int t = 0; t < position.stages; ++t) {
     int rank = position.rankOfStage(t);
@@ -45,7 +47,8 @@ Status routeTrainingPipeline(const Package &package, const MeshPosition &positio
           TrainingPipelineRoutes::Value &v = routes.values[info.name];
           v.producer = rank;
           v.perMicroBatch = seg.kind != Session::Segment::Kind::Once;
-          routes.largestId = std::max(routes.largestId, std::atoi(info.name.c_str() + 2));
+          routes.largestId =
+              std::max(routes.largestId, std::atoi(info.name.c_str() + 2));
         }
       for (const TensorInfo &info : in)
         if (isValueName(info.name))
@@ -138,11 +141,11 @@ Status runTrainingPipelineRank(
     if (trace) {
       traceKernels(s, spans, position.rank, traceOrigin, *trace);
       // "F 3" / "B 3" per micro-batch, "once <role>".
-      std::string name = mb >= 0 ? std::string(1, char(kind[0] - 'a' + 'A')) + " " +
-                                       std::to_string(mb)
+      std::string name = mb >= 0 ? std::string(1, char(kind[0] - 'a' + 'A')) +
+                                       " " + std::to_string(mb)
                                  : std::string(kind) + " " + seg.role;
-      trace->push_back({name,
-                        kind, position.rank, start - traceOrigin, Session::now() - start});
+      trace->push_back({name, kind, position.rank, start - traceOrigin,
+                        Session::now() - start});
     }
     for (const TensorInfo &info : s.outputs()) {
       if (!isValueName(info.name)) {
@@ -156,7 +159,9 @@ Status runTrainingPipelineRank(
       }
       auto found = routes.values.find(info.name);
       if (found == routes.values.end())
-        return failed(Status(StatusCode::Internal, "'" + info.name + "' has no route"), what);
+        return failed(
+            Status(StatusCode::Internal, "'" + info.name + "' has no route"),
+            what);
       const TrainingPipelineRoutes::Value &v = found->second;
       HostTensor t;
       if (Status st = s.getOutput(info.name, t); !st.ok())

@@ -580,9 +580,11 @@ Status Session::createSegmented(std::shared_ptr<Package> package, int rank,
   // segment's session checks its own sizes for validity.)
   std::map<std::string, uint64_t> stateBytes;
   for (const tpkg::Program *p : *plan->programs()) {
-    if (int(p->rank()) != rank || !isSegmentRole(p->role() ? p->role()->str() : ""))
+    if (int(p->rank()) != rank ||
+        !isSegmentRole(p->role() ? p->role()->str() : ""))
       continue;
-    shared->arenaBytes = std::max<uint64_t>(shared->arenaBytes, p->arena_bytes());
+    shared->arenaBytes =
+        std::max<uint64_t>(shared->arenaBytes, p->arena_bytes());
     if (!p->tensors())
       continue;
     for (const tpkg::Tensor *t : *p->tensors())
@@ -590,7 +592,8 @@ Status Session::createSegmented(std::shared_ptr<Package> package, int rank,
         stateBytes[t->name()->str()] = t->size();
     if (p->state_updates())
       for (const tpkg::StateUpdate *u : *p->state_updates())
-        if (u->state() < p->tensors()->size() && p->tensors()->Get(u->state())->name())
+        if (u->state() < p->tensors()->size() &&
+            p->tensors()->Get(u->state())->name())
           stateBytes["update:" + p->tensors()->Get(u->state())->name()->str()] =
               p->tensors()->Get(u->state())->size();
   }
@@ -600,13 +603,15 @@ Status Session::createSegmented(std::shared_ptr<Package> package, int rank,
       return Status(StatusCode::DataLoss, package->path() + ": state '" + name +
                                               "' has an invalid size");
   if (needed > memoryLimit(options))
-    return Status(StatusCode::InvalidArgument,
-                  package->path() + ": rank " + std::to_string(rank) + " needs " +
-                      std::to_string(needed) + " bytes (a " +
-                      std::to_string(shared->arenaBytes) +
-                      "-byte activation arena and the training state), over the memory "
-                      "limit of " + std::to_string(memoryLimit(options)) +
-                      " bytes (raise it with --max-memory or TESSERA_MAX_MEMORY)");
+    return Status(
+        StatusCode::InvalidArgument,
+        package->path() + ": rank " + std::to_string(rank) + " needs " +
+            std::to_string(needed) + " bytes (a " +
+            std::to_string(shared->arenaBytes) +
+            "-byte activation arena and the training state), over the memory "
+            "limit of " +
+            std::to_string(memoryLimit(options)) +
+            " bytes (raise it with --max-memory or TESSERA_MAX_MEMORY)");
   shared->arena = static_cast<uint8_t *>(std::aligned_alloc(
       kPackageAlignment, (std::max<uint64_t>(shared->arenaBytes, 1) + kPackageAlignment - 1) /
                              kPackageAlignment * kPackageAlignment));

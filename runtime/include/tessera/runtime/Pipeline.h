@@ -114,8 +114,10 @@ struct TrainingPipelineRoutes {
   std::map<std::string, size_t> lastReader;
   int largestId = 0;
 };
-Status routeTrainingPipeline(const Package &package, const MeshPosition &position,
-                             const Session &session, TrainingPipelineRoutes &routes);
+Status routeTrainingPipeline(const Package &package,
+                             const MeshPosition &position,
+                             const Session &session,
+                             TrainingPipelineRoutes &routes);
 
 /// One training step of a rank whose session runs the step as segments
 /// (Session::segments()), along `routes` (routeTrainingPipeline of the same

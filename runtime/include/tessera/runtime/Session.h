@@ -153,7 +153,9 @@ public:
     Session *session = nullptr;
     /// "once", "forward" or "backward" (errors, traces).
     const char *kindName() const {
-      return kind == Kind::Forward ? "forward" : kind == Kind::Backward ? "backward" : "once";
+      return kind == Kind::Forward    ? "forward"
+             : kind == Kind::Backward ? "backward"
+                                      : "once";
     }
   };
   const std::vector<Segment> &segments() const { return segments_; }
