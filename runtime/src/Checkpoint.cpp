@@ -234,13 +234,13 @@ Status saveCheckpointShards(const std::vector<const Session *> &sessions,
         std::filesystem::remove(dir + "/" + name, ec);
     }
   }
+  if (std::none_of(writers.begin(), writers.end(), [](bool w) { return w; }))
+    return Status(StatusCode::InvalidArgument,
+                  "this package has no training state to save (compile with --train)");
   for (size_t r = 0; r < sessions.size(); ++r) {
     if (!sessions[r] || !writers[r])
       continue;
     std::vector<std::string> states = sessions[r]->stateNames();
-    if (states.empty())
-      return Status(StatusCode::InvalidArgument,
-                    "this package has no training state to save (compile with --train)");
     std::vector<HostTensor> values(states.size());
     std::vector<std::pair<std::string, const HostTensor *>> tensors;
     for (size_t i = 0; i < states.size(); ++i) {
@@ -273,7 +273,10 @@ std::vector<bool> checkpointWriters(const Package &package) {
   for (int r = 0; r < size; ++r) {
     MeshPosition at = meshPosition(package, r);
     int first = (at.stage * at.tp) + at.tpIndex; // replica 0's counterpart
-    writers.push_back(at.replica == 0 || states[size_t(r)] != states[size_t(first)]);
+    // (A rank holding no state - a pipeline stage without weights - writes
+    // nothing.)
+    writers.push_back(!states[size_t(r)].empty() &&
+                      (at.replica == 0 || states[size_t(r)] != states[size_t(first)]));
   }
   return writers;
 }

@@ -123,7 +123,9 @@ def run(cmd, timeout=600):
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
         return 124, f"timed out after {timeout} s"
-    return done.returncode, (done.stderr.strip().splitlines() or [""])[-1]
+    lines = done.stderr.strip().splitlines() or [""]
+    errors = [l for l in lines if l.startswith("error")]  # mpirun adds its own after
+    return done.returncode, (errors or lines)[0 if errors else -1]
 
 
 def compare_run(losses_csv, state, single, ill_of, steps):

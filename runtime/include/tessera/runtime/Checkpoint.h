@@ -48,7 +48,8 @@ Status loadCheckpoint(const std::vector<Session *> &sessions, const std::string 
 /// of its own, `checkpoint.rank<R>.txt` - no gathering between processes.
 /// The ranks that write a sharded checkpoint of `package`: the first
 /// replica's, and each rank of another replica whose state blocks differ
-/// from its counterpart's in the first (ZeRO keeps a block per replica).
+/// from its counterpart's in the first (ZeRO keeps a block per replica); a
+/// rank holding no state (a pipeline stage without weights) writes nothing.
 std::vector<bool> checkpointWriters(const Package &package);
 
 Status saveCheckpointShards(const std::vector<const Session *> &sessions,
