@@ -831,8 +831,10 @@ int tessera::compileMain(int argc, char **argv) {
     }
     int64_t stage = (emitRank / tp) % pp;
     OwningOpRef<ModuleOp> shown(cast<ModuleOp>(moduleOf(emitRank)->clone()));
+    // The stage's function (a pipelined training step: its segments).
+    std::vector<func::FuncOp> kept = stageFuncs(*shown, stage);
     for (func::FuncOp f : llvm::make_early_inc_range(shown->getOps<func::FuncOp>()))
-      if (f != stageFunc(*shown, stage))
+      if (!llvm::is_contained(kept, f))
         f.erase();
     return writeText(output, [&](llvm::raw_ostream &os) {
       os << "// rank " << emitRank << " of mesh dp=" << dp << " x tp=" << tp;

@@ -111,8 +111,9 @@ const Strategy *BatchSplitter::pickStrategy(Operation &op, const std::vector<Str
   const Strategy *best = nullptr;
   int bestSlices = 0;
   for (const Strategy &s : list) {
-    if (llvm::is_contained(s.results, kPartial) != partial)
-      continue;
+    if (llvm::is_contained(s.results, kPartial) != partial ||
+        llvm::is_contained(s.results, kPartialMax))
+      continue; // (a maximum over replicas is not a sum over them)
     int slices = 0;
     bool ok = true;
     for (auto [j, v] : llvm::enumerate(op.getOperands())) {

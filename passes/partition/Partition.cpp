@@ -128,7 +128,7 @@ double reshardSeconds(Value value, Layout from, Layout to, int64_t tp,
                       const CostModel &cost) {
   if (from == to)
     return 0;
-  if (to == kPartial)
+  if (to == kPartial || to == kPartialMax)
     return kInfeasible;
   double bytes = bytesOf(value);
   bool across = tp > cost.cluster().devicesPerNode;
@@ -140,6 +140,9 @@ double reshardSeconds(Value value, Layout from, Layout to, int64_t tp,
     return to == kReplicated
                ? cost.collectiveSeconds(Collective::AllReduce, bytes, group, across)
                : cost.collectiveSeconds(Collective::ReduceScatter, bytes, group, across);
+  if (from == kPartialMax) // an all-reduce (max), then a slice
+    return cost.collectiveSeconds(Collective::AllReduce, bytes, group, across) +
+           (to == kReplicated ? 0 : copy);
   double gather = cost.collectiveSeconds(Collective::AllGather, bytes, group, across);
   return to == kReplicated ? gather : gather + copy;
 }
@@ -412,6 +415,11 @@ struct RankWriter {
                                .getResult();
     } else if (from == kReplicated) {
       result = slice(loc, v, to);
+    } else if (from == kPartialMax) {
+      // Each rank's maximum over its block: the maximum of them all.
+      Value whole = shard::AllReduceOp::create(b, loc, Type(global), kGrid, axes, v,
+                                               shard::ReductionKind::Max);
+      result = to == kReplicated ? whole : slice(loc, whole, to);
     } else if (from == kPartial) {
       if (to == kReplicated)
         result = shard::AllReduceOp::create(b, loc, Type(global), kGrid, axes, v,
@@ -584,11 +592,13 @@ FailureOr<std::vector<Layout>> parseLayouts(Operation *op, Attribute attr, Strin
       layouts.push_back(kReplicated);
     else if (text == "P")
       layouts.push_back(kPartial);
+    else if (text == "M")
+      layouts.push_back(kPartialMax);
     else if (text.consume_front("S") && !text.getAsInteger(10, d) && d >= 0)
       layouts.push_back(Layout(d));
     else
       return op->emitError("'") << kOpAttr << "': layout " << a
-                                << " is not \"R\", \"P\" or \"S<dim>\"",
+                                << " is not \"R\", \"P\" or \"S<dim>\" (or \"M\", a partial maximum)",
              failure();
   }
   return layouts;

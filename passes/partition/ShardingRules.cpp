@@ -80,6 +80,8 @@ std::string tessera::partition::layoutName(Layout layout) {
     return "R";
   if (layout == kPartial)
     return "P";
+  if (layout == kPartialMax)
+    return "M";
   return "S" + std::to_string(layout);
 }
 
@@ -214,6 +216,10 @@ std::vector<Strategy> tessera::partition::strategiesFor(Operation *op,
       if (llvm::is_contained(axes, d)) {
         if (isa<tsr::ReduceSumOp>(op) && isFloat(result))
           b.add({Layout(d)}, {kPartial});
+        // A maximum over blocks (the loss's row maximum over split logits):
+        // all-reduced with max where it is read whole.
+        if (isa<tsr::ReduceMaxOp>(op) && isFloat(result))
+          b.add({Layout(d)}, {kPartialMax});
         continue;
       }
       int64_t e = keep ? d : d - llvm::count_if(axes, [&](int64_t a) { return a < d; });

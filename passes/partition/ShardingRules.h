@@ -33,10 +33,13 @@
 namespace tessera::partition {
 
 /// A value's layout on the tensor-parallel axis: replicated, a partial sum
-/// (each rank holds an addend), or split in equal blocks along dimension d.
+/// (each rank holds an addend), a partial maximum (each rank holds the
+/// maximum over its block: a row maximum over a vocabulary-split logits
+/// tensor), or split in equal blocks along dimension d.
 using Layout = int;
 constexpr Layout kReplicated = -1;
 constexpr Layout kPartial = -2;
+constexpr Layout kPartialMax = -3;
 
 struct Strategy {
   std::vector<Layout> operands, results;

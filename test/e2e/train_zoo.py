@@ -131,7 +131,9 @@ def mesh_flags(mesh):
     """"dp=2,tp=2" -> --mesh; "dp=1/mb=2" adds --microbatches 2 (gradient
     accumulation over 2 micro-batches within each step, or a pipeline's
     micro-batches with pp); "/recompute=full" its activation recomputation;
-    a last "/1f1b" or "/gpipe" is tessera-run's --schedule (run_flags)."""
+    "/cluster=NAME" the cost model's cluster (a preset, or Inputs/NAME.json:
+    a bandwidth-bound one makes the search keep large tensors split); a last
+    "/1f1b" or "/gpipe" is tessera-run's --schedule (run_flags)."""
     parts = mesh.split("/")
     flags = ["--mesh", parts[0]]
     for p in parts[1:]:
@@ -141,6 +143,10 @@ def mesh_flags(mesh):
             flags += ["--zero", p[5:]]
         if p.startswith("recompute="):
             flags += ["--recompute", p[10:]]
+        if p.startswith("cluster="):  # a preset, or a JSON file beside this script
+            c = p[8:]
+            here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "Inputs", c + ".json")
+            flags += ["--cluster", here if os.path.exists(here) else c]
     return flags
 
 
