@@ -417,8 +417,8 @@ struct RankWriter {
       result = slice(loc, v, to);
     } else if (from == kPartialMax) {
       // Each rank's maximum over its block: the maximum of them all.
-      Value whole = shard::AllReduceOp::create(b, loc, Type(global), kGrid, axes, v,
-                                               shard::ReductionKind::Max);
+      Value whole = shard::AllReduceOp::create(
+          b, loc, Type(global), kGrid, axes, v, shard::ReductionKind::Max);
       result = to == kReplicated ? whole : slice(loc, whole, to);
     } else if (from == kPartial) {
       if (to == kReplicated)
@@ -598,7 +598,8 @@ FailureOr<std::vector<Layout>> parseLayouts(Operation *op, Attribute attr, Strin
       layouts.push_back(Layout(d));
     else
       return op->emitError("'") << kOpAttr << "': layout " << a
-                                << " is not \"R\", \"P\" or \"S<dim>\" (or \"M\", a partial maximum)",
+                                << " is not \"R\", \"P\" or \"S<dim>\" (or "
+                                   "\"M\", a partial maximum)",
              failure();
   }
   return layouts;
