@@ -392,9 +392,21 @@ tessera::lower::planProgram(func::FuncOp func, int64_t rank,
       PlannedKernel kernel;
       kernel.location = locationName(op.getLoc());
       ArrayRef<int16_t> axes;
+      // The reduction: "max" 1 for a maximum (a partial maximum made whole),
+      // a sum otherwise.
+      auto reduction = [&](shard::ReductionKind kind) -> LogicalResult {
+        if (kind == shard::ReductionKind::Max)
+          kernel.attrs.push_back({"max", {1}, {}});
+        else if (kind != shard::ReductionKind::Sum)
+          return op.emitError("only sum and max collectives run, not ")
+                 << shard::stringifyReductionKind(kind);
+        return success();
+      };
       if (auto r = dyn_cast<shard::AllReduceOp>(op)) {
         kernel.op = "all_reduce";
         axes = r.getGridAxes();
+        if (failed(reduction(r.getReduction())))
+          return failure();
       } else if (auto g = dyn_cast<shard::AllGatherOp>(op)) {
         kernel.op = "all_gather";
         axes = g.getGridAxes();
@@ -403,6 +415,8 @@ tessera::lower::planProgram(func::FuncOp func, int64_t rank,
         auto s = cast<shard::ReduceScatterOp>(op);
         kernel.op = "reduce_scatter";
         axes = s.getGridAxes();
+        if (failed(reduction(s.getReduction())))
+          return failure();
         kernel.attrs.push_back({"axis", {s.getScatterAxis().getSExtValue()}, {}});
       }
       kernel.attrs.push_back({"group", groupOf(grid.getShape(), axes, rank), {}});

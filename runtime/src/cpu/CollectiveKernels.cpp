@@ -46,6 +46,11 @@ AxisBlocks axisBlocks(const KernelCall &call, const TensorRef &t, int64_t parts)
   return {outer, call.comm->size(), size_t(dim / parts * inner) * dtypeSize(t.dtype)};
 }
 
+/// A sum, or a maximum (attribute "max" 1: a partial maximum made whole).
+ReduceOp reduceOp(const KernelCall &call) {
+  return call.attrInt("max", 0) ? ReduceOp::Max : ReduceOp::Sum;
+}
+
 Status allReduce(const KernelCall &call) {
   if (!call.comm)
     return needComm(call);
@@ -53,7 +58,7 @@ Status allReduce(const KernelCall &call) {
   size_t bytes = size_t(x.numel()) * dtypeSize(x.dtype);
   if (y.data != x.data)
     std::memcpy(y.data, x.data, bytes);
-  if (Status s = call.comm->allReduce(y.data, size_t(y.numel()), y.dtype, ReduceOp::Sum);
+  if (Status s = call.comm->allReduce(y.data, size_t(y.numel()), y.dtype, reduceOp(call));
       !s.ok())
     return call.error(s.message());
   return Status::okStatus();
@@ -90,7 +95,7 @@ Status reduceScatter(const KernelCall &call) {
     send = packed.data();
   }
   if (Status s = call.comm->reduceScatter(send, y.data, size_t(y.numel()), x.dtype,
-                                          ReduceOp::Sum);
+                                          reduceOp(call));
       !s.ok())
     return call.error(s.message());
   return Status::okStatus();

@@ -309,10 +309,15 @@ Status DeviceProgram::collectiveInPlace(const Launch &launch) {
   std::string op = k.op()->str();
   Communicator &comm = *launch.comm;
   int64_t axis = 0;
+  ReduceOp reduce = ReduceOp::Sum; // "max" 1: a partial maximum made whole
   if (k.attrs())
-    for (const tpkg::Attr *a : *k.attrs())
+    for (const tpkg::Attr *a : *k.attrs()) {
       if (a->name() && a->name()->str() == "axis" && a->ints() && a->ints()->size())
         axis = a->ints()->Get(0);
+      if (a->name() && a->name()->str() == "max" && a->ints() && a->ints()->size() &&
+          a->ints()->Get(0))
+        reduce = ReduceOp::Max;
+    }
   if (Status s = device_->synchronize(); !s.ok())
     return s;
   if (op == "all_reduce") {
@@ -321,7 +326,7 @@ Status DeviceProgram::collectiveInPlace(const Launch &launch) {
         return s;
     if (Status s = device_->synchronize(); !s.ok())
       return s;
-    return comm.allReduce(y.data, size_t(y.numel()), y.dtype, ReduceOp::Sum);
+    return comm.allReduce(y.data, size_t(y.numel()), y.dtype, reduce);
   }
   bool gather = op == "all_gather";
   if (!gather && op != "reduce_scatter")
@@ -334,7 +339,7 @@ Status DeviceProgram::collectiveInPlace(const Launch &launch) {
   if (outer == 1)
     return gather ? comm.allGather(x.data, y.data, size_t(x.numel()), x.dtype)
                   : comm.reduceScatter(x.data, y.data, size_t(y.numel()), x.dtype,
-                                       ReduceOp::Sum);
+                                       reduce);
   size_t need = gather ? y.bytes() : x.bytes();
   if (need > scratchBytes_) {
     if (scratch_)
@@ -367,7 +372,7 @@ Status DeviceProgram::collectiveInPlace(const Launch &launch) {
       return s;
   if (Status s = device_->synchronize(); !s.ok())
     return s;
-  return comm.reduceScatter(scratch, y.data, size_t(y.numel()), x.dtype, ReduceOp::Sum);
+  return comm.reduceScatter(scratch, y.data, size_t(y.numel()), x.dtype, reduce);
 }
 
 /// A collective through host memory with the CPU backend's kernels (16-bit
