@@ -58,7 +58,8 @@ Status allReduce(const KernelCall &call) {
   size_t bytes = size_t(x.numel()) * dtypeSize(x.dtype);
   if (y.data != x.data)
     std::memcpy(y.data, x.data, bytes);
-  if (Status s = call.comm->allReduce(y.data, size_t(y.numel()), y.dtype, reduceOp(call));
+  if (Status s = call.comm->allReduce(y.data, size_t(y.numel()), y.dtype,
+                                      reduceOp(call));
       !s.ok())
     return call.error(s.message());
   return Status::okStatus();
@@ -94,8 +95,8 @@ Status reduceScatter(const KernelCall &call) {
     transposeBlocks(x.data, packed.data(), b.outer, b.group, b.chunk);
     send = packed.data();
   }
-  if (Status s = call.comm->reduceScatter(send, y.data, size_t(y.numel()), x.dtype,
-                                          reduceOp(call));
+  if (Status s = call.comm->reduceScatter(send, y.data, size_t(y.numel()),
+                                          x.dtype, reduceOp(call));
       !s.ok())
     return call.error(s.message());
   return Status::okStatus();

@@ -314,8 +314,8 @@ Status DeviceProgram::collectiveInPlace(const Launch &launch) {
     for (const tpkg::Attr *a : *k.attrs()) {
       if (a->name() && a->name()->str() == "axis" && a->ints() && a->ints()->size())
         axis = a->ints()->Get(0);
-      if (a->name() && a->name()->str() == "max" && a->ints() && a->ints()->size() &&
-          a->ints()->Get(0))
+      if (a->name() && a->name()->str() == "max" && a->ints() &&
+          a->ints()->size() && a->ints()->Get(0))
         reduce = ReduceOp::Max;
     }
   if (Status s = device_->synchronize(); !s.ok())
@@ -338,8 +338,8 @@ Status DeviceProgram::collectiveInPlace(const Launch &launch) {
   size_t chunk = size_t((gather ? dim : dim / group) * inner) * dtypeSize(x.dtype);
   if (outer == 1)
     return gather ? comm.allGather(x.data, y.data, size_t(x.numel()), x.dtype)
-                  : comm.reduceScatter(x.data, y.data, size_t(y.numel()), x.dtype,
-                                       reduce);
+                  : comm.reduceScatter(x.data, y.data, size_t(y.numel()),
+                                       x.dtype, reduce);
   size_t need = gather ? y.bytes() : x.bytes();
   if (need > scratchBytes_) {
     if (scratch_)
@@ -372,7 +372,8 @@ Status DeviceProgram::collectiveInPlace(const Launch &launch) {
       return s;
   if (Status s = device_->synchronize(); !s.ok())
     return s;
-  return comm.reduceScatter(scratch, y.data, size_t(y.numel()), x.dtype, reduce);
+  return comm.reduceScatter(scratch, y.data, size_t(y.numel()), x.dtype,
+                            reduce);
 }
 
 /// A collective through host memory with the CPU backend's kernels (16-bit

@@ -20,13 +20,15 @@ using namespace std::chrono_literals;
 namespace {
 
 /// A kernel `op` whose attributes are `ints` (name -> one value).
-std::vector<uint8_t> kernelWith(const char *op,
-                                const std::vector<std::pair<const char *, int64_t>> &ints) {
+std::vector<uint8_t>
+kernelWith(const char *op,
+           const std::vector<std::pair<const char *, int64_t>> &ints) {
   flatbuffers::FlatBufferBuilder fbb;
   std::vector<flatbuffers::Offset<tpkg::Attr>> attrs;
   for (auto [name, value] : ints)
-    attrs.push_back(tpkg::CreateAttr(fbb, fbb.CreateString(name),
-                                     fbb.CreateVector(std::vector<int64_t>{value})));
+    attrs.push_back(
+        tpkg::CreateAttr(fbb, fbb.CreateString(name),
+                         fbb.CreateVector(std::vector<int64_t>{value})));
   std::vector<uint32_t> in{0}, out{1};
   fbb.Finish(tpkg::CreateKernel(fbb, fbb.CreateString(op), fbb.CreateVector(in),
                                 fbb.CreateVector(out), fbb.CreateVector(attrs),
@@ -35,7 +37,8 @@ std::vector<uint8_t> kernelWith(const char *op,
 }
 
 /// Runs all_reduce on 2 ranks as threads: rank r holds {r + 1, 10 - r, -r}.
-std::vector<std::vector<float>> allReduceOnTwoRanks(const std::vector<uint8_t> &kernel) {
+std::vector<std::vector<float>>
+allReduceOnTwoRanks(const std::vector<uint8_t> &kernel) {
   LocalGroup group(2, 5000ms);
   std::vector<std::vector<float>> results(2);
   std::vector<std::thread> threads;
@@ -45,8 +48,10 @@ std::vector<std::vector<float>> allReduceOnTwoRanks(const std::vector<uint8_t> &
       KernelCall call;
       call.kernel = flatbuffers::GetRoot<tpkg::Kernel>(kernel.data());
       call.comm = &group.communicator(r);
-      call.inputs.push_back({reinterpret_cast<uint8_t *>(x.data()), DType::F32, {3}});
-      call.outputs.push_back({reinterpret_cast<uint8_t *>(y.data()), DType::F32, {3}});
+      call.inputs.push_back(
+          {reinterpret_cast<uint8_t *>(x.data()), DType::F32, {3}});
+      call.outputs.push_back(
+          {reinterpret_cast<uint8_t *>(y.data()), DType::F32, {3}});
       Status s = cpuKernels().at("all_reduce")(call);
       EXPECT_TRUE(s.ok()) << s.message();
       results[size_t(r)] = y;
@@ -57,13 +62,15 @@ std::vector<std::vector<float>> allReduceOnTwoRanks(const std::vector<uint8_t> &
 }
 
 TEST(CollectiveKernels, AllReduceSumsByDefault) {
-  for (const std::vector<float> &y : allReduceOnTwoRanks(kernelWith("all_reduce", {})))
+  for (const std::vector<float> &y :
+       allReduceOnTwoRanks(kernelWith("all_reduce", {})))
     EXPECT_EQ(y, (std::vector<float>{3, 19, -1}));
 }
 
 TEST(CollectiveKernels, AllReduceTakesTheMaximumOfPartialMaxima) {
   // A partial maximum ("M" layout, attribute max = 1): the blocks' maxima.
-  for (const std::vector<float> &y : allReduceOnTwoRanks(kernelWith("all_reduce", {{"max", 1}})))
+  for (const std::vector<float> &y :
+       allReduceOnTwoRanks(kernelWith("all_reduce", {{"max", 1}})))
     EXPECT_EQ(y, (std::vector<float>{2, 10, 0}));
 }
 
