@@ -312,6 +312,11 @@ int tessera::compileMain(int argc, char **argv) {
                                "compiler chooses)"),
       cl::init(0));
   static cl::opt<int64_t> microbatchSize(cl::cat(planCat), "microbatch-size", cl::desc("samples per micro-batch (pipelines): the search keeps it, choosing the count per mesh"), cl::init(0));
+  static cl::opt<double> bucketMb(
+      cl::cat(planCat), "grad-bucket-mb", cl::init(25), cl::Hidden,
+      cl::desc("training with data parallelism: the gradients summed over the replicas in "
+               "buckets of this many MiB, each started as soon as it is ready (0: one "
+               "all-reduce per gradient)"));
   static cl::opt<int64_t> zeroStage(cl::cat(planCat), "zero", cl::desc("training with data parallelism: shard over the replicas the optimizer state (1), also the gradients (2), also the parameters (3); 0: off, the default"), cl::init(0));
   static cl::opt<std::string> recompute(cl::cat(planCat), "recompute", cl::desc("training pipelines: none (keep activations), selective (all but matmul/attention results recomputed) or full (each stage's forward pass again; the default: the search chooses)"), cl::init(""));
   static cl::opt<std::string> pipelineSplit(cl::cat(planCat), "pipeline-split", cl::desc("how stages are cut: balanced (dynamic "
@@ -610,6 +615,10 @@ int tessera::compileMain(int argc, char **argv) {
     return 2;
   }
   searchOptions.microbatchSize = microbatchSize;
+  if (bucketMb < 0) {
+    llvm::errs() << "error: --grad-bucket-mb must be 0 or more\n";
+    return 2;
+  }
   if (zeroStage < 0 || zeroStage > 3) {
     llvm::errs() << "error: --zero must be 0, 1, 2 or 3\n";
     return 2;
@@ -819,6 +828,16 @@ int tessera::compileMain(int argc, char **argv) {
       }
     spmd = std::move(replicas);
   }
+  // The replicas' gradient sums in buckets (tsr-partition-bucket-gradients).
+  if (trainMode && dp > 1 && bucketMb > 0)
+    for (OwningOpRef<ModuleOp> &module : spmd) {
+      PassManager pm(&context);
+      partition::BucketGradientsPassOptions bucketOptions;
+      bucketOptions.bucketBytes = int64_t(bucketMb * 1048576.0);
+      pm.addPass(partition::createBucketGradientsPass(bucketOptions));
+      if (failed(pm.run(*module)) || failed(verify(*module)))
+        return 1;
+    }
   // The module of rank r = (d * pp + s) * tp + t.
   auto moduleOf = [&](int64_t r) {
     return *spmd[size_t(sharded ? r / (pp * tp) * tp + r % tp : r % tp)];

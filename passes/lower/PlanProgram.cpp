@@ -407,6 +407,11 @@ tessera::lower::planProgram(func::FuncOp func, int64_t rank,
         axes = r.getGridAxes();
         if (failed(reduction(r.getReduction())))
           return failure();
+        // A sum over the data-parallel replicas (a training step's
+        // gradients): started asynchronously, waited for where it is first
+        // read, so that it overlaps the kernels in between.
+        if (axes.size() == 1 && axes[0] == 0 && grid.getShape()[0] > 1)
+          kernel.attrs.push_back({"async", {1}, {}});
       } else if (auto g = dyn_cast<shard::AllGatherOp>(op)) {
         kernel.op = "all_gather";
         axes = g.getGridAxes();

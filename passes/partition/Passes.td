@@ -183,6 +183,27 @@ def ZeroPass : Pass<"tsr-partition-zero", "mlir::ModuleOp"> {
   let dependentDialects = ["mlir::tsr::TsrDialect", "mlir::shard::ShardDialect"];
 }
 
+def BucketGradientsPass : Pass<"tsr-partition-bucket-gradients", "mlir::ModuleOp"> {
+  let summary = "Sum the replicas' gradients in buckets";
+  let description = [{
+    On a replica's SPMD training step: the all-reduces over the grid's first
+    axis (the data-parallel replicas) are grouped, in the order the backward
+    pass makes their operands, into buckets of about `bucket-bytes`: each
+    bucket's operands are flattened and concatenated, summed by one
+    `shard.all_reduce` placed where the bucket's last gradient is ready, and
+    sliced back. A bucket closes early where an op reads one of its sums.
+    Fewer, larger messages (each collective pays a latency); the runtime
+    starts each data-parallel all-reduce asynchronously and waits only
+    where its sum is first read, so the buckets overlap the rest of the
+    backward pass.
+  }];
+  let options = [
+    Option<"bucketBytes", "bucket-bytes", "int64_t", /*default=*/"25 << 20",
+           "the bytes a bucket gathers before it is summed">,
+  ];
+  let dependentDialects = ["mlir::tsr::TsrDialect", "mlir::shard::ShardDialect"];
+}
+
 def SpmdPartitionPass : Pass<"tsr-partition-spmd", "mlir::ModuleOp"> {
   let summary = "Write one tensor-parallel rank's SPMD program";
   let description = [{

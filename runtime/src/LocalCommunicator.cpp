@@ -19,6 +19,7 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <thread>
 #include <string>
 #include <tuple>
 
@@ -74,10 +75,68 @@ class LocalCommunicator : public Communicator {
 public:
   LocalCommunicator(std::shared_ptr<LocalGroup::State> state, int rank)
       : state_(std::move(state)), rank_(rank) {}
+  ~LocalCommunicator() override {
+    if (worker_.joinable()) {
+      {
+        std::lock_guard<std::mutex> lock(asyncMutex_);
+        stopping_ = true;
+      }
+      asyncCv_.notify_all();
+      worker_.join();
+    }
+  }
   int rank() const override { return rank_; }
   int size() const override { return state_->size; }
 
   Status allReduce(void *buffer, size_t count, DType dtype, ReduceOp op) override {
+    if (Status s = drain(); !s.ok())
+      return s;
+    return reduceNow(buffer, count, dtype, op);
+  }
+
+  /// Started all-reduces run on a worker thread of this rank, in order.
+  Status allReduceStart(void *buffer, size_t count, DType dtype, ReduceOp op) override {
+    if (Status s = wait(buffer); !s.ok()) // (started again before its wait)
+      return s;
+    std::lock_guard<std::mutex> lock(asyncMutex_);
+    if (!worker_.joinable())
+      worker_ = std::thread([this] { work(); });
+    queue_.push_back({buffer, count, dtype, op});
+    asyncCv_.notify_all();
+    return Status::okStatus();
+  }
+
+  Status wait(const void *buffer) override {
+    std::unique_lock<std::mutex> lock(asyncMutex_);
+    auto queued = [&] {
+      return std::any_of(queue_.begin(), queue_.end(),
+                         [&](const Started &t) { return t.buffer == buffer; }) ||
+             running_ == buffer;
+    };
+    asyncCv_.wait(lock, [&] { return !queued(); });
+    auto it = finished_.find(buffer);
+    if (it == finished_.end())
+      return Status::okStatus();
+    Status s = it->second;
+    finished_.erase(it);
+    return s;
+  }
+
+  Status allGather(const void *send, void *recv, size_t count, DType dtype) override {
+    if (Status s = drain(); !s.ok())
+      return s;
+    return gatherNow(send, recv, count, dtype);
+  }
+
+  Status reduceScatter(const void *send, void *recv, size_t count, DType dtype,
+                       ReduceOp op) override {
+    if (Status s = drain(); !s.ok())
+      return s;
+    return scatterNow(send, recv, count, dtype, op);
+  }
+
+private:
+  Status reduceNow(void *buffer, size_t count, DType dtype, ReduceOp op) {
     size_t bytes = count * dtypeSize(dtype);
     return rendezvous("all_reduce", buffer, buffer, [&](State &s) -> std::string {
       std::vector<uint8_t> acc(static_cast<const uint8_t *>(s.sends[0]),
@@ -92,7 +151,7 @@ public:
     });
   }
 
-  Status allGather(const void *send, void *recv, size_t count, DType dtype) override {
+  Status gatherNow(const void *send, void *recv, size_t count, DType dtype) {
     size_t bytes = count * dtypeSize(dtype);
     return rendezvous("all_gather", send, recv, [&](State &s) -> std::string {
       for (int dst = 0; dst < s.size; ++dst)
@@ -103,8 +162,7 @@ public:
     });
   }
 
-  Status reduceScatter(const void *send, void *recv, size_t count, DType dtype,
-                       ReduceOp op) override {
+  Status scatterNow(const void *send, void *recv, size_t count, DType dtype, ReduceOp op) {
     size_t bytes = count * dtypeSize(dtype);
     return rendezvous("reduce_scatter", send, recv, [&](State &s) -> std::string {
       for (int dst = 0; dst < s.size; ++dst) {
@@ -122,6 +180,57 @@ public:
     });
   }
 
+  struct Started {
+    void *buffer;
+    size_t count;
+    DType dtype;
+    ReduceOp op;
+  };
+
+  /// The worker: runs the started all-reduces in order.
+  void work() {
+    std::unique_lock<std::mutex> lock(asyncMutex_);
+    while (true) {
+      asyncCv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty())
+        return; // stopping
+      Started task = queue_.front();
+      queue_.pop_front();
+      running_ = task.buffer;
+      lock.unlock();
+      Status s = reduceNow(task.buffer, task.count, task.dtype, task.op);
+      lock.lock();
+      running_ = nullptr;
+      if (!s.ok())
+        finished_[task.buffer] = s;
+      asyncCv_.notify_all();
+    }
+  }
+
+  /// Waits for every started all-reduce (a blocking collective comes after
+  /// them); the first failure.
+  Status drain() {
+    std::unique_lock<std::mutex> lock(asyncMutex_);
+    if (!worker_.joinable())
+      return Status::okStatus();
+    asyncCv_.wait(lock, [&] { return queue_.empty() && !running_; });
+    Status first = Status::okStatus();
+    for (auto &[buffer, s] : finished_)
+      if (first.ok())
+        first = s;
+    finished_.clear();
+    return first;
+  }
+
+  std::mutex asyncMutex_;
+  std::condition_variable asyncCv_;
+  std::deque<Started> queue_;
+  const void *running_ = nullptr;
+  std::map<const void *, Status> finished_; ///< failures, until waited for
+  bool stopping_ = false;
+  std::thread worker_;
+
+public:
   Status send(const void *data, size_t bytes, int peer, int tag) override {
     State &s = *state_;
     std::lock_guard<std::mutex> lock(s.mutex);

@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <deque>
+#include <map>
 #include <cstdio>
 #include <string>
 #include <thread>
@@ -46,6 +47,25 @@ public:
     MPI_Iallreduce(MPI_IN_PLACE, buffer, int(count), mpiType(dtype),
                    op == ReduceOp::Sum ? MPI_SUM : MPI_MAX, comm_, &request);
     return wait(request, "all_reduce");
+  }
+
+  Status allReduceStart(void *buffer, size_t count, DType dtype, ReduceOp op) override {
+    if (Status s = check(dtype, "all_reduce"); !s.ok())
+      return s;
+    if (Status s = wait(buffer); !s.ok()) // (started again before its wait)
+      return s;
+    MPI_Iallreduce(MPI_IN_PLACE, buffer, int(count), mpiType(dtype),
+                   op == ReduceOp::Sum ? MPI_SUM : MPI_MAX, comm_, &started_[buffer]);
+    return Status::okStatus();
+  }
+
+  Status wait(const void *buffer) override {
+    auto it = started_.find(buffer);
+    if (it == started_.end())
+      return Status::okStatus();
+    Status s = wait(it->second, "all_reduce");
+    started_.erase(it);
+    return s;
   }
 
   Status allGather(const void *send, void *recv, size_t count, DType dtype) override {
@@ -154,6 +174,8 @@ private:
     return Status(StatusCode::Internal, op + " timed out");
   }
 
+  /// All-reduces started (allReduceStart) by buffer, until waited for.
+  std::map<const void *, MPI_Request> started_;
   struct Pending {
     std::vector<uint8_t> data; ///< alive until the send completes
     MPI_Request request;

@@ -44,6 +44,12 @@ struct Session::Impl {
   std::vector<std::string> stateNames;
   /// Tensors whose bytes are the rank's shared state (pipeline segments).
   std::vector<bool> shared;
+  /// All-reduces started asynchronously (kernel attribute "async"): waited
+  /// for before the first kernel that reads their result (waitBefore[k]),
+  /// or at the end of the run.
+  using Started = std::pair<Communicator *, const void *>;
+  std::vector<std::vector<Started>> waitBefore;
+  std::vector<Started> waitAtEnd;
   bool ownsArena = true;
   ~Impl() {
     if (ownsArena)
@@ -757,6 +763,25 @@ Status Session::bindCommunicator(Communicator &world) {
     return s;
   for (size_t i = 0; i < comms.size(); ++i)
     impl_->calls[i].comm = comms[i];
+  // Where each asynchronous all-reduce is waited for: before the first
+  // later kernel that reads any byte of its result.
+  impl_->waitBefore.assign(impl_->calls.size(), {});
+  impl_->waitAtEnd.clear();
+  for (size_t k = 0; k < impl_->calls.size(); ++k) {
+    const cpu::KernelCall &call = impl_->calls[k];
+    if (!call.comm || !call.attrInt("async", 0) || call.outputs.size() != 1)
+      continue;
+    const uint8_t *begin = call.outputs[0].data, *end = begin + call.outputs[0].bytes();
+    size_t reader = k + 1;
+    for (; reader < impl_->calls.size(); ++reader)
+      if (std::any_of(impl_->calls[reader].inputs.begin(), impl_->calls[reader].inputs.end(),
+                      [&](const cpu::TensorRef &t) {
+                        return t.data < end && begin < t.data + t.bytes();
+                      }))
+        break;
+    (reader < impl_->calls.size() ? impl_->waitBefore[reader] : impl_->waitAtEnd)
+        .push_back({call.comm, begin});
+  }
   return Status::okStatus();
 }
 
@@ -777,8 +802,13 @@ Status Session::run(std::vector<KernelSpan> *spans) {
   if (threads_ > 0 && omp_get_max_threads() != threads_)
     omp_set_num_threads(threads_);
 #endif
+  const bool async = !impl_->waitBefore.empty();
   for (size_t k = 0; k < impl_->calls.size(); ++k) {
     auto start = std::chrono::steady_clock::now();
+    if (async)
+      for (auto [comm, buffer] : impl_->waitBefore[k])
+        if (Status s = comm->wait(buffer); !s.ok())
+          return impl_->calls[k].error("waiting for an all-reduce it reads: " + s.message());
     if (Status s = impl_->fns[k](impl_->calls[k]); !s.ok())
       return s;
     if (profiling_ || spans) {
@@ -794,6 +824,9 @@ Status Session::run(std::vector<KernelSpan> *spans) {
              std::chrono::duration<double>(end.time_since_epoch()).count()});
     }
   }
+  for (auto [comm, buffer] : impl_->waitAtEnd)
+    if (Status s = comm->wait(buffer); !s.ok())
+      return s;
   // A training step: the updated weights and optimizer state replace the old.
   for (auto [state, value] : impl_->updates)
     if (state != value)

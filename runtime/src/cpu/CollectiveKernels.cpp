@@ -58,9 +58,12 @@ Status allReduce(const KernelCall &call) {
   size_t bytes = size_t(x.numel()) * dtypeSize(x.dtype);
   if (y.data != x.data)
     std::memcpy(y.data, x.data, bytes);
-  if (Status s = call.comm->allReduce(y.data, size_t(y.numel()), y.dtype,
-                                      reduceOp(call));
-      !s.ok())
+  // "async" 1 (the replicas' gradient sums): started; the session waits for
+  // it before the first kernel that reads the result.
+  Status s = call.attrInt("async", 0)
+                 ? call.comm->allReduceStart(y.data, size_t(y.numel()), y.dtype, reduceOp(call))
+                 : call.comm->allReduce(y.data, size_t(y.numel()), y.dtype, reduceOp(call));
+  if (!s.ok())
     return call.error(s.message());
   return Status::okStatus();
 }

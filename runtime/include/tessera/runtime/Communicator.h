@@ -58,6 +58,18 @@ public:
     return send(data.data(), data.size(), peer, tag);
   }
   virtual Status flush() { return Status::okStatus(); }
+  /// Starts an all-reduce of `buffer` in place and returns: the caller goes
+  /// on computing and must not touch the buffer until wait(buffer) returns
+  /// (with the all-reduce's status). Started all-reduces complete in the
+  /// order started, and a blocking collective on this communicator comes
+  /// after them. The default runs it at once.
+  virtual Status allReduceStart(void *buffer, size_t count, DType dtype, ReduceOp op) {
+    return allReduce(buffer, count, dtype, op);
+  }
+  virtual Status wait(const void *buffer) {
+    (void)buffer;
+    return Status::okStatus();
+  }
   /// Whether allReduce, allGather and reduceScatter take device memory (NCCL)
   /// rather than host memory. Point-to-point calls always take host memory.
   virtual bool deviceCollectives() const { return false; }
