@@ -314,8 +314,10 @@ int tessera::compileMain(int argc, char **argv) {
   static cl::opt<int64_t> microbatchSize(cl::cat(planCat), "microbatch-size", cl::desc("samples per micro-batch (pipelines): the search keeps it, choosing the count per mesh"), cl::init(0));
   static cl::opt<double> bucketMb(
       cl::cat(planCat), "grad-bucket-mb", cl::init(25), cl::Hidden,
-      cl::desc("training with data parallelism: the gradients summed over the replicas in "
-               "buckets of this many MiB, each started as soon as it is ready (0: one "
+      cl::desc("training with data parallelism: the gradients summed over the "
+               "replicas in "
+               "buckets of this many MiB, each started as soon as it is ready "
+               "(0: one "
                "all-reduce per gradient)"));
   static cl::opt<int64_t> zeroStage(cl::cat(planCat), "zero", cl::desc("training with data parallelism: shard over the replicas the optimizer state (1), also the gradients (2), also the parameters (3); 0: off, the default"), cl::init(0));
   static cl::opt<std::string> recompute(cl::cat(planCat), "recompute", cl::desc("training pipelines: none (keep activations), selective (all but matmul/attention results recomputed) or full (each stage's forward pass again; the default: the search chooses)"), cl::init(""));

@@ -38,11 +38,13 @@ namespace {
 /// tensor of static shape summed over the grid's first axis alone.
 bool bucketable(Operation *op) {
   auto reduce = dyn_cast<shard::AllReduceOp>(op);
-  if (!reduce || reduce.getGridAxes().size() != 1 || reduce.getGridAxes()[0] != 0 ||
+  if (!reduce || reduce.getGridAxes().size() != 1 ||
+      reduce.getGridAxes()[0] != 0 ||
       reduce.getReduction() != shard::ReductionKind::Sum)
     return false;
   auto type = dyn_cast<RankedTensorType>(reduce.getResult().getType());
-  return type && type.hasStaticShape() && isa<FloatType>(type.getElementType()) &&
+  return type && type.hasStaticShape() &&
+         isa<FloatType>(type.getElementType()) &&
          reduce.getInput().getType() == type;
 }
 
@@ -60,19 +62,21 @@ void sumTogether(ArrayRef<shard::AllReduceOp> bucket) {
   OpBuilder b(last);
   b.setInsertionPointAfter(last);
   Location loc = last.getLoc();
-  Type element = cast<RankedTensorType>(last.getResult().getType()).getElementType();
+  Type element =
+      cast<RankedTensorType>(last.getResult().getType()).getElementType();
   SmallVector<Value> flat;
 
   for (shard::AllReduceOp member : bucket) {
-    int64_t n = cast<RankedTensorType>(member.getResult().getType()).getNumElements();
-    flat.push_back(tsr::ReshapeOp::create(b, loc, RankedTensorType::get({n}, element),
-                                          member.getInput()));
-
+    int64_t n =
+        cast<RankedTensorType>(member.getResult().getType()).getNumElements();
+    flat.push_back(tsr::ReshapeOp::create(
+        b, loc, RankedTensorType::get({n}, element), member.getInput()));
   }
-  Value joined = tsr::ConcatOp::create(b, loc, ValueRange(flat), b.getI64IntegerAttr(0));
-  auto sum = shard::AllReduceOp::create(b, loc, joined.getType(), last.getGridAttr(),
-                                        last.getGridAxesAttr(), joined,
-                                        last.getReductionAttr());
+  Value joined =
+      tsr::ConcatOp::create(b, loc, ValueRange(flat), b.getI64IntegerAttr(0));
+  auto sum = shard::AllReduceOp::create(
+      b, loc, joined.getType(), last.getGridAttr(), last.getGridAxesAttr(),
+      joined, last.getReductionAttr());
   // Each member's sum is sliced out just before its first reader, so that
   // the all-reduce (which the runtime waits for at its first reader) runs
   // while the ops in between do.
@@ -86,10 +90,12 @@ void sumTogether(ArrayRef<shard::AllReduceOp> bucket) {
         first = user;
     if (first) {
       b.setInsertionPoint(first);
-      Value piece = tsr::SliceOp::create(b, loc, RankedTensorType::get({n}, element),
-                                         sum.getResult(), b.getDenseI64ArrayAttr({offset}),
-                                         b.getDenseI64ArrayAttr({offset + n}), nullptr);
-      member.getResult().replaceAllUsesWith(tsr::ReshapeOp::create(b, loc, type, piece));
+      Value piece = tsr::SliceOp::create(
+          b, loc, RankedTensorType::get({n}, element), sum.getResult(),
+          b.getDenseI64ArrayAttr({offset}),
+          b.getDenseI64ArrayAttr({offset + n}), nullptr);
+      member.getResult().replaceAllUsesWith(
+          tsr::ReshapeOp::create(b, loc, type, piece));
     }
     offset += n;
   }
@@ -102,7 +108,8 @@ struct BucketGradientsPass
   using BucketGradientsPassBase::BucketGradientsPassBase;
   void runOnOperation() override {
     if (bucketBytes <= 0) {
-      getOperation().emitError("bucket-bytes must be positive, not ") << int64_t(bucketBytes);
+      getOperation().emitError("bucket-bytes must be positive, not ")
+          << int64_t(bucketBytes);
       return signalPassFailure();
     }
     for (auto func : getOperation().getOps<func::FuncOp>()) {
@@ -120,15 +127,17 @@ struct BucketGradientsPass
         ops.push_back(&op);
       for (Operation *op : ops) {
         // An op that reads a member's sum needs it now.
-        if (llvm::any_of(op->getOperands(), [&](Value v) { return sums.contains(v); }))
+        if (llvm::any_of(op->getOperands(),
+                         [&](Value v) { return sums.contains(v); }))
           close();
         if (!bucketable(op))
           continue;
         auto reduce = cast<shard::AllReduceOp>(op);
-        Type element = cast<RankedTensorType>(reduce.getResult().getType()).getElementType();
+        Type element = cast<RankedTensorType>(reduce.getResult().getType())
+                           .getElementType();
         if (!bucket.empty() &&
-            (cast<RankedTensorType>(bucket.back().getResult().getType()).getElementType() !=
-                 element ||
+            (cast<RankedTensorType>(bucket.back().getResult().getType())
+                     .getElementType() != element ||
              bucket.back().getGridAttr() != reduce.getGridAttr()))
           close();
         bucket.push_back(reduce);

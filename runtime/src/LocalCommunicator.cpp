@@ -19,8 +19,8 @@
 #include <deque>
 #include <map>
 #include <mutex>
-#include <thread>
 #include <string>
+#include <thread>
 #include <tuple>
 
 namespace tessera::rt {
@@ -95,7 +95,8 @@ public:
   }
 
   /// Started all-reduces run on a worker thread of this rank, in order.
-  Status allReduceStart(void *buffer, size_t count, DType dtype, ReduceOp op) override {
+  Status allReduceStart(void *buffer, size_t count, DType dtype,
+                        ReduceOp op) override {
     if (Status s = wait(buffer); !s.ok()) // (started again before its wait)
       return s;
     std::lock_guard<std::mutex> lock(asyncMutex_);
@@ -109,8 +110,9 @@ public:
   Status wait(const void *buffer) override {
     std::unique_lock<std::mutex> lock(asyncMutex_);
     auto queued = [&] {
-      return std::any_of(queue_.begin(), queue_.end(),
-                         [&](const Started &t) { return t.buffer == buffer; }) ||
+      return std::any_of(
+                 queue_.begin(), queue_.end(),
+                 [&](const Started &t) { return t.buffer == buffer; }) ||
              running_ == buffer;
     };
     asyncCv_.wait(lock, [&] { return !queued(); });
@@ -122,7 +124,8 @@ public:
     return s;
   }
 
-  Status allGather(const void *send, void *recv, size_t count, DType dtype) override {
+  Status allGather(const void *send, void *recv, size_t count,
+                   DType dtype) override {
     if (Status s = drain(); !s.ok())
       return s;
     return gatherNow(send, recv, count, dtype);
@@ -162,7 +165,8 @@ private:
     });
   }
 
-  Status scatterNow(const void *send, void *recv, size_t count, DType dtype, ReduceOp op) {
+  Status scatterNow(const void *send, void *recv, size_t count, DType dtype,
+                    ReduceOp op) {
     size_t bytes = count * dtypeSize(dtype);
     return rendezvous("reduce_scatter", send, recv, [&](State &s) -> std::string {
       for (int dst = 0; dst < s.size; ++dst) {

@@ -9,9 +9,9 @@
 #include <mpi.h>
 
 #include <chrono>
+#include <cstdio>
 #include <deque>
 #include <map>
-#include <cstdio>
 #include <string>
 #include <thread>
 
@@ -49,13 +49,15 @@ public:
     return wait(request, "all_reduce");
   }
 
-  Status allReduceStart(void *buffer, size_t count, DType dtype, ReduceOp op) override {
+  Status allReduceStart(void *buffer, size_t count, DType dtype,
+                        ReduceOp op) override {
     if (Status s = check(dtype, "all_reduce"); !s.ok())
       return s;
     if (Status s = wait(buffer); !s.ok()) // (started again before its wait)
       return s;
     MPI_Iallreduce(MPI_IN_PLACE, buffer, int(count), mpiType(dtype),
-                   op == ReduceOp::Sum ? MPI_SUM : MPI_MAX, comm_, &started_[buffer]);
+                   op == ReduceOp::Sum ? MPI_SUM : MPI_MAX, comm_,
+                   &started_[buffer]);
     return Status::okStatus();
   }
 

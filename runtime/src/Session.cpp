@@ -771,15 +771,18 @@ Status Session::bindCommunicator(Communicator &world) {
     const cpu::KernelCall &call = impl_->calls[k];
     if (!call.comm || !call.attrInt("async", 0) || call.outputs.size() != 1)
       continue;
-    const uint8_t *begin = call.outputs[0].data, *end = begin + call.outputs[0].bytes();
+    const uint8_t *begin = call.outputs[0].data,
+                  *end = begin + call.outputs[0].bytes();
     size_t reader = k + 1;
     for (; reader < impl_->calls.size(); ++reader)
-      if (std::any_of(impl_->calls[reader].inputs.begin(), impl_->calls[reader].inputs.end(),
+      if (std::any_of(impl_->calls[reader].inputs.begin(),
+                      impl_->calls[reader].inputs.end(),
                       [&](const cpu::TensorRef &t) {
                         return t.data < end && begin < t.data + t.bytes();
                       }))
         break;
-    (reader < impl_->calls.size() ? impl_->waitBefore[reader] : impl_->waitAtEnd)
+    (reader < impl_->calls.size() ? impl_->waitBefore[reader]
+                                  : impl_->waitAtEnd)
         .push_back({call.comm, begin});
   }
   return Status::okStatus();
@@ -808,7 +811,8 @@ Status Session::run(std::vector<KernelSpan> *spans) {
     if (async)
       for (auto [comm, buffer] : impl_->waitBefore[k])
         if (Status s = comm->wait(buffer); !s.ok())
-          return impl_->calls[k].error("waiting for an all-reduce it reads: " + s.message());
+          return impl_->calls[k].error("waiting for an all-reduce it reads: " +
+                                       s.message());
     if (Status s = impl_->fns[k](impl_->calls[k]); !s.ok())
       return s;
     if (profiling_ || spans) {

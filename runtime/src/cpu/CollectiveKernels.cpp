@@ -61,8 +61,10 @@ Status allReduce(const KernelCall &call) {
   // "async" 1 (the replicas' gradient sums): started; the session waits for
   // it before the first kernel that reads the result.
   Status s = call.attrInt("async", 0)
-                 ? call.comm->allReduceStart(y.data, size_t(y.numel()), y.dtype, reduceOp(call))
-                 : call.comm->allReduce(y.data, size_t(y.numel()), y.dtype, reduceOp(call));
+                 ? call.comm->allReduceStart(y.data, size_t(y.numel()), y.dtype,
+                                             reduceOp(call))
+                 : call.comm->allReduce(y.data, size_t(y.numel()), y.dtype,
+                                        reduceOp(call));
   if (!s.ok())
     return call.error(s.message());
   return Status::okStatus();

@@ -63,7 +63,8 @@ public:
   /// (with the all-reduce's status). Started all-reduces complete in the
   /// order started, and a blocking collective on this communicator comes
   /// after them. The default runs it at once.
-  virtual Status allReduceStart(void *buffer, size_t count, DType dtype, ReduceOp op) {
+  virtual Status allReduceStart(void *buffer, size_t count, DType dtype,
+                                ReduceOp op) {
     return allReduce(buffer, count, dtype, op);
   }
   virtual Status wait(const void *buffer) {
