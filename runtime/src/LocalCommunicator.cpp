@@ -113,7 +113,7 @@ public:
       return std::any_of(
                  queue_.begin(), queue_.end(),
                  [&](const Started &t) { return t.buffer == buffer; }) ||
-             running_ == buffer;
+             (running_ && running_ == buffer);
     };
     asyncCv_.wait(lock, [&] { return !queued(); });
     auto it = finished_.find(buffer);
