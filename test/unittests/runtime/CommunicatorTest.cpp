@@ -137,22 +137,28 @@ TEST(LocalGroup, StartedAllReducesCompleteInOrderAndBeforeBlockingOnes) {
   LocalGroup group(3, 5000ms);
   auto statuses = onRanks(group, [](int r, Communicator &c) -> Status {
     for (int iteration = 0; iteration < 20; ++iteration) {
-      std::vector<float> a = {float(r)}, b = {float(r * 2)}, m = {float(r * 10 + iteration)};
+      std::vector<float> a = {float(r)}, b = {float(r * 2)},
+                         m = {float(r * 10 + iteration)};
       std::vector<float> now = {1.0f};
-      if (Status s = c.allReduceStart(a.data(), 1, DType::F32, ReduceOp::Sum); !s.ok())
+      if (Status s = c.allReduceStart(a.data(), 1, DType::F32, ReduceOp::Sum);
+          !s.ok())
         return s;
-      if (Status s = c.allReduceStart(b.data(), 1, DType::F32, ReduceOp::Sum); !s.ok())
+      if (Status s = c.allReduceStart(b.data(), 1, DType::F32, ReduceOp::Sum);
+          !s.ok())
         return s;
-      if (Status s = c.allReduceStart(m.data(), 1, DType::F32, ReduceOp::Max); !s.ok())
+      if (Status s = c.allReduceStart(m.data(), 1, DType::F32, ReduceOp::Max);
+          !s.ok())
         return s;
-      if (Status s = c.allReduce(now.data(), 1, DType::F32, ReduceOp::Sum); !s.ok())
+      if (Status s = c.allReduce(now.data(), 1, DType::F32, ReduceOp::Sum);
+          !s.ok())
         return s;
       for (const void *buffer : {static_cast<const void *>(m.data()),
                                  static_cast<const void *>(a.data()),
                                  static_cast<const void *>(b.data())})
         if (Status s = c.wait(buffer); !s.ok())
           return s;
-      if (a[0] != 3.0f || b[0] != 6.0f || m[0] != float(20 + iteration) || now[0] != 3.0f)
+      if (a[0] != 3.0f || b[0] != 6.0f || m[0] != float(20 + iteration) ||
+          now[0] != 3.0f)
         return Status(StatusCode::Internal, "started all_reduce value");
     }
     return c.wait(nullptr); // nothing started: returns at once
@@ -169,14 +175,17 @@ TEST(LocalGroup, AStartedAllReduceReportsTheGroupsFailureAtItsWait) {
       group,
       [](int r, Communicator &c) -> Status {
         std::vector<float> x = {1.0f};
-        if (Status s = c.allReduceStart(x.data(), 1, DType::F32, ReduceOp::Sum); !s.ok())
-          return Status(StatusCode::Internal, "failed at start: " + s.message());
+        if (Status s = c.allReduceStart(x.data(), 1, DType::F32, ReduceOp::Sum);
+            !s.ok())
+          return Status(StatusCode::Internal,
+                        "failed at start: " + s.message());
         return c.wait(x.data());
       },
       1);
   ASSERT_EQ(statuses.size(), 1u);
   EXPECT_FALSE(statuses[0].ok());
-  EXPECT_NE(statuses[0].message().find("timed out"), std::string::npos) << statuses[0].message();
+  EXPECT_NE(statuses[0].message().find("timed out"), std::string::npos)
+      << statuses[0].message();
   EXPECT_EQ(statuses[0].message().find("failed at start"), std::string::npos);
 }
 
