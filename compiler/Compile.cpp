@@ -319,7 +319,7 @@ int tessera::compileMain(int argc, char **argv) {
                "buckets of this many MiB, each started as soon as it is ready "
                "(0: one "
                "all-reduce per gradient)"));
-  static cl::opt<int64_t> zeroStage(cl::cat(planCat), "zero", cl::desc("training with data parallelism: shard over the replicas the optimizer state (1), also the gradients (2), also the parameters (3); 0: off, the default"), cl::init(0));
+  static cl::opt<std::string> zeroOption(cl::cat(planCat), "zero", cl::desc("training with data parallelism: shard over the replicas the optimizer state (1), also the gradients (2), also the parameters (3); 0: off, the default; auto: the fastest that fits"), cl::init("0"));
   static cl::opt<std::string> recompute(cl::cat(planCat), "recompute", cl::desc("training pipelines: none (keep activations), selective (all but matmul/attention results recomputed) or full (each stage's forward pass again; the default: the search chooses)"), cl::init(""));
   static cl::opt<std::string> pipelineSplit(cl::cat(planCat), "pipeline-split", cl::desc("how stages are cut: balanced (dynamic "
                                  "programming, the default) or even (the same "
@@ -621,11 +621,14 @@ int tessera::compileMain(int argc, char **argv) {
     llvm::errs() << "error: --grad-bucket-mb must be 0 or more\n";
     return 2;
   }
-  if (zeroStage < 0 || zeroStage > 3) {
-    llvm::errs() << "error: --zero must be 0, 1, 2 or 3\n";
+  int64_t zeroStage = -1; // auto
+  if (zeroOption != "auto" &&
+      (llvm::StringRef(zeroOption).getAsInteger(10, zeroStage) || zeroStage < 0 ||
+       zeroStage > 3)) {
+    llvm::errs() << "error: --zero must be 0, 1, 2, 3 or auto, not '" << zeroOption << "'\n";
     return 2;
   }
-  if (zeroStage > 0 && !trainMode) {
+  if (zeroStage != 0 && !trainMode) {
     llvm::errs() << "error: --zero is for training (--train)\n";
     return 2;
   }
@@ -780,6 +783,8 @@ int tessera::compileMain(int argc, char **argv) {
                                    100.0 * double(pp - 1) / double(m + pp - 1),
                                    trainPipeline ? ", recomputation " : "",
                                    trainPipeline ? best->recompute.c_str() : "");
+    if (trainMode && dp > 1 && best->zero > 0)
+      llvm::errs() << ", ZeRO-" << best->zero;
     llvm::errs() << llvm::format(", weights %.2f MiB per rank; search %.3f s over %u ops "
                                  "(%u variables)\n",
                                  stageMemory / 1048576.0, best->plan->searchSeconds,
@@ -813,6 +818,8 @@ int tessera::compileMain(int argc, char **argv) {
   }
   // ZeRO: each replica keeps its block of the optimizer state (and of the
   // gradients, the parameters): one module per replica and tp index.
+  // (--zero auto: the stage the search chose.)
+  zeroStage = best->zero;
   const bool sharded = zeroStage > 0 && dp > 1;
   if (sharded) {
     std::vector<OwningOpRef<ModuleOp>> replicas;

@@ -207,8 +207,9 @@ void MeshSearch::evaluate(MeshCandidate &c) {
         (w.getZeros() ? state : params) += bytesOf(w.getResult());
     });
     double ways = double(c.tp * c.pp);
-    double least = params / (options_.zero >= 3 ? ways * double(c.dp) : ways) +
-                   state / (options_.zero >= 1 ? ways * double(c.dp) : ways);
+    int64_t most = options_.zero < 0 ? 3 : options_.zero; // the most sharding allowed
+    double least = params / (most >= 3 ? ways * double(c.dp) : ways) +
+                   state / (most >= 1 ? ways * double(c.dp) : ways);
     if (least > memoryCap_)
       c.ruledOut = llvm::formatv("weights and optimizer state need at least {0:f1} MiB per "
                                  "rank, over the cap of {1:f1} MiB",
@@ -232,28 +233,49 @@ void MeshSearch::evaluate(MeshCandidate &c) {
             Collective::AllReduce, bytesOf(op.getResult()), int(c.dp),
             c.dp * c.tp > int64_t(cluster_.devicesPerNode));
       });
-    double held = c.plan->weightBytesPerRank;
-    if (options_.training && options_.zero > 0 && c.dp > 1) {
-      // ZeRO: the optimizer state (stage 1 on), the parameters (stage 3) a
-      // block per replica; the new weights gathered each step (stage 3:
-      // gathered before the forward and the backward pass).
-      double state = 0, params = 0;
-      c.replica.walk([&](tsr::WeightOp w) {
-        (w.getZeros() ? state : params) += c.plan->opWeightBytes.lookup(w);
-      });
-      held -= state * (1 - 1.0 / double(c.dp));
-      if (options_.zero >= 3)
-        held -= params * (1 - 1.0 / double(c.dp));
-      c.gradientSeconds += double(options_.zero >= 3 ? 2 : 1) *
-                           cost_.collectiveSeconds(Collective::AllGather, params, int(c.dp),
-                                                   c.dp * c.tp >
-                                                       int64_t(cluster_.devicesPerNode));
-      c.shardedStateBytes = held;
-    }
-    c.seconds = c.plan->totalSeconds() + c.gradientSeconds;
     if (options_.training)
       c.activationBytes = peakValueBytes(c.replica.lookupSymbol<func::FuncOp>("main"), *c.plan);
-    c.overMemory = held + c.activationBytes > memoryCap_;
+    // ZeRO: the optimizer state (stage 1 on), the parameters (stage 3) a
+    // block per replica; the new weights gathered each step (stage 3:
+    // gathered before the forward and the backward pass). Given, or (--zero
+    // auto) the fastest stage that fits.
+    double state = 0, params = 0;
+    c.replica.walk([&](tsr::WeightOp w) {
+      (w.getZeros() ? state : params) += c.plan->opWeightBytes.lookup(w);
+    });
+    const double sums = c.gradientSeconds;
+    std::vector<int64_t> stages = {options_.zero};
+    if (options_.zero < 0)
+      stages = c.dp > 1 && options_.training ? std::vector<int64_t>{0, 1, 2, 3}
+                                             : std::vector<int64_t>{0};
+    bool chosen = false;
+    double held = 0;
+    for (int64_t z : stages) {
+      double h = c.plan->weightBytesPerRank, gather = 0;
+      if (options_.training && z > 0 && c.dp > 1) {
+        h -= state * (1 - 1.0 / double(c.dp));
+        if (z >= 3)
+          h -= params * (1 - 1.0 / double(c.dp));
+        gather = double(z >= 3 ? 2 : 1) *
+                 cost_.collectiveSeconds(Collective::AllGather, params, int(c.dp),
+                                         c.dp * c.tp > int64_t(cluster_.devicesPerNode));
+      }
+      bool fits = h + c.activationBytes <= memoryCap_;
+      double seconds = c.plan->totalSeconds() + sums + gather;
+      // The first stage tried, then any faster one that fits (while none
+      // fits, the one that needs least).
+      if (!chosen || (fits && (c.overMemory || seconds < c.seconds)) ||
+          (!fits && c.overMemory && h < held)) {
+        chosen = true;
+        held = h;
+        c.zero = z;
+        c.overMemory = !fits;
+        c.seconds = seconds;
+        c.gradientSeconds = sums + gather;
+        c.shardedStateBytes = options_.training && z > 0 && c.dp > 1 ? h : -1;
+      }
+    }
+
     if (c.overMemory)
       c.ruledOut =
           options_.training
@@ -350,23 +372,63 @@ void MeshSearch::evaluate(MeshCandidate &c) {
     std::vector<std::string> choices = {"none", "selective", "full"};
     if (!options_.recompute.empty())
       choices = {options_.recompute};
-    double state = c.plan->weightBytesPerRank / double(c.pp);
-    for (const std::string &choice : choices) {
-      double extra = choice == "full"        ? 1.0
-                     : choice == "selective" ? (forward > 0 ? forwardOther / forward : 0)
-                                             : 0.0;
-      double perMicroBatch = choice == "full"        ? stageInput
-                             : choice == "selective" ? keptProducts / double(c.pp)
-                                                     : kept / double(c.pp);
-      c.recompute = choice;
-      c.activationBytes = working + inFlight * perMicroBatch;
-      c.overMemory = state + c.activationBytes > memoryCap_;
-      if (!c.overMemory) {
-        c.stages.stepSeconds *= scale + extra;
-        for (double &t : c.stages.stageSeconds)
-          t *= scale + extra;
-        break;
+    // Weights and optimizer state per rank by ZeRO stage (given, or with
+    // --zero auto each stage tried): a stage's share, the optimizer state
+    // (1 on) and the parameters (3) split over the replicas; the parameters
+    // gathered over dp once per step (1, 2) or before each pass (3).
+    double optState = 0, params = 0;
+    c.replica.walk([&](tsr::WeightOp w) {
+      (w.getZeros() ? optState : params) += c.plan->opWeightBytes.lookup(w);
+    });
+    std::vector<int64_t> zeros = {options_.zero};
+    if (options_.zero < 0)
+      zeros = c.dp > 1 ? std::vector<int64_t>{0, 1, 2, 3} : std::vector<int64_t>{0};
+    // The fastest (ZeRO stage, recomputation) that fits; while none fits,
+    // the one that needs least.
+    bool chosen = false;
+    double bestSeconds = 0, bestBytes = 0, bestExtra = 0, bestGather = 0, state = 0;
+    for (int64_t z : zeros) {
+      bool sharded = z > 0 && c.dp > 1;
+      double held = c.plan->weightBytesPerRank;
+      if (sharded)
+        held -= optState * (1 - 1.0 / double(c.dp)) +
+                (z >= 3 ? params * (1 - 1.0 / double(c.dp)) : 0.0);
+      held /= double(c.pp);
+      double gather = !sharded ? 0.0
+                               : double(z >= 3 ? 2 * c.m : 1) *
+                                     cost_.collectiveSeconds(
+                                         Collective::AllGather, params / double(c.pp),
+                                         int(c.dp), c.tp * c.pp >= int64_t(cluster_.devicesPerNode));
+      for (const std::string &choice : choices) {
+        double extra = choice == "full"        ? 1.0
+                       : choice == "selective" ? (forward > 0 ? forwardOther / forward : 0)
+                                               : 0.0;
+        double perMicroBatch = choice == "full"        ? stageInput
+                               : choice == "selective" ? keptProducts / double(c.pp)
+                                                       : kept / double(c.pp);
+        double bytes = working + inFlight * perMicroBatch;
+        bool fits = held + bytes <= memoryCap_;
+        double seconds = double(c.m + c.pp - 1) * c.stages.stepSeconds * (scale + extra) + gather;
+        if (!chosen || (fits && (c.overMemory || seconds < bestSeconds)) ||
+            (!fits && c.overMemory && held + bytes < state + bestBytes)) {
+          chosen = true;
+          c.overMemory = !fits;
+          c.recompute = choice;
+          c.zero = z;
+          state = held;
+          bestSeconds = seconds;
+          bestBytes = bytes;
+          bestExtra = extra;
+          bestGather = gather;
+        }
       }
+    }
+    c.activationBytes = bestBytes;
+    c.gradientSeconds += bestGather;
+    if (!c.overMemory) {
+      c.stages.stepSeconds *= scale + bestExtra;
+      for (double &t : c.stages.stageSeconds)
+        t *= scale + bestExtra;
     }
     if (c.overMemory) {
       c.ruledOut = llvm::formatv("weights and optimizer state need {0:f1} MiB and "
@@ -442,6 +504,8 @@ const MeshCandidate *MeshSearch::run(llvm::raw_ostream &log) {
           if (options_.training)
             log << llvm::format(", activations and gradients %.1f MiB",
                                 c.activationBytes / 1048576.0);
+          if (options_.training && c.dp > 1 && c.zero > 0)
+            log << ", ZeRO-" << c.zero;
           log << "\n";
         } else {
           log << "ruled out: " << c.ruledOut << "\n";

@@ -62,7 +62,7 @@ struct MeshSearchOptions {
   /// empty: the fastest that fits the device.
   std::string recompute;
   /// Training: the ZeRO stage (optimizer state, gradients, parameters
-  /// sharded over the dp replicas).
+  /// sharded over the dp replicas); -1: the fastest that fits the device.
   int64_t zero = 0;
   std::map<std::string, std::string> hints;
 };
@@ -88,6 +88,8 @@ struct MeshCandidate {
   double shardedStateBytes = -1;
   /// Training pipelines: the recomputation chosen (none, selective, full).
   std::string recompute = "none";
+  /// Training with dp > 1: the ZeRO stage chosen (or given).
+  int64_t zero = 0;
   /// Weight bytes on the fullest rank (with training, the optimizer state).
   double weightBytesPerRank() const;
 };

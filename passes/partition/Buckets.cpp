@@ -35,7 +35,8 @@ using namespace tessera;
 namespace {
 
 /// A sum over the data-parallel replicas that a bucket may take: a float
-/// tensor of static shape summed over the grid's first axis alone.
+/// tensor (not a scalar: the loss's sums are read at once) of static shape
+/// summed over the grid's first axis alone.
 bool bucketable(Operation *op) {
   auto reduce = dyn_cast<shard::AllReduceOp>(op);
   if (!reduce || reduce.getGridAxes().size() != 1 ||
@@ -43,7 +44,7 @@ bool bucketable(Operation *op) {
       reduce.getReduction() != shard::ReductionKind::Sum)
     return false;
   auto type = dyn_cast<RankedTensorType>(reduce.getResult().getType());
-  return type && type.hasStaticShape() &&
+  return type && type.getRank() > 0 && type.hasStaticShape() &&
          isa<FloatType>(type.getElementType()) &&
          reduce.getInput().getType() == type;
 }

@@ -118,6 +118,12 @@ def assemble(ckpt):
     return whole
 
 
+# One OpenMP thread per process: the sweep checks numbers, not speed, and up
+# to 2 x 8 ranks share the machine (spinning OpenMP teams on oversubscribed
+# cores slow everything down). The one-device reference runs the same way.
+os.environ.update(OMP_NUM_THREADS="1", OMP_WAIT_POLICY="passive")
+
+
 def run(cmd, timeout=600):
     try:
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
