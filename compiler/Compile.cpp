@@ -319,7 +319,13 @@ int tessera::compileMain(int argc, char **argv) {
                "buckets of this many MiB, each started as soon as it is ready "
                "(0: one "
                "all-reduce per gradient)"));
-  static cl::opt<std::string> zeroOption(cl::cat(planCat), "zero", cl::desc("training with data parallelism: shard over the replicas the optimizer state (1), also the gradients (2), also the parameters (3); 0: off, the default; auto: the fastest that fits"), cl::init("0"));
+  static cl::opt<std::string> zeroOption(
+      cl::cat(planCat), "zero",
+      cl::desc(
+          "training with data parallelism: shard over the replicas the "
+          "optimizer state (1), also the gradients (2), also the parameters "
+          "(3); 0: off, the default; auto: the fastest that fits"),
+      cl::init("0"));
   static cl::opt<std::string> recompute(cl::cat(planCat), "recompute", cl::desc("training pipelines: none (keep activations), selective (all but matmul/attention results recomputed) or full (each stage's forward pass again; the default: the search chooses)"), cl::init(""));
   static cl::opt<std::string> pipelineSplit(cl::cat(planCat), "pipeline-split", cl::desc("how stages are cut: balanced (dynamic "
                                  "programming, the default) or even (the same "
@@ -623,9 +629,10 @@ int tessera::compileMain(int argc, char **argv) {
   }
   int64_t zeroStage = -1; // auto
   if (zeroOption != "auto" &&
-      (llvm::StringRef(zeroOption).getAsInteger(10, zeroStage) || zeroStage < 0 ||
-       zeroStage > 3)) {
-    llvm::errs() << "error: --zero must be 0, 1, 2, 3 or auto, not '" << zeroOption << "'\n";
+      (llvm::StringRef(zeroOption).getAsInteger(10, zeroStage) ||
+       zeroStage < 0 || zeroStage > 3)) {
+    llvm::errs() << "error: --zero must be 0, 1, 2, 3 or auto, not '"
+                 << zeroOption << "'\n";
     return 2;
   }
   if (zeroStage != 0 && !trainMode) {

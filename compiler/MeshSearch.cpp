@@ -207,7 +207,8 @@ void MeshSearch::evaluate(MeshCandidate &c) {
         (w.getZeros() ? state : params) += bytesOf(w.getResult());
     });
     double ways = double(c.tp * c.pp);
-    int64_t most = options_.zero < 0 ? 3 : options_.zero; // the most sharding allowed
+    int64_t most =
+        options_.zero < 0 ? 3 : options_.zero; // the most sharding allowed
     double least = params / (most >= 3 ? ways * double(c.dp) : ways) +
                    state / (most >= 1 ? ways * double(c.dp) : ways);
     if (least > memoryCap_)
@@ -257,8 +258,9 @@ void MeshSearch::evaluate(MeshCandidate &c) {
         if (z >= 3)
           h -= params * (1 - 1.0 / double(c.dp));
         gather = double(z >= 3 ? 2 : 1) *
-                 cost_.collectiveSeconds(Collective::AllGather, params, int(c.dp),
-                                         c.dp * c.tp > int64_t(cluster_.devicesPerNode));
+                 cost_.collectiveSeconds(
+                     Collective::AllGather, params, int(c.dp),
+                     c.dp * c.tp > int64_t(cluster_.devicesPerNode));
       }
       bool fits = h + c.activationBytes <= memoryCap_;
       double seconds = c.plan->totalSeconds() + sums + gather;
@@ -382,11 +384,13 @@ void MeshSearch::evaluate(MeshCandidate &c) {
     });
     std::vector<int64_t> zeros = {options_.zero};
     if (options_.zero < 0)
-      zeros = c.dp > 1 ? std::vector<int64_t>{0, 1, 2, 3} : std::vector<int64_t>{0};
+      zeros =
+          c.dp > 1 ? std::vector<int64_t>{0, 1, 2, 3} : std::vector<int64_t>{0};
     // The fastest (ZeRO stage, recomputation) that fits; while none fits,
     // the one that needs least.
     bool chosen = false;
-    double bestSeconds = 0, bestBytes = 0, bestExtra = 0, bestGather = 0, state = 0;
+    double bestSeconds = 0, bestBytes = 0, bestExtra = 0, bestGather = 0,
+           state = 0;
     for (int64_t z : zeros) {
       bool sharded = z > 0 && c.dp > 1;
       double held = c.plan->weightBytesPerRank;
@@ -394,21 +398,27 @@ void MeshSearch::evaluate(MeshCandidate &c) {
         held -= optState * (1 - 1.0 / double(c.dp)) +
                 (z >= 3 ? params * (1 - 1.0 / double(c.dp)) : 0.0);
       held /= double(c.pp);
-      double gather = !sharded ? 0.0
-                               : double(z >= 3 ? 2 * c.m : 1) *
-                                     cost_.collectiveSeconds(
-                                         Collective::AllGather, params / double(c.pp),
-                                         int(c.dp), c.tp * c.pp >= int64_t(cluster_.devicesPerNode));
+      double gather =
+          !sharded
+              ? 0.0
+              : double(z >= 3 ? 2 * c.m : 1) *
+                    cost_.collectiveSeconds(
+                        Collective::AllGather, params / double(c.pp), int(c.dp),
+                        c.tp * c.pp >= int64_t(cluster_.devicesPerNode));
       for (const std::string &choice : choices) {
-        double extra = choice == "full"        ? 1.0
-                       : choice == "selective" ? (forward > 0 ? forwardOther / forward : 0)
-                                               : 0.0;
-        double perMicroBatch = choice == "full"        ? stageInput
-                               : choice == "selective" ? keptProducts / double(c.pp)
-                                                       : kept / double(c.pp);
+        double extra = choice == "full" ? 1.0
+                       : choice == "selective"
+                           ? (forward > 0 ? forwardOther / forward : 0)
+                           : 0.0;
+        double perMicroBatch = choice == "full" ? stageInput
+                               : choice == "selective"
+                                   ? keptProducts / double(c.pp)
+                                   : kept / double(c.pp);
         double bytes = working + inFlight * perMicroBatch;
         bool fits = held + bytes <= memoryCap_;
-        double seconds = double(c.m + c.pp - 1) * c.stages.stepSeconds * (scale + extra) + gather;
+        double seconds =
+            double(c.m + c.pp - 1) * c.stages.stepSeconds * (scale + extra) +
+            gather;
         if (!chosen || (fits && (c.overMemory || seconds < bestSeconds)) ||
             (!fits && c.overMemory && held + bytes < state + bestBytes)) {
           chosen = true;
