@@ -25,8 +25,8 @@ usage: train_sweep.py BIN_DIR [--models gpt2/dynamo,...] [--ranks 2,4,8]
                       [--schedules gpipe,1f1b] [--steps 5] [--jobs 2]
                       [--work DIR]
 
-The full sweep (8 exports x 71 configurations x 2 launchers) takes about an
-hour on 2 cores; test/e2e/train_sweep.test runs a slice of it in CI.
+The full sweep (8 exports x 71 configurations x 2 launchers) takes about 15
+minutes on 2 cores; test/e2e/train_sweep.test runs a slice of it in CI.
 """
 import argparse
 import ast
