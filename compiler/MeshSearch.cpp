@@ -182,6 +182,40 @@ MeshSearch::Search &MeshSearch::searchFor(int64_t parts, int64_t tp, bool pipeli
   return result;
 }
 
+namespace {
+
+/// ZeRO on one planned candidate: the stages to try (the one given, or with
+/// --zero auto every stage when the replicas can share their state), and the
+/// weight and optimizer-state bytes a rank holds at each: its plan's, less
+/// the replicas' shares of the optimizer state (stage 1 on) and of the
+/// parameters (stage 3) it no longer keeps.
+struct ZeroShares {
+  std::vector<int64_t> stages;
+  double weightBytes = 0, optState = 0, params = 0;
+  int64_t dp = 1;
+  bool training = false;
+
+  ZeroShares(MeshCandidate &c, int64_t given, bool training)
+      : weightBytes(c.plan->weightBytesPerRank), dp(c.dp), training(training) {
+    stages = {given};
+    if (given < 0)
+      stages = training && dp > 1 ? std::vector<int64_t>{0, 1, 2, 3}
+                                  : std::vector<int64_t>{0};
+    c.replica.walk([&](tsr::WeightOp w) {
+      (w.getZeros() ? optState : params) += c.plan->opWeightBytes.lookup(w);
+    });
+  }
+  bool sharded(int64_t z) const { return training && z > 0 && dp > 1; }
+  double held(int64_t z) const {
+    if (!sharded(z))
+      return weightBytes;
+    double others = 1 - 1.0 / double(dp);
+    return weightBytes - optState * others - (z >= 3 ? params * others : 0.0);
+  }
+};
+
+} // namespace
+
 void MeshSearch::evaluate(MeshCandidate &c) {
   if (options_.limitToCluster && c.dp * c.tp * c.pp > cluster_.devices())
     c.ruledOut = "more ranks than the cluster's " + std::to_string(cluster_.devices()) +
@@ -240,28 +274,17 @@ void MeshSearch::evaluate(MeshCandidate &c) {
     // block per replica; the new weights gathered each step (stage 3:
     // gathered before the forward and the backward pass). Given, or (--zero
     // auto) the fastest stage that fits.
-    double state = 0, params = 0;
-    c.replica.walk([&](tsr::WeightOp w) {
-      (w.getZeros() ? state : params) += c.plan->opWeightBytes.lookup(w);
-    });
+    ZeroShares zero(c, options_.zero, options_.training);
     const double sums = c.gradientSeconds;
-    std::vector<int64_t> stages = {options_.zero};
-    if (options_.zero < 0)
-      stages = c.dp > 1 && options_.training ? std::vector<int64_t>{0, 1, 2, 3}
-                                             : std::vector<int64_t>{0};
     bool chosen = false;
     double held = 0;
-    for (int64_t z : stages) {
-      double h = c.plan->weightBytesPerRank, gather = 0;
-      if (options_.training && z > 0 && c.dp > 1) {
-        h -= state * (1 - 1.0 / double(c.dp));
-        if (z >= 3)
-          h -= params * (1 - 1.0 / double(c.dp));
+    for (int64_t z : zero.stages) {
+      double h = zero.held(z), gather = 0;
+      if (zero.sharded(z))
         gather = double(z >= 3 ? 2 : 1) *
                  cost_.collectiveSeconds(
-                     Collective::AllGather, params, int(c.dp),
+                     Collective::AllGather, zero.params, int(c.dp),
                      c.dp * c.tp > int64_t(cluster_.devicesPerNode));
-      }
       bool fits = h + c.activationBytes <= memoryCap_;
       double seconds = c.plan->totalSeconds() + sums + gather;
       // The first stage tried, then any faster one that fits (while none
@@ -274,7 +297,7 @@ void MeshSearch::evaluate(MeshCandidate &c) {
         c.overMemory = !fits;
         c.seconds = seconds;
         c.gradientSeconds = sums + gather;
-        c.shardedStateBytes = options_.training && z > 0 && c.dp > 1 ? h : -1;
+        c.shardedStateBytes = zero.sharded(z) ? h : -1;
       }
     }
 
@@ -375,35 +398,23 @@ void MeshSearch::evaluate(MeshCandidate &c) {
     if (!options_.recompute.empty())
       choices = {options_.recompute};
     // Weights and optimizer state per rank by ZeRO stage (given, or with
-    // --zero auto each stage tried): a stage's share, the optimizer state
-    // (1 on) and the parameters (3) split over the replicas; the parameters
+    // --zero auto each stage tried): a stage's share; the parameters
     // gathered over dp once per step (1, 2) or before each pass (3).
-    double optState = 0, params = 0;
-    c.replica.walk([&](tsr::WeightOp w) {
-      (w.getZeros() ? optState : params) += c.plan->opWeightBytes.lookup(w);
-    });
-    std::vector<int64_t> zeros = {options_.zero};
-    if (options_.zero < 0)
-      zeros =
-          c.dp > 1 ? std::vector<int64_t>{0, 1, 2, 3} : std::vector<int64_t>{0};
+    ZeroShares zero(c, options_.zero, /*training=*/true);
     // The fastest (ZeRO stage, recomputation) that fits; while none fits,
     // the one that needs least.
     bool chosen = false;
     double bestSeconds = 0, bestBytes = 0, bestExtra = 0, bestGather = 0,
            state = 0;
-    for (int64_t z : zeros) {
-      bool sharded = z > 0 && c.dp > 1;
-      double held = c.plan->weightBytesPerRank;
-      if (sharded)
-        held -= optState * (1 - 1.0 / double(c.dp)) +
-                (z >= 3 ? params * (1 - 1.0 / double(c.dp)) : 0.0);
-      held /= double(c.pp);
+    for (int64_t z : zero.stages) {
+      double held = zero.held(z) / double(c.pp);
       double gather =
-          !sharded
+          !zero.sharded(z)
               ? 0.0
               : double(z >= 3 ? 2 * c.m : 1) *
                     cost_.collectiveSeconds(
-                        Collective::AllGather, params / double(c.pp), int(c.dp),
+                        Collective::AllGather, zero.params / double(c.pp),
+                        int(c.dp),
                         c.tp * c.pp >= int64_t(cluster_.devicesPerNode));
       for (const std::string &choice : choices) {
         double extra = choice == "full" ? 1.0
@@ -435,11 +446,6 @@ void MeshSearch::evaluate(MeshCandidate &c) {
     }
     c.activationBytes = bestBytes;
     c.gradientSeconds += bestGather;
-    if (!c.overMemory) {
-      c.stages.stepSeconds *= scale + bestExtra;
-      for (double &t : c.stages.stageSeconds)
-        t *= scale + bestExtra;
-    }
     if (c.overMemory) {
       c.ruledOut = llvm::formatv("weights and optimizer state need {0:f1} MiB and "
                                  "activations {1:f1} MiB per rank (recomputation {2}), over "
@@ -449,6 +455,9 @@ void MeshSearch::evaluate(MeshCandidate &c) {
                        .str();
       return;
     }
+    c.stages.stepSeconds *= scale + bestExtra;
+    for (double &t : c.stages.stageSeconds)
+      t *= scale + bestExtra;
   }
   // GPipe fill-drain (and 1F1B): a batch takes m + pp - 1 steps of the
   // slowest stage; batches streamed back to back leave one every m steps.

@@ -19,6 +19,8 @@
 
 #include "passes/partition/Passes.h"
 
+#include "compiler/CostModel.h"
+
 #include "dialects/tsr/IR/TsrOps.h"
 
 #include "mlir/Dialect/Shard/IR/ShardOps.h"
@@ -49,11 +51,6 @@ bool bucketable(Operation *op) {
          reduce.getInput().getType() == type;
 }
 
-int64_t bytesOf(Type type) {
-  auto t = cast<RankedTensorType>(type);
-  return t.getNumElements() * int64_t(t.getElementTypeBitWidth() / 8);
-}
-
 /// Replaces the members of `bucket` by one all-reduce of their operands
 /// concatenated, after the last member.
 void sumTogether(ArrayRef<shard::AllReduceOp> bucket) {
@@ -66,7 +63,6 @@ void sumTogether(ArrayRef<shard::AllReduceOp> bucket) {
   Type element =
       cast<RankedTensorType>(last.getResult().getType()).getElementType();
   SmallVector<Value> flat;
-
   for (shard::AllReduceOp member : bucket) {
     int64_t n =
         cast<RankedTensorType>(member.getResult().getType()).getNumElements();
@@ -116,7 +112,7 @@ struct BucketGradientsPass
     for (auto func : getOperation().getOps<func::FuncOp>()) {
       SmallVector<shard::AllReduceOp> bucket;
       llvm::DenseSet<Value> sums; // the bucket's members' results
-      int64_t bytes = 0;
+      int64_t bytes = 0;          // the bucket's
       auto close = [&] {
         sumTogether(bucket);
         bucket.clear();
@@ -143,7 +139,7 @@ struct BucketGradientsPass
           close();
         bucket.push_back(reduce);
         sums.insert(reduce.getResult());
-        bytes += bytesOf(reduce.getResult().getType());
+        bytes += int64_t(bytesOf(reduce.getResult()));
         if (bytes >= bucketBytes)
           close();
       }

@@ -45,8 +45,8 @@ struct Session::Impl {
   /// Tensors whose bytes are the rank's shared state (pipeline segments).
   std::vector<bool> shared;
   /// All-reduces started asynchronously (kernel attribute "async"): waited
-  /// for before the first kernel that reads their result (waitBefore[k]),
-  /// or at the end of the run.
+  /// for before the first kernel that reads their result (waitBefore[k];
+  /// empty when the program starts none), or at the end of the run.
   using Started = std::pair<Communicator *, const void *>;
   std::vector<std::vector<Started>> waitBefore;
   std::vector<Started> waitAtEnd;
@@ -765,12 +765,14 @@ Status Session::bindCommunicator(Communicator &world) {
     impl_->calls[i].comm = comms[i];
   // Where each asynchronous all-reduce is waited for: before the first
   // later kernel that reads any byte of its result.
-  impl_->waitBefore.assign(impl_->calls.size(), {});
+  impl_->waitBefore.clear();
   impl_->waitAtEnd.clear();
   for (size_t k = 0; k < impl_->calls.size(); ++k) {
     const cpu::KernelCall &call = impl_->calls[k];
     if (!call.comm || !call.attrInt("async", 0) || call.outputs.size() != 1)
       continue;
+    if (impl_->waitBefore.empty())
+      impl_->waitBefore.resize(impl_->calls.size());
     const uint8_t *begin = call.outputs[0].data,
                   *end = begin + call.outputs[0].bytes();
     size_t reader = k + 1;

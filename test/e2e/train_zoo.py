@@ -156,6 +156,26 @@ def run_flags(mesh):
             for f in ("--schedule", p)]
 
 
+def compare_state(state, single, ill_of):
+    """(the names of the tensors of `single` that `state` lacks or holds
+    otherwise, with why; the largest |diff|): two runs' state, each name ->
+    (shape, values), the ill-conditioned elements left out."""
+    differ, worst = [], 0.0
+    for name, (shape, values) in single.items():
+        if name not in state:
+            differ.append(name + " (missing)")
+            continue
+        mshape, mvalues = state[name]
+        if mshape != shape:
+            differ.append(f"{name} (shape {mshape})")
+            continue
+        w, b = compare(mvalues, values, ill_of(name, shape))
+        worst = max(worst, w)
+        if b:
+            differ.append(f"{name} ({b} elements)")
+    return differ, worst
+
+
 def same_as_one_device(bin_dir, model_dir, flags, inputs, steps, work, mesh, single, ill_of):
     """The mesh's losses and state against the one-device run's (rtol 1e-5)."""
     global RTOL
@@ -167,16 +187,8 @@ def same_as_one_device(bin_dir, model_dir, flags, inputs, steps, work, mesh, sin
         return 1
     losses, files = got
     worst, bad = compare(losses, single[0])
-    wbad, wworst = [], 0.0
-    for name, file in single[1].items():
-        if name not in files:
-            wbad.append(name)
-            continue
-        shape, values = read_npy(file)
-        w, b = compare(read_npy(files[name])[1], values, ill_of(name, shape))
-        wworst = max(wworst, w)
-        if b:
-            wbad.append(name)
+    wbad, wworst = compare_state({n: read_npy(files[n]) for n in single[1] if n in files},
+                                 {n: read_npy(f) for n, f in single[1].items()}, ill_of)
     # Resume: the one-device checkpoint after steps - 2, the last 2 steps on the mesh.
     head, error = train(bin_dir, model_dir, flags, inputs, steps - 2, work, "head")
     tail, error2 = (None, error) if error else train(

@@ -35,7 +35,6 @@ import json
 import math
 import os
 import shutil
-import struct
 import subprocess
 import sys
 import tempfile
@@ -58,8 +57,6 @@ def meshes(ranks, zeros, schedules):
                 if n % (dp * tp):
                     continue
                 pp = n // (dp * tp)
-                if dp * tp * pp != n:
-                    continue
                 m = pp if pp > 1 else 1
                 for zero in (zeros if dp > 1 else [0]):
                     for schedule in (schedules if pp > 1 else [None]):
@@ -77,11 +74,6 @@ def label(dp, tp, pp, m, zero, schedule):
     return text
 
 
-def read_block(path):
-    """(shape, values) of a .npy block of any dtype tz.read_npy reads."""
-    return tz.read_npy(path)
-
-
 def assemble(ckpt):
     """The tensors of a sharded checkpoint (checkpoint.rankN.txt manifests
     naming blocks `name@[offsets]`), assembled whole: name -> (shape, values).
@@ -97,7 +89,7 @@ def assemble(ckpt):
             blocks.setdefault(name, []).append((offsets, os.path.join(ckpt, file)))
     whole = {}
     for name, parts in blocks.items():
-        read = [(o, *read_block(f)) for o, f in parts]
+        read = [(o, *tz.read_npy(f)) for o, f in parts]
         rank = len(read[0][1])
         shape = [max((o[d] if o else 0) + s[d] for o, s, _ in read) for d in range(rank)]
         size = math.prod(shape)
@@ -139,19 +131,7 @@ def compare_run(losses_csv, state, single, ill_of, steps):
     (shape, values)) against the one-device run's."""
     losses = [float(line.split(",")[1]) for line in open(losses_csv).read().splitlines()[1:]]
     worst, bad = tz.compare(losses, single["losses"])
-    differ, wworst = [], 0.0
-    for name, (shape, values) in single["state"].items():
-        if name not in state:
-            differ.append(name + " (missing)")
-            continue
-        mshape, mvalues = state[name]
-        if mshape != shape:
-            differ.append(f"{name} (shape {mshape})")
-            continue
-        w, b = tz.compare(mvalues, values, ill_of(name, shape))
-        wworst = max(wworst, w)
-        if b:
-            differ.append(f"{name} ({b} elements)")
+    differ, wworst = tz.compare_state(state, single["state"], ill_of)
     ok = not bad and not differ and len(losses) == steps
     text = (f"losses max |diff| {worst:.2g}, {len(single['state']) - len(differ)}/"
             f"{len(single['state'])} state tensors, max |diff| {wworst:.2g}")
@@ -160,7 +140,7 @@ def compare_run(losses_csv, state, single, ill_of, steps):
     return ok, text
 
 
-def one_config(args, model, setup, single, ill_of, config):
+def one_config(args, setup, single, ill_of, config):
     dp, tp, pp, m, zero, schedule = config
     ranks = dp * tp * pp
     work = tempfile.mkdtemp(dir=setup["work"])
@@ -250,7 +230,7 @@ def main():
         setup = {"dir": model_dir, "work": mwork, "flags": flags, "inputs": inputs}
         ill_of = tz.ill_conditioned(model_dir)
         with concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
-            futures = [(c, pool.submit(one_config, args, model, setup, single, ill_of, c))
+            futures = [(c, pool.submit(one_config, args, setup, single, ill_of, c))
                        for c in configs]
             for c, f in futures:
                 status, text = f.result()
