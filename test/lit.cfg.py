@@ -19,7 +19,10 @@ config.environment["PATH"] = os.pathsep.join(path)
 config.environment["FILECHECK_OPTS"] = "--enable-var-scope"
 config.substitutions.append(("%tessera_src", config.tessera_src_root))
 config.substitutions.append(("%tessera_bin", tools_dir))
-for name in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"):
+# The CPU-path legs of tools/test.sh (TESSERA_CPU_ISA=avx2|portable, with
+# oneDNN and OpenBLAS capped) reach the tools through these.
+for name in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS", "TESSERA_CPU_ISA",
+             "ONEDNN_MAX_CPU_ISA", "OPENBLAS_CORETYPE", "OMP_WAIT_POLICY"):
     if name in os.environ:
         config.environment[name] = os.environ[name]
 if os.path.isdir("/usr/include/onnx/backend/test/data/node"):
@@ -46,5 +49,8 @@ except (OSError, subprocess.SubprocessError):
     pass
 # Headless Chromium (Debian's `chromium`, installed by tools/setup-deps.sh)
 # renders tessera-inspect's HTML report.
+# taskset pins the cores a test runs on (util-linux).
+if shutil.which("taskset"):
+    config.available_features.add("taskset")
 if shutil.which("chromium"):
     config.available_features.add("chromium")

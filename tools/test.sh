@@ -6,6 +6,8 @@
 # and GoogleTest suites (one lit run; it prints the pass/fail counts), installs
 # the Python package in a fresh virtual environment and runs its pytest suite
 # (numpy, pytest and the build tools come from PyPI), reruns
+# the kernel and end-to-end tests again on the AVX2-only and portable CPU
+# paths, runs every shell command shown in README.md and docs/, reruns
 # the reader, zoo and partitioner tests under AddressSanitizer and the whole
 # suite under UndefinedBehaviorSanitizer, then proves the runtime configures
 # and builds alone, with MLIR and CUDA hidden.
@@ -36,6 +38,27 @@ lit_status=0
 lit_log="$build/lit.log"
 /usr/lib/llvm-22/bin/lit -sv "$build/test" 2>&1 | tee "$lit_log" || lit_status=$?
 lit_counts=$(grep -E '^ *(Total Discovered Tests|Passed|Failed|Skipped|Unsupported|Expectedly Failed|Unresolved|Timed Out) *:' "$lit_log" | tr -s ' ' | tr '\n' ';')
+
+step "CPU paths: the kernel and end-to-end tests with AVX2 only, then with the portable code"
+# Every dispatch path on any x86 machine: TESSERA_CPU_ISA caps the project's
+# own kernels and oneDNN, OPENBLAS_CORETYPE OpenBLAS (docs/cpu-backend.md).
+cpu_status=0
+cpu_log="$build/lit-cpu-paths.log"
+: >"$cpu_log"
+cpu_filter='RuntimeTests|zoo_run_|generate_text|threads_and_cpu_paths|data_parallel|memory_limit|partitioned_gpt2_threads|pipeline_llama_threads|train_buckets'
+for leg in "avx2 Haswell" "portable Nehalem"; do
+  read -r isa core <<<"$leg"
+  echo "-- TESSERA_CPU_ISA=$isa OPENBLAS_CORETYPE=$core: $(TESSERA_CPU_ISA=$isa OPENBLAS_CORETYPE=$core \
+    "$build/bin/tessera-run" --cpu-info | head -1)" | tee -a "$cpu_log"
+  TESSERA_CPU_ISA=$isa OPENBLAS_CORETYPE=$core /usr/lib/llvm-22/bin/lit -sv --filter "$cpu_filter" \
+    "$build/test/e2e" "$build/test/unittests" 2>&1 | tee -a "$cpu_log" || cpu_status=$?
+done
+
+step "every shell command shown in README.md and docs/"
+doc_status=0
+doc_log="$build/doc-commands.log"
+python3 tools/doc-commands.py "$build" 2>&1 | tee "$doc_log" || doc_status=$?
+doc_counts=$(tail -1 "$doc_log")
 
 step "the Python package: python3 -m pip install ./python in a fresh venv, then pytest"
 start=$(date +%s)
@@ -110,22 +133,29 @@ count() {
     if (index(line, w) == 1) { split(substr(line, length(w) + 1), a, " "); s += a[1] }
   } END { print s + 0 }'
 }
-passed=$(count Passed "$lit_log" "$asan_log" "$ubsan_log")
-failed=$(( $(count Failed "$lit_log" "$asan_log" "$ubsan_log") + $(count Unresolved "$lit_log" "$asan_log" "$ubsan_log") + $(count "Timed Out" "$lit_log" "$asan_log" "$ubsan_log") ))
-skipped=$(count Unsupported "$lit_log" "$asan_log" "$ubsan_log")
+logs=("$lit_log" "$cpu_log" "$asan_log" "$ubsan_log")
+passed=$(count Passed "${logs[@]}")
+failed=$(( $(count Failed "${logs[@]}") + $(count Unresolved "${logs[@]}") + $(count "Timed Out" "${logs[@]}") ))
+skipped=$(count Unsupported "${logs[@]}")
+doc_passed=$(grep -oE '^[0-9]+ passed' <<< "$doc_counts" | awk '{print $1}')
+doc_skipped=$(grep -oE '[0-9]+ skipped' <<< "$doc_counts" | awk '{print $1}')
 echo "lit (FileCheck + GoogleTest cases):${lit_counts}"
+echo "lit on the AVX2 and portable CPU paths: $(count Passed "$cpu_log") passed"
+grep '^-- TESSERA_CPU_ISA' "$cpu_log" || true
+echo "commands in README.md and docs/: ${doc_counts}"
 echo "lit under AddressSanitizer: $(count Passed "$asan_log") passed"
 echo "lit under UndefinedBehaviorSanitizer: $(count Passed "$ubsan_log") passed"
 echo "runtime-only build (ctest): ${ctest_counts}"
 echo "Python package (pytest): ${py_counts}"
 py_passed=$(grep -oE '[0-9]+ passed' <<< "$py_counts" | awk '{print $1}')
 py_skipped=$(grep -oE '[0-9]+ skipped' <<< "$py_counts" | awk '{print $1}')
-if ((lit_status == 0 && asan_status == 0 && ubsan_status == 0 && rt_status == 0 && py_status == 0)); then
+if ((lit_status == 0 && cpu_status == 0 && doc_status == 0 && asan_status == 0 && ubsan_status == 0 &&
+  rt_status == 0 && py_status == 0)); then
   ctest_passed=$(grep -oE '[0-9]+ tests failed out of [0-9]+' "$ctest_log" | awk '{print $6}')
   echo "ALL TESTS PASSED"
-  echo "$((passed + ${ctest_passed:-0} + ${py_passed:-0})) passed, $failed failed, $((skipped + ${py_skipped:-0})) skipped"
+  echo "$((passed + ${ctest_passed:-0} + ${py_passed:-0} + ${doc_passed:-0})) passed, $failed failed, $((skipped + ${py_skipped:-0} + ${doc_skipped:-0})) skipped"
 else
-  echo "TESTS FAILED: lit exit $lit_status, asan lit exit $asan_status, ubsan lit exit $ubsan_status, runtime-only ctest exit $rt_status, pytest exit $py_status" >&2
+  echo "TESTS FAILED: lit exit $lit_status, CPU-path lit exit $cpu_status, doc commands exit $doc_status, asan lit exit $asan_status, ubsan lit exit $ubsan_status, runtime-only ctest exit $rt_status, pytest exit $py_status" >&2
   echo "$passed passed, $((failed > 0 ? failed : 1)) failed, $skipped skipped"
   exit 1
 fi

@@ -169,6 +169,7 @@ struct PySession {
     SessionOptions options;
     options.backend = backend;
     options.threads = threads; // every rank's runs, in the thread running it
+    options.ranksOnHost = ranks; // they share this process's cores
     std::vector<Session *> all;
     std::vector<Communicator *> comms;
     for (int r = 0; r < ranks; ++r) {

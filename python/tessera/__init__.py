@@ -290,7 +290,10 @@ class Session:
             backend: ``"cpu"``, ``"cuda"`` or ``"cuda-host"`` (the CUDA
                 kernels emulated on the host).
             threads: CPU threads of each rank's kernels (``None``:
-                ``TESSERA_NUM_THREADS``, else ``OMP_NUM_THREADS``, else all cores).
+                ``TESSERA_NUM_THREADS``, else ``OMP_NUM_THREADS``, else the
+                cores divided by the ranks). OpenMP reads ``OMP_WAIT_POLICY``
+                when the module loads: set it to ``PASSIVE`` before importing
+                ``tessera`` when ranks x threads exceed the cores.
         """
         self.package = package_or_path if isinstance(package_or_path, Package) else Package(package_or_path)
         if ranks is not None and int(ranks) != self.package.ranks:

@@ -284,17 +284,11 @@ Status Session::create(std::shared_ptr<Package> package, int rank,
                         " has no op name");
   std::unique_ptr<Session> session(new Session());
   session->package_ = package;
-  session->threads_ = options.threads;
-  if (!session->threads_)
-    if (const char *env = std::getenv("TESSERA_NUM_THREADS")) {
-      char *end = nullptr;
-      long n = std::strtol(env, &end, 10);
-      if (end == env || *end || n < 1 || n > 4096)
-        return Status(StatusCode::InvalidArgument,
-                      std::string("TESSERA_NUM_THREADS='") + env +
-                          "' is not a thread count (1 to 4096)");
-      session->threads_ = int(n);
-    }
+  if (Status s = placeThreads(options.threads, options.ranksOnHost, session->placement_); !s.ok())
+    return s;
+  session->threads_ = session->placement_.threadsPerRank;
+  if (Status s = configureCpuPaths(); !s.ok())
+    return s;
 #ifdef _OPENMP
   // Kernels prepared below (library GEMMs) plan their work for this count.
   if (session->threads_ > 0)
@@ -640,6 +634,8 @@ Status Session::createSegmented(std::shared_ptr<Package> package, int rank,
     session->owned_.push_back(std::move(child));
   }
   session->arenaBytes_ = shared->arenaBytes;
+  if (!session->owned_.empty())
+    session->placement_ = session->owned_.front()->placement_;
   if (Status s = describe(*package, rank, session->inputs_, session->outputs_); !s.ok())
     return s;
   out = std::move(session);

@@ -74,9 +74,13 @@ const char *kUsage =
     "  --random-weights SEED  random weights (packages compiled with --plan-only)\n"
     "  --max-memory SIZE      refuse packages needing more (default: physical memory)\n"
     "  --threads N            CPU threads per rank (default: TESSERA_NUM_THREADS,\n"
-    "                         else OMP_NUM_THREADS, else the cores)\n"
+    "                         else OMP_NUM_THREADS, else the host's cores divided by\n"
+    "                         the ranks on it; oversubscribed cores: OpenMP waits\n"
+    "                         passively unless OMP_WAIT_POLICY is set)\n"
     "measuring:\n"
-    "  --profile              per-kernel times\n"
+    "  --profile              per-kernel times, threads per rank, the CPU paths taken\n"
+    "  --cpu-info             (alone) the CPU paths the kernels take on this host and\n"
+    "                         one rank's threads, then exit\n"
     "  --profile-json FILE    per-kernel times as JSON (for tessera-inspect --profile)\n"
     "  --trace FILE           a Chrome trace of every rank\n"
     "  --bench N              median time of N runs of a single-rank package, no I/O\n"
@@ -222,6 +226,19 @@ int main(int argc, char **argv) {
     return *code;
   if (args.empty())
     return usage();
+  if (args.size() == 1 && args[0] == "--cpu-info") {
+    // The CPU paths and one rank's threads on this host (no package).
+    ThreadPlacement placement;
+    Status s = configureCpuPaths();
+    if (s.ok())
+      s = placeThreads(0, 0, placement);
+    if (!s.ok()) {
+      std::fprintf(stderr, "error: %s\n", s.message().c_str());
+      return 2;
+    }
+    std::printf("%s\n%s\n", cpuPaths().c_str(), placement.describe().c_str());
+    return 0;
+  }
   std::string packagePath;
   std::map<std::string, std::string> inputs, outputs, checks;
   double rtol = 1e-4, atol = 1e-4;
@@ -411,6 +428,19 @@ int main(int argc, char **argv) {
   std::vector<int> mine;
   const char *mpiSize = std::getenv("OMPI_COMM_WORLD_SIZE");
   bool underMpi = mpiSize && std::atoi(mpiSize) > 1;
+  // The ranks sharing this host's cores, and each one's threads; where they
+  // oversubscribe the cores, OpenMP waits passively (a re-exec, before any
+  // thread or MPI starts).
+  sessionOptions.ranksOnHost =
+      underMpi ? std::max(1, launcherLocalRanks() ? launcherLocalRanks() : std::atoi(mpiSize))
+               : (ranks ? ranks : meshSize);
+  {
+    ThreadPlacement placement;
+    if (!check(placeThreads(sessionOptions.threads, sessionOptions.ranksOnHost, placement)))
+      return 2;
+    if (sessionOptions.backend == "cpu" || sessionOptions.backend == "cuda-host")
+      waitPassivelyIfOversubscribed(placement, argv);
+  }
   if (underMpi) {
 #ifdef TESSERA_HAVE_MPI
     if (!check(createMpiCommunicator(timeout, mpiWorld)))
@@ -483,6 +513,8 @@ int main(int argc, char **argv) {
       return finish(1);
   }
   Session *session = sessions[0].get();
+  if (profile && leader)
+    std::printf("%s\n%s\n", session->threadPlacement().describe().c_str(), cpuPaths().c_str());
   // A package compiled with --generate: each run is one decode step.
   if (isGenerationPackage(*package)) {
     if (int(mine.size()) != meshSize) {

@@ -9,7 +9,7 @@
 // expShifted evaluates exp(x - shift) eight lanes
 // at a time with AVX2/FMA where the CPU has them (Cephes' range reduction
 // and degree-6 polynomial: within 2 ulp of expf over the softmax range),
-// and with std::exp elsewhere.
+// and with std::exp elsewhere (or under TESSERA_CPU_ISA=portable).
 //
 //===----------------------------------------------------------------------===//
 
@@ -25,10 +25,14 @@
 
 namespace tessera::rt::cpu {
 
-/// Whether this CPU runs AVX2 and FMA (the vector kernels' instructions).
+/// Whether the project's vector kernels use AVX2 and FMA: the CPU has them
+/// and TESSERA_CPU_ISA is not `portable` (Host.cpp; tests force each path).
+bool kernelsUseAvx2Fma();
+
+/// The dispatch test of every AVX2/FMA kernel (see kernelsUseAvx2Fma).
 inline bool haveAvx2Fma() {
 #if defined(__x86_64__)
-  static const bool have = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  static const bool have = kernelsUseAvx2Fma();
   return have;
 #else
   return false;

@@ -17,6 +17,7 @@
 #define TESSERA_RUNTIME_SESSION_H
 
 #include "tessera/runtime/Communicator.h"
+#include "tessera/runtime/Host.h"
 #include "tessera/runtime/Npy.h"
 #include "tessera/runtime/Package.h"
 
@@ -85,8 +86,12 @@ struct SessionOptions {
   std::string role;
   /// CPU threads of each run (OpenMP, set in the thread that calls run(), so
   /// ranks run as threads each get theirs); 0: TESSERA_NUM_THREADS, else
-  /// OpenMP's default (OMP_NUM_THREADS, else the cores).
+  /// OMP_NUM_THREADS, else the host's cores divided by `ranksOnHost`
+  /// (tessera/runtime/Host.h).
   int threads = 0;
+  /// The ranks sharing this host's cores: the ranks a process runs as
+  /// threads; 0: the MPI launcher's local ranks, else 1.
+  int ranksOnHost = 0;
   /// Internal: the state a segment's session shares with the rank's others.
   std::shared_ptr<SharedState> sharedState;
 };
@@ -173,6 +178,8 @@ public:
       s.session->enableProfiling(on);
   }
   const std::vector<KernelProfile> &profile() const { return profile_; }
+  /// How this session's threads share the host (see SessionOptions::threads).
+  const ThreadPlacement &threadPlacement() const { return placement_; }
   /// Bytes of the activation arena (the memory plan's peak).
   uint64_t arenaBytes() const { return arenaBytes_; }
 
@@ -194,6 +201,7 @@ private:
   bool profiling_ = false;
   uint64_t arenaBytes_ = 0;
   int threads_ = 0;
+  ThreadPlacement placement_;
 };
 
 } // namespace tessera::rt
