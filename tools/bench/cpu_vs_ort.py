@@ -20,6 +20,9 @@ preallocated arrays; median), both with the same thread count
 (OMP_NUM_THREADS / intra_op_num_threads). Prints each round, then one table
 of the medians over rounds and the ratio Tessera / ONNX Runtime (lower is
 better). --profile adds tessera-run's per-kernel profile of the largest model.
+It first prints the CPU and the paths Tessera's kernels take on it
+(tessera-run --cpu-info); TESSERA_CPU_ISA=avx2 OPENBLAS_CORETYPE=Haswell
+measures the AVX2-only paths on a CPU with AVX-512.
 """
 import argparse
 import math
@@ -262,6 +265,11 @@ def main():
                 sys.exit(f"unknown suite entry '{name}' (entries: {', '.join(SUITE)})")
             model, batch, seq, runs = SUITE[name]
             entries.append((name, model_path(a.models, model), batch, seq, a.runs or runs))
+    # The CPU and the paths Tessera's GEMMs take on it (TESSERA_CPU_ISA and
+    # OPENBLAS_CORETYPE in the environment cap them: docs/cpu-backend.md).
+    info = subprocess.run([os.path.join(a.build, "bin/tessera-run"), "--cpu-info"],
+                          capture_output=True, text=True, check=True).stdout.splitlines()[0]
+    print(f"{info}; onnxruntime {ort.__version__}", flush=True)
     rows = []
     def weight_bytes(model):  # the ONNX file and its external data beside it
         folder = os.path.dirname(model)
@@ -276,7 +284,8 @@ def main():
         else:
             t, o = bench(a, model, batch, seq, runs, label, a.profile and largest[0] == label)
         rows.append((label, batch, seq, t, o))
-    print(f"\nmedians of {a.rounds} alternating rounds, {a.threads} threads, fp32:")
+    print(f"\n{info}")
+    print(f"medians of {a.rounds} alternating rounds, {a.threads} threads, fp32:")
     print(f"{'benchmark':<14}{'batch':>6}{'seq':>6}{'tessera ms':>13}{'onnxruntime ms':>16}"
           f"{'ratio':>8}")
     for label, batch, seq, t, o in rows:

@@ -5,6 +5,8 @@
 //===----------------------------------------------------------------------===//
 
 #include "cpu/Gemm.h"
+#include "cpu/Panels.h"
+#include "cpu/VectorMath.h"
 
 #if TESSERA_HAVE_DNNL
 #include <oneapi/dnnl/dnnl.hpp>
@@ -52,13 +54,33 @@ Status GemmEpilogue::parse(const KernelCall &call, GemmEpilogue &out) {
   return Status::okStatus();
 }
 
-/// TESSERA_GEMM=blas turns the prepared paths off (for measuring them).
-static bool preparedEnabled() {
-  static const bool on = [] {
+/// TESSERA_GEMM=blas turns the prepared paths off; =onednn and =panels
+/// force one multi-row path (for measuring them against each other).
+static std::string gemmChoice() {
+  static const std::string choice = [] {
     const char *env = std::getenv("TESSERA_GEMM");
-    return !env || std::string(env) != "blas";
+    return std::string(env ? env : "");
   }();
-  return on;
+  return choice;
+}
+
+static bool preparedEnabled() { return gemmChoice() != "blas"; }
+
+/// Several rows times a weight: the panel GEMM (PanelGemm.cpp) where oneDNN
+/// would run at AVX2 or below, where it measured faster than oneDNN 2.6 and
+/// OpenBLAS; oneDNN where it has AVX-512.
+static bool panelGemmPreferred() {
+  if (!haveAvx2Fma() || gemmChoice() == "onednn")
+    return false;
+  if (gemmChoice() == "panels")
+    return true;
+#if TESSERA_HAVE_DNNL
+  static const bool avx512 = (dnnl_get_effective_cpu_isa() & dnnl_cpu_isa_avx512_core) ==
+                             dnnl_cpu_isa_avx512_core;
+  return !avx512;
+#else
+  return true;
+#endif
 }
 
 Status runPreparedGemm(const KernelCall &call) {
@@ -237,6 +259,8 @@ Status prepareGemm(KernelCall &call, const PrepareContext &context) {
   // One row (a decode step): the weight streamed once, from panels.
   if (m == 1)
     return preparePackedGemv(call, ep, context, k, n, tb);
+  if (!ta && a.shape.back() == k && panelGemmPreferred())
+    return preparePanelGemm(call, ep, context, m, k, n, tb);
 #if TESSERA_HAVE_DNNL
   return prepareDnnlGemm(call, ep, context, m, n, k, ta, tb);
 #else

@@ -15,7 +15,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "cpu/Gemm.h"
+#include "cpu/Panels.h"
 #include "cpu/VectorMath.h"
 
 #include <algorithm>
@@ -29,21 +29,14 @@
 #endif
 
 namespace tessera::rt::cpu {
-namespace {
 
-constexpr int64_t kPanel = 16;
+Panels::~Panels() { std::free(data); }
 
-/// A weight in panels, aligned for the vector loads.
-struct Panels {
-  float *data = nullptr;
-  int64_t k = 0, n = 0;
-  ~Panels() { std::free(data); }
-};
-
-/// The bytes of a [k, n] weight in panels.
 uint64_t panelBytes(int64_t k, int64_t n) {
   return uint64_t((n + kPanel - 1) / kPanel) * uint64_t(k) * kPanel * sizeof(float);
 }
+
+namespace {
 
 Status packPanels(const TensorRef &b, int64_t k, int64_t n, bool transposed,
                   std::shared_ptr<void> &out) {
@@ -141,23 +134,32 @@ struct PackedGemv : PreparedGemm {
 
 } // namespace
 
-Status preparePackedGemv(KernelCall &call, const GemmEpilogue &epilogue,
-                         const PrepareContext &context, int64_t k, int64_t n, bool transposed) {
-  if (!haveAvx2Fma())
-    return Status::okStatus();
+Status panelsOf(const KernelCall &call, const PrepareContext &context, int64_t k, int64_t n,
+                bool transposed, std::shared_ptr<const Panels> &out) {
   const TensorRef &b = call.inputs[1];
-  auto pack = [&](std::shared_ptr<void> &out) {
-    return packPanels(b, k, n, transposed, out);
+  auto pack = [&](std::shared_ptr<void> &packed) {
+    return packPanels(b, k, n, transposed, packed);
   };
   std::shared_ptr<void> packed;
   std::string layout = "panels" + std::to_string(kPanel) + ":" + std::to_string(k) + "x" +
                        std::to_string(n) + ":" + std::to_string(int(transposed));
   if (Status s = packedCopy(context, b.data, layout, panelBytes(k, n), pack, packed); !s.ok())
     return s;
-  if (!packed)
+  out = std::static_pointer_cast<const Panels>(packed);
+  return Status::okStatus();
+}
+
+Status preparePackedGemv(KernelCall &call, const GemmEpilogue &epilogue,
+                         const PrepareContext &context, int64_t k, int64_t n, bool transposed) {
+  if (!haveAvx2Fma())
+    return Status::okStatus();
+  std::shared_ptr<const Panels> weight;
+  if (Status s = panelsOf(call, context, k, n, transposed, weight); !s.ok())
+    return s;
+  if (!weight)
     return Status::okStatus(); // over the memory limit: the BLAS path
   auto state = std::make_shared<PackedGemv>();
-  state->weight = std::static_pointer_cast<const Panels>(packed);
+  state->weight = std::move(weight);
   state->epilogue = epilogue;
   call.state = std::move(state);
   return Status::okStatus();

@@ -69,8 +69,9 @@ double gelu(double x, bool tanhForm) {
 
 /// Runs the case on one path; returns max |y - reference|. `rows` 6 (A is
 /// [2, 3, k]) or 1 (A is [1, 1, k], a decode step's one-row product).
-double runCase(const Case &c, bool prepared, bool &usedLibrary, int64_t rows = 6) {
-  const int64_t k = 37, n = 29; // odd sizes: partial library blocks and panels
+/// `k` and `n` default to odd sizes: partial library blocks and panels.
+double runCase(const Case &c, bool prepared, bool &usedLibrary, int64_t rows = 6,
+               int64_t k = 37, int64_t n = 29) {
   std::vector<float> a(rows * k), b(k * n), bias(n), residual(rows * n), y(rows * n, -7.0f);
   for (size_t i = 0; i < a.size(); ++i)
     a[i] = float(std::sin(0.37 * double(i)));
@@ -124,6 +125,12 @@ double runCase(const Case &c, bool prepared, bool &usedLibrary, int64_t rows = 6
   return worst;
 }
 
+/// TESSERA_GEMM=blas turns the prepared paths off.
+bool blasForced() {
+  const char *env = std::getenv("TESSERA_GEMM");
+  return env && std::string(env) == "blas";
+}
+
 /// Every epilogue x residual x transposes x (constant weight or not) with
 /// `rows` rows; `preparedPath` says whether a constant weight takes the
 /// prepared path on this machine and build.
@@ -140,14 +147,35 @@ void checkEveryCase(int64_t rows, bool preparedPath) {
                                  << last << " ta " << ta << " tb " << tb << " prepared "
                                  << prepared;
             // Exactly the GEMMs with a constant weight are prepared.
-            EXPECT_EQ(usedPrepared, prepared && preparedPath &&
-                                        std::getenv("TESSERA_GEMM") == nullptr);
+            EXPECT_EQ(usedPrepared, prepared && preparedPath && !blasForced());
           }
 }
 
 TEST(Gemm, EveryEpilogueOnBothPaths) {
   // Several rows: the library GEMM (oneDNN).
   checkEveryCase(6, !gemmLibrary().empty());
+}
+
+TEST(Gemm, SeveralRowsAcrossBlocksWithEveryEpilogue) {
+  // Shapes past one block of each loop of the multi-row path taken here
+  // (oneDNN, or on AVX2-only paths the panel GEMM: several K blocks of 256,
+  // row blocks of up to 144, A packed whole or per K block, ragged tiles
+  // and panels); the CPU-path legs of tools/test.sh run it on each.
+  struct Shape {
+    int64_t rows, k, n;
+  };
+  for (Shape shape : {Shape{14, 300, 70}, Shape{200, 700, 45}, Shape{150, 256, 16}})
+    for (int64_t epilogue = 0; epilogue <= 6; ++epilogue)
+      for (int last = 0; last < 3; ++last)
+        for (bool tb : {false, true}) {
+          Case c{epilogue, last == 1, false, tb, last == 2};
+          bool usedPrepared = false;
+          double err = runCase(c, /*prepared=*/true, usedPrepared, shape.rows, shape.k, shape.n);
+          EXPECT_LT(err, 2e-4) << "rows " << shape.rows << " k " << shape.k << " n " << shape.n
+                               << " epilogue " << epilogue << " last " << last << " tb " << tb;
+          EXPECT_EQ(usedPrepared, !gemmLibrary().empty() || haveAvx2Fma() ? !blasForced()
+                                                                           : false);
+        }
 }
 
 TEST(Gemm, OneRowOnPanelsWithEveryEpilogue) {
