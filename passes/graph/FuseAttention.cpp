@@ -51,27 +51,36 @@ Value peelScale(Value v, double &scale) {
   }
 }
 
-/// Whether the constant boolean `mask` (broadcasting to [*, S, T]) is exactly
-/// the causal pattern: key j visible from query i iff j <= i + T - S.
-bool isCausalConstant(Value mask) {
+/// Whether the constant boolean `mask`, broadcast to the scores' [*, S, T],
+/// is exactly the causal pattern at every query row it is applied to: key j
+/// visible from query i iff j <= i + T - S. The precondition is about the
+/// values the scores see, not the constant's own shape: a one-row mask
+/// broadcast over S > 1 rows (an exporter that moved the heads of a
+/// grouped-query group onto the row axis, as the TorchScript exporter does
+/// for a decode step with past) is causal only if S is 1.
+bool isCausalConstant(Value mask, int64_t S, int64_t T) {
   auto constant = mask.getDefiningOp<tsr::ConstantOp>();
-  if (!constant)
+  if (!constant || S < 1 || T < 1)
     return false;
   auto dense = dyn_cast<DenseElementsAttr>(constant.getValue());
   if (!dense || !dense.getElementType().isInteger(1))
     return false;
   ArrayRef<int64_t> shape = shapeOf(mask);
-  if (shape.size() < 2)
-    return false;
-  for (int64_t d : shape.drop_back(2))
+  for (int64_t d : shape.drop_back(std::min<size_t>(2, shape.size())))
     if (d != 1)
       return false;
-  int64_t rows = shape[shape.size() - 2], cols = shape.back();
+  int64_t rows = shape.size() >= 2 ? shape[shape.size() - 2] : 1;
+  int64_t cols = shape.empty() ? 1 : shape.back();
+  if ((rows != 1 && rows != S) || (cols != 1 && cols != T))
+    return false;
   auto values = dense.getValues<bool>();
-  for (int64_t i = 0; i < rows; ++i)
-    for (int64_t j = 0; j < cols; ++j)
-      if (values[i * cols + j] != (j <= i + cols - rows))
+  for (int64_t i = 0; i < S; ++i)
+    for (int64_t j = 0; j < T; ++j) {
+      bool value = dense.isSplat() ? values[0]
+                                   : values[(rows == 1 ? 0 : i) * cols + (cols == 1 ? 0 : j)];
+      if (value != (j <= i + T - S))
         return false;
+    }
   return true;
 }
 
@@ -163,18 +172,18 @@ tsr::SelectOp asBooleanMask(Value v) {
   return select;
 }
 
-/// The boolean `b` without its causal part: null when `b` is the causal
-/// constant, the other operand when `b` is and(causal, other), `b` itself
-/// (and `causal` false) otherwise.
-Value withoutCausal(Value b, bool &causal) {
+/// The boolean `b` without its causal part, for scores of S rows and T
+/// keys: null when `b` is the causal constant, the other operand when `b` is
+/// and(causal, other), `b` itself (and `causal` false) otherwise.
+Value withoutCausal(Value b, int64_t S, int64_t T, bool &causal) {
   causal = false;
-  if (isCausalConstant(b)) {
+  if (isCausalConstant(b, S, T)) {
     causal = true;
     return {};
   }
   if (auto both = b.getDefiningOp<tsr::AndOp>())
     for (Value operand : {both.getLhs(), both.getRhs()})
-      if (isCausalConstant(operand)) {
+      if (isCausalConstant(operand, S, T)) {
         causal = true;
         return otherOperand(both, operand);
       }
@@ -250,12 +259,14 @@ struct FuseAttention : OpRewritePattern<tsr::MatmulOp> {
     // other the mask is boolean; otherwise the terms add up (rebuilt without
     // their causal parts once the match is certain).
     bool causal = false;
+    // The query rows and keys the mask is applied to.
+    const int64_t rowsS = shapeOf(scores)[2], keysT = shapeOf(scores)[3];
     SmallVector<std::pair<tsr::SelectOp, Value>> booleanTerms; // (term, rest)
     SmallVector<Value> floatTerms;
     for (Value term : additives) {
       if (tsr::SelectOp select = asBooleanMask(term)) {
         bool c = false;
-        Value rest = withoutCausal(select.getCondition(), c);
+        Value rest = withoutCausal(select.getCondition(), rowsS, keysT, c);
         causal |= c;
         if (rest && !isAllTrue(rest))
           booleanTerms.push_back({select, rest});
@@ -267,7 +278,7 @@ struct FuseAttention : OpRewritePattern<tsr::MatmulOp> {
       boolean = booleanTerms.front().second;
     if (boolean && !negated && additives.empty()) {
       bool c = false;
-      boolean = withoutCausal(boolean, c);
+      boolean = withoutCausal(boolean, rowsS, keysT, c);
       causal |= c;
       if (boolean && isAllTrue(boolean))
         boolean = {};

@@ -15,6 +15,7 @@
 #include <sched.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <cstdio>
@@ -157,7 +158,18 @@ std::string ThreadPlacement::describe() const {
 Status placeThreads(int requested, int ranksOnHost, ThreadPlacement &out) {
   out = ThreadPlacement();
   out.cores = hostCores();
-  out.ranksOnHost = ranksOnHost > 0 ? ranksOnHost : std::max(1, launcherLocalRanks());
+  if (ranksOnHost > 0) {
+    out.ranksOnHost = ranksOnHost;
+  } else {
+    // A launcher that binds its processes (OpenMPI binds each of two ranks
+    // to a core) gives each rank a share of the host's CPUs of its own:
+    // only the ranks whose masks overlap this one's share its cores.
+    int local = std::max(1, launcherLocalRanks());
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    if (local > 1 && online > out.cores)
+      local = std::max<int>(1, int((int64_t(local) * out.cores + online - 1) / online));
+    out.ranksOnHost = local;
+  }
   if (const char *policy = std::getenv("OMP_WAIT_POLICY")) {
     out.waitPolicy = policy;
     for (char &c : out.waitPolicy)

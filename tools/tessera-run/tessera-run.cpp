@@ -431,9 +431,8 @@ int main(int argc, char **argv) {
   // The ranks sharing this host's cores, and each one's threads; where they
   // oversubscribe the cores, OpenMP waits passively (a re-exec, before any
   // thread or MPI starts).
-  sessionOptions.ranksOnHost =
-      underMpi ? std::max(1, launcherLocalRanks() ? launcherLocalRanks() : std::atoi(mpiSize))
-               : (ranks ? ranks : meshSize);
+  // (Under mpirun: the launcher's local ranks, those bound elsewhere left out.)
+  sessionOptions.ranksOnHost = underMpi ? 0 : (ranks ? ranks : meshSize);
   {
     ThreadPlacement placement;
     if (!check(placeThreads(sessionOptions.threads, sessionOptions.ranksOnHost, placement)))

@@ -4,7 +4,7 @@
 //
 //===----------------------------------------------------------------------===//
 //
-// A matmul kernel runs on one of three paths behind the same kernel:
+// A matmul kernel runs on one of four paths behind the same kernel:
 //  - prepared, one row (a decode step's x W): the weight, which no run
 //    writes, copied once into panels of 16 columns ([n/16][k][16]) that a
 //    matrix-vector kernel streams front to back, each thread its own panels,
@@ -15,6 +15,8 @@
 //    the weight packed once into the library's blocked layout, the epilogue
 //    (bias, activation, residual add) as post-ops while the output tile is
 //    in cache;
+//  - prepared, several rows, where oneDNN would run at AVX2 or below: the
+//    same panels read by a blocked 6 x 16 AVX2 GEMM (PanelGemm.cpp);
 //  - BLAS: cblas_sgemm/sgemv (OpenBLAS) and the epilogue as one pass after
 //    it, for everything else: training steps (their weights change every
 //    run), products of two activations, batched right operands, integer and

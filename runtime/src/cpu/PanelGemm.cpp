@@ -231,15 +231,15 @@ __attribute__((target("avx2,fma"))) void panelGemm(const Panels &w, const float 
       }
     };
     // Every tile of panel q for K block p0 (A's block at `apBlock`); the
-    // next panel's block (kc 64-byte lines) is fetched into L2 meanwhile:
-    // weights larger than the caches otherwise wait on memory at each panel.
-    auto panelBlock = [&](int64_t i0, int64_t rows, int64_t q, int64_t q1, int64_t p0,
-                          int64_t kc, const float *apBlock) {
+    // block of W needed next (`next`, kc 64-byte lines at most) is fetched
+    // into L2 meanwhile: weights larger than L2 otherwise wait on the
+    // outer caches or memory at each block.
+    auto panelBlock = [&](int64_t i0, int64_t rows, int64_t q, int64_t p0, int64_t kc,
+                          const float *apBlock, const float *nextBlock) {
       const float *bp = w.data + q * k * kPanel + p0 * kPanel;
       int64_t c0 = q * kPanel, cols = std::min(kPanel, n - c0);
       const int64_t tiles = (rows + kMr - 1) / kMr;
-      const char *next =
-          q + 1 < q1 ? reinterpret_cast<const char *>(bp + k * kPanel) : nullptr;
+      const char *next = reinterpret_cast<const char *>(nextBlock);
       bool lastBlock = p0 + kc >= k;
       for (int64_t r0 = 0, t = 0; r0 < rows; r0 += kMr, ++t) {
         if (next)
@@ -265,14 +265,19 @@ __attribute__((target("avx2,fma"))) void panelGemm(const Panels &w, const float 
         for (int64_t p0 = 0; p0 < k; p0 += kKc)
           packA(i0, rows, p0, std::min(kKc, k - p0), ap + rowsPad * p0);
         for (int64_t q = q0; q < q1; ++q)
-          for (int64_t p0 = 0; p0 < k; p0 += kKc)
-            panelBlock(i0, rows, q, q1, p0, std::min(kKc, k - p0), ap + rowsPad * p0);
+          for (int64_t p0 = 0; p0 < k; p0 += kKc) {
+            const float *next = p0 + kKc < k ? w.data + q * k * kPanel + (p0 + kKc) * kPanel
+                                : q + 1 < q1     ? w.data + (q + 1) * k * kPanel
+                                                 : nullptr;
+            panelBlock(i0, rows, q, p0, std::min(kKc, k - p0), ap + rowsPad * p0, next);
+          }
       } else {
         for (int64_t p0 = 0; p0 < k; p0 += kKc) {
           int64_t kc = std::min(kKc, k - p0);
           packA(i0, rows, p0, kc, ap);
           for (int64_t q = q0; q < q1; ++q)
-            panelBlock(i0, rows, q, q1, p0, kc, ap);
+            panelBlock(i0, rows, q, p0, kc, ap,
+                       q + 1 < q1 ? w.data + (q + 1) * k * kPanel + p0 * kPanel : nullptr);
         }
       }
     }

@@ -176,3 +176,66 @@ func.func @alibi_bmm(%q: tensor<2x4x8x16xf32>, %k: tensor<2x4x8x16xf32>, %v: ten
   %o = tsr.reshape %o3 : tensor<8x8x16xf32> -> tensor<2x4x8x16xf32>
   return %o : tensor<2x4x8x16xf32>
 }
+
+// -----
+
+// Tests a decode step with past whose grouped-query heads the exporter moved
+// onto the row axis (TorchScript: the query [2, 4, 1, 16] reshaped to
+// [2, 2, 2, 16], two heads of a group as two rows) under a one-row all-true
+// mask broadcast over those rows. Every row sees every key: the mask is not
+// the causal pattern for two rows (which would hide the last key from row
+// 0), so no causal flag; all-true, it is dropped.
+// CHECK-LABEL: func.func @gqa_rows_one_row_mask
+// CHECK: tsr.attention %{{[a-z0-9]+}}, %{{[a-z0-9]+}}, %{{[a-z0-9]+}} scale = 2.500000e-01
+// CHECK-NOT: tsr.softmax
+func.func @gqa_rows_one_row_mask(%q: tensor<2x2x2x16xf32>, %kt: tensor<2x2x16x8xf32>, %v: tensor<2x2x8x16xf32>) -> tensor<2x2x2x16xf32> {
+  %mask = tsr.constant dense<true> : tensor<1x1x1x8xi1>
+  %quarter = tsr.constant dense<0.25> : tensor<f32>
+  %ninf = tsr.constant dense<0xFF800000> : tensor<f32>
+  %s = tsr.matmul %q, %kt : (tensor<2x2x2x16xf32>, tensor<2x2x16x8xf32>) -> tensor<2x2x2x8xf32>
+  %ss = tsr.mul %s, %quarter : (tensor<2x2x2x8xf32>, tensor<f32>) -> tensor<2x2x2x8xf32>
+  %sm = tsr.select %mask, %ss, %ninf : (tensor<1x1x1x8xi1>, tensor<2x2x2x8xf32>, tensor<f32>) -> tensor<2x2x2x8xf32>
+  %p = tsr.softmax %sm axis = 3 : tensor<2x2x2x8xf32>
+  %o = tsr.matmul %p, %v : (tensor<2x2x2x8xf32>, tensor<2x2x8x16xf32>) -> tensor<2x2x2x16xf32>
+  return %o : tensor<2x2x2x16xf32>
+}
+
+// -----
+
+// Tests the same one-row mask where the row is the one query (a decode step
+// without the reshape): there it is the causal pattern (every key visible).
+// CHECK-LABEL: func.func @one_query_one_row_mask
+// CHECK: tsr.attention {{.*}} causal scale = 2.500000e-01
+func.func @one_query_one_row_mask(%q: tensor<2x4x1x16xf32>, %kt: tensor<2x4x16x8xf32>, %v: tensor<2x4x8x16xf32>) -> tensor<2x4x1x16xf32> {
+  %mask = tsr.constant dense<true> : tensor<1x1x1x8xi1>
+  %quarter = tsr.constant dense<0.25> : tensor<f32>
+  %zero = tsr.constant dense<0.0> : tensor<f32>
+  %ninf = tsr.constant dense<0xFF800000> : tensor<f32>
+  %s = tsr.matmul %q, %kt : (tensor<2x4x1x16xf32>, tensor<2x4x16x8xf32>) -> tensor<2x4x1x8xf32>
+  %ss = tsr.mul %s, %quarter : (tensor<2x4x1x8xf32>, tensor<f32>) -> tensor<2x4x1x8xf32>
+  %bias = tsr.select %mask, %zero, %ninf : (tensor<1x1x1x8xi1>, tensor<f32>, tensor<f32>) -> tensor<1x1x1x8xf32>
+  %sm = tsr.add %ss, %bias : (tensor<2x4x1x8xf32>, tensor<1x1x1x8xf32>) -> tensor<2x4x1x8xf32>
+  %p = tsr.softmax %sm axis = 3 : tensor<2x4x1x8xf32>
+  %o = tsr.matmul %p, %v : (tensor<2x4x1x8xf32>, tensor<2x4x8x16xf32>) -> tensor<2x4x1x16xf32>
+  return %o : tensor<2x4x1x16xf32>
+}
+
+// -----
+
+// Tests the additive form of the GQA-reshaped case: a one-row select(mask,
+// 0, -inf) over two rows that are heads is not causal either.
+// CHECK-LABEL: func.func @gqa_rows_one_row_additive
+// CHECK: tsr.attention %{{[a-z0-9]+}}, %{{[a-z0-9]+}}, %{{[a-z0-9]+}} scale = 2.500000e-01
+func.func @gqa_rows_one_row_additive(%q: tensor<2x2x2x16xf32>, %kt: tensor<2x2x16x8xf32>, %v: tensor<2x2x8x16xf32>) -> tensor<2x2x2x16xf32> {
+  %mask = tsr.constant dense<true> : tensor<1x1x1x8xi1>
+  %quarter = tsr.constant dense<0.25> : tensor<f32>
+  %zero = tsr.constant dense<0.0> : tensor<f32>
+  %ninf = tsr.constant dense<-3.40282347E+38> : tensor<f32>
+  %s = tsr.matmul %q, %kt : (tensor<2x2x2x16xf32>, tensor<2x2x16x8xf32>) -> tensor<2x2x2x8xf32>
+  %ss = tsr.mul %s, %quarter : (tensor<2x2x2x8xf32>, tensor<f32>) -> tensor<2x2x2x8xf32>
+  %bias = tsr.select %mask, %zero, %ninf : (tensor<1x1x1x8xi1>, tensor<f32>, tensor<f32>) -> tensor<1x1x1x8xf32>
+  %sm = tsr.add %ss, %bias : (tensor<2x2x2x8xf32>, tensor<1x1x1x8xf32>) -> tensor<2x2x2x8xf32>
+  %p = tsr.softmax %sm axis = 3 : tensor<2x2x2x8xf32>
+  %o = tsr.matmul %p, %v : (tensor<2x2x2x8xf32>, tensor<2x2x8x16xf32>) -> tensor<2x2x2x16xf32>
+  return %o : tensor<2x2x2x16xf32>
+}

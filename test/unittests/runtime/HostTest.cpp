@@ -15,6 +15,9 @@
 
 #include <gtest/gtest.h>
 
+#include <sched.h>
+#include <unistd.h>
+
 #include <cstdlib>
 #include <string>
 
@@ -113,6 +116,34 @@ TEST(Host, TheLauncherSaysHowManyRanksShareTheHost) {
   // Ranks run as threads are counted by the caller.
   ASSERT_TRUE(placeThreads(0, 2, p).ok());
   EXPECT_EQ(p.ranksOnHost, 2);
+}
+
+TEST(Host, RanksTheLauncherBoundElsewhereDoNotShareTheCores) {
+  long online = sysconf(_SC_NPROCESSORS_ONLN);
+  cpu_set_t saved;
+  ASSERT_EQ(sched_getaffinity(0, sizeof saved, &saved), 0);
+  if (online < 2 || CPU_COUNT(&saved) < 2 || !CPU_ISSET(0, &saved))
+    GTEST_SKIP() << "needs two CPUs to bind to one";
+  CleanEnv clean;
+  // As OpenMPI binds two ranks on a 2-core host: each to a core of its own.
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(0, &one);
+  ASSERT_EQ(sched_setaffinity(0, sizeof one, &one), 0);
+  ScopedEnv local("OMPI_COMM_WORLD_LOCAL_SIZE", std::to_string(online).c_str());
+  ThreadPlacement p;
+  Status s = placeThreads(0, 0, p);
+  sched_setaffinity(0, sizeof saved, &saved);
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(p.cores, 1);
+  EXPECT_EQ(p.ranksOnHost, 1);
+  EXPECT_EQ(p.threadsPerRank, 1);
+  EXPECT_FALSE(p.oversubscribed());
+  // Unbound, the same ranks share every core.
+  if (CPU_COUNT(&saved) == online) {
+    ASSERT_TRUE(placeThreads(0, 0, p).ok());
+    EXPECT_EQ(p.ranksOnHost, int(online));
+  }
 }
 
 TEST(Host, DescribeNamesThePlacementAndThePolicy) {

@@ -62,7 +62,8 @@ struct ThreadPlacement {
 };
 
 /// The placement of a rank among `ranksOnHost` (0: the launcher's local
-/// ranks, else 1): `requested` threads when positive, else
+/// ranks, else 1; where the launcher bound each process to a share of the
+/// CPUs, those that share this process's share): `requested` threads when positive, else
 /// TESSERA_NUM_THREADS, else OMP_NUM_THREADS, else the cores divided by the
 /// ranks. An error names a malformed variable.
 Status placeThreads(int requested, int ranksOnHost, ThreadPlacement &out);

@@ -40,7 +40,7 @@ typedef struct tsr_session tsr_session_t;
 
 typedef struct tsr_session_options {
   int32_t rank;        /* which rank's program to run (default 0) */
-  int32_t num_threads; /* CPU threads of each run; 0 = TESSERA_NUM_THREADS, else OpenMP's default (default 0) */
+  int32_t num_threads; /* CPU threads of each run; 0 = TESSERA_NUM_THREADS, else OMP_NUM_THREADS, else the cores / the MPI launcher's ranks on the host (default 0) */
   int32_t profile;     /* collect per-kernel timings (default 0) */
   const char *backend; /* "cpu" (default), "cuda" (packages compiled with
                           --target=cuda, on a GPU) or "cuda-host" (their
