@@ -11,6 +11,7 @@
 #include "compiler/MeshSearch.h"
 #include "compiler/Registration.h"
 #include "compiler/PackageWriter.h"
+#include "compiler/Verify.h"
 #include "compiler/Pipelines.h"
 
 #include "frontends/onnx/OnnxImporter.h"
@@ -344,6 +345,19 @@ int tessera::compileMain(int argc, char **argv) {
       cl::init(false));
   static cl::opt<std::string> output(cl::cat(outputCat), "o", cl::desc("output file"),
                                      cl::value_desc("file"), cl::init("-"));
+  static cl::opt<bool> verifyPackage(cl::cat(outputCat), "verify",
+      cl::desc("also compile the model as imported (no fusion, one rank) and run both "
+               "packages on the same random inputs; fail when an output differs beyond "
+               "--verify-rtol/--verify-atol (1e-4)"),
+      cl::init(false));
+  static cl::opt<double> verifyRtol(cl::cat(outputCat), "verify-rtol", cl::Hidden,
+                                    cl::init(1e-4));
+  static cl::opt<double> verifyAtol(cl::cat(outputCat), "verify-atol", cl::Hidden,
+                                    cl::init(1e-4));
+  static cl::opt<bool> noGraphFusion(cl::cat(targetCat), "no-graph-fusion", cl::Hidden,
+      cl::desc("lower the model as imported: no graph fusion, GEMM epilogues or attention "
+               "views (--verify's reference)"),
+      cl::init(false));
   cl::HideUnrelatedOptions(
       {&inputCat, &planCat, &targetCat, &outputCat, &trainCat});
   cl::SetVersionPrinter([](llvm::raw_ostream &os) {
@@ -478,7 +492,19 @@ int tessera::compileMain(int argc, char **argv) {
   if (!module)
     return 1;
 
-  if (emit != Emit::Tsr) {
+  // --verify: the integer inputs' ranges (token ids below their tables),
+  // read before anything rewrites the model.
+  std::map<std::string, int64_t> verifyBounds;
+  if (verifyPackage) {
+    if (generateMode || planOnly || emit != Emit::None) {
+      llvm::errs() << "error: --verify checks packages of inference and training steps "
+                      "(not --generate, --plan-only or --emit yet)\n";
+      return 2;
+    }
+    verifyBounds = integerInputBounds(*module);
+  }
+
+  if (emit != Emit::Tsr && !noGraphFusion) {
     PassManager pm(&context);
     buildGraphPipeline(pm, GraphPipelineOptions());
     if (failed(pm.run(*module)))
@@ -953,7 +979,7 @@ int tessera::compileMain(int argc, char **argv) {
     programs.push_back(std::move(*program));
    }
   }
-  if (!noEpilogues) {
+  if (!noEpilogues && !noGraphFusion) {
     lower::GemmEpilogueOptions epilogues;
     epilogues.cpu = target != "cuda";
     int fused = 0;
@@ -966,7 +992,7 @@ int tessera::compileMain(int argc, char **argv) {
       llvm::errs() << "tessera-compile: " << fused
                    << " GEMM(s) take their bias, activation or residual add as an epilogue\n";
   }
-  if (!noAttentionViews) {
+  if (!noAttentionViews && !noGraphFusion) {
     int folded = 0;
     for (lower::ProgramPlan &plan : programs)
       folded += lower::foldAttentionViews(plan);
@@ -1086,5 +1112,11 @@ int tessera::compileMain(int argc, char **argv) {
       llvm::errs() << "; plan only, but every weight was found: the package runs";
   }
   llvm::errs() << "\n";
+  if (verifyPackage) {
+    // The nested compile parses its own options: keep this one's first.
+    std::string compiledPath = output;
+    double rtol = verifyRtol, atol = verifyAtol;
+    return verifyAgainstReference(argc, argv, compiledPath, verifyBounds, rtol, atol);
+  }
   return 0;
 }

@@ -287,6 +287,8 @@ Status Session::create(std::shared_ptr<Package> package, int rank,
   if (Status s = placeThreads(options.threads, options.ranksOnHost, session->placement_); !s.ok())
     return s;
   session->threads_ = session->placement_.threadsPerRank;
+  // Ranks of this process with several threads each take turns in BLAS.
+  session->blasShared_ = options.ranksOnHost > 1 && session->threads_ > 1;
   if (Status s = configureCpuPaths(); !s.ok())
     return s;
 #ifdef _OPENMP
@@ -803,6 +805,11 @@ Status Session::run(std::vector<KernelSpan> *spans) {
   if (threads_ > 0 && omp_get_max_threads() != threads_)
     omp_set_num_threads(threads_);
 #endif
+  cpu::setBlasShared(blasShared_);
+  cpu::setParallelGrain(placement_.oversubscribed()
+                            ? double(placement_.ranksOnHost * placement_.threadsPerRank) /
+                                  double(std::max(1, placement_.cores))
+                            : 1.0);
   const bool async = !impl_->waitBefore.empty();
   for (size_t k = 0; k < impl_->calls.size(); ++k) {
     auto start = std::chrono::steady_clock::now();

@@ -106,7 +106,7 @@ template <Unary K> Status unary(const KernelCall &call) {
     const T *in = x.as<T>();
     T *out = y.as<T>();
     int64_t n = x.numel();
-#pragma omp parallel for schedule(static) if (n > 32768)
+#pragma omp parallel for schedule(static) if (double(n) > 32768.0 * parallelGrain())
     for (int64_t i = 0; i < n; ++i) {
       T v = in[i];
       if constexpr (K == Unary::Neg) out[i] = T(-v);

@@ -14,6 +14,7 @@
 
 #include "cpu/Kernels.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace tessera::rt::cpu {
@@ -74,7 +75,11 @@ Status elementwise(const KernelCall &call) {
   int64_t inner = rank ? y.shape[rank - 1] : 1;
   int64_t outer = inner ? y.numel() / inner : 0;
   float *out = y.as<float>();
-#pragma omp parallel
+  // Small chains (an optimizer's update of a bias) run on the calling
+  // thread: waking a team costs more than the work.
+  const bool parallel =
+      double(y.numel()) * double(std::max<size_t>(steps, 1)) > 65536.0 * parallelGrain();
+#pragma omp parallel if (parallel)
   {
     std::vector<float> regs(steps * kBlock), loads(nin * kBlock);
 #pragma omp for schedule(static)

@@ -106,6 +106,19 @@ void registerTransformerKernels(KernelTable &table);
 void registerFusedKernels(KernelTable &table);
 void registerCollectiveKernels(KernelTable &table);
 
+/// Called in the thread that runs a session, before its kernels: `shared`
+/// when other ranks of this process may call BLAS at the same time with
+/// several threads each; their BLAS GEMMs then take turns (LinalgKernels).
+void setBlasShared(bool shared);
+
+/// Called in the thread that runs a session: how much more work a parallel
+/// region needs before it pays, 1 normally, the oversubscription factor
+/// (ranks x threads / cores) when the host's cores are oversubscribed:
+/// waking a team then costs that many times more, and the extra threads
+/// add no cores. Kernels scale their thresholds by parallelGrain().
+void setParallelGrain(double grain);
+double parallelGrain();
+
 /// Kernels that talk to other ranks (they need a communicator).
 bool isCollective(const std::string &op);
 

@@ -10,6 +10,12 @@
 
 #include <cblas.h>
 
+#include <mutex>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 #if defined(__x86_64__)
 #include <immintrin.h>
 #endif
@@ -143,16 +149,69 @@ template <typename T> void epilogue(const KernelCall &call, const GemmEpilogue &
   T *out = y.as<T>();
   const T *b = ep.bias ? call.inputs[2].as<T>() : nullptr;
   const T *last = ep.lastInput() ? call.inputs.back().as<T>() : nullptr;
-#pragma omp parallel for schedule(static) if (rows * n > (1 << 16))
+#pragma omp parallel for schedule(static) if (double(rows * n) > 65536.0 * parallelGrain())
   for (int64_t i = 0; i < rows; ++i)
     for (int64_t j = 0; j < n; ++j)
       out[i * n + j] = applyEpilogue(ep, out[i * n + j], b ? b[j] : T(0),
                                      last ? last[i * n + j] : T(0));
 }
 
+/// Whether this thread's session runs beside other ranks of its process
+/// with several threads (setBlasShared).
+thread_local bool tBlasShared = false;
+
+/// OpenBLAS's OpenMP build has one buffer for multithreaded calls (its
+/// NUM_PARALLEL, 1 in Debian's build): a second rank's call spins until the
+/// first finishes, burning the core the first one needs (ranks as threads,
+/// two threads each, measured 5-13x slower than one thread each on 2
+/// cores). Such calls take this lock instead, and wait asleep.
+std::mutex &blasMutex() {
+  static std::mutex m;
+  return m;
+}
+
+/// The threads a BLAS call of this kernel may use: one per 4 MFLOP of the
+/// product, at most the session's (OpenBLAS's OpenMP build reads the
+/// calling thread's OpenMP count at each call; its own threshold lets a
+/// 128 x 128 x 64 product wake every thread, which costs more than the
+/// product, and several times more on oversubscribed cores). Restored on
+/// scope exit.
+class BlasThreads {
+public:
+  explicit BlasThreads(const KernelCall &call) {
+#ifdef _OPENMP
+    const TensorRef &a = call.inputs[0], &y = call.outputs[0];
+    bool ta = call.attrInt("transpose_lhs", 0);
+    int64_t k = a.rank() >= 2 ? (ta ? a.shape[a.rank() - 2] : a.shape.back()) : 1;
+    double flops = 2.0 * double(y.numel()) * double(k);
+    saved_ = omp_get_max_threads();
+    int want = int(std::clamp<double>(flops / (4e6 * parallelGrain()), 1.0, double(saved_)));
+    if (want != saved_)
+      omp_set_num_threads(want);
+    else
+      saved_ = 0;
+#else
+    (void)call;
+#endif
+  }
+  ~BlasThreads() {
+#ifdef _OPENMP
+    if (saved_)
+      omp_set_num_threads(saved_);
+#endif
+  }
+
+private:
+  int saved_ = 0;
+};
+
 Status matmul(const KernelCall &call) {
   if (call.state)
     return runPreparedGemm(call);
+  std::unique_lock<std::mutex> shared;
+  if (tBlasShared)
+    shared = std::unique_lock<std::mutex>(blasMutex());
+  BlasThreads threads(call);
   GemmEpilogue ep;
   if (Status s = GemmEpilogue::parse(call, ep); !s.ok())
     return s;
@@ -221,7 +280,7 @@ void reduceContiguous(const T *in, T *out, int64_t outer, int64_t count, int64_t
     return;
   }
   if (inner == 1) {
-#pragma omp parallel for schedule(static) if (outer * count > 65536)
+#pragma omp parallel for schedule(static) if (double(outer * count) > 65536.0 * parallelGrain())
     for (int64_t o = 0; o < outer; ++o) {
       const T *x = in + o * count;
       double a = reduceInit<K>();
@@ -235,7 +294,7 @@ void reduceContiguous(const T *in, T *out, int64_t outer, int64_t count, int64_t
   // per task.
   constexpr int64_t kBlock = 256;
   int64_t blocks = (inner + kBlock - 1) / kBlock;
-#pragma omp parallel for schedule(static) if (outer * count * inner > 65536)
+#pragma omp parallel for schedule(static) if (double(outer * count * inner) > 65536.0 * parallelGrain())
   for (int64_t t = 0; t < outer * blocks; ++t) {
     int64_t o = t / blocks, b0 = (t % blocks) * kBlock, b1 = std::min(inner, b0 + kBlock);
     double acc[kBlock];
@@ -326,7 +385,7 @@ template <Reduce K> Status reduce(const KernelCall &call) {
 
 template <typename T> void softmaxRows(const T *in, T *out, int64_t outer,
                                        int64_t dim, int64_t inner) {
-#pragma omp parallel for schedule(static) if (outer * dim * inner > 16384)
+#pragma omp parallel for schedule(static) if (double(outer * dim * inner) > 16384.0 * parallelGrain())
   for (int64_t o = 0; o < outer; ++o)
     for (int64_t i = 0; i < inner; ++i) {
       const T *x = in + o * dim * inner + i;
@@ -377,7 +436,7 @@ void normRows(const KernelCall &call, bool centered) {
     (d < axis ? rows : cols) *= x.shape[d];
   const T *in = x.as<T>();
   T *out = y.as<T>();
-#pragma omp parallel for schedule(static) if (rows * cols > 16384)
+#pragma omp parallel for schedule(static) if (double(rows * cols) > 16384.0 * parallelGrain())
   for (int64_t r = 0; r < rows; ++r) {
     const T *row = in + r * cols;
     // Sums in double over eight interleaved accumulators (the compiler
@@ -462,6 +521,15 @@ Status cumsum(const KernelCall &call) {
 }
 
 } // namespace
+
+void setBlasShared(bool shared) { tBlasShared = shared; }
+
+namespace {
+thread_local double tParallelGrain = 1.0;
+} // namespace
+
+void setParallelGrain(double grain) { tParallelGrain = grain < 1.0 ? 1.0 : grain; }
+double parallelGrain() { return tParallelGrain; }
 
 void registerLinalgKernels(KernelTable &t) {
   t["cumsum"] = cumsum;

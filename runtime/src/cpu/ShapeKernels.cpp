@@ -65,7 +65,7 @@ Status transpose(const KernelCall &call) {
     }
     return Status::okStatus();
   }
-#pragma omp parallel for schedule(static) if (y.numel() > 65536)
+#pragma omp parallel for schedule(static) if (double(y.numel()) > 65536.0 * parallelGrain())
   for (int64_t row = 0; row < outer; ++row) {
     int64_t base = baseOf(row);
     uint8_t *dst = y.data + row * inner * size;
@@ -186,7 +186,7 @@ Status gather(const KernelCall &call) {
                           .message());
     }
   int64_t blockBytes = inner * int64_t(size);
-#pragma omp parallel for schedule(static) if (outer * count * inner > 65536)
+#pragma omp parallel for schedule(static) if (double(outer * count * inner) > 65536.0 * parallelGrain())
   for (int64_t o = 0; o < outer; ++o)
     for (int64_t k = 0; k < count; ++k) {
       int64_t i = indexAt(k);
@@ -230,7 +230,7 @@ Status scatterAdd(const KernelCall &call) {
   float *out = y.as<float>();
   const float *in = updates.as<float>();
   std::memset(out, 0, size_t(y.numel()) * sizeof(float));
-#pragma omp parallel for schedule(static) if (outer * count * inner > 65536)
+#pragma omp parallel for schedule(static) if (double(outer * count * inner) > 65536.0 * parallelGrain())
   for (int64_t o = 0; o < outer; ++o)
     for (int64_t k = 0; k < count; ++k) {
       int64_t i = indexAt(k);

@@ -124,7 +124,7 @@ Status rotary(const KernelCall &call) {
   int64_t rows = x.numel() / D;
   const float *in = x.as<float>(), *c = cs.as<float>(), *s = sn.as<float>();
   float *out = y.as<float>();
-#pragma omp parallel for schedule(static) if (rows * D > 32768)
+#pragma omp parallel for schedule(static) if (double(rows * D) > 32768.0 * parallelGrain())
   for (int64_t r = 0; r < rows; ++r) {
     int64_t rem = r, at = 0;
     for (int64_t d = int64_t(rowShape.size()) - 1; d >= 0; --d) {

@@ -201,6 +201,7 @@ private:
   bool profiling_ = false;
   uint64_t arenaBytes_ = 0;
   int threads_ = 0;
+  bool blasShared_ = false;
   ThreadPlacement placement_;
 };
 

@@ -1,0 +1,48 @@
+//===- Verify.h - tessera-compile --verify --------------------*- C++ -*-===//
+//
+// Part of Tessera.
+//
+//===----------------------------------------------------------------------===//
+//
+// The fusion verifier's compiler half. `tessera-compile ... -o model.tpkg
+// --verify` compiles the same model a second time as imported (no graph
+// fusion, no GEMM epilogues or attention views, one rank, the CPU target),
+// then runs both packages on the same seeded random inputs
+// (tessera/runtime/Verify.h) and reports the largest difference per output,
+// failing above the tolerance. Integer inputs that index a table (token
+// ids) are drawn below the table's size.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef TESSERA_COMPILER_VERIFY_H
+#define TESSERA_COMPILER_VERIFY_H
+
+#include "mlir/IR/BuiltinOps.h"
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace tessera {
+
+/// For each integer input of `module`'s @main that reaches a tsr.gather's
+/// indices (through reshapes, casts and broadcasts), the smallest table size
+/// it indexes.
+std::map<std::string, int64_t> integerInputBounds(mlir::ModuleOp module);
+
+/// The reference compile's arguments: `argv` (argv[0] left out) without
+/// --verify, the output, partitioning and target options, with
+/// --no-graph-fusion and -o `output`.
+std::vector<std::string> referenceCompileArgs(int argc, char **argv, const std::string &output);
+
+/// Compiles the reference beside `compiledPath`, runs both, prints one line
+/// per output to stderr; returns tessera-compile's exit code (0: every
+/// output within `rtol`/`atol`, 1: a difference or an error).
+int verifyAgainstReference(int argc, char **argv, const std::string &compiledPath,
+                           const std::map<std::string, int64_t> &bounds, double rtol,
+                           double atol);
+
+} // namespace tessera
+
+#endif // TESSERA_COMPILER_VERIFY_H

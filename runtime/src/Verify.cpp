@@ -1,0 +1,181 @@
+//===- Verify.cpp - a compiled package against its unfused reference ------===//
+//
+// Part of Tessera.
+//
+//===----------------------------------------------------------------------===//
+
+#include "tessera/runtime/Verify.h"
+
+#include "tessera/runtime/Communicator.h"
+#include "tessera/runtime/MeshRunner.h"
+#include "tessera/runtime/Package.h"
+#include "tessera/runtime/Session.h"
+
+#include <algorithm>
+#include <cctype>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <memory>
+
+namespace tessera::rt {
+namespace {
+
+/// SplitMix64: the inputs are a function of the seed alone.
+struct Random {
+  uint64_t state;
+  uint64_t next() {
+    uint64_t z = (state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+  }
+  double uniform() { return double(next() >> 11) * (1.0 / 9007199254740992.0); }
+};
+
+bool looksLikeMask(const std::string &name) {
+  std::string lower(name);
+  for (char &c : lower)
+    c = char(std::tolower(static_cast<unsigned char>(c)));
+  return lower.find("mask") != std::string::npos;
+}
+
+HostTensor randomInput(const TensorInfo &info, const VerifyOptions &options, Random &random) {
+  HostTensor t;
+  t.dtype = info.dtype;
+  t.shape = info.shape;
+  int64_t n = t.numElements();
+  t.data.assign(size_t(n) * dtypeSize(t.dtype), 0);
+  auto bound = options.integerBounds.find(info.name);
+  int64_t high = bound != options.integerBounds.end() ? std::max<int64_t>(bound->second, 1) : 2;
+  bool ones = looksLikeMask(info.name);
+  for (int64_t i = 0; i < n; ++i) {
+    int64_t integer = ones ? 1 : int64_t(random.next() % uint64_t(high));
+    double real = 2.0 * random.uniform() - 1.0;
+    uint8_t *p = t.data.data() + size_t(i) * dtypeSize(t.dtype);
+    switch (t.dtype) {
+    case DType::F32: { float f = ones ? 1.0f : float(real); std::memcpy(p, &f, 4); break; }
+    case DType::F64: { double d = ones ? 1.0 : real; std::memcpy(p, &d, 8); break; }
+    case DType::I64: std::memcpy(p, &integer, 8); break;
+    case DType::I32: { int32_t x = int32_t(integer); std::memcpy(p, &x, 4); break; }
+    case DType::I8: *p = uint8_t(integer); break;
+    case DType::Bool: *p = ones ? 1 : uint8_t(integer & 1); break;
+    default: break; // f16/bf16 inputs stay zero
+    }
+  }
+  return t;
+}
+
+double valueAt(const HostTensor &t, int64_t i) {
+  const uint8_t *p = t.data.data() + size_t(i) * dtypeSize(t.dtype);
+  switch (t.dtype) {
+  case DType::F32: { float f; std::memcpy(&f, p, 4); return f; }
+  case DType::F64: { double d; std::memcpy(&d, p, 8); return d; }
+  case DType::I64: { int64_t x; std::memcpy(&x, p, 8); return double(x); }
+  case DType::I32: { int32_t x; std::memcpy(&x, p, 4); return double(x); }
+  case DType::I8: return double(int8_t(*p));
+  case DType::Bool: return *p ? 1.0 : 0.0;
+  default: return 0.0;
+  }
+}
+
+} // namespace
+
+Status verifyPackages(const std::string &compiledPath, const std::string &referencePath,
+                      const VerifyOptions &options, std::vector<OutputDifference> &out) {
+  out.clear();
+  std::shared_ptr<Package> compiled, reference;
+  if (Status s = Package::open(compiledPath, compiled); !s.ok())
+    return s;
+  if (Status s = Package::open(referencePath, reference); !s.ok())
+    return s;
+  if (reference->meshSize() != 1)
+    return Status(StatusCode::InvalidArgument,
+                  referencePath + ": a reference package has one rank, not " +
+                      std::to_string(reference->meshSize()));
+  // The reference: one session. The compiled package: every rank as threads.
+  std::unique_ptr<Session> refSession;
+  if (Status s = Session::create(reference, 0, refSession); !s.ok())
+    return s;
+  int ranks = compiled->meshSize();
+  std::unique_ptr<LocalGroup> group;
+  if (ranks > 1)
+    group = std::make_unique<LocalGroup>(ranks, std::chrono::milliseconds(600000));
+  std::vector<std::unique_ptr<Session>> sessions(static_cast<size_t>(ranks));
+  std::vector<Session *> all;
+  std::vector<Communicator *> comms;
+  SessionOptions sessionOptions;
+  sessionOptions.ranksOnHost = ranks;
+  for (int r = 0; r < ranks; ++r) {
+    if (Status s = Session::create(compiled, r, sessions[size_t(r)], sessionOptions); !s.ok())
+      return s;
+    Communicator *comm = group ? &group->communicator(r) : nullptr;
+    if (comm)
+      if (Status s = sessions[size_t(r)]->bindCommunicator(*comm); !s.ok())
+        return s;
+    all.push_back(sessions[size_t(r)].get());
+    comms.push_back(comm);
+  }
+  std::unique_ptr<MeshRunner> mesh;
+  if (Status s = MeshRunner::create(*compiled, all, comms, mesh, group.get()); !s.ok())
+    return s;
+
+  // The same inputs on both sides; they must agree on names, types and shapes.
+  Random random{options.seed};
+  for (const TensorInfo &info : refSession->inputs()) {
+    const TensorInfo *other = findInfo(mesh->inputs(), info.name);
+    if (!other)
+      return Status(StatusCode::InvalidArgument,
+                    compiledPath + ": no input '" + info.name + "' (the reference has one)");
+    if (other->dtype != info.dtype || other->shape != info.shape)
+      return Status(StatusCode::InvalidArgument,
+                    compiledPath + ": input '" + info.name + "' is " +
+                        std::string(dtypeName(other->dtype)) + " " + formatShape(other->shape) +
+                        ", the reference's " + std::string(dtypeName(info.dtype)) + " " +
+                        formatShape(info.shape));
+    HostTensor value = randomInput(info, options, random);
+    if (Status s = refSession->setInput(info.name, value); !s.ok())
+      return s;
+    if (Status s = mesh->setInput(info.name, value); !s.ok())
+      return s;
+  }
+  if (Status s = refSession->run(); !s.ok())
+    return Status(s.code(), "the reference: " + s.message());
+  if (Status s = mesh->run(); !s.ok())
+    return Status(s.code(), "the compiled package: " + s.message());
+
+  for (const TensorInfo &info : refSession->outputs()) {
+    if (!findInfo(mesh->outputs(), info.name))
+      continue;
+    HostTensor want, got;
+    if (Status s = refSession->getOutput(info.name, want); !s.ok())
+      return s;
+    if (Status s = mesh->getOutput(info.name, got); !s.ok())
+      return s;
+    OutputDifference d;
+    d.name = info.name;
+    if (got.shape != want.shape) {
+      return Status(StatusCode::InvalidArgument,
+                    "output '" + info.name + "' is " + formatShape(got.shape) +
+                        " in the compiled package, " + formatShape(want.shape) +
+                        " in the reference");
+    }
+    d.elements = want.numElements();
+    for (int64_t i = 0; i < d.elements; ++i) {
+      double a = valueAt(got, i), b = valueAt(want, i);
+      if (a == b || (std::isnan(a) && std::isnan(b)))
+        continue;
+      double diff = std::fabs(a - b);
+      if (std::isnan(diff) || diff > options.atol + options.rtol * std::fabs(b))
+        ++d.outside;
+      if (std::isnan(diff))
+        d.maxAbs = INFINITY;
+      else
+        d.maxAbs = std::max(d.maxAbs, diff);
+    }
+    out.push_back(d);
+  }
+  return Status::okStatus();
+}
+
+} // namespace tessera::rt
