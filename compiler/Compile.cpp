@@ -284,7 +284,7 @@ int tessera::compileMain(int argc, char **argv) {
   static cl::opt<bool> noEpilogues(cl::cat(targetCat), "no-gemm-epilogues", cl::desc("keep bias adds, activations and residual adds as kernels "
                                     "of their own instead of GEMM epilogues"),
       cl::init(false));
-  static cl::opt<bool> noAttentionViews(cl::cat(targetCat), "no-attention-views", cl::desc("keep the head transposes (and QKV splits) around "
+  static cl::opt<bool> noAttentionViews(cl::cat(targetCat), "no-attention-views", cl::Hidden, cl::desc("keep the head transposes (and QKV splits) around "
                                      "attention as copy kernels"),
       cl::init(false));
   static cl::opt<std::string> cudaArchs(cl::cat(targetCat), "cuda-arch", cl::Hidden, cl::desc("CUDA architectures to embed images for (cubins: "
