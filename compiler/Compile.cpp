@@ -566,6 +566,29 @@ int tessera::compileMain(int argc, char **argv) {
 
   std::optional<PackageGeneration> generation;
   if (generateMode) {
+    // A static export (the dynamo exporter's default) fixes the token
+    // inputs' shapes in the file: the cache must then be as long as its
+    // sequence, the batch as its batch. Say so now, not at run time.
+    if (auto main = module->lookupSymbol<func::FuncOp>("main")) {
+      for (BlockArgument arg : main.getArguments()) {
+        auto type = dyn_cast<RankedTensorType>(arg.getType());
+        auto name = main.getArgAttrOfType<StringAttr>(arg.getArgNumber(), "tsr.name");
+        if (!type || !name || type.getRank() != 2 || !type.getElementType().isInteger() ||
+            type.getElementType().isInteger(1))
+          continue;
+        if (!genIds.empty() && name.getValue() != genIds && !name.getValue().contains("mask"))
+          continue;
+        int64_t fixedBatch = type.getShape()[0], fixedSeq = type.getShape()[1];
+        if (fixedSeq != maxSeq || (batch >= 0 && fixedBatch != batch)) {
+          llvm::errs() << "error: --generate: input '" << name.getValue() << "' is fixed at "
+                       << fixedBatch << "x" << fixedSeq
+                       << " in the model file (a static export): compile with --max-seq "
+                       << fixedSeq << " --batch " << fixedBatch
+                       << ", or export with dynamic batch and sequence dimensions\n";
+          return 1;
+        }
+      }
+    }
     // The decode step: one position per sequence, a KV cache (passes/generate).
     PassManager pm(&context);
     OpPassManager &fn = pm.nest<func::FuncOp>();
