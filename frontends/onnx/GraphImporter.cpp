@@ -411,6 +411,11 @@ OwningOpRef<ModuleOp> GraphImporter::run() {
   if (failed(sortNodes(order)))
     return nullptr;
   const ::onnx::GraphProto &graph = proto.graph();
+  for (const ::onnx::NodeProto &node : graph.node())
+    for (const std::string &input : node.input())
+      read_.insert(input);
+  for (const ::onnx::ValueInfoProto &output : graph.output())
+    read_.insert(output.name());
   for (int index : order) {
     const ::onnx::NodeProto &node = graph.node(index);
     Location loc = nodeLoc(node, index);

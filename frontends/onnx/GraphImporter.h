@@ -12,6 +12,8 @@
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 
+#include <set>
+
 namespace tessera::onnx {
 
 class GraphImporter {
@@ -27,6 +29,8 @@ public:
   mlir::FailureOr<mlir::Value> lookup(const std::string &name,
                                       mlir::Location useLoc);
   void define(const std::string &name, mlir::Value value) { values_[name] = value; }
+  /// Whether a node or the graph's outputs read the value named `name`.
+  bool isRead(const std::string &name) const { return read_.count(name) != 0; }
   /// The tsr element type of an ONNX data type, or null.
   mlir::Type convertType(int32_t onnxType);
   /// A ConstTensor from an ONNX TensorProto held in the IR (Constant nodes).
@@ -44,6 +48,8 @@ private:
   mlir::OpBuilder builder_;
   mlir::Location fileLoc_;
   std::map<std::string, mlir::Value> values_;
+  /// Every name a node or the graph's outputs read.
+  std::set<std::string> read_;
   /// Where initializers are materialised: the top of the function.
   mlir::OpBuilder::InsertPoint weightInsertPoint_;
   HandlerRegistry registry_;

@@ -93,6 +93,10 @@ std::optional<std::vector<int64_t>> OpBinder::attrInts(StringRef name) const {
   return std::vector<int64_t>(a->ints().begin(), a->ints().end());
 }
 
+bool OpBinder::outputRead(int i) const {
+  return hasOutput(i) && importer_.isRead(node_.output(i));
+}
+
 LogicalResult OpBinder::setResult(int i, Value value) {
   if (hasOutput(i))
     importer_.define(node_.output(i), value);
@@ -100,8 +104,10 @@ LogicalResult OpBinder::setResult(int i, Value value) {
 }
 
 LogicalResult OpBinder::setSingleResult(Value value) {
+  // Outputs named but read by nothing (a training-mode export's saved
+  // statistics) are left out.
   for (int i = 1; i < numOutputs(); ++i)
-    if (hasOutput(i))
+    if (outputRead(i))
       return error() << "output " << i << " ('" << node_.output(i)
                      << "') is not supported",
              failure();

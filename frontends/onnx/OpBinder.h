@@ -77,6 +77,8 @@ public:
   int numOutputs() const { return node_.output_size(); }
   /// Whether output `i` is consumed (named) at all.
   bool hasOutput(int i) const { return i < numOutputs() && !node_.output(i).empty(); }
+  /// Whether output `i` is read by another node or is a graph output.
+  bool outputRead(int i) const;
   mlir::LogicalResult setResult(int i, mlir::Value value);
   /// Sets output 0 and requires the node to have no other used outputs.
   mlir::LogicalResult setSingleResult(mlir::Value value);

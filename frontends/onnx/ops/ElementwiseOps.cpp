@@ -354,7 +354,9 @@ LogicalResult importDropout(OpBinder &b) {
                            << "' (Dropout): training_mode may be true; compiled "
                               "as the identity (inference)";
   }
-  if (b.hasOutput(1)) {
+  // The mask output only where a node reads it (training-mode exports name
+  // it and leave it unread).
+  if (b.outputRead(1)) {
     ConstTensor mask = ConstTensor::ofInts(b.builder().getI1Type(), shapeOf(*x),
                                            std::vector<int64_t>(
                                                tensorType(*x).getNumElements(), 1));
