@@ -24,7 +24,9 @@ Each page's commands run in order, each in its own `bash -eo pipefail`, in
 a scratch folder of the page's own (files one command writes are there for
 the next) that holds links to the checkout's `test/`, `tools/`, `python/`,
 `examples/` and `docs/`, and to the build folder as `build/`; `build/bin` is
-on PATH. Usage:
+on PATH. With pipefail, a pipe into a reader that stops early (`| grep -m1`,
+`| head`) fails by SIGPIPE now and then: show such output from a file.
+Usage:
 
     tools/doc-commands.py BUILD_DIR [PAGE.md ...] [--list]
 
