@@ -119,10 +119,7 @@ void gemvPanels(const Panels &, const float *, float *, const GemmEpilogue &, co
                 const float *) {}
 #endif
 
-struct PackedGemv : PreparedGemm {
-  std::shared_ptr<const Panels> weight;
-  GemmEpilogue epilogue;
-
+struct PackedGemv : PanelState {
   Status run(const KernelCall &call) const override {
     const float *bias = epilogue.bias ? call.inputs[2].as<float>() : nullptr;
     const float *last = epilogue.lastInput() ? call.inputs.back().as<float>() : nullptr;
@@ -134,8 +131,10 @@ struct PackedGemv : PreparedGemm {
 
 } // namespace
 
-Status panelsOf(const KernelCall &call, const PrepareContext &context, int64_t k, int64_t n,
-                bool transposed, std::shared_ptr<const Panels> &out) {
+Status attachPanels(KernelCall &call, const PrepareContext &context, int64_t k, int64_t n,
+                    bool transposed, std::shared_ptr<PanelState> state) {
+  if (!haveAvx2Fma())
+    return Status::okStatus();
   const TensorRef &b = call.inputs[1];
   auto pack = [&](std::shared_ptr<void> &packed) {
     return packPanels(b, k, n, transposed, packed);
@@ -145,24 +144,18 @@ Status panelsOf(const KernelCall &call, const PrepareContext &context, int64_t k
                        std::to_string(n) + ":" + std::to_string(int(transposed));
   if (Status s = packedCopy(context, b.data, layout, panelBytes(k, n), pack, packed); !s.ok())
     return s;
-  out = std::static_pointer_cast<const Panels>(packed);
+  if (!packed)
+    return Status::okStatus(); // over the memory limit: the BLAS path
+  state->weight = std::static_pointer_cast<const Panels>(packed);
+  call.state = std::move(state);
   return Status::okStatus();
 }
 
 Status preparePackedGemv(KernelCall &call, const GemmEpilogue &epilogue,
                          const PrepareContext &context, int64_t k, int64_t n, bool transposed) {
-  if (!haveAvx2Fma())
-    return Status::okStatus();
-  std::shared_ptr<const Panels> weight;
-  if (Status s = panelsOf(call, context, k, n, transposed, weight); !s.ok())
-    return s;
-  if (!weight)
-    return Status::okStatus(); // over the memory limit: the BLAS path
   auto state = std::make_shared<PackedGemv>();
-  state->weight = std::move(weight);
   state->epilogue = epilogue;
-  call.state = std::move(state);
-  return Status::okStatus();
+  return attachPanels(call, context, k, n, transposed, std::move(state));
 }
 
 } // namespace tessera::rt::cpu

@@ -174,9 +174,7 @@ __attribute__((target("avx2,fma"))) void microKernel(int64_t kc, const float *ap
 }
 #endif
 
-struct PanelGemm : PreparedGemm {
-  std::shared_ptr<const Panels> weight;
-  GemmEpilogue epilogue;
+struct PanelGemm : PanelState {
   int64_t m = 0;
 
   Status run(const KernelCall &call) const override;
@@ -314,19 +312,10 @@ void applyEpilogueRow(const GemmEpilogue &ep, float *y, int64_t first, int64_t c
 Status preparePanelGemm(KernelCall &call, const GemmEpilogue &epilogue,
                         const PrepareContext &context, int64_t m, int64_t k, int64_t n,
                         bool transposed) {
-  if (!haveAvx2Fma())
-    return Status::okStatus();
-  std::shared_ptr<const Panels> weight;
-  if (Status s = panelsOf(call, context, k, n, transposed, weight); !s.ok())
-    return s;
-  if (!weight)
-    return Status::okStatus(); // over the memory limit: the BLAS path
   auto state = std::make_shared<PanelGemm>();
-  state->weight = std::move(weight);
   state->epilogue = epilogue;
   state->m = m;
-  call.state = std::move(state);
-  return Status::okStatus();
+  return attachPanels(call, context, k, n, transposed, std::move(state));
 }
 
 } // namespace tessera::rt::cpu

@@ -34,10 +34,19 @@ struct Panels {
 /// The bytes of a [k, n] weight in panels.
 uint64_t panelBytes(int64_t k, int64_t n);
 
-/// The shared packed copy of `call`'s weight (input 1: [k, n], or [n, k]
-/// when `transposed`) in panels; null when over the session's budget.
-Status panelsOf(const KernelCall &call, const PrepareContext &context, int64_t k, int64_t n,
-                bool transposed, std::shared_ptr<const Panels> &out);
+/// What both panel paths keep in a call's state: the shared packed weight
+/// and the epilogue.
+struct PanelState : PreparedGemm {
+  std::shared_ptr<const Panels> weight;
+  GemmEpilogue epilogue;
+};
+
+/// Sets `call.state` to `state`, its weight the shared copy of `call`'s
+/// weight (input 1: [k, n], or [n, k] when `transposed`) in panels, where
+/// the CPU path has AVX2/FMA; leaves it unset otherwise and over the
+/// session's budget (the BLAS path).
+Status attachPanels(KernelCall &call, const PrepareContext &context, int64_t k, int64_t n,
+                    bool transposed, std::shared_ptr<PanelState> state);
 
 /// Several rows on panels: `call.state` for y[m, n] = A[m, k] W (+ the
 /// epilogue), A row-major with k columns. Leaves it unset over the budget.
