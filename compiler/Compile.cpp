@@ -15,6 +15,7 @@
 #include "compiler/Pipelines.h"
 
 #include "frontends/onnx/OnnxImporter.h"
+#include "frontends/onnx/Untie.h"
 #include "passes/lower/AttentionViews.h"
 #include "passes/lower/GemmEpilogues.h"
 #include "passes/partition/Partition.h"
@@ -170,6 +171,57 @@ void warnTransposedCopies(const tessera::onnx::ModelFile &model, llvm::ArrayRef<
     }
 }
 
+/// Training: the rotary tables (cos and sin) a static-shape export folded
+/// into initializers are buffers: added to `frozen`, said in one line.
+bool freezeRotaryTables(const tessera::onnx::ModelFile &model, std::vector<std::string> &frozen) {
+  auto tables = tessera::onnx::rotaryTables(model);
+  if (!tables) {
+    llvm::errs() << "error: " << llvm::toString(tables.takeError()) << "\n";
+    return false;
+  }
+  std::string names;
+  for (const std::string &t : *tables)
+    if (!tessera::train::matchesAny(t, frozen)) {
+      frozen.push_back(t);
+      names += (names.empty() ? "" : ", ") + t;
+    }
+  if (!names.empty())
+    llvm::errs() << "note: initializer(s) " << names << " hold rotary tables (cos^2 + sin^2 = 1 "
+                 << "in every element): buffers, not trained\n";
+  return true;
+}
+
+/// Training: parameters the exporter merged because their values were equal
+/// become one per reader again (onnx::untieEqualValued), said in one line.
+bool untieSharedInitializers(tessera::onnx::ModelFile &model,
+                             const tessera::onnx::UntieOptions &options) {
+  for (const std::string &name : options.force)
+    if (!model.weights.find(name)) {
+      llvm::errs() << "error: --untie " << name << ": the model has no initializer '" << name
+                   << "'\n";
+      return false;
+    }
+  auto untied = tessera::onnx::untieEqualValued(model, options);
+  if (!untied) {
+    llvm::errs() << "error: " << llvm::toString(untied.takeError()) << "\n";
+    return false;
+  }
+  if (untied->empty())
+    return true;
+  size_t copies = 0;
+  std::string names;
+  for (const tessera::onnx::Untied &u : *untied) {
+    copies += u.copies.size();
+    names += (names.empty() ? "" : ", ") + u.initializer + " (" +
+             std::to_string(u.copies.size() + 1) + " readers)";
+  }
+  llvm::errs() << "warning: " << untied->size() << " initializer(s) shared by several nodes "
+               << "hold one value in every element (the exporter merged equal parameters): "
+               << "trained as " << copies << " more separate parameter(s): " << names
+               << "; --tie NAME keeps one shared\n";
+  return true;
+}
+
 } // namespace
 
 int tessera::compileArgs(const std::vector<std::string> &args) {
@@ -219,12 +271,16 @@ int tessera::compileMain(int argc, char **argv) {
                                                   "--total-steps)"));
   static cl::opt<int64_t> warmupSteps(cl::cat(trainCat), "warmup-steps", cl::init(0), cl::Hidden);
   static cl::opt<int64_t> totalSteps(cl::cat(trainCat), "total-steps", cl::init(0), cl::Hidden);
-  static cl::list<std::string> frozen(cl::cat(trainCat), "frozen", cl::value_desc("GLOB"),
+  static cl::list<std::string> frozenArgs(cl::cat(trainCat), "frozen", cl::value_desc("GLOB"),
                                       cl::desc("weights that are not trained (names or globs)"));
   static cl::opt<bool> gradInputs(cl::cat(trainCat), "grad-inputs", cl::Hidden,
                                   cl::desc("also differentiate the float inputs (grad:NAME)"));
-  static cl::list<std::string> ties(cl::cat(trainCat), "tie", cl::value_desc("A=B[.T]"),
-                                    cl::desc("weight A is weight B (or its transpose)"));
+  static cl::list<std::string> tieArgs(cl::cat(trainCat), "tie", cl::value_desc("A=B[.T]|A"),
+                                       cl::desc("weight A is weight B (or its transpose); A "
+                                                "alone: A stays one parameter"));
+  static cl::list<std::string> untie(cl::cat(trainCat), "untie", cl::value_desc("A"), cl::Hidden,
+                                     cl::desc("each reader of initializer A trains its own "
+                                              "copy (automatic where all its elements are equal)"));
   cl::OptionCategory &generateCat = trainCat;
   static cl::opt<bool> generateMode(cl::cat(generateCat), "generate",
                                     cl::desc("compile text generation: one new token per sequence "
@@ -474,6 +530,20 @@ int tessera::compileMain(int argc, char **argv) {
   context.getDiagEngine().registerHandler(
       [](Diagnostic &diag) { printDiagnostic(diag); });
 
+  // --frozen, and below the rotary tables found in the model.
+  std::vector<std::string> frozen(frozenArgs.begin(), frozenArgs.end());
+  // --tie A=B pairs; a bare --tie A keeps A shared (see untieEqualValued).
+  std::vector<std::string> ties;
+  onnx::UntieOptions untieOptions;
+  for (const std::string &t : tieArgs)
+    (llvm::StringRef(t).contains('=') ? (void)ties.push_back(t)
+                                      : (void)untieOptions.keep.insert(t));
+  untieOptions.force.insert(untie.begin(), untie.end());
+  if (!untie.empty() && !trainMode) {
+    llvm::errs() << "error: --untie needs --train\n";
+    return 2;
+  }
+
   // A .mlir input is tsr IR (tests, hand-written programs): no weight store.
   std::unique_ptr<onnx::ModelFile> model;
   OwningOpRef<ModuleOp> module;
@@ -487,6 +557,15 @@ int tessera::compileMain(int argc, char **argv) {
       return 1;
     }
     model = std::move(*opened);
+    // Rotary tables an exporter folded are buffers: frozen, as in PyTorch.
+    if (trainMode && !freezeRotaryTables(*model, frozen))
+      return 1;
+    // (Frozen weights stay as they are: not trained, sharing them costs nothing.)
+    for (const auto &[name, record] : model->weights.records())
+      if (train::matchesAny(name, frozen))
+        untieOptions.keep.insert(name);
+    if (trainMode && !untieSharedInitializers(*model, untieOptions))
+      return 1;
     module = onnx::importModel(context, *model, options);
   }
   if (!module)

@@ -235,6 +235,8 @@ tessera::writePackage(const std::string &path,
       const onnx::WeightRecord *record = model.weights.find(weight);
       if (!record || record->file.empty() || record->absent)
         return; // not in a file (inline float_data): --export-onnx refuses it
+      if (!record->copyOf.empty())
+        return; // a reader's copy (untied): the file holds the first reader's
       patches.push_back(tpkg::CreateExportPatch(fbb, state,
                                                 fbb.CreateString(relativeToPackage(record->file)),
                                                 record->offset, record->length, transposed));

@@ -22,7 +22,8 @@ config.substitutions.append(("%tessera_bin", tools_dir))
 # The CPU-path legs of tools/test.sh (TESSERA_CPU_ISA=avx2|portable, with
 # oneDNN and OpenBLAS capped) reach the tools through these.
 for name in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS", "TESSERA_CPU_ISA",
-             "ONEDNN_MAX_CPU_ISA", "OPENBLAS_CORETYPE", "OMP_WAIT_POLICY"):
+             "ONEDNN_MAX_CPU_ISA", "OPENBLAS_CORETYPE", "OMP_WAIT_POLICY",
+             "GOMP_SPINCOUNT"):
     if name in os.environ:
         config.environment[name] = os.environ[name]
 if os.path.isdir("/usr/include/onnx/backend/test/data/node"):

@@ -172,6 +172,71 @@ GraphImporter::tensorFromProto(const ::onnx::TensorProto &t, Location loc) {
   return c;
 }
 
+/// An additive mask folded into an initializer (a causal LM exported with
+/// input_ids only: the exporter computes the mask and writes it out) holds
+/// 0 where a key is seen and one large negative value (-inf, or the float
+/// type's lowest) where it is hidden; no trained parameter does. Such an
+/// initializer is imported as select(seen, 0, that value), the form the
+/// attention fusion reads masks in (causal recognised from `seen`), and
+/// stays out of training. Null where the initializer is no such mask.
+FailureOr<Value> GraphImporter::maskInitializer(const WeightRecord &record, Type elementType,
+                                                Location loc) {
+  constexpr int64_t kMaxMaskElements = int64_t(1) << 24;
+  int64_t count = 1;
+  for (int64_t d : record.shape)
+    count *= d;
+  if (!elementType.isF32() || record.shape.size() < 2 || count > kMaxMaskElements ||
+      record.absent)
+    return Value();
+  // Every element 0 or `hidden` (at most -1e4), both present.
+  float hidden = 0;
+  bool seen = false;
+  auto maskValues = [&](const std::vector<uint8_t> &bytes) {
+    for (size_t i = 0; i + 4 <= bytes.size(); i += 4) {
+      float v;
+      std::memcpy(&v, bytes.data() + i, 4);
+      if (v == 0) {
+        seen = true;
+        continue;
+      }
+      if (!(v <= -1e4f) || (hidden != 0 && v != hidden))
+        return false;
+      hidden = v;
+    }
+    return true;
+  };
+  // A prefix first: parameters fail at their first elements.
+  auto prefix = model_.readWeight(record, 256);
+  if (!prefix)
+    return emitError(loc) << llvm::toString(prefix.takeError()), failure();
+  if (!maskValues(*prefix))
+    return Value();
+  auto bytes = model_.readWeight(record);
+  if (!bytes)
+    return emitError(loc) << llvm::toString(bytes.takeError()), failure();
+  hidden = 0;
+  seen = false;
+  if (!maskValues(*bytes) || hidden == 0 || !seen)
+    return Value();
+  llvm::SmallVector<bool> seenKeys(size_t(count), false);
+  for (int64_t i = 0; i < count; ++i) {
+    float v;
+    std::memcpy(&v, bytes->data() + i * 4, 4);
+    seenKeys[size_t(i)] = v == 0;
+  }
+  auto boolType = RankedTensorType::get(record.shape, builder_.getI1Type());
+  Value condition = tsr::ConstantOp::create(builder_, loc, boolType,
+                                            DenseElementsAttr::get(boolType, llvm::ArrayRef<bool>(seenKeys)));
+  auto scalar = RankedTensorType::get({}, elementType);
+  Value zero = tsr::ConstantOp::create(builder_, loc, scalar,
+                                       DenseElementsAttr::get(scalar, 0.0f));
+  Value fill = tsr::ConstantOp::create(builder_, loc, scalar,
+                                       DenseElementsAttr::get(scalar, hidden));
+  return tsr::SelectOp::create(builder_, loc, RankedTensorType::get(record.shape, elementType),
+                               condition, zero, fill)
+      .getResult();
+}
+
 FailureOr<Value> GraphImporter::lookup(const std::string &name, Location useLoc) {
   auto it = values_.find(name);
   if (it != values_.end())
@@ -213,6 +278,11 @@ FailureOr<Value> GraphImporter::lookup(const std::string &name, Location useLoc)
     if (failed(folded))
       return failure();
     value = tsr::ConstantOp::create(builder_, loc, folded->toAttr());
+  } else if (FailureOr<Value> mask = maskInitializer(*record, elementType, loc);
+             failed(mask)) {
+    return failure();
+  } else if (*mask) {
+    value = *mask;
   } else {
     value = tsr::WeightOp::create(
         builder_, loc, RankedTensorType::get(record->shape, elementType), name,

@@ -42,6 +42,10 @@ private:
                                    llvm::SmallVectorImpl<std::string> &names);
   mlir::LogicalResult sortNodes(std::vector<int> &order);
   mlir::Location nodeLoc(const ::onnx::NodeProto &node, int index);
+  /// select(seen, 0, hidden) for an initializer that is an additive
+  /// attention mask; null otherwise.
+  mlir::FailureOr<mlir::Value> maskInitializer(const WeightRecord &record,
+                                               mlir::Type elementType, mlir::Location loc);
 
   const ModelFile &model_;
   const ImportOptions &options_;

@@ -413,13 +413,15 @@ ModelFile::open(const std::string &path, bool allowAbsentWeights) {
 }
 
 llvm::Expected<std::vector<uint8_t>>
-ModelFile::readWeight(const WeightRecord &record) const {
+ModelFile::readWeight(const WeightRecord &record, uint64_t maxBytes) const {
   if (record.file.empty())
-    return record.inlineBytes;
+    return std::vector<uint8_t>(record.inlineBytes.begin(),
+                                record.inlineBytes.begin() +
+                                    std::min<uint64_t>(maxBytes, record.inlineBytes.size()));
   std::ifstream in(record.file, std::ios::binary);
   if (!in)
     return fail(record.file + ": cannot open weight file");
-  std::vector<uint8_t> bytes(record.length);
+  std::vector<uint8_t> bytes(std::min(record.length, maxBytes));
   in.seekg(std::streamoff(record.offset));
   in.read(reinterpret_cast<char *>(bytes.data()), std::streamsize(bytes.size()));
   if (!in)

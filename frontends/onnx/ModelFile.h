@@ -21,6 +21,7 @@
 
 #include "llvm/Support/Error.h"
 
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -39,8 +40,10 @@ struct ModelFile {
   static llvm::Expected<std::unique_ptr<ModelFile>>
   open(const std::string &path, bool allowAbsentWeights = false);
 
-  /// Reads the bytes of a weight (for small tensors the importer folds).
-  llvm::Expected<std::vector<uint8_t>> readWeight(const WeightRecord &record) const;
+  /// Reads the bytes of a weight (for small tensors the importer folds), or
+  /// its first `maxBytes`.
+  llvm::Expected<std::vector<uint8_t>> readWeight(const WeightRecord &record,
+                                                  uint64_t maxBytes = UINT64_MAX) const;
 };
 
 /// Bytes per element of an ONNX data type, 0 when unsupported.

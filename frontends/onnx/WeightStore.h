@@ -33,6 +33,9 @@ struct WeightRecord {
   uint64_t length = 0;         ///< byte length (elements x element size)
   std::vector<uint8_t> inlineBytes; ///< the bytes, when `file` is empty
   bool absent = false; ///< its external file is missing (plan-only compiles)
+  /// A reader's own copy of this initializer (untieEqualValued): the same
+  /// bytes under another name, in no initializer list of the file.
+  std::string copyOf;
 };
 
 /// The weights of one imported model, by name.

@@ -66,21 +66,25 @@ bool isCausalConstant(Value mask, int64_t S, int64_t T) {
   if (!dense || !dense.getElementType().isInteger(1))
     return false;
   ArrayRef<int64_t> shape = shapeOf(mask);
-  for (int64_t d : shape.drop_back(std::min<size_t>(2, shape.size())))
-    if (d != 1)
-      return false;
   int64_t rows = shape.size() >= 2 ? shape[shape.size() - 2] : 1;
   int64_t cols = shape.empty() ? 1 : shape.back();
   if ((rows != 1 && rows != S) || (cols != 1 && cols != T))
     return false;
+  // Every leading slice (a batch-sized mask folded by the exporter repeats
+  // it per sample) must be the causal pattern.
+  int64_t slices = 1;
+  for (int64_t d : shape.drop_back(std::min<size_t>(2, shape.size())))
+    slices *= d;
   auto values = dense.getValues<bool>();
-  for (int64_t i = 0; i < S; ++i)
-    for (int64_t j = 0; j < T; ++j) {
-      bool value = dense.isSplat() ? values[0]
-                                   : values[(rows == 1 ? 0 : i) * cols + (cols == 1 ? 0 : j)];
-      if (value != (j <= i + T - S))
-        return false;
-    }
+  for (int64_t s = 0; s < slices; ++s)
+    for (int64_t i = 0; i < S; ++i)
+      for (int64_t j = 0; j < T; ++j) {
+        bool value = dense.isSplat() ? values[0]
+                                     : values[s * rows * cols + (rows == 1 ? 0 : i) * cols +
+                                              (cols == 1 ? 0 : j)];
+        if (value != (j <= i + T - S))
+          return false;
+      }
   return true;
 }
 

@@ -246,6 +246,11 @@ LogicalResult cutTrainingStages(ModuleOp module, func::FuncOp main,
         }
         any = true;
       }
+      // (Never after the stage of a gradient it reads: the backward passes
+      // run from the last stage to the first. A weight every stage reads -
+      // a rotary table - leaves the choice to the gradient.)
+      if (earliest != INT_MAX)
+        common.erase(common.upper_bound(earliest), common.end());
       s = !common.empty() ? *common.rbegin() : earliest != INT_MAX ? earliest : -1;
     } else {
       // Once per step (clipping, the optimizer): where its largest operand is.

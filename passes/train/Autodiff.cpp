@@ -22,9 +22,7 @@ using namespace mlir;
 using namespace tessera;
 using namespace tessera::train;
 
-namespace {
-
-bool matchesAny(StringRef name, ArrayRef<std::string> patterns) {
+bool tessera::train::matchesAny(StringRef name, ArrayRef<std::string> patterns) {
   for (const std::string &p : patterns) {
     if (p == name)
       return true;
@@ -36,6 +34,8 @@ bool matchesAny(StringRef name, ArrayRef<std::string> patterns) {
   }
   return false;
 }
+
+namespace {
 
 struct AutodiffPass : tessera::train::impl::AutodiffPassBase<AutodiffPass> {
   using AutodiffPassBase::AutodiffPassBase;

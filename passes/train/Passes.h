@@ -20,6 +20,10 @@ namespace tessera::train {
 #define GEN_PASS_REGISTRATION
 #include "passes/train/Passes.h.inc"
 
+/// Whether weight `name` is one of `patterns` (names or globs, as --frozen
+/// gives them).
+bool matchesAny(llvm::StringRef name, llvm::ArrayRef<std::string> patterns);
+
 } // namespace tessera::train
 
 #endif // TESSERA_PASSES_TRAIN_PASSES_H

@@ -292,8 +292,10 @@ class Session:
             threads: CPU threads of each rank's kernels (``None``:
                 ``TESSERA_NUM_THREADS``, else ``OMP_NUM_THREADS``, else the
                 cores divided by the ranks). OpenMP reads ``OMP_WAIT_POLICY``
-                when the module loads: set it to ``PASSIVE`` before importing
-                ``tessera`` when ranks x threads exceed the cores.
+                and ``GOMP_SPINCOUNT`` when the module loads: before importing
+                ``tessera``, set ``OMP_WAIT_POLICY=PASSIVE`` when ranks x
+                threads exceed the cores, else ``GOMP_SPINCOUNT=10000`` for
+                several threads a rank (what ``tessera-run`` chooses).
         """
         self.package = package_or_path if isinstance(package_or_path, Package) else Package(package_or_path)
         if ranks is not None and int(ranks) != self.package.ranks:

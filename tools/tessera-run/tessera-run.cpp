@@ -75,8 +75,9 @@ const char *kUsage =
     "  --max-memory SIZE      refuse packages needing more (default: physical memory)\n"
     "  --threads N            CPU threads per rank (default: TESSERA_NUM_THREADS,\n"
     "                         else OMP_NUM_THREADS, else the host's cores divided by\n"
-    "                         the ranks on it; oversubscribed cores: OpenMP waits\n"
-    "                         passively unless OMP_WAIT_POLICY is set)\n"
+    "                         the ranks on it; OpenMP waits passively on\n"
+    "                         oversubscribed cores, else spins briefly, unless\n"
+    "                         OMP_WAIT_POLICY or GOMP_SPINCOUNT is set)\n"
     "measuring:\n"
     "  --profile              per-kernel times, threads per rank, the CPU paths taken\n"
     "  --cpu-info             (alone) the CPU paths the kernels take on this host and\n"
@@ -429,7 +430,8 @@ int main(int argc, char **argv) {
   const char *mpiSize = std::getenv("OMPI_COMM_WORLD_SIZE");
   bool underMpi = mpiSize && std::atoi(mpiSize) > 1;
   // The ranks sharing this host's cores, and each one's threads; where they
-  // oversubscribe the cores, OpenMP waits passively (a re-exec, before any
+  // oversubscribe the cores, OpenMP waits passively, else with several
+  // threads a rank it spins only briefly (a re-exec, before any
   // thread or MPI starts).
   // (Under mpirun: the launcher's local ranks, those bound elsewhere left out.)
   sessionOptions.ranksOnHost = underMpi ? 0 : (ranks ? ranks : meshSize);
@@ -438,7 +440,7 @@ int main(int argc, char **argv) {
     if (!check(placeThreads(sessionOptions.threads, sessionOptions.ranksOnHost, placement)))
       return 2;
     if (sessionOptions.backend == "cpu" || sessionOptions.backend == "cuda-host")
-      waitPassivelyIfOversubscribed(placement, argv);
+      chooseOpenMpWaiting(placement, argv);
   }
   if (underMpi) {
 #ifdef TESSERA_HAVE_MPI

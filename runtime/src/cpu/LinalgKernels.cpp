@@ -185,9 +185,9 @@ public:
     int64_t k = a.rank() >= 2 ? (ta ? a.shape[a.rank() - 2] : a.shape.back()) : 1;
     double flops = 2.0 * double(y.numel()) * double(k);
     saved_ = omp_get_max_threads();
-    int want = int(std::clamp<double>(flops / (4e6 * parallelGrain()), 1.0, double(saved_)));
-    if (want != saved_)
-      omp_set_num_threads(want);
+    want_ = int(std::clamp<double>(flops / (4e6 * parallelGrain()), 1.0, double(saved_)));
+    if (want_ != saved_)
+      omp_set_num_threads(want_);
     else
       saved_ = 0;
 #else
@@ -200,18 +200,22 @@ public:
       omp_set_num_threads(saved_);
 #endif
   }
+  /// The threads the call uses.
+  int count() const { return want_; }
 
 private:
   int saved_ = 0;
+  int want_ = 1;
 };
 
 Status matmul(const KernelCall &call) {
   if (call.state)
     return runPreparedGemm(call);
-  std::unique_lock<std::mutex> shared;
-  if (tBlasShared)
-    shared = std::unique_lock<std::mutex>(blasMutex());
   BlasThreads threads(call);
+  // (A one-thread call takes no shared buffer: no turns.)
+  std::unique_lock<std::mutex> shared;
+  if (tBlasShared && threads.count() > 1)
+    shared = std::unique_lock<std::mutex>(blasMutex());
   GemmEpilogue ep;
   if (Status s = GemmEpilogue::parse(call, ep); !s.ok())
     return s;

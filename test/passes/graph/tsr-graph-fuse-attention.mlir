@@ -239,3 +239,44 @@ func.func @gqa_rows_one_row_additive(%q: tensor<2x2x2x16xf32>, %kt: tensor<2x2x1
   %o = tsr.matmul %p, %v : (tensor<2x2x2x8xf32>, tensor<2x2x8x16xf32>) -> tensor<2x2x2x16xf32>
   return %o : tensor<2x2x2x16xf32>
 }
+
+// -----
+
+// Tests a batch-sized causal mask (a causal LM exported with input_ids only:
+// the exporter folds the mask for each sample): every sample's slice is the
+// causal pattern, so the mask is the attribute.
+// CHECK-LABEL: func.func @batch_sized_causal_mask
+// CHECK: tsr.attention %{{[a-z0-9]+}}, %{{[a-z0-9]+}}, %{{[a-z0-9]+}} causal scale = 2.500000e-01
+func.func @batch_sized_causal_mask(%q: tensor<2x2x3x16xf32>, %kt: tensor<2x2x16x3xf32>, %v: tensor<2x2x3x16xf32>) -> tensor<2x2x3x16xf32> {
+  %mask = tsr.constant dense<[[[[true, false, false], [true, true, false], [true, true, true]]], [[[true, false, false], [true, true, false], [true, true, true]]]]> : tensor<2x1x3x3xi1>
+  %quarter = tsr.constant dense<0.25> : tensor<f32>
+  %zero = tsr.constant dense<0.0> : tensor<f32>
+  %low = tsr.constant dense<-3.40282347E+38> : tensor<f32>
+  %s = tsr.matmul %q, %kt : (tensor<2x2x3x16xf32>, tensor<2x2x16x3xf32>) -> tensor<2x2x3x3xf32>
+  %ss = tsr.mul %s, %quarter : (tensor<2x2x3x3xf32>, tensor<f32>) -> tensor<2x2x3x3xf32>
+  %bias = tsr.select %mask, %zero, %low : (tensor<2x1x3x3xi1>, tensor<f32>, tensor<f32>) -> tensor<2x1x3x3xf32>
+  %sm = tsr.add %ss, %bias : (tensor<2x2x3x3xf32>, tensor<2x1x3x3xf32>) -> tensor<2x2x3x3xf32>
+  %p = tsr.softmax %sm axis = 3 : tensor<2x2x3x3xf32>
+  %o = tsr.matmul %p, %v : (tensor<2x2x3x3xf32>, tensor<2x2x3x16xf32>) -> tensor<2x2x3x16xf32>
+  return %o : tensor<2x2x3x16xf32>
+}
+
+// -----
+
+// Tests a batch-sized mask whose second sample is not causal (a padded
+// position folded in): it stays a mask.
+// CHECK-LABEL: func.func @batch_sized_mask_one_sample_padded
+// CHECK: tsr.attention %{{[a-z0-9]+}}, %{{[a-z0-9]+}}, %{{[a-z0-9]+}} mask(%{{[a-z0-9]+}}) scale = 2.500000e-01
+func.func @batch_sized_mask_one_sample_padded(%q: tensor<2x2x3x16xf32>, %kt: tensor<2x2x16x3xf32>, %v: tensor<2x2x3x16xf32>) -> tensor<2x2x3x16xf32> {
+  %mask = tsr.constant dense<[[[[true, false, false], [true, true, false], [true, true, true]]], [[[false, false, false], [false, true, false], [false, true, true]]]]> : tensor<2x1x3x3xi1>
+  %quarter = tsr.constant dense<0.25> : tensor<f32>
+  %zero = tsr.constant dense<0.0> : tensor<f32>
+  %low = tsr.constant dense<-3.40282347E+38> : tensor<f32>
+  %s = tsr.matmul %q, %kt : (tensor<2x2x3x16xf32>, tensor<2x2x16x3xf32>) -> tensor<2x2x3x3xf32>
+  %ss = tsr.mul %s, %quarter : (tensor<2x2x3x3xf32>, tensor<f32>) -> tensor<2x2x3x3xf32>
+  %bias = tsr.select %mask, %zero, %low : (tensor<2x1x3x3xi1>, tensor<f32>, tensor<f32>) -> tensor<2x1x3x3xf32>
+  %sm = tsr.add %ss, %bias : (tensor<2x2x3x3xf32>, tensor<2x1x3x3xf32>) -> tensor<2x2x3x3xf32>
+  %p = tsr.softmax %sm axis = 3 : tensor<2x2x3x3xf32>
+  %o = tsr.matmul %p, %v : (tensor<2x2x3x3xf32>, tensor<2x2x3x16xf32>) -> tensor<2x2x3x16xf32>
+  return %o : tensor<2x2x3x16xf32>
+}

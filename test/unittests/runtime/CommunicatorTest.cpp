@@ -190,3 +190,83 @@ TEST(LocalGroup, AStartedAllReduceReportsTheGroupsFailureAtItsWait) {
 }
 
 } // namespace
+
+namespace {
+
+TEST(LocalGroup, LargeAllReducesAreSharedOutInPlaceAndExact) {
+  // Sizes around the blocks the ranks share out (uneven tails included),
+  // blocking and started, sum and max, float and integer.
+  LocalGroup group(3, 5000ms);
+  const std::vector<size_t> counts = {1, 17, 4097, 16384 + 5, 70001};
+  auto statuses = onRanks(group, [&](int r, Communicator &c) -> Status {
+    for (size_t count : counts) {
+      std::vector<float> a(count), b(count);
+      std::vector<int64_t> m(count);
+      for (size_t i = 0; i < count; ++i) {
+        a[i] = float(i % 97) + float(r);
+        b[i] = float(r + 1) * 0.5f;
+        m[i] = int64_t((i * 7 + size_t(r) * 13) % 31);
+      }
+      if (Status s = c.allReduceStart(a.data(), count, DType::F32, ReduceOp::Sum); !s.ok())
+        return s;
+      if (Status s = c.allReduceStart(m.data(), count, DType::I64, ReduceOp::Max); !s.ok())
+        return s;
+      if (Status s = c.allReduce(b.data(), count, DType::F32, ReduceOp::Sum); !s.ok())
+        return s;
+      if (Status s = c.wait(m.data()); !s.ok())
+        return s;
+      for (size_t i = 0; i < count; ++i) {
+        if (a[i] != 3.0f * float(i % 97) + 3.0f)
+          return Status(StatusCode::Internal, "sum at " + std::to_string(i) + " of " +
+                                                  std::to_string(count));
+        if (b[i] != 3.0f)
+          return Status(StatusCode::Internal, "blocking sum at " + std::to_string(i));
+        int64_t best = 0;
+        for (size_t q = 0; q < 3; ++q)
+          best = std::max<int64_t>(best, int64_t((i * 7 + q * 13) % 31));
+        if (m[i] != best)
+          return Status(StatusCode::Internal, "max at " + std::to_string(i));
+      }
+    }
+    return Status::okStatus();
+  });
+  for (const Status &s : statuses)
+    EXPECT_TRUE(s.ok()) << s.message();
+}
+
+} // namespace
+
+namespace {
+
+TEST(LocalGroup, StartsThroughSeveralCommunicatorsOfOneGroupAreOneSequence) {
+  // A rank holds one communicator of a group per program (the passes of a
+  // pipelined step); its starts through any of them are one sequence.
+  LocalGroup world(3, 5000ms);
+  auto statuses = onRanks(world, [](int r, Communicator &c) -> Status {
+    if (r == 2)
+      return Status::okStatus(); // not in the group
+    std::shared_ptr<Communicator> first, second;
+    if (Status s = c.subgroup({0, 1}, first); !s.ok())
+      return s;
+    if (Status s = c.subgroup({0, 1}, second); !s.ok())
+      return s;
+    for (int iteration = 0; iteration < 10; ++iteration) {
+      std::vector<float> x(5, float(r + 1)), y(70000, float(r + 2));
+      if (Status s = first->allReduceStart(x.data(), x.size(), DType::F32, ReduceOp::Sum); !s.ok())
+        return s;
+      if (Status s = second->allReduceStart(y.data(), y.size(), DType::F32, ReduceOp::Sum); !s.ok())
+        return s;
+      if (Status s = first->wait(x.data()); !s.ok())
+        return s;
+      if (Status s = second->wait(y.data()); !s.ok())
+        return s;
+      if (x[4] != 3.0f || y[69999] != 5.0f)
+        return Status(StatusCode::Internal, "wrong sums");
+    }
+    return Status::okStatus();
+  });
+  for (const Status &s : statuses)
+    EXPECT_TRUE(s.ok()) << s.message();
+}
+
+} // namespace

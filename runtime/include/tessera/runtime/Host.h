@@ -13,7 +13,9 @@
 // cores (oversubscription: an explicit --threads, more ranks than cores),
 // OpenMP's spinning waits make each thread burn the core another one needs;
 // tessera-run then re-executes itself with OMP_WAIT_POLICY=PASSIVE (OpenMP
-// reads it once, when it loads) unless the user chose a policy.
+// reads it once, when it loads) unless the user chose a policy. With several
+// threads a rank and a core each, it shortens OpenMP's spin instead
+// (GOMP_SPINCOUNT=10000: microseconds, not milliseconds, before sleeping).
 //
 // CPU paths: TESSERA_CPU_ISA caps the instruction sets the CPU backend uses,
 // so that every dispatch path can be tested on any x86 machine: `auto` (the
@@ -54,6 +56,8 @@ struct ThreadPlacement {
   /// OMP_WAIT_POLICY as this process runs ("" when unset: OpenMP's default,
   /// which spins before it sleeps).
   std::string waitPolicy;
+  /// GOMP_SPINCOUNT as this process runs ("" when unset).
+  std::string spinCount;
 
   bool oversubscribed() const { return ranksOnHost * threadsPerRank > cores; }
   /// One line: "threads: 1 per rank x 4 ranks on 2 cores (cores / ranks),
@@ -68,12 +72,16 @@ struct ThreadPlacement {
 /// ranks. An error names a malformed variable.
 Status placeThreads(int requested, int ranksOnHost, ThreadPlacement &out);
 
-/// When `placement` oversubscribes the cores and the user set no
-/// OMP_WAIT_POLICY, re-executes this program (`argv`) with
-/// OMP_WAIT_POLICY=PASSIVE; returns when it did not (already passive, not
-/// oversubscribed, TESSERA_KEEP_WAIT_POLICY=1, or exec failed). Call it
-/// before any thread is started.
-void waitPassivelyIfOversubscribed(const ThreadPlacement &placement, char **argv);
+/// The spin count chooseOpenMpWaiting sets for teams with a core a thread.
+inline constexpr const char *kShortSpinCount = "10000";
+
+/// Unless the user set OMP_WAIT_POLICY, GOMP_SPINCOUNT or
+/// TESSERA_KEEP_WAIT_POLICY=1, re-executes this program (`argv`) with
+/// OMP_WAIT_POLICY=PASSIVE where `placement` oversubscribes the cores, or
+/// with GOMP_SPINCOUNT=kShortSpinCount where each rank has several threads
+/// and a core for each; returns when it did not (nothing to change, or exec
+/// failed). Call it before any thread is started.
+void chooseOpenMpWaiting(const ThreadPlacement &placement, char **argv);
 
 /// The CPU paths the kernels take on this host, one line: "cpu: AMD EPYC
 /// (avx512); own kernels: avx2+fma; oneDNN: avx512_core_bf16; OpenBLAS:

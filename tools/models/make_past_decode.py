@@ -1,0 +1,88 @@
+#!/usr/bin/env python3
+"""A decode step with past keys and values, grouped-query attention, from
+both torch exporters: test/e2e/Inputs/past_decode/<exporter>/.
+
+    .venv-models/bin/python tools/models/make_past_decode.py [OUT_DIR]
+
+A tiny Llama (4 query heads, 2 key/value heads, parameters perturbed off
+their initial values), one new token per sequence (batch 2) after 15 cached
+positions, exported with the cache as inputs past_key_values.i.{key,value}
+and outputs present.i.{key,value} (the layout Optimum's with-past exports
+use). The TorchScript exporter moves the heads of a group onto the row axis
+of the scores (the case that once made a one-row mask look causal).
+Writes model.onnx, inputs/*.npy and ONNX Runtime's outputs/*.npy.
+"""
+import os
+import sys
+
+import numpy as np
+import onnxruntime as ort
+import torch
+import transformers
+from transformers import DynamicCache
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+LAYERS, KV_HEADS, HEAD_DIM, BATCH, PAST = 2, 2, 16, 2, 15
+
+
+class Step(torch.nn.Module):
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, input_ids, attention_mask, *past):
+        cache = DynamicCache()
+        for layer in range(LAYERS):
+            cache.update(past[2 * layer], past[2 * layer + 1], layer)
+        out = self.model(input_ids=input_ids, attention_mask=attention_mask,
+                         past_key_values=cache, use_cache=True)
+        kv = out.past_key_values
+        return (out.logits,) + tuple(t for layer in range(LAYERS)
+                                     for t in (kv.layers[layer].keys, kv.layers[layer].values))
+
+
+def main():
+    out_root = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
+        ROOT, "test/e2e/Inputs/past_decode")
+    torch.manual_seed(0)
+    cfg = transformers.LlamaConfig(vocab_size=512, hidden_size=64, intermediate_size=128,
+                                   num_hidden_layers=LAYERS, num_attention_heads=4,
+                                   num_key_value_heads=KV_HEADS, max_position_embeddings=64)
+    model = transformers.LlamaForCausalLM(cfg).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    ids = torch.randint(0, 512, (BATCH, 1))
+    mask = torch.ones(BATCH, PAST + 1, dtype=torch.int64)
+    past = [torch.randn(BATCH, KV_HEADS, PAST, HEAD_DIM) for _ in range(2 * LAYERS)]
+    names = ["input_ids", "attention_mask"] + [f"past_key_values.{layer}.{t}"
+                                               for layer in range(LAYERS)
+                                               for t in ("key", "value")]
+    outputs = ["logits"] + [f"present.{layer}.{t}" for layer in range(LAYERS)
+                            for t in ("key", "value")]
+    step = Step(model).eval()
+    args = (ids, mask, *past)
+    for exporter in ("torchscript", "dynamo"):
+        out = os.path.join(out_root, exporter)
+        os.makedirs(os.path.join(out, "inputs"), exist_ok=True)
+        os.makedirs(os.path.join(out, "outputs"), exist_ok=True)
+        path = os.path.join(out, "model.onnx")
+        with torch.no_grad():
+            if exporter == "torchscript":
+                torch.onnx.export(step, args, path, input_names=names, output_names=outputs,
+                                  dynamo=False, opset_version=17)
+            else:
+                torch.onnx.export(step, args, input_names=names, output_names=outputs,
+                                  dynamo=True).save(path)
+        feeds = {n: t.numpy() for n, t in zip(names, args)}
+        for n, v in feeds.items():
+            np.save(os.path.join(out, "inputs", n + ".npy"), v)
+        results = ort.InferenceSession(path, providers=["CPUExecutionProvider"]).run(
+            outputs, feeds)
+        for n, v in zip(outputs, results):
+            np.save(os.path.join(out, "outputs", n + ".npy"), v)
+        print(f"{exporter}: {path}")
+
+
+if __name__ == "__main__":
+    main()
