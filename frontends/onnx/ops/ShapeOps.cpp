@@ -13,6 +13,8 @@
 #include "frontends/onnx/GraphImporter.h"
 #include "frontends/onnx/ops/Common.h"
 
+#include "mlir/IR/ImplicitLocOpBuilder.h"
+
 using namespace mlir;
 using namespace tessera::onnx;
 
@@ -500,6 +502,173 @@ LogicalResult importGather(OpBinder &b) {
   return b.setSingleResult(b.createValue<tsr::GatherOp>(*data, *indices, *axis, IntegerAttr()));
 }
 
+/// The elements a one-hot comparison may hold: GatherElements and OneHot are
+/// built from `compare(index, arange(n))` over the result's positions times n.
+constexpr int64_t kMaxOneHotElements = int64_t(1) << 26;
+
+/// `indices` as int64 with negative entries counted from the end of a
+/// dimension of `size` (entries still out of range match no position).
+Value normalizedIndices(ImplicitLocOpBuilder &ib, Value indices, int64_t size) {
+  auto type = cast<RankedTensorType>(indices.getType());
+  auto i64 = ib.getI64Type();
+  if (type.getElementType() != i64)
+    indices = tsr::CastOp::create(ib, type.clone(i64), indices);
+  auto scalar = RankedTensorType::get({}, i64);
+  Value zero = tsr::ConstantOp::create(ib, scalar, DenseElementsAttr::get(scalar, int64_t(0)));
+  Value n = tsr::ConstantOp::create(ib, scalar, DenseElementsAttr::get(scalar, size));
+  auto shape = cast<RankedTensorType>(indices.getType()).getShape();
+  Value negative = tsr::CompareOp::create(
+      ib, RankedTensorType::get(shape, ib.getI1Type()),
+      tsr::ComparePredicateAttr::get(ib.getContext(), tsr::ComparePredicate::lt), indices, zero);
+  Value shifted = tsr::AddOp::create(ib, indices.getType(), indices, n);
+  return tsr::SelectOp::create(ib, indices.getType(), negative, shifted, indices);
+}
+
+/// compare(eq, `indices` with a new axis of 1 at `axis`, 0..n-1 along that
+/// axis): true where an index names the position.
+Value oneHotMask(ImplicitLocOpBuilder &ib, Value indices, int64_t n, int64_t axis) {
+  auto shape = cast<RankedTensorType>(indices.getType()).getShape();
+  SmallVector<int64_t> expanded(shape), positions(shape.size() + 1, 1), out(shape);
+  expanded.insert(expanded.begin() + axis, 1);
+  positions[size_t(axis)] = n;
+  out.insert(out.begin() + axis, n);
+  auto i64 = ib.getI64Type();
+  Value e = tsr::ReshapeOp::create(ib, RankedTensorType::get(expanded, i64), indices);
+  SmallVector<int64_t> range;
+  for (int64_t i = 0; i < n; ++i)
+    range.push_back(i);
+  auto rangeType = RankedTensorType::get(positions, i64);
+  Value r = tsr::ConstantOp::create(ib, rangeType,
+                                    DenseElementsAttr::get(rangeType, ArrayRef<int64_t>(range)));
+  return tsr::CompareOp::create(
+      ib, RankedTensorType::get(out, ib.getI1Type()),
+      tsr::ComparePredicateAttr::get(ib.getContext(), tsr::ComparePredicate::eq), e, r);
+}
+
+/// GatherElements on run-time data: out[..i..] = data[.. indices[..i..]
+/// (at axis) ..], built as a one-hot selection summed over the axis (exact:
+/// one term is the element, the others are zeros). Its gradient and its
+/// split over the batch follow from those ops'.
+LogicalResult importGatherElements(OpBinder &b) {
+  auto data = b.input(0), indices = b.input(1);
+  if (failed(data) || failed(indices))
+    return failure();
+  std::vector<int64_t> dshape = shapeOf(*data), ishape = shapeOf(*indices);
+  int64_t rank = int64_t(dshape.size());
+  if (int64_t(ishape.size()) != rank || rank == 0)
+    return b.error() << "indices of rank " << ishape.size() << " for data of rank " << rank
+                     << " (they must match)",
+           failure();
+  auto axis = normalizeAxis(b, b.attrInt("axis", 0), rank);
+  if (failed(axis))
+    return failure();
+  if (!isa<FloatType, IntegerType>(elementTypeOf(*data)) || elementTypeOf(*data).isInteger(1))
+    return b.error() << "data of element type " << elementTypeOf(*data)
+                     << " (numbers only)",
+           failure();
+  int64_t n = dshape[size_t(*axis)], positions = 1;
+  for (int64_t d : ishape)
+    positions *= d;
+  if (positions * n > kMaxOneHotElements)
+    return b.error() << "selects " << positions << " elements among " << n
+                     << " along axis " << *axis << ": over the " << kMaxOneHotElements
+                     << " comparisons this import builds",
+           failure();
+  SmallVector<int64_t> start(size_t(rank), 0), limit(dshape.begin(), dshape.end());
+  bool sliced = false;
+  for (int64_t d = 0; d < rank; ++d)
+    if (d != *axis) {
+      if (ishape[size_t(d)] > dshape[size_t(d)])
+        return b.error() << "indices dimension " << d << " (" << ishape[size_t(d)]
+                         << ") exceeds the data's (" << dshape[size_t(d)] << ")",
+               failure();
+      sliced |= ishape[size_t(d)] != dshape[size_t(d)];
+      limit[size_t(d)] = ishape[size_t(d)];
+    }
+  ImplicitLocOpBuilder ib(b.loc(), b.builder());
+  Value x = *data;
+  Type element = elementTypeOf(x);
+  if (sliced) {
+    SmallVector<int64_t> shape(limit);
+    x = tsr::SliceOp::create(ib, RankedTensorType::get(shape, element), x,
+                             ib.getDenseI64ArrayAttr(start), ib.getDenseI64ArrayAttr(limit),
+                             nullptr);
+  }
+  // The data with the axis moved last and a 1 in its place: [.., 1, .., n].
+  SmallVector<int64_t> perm, moved;
+  for (int64_t d = 0; d < rank; ++d)
+    if (d != *axis)
+      perm.push_back(d);
+  perm.push_back(*axis);
+  for (int64_t d : perm)
+    moved.push_back(cast<RankedTensorType>(x.getType()).getShape()[size_t(d)]);
+  x = tsr::TransposeOp::create(ib, RankedTensorType::get(moved, element), x,
+                               ib.getDenseI64ArrayAttr(perm));
+  SmallVector<int64_t> aligned(moved);
+  aligned.insert(aligned.begin() + *axis, 1);
+  x = tsr::ReshapeOp::create(ib, RankedTensorType::get(aligned, element), x);
+  Value mask = oneHotMask(ib, normalizedIndices(ib, *indices, n), n, rank);
+  auto scalar = RankedTensorType::get({}, element);
+  Value zero = tsr::ConstantOp::create(
+      ib, scalar,
+      isa<FloatType>(element) ? DenseElementsAttr::get(scalar, ib.getFloatAttr(element, 0.0))
+                              : DenseElementsAttr::get(scalar, ib.getIntegerAttr(element, 0)));
+  SmallVector<int64_t> wide(ishape.begin(), ishape.end());
+  wide.push_back(n);
+  Value picked = tsr::SelectOp::create(ib, RankedTensorType::get(wide, element), mask, x, zero);
+  return b.setSingleResult(
+      tsr::ReduceSumOp::create(ib, picked, ArrayRef<int64_t>{rank}, /*keepDims=*/false));
+}
+
+/// OneHot: select(index == position, on, off) with the depth inserted at
+/// `axis`; indices outside [-depth, depth) give all `off`.
+LogicalResult importOneHot(OpBinder &b) {
+  auto indices = b.input(0);
+  if (failed(indices))
+    return failure();
+  std::optional<ConstTensor> depth = b.constantInput(1);
+  (void)indices;
+  auto values = b.input(2);
+  if (failed(values))
+    return failure();
+  if (!depth || depth->numElements() != 1)
+    return b.error() << "depth must be an integer constant once input shapes are fixed (it is the result's size)",
+           failure();
+  if (shapeOf(*values) != std::vector<int64_t>{2})
+    return b.error() << "values must be an [off, on] pair, not "
+                     << mlir::tsr::typeString(values->getType()),
+           failure();
+  int64_t n = depth->isFloat() ? int64_t(depth->floats[0]) : depth->asInt(0);
+  std::vector<int64_t> ishape = shapeOf(*indices);
+  int64_t rank = int64_t(ishape.size()) + 1;
+  auto axis = normalizeAxis(b, b.attrInt("axis", -1), rank);
+  if (failed(axis))
+    return failure();
+  int64_t positions = 1;
+  for (int64_t d : ishape)
+    positions *= d;
+  if (n < 1 || positions * n > kMaxOneHotElements)
+    return b.error() << "depth " << n << " for " << positions << " indices: "
+                     << (n < 1 ? "not a positive depth" : "over the comparisons this import builds"),
+           failure();
+  ImplicitLocOpBuilder ib(b.loc(), b.builder());
+  Value idx = *indices;
+  if (isa<FloatType>(elementTypeOf(idx)))
+    idx = tsr::CastOp::create(ib, tensorType(idx).clone(ib.getI64Type()), idx);
+  Value mask = oneHotMask(ib, normalizedIndices(ib, idx, n), n, *axis);
+  // off and on as scalars (slices of the pair: constant or not).
+  Type element = elementTypeOf(*values);
+  auto scalar = [&](int64_t k) -> Value {
+    Value one = tsr::SliceOp::create(ib, RankedTensorType::get({1}, element), *values,
+                                     ib.getDenseI64ArrayAttr({k}),
+                                     ib.getDenseI64ArrayAttr({k + 1}), nullptr);
+    return tsr::ReshapeOp::create(ib, RankedTensorType::get({}, element), one);
+  };
+  Value off = scalar(0), on = scalar(1);
+  return b.setSingleResult(tsr::SelectOp::create(
+      ib, cast<RankedTensorType>(mask.getType()).clone(element), mask, on, off));
+}
+
 /// GatherND with constant indices (how exporters index padding masks):
 /// flatten the indexed leading dimensions and gather linear indices. With
 /// batch_dims = b, each index tuple also carries its position's batch
@@ -725,6 +894,8 @@ void tessera::onnx::registerShapeOps(HandlerRegistry &r) {
   r.onOp("Split", 1, importSplit);
   r.onOp("Gather", 1, importGather);
   r.onOp("GatherND", 11, importGatherND);
+  r.onOp("GatherElements", 11, importGatherElements);
+  r.onOp("OneHot", 9, importOneHot);
   r.onOp("Expand", 8, importExpand);
   r.onOp("Tile", 6, importTile);
   r.onOp("Constant", 1, importConstant);

@@ -1,0 +1,66 @@
+#!/usr/bin/env python3
+"""Small ONNX graphs for ops the zoo reaches only in part:
+test/e2e/Inputs/ops/<name>/ with model.onnx, inputs/*.npy and ONNX Runtime's
+outputs/*.npy.
+
+    .venv-models/bin/python tools/models/make_op_models.py [OUT_DIR]
+
+onehot_gather: OneHot (constant depth 5, values [-1, 3], axis 1) of run-time
+indices with negative and out-of-range entries, and GatherElements along
+axis 0 and axis 1 (negative indices) of a run-time float tensor.
+"""
+import os
+import sys
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+from onnx import TensorProto, helper
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def onehot_gather(out):
+    f, i = TensorProto.FLOAT, TensorProto.INT64
+    inputs = [helper.make_tensor_value_info("idx", i, [2, 3]),
+              helper.make_tensor_value_info("data", f, [3, 4]),
+              helper.make_tensor_value_info("rows", i, [2, 4]),
+              helper.make_tensor_value_info("cols", i, [3, 2])]
+    outputs = [helper.make_tensor_value_info("onehot", f, [2, 5, 3]),
+               helper.make_tensor_value_info("by_rows", f, [2, 4]),
+               helper.make_tensor_value_info("by_cols", f, [3, 2])]
+    inits = [helper.make_tensor("depth", i, [], [5]),
+             helper.make_tensor("values", f, [2], [-1.0, 3.0])]
+    nodes = [helper.make_node("OneHot", ["idx", "depth", "values"], ["onehot"], axis=1),
+             helper.make_node("GatherElements", ["data", "rows"], ["by_rows"], axis=0),
+             helper.make_node("GatherElements", ["data", "cols"], ["by_cols"], axis=1)]
+    graph = helper.make_graph(nodes, "onehot_gather", inputs, outputs, inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    onnx.checker.check_model(model)
+    feeds = {"idx": np.array([[0, 4, -1], [-5, 7, 2]], np.int64),
+             "data": np.arange(12, dtype=np.float32).reshape(3, 4) * 1.5 - 4,
+             "rows": np.array([[2, 0, 1, -1], [0, 1, 2, 0]], np.int64),
+             "cols": np.array([[3, -4], [1, 1], [-1, 0]], np.int64)}
+    return model, feeds
+
+
+def main():
+    out_root = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "test/e2e/Inputs/ops")
+    for name, make in (("onehot_gather", onehot_gather),):
+        out = os.path.join(out_root, name)
+        os.makedirs(os.path.join(out, "inputs"), exist_ok=True)
+        os.makedirs(os.path.join(out, "outputs"), exist_ok=True)
+        model, feeds = make(out)
+        path = os.path.join(out, "model.onnx")
+        onnx.save(model, path)
+        for n, v in feeds.items():
+            np.save(os.path.join(out, "inputs", n + ".npy"), v)
+        session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+        names = [o.name for o in session.get_outputs()]
+        for n, v in zip(names, session.run(names, feeds)):
+            np.save(os.path.join(out, "outputs", n + ".npy"), v)
+        print(f"{name}: {path}")
+
+
+if __name__ == "__main__":
+    main()
