@@ -251,8 +251,15 @@ LogicalResult DecodeRewriter::rewrite(Operation &op) {
       return refuse("contracts over the sequence");
     if (r.isRow() && (rr == 1 || r.axis == rr - 2))
       return refuse("contracts over the sequence");
-    if (l.isRow() && r.isRow())
+    if (l.isRow() && r.isRow()) {
+      // Both follow the tokens along the same batch dimension of the product
+      // (an MoE export's per-token expert weights times that token's
+      // activations): each position's product is its own.
+      int64_t la = l.axis + rank - lr, ra = r.axis + rank - rr;
+      if (l.axis < lr - 2 && r.axis < rr - 2 && la == ra && l.inner == r.inner)
+        return finish(op, b->clone(op, operands), {Row{la, l.inner}});
       return refuse("multiplies two values that both follow the tokens");
+    }
     Row result;
     if (l.isRow()) {
       result = {lr == 1 ? l.axis : l.axis + rank - lr, l.inner};

@@ -5,6 +5,9 @@ outputs/*.npy.
 
     .venv-models/bin/python tools/models/make_op_models.py [OUT_DIR]
 
+topk: TopK (k 2, along the last axis, largest and smallest first) of a
+run-time float tensor with ties and -inf, and of its transpose along axis 0.
+
 onehot_gather: OneHot (constant depth 5, values [-1, 3], axis 1) of run-time
 indices with negative and out-of-range entries, and GatherElements along
 axis 0 and axis 1 (negative indices) of a run-time float tensor.
@@ -44,9 +47,30 @@ def onehot_gather(out):
     return model, feeds
 
 
+def topk(out):
+    f, i = TensorProto.FLOAT, TensorProto.INT64
+    inputs = [helper.make_tensor_value_info("x", f, [3, 5])]
+    outputs = [helper.make_tensor_value_info(n, t, s) for n, t, s in (
+        ("largest", f, [3, 2]), ("largest_at", i, [3, 2]),
+        ("smallest", f, [3, 2]), ("smallest_at", i, [3, 2]),
+        ("down", f, [2, 5]), ("down_at", i, [2, 5]))]
+    inits = [helper.make_tensor("k", i, [1], [2])]
+    nodes = [helper.make_node("TopK", ["x", "k"], ["largest", "largest_at"], axis=-1),
+             helper.make_node("TopK", ["x", "k"], ["smallest", "smallest_at"], axis=1,
+                              largest=0),
+             helper.make_node("TopK", ["x", "k"], ["down", "down_at"], axis=0)]
+    graph = helper.make_graph(nodes, "topk", inputs, outputs, inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    onnx.checker.check_model(model)
+    x = np.array([[0.5, 2.0, 2.0, -1.0, 0.0],
+                  [-np.inf, -np.inf, -3.0, -np.inf, -7.5],
+                  [1.25, -2.0, 9.0, 9.0, 9.0]], np.float32)
+    return model, {"x": x}
+
+
 def main():
     out_root = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "test/e2e/Inputs/ops")
-    for name, make in (("onehot_gather", onehot_gather),):
+    for name, make in (("onehot_gather", onehot_gather), ("topk", topk)):
         out = os.path.join(out_root, name)
         os.makedirs(os.path.join(out, "inputs"), exist_ok=True)
         os.makedirs(os.path.join(out, "outputs"), exist_ok=True)

@@ -15,6 +15,8 @@
 
 #include "mlir/IR/ImplicitLocOpBuilder.h"
 
+#include <cmath>
+
 using namespace mlir;
 using namespace tessera::onnx;
 
@@ -623,6 +625,42 @@ LogicalResult importGatherElements(OpBinder &b) {
 /// OneHot: select(index == position, on, off) with the depth inserted at
 /// `axis`; indices outside [-depth, depth) give all `off`.
 LogicalResult importOneHot(OpBinder &b) {
+  // All constant (an export's shape arithmetic: the repeats of a Tile): folded.
+  if (auto all = allConstant(b, 3)) {
+    const ConstTensor &idx = (*all)[0], &depthC = (*all)[1], &vals = (*all)[2];
+    if (depthC.numElements() != 1 || vals.numElements() != 2)
+      return b.error() << "depth must be a scalar and values an [off, on] pair", failure();
+    int64_t n = depthC.asInt(0), rank = int64_t(idx.shape.size()) + 1;
+    auto axis = normalizeAxis(b, b.attrInt("axis", -1), rank);
+    if (failed(axis))
+      return failure();
+    if (n < 1 || idx.numElements() * n > kMaxFoldElements)
+      return b.error() << "depth " << n << " for " << idx.numElements()
+                       << " constant indices: too large to fold",
+             failure();
+    std::vector<int64_t> shape(idx.shape);
+    shape.insert(shape.begin() + *axis, n);
+    int64_t outer = 1, inner = 1;
+    for (int64_t d = 0; d < *axis; ++d)
+      outer *= idx.shape[size_t(d)];
+    for (size_t d = size_t(*axis); d < idx.shape.size(); ++d)
+      inner *= idx.shape[d];
+    ConstTensor out = vals.reshaped({2});
+    out.shape = shape;
+    out.ints.clear();
+    out.floats.clear();
+    for (int64_t o = 0; o < outer; ++o)
+      for (int64_t p = 0; p < n; ++p)
+        for (int64_t i = 0; i < inner; ++i) {
+          int64_t v = idx.asInt(o * inner + i);
+          int64_t k = (v < 0 ? v + n : v) == p ? 1 : 0;
+          if (out.isFloat())
+            out.floats.push_back(vals.floats[size_t(k)]);
+          else
+            out.ints.push_back(vals.ints[size_t(k)]);
+        }
+    return b.setSingleResult(b.constant(out));
+  }
   auto indices = b.input(0);
   if (failed(indices))
     return failure();
@@ -669,6 +707,144 @@ LogicalResult importOneHot(OpBinder &b) {
       ib, cast<RankedTensorType>(mask.getType()).clone(element), mask, on, off));
 }
 
+/// TopK with a constant k over a float axis, built from k rounds of
+/// reduce_max: round j takes the largest element not yet taken (ties: the
+/// lowest index, as ONNX says), its index by reduce_min over the positions
+/// holding it, and its value as a one-hot selection of the input (exact, and
+/// what the gradient flows through: to the chosen elements only). Sorted
+/// output (largest first, or smallest first with largest = 0).
+LogicalResult importTopK(OpBinder &b) {
+  auto x = b.input(0);
+  if (failed(x))
+    return failure();
+  std::optional<ConstTensor> kTensor = b.constantInput(1);
+  if (!kTensor || kTensor->numElements() != 1)
+    return b.error() << "k must be an integer constant once input shapes are fixed",
+           failure();
+  std::vector<int64_t> shape = shapeOf(*x);
+  int64_t rank = int64_t(shape.size());
+  if (rank == 0)
+    return b.error() << "input is a scalar", failure();
+  auto axis = normalizeAxis(b, b.attrInt("axis", -1), rank);
+  if (failed(axis))
+    return failure();
+  Type element = elementTypeOf(*x);
+  if (!isa<FloatType>(element))
+    return b.error() << "input of element type " << element
+                     << " (TopK is imported for float inputs)",
+           failure();
+  int64_t n = shape[size_t(*axis)], k = kTensor->asInt(0), count = 1;
+  for (int64_t d : shape)
+    count *= d;
+  if (k < 1 || k > n)
+    return b.error() << "k " << k << " out of range for axis " << *axis << " of size " << n,
+           failure();
+  if (k * count > kMaxOneHotElements)
+    return b.error() << "k " << k << " over " << count << " elements: over the "
+                     << kMaxOneHotElements << " comparisons this import builds",
+           failure();
+  bool largest = b.attrInt("largest", 1) != 0;
+  ImplicitLocOpBuilder ib(b.loc(), b.builder());
+  auto i64 = ib.getI64Type();
+  auto xType = cast<RankedTensorType>(x->getType());
+  auto boolType = xType.clone(ib.getI1Type());
+  auto posType = xType.clone(i64);
+  SmallVector<int64_t> kept(shape.begin(), shape.end()), posShape(size_t(rank), 1);
+  kept[size_t(*axis)] = 1;
+  posShape[size_t(*axis)] = n;
+  SmallVector<int64_t> range;
+  for (int64_t i = 0; i < n; ++i)
+    range.push_back(i);
+  auto rangeType = RankedTensorType::get(posShape, i64);
+  Value pos = tsr::ConstantOp::create(ib, rangeType,
+                                      DenseElementsAttr::get(rangeType, ArrayRef<int64_t>(range)));
+  auto scalar = [&](Type t, Attribute a) {
+    auto type = RankedTensorType::get({}, t);
+    return tsr::ConstantOp::create(ib, type, DenseElementsAttr::get(type, a)).getResult();
+  };
+  Value past = scalar(i64, ib.getI64IntegerAttr(n));
+  Value zero = scalar(element, ib.getFloatAttr(element, 0.0));
+  Value ninf = scalar(element, ib.getFloatAttr(element, -INFINITY));
+  auto cmp = [&](tsr::ComparePredicate p, Value l, Value r) -> Value {
+    return tsr::CompareOp::create(ib, boolType, tsr::ComparePredicateAttr::get(ib.getContext(), p),
+                                  l, r);
+  };
+  Value key = largest ? *x : tsr::NegOp::create(ib, xType, *x).getResult();
+  Value taken;
+  SmallVector<Value> values, indices;
+  for (int64_t j = 0; j < k; ++j) {
+    Value open = taken ? tsr::SelectOp::create(ib, xType, taken, ninf, key).getResult() : key;
+    Value best = tsr::ReduceMaxOp::create(ib, open, ArrayRef<int64_t>{*axis}, true);
+    Value hit = cmp(tsr::ComparePredicate::eq, open, best);
+    if (taken)
+      hit = tsr::AndOp::create(ib, boolType, hit, tsr::NotOp::create(ib, boolType, taken));
+    Value where = tsr::SelectOp::create(ib, posType, hit, pos, past);
+    Value index = tsr::ReduceMinOp::create(ib, where, ArrayRef<int64_t>{*axis}, true);
+    Value chosen = cmp(tsr::ComparePredicate::eq, pos, index);
+    taken = taken ? tsr::OrOp::create(ib, boolType, taken, chosen).getResult() : chosen;
+    Value picked = tsr::SelectOp::create(ib, xType, chosen, *x, zero);
+    values.push_back(tsr::ReduceSumOp::create(ib, picked, ArrayRef<int64_t>{*axis}, true));
+    indices.push_back(index);
+  }
+  auto joined = [&](ArrayRef<Value> parts) -> Value {
+    if (parts.size() == 1)
+      return parts[0];
+    return tsr::ConcatOp::create(ib, ValueRange(parts), ib.getI64IntegerAttr(*axis));
+  };
+  if (failed(b.setResult(0, joined(values))))
+    return failure();
+  return b.setResult(1, joined(indices));
+}
+
+/// GatherND with run-time indices and batch_dims 0 (an MoE export picking
+/// each token's experts' weights): the index tuples as linear indices into
+/// the indexed leading dimensions flattened, then a Gather along them.
+LogicalResult importGatherNDAtRunTime(OpBinder &b, Value data) {
+  auto indices = b.input(1);
+  if (failed(indices))
+    return failure();
+  std::vector<int64_t> shape = shapeOf(data), ishape = shapeOf(*indices);
+  if (ishape.empty() || !isa<IntegerType>(elementTypeOf(*indices)))
+    return b.error() << "indices must be integers of rank 1 or more", failure();
+  int64_t depth = ishape.back();
+  if (depth < 1 || depth > int64_t(shape.size()))
+    return b.error() << "index depth " << depth << " does not fit data rank " << shape.size(),
+           failure();
+  ImplicitLocOpBuilder ib(b.loc(), b.builder());
+  auto i64 = ib.getI64Type();
+  std::vector<int64_t> tuples(ishape.begin(), ishape.end() - 1);
+  Value linear;
+  int64_t stride = 1;
+  for (int64_t d = depth - 1; d >= 0; --d) {
+    // Component d of every tuple, negative entries counted from the end.
+    std::vector<int64_t> start(ishape.size(), 0), limit(ishape);
+    start.back() = d;
+    limit.back() = d + 1;
+    std::vector<int64_t> one(ishape);
+    one.back() = 1;
+    Value component = tsr::SliceOp::create(
+        ib, RankedTensorType::get(one, elementTypeOf(*indices)), *indices,
+        ib.getDenseI64ArrayAttr(start), ib.getDenseI64ArrayAttr(limit), nullptr);
+    component = tsr::ReshapeOp::create(
+        ib, RankedTensorType::get(tuples, elementTypeOf(*indices)), component);
+    component = normalizedIndices(ib, component, shape[size_t(d)]);
+    if (stride != 1) {
+      auto scalarType = RankedTensorType::get({}, i64);
+      Value s = tsr::ConstantOp::create(ib, scalarType,
+                                        DenseElementsAttr::get(scalarType, stride));
+      component = tsr::MulOp::create(ib, component.getType(), component, s);
+    }
+    linear = linear ? tsr::AddOp::create(ib, component.getType(), linear, component).getResult()
+                    : component;
+    stride *= shape[size_t(d)];
+  }
+  std::vector<int64_t> flat{stride};
+  flat.insert(flat.end(), shape.begin() + depth, shape.end());
+  Value table = b.reshape(data, flat);
+  return b.setSingleResult(
+      b.createValue<tsr::GatherOp>(table, linear, int64_t(0), IntegerAttr()));
+}
+
 /// GatherND with constant indices (how exporters index padding masks):
 /// flatten the indexed leading dimensions and gather linear indices. With
 /// batch_dims = b, each index tuple also carries its position's batch
@@ -678,9 +854,11 @@ LogicalResult importGatherND(OpBinder &b) {
   if (failed(data))
     return failure();
   std::optional<ConstTensor> indices = b.constantInput(1);
+  if (!indices && b.attrInt("batch_dims", 0) == 0)
+    return importGatherNDAtRunTime(b, *data);
   if (!indices || indices->isFloat())
     return b.error() << "indices must be an integer constant once input "
-                        "shapes are fixed",
+                        "shapes are fixed (or batch_dims 0)",
            failure();
   std::vector<int64_t> shape = shapeOf(*data);
   int64_t batchDims = b.attrInt("batch_dims", 0);
@@ -896,6 +1074,7 @@ void tessera::onnx::registerShapeOps(HandlerRegistry &r) {
   r.onOp("GatherND", 11, importGatherND);
   r.onOp("GatherElements", 11, importGatherElements);
   r.onOp("OneHot", 9, importOneHot);
+  r.onOp("TopK", 10, importTopK);
   r.onOp("Expand", 8, importExpand);
   r.onOp("Tile", 6, importTile);
   r.onOp("Constant", 1, importConstant);
