@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
-"""Tiny mixture-of-experts decoders as users export them: test/e2e/Inputs/moe/<family>/<exporter>/.
+"""Tiny decoders of families beyond the zoo, as users export them:
+test/e2e/Inputs/decoders/<family>/<exporter>/.
 
-    .venv-models/bin/python tools/models/make_moe.py [OUT_DIR]
+    .venv-models/bin/python tools/models/make_decoders.py [OUT_DIR]
 
 Mixtral and Qwen2-MoE (vocab 512, hidden 64, 2 layers, 4 experts, 2 per
-token; Qwen2-MoE with its shared expert), parameters perturbed off their
-initial values, with transformers' "batched_mm" experts (the form the torch
-exporters take: TopK routing, each token's experts' weights gathered, batched
-MatMul, ReduceSum). The TorchScript export has dynamic batch and sequence
+token; Qwen2-MoE with its shared expert) with transformers' "batched_mm"
+experts (the form the torch exporters take: TopK routing, each token's
+experts' weights gathered, batched MatMul, ReduceSum); GPT-BigCode
+(multi-query attention); Llama 3 (its rope scaling, tied embeddings).
+Parameters perturbed off their initial values. The TorchScript export has dynamic batch and sequence
 (what --generate needs), the dynamo export its defaults (static shapes).
 Writes model.onnx, inputs/*.npy (ids and mask [2, 16]), ONNX Runtime's
 outputs/logits.npy, and generate.json: a prompt and Hugging Face's greedy
@@ -27,11 +29,19 @@ COMMON = dict(vocab_size=512, hidden_size=64, num_hidden_layers=2, num_attention
               num_key_value_heads=2, max_position_embeddings=64)
 FAMILIES = {
     "mixtral": (transformers.MixtralConfig, transformers.MixtralForCausalLM,
-                dict(intermediate_size=128, num_local_experts=4, num_experts_per_tok=2)),
+                dict(COMMON, intermediate_size=128, num_local_experts=4, num_experts_per_tok=2)),
     "qwen2_moe": (transformers.Qwen2MoeConfig, transformers.Qwen2MoeForCausalLM,
-                  dict(intermediate_size=128, moe_intermediate_size=32,
+                  dict(COMMON, intermediate_size=128, moe_intermediate_size=32,
                        shared_expert_intermediate_size=64, num_experts=4,
                        num_experts_per_tok=2)),
+    "gpt_bigcode": (transformers.GPTBigCodeConfig, transformers.GPTBigCodeForCausalLM,
+                    dict(vocab_size=512, n_embd=64, n_layer=2, n_head=4, n_positions=64,
+                         multi_query=True)),
+    "llama3": (transformers.LlamaConfig, transformers.LlamaForCausalLM,
+               dict(COMMON, intermediate_size=128, tie_word_embeddings=True,
+                    rope_scaling={"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
+                                  "high_freq_factor": 4.0,
+                                  "original_max_position_embeddings": 16})),
 }
 
 
@@ -46,10 +56,10 @@ class Logits(torch.nn.Module):
 
 
 def main():
-    out_root = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "test/e2e/Inputs/moe")
+    out_root = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "test/e2e/Inputs/decoders")
     for seed, (family, (config_class, model_class, extra)) in enumerate(FAMILIES.items()):
         torch.manual_seed(30 + seed)
-        cfg = config_class(**COMMON, **extra)
+        cfg = config_class(**extra)
         cfg._experts_implementation = "batched_mm"
         model = model_class(cfg).eval()
         with torch.no_grad():
