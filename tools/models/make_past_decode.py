@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
-"""A decode step with past keys and values, grouped-query attention, from
-both torch exporters: test/e2e/Inputs/past_decode/<exporter>/.
+"""A decode step with past keys and values, from both torch exporters, for
+each cache layout: test/e2e/Inputs/past_decode/<layout>/<exporter>/.
 
     .venv-models/bin/python tools/models/make_past_decode.py [OUT_DIR]
 
-A tiny Llama (4 query heads, 2 key/value heads, parameters perturbed off
-their initial values), one new token per sequence (batch 2) after 15 cached
-positions, exported with the cache as inputs past_key_values.i.{key,value}
+A tiny Llama (vocab 128, 4 query heads; key/value heads: 2 for gqa, 4 for
+mha, 1 for mqa; parameters perturbed off their initial values), one new
+token per sequence (batch 2) after 15 cached positions, exported with the cache as inputs past_key_values.i.{key,value}
 and outputs present.i.{key,value} (the layout Optimum's with-past exports
 use). The TorchScript exporter moves the heads of a group onto the row axis
 of the scores (the case that once made a one-row mask look causal).
@@ -22,7 +22,8 @@ import transformers
 from transformers import DynamicCache
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-LAYERS, KV_HEADS, HEAD_DIM, BATCH, PAST = 2, 2, 16, 2, 15
+LAYERS, HEAD_DIM, BATCH, PAST, VOCAB = 2, 16, 2, 15, 128
+LAYOUTS = {"gqa": 2, "mha": 4, "mqa": 1}
 
 
 class Step(torch.nn.Module):
@@ -44,17 +45,22 @@ class Step(torch.nn.Module):
 def main():
     out_root = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
         ROOT, "test/e2e/Inputs/past_decode")
+    for layout, kv_heads in LAYOUTS.items():
+        write(os.path.join(out_root, layout), kv_heads)
+
+
+def write(out_root, kv_heads):
     torch.manual_seed(0)
-    cfg = transformers.LlamaConfig(vocab_size=512, hidden_size=64, intermediate_size=128,
+    cfg = transformers.LlamaConfig(vocab_size=VOCAB, hidden_size=64, intermediate_size=128,
                                    num_hidden_layers=LAYERS, num_attention_heads=4,
-                                   num_key_value_heads=KV_HEADS, max_position_embeddings=64)
+                                   num_key_value_heads=kv_heads, max_position_embeddings=64)
     model = transformers.LlamaForCausalLM(cfg).eval()
     with torch.no_grad():
         for p in model.parameters():
             p.add_(0.05 * torch.randn_like(p))
-    ids = torch.randint(0, 512, (BATCH, 1))
+    ids = torch.randint(0, VOCAB, (BATCH, 1))
     mask = torch.ones(BATCH, PAST + 1, dtype=torch.int64)
-    past = [torch.randn(BATCH, KV_HEADS, PAST, HEAD_DIM) for _ in range(2 * LAYERS)]
+    past = [torch.randn(BATCH, kv_heads, PAST, HEAD_DIM) for _ in range(2 * LAYERS)]
     names = ["input_ids", "attention_mask"] + [f"past_key_values.{layer}.{t}"
                                                for layer in range(LAYERS)
                                                for t in ("key", "value")]
