@@ -332,15 +332,44 @@ LogicalResult BatchSplitter::run() {
     if (!best) {
       if (auto gather = dyn_cast<tsr::GatherOp>(op); gather && splitBlockLocalGather(gather))
         continue;
+      // What blocks: a whole (replicated) operand that a strategy keeping the
+      // split operands as they are would need split, but whose blocks differ
+      // (a batch-sized constant: a folded mask, positions expanded to the
+      // batch) - each replica would need its own slice.
+      std::string blocking;
+      for (const Strategy &st : list) {
+        bool keeps = true;
+        for (auto [j, v] : llvm::enumerate(op.getOperands()))
+          if (Layout have = layout.lookup(v); have >= 0 && st.operands[j] != have)
+            keeps = false;
+        if (!keeps)
+          continue;
+        for (auto [j, v] : llvm::enumerate(op.getOperands()))
+          if (layout.lookup(v) == kReplicated && st.operands[j] >= 0 && !isUniform(v, st.operands[j])) {
+            blocking = "operand #" + std::to_string(j) + " " + str(v.getType()) +
+                       " is the same whole tensor on every replica but differs between its " +
+                       std::to_string(parts) + " blocks along dimension " +
+                       std::to_string(st.operands[j]) +
+                       " (a batch-sized constant: each replica would need its own slice, "
+                       "which is not supported yet)";
+            break;
+          }
+        if (!blocking.empty())
+          break;
+      }
       InFlightDiagnostic diag = op.emitError("'")
                                 << op.getName() << "' mixes the samples of the batch: ";
-      for (auto [j, v] : llvm::enumerate(op.getOperands()))
-        if (Layout l = layout.lookup(v); l >= 0) {
-          diag << "operand #" << j << " " << str(v.getType()) << " is split " << parts
-               << " ways along dimension " << l
-               << " (the batch), and no rule computes the op on that split";
-          break;
-        }
+      if (!blocking.empty()) {
+        diag << blocking;
+      } else {
+        for (auto [j, v] : llvm::enumerate(op.getOperands()))
+          if (Layout l = layout.lookup(v); l >= 0) {
+            diag << "operand #" << j << " " << str(v.getType()) << " is split " << parts
+                 << " ways along dimension " << l
+                 << " (the batch), and no rule computes the op on that split";
+            break;
+          }
+      }
       diag << "; data parallelism and micro-batches need every op to work sample by "
               "sample";
       return fail();
