@@ -477,7 +477,8 @@ LogicalResult DecodeRewriter::rewriteAttention(tsr::AttentionOp op) {
                         .clone(SmallVector<int64_t>{shapeOf(query)[0], shapeOf(query)[1], 1,
                                                     shapeOf(value)[3]});
   Value result = tsr::AttentionOp::create(*b, loc, resultType, query, key, value, mask,
-                                          /*causal=*/UnitAttr(), op.getScaleAttr());
+                                          /*causal=*/UnitAttr(), op.getScaleAttr(),
+                                          op.getSoftcapAttr());
   mapping.map(op.getResult(), result);
   rows[op.getResult()] = Row{2, 1};
   return success();

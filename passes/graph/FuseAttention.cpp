@@ -226,13 +226,29 @@ struct FuseAttention : OpRewritePattern<tsr::MatmulOp> {
     bool negated = false;
     tsr::MatmulOp qk;
     double scale = 1.0;
+    std::optional<double> softcap;
     auto scoresFrom = [&](Value s) {
       double sc = 1.0;
-      auto m = peelScale(s, sc).getDefiningOp<tsr::MatmulOp>();
+      Value inner = s;
+      // Soft-capped scores (Gemma 2): cap * tanh(x / cap), x the scaled
+      // product; the cap folds into the scale: scale * QKᵀ = (x's factor) * cap.
+      std::optional<double> cap;
+      if (auto mul = s.getDefiningOp<tsr::MulOp>())
+        for (Value operand : {mul.getLhs(), mul.getRhs()}) {
+          std::optional<double> c = splatValue(operand);
+          auto tanh = otherOperand(mul, operand).getDefiningOp<tsr::TanhOp>();
+          if (c && *c > 0 && tanh) {
+            cap = *c;
+            inner = tanh.getInput();
+            break;
+          }
+        }
+      auto m = peelScale(inner, sc).getDefiningOp<tsr::MatmulOp>();
       if (!m || m.getTransposeLhs() || s.getType() != scores.getType())
         return false;
       qk = m;
-      scale = sc;
+      scale = cap ? sc * *cap : sc;
+      softcap = cap;
       return true;
     };
     if (!scoresFrom(scores)) {
@@ -348,7 +364,8 @@ struct FuseAttention : OpRewritePattern<tsr::MatmulOp> {
                                    RankedTensorType::get(ks, element), k,
                                    ArrayRef<int64_t>{0, 1, 3, 2});
     rewriter.replaceOpWithNewOp<tsr::AttentionOp>(
-        op, q, k, v, mask, causal, APFloat(scale));
+        op, q, k, v, mask, causal ? rewriter.getUnitAttr() : UnitAttr(), rewriter.getF64FloatAttr(scale),
+        softcap ? rewriter.getF64FloatAttr(*softcap) : FloatAttr());
     return success();
   }
 };

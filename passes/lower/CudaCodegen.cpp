@@ -561,8 +561,13 @@ bool Generator::generate(Body &b, std::string &error) {
   }
   if (op.rfind("reduce_", 0) == 0)
     return reduce(b, error);
-  if (op == "attention")
+  if (op == "attention") {
+    if (attrFloat(k_, "softcap", 0.0) != 0.0) {
+      error = "no CUDA attention with soft-capped scores (Gemma 2) yet";
+      return false;
+    }
     return attention(b, error);
+  }
   const Shape &y = out(0).shape;
   size_t rank = y.size();
   auto names = coordNames(rank);

@@ -32,6 +32,14 @@ LogicalResult attentionRule(GradBuilder &g, Operation *op, ArrayRef<Value> dys, 
   Value v5 = g.reshape(v, {batch, hkv, 1, t, dv});
   Value scale = g.scalar(attn.getScale().convertToDouble(), q);
   Value scores = g.mul(g.matmul(q5, k5, false, true), scale);
+  // Soft-capped scores: cap * tanh(scores / cap), whose derivative is
+  // 1 - tanh², applied below between the scores' gradient and Q's and K's.
+  Value capped;
+  if (std::optional<APFloat> cap = attn.getSoftcap()) {
+    Value c = g.scalar(cap->convertToDouble(), q);
+    capped = g.tanh(g.div(scores, c));
+    scores = g.mul(capped, c);
+  }
   SmallVector<int64_t> scoreShape = {batch, hkv, groups, s, t};
   Value visible;
   Value mask = attn.getMask();
@@ -63,8 +71,9 @@ LogicalResult attentionRule(GradBuilder &g, Operation *op, ArrayRef<Value> dys, 
   Value dv5 = g.matmul(p, do5, true, false);                 // [B, Hkv, G, T, Dv]
   Value dp = g.matmul(do5, v5, false, true);                 // [B, Hkv, G, S, T]
   Value ds = g.mul(p, g.sub(dp, g.reduceSum(g.mul(dp, p), {4}, true)));
-  Value dq5 = g.mul(g.matmul(ds, k5, false, false), scale);  // [B, Hkv, G, S, D]
-  Value dk5 = g.mul(g.matmul(ds, q5, true, false), scale);   // [B, Hkv, G, T, D]
+  Value dsRaw = capped ? g.mul(ds, g.sub(g.scalar(1.0, q), g.mul(capped, capped))) : ds;
+  Value dq5 = g.mul(g.matmul(dsRaw, k5, false, false), scale);  // [B, Hkv, G, S, D]
+  Value dk5 = g.mul(g.matmul(dsRaw, q5, true, false), scale);   // [B, Hkv, G, T, D]
   dxs.push_back(g.reshape(dq5, qs));
   dxs.push_back(g.reshape(g.reduceSum(dk5, {2}, false), ks));
   dxs.push_back(g.reshape(g.reduceSum(dv5, {2}, false), vs));

@@ -8,8 +8,9 @@ Mixtral and Qwen2-MoE (vocab 512, hidden 64, 2 layers, 4 experts, 2 per
 token; Qwen2-MoE with its shared expert) with transformers' "batched_mm"
 experts (the form the torch exporters take: TopK routing, each token's
 experts' weights gathered, batched MatMul, ReduceSum); GPT-BigCode
-(multi-query attention); Llama 3 (its rope scaling, tied embeddings).
-Parameters perturbed off their initial values. The TorchScript export has dynamic batch and sequence
+(multi-query attention); Llama 3 (its rope scaling, tied embeddings);
+Gemma 2 (soft-capped attention scores and logits; sliding-window layers
+narrower than the generation's 32 positions). Parameters perturbed off their initial values. The TorchScript export has dynamic batch and sequence
 (what --generate needs), the dynamo export its defaults (static shapes).
 Writes model.onnx, inputs/*.npy (ids and mask [2, 16]), ONNX Runtime's
 outputs/logits.npy, and generate.json: a prompt and Hugging Face's greedy
@@ -42,6 +43,8 @@ FAMILIES = {
                     rope_scaling={"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
                                   "high_freq_factor": 4.0,
                                   "original_max_position_embeddings": 16})),
+    "gemma2": (transformers.Gemma2Config, transformers.Gemma2ForCausalLM,
+               dict(COMMON, intermediate_size=128, head_dim=16, sliding_window=8)),
 }
 
 

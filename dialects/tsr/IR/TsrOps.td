@@ -693,7 +693,8 @@ def Tsr_AttentionOp : Tsr_Op<"attention", [Pure, InferTypeOpAdaptor]> {
     positions after the query position (aligned at the end: query `i` sees keys
     `j <= i + T - S`). `mask` is optional and broadcasts to `[B, Hq, S, T]`:
     `i1` (true = attend) or additive, of the query's element type. `scale` is
-    usually `1 / sqrt(D)`.
+    usually `1 / sqrt(D)`. `softcap`, where present, caps the scaled scores
+    before the mask: `softcap * tanh(scale * Q Kᵀ / softcap)` (Gemma 2).
 
     ```mlir
     %o = tsr.attention %q, %k, %v causal scale = 0.125
@@ -706,11 +707,12 @@ def Tsr_AttentionOp : Tsr_Op<"attention", [Pure, InferTypeOpAdaptor]> {
   }];
   let arguments = (ins Tsr_FloatTensor:$query, Tsr_FloatTensor:$key,
                        Tsr_FloatTensor:$value, Optional<Tsr_Tensor>:$mask,
-                       UnitAttr:$causal, F64Attr:$scale);
+                       UnitAttr:$causal, F64Attr:$scale, OptionalAttr<F64Attr>:$softcap);
   let results = (outs Tsr_FloatTensor:$result);
   let assemblyFormat = [{
     $query `,` $key `,` $value (`mask` `(` $mask^ `)`)? (`causal` $causal^)?
-    `scale` `=` $scale attr-dict `:` functional-type(operands, results)
+    `scale` `=` $scale (`softcap` `=` $softcap^)? attr-dict `:`
+    functional-type(operands, results)
   }];
 }
 

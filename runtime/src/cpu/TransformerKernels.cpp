@@ -30,6 +30,8 @@ Status attention(const KernelCall &call) {
     return call.error("only f32 attention is implemented on the CPU");
   bool causal = call.attrInt("causal", 0) != 0;
   float scale = float(call.attrFloat("scale", 1.0));
+  // Soft-capped scores (Gemma 2): softcap * tanh(scores / softcap).
+  float softcap = float(call.attrFloat("softcap", 0.0));
   // Shapes, or (CUDA-target plans whose head transposes were folded away)
   // the dims and strided views of the operands.
   std::vector<int64_t> dims = call.attrInts("dims"), views = call.attrInts("views");
@@ -71,6 +73,9 @@ Status attention(const KernelCall &call) {
           float *row = scores + r * keys;
           // Causal: keys after the query's position get weight 0.
           int64_t end = causal ? std::clamp<int64_t>(i + T - S + 1, 0, keys) : keys;
+          if (softcap > 0)
+            for (int64_t j = 0; j < end; ++j)
+              row[j] = softcap * std::tanh(row[j] / softcap);
           if (mask) {
             int64_t at = b * maskStrides[0] + h * maskStrides[1] + i * maskStrides[2],
                     step = maskStrides[3];

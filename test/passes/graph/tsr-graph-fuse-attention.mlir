@@ -280,3 +280,24 @@ func.func @batch_sized_mask_one_sample_padded(%q: tensor<2x2x3x16xf32>, %kt: ten
   %o = tsr.matmul %p, %v : (tensor<2x2x3x3xf32>, tensor<2x2x3x16xf32>) -> tensor<2x2x3x16xf32>
   return %o : tensor<2x2x3x16xf32>
 }
+
+// -----
+
+// Tests soft-capped scores (Gemma 2: cap * tanh(scaled scores / cap) before
+// the mask): the cap becomes the attention's softcap, the scale the whole
+// factor on Q Kᵀ (0.25 / 50 * 50).
+// CHECK-LABEL: func.func @soft_capped_scores
+// CHECK: tsr.attention %{{[a-z0-9]+}}, %{{[a-z0-9]+}}, %{{[a-z0-9]+}} mask(%{{[a-z0-9]+}}) scale = 2.500000e-01 softcap = 5.000000e+01
+func.func @soft_capped_scores(%q: tensor<1x2x3x16xf32>, %kt: tensor<1x2x16x3xf32>, %v: tensor<1x2x3x16xf32>, %m: tensor<1x1x3x3xf32>) -> tensor<1x2x3x16xf32> {
+  %quarter = tsr.constant dense<0.25> : tensor<f32>
+  %cap = tsr.constant dense<50.0> : tensor<f32>
+  %s = tsr.matmul %q, %kt : (tensor<1x2x3x16xf32>, tensor<1x2x16x3xf32>) -> tensor<1x2x3x3xf32>
+  %ss = tsr.mul %s, %quarter : (tensor<1x2x3x3xf32>, tensor<f32>) -> tensor<1x2x3x3xf32>
+  %d = tsr.div %ss, %cap : (tensor<1x2x3x3xf32>, tensor<f32>) -> tensor<1x2x3x3xf32>
+  %t = tsr.tanh %d : tensor<1x2x3x3xf32>
+  %c = tsr.mul %t, %cap : (tensor<1x2x3x3xf32>, tensor<f32>) -> tensor<1x2x3x3xf32>
+  %sm = tsr.add %c, %m : (tensor<1x2x3x3xf32>, tensor<1x1x3x3xf32>) -> tensor<1x2x3x3xf32>
+  %p = tsr.softmax %sm axis = 3 : tensor<1x2x3x3xf32>
+  %o = tsr.matmul %p, %v : (tensor<1x2x3x3xf32>, tensor<1x2x3x16xf32>) -> tensor<1x2x3x16xf32>
+  return %o : tensor<1x2x3x16xf32>
+}

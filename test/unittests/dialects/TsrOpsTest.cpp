@@ -89,7 +89,8 @@ TEST_F(TsrOpsTest, GroupedQueryAttention) {
   Value k = weight({1, 2, 20, 32});
   Value v = weight({1, 2, 20, 48});
   auto out = AttentionOp::create(builder, loc, q, k, v, /*mask=*/Value(),
-                                 /*causal=*/true, llvm::APFloat(0.125));
+                                 /*causal=*/builder.getUnitAttr(), builder.getF64FloatAttr(0.125),
+                                 /*softcap=*/FloatAttr());
   EXPECT_EQ(shapeOf(out), (ArrayRef<int64_t>{1, 8, 16, 48}));
   EXPECT_TRUE(succeeded(verify(*module)));
 

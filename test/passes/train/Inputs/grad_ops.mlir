@@ -431,6 +431,16 @@ func.func @main(%q: tensor<1x4x3x4xf32> {tsr.name = "q"}, %k: tensor<1x2x3x4xf32
 
 // -----
 
+// case attention_softcap
+func.func @main(%q: tensor<1x4x3x4xf32> {tsr.name = "q"}, %k: tensor<1x2x3x4xf32> {tsr.name = "k"}, %v: tensor<1x2x3x4xf32> {tsr.name = "v"}, %m: tensor<1x1x3x3xf32> {tsr.name = "m"}, %r: tensor<1x4x3x4xf32> {tsr.name = "r"}) -> (tensor<f32> {tsr.name = "loss"}) {
+  %y = tsr.attention %q, %k, %v mask(%m) causal scale = 0.5 softcap = 0.8 : (tensor<1x4x3x4xf32>, tensor<1x2x3x4xf32>, tensor<1x2x3x4xf32>, tensor<1x1x3x3xf32>) -> tensor<1x4x3x4xf32>
+  %ly = tsr.mul %y, %r : (tensor<1x4x3x4xf32>, tensor<1x4x3x4xf32>) -> tensor<1x4x3x4xf32>
+  %l = tsr.reduce_sum %ly axes = [0, 1, 2, 3] : tensor<1x4x3x4xf32> -> tensor<f32>
+  return %l : tensor<f32>
+}
+
+// -----
+
 // case attention_bool_mask
 func.func @main(%q: tensor<2x2x3x4xf32> {tsr.name = "q"}, %k: tensor<2x2x4x4xf32> {tsr.name = "k"}, %v: tensor<2x2x4x4xf32> {tsr.name = "v"}, %r: tensor<2x2x3x4xf32> {tsr.name = "r"}) -> (tensor<f32> {tsr.name = "loss"}) {
   %m = tsr.constant dense<[[[[true, true, false, true]]], [[[true, false, false, true]]]]> : tensor<2x1x1x4xi1>
