@@ -135,8 +135,9 @@ def main():
 
     def make_scratch():
         scratch = tempfile.mkdtemp(prefix="tessera-doc-")
-        for name in ("test", "tools", "python", "examples", "docs", "README.md"):
-            os.symlink(os.path.join(ROOT, name), os.path.join(scratch, name))
+        for name in ("test", "tools", "python", "examples", "docs", "README.md", ".venv-models"):
+            if os.path.exists(os.path.join(ROOT, name)):
+                os.symlink(os.path.join(ROOT, name), os.path.join(scratch, name))
         os.symlink(build, os.path.join(scratch, "build"))
         return scratch
     env = dict(os.environ)
