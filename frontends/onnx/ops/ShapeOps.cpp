@@ -526,6 +526,19 @@ Value normalizedIndices(ImplicitLocOpBuilder &ib, Value indices, int64_t size) {
   return tsr::SelectOp::create(ib, indices.getType(), negative, shifted, indices);
 }
 
+/// The int64 constant 0, 1, ..., n-1 along the one dimension of `shape` that
+/// is not 1 (n = that dimension).
+Value positionsAlong(ImplicitLocOpBuilder &ib, ArrayRef<int64_t> shape) {
+  int64_t n = 1;
+  for (int64_t d : shape)
+    n *= d;
+  SmallVector<int64_t> range;
+  for (int64_t i = 0; i < n; ++i)
+    range.push_back(i);
+  auto type = RankedTensorType::get(shape, ib.getI64Type());
+  return tsr::ConstantOp::create(ib, type, DenseElementsAttr::get(type, ArrayRef<int64_t>(range)));
+}
+
 /// compare(eq, `indices` with a new axis of 1 at `axis`, 0..n-1 along that
 /// axis): true where an index names the position.
 Value oneHotMask(ImplicitLocOpBuilder &ib, Value indices, int64_t n, int64_t axis) {
@@ -536,12 +549,7 @@ Value oneHotMask(ImplicitLocOpBuilder &ib, Value indices, int64_t n, int64_t axi
   out.insert(out.begin() + axis, n);
   auto i64 = ib.getI64Type();
   Value e = tsr::ReshapeOp::create(ib, RankedTensorType::get(expanded, i64), indices);
-  SmallVector<int64_t> range;
-  for (int64_t i = 0; i < n; ++i)
-    range.push_back(i);
-  auto rangeType = RankedTensorType::get(positions, i64);
-  Value r = tsr::ConstantOp::create(ib, rangeType,
-                                    DenseElementsAttr::get(rangeType, ArrayRef<int64_t>(range)));
+  Value r = positionsAlong(ib, positions);
   return tsr::CompareOp::create(
       ib, RankedTensorType::get(out, ib.getI1Type()),
       tsr::ComparePredicateAttr::get(ib.getContext(), tsr::ComparePredicate::eq), e, r);
@@ -749,15 +757,9 @@ LogicalResult importTopK(OpBinder &b) {
   auto xType = cast<RankedTensorType>(x->getType());
   auto boolType = xType.clone(ib.getI1Type());
   auto posType = xType.clone(i64);
-  SmallVector<int64_t> kept(shape.begin(), shape.end()), posShape(size_t(rank), 1);
-  kept[size_t(*axis)] = 1;
+  SmallVector<int64_t> posShape(size_t(rank), 1);
   posShape[size_t(*axis)] = n;
-  SmallVector<int64_t> range;
-  for (int64_t i = 0; i < n; ++i)
-    range.push_back(i);
-  auto rangeType = RankedTensorType::get(posShape, i64);
-  Value pos = tsr::ConstantOp::create(ib, rangeType,
-                                      DenseElementsAttr::get(rangeType, ArrayRef<int64_t>(range)));
+  Value pos = positionsAlong(ib, posShape);
   auto scalar = [&](Type t, Attribute a) {
     auto type = RankedTensorType::get({}, t);
     return tsr::ConstantOp::create(ib, type, DenseElementsAttr::get(type, a)).getResult();
