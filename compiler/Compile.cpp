@@ -513,6 +513,7 @@ int tessera::compileMain(int argc, char **argv) {
     return 2;
   }
   options.allowNewerOpset = allowNewerOpset;
+  options.foldRepeatedInitializers = !trainMode;
   if (batch >= 0)
     options.batch = batch;
   if (seq >= 0)

@@ -249,13 +249,17 @@ tessera::writePackage(const std::string &path,
     }
     for (const lower::ProgramPlan::TiedWeight &tie : plan.tiedWeights)
       patch(tie.weight, tie.state, tie.transposed);
+    std::vector<flatbuffers::Offset<tpkg::HeldInput>> held;
+    for (const lower::ProgramPlan::HeldInput &h : plan.heldInputs)
+      held.push_back(tpkg::CreateHeldInput(fbb, h.input, h.data));
     programOffsets.push_back(tpkg::CreateProgram(
         fbb, plan.role.empty() ? uint32_t(rank) : plan.prefillRank, fbb.CreateVector(tensors),
         fbb.CreateVector(kernels), fbb.CreateVector(plan.inputs),
         fbb.CreateVector(plan.outputs), plan.arenaBytes, plan.stage, plan.predictedSeconds,
         cudaModule, launches, updates.empty() ? 0 : fbb.CreateVector(updates),
         patches.empty() ? 0 : fbb.CreateVector(patches),
-        plan.role.empty() ? 0 : fbb.CreateString(plan.role)));
+        plan.role.empty() ? 0 : fbb.CreateString(plan.role),
+        held.empty() ? 0 : fbb.CreateVector(held)));
     stats.arenaBytes = std::max(stats.arenaBytes, plan.arenaBytes);
     stats.kernels += plan.kernels.size();
   }

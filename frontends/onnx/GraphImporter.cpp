@@ -237,6 +237,51 @@ FailureOr<Value> GraphImporter::maskInitializer(const WeightRecord &record, Type
       .getResult();
 }
 
+FailureOr<Value> GraphImporter::repeatedInitializer(const WeightRecord &record,
+                                                    Type elementType, Location loc) {
+  constexpr int64_t kMaxSliceElements = int64_t(1) << 20;
+  auto floatType = dyn_cast<FloatType>(elementType);
+  if (!options_.foldRepeatedInitializers || !floatType || record.shape.size() < 2 ||
+      record.shape[0] < 2 || record.absent)
+    return Value();
+  int64_t slice = 1;
+  for (size_t i = 1; i < record.shape.size(); ++i)
+    slice *= record.shape[i];
+  if (slice > kMaxSliceElements || slice == 0)
+    return Value();
+  size_t sliceBytes = size_t(slice) * (floatType.getWidth() / 8);
+  auto same = [&](const std::vector<uint8_t> &bytes, int64_t slices) {
+    for (int64_t k = 1; k < slices; ++k)
+      if (std::memcmp(bytes.data(), bytes.data() + size_t(k) * sliceBytes, sliceBytes) != 0)
+        return false;
+    return true;
+  };
+  // Two slices first: a parameter differs there.
+  auto prefix = model_.readWeight(record, 2 * sliceBytes);
+  if (!prefix)
+    return emitError(loc) << llvm::toString(prefix.takeError()), failure();
+  if (prefix->size() < 2 * sliceBytes || !same(*prefix, 2))
+    return Value();
+  auto bytes = model_.readWeight(record);
+  if (!bytes)
+    return emitError(loc) << llvm::toString(bytes.takeError()), failure();
+  if (bytes->size() != size_t(record.shape[0]) * sliceBytes || !same(*bytes, record.shape[0]))
+    return Value();
+  ::onnx::TensorProto proto;
+  proto.set_data_type(record.onnxType);
+  proto.add_dims(1);
+  for (size_t i = 1; i < record.shape.size(); ++i)
+    proto.add_dims(record.shape[i]);
+  proto.set_raw_data(bytes->data(), sliceBytes);
+  auto folded = tensorFromProto(proto, loc);
+  if (failed(folded))
+    return failure();
+  Value one = tsr::ConstantOp::create(builder_, loc, folded->toAttr());
+  return tsr::BroadcastOp::create(builder_, loc,
+                                  RankedTensorType::get(record.shape, elementType), one)
+      .getResult();
+}
+
 FailureOr<Value> GraphImporter::lookup(const std::string &name, Location useLoc) {
   auto it = values_.find(name);
   if (it != values_.end())
@@ -283,6 +328,11 @@ FailureOr<Value> GraphImporter::lookup(const std::string &name, Location useLoc)
     return failure();
   } else if (*mask) {
     value = *mask;
+  } else if (FailureOr<Value> repeated = repeatedInitializer(*record, elementType, loc);
+             failed(repeated)) {
+    return failure();
+  } else if (*repeated) {
+    value = *repeated;
   } else {
     value = tsr::WeightOp::create(
         builder_, loc, RankedTensorType::get(record->shape, elementType), name,

@@ -46,6 +46,10 @@ private:
   /// attention mask; null otherwise.
   mlir::FailureOr<mlir::Value> maskInitializer(const WeightRecord &record,
                                                mlir::Type elementType, mlir::Location loc);
+  /// broadcast(constant slice) for a float initializer whose slices along
+  /// its first dimension are all equal; null otherwise.
+  mlir::FailureOr<mlir::Value> repeatedInitializer(const WeightRecord &record,
+                                                   mlir::Type elementType, mlir::Location loc);
 
   const ModelFile &model_;
   const ImportOptions &options_;

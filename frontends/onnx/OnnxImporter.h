@@ -48,6 +48,13 @@ struct ImportOptions {
   /// refused (an op's meaning may have changed); with this set, imported
   /// with a warning, as the newest known opset.
   bool allowNewerOpset = false;
+  /// A float initializer whose slices along its first dimension are all
+  /// equal (an export folded a value computed once per sample of a fixed
+  /// batch: position embeddings, a position bias plus a causal mask) is read
+  /// as one slice, folded, broadcast along that dimension: the same values,
+  /// and data parallelism can cut it. Off for training, where each of its
+  /// elements stays a parameter.
+  bool foldRepeatedInitializers = true;
 };
 
 /// The newest default-domain (ai.onnx) opset whose operators the importer

@@ -263,6 +263,17 @@ tessera::lower::planProgram(func::FuncOp func, int64_t rank,
     if (failed(id))
       return failure();
     plan.inputs.push_back(*id);
+    if (auto held = func.getArgAttrOfType<DenseElementsAttr>(arg.getArgNumber(), "tsr.held")) {
+      PlannedTensor data;
+      data.name = plan.tensors[*id].name;
+      data.kind = PlannedTensor::Kind::Constant;
+      data.dtype = plan.tensors[*id].dtype;
+      data.shape.assign(held.getType().getShape().begin(), held.getType().getShape().end());
+      data.bytes = constantBytes(held);
+      data.size = data.bytes.size();
+      plan.heldInputs.push_back({uint32_t(plan.inputs.size() - 1), uint32_t(plan.tensors.size())});
+      plan.tensors.push_back(std::move(data));
+    }
   }
 
   llvm::DenseMap<Operation *, Operation *> groups = elementwiseGroups(body);

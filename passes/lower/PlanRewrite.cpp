@@ -42,6 +42,8 @@ void compactAndReplan(ProgramPlan &plan) {
     used[state] = used[value] = true;
   for (const ProgramPlan::TiedWeight &tie : plan.tiedWeights)
     used[tie.state] = true;
+  for (const ProgramPlan::HeldInput &held : plan.heldInputs)
+    used[held.data] = true;
   for (size_t id = 0; id < n; ++id)
     if (used[id] && plan.tensors[id].aliasOf >= 0)
       used[size_t(plan.tensors[id].aliasOf)] = true;
@@ -71,6 +73,8 @@ void compactAndReplan(ProgramPlan &plan) {
   }
   for (ProgramPlan::TiedWeight &tie : plan.tiedWeights)
     tie.state = renumber[tie.state];
+  for (ProgramPlan::HeldInput &held : plan.heldInputs)
+    held.data = renumber[held.data];
   plan.tensors = std::move(kept);
   planMemory(plan);
 }

@@ -86,6 +86,14 @@ struct ProgramPlan {
     bool transposed = false;
   };
   std::vector<TiedWeight> tiedWeights;
+  /// Inputs the package holds (batch-sized constants split over replicas and
+  /// micro-batches): input `input` (an index into `inputs`) takes block k of
+  /// constant tensor `data` along its first dimension for chunk k.
+  struct HeldInput {
+    uint32_t input = 0;
+    uint32_t data = 0;
+  };
+  std::vector<HeldInput> heldInputs;
   uint64_t arenaBytes = 0;      ///< the planned peak
   uint64_t unplannedBytes = 0;  ///< sum of all activations, for comparison
 };

@@ -70,6 +70,19 @@ private:
   Value buildUniformSlice(Value old, int64_t d);
   Value cloneWithLayouts(Operation &op, const Strategy &s);
   bool splitBlockLocalGather(tsr::GatherOp gather);
+  std::optional<Strategy> heldStrategy(Operation *def, int64_t d);
+  bool canHold(Value old, int64_t d);
+  Value buildHeldSlice(Value old, int64_t d);
+  Value holdConstant(tsr::ConstantOp constant, int64_t d);
+
+  /// Replicated values whose blocks differ (batch-sized constants: a folded
+  /// mask, positions expanded to the batch) that a replica needs split:
+  /// their constant leaves become inputs the package holds whole, each
+  /// replica (and micro-batch) given its own block, as the graph's inputs.
+  llvm::DenseMap<std::pair<Value, int64_t>, bool> holdMemo;
+  llvm::DenseMap<std::pair<Value, int64_t>, Value> heldSlices;
+  SmallVector<DictionaryAttr> heldArgAttrs;
+  Block *entry = nullptr;
 };
 
 /// The block of a constant along `d` when all `parts` blocks are equal.
@@ -122,6 +135,10 @@ const Strategy *BatchSplitter::pickStrategy(Operation &op, const std::vector<Str
         continue;
       if (have == kReplicated && want >= 0 && isUniform(v, want)) {
         ++slices;
+        continue;
+      }
+      if (have == kReplicated && want >= 0 && canHold(v, want)) {
+        slices += 1000; // a held input: only where no other strategy works
         continue;
       }
       ok = false;
@@ -196,7 +213,9 @@ Value BatchSplitter::cloneWithLayouts(Operation &op, const Strategy &s) {
   IRMapping operands;
   for (auto [j, v] : llvm::enumerate(op.getOperands())) {
     Layout have = layout.lookup(v), want = s.operands[j];
-    operands.map(v, have == want ? mapping.lookup(v) : buildUniformSlice(v, want));
+    operands.map(v, have == want           ? mapping.lookup(v)
+                    : isUniform(v, want) ? buildUniformSlice(v, want)
+                                         : buildHeldSlice(v, want));
   }
   Operation *created = b->clone(op, operands);
   for (auto [i, result] : llvm::enumerate(created->getResults()))
@@ -207,6 +226,114 @@ Value BatchSplitter::cloneWithLayouts(Operation &op, const Strategy &s) {
     mapping.map(result, created->getResult(unsigned(i)));
   }
   return created->getResult(0);
+}
+
+/// The strategy computing `def`'s (single) result split along `d` from
+/// operands that are whole or can be held split; null when none does.
+std::optional<Strategy> BatchSplitter::heldStrategy(Operation *def, int64_t d) {
+  if (def->getNumResults() != 1 || isa<tsr::WeightOp>(def))
+    return std::nullopt;
+  std::vector<Strategy> strategies = strategiesFor(def, RuleOptions{parts, false});
+  for (const Strategy &s : strategies) {
+    if (s.results.size() != 1 || s.results[0] != d)
+      continue;
+    bool ok = true;
+    for (auto [j, v] : llvm::enumerate(def->getOperands())) {
+      Layout want = s.operands[j];
+      if (want == kPartial || want == kPartialMax ||
+          (want >= 0 && !isUniform(v, want) && !canHold(v, want))) {
+        ok = false;
+        break;
+      }
+    }
+    if (ok)
+      return s;
+  }
+  return std::nullopt;
+}
+
+/// Whether each replica can be given its own block of the whole (replicated)
+/// value `old` along `d`: a constant becomes an input the package holds,
+/// and ops computed from such values are computed on the replica's block.
+bool BatchSplitter::canHold(Value old, int64_t d) {
+  if (layout.lookup(old) != kReplicated)
+    return false;
+  auto key = std::make_pair(old, d);
+  if (auto it = holdMemo.find(key); it != holdMemo.end())
+    return it->second;
+  holdMemo[key] = false; // (no cycles in SSA; guards the recursion)
+  bool ok = false;
+  if (Operation *def = old.getDefiningOp()) {
+    if (auto c = dyn_cast<tsr::ConstantOp>(def))
+      ok = isa<DenseElementsAttr>(c.getValue());
+    else
+      ok = heldStrategy(def, d).has_value();
+  }
+  holdMemo[key] = ok;
+  return ok;
+}
+
+/// A new graph input holding, for each of the `parts` replicas and
+/// micro-batches in turn, its block of `constant` along `d`: the input is
+/// [parts, block...] whole, [1, block...] on a replica, reshaped to the block.
+Value BatchSplitter::holdConstant(tsr::ConstantOp constant, int64_t d) {
+  auto dense = cast<DenseElementsAttr>(constant.getValue());
+  auto type = cast<RankedTensorType>(dense.getType());
+  ArrayRef<int64_t> shape = type.getShape();
+  RankedTensorType blockType = localType(type, Layout(d), parts);
+  int64_t outer = 1, inner = 1, n = shape[size_t(d)], block = n / parts;
+  for (int64_t i = 0; i < d; ++i)
+    outer *= shape[size_t(i)];
+  for (int64_t i = d + 1; i < int64_t(shape.size()); ++i)
+    inner *= shape[size_t(i)];
+  SmallVector<Attribute> all(dense.getValues<Attribute>());
+  SmallVector<Attribute> arranged;
+  arranged.reserve(all.size());
+  for (int64_t p = 0; p < parts; ++p)
+    for (int64_t o = 0; o < outer; ++o)
+      for (int64_t i = 0; i < block; ++i)
+        for (int64_t k = 0; k < inner; ++k)
+          arranged.push_back(all[size_t((o * n + p * block + i) * inner + k)]);
+  SmallVector<int64_t> wholeShape{parts}, localShape{1};
+  wholeShape.append(blockType.getShape().begin(), blockType.getShape().end());
+  localShape.append(blockType.getShape().begin(), blockType.getShape().end());
+  auto wholeType = blockType.clone(wholeShape);
+  MLIRContext *context = func.getContext();
+  std::string name = "held:" + std::to_string(heldArgAttrs.size());
+  if (auto loc = dyn_cast<NameLoc>(constant.getLoc()))
+    name += ":" + loc.getName().str();
+  heldArgAttrs.push_back(DictionaryAttr::get(
+      context, {NamedAttribute(StringAttr::get(context, "tsr.name"), StringAttr::get(context, name)),
+                NamedAttribute(StringAttr::get(context, "tsr.held"),
+                               DenseElementsAttr::get(wholeType, arranged))}));
+  Value arg = entry->addArgument(blockType.clone(localShape), constant.getLoc());
+  return tsr::ReshapeOp::create(*b, constant.getLoc(), blockType, arg);
+}
+
+Value BatchSplitter::buildHeldSlice(Value old, int64_t d) {
+  auto key = std::make_pair(old, d);
+  if (Value v = heldSlices.lookup(key))
+    return v;
+  Value result;
+  Operation *def = old.getDefiningOp();
+  if (isUniform(old, d)) {
+    result = buildUniformSlice(old, d);
+  } else if (auto c = dyn_cast<tsr::ConstantOp>(def)) {
+    result = holdConstant(c, d);
+  } else {
+    std::optional<Strategy> chosen = heldStrategy(def, d);
+    assert(chosen && "buildHeldSlice without canHold");
+    IRMapping operands;
+    for (auto [j, v] : llvm::enumerate(def->getOperands())) {
+      Layout want = chosen->operands[j];
+      operands.map(v, want < 0 ? mapping.lookup(v) : buildHeldSlice(v, want));
+    }
+    Operation *created = b->clone(*def, operands);
+    created->getResult(0).setType(local(old, Layout(d)));
+    result = created->getResult(0);
+  }
+  heldSlices[key] = result;
+  return result;
 }
 
 /// A gather along the split dimension of its data with constant indices
@@ -298,7 +425,7 @@ LogicalResult BatchSplitter::run() {
   }
 
   // The new body is built in a block of its own, then swapped in.
-  Block *entry = new Block();
+  entry = new Block();
   for (auto [arg, type] : llvm::zip(body.getArguments(), argTypes))
     mapping.map(arg, entry->addArgument(type, arg.getLoc()));
   OpBuilder builder(func.getContext());
@@ -345,13 +472,14 @@ LogicalResult BatchSplitter::run() {
         if (!keeps)
           continue;
         for (auto [j, v] : llvm::enumerate(op.getOperands()))
-          if (layout.lookup(v) == kReplicated && st.operands[j] >= 0 && !isUniform(v, st.operands[j])) {
+          if (layout.lookup(v) == kReplicated && st.operands[j] >= 0 &&
+              !isUniform(v, st.operands[j]) && !canHold(v, st.operands[j])) {
             blocking = "operand #" + std::to_string(j) + " " + str(v.getType()) +
                        " is the same whole tensor on every replica but differs between its " +
                        std::to_string(parts) + " blocks along dimension " +
                        std::to_string(st.operands[j]) +
-                       " (a batch-sized constant: each replica would need its own slice, "
-                       "which is not supported yet)";
+                       ", and it is not computed from constants by ops that work block by "
+                       "block (each replica would need its own slice of it)";
             break;
           }
         if (!blocking.empty())
@@ -420,7 +548,19 @@ LogicalResult BatchSplitter::run() {
   body.dropAllDefinedValueUses();
   func.getBody().push_back(entry);
   body.erase();
-  func.setType(FunctionType::get(func.getContext(), argTypes, resultTypes));
+  if (!heldArgAttrs.empty()) {
+    SmallVector<Attribute> argAttrs;
+    for (unsigned i = 0; i < unsigned(argTypes.size()); ++i)
+      argAttrs.push_back(func.getArgAttrDict(i) ? Attribute(func.getArgAttrDict(i))
+                                                 : DictionaryAttr::get(func.getContext()));
+    argAttrs.append(heldArgAttrs.begin(), heldArgAttrs.end());
+    for (BlockArgument arg : entry->getArguments().drop_front(argTypes.size()))
+      argTypes.push_back(arg.getType());
+    func.setType(FunctionType::get(func.getContext(), argTypes, resultTypes));
+    func.setAllArgAttrs(argAttrs);
+  } else {
+    func.setType(FunctionType::get(func.getContext(), argTypes, resultTypes));
+  }
   return success();
 }
 

@@ -296,6 +296,11 @@ OwningOpRef<ModuleOp> tessera::partition::extractStage(func::FuncOp func, size_t
   for (auto [i, v] : llvm::enumerate(inputs)) {
     map.map(v, entry->getArgument(unsigned(i)));
     main.setArgAttr(unsigned(i), "tsr.name", name(v));
+    // A batch-sized constant the package holds, at the first stage (later
+    // stages receive it like any value).
+    if (auto arg = dyn_cast<BlockArgument>(v); arg && begin == 0)
+      if (Attribute held = func.getArgAttr(arg.getArgNumber(), "tsr.held"))
+        main.setArgAttr(unsigned(i), "tsr.held", held);
   }
   b.setInsertionPointToEnd(entry);
   auto clone = [&](Operation *op) {

@@ -505,6 +505,9 @@ LogicalResult cutTrainingStages(ModuleOp module, func::FuncOp main,
     for (auto [i, v] : llvm::enumerate(sg.inputs)) {
       map.map(v, entry->getArgument(unsigned(i)));
       func.setArgAttr(unsigned(i), "tsr.name", argName(v));
+      if (auto arg = dyn_cast<BlockArgument>(v)) // a batch-sized constant the package holds
+        if (Attribute held = main.getArgAttr(arg.getArgNumber(), "tsr.held"))
+          func.setArgAttr(unsigned(i), "tsr.held", held);
     }
     OpBuilder body = OpBuilder::atBlockEnd(entry);
     for (Operation *op : sg.cloned)

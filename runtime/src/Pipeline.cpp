@@ -181,7 +181,7 @@ Status runPipelineRank(
       break;
     }
     case ScheduleStep::Kind::Run: {
-      if (first)
+      if (first) {
         for (const TensorInfo &info : session.inputs()) {
           HostTensor t;
           if (Status s = input(mb, info.name, t); !s.ok())
@@ -189,6 +189,11 @@ Status runPipelineRank(
           if (Status s = session.setInput(info.name, t); !s.ok())
             return s;
         }
+        if (Status s = session.selectChunk(position.replica * position.microbatches + mb,
+                                           position.replicas * position.microbatches);
+            !s.ok())
+          return s;
+      }
       std::vector<KernelSpan> spans;
       double start = Session::now();
       if (Status s = session.run(trace ? &spans : nullptr); !s.ok())

@@ -132,6 +132,12 @@ Status runTrainingPipelineRank(
       if (Status st = s.setInput(info.name, it->second); !st.ok())
         return st;
     }
+    if (s.holdsInputs()) {
+      if (mb < 0)
+        return failed(Status(StatusCode::Internal, "held inputs read once per step"), what);
+      if (Status st = s.selectChunk(position.replica * m + mb, position.replicas * m); !st.ok())
+        return failed(st, what);
+    }
     double start = Session::now();
     if (trace && start - waited > 1e-5)
       trace->push_back({"wait", "recv", position.rank, waited - traceOrigin, start - waited});

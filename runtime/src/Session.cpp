@@ -315,6 +315,8 @@ Status Session::create(std::shared_ptr<Package> package, int rank,
     if (Status s = describe(*package, rank, session->inputs_, session->outputs_, options.role);
         !s.ok())
       return s;
+    if (Status s = session->bindHeldInputs(*program); !s.ok())
+      return s;
     session->arenaBytes_ = program->arena_bytes();
     for (const tpkg::Kernel *k : *program->kernels())
       session->profile_.push_back(
@@ -556,6 +558,8 @@ Status Session::create(std::shared_ptr<Package> package, int rank,
   if (program->outputs())
     impl->outputIds.assign(program->outputs()->begin(), program->outputs()->end());
   session->impl_ = std::move(impl);
+  if (Status s = session->bindHeldInputs(*program); !s.ok())
+    return s;
   out = std::move(session);
   return Status::okStatus();
 }
@@ -681,7 +685,13 @@ Status Session::describe(const Package &package, int rank, std::vector<TensorInf
     infos.clear();
     if (!ids)
       return Status::okStatus();
-    for (uint32_t id : *ids) {
+    for (uint32_t index = 0; index < ids->size(); ++index) {
+      uint32_t id = ids->Get(index);
+      if (ids == program->inputs() && program->held_inputs() &&
+          std::any_of(program->held_inputs()->begin(), program->held_inputs()->end(),
+                      [&](const tpkg::HeldInput *h) { return h->input() == index; }))
+        continue; // the package holds it
+
       if (id >= program->tensors()->size())
         return Status(StatusCode::DataLoss,
                       package.path() + ": graph input/output names a missing tensor");
@@ -718,17 +728,80 @@ Status Session::setInput(const std::string &name, const HostTensor &value) {
                         formatShape(info.shape) + ", got " +
                         std::string(dtypeName(value.dtype)) + " " +
                         formatShape(value.shape));
-    if (device_)
-      return device_->setInput(i, value);
-    const cpu::TensorRef &ref = impl_->tensors[size_t(impl_->inputIds[i])];
-    std::memcpy(ref.data, value.data.data(), value.data.size());
-    return Status::okStatus();
+    return setSlot(inputSlots_[i], value);
   }
   std::string names;
   for (const TensorInfo &info : inputs_)
     names += (names.empty() ? "" : ", ") + info.name;
   return Status(StatusCode::NotFound,
                 "no input named '" + name + "' (inputs: " + names + ")");
+}
+
+Status Session::setSlot(size_t slot, const HostTensor &value) {
+  if (device_)
+    return device_->setInput(slot, value);
+  const cpu::TensorRef &ref = impl_->tensors[size_t(impl_->inputIds[slot])];
+  std::memcpy(ref.data, value.data.data(), value.data.size());
+  return Status::okStatus();
+}
+
+Status Session::bindHeldInputs(const tpkg::Program &program) {
+  size_t count = program.inputs() ? program.inputs()->size() : 0;
+  std::vector<bool> held(count, false);
+  if (program.held_inputs())
+    for (const tpkg::HeldInput *h : *program.held_inputs()) {
+      const auto *tensors = program.tensors();
+      if (h->input() >= count || !tensors || h->data() >= tensors->size())
+        return Status(StatusCode::DataLoss,
+                      package_->path() + ": a held input names a missing tensor");
+      const tpkg::Tensor *local = tensors->Get(program.inputs()->Get(h->input()));
+      const tpkg::Tensor *whole = tensors->Get(h->data());
+      if (whole->storage() != tpkg::Storage::Data || local->dtype() != whole->dtype() ||
+          whole->offset() + whole->size() > package_->dataSize())
+        return Status(StatusCode::DataLoss, package_->path() + ": held input '" +
+                                                (local->name() ? local->name()->str() : "") +
+                                                "' has no data of its type");
+      HeldInput in;
+      in.slot = h->input();
+      in.local.name = local->name() ? local->name()->str() : "";
+      in.local.dtype = DType(local->dtype());
+      if (local->shape())
+        in.local.shape.assign(local->shape()->begin(), local->shape()->end());
+      in.whole = package_->data() + whole->offset();
+      in.wholeBytes = size_t(whole->size());
+      held[h->input()] = true;
+      held_.push_back(std::move(in));
+    }
+  inputSlots_.clear();
+  for (size_t i = 0; i < count; ++i)
+    if (!held[i])
+      inputSlots_.push_back(i);
+  if (inputSlots_.size() != inputs_.size())
+    return Status(StatusCode::DataLoss, package_->path() + ": inputs and held inputs disagree");
+  return Status::okStatus();
+}
+
+Status Session::selectChunk(int chunk, int chunks) {
+  for (Segment &seg : segments_)
+    if (Status s = seg.session->selectChunk(chunk, chunks); !s.ok())
+      return s;
+  for (const HeldInput &in : held_) {
+    HostTensor t;
+    t.dtype = in.local.dtype;
+    t.shape = in.local.shape;
+    size_t bytes = size_t(t.numElements()) * dtypeSize(t.dtype);
+    if (chunks < 1 || chunk < 0 || chunk >= chunks || bytes * size_t(chunks) != in.wholeBytes)
+      return Status(StatusCode::InvalidArgument,
+                    "held input '" + in.local.name + "' (" + formatShape(in.local.shape) +
+                        " per chunk, " + std::to_string(in.wholeBytes) +
+                        " bytes in all) does not split into " + std::to_string(chunks) +
+                        " chunks of the batch");
+    t.data.assign(in.whole + size_t(chunk) * bytes, in.whole + size_t(chunk + 1) * bytes);
+    if (Status s = setSlot(in.slot, t); !s.ok())
+      return s;
+  }
+  heldSelected_ = true;
+  return Status::okStatus();
 }
 
 bool Session::hasCollectives() const {
@@ -799,6 +872,10 @@ Status Session::run(std::vector<KernelSpan> *spans) {
     return Status(StatusCode::InvalidArgument,
                   "this rank runs a pipelined training step as segments: run it with "
                   "runTrainingPipelineRank (tessera-run --train)");
+  if (!held_.empty() && !heldSelected_)
+    return Status(StatusCode::InvalidArgument,
+                  "the program holds batch-sized inputs ('" + held_[0].local.name +
+                      "'): its runner must select the chunk of the batch (Session::selectChunk)");
   if (device_)
     return device_->run(spans, profiling_ ? &profile_ : nullptr);
 #ifdef _OPENMP

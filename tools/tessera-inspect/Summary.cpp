@@ -122,8 +122,14 @@ static RankSummary summarize(const tpkg::Program *p, unsigned microbatches, bool
         r.flops += 2.0 * dims[0] * dims[1] * dims[3] * dims[4] * (dims[5] + dims[6]);
     }
   }
-  for (uint32_t id : *p->inputs())
-    r.inputs.push_back(describe(tensors->Get(id)));
+  for (uint32_t i = 0; i < p->inputs()->size(); ++i) {
+    r.inputs.push_back(describe(tensors->Get(p->inputs()->Get(i))));
+    if (p->held_inputs())
+      for (const tpkg::HeldInput *h : *p->held_inputs())
+        if (h->input() == i)
+          r.inputs.back() += " (held in the package: each replica and micro-batch takes its "
+                             "block of a batch-sized constant)";
+  }
   for (uint32_t id : *p->outputs()) {
     r.outputs.push_back(describe(tensors->Get(id)));
     if (!lastStage)

@@ -16,6 +16,7 @@
 #include "mlir/IR/ImplicitLocOpBuilder.h"
 
 #include <cmath>
+#include <limits>
 
 using namespace mlir;
 using namespace tessera::onnx;
@@ -630,6 +631,207 @@ LogicalResult importGatherElements(OpBinder &b) {
       tsr::ReduceSumOp::create(ib, picked, ArrayRef<int64_t>{rank}, /*keepDims=*/false));
 }
 
+/// "2x3x4" (a scalar: "scalar").
+std::string formatShape(ArrayRef<int64_t> shape) {
+  std::string text;
+  for (int64_t d : shape)
+    text += (text.empty() ? "" : "x") + std::to_string(d);
+  return text.empty() ? "scalar" : text;
+}
+
+/// A scalar constant of `element`.
+Value scalarOf(ImplicitLocOpBuilder &ib, Type element, double value) {
+  auto scalar = RankedTensorType::get({}, element);
+  if (auto f = dyn_cast<FloatType>(element))
+    return tsr::ConstantOp::create(ib, scalar, DenseElementsAttr::get(scalar, ib.getFloatAttr(f, value)));
+  return tsr::ConstantOp::create(ib, scalar,
+                                 DenseElementsAttr::get(scalar, ib.getIntegerAttr(element, int64_t(value))));
+}
+
+/// What a scatter writes, given `hits` (true where update i - along `axis`
+/// - lands at position p - along axis + 1) and the updates with a 1 at
+/// axis + 1: the updates landing at each position reduced over `axis` by
+/// `reduction` (none and add: summed - none has no duplicates -, mul, max,
+/// min), combined with `data` (none: replaced where hit). Exact: the terms
+/// that miss are the reduction's neutral element.
+FailureOr<Value> scatterInto(OpBinder &b, ImplicitLocOpBuilder &ib, Value data, Value hits,
+                             Value updates, int64_t axis, const std::string &reduction) {
+  Type element = elementTypeOf(data);
+  if (reduction != "none" && reduction != "add" && reduction != "mul" && reduction != "max" &&
+      reduction != "min")
+    return b.error() << "reduction '" << reduction << "' (none, add, mul, max or min)", failure();
+  // The reduction's neutral element: max over nothing is the lowest value.
+  auto scalar = RankedTensorType::get({}, element);
+  Value neutral;
+  if (auto f = dyn_cast<FloatType>(element)) {
+    double inf = std::numeric_limits<double>::infinity();
+    double v = reduction == "mul" ? 1 : reduction == "max" ? -inf : reduction == "min" ? inf : 0;
+    neutral = tsr::ConstantOp::create(ib, scalar, DenseElementsAttr::get(scalar, ib.getFloatAttr(f, v)));
+  } else {
+    unsigned width = element.getIntOrFloatBitWidth();
+    APInt v = reduction == "mul"   ? APInt(width, 1)
+              : reduction == "max" ? APInt::getSignedMinValue(width)
+              : reduction == "min" ? APInt::getSignedMaxValue(width)
+                                   : APInt(width, 0);
+    neutral = tsr::ConstantOp::create(ib, scalar, DenseElementsAttr::get(scalar, v));
+  }
+  auto hitType = cast<RankedTensorType>(hits.getType());
+  auto updType = cast<RankedTensorType>(updates.getType());
+  SmallVector<int64_t> wide;
+  for (auto [h, u] : llvm::zip(hitType.getShape(), updType.getShape()))
+    wide.push_back(std::max(h, u));
+  Value contrib =
+      tsr::SelectOp::create(ib, RankedTensorType::get(wide, element), hits, updates, neutral);
+  SmallVector<int64_t, 1> axes{axis};
+  Value landed = reduction == "mul"   ? Value(tsr::ReduceProdOp::create(ib, contrib, axes, false))
+                 : reduction == "max" ? Value(tsr::ReduceMaxOp::create(ib, contrib, axes, false))
+                 : reduction == "min" ? Value(tsr::ReduceMinOp::create(ib, contrib, axes, false))
+                                      : Value(tsr::ReduceSumOp::create(ib, contrib, axes, false));
+  auto dataType = cast<RankedTensorType>(data.getType());
+  if (cast<RankedTensorType>(landed.getType()).getShape() != dataType.getShape())
+    landed = tsr::BroadcastOp::create(ib, dataType, landed);
+  if (reduction == "add")
+    return Value(tsr::AddOp::create(ib, dataType, data, landed));
+  if (reduction == "mul")
+    return Value(tsr::MulOp::create(ib, dataType, data, landed));
+  // Where anything landed.
+  Value ones = tsr::SelectOp::create(ib, hitType.clone(ib.getF32Type()), hits,
+                                     scalarOf(ib, ib.getF32Type(), 1), scalarOf(ib, ib.getF32Type(), 0));
+  Value count = tsr::ReduceMaxOp::create(ib, ones, axes, false);
+  auto countType = cast<RankedTensorType>(count.getType());
+  Value hit = tsr::CompareOp::create(
+      ib, countType.clone(ib.getI1Type()),
+      tsr::ComparePredicateAttr::get(ib.getContext(), tsr::ComparePredicate::gt), count,
+      scalarOf(ib, ib.getF32Type(), 0));
+  Value value = landed;
+  if (reduction == "max")
+    value = tsr::MaxOp::create(ib, dataType, data, landed);
+  else if (reduction == "min")
+    value = tsr::MinOp::create(ib, dataType, data, landed);
+  return Value(tsr::SelectOp::create(ib, dataType, hit, value, data));
+}
+
+/// ScatterElements on run-time data, indices and updates: out = data with
+/// out[.. indices[..i..] (at axis) ..] = updates[..i..] (reduced by
+/// `reduction`), built from comparisons with the positions like
+/// GatherElements. The indices must span the data along every other axis.
+LogicalResult importScatterElements(OpBinder &b) {
+  auto data = b.input(0), indices = b.input(1), updates = b.input(2);
+  if (failed(data) || failed(indices) || failed(updates))
+    return failure();
+  std::vector<int64_t> dshape = shapeOf(*data), ishape = shapeOf(*indices);
+  int64_t rank = int64_t(dshape.size());
+  if (int64_t(ishape.size()) != rank || rank == 0 || shapeOf(*updates) != ishape)
+    return b.error() << "indices " << formatShape(ishape) << " and updates "
+                     << formatShape(shapeOf(*updates)) << " must have one shape, of the data's rank "
+                     << rank,
+           failure();
+  auto axis = normalizeAxis(b, b.attrInt("axis", 0), rank);
+  if (failed(axis))
+    return failure();
+  if (!isa<FloatType, IntegerType>(elementTypeOf(*data)) || elementTypeOf(*data).isInteger(1))
+    return b.error() << "data of element type " << elementTypeOf(*data) << " (numbers only)",
+           failure();
+  for (int64_t d = 0; d < rank; ++d)
+    if (d != *axis && ishape[size_t(d)] != dshape[size_t(d)])
+      return b.error() << "indices dimension " << d << " (" << ishape[size_t(d)]
+                       << ") differs from the data's (" << dshape[size_t(d)]
+                       << "); only indices spanning the data off the axis are supported",
+             failure();
+  int64_t n = dshape[size_t(*axis)], count = n;
+  for (int64_t d : ishape)
+    count *= d;
+  if (count > kMaxOneHotElements)
+    return b.error() << "scatters " << count / n << " elements among " << n << " along axis "
+                     << *axis << ": over the " << kMaxOneHotElements
+                     << " comparisons this import builds",
+           failure();
+  ImplicitLocOpBuilder ib(b.loc(), b.builder());
+  // hits [.., i, p, ..]: update i lands at position p.
+  Value hits = oneHotMask(ib, normalizedIndices(ib, *indices, n), n, *axis + 1);
+  SmallVector<int64_t> expanded(ishape.begin(), ishape.end());
+  expanded.insert(expanded.begin() + *axis + 1, 1);
+  Value upd = tsr::ReshapeOp::create(
+      ib, RankedTensorType::get(expanded, elementTypeOf(*updates)), *updates);
+  auto out = scatterInto(b, ib, *data, hits, upd, *axis, b.attrString("reduction", "none"));
+  if (failed(out))
+    return failure();
+  return b.setSingleResult(*out);
+}
+
+/// ScatterND on run-time data, indices and updates: each index tuple (the
+/// indices' last dimension, k) names a slice data[i0, .., ik-1] that its
+/// update replaces (or is reduced into): the first k dimensions flattened,
+/// the tuples turned into row numbers, then a scatter of rows.
+LogicalResult importScatterND(OpBinder &b) {
+  auto data = b.input(0), indices = b.input(1), updates = b.input(2);
+  if (failed(data) || failed(indices) || failed(updates))
+    return failure();
+  std::vector<int64_t> dshape = shapeOf(*data), ishape = shapeOf(*indices),
+                       ushape = shapeOf(*updates);
+  int64_t rank = int64_t(dshape.size());
+  if (ishape.empty() || rank == 0)
+    return b.error() << "indices " << formatShape(ishape) << " for data "
+                     << formatShape(dshape) << " (both need a dimension)",
+           failure();
+  int64_t k = ishape.back();
+  if (k < 1 || k > rank)
+    return b.error() << "index tuples of length " << k << " for data of rank " << rank,
+           failure();
+  std::vector<int64_t> want(ishape.begin(), ishape.end() - 1);
+  want.insert(want.end(), dshape.begin() + k, dshape.end());
+  if (ushape != want)
+    return b.error() << "updates " << formatShape(ushape) << " must be " << formatShape(want)
+                     << " (the indices' leading dimensions, then the data's past the first "
+                     << k << ")",
+           failure();
+  if (!isa<FloatType, IntegerType>(elementTypeOf(*data)) || elementTypeOf(*data).isInteger(1))
+    return b.error() << "data of element type " << elementTypeOf(*data) << " (numbers only)",
+           failure();
+  int64_t rows = 1, width = 1, tuples = 1;
+  for (int64_t d = 0; d < k; ++d)
+    rows *= dshape[size_t(d)];
+  for (int64_t d = k; d < rank; ++d)
+    width *= dshape[size_t(d)];
+  for (size_t d = 0; d + 1 < ishape.size(); ++d)
+    tuples *= ishape[d];
+  if (tuples * rows * width > kMaxOneHotElements)
+    return b.error() << "scatters " << tuples << " slices of " << width << " elements among "
+                     << rows << ": over the " << kMaxOneHotElements
+                     << " comparisons this import builds",
+           failure();
+  ImplicitLocOpBuilder ib(b.loc(), b.builder());
+  auto i64 = ib.getI64Type();
+  Type element = elementTypeOf(*data);
+  // Row numbers: sum_j index_j * stride_j, each index made non-negative.
+  Value tuplesOf = tsr::ReshapeOp::create(ib, RankedTensorType::get({tuples, k}, elementTypeOf(*indices)), *indices);
+  Value row;
+  int64_t stride = rows;
+  for (int64_t j = 0; j < k; ++j) {
+    stride /= dshape[size_t(j)];
+    Value column = tsr::SliceOp::create(ib, RankedTensorType::get({tuples, 1}, elementTypeOf(*indices)),
+                                        tuplesOf, ib.getDenseI64ArrayAttr({0, j}),
+                                        ib.getDenseI64ArrayAttr({tuples, j + 1}), nullptr);
+    Value at = normalizedIndices(ib, column, dshape[size_t(j)]);
+    if (stride != 1)
+      at = tsr::MulOp::create(ib, at.getType(), at, scalarOf(ib, i64, double(stride)));
+    row = row ? Value(tsr::AddOp::create(ib, at.getType(), row, at)) : at;
+  }
+  // hits [tuples, rows, 1]; updates [tuples, 1, width]; data [rows, width].
+  Value hits = tsr::CompareOp::create(
+      ib, RankedTensorType::get({tuples, rows}, ib.getI1Type()),
+      tsr::ComparePredicateAttr::get(ib.getContext(), tsr::ComparePredicate::eq), row,
+      positionsAlong(ib, {1, rows}));
+  hits = tsr::ReshapeOp::create(ib, RankedTensorType::get({tuples, rows, 1}, ib.getI1Type()), hits);
+  Value upd = tsr::ReshapeOp::create(ib, RankedTensorType::get({tuples, 1, width}, element), *updates);
+  Value flat = tsr::ReshapeOp::create(ib, RankedTensorType::get({rows, width}, element), *data);
+  auto out = scatterInto(b, ib, flat, hits, upd, 0, b.attrString("reduction", "none"));
+  if (failed(out))
+    return failure();
+  return b.setSingleResult(
+      tsr::ReshapeOp::create(ib, RankedTensorType::get(dshape, element), *out));
+}
+
 /// OneHot: select(index == position, on, off) with the depth inserted at
 /// `axis`; indices outside [-depth, depth) give all `off`.
 LogicalResult importOneHot(OpBinder &b) {
@@ -1075,6 +1277,8 @@ void tessera::onnx::registerShapeOps(HandlerRegistry &r) {
   r.onOp("Gather", 1, importGather);
   r.onOp("GatherND", 11, importGatherND);
   r.onOp("GatherElements", 11, importGatherElements);
+  r.onOp("ScatterElements", 11, importScatterElements);
+  r.onOp("ScatterND", 11, importScatterND);
   r.onOp("OneHot", 9, importOneHot);
   r.onOp("TopK", 10, importTopK);
   r.onOp("Expand", 8, importExpand);

@@ -9,11 +9,13 @@ func.func @mixes(%x: tensor<4x8xf32>) -> tensor<1x8xf32> {
 
 // -----
 
-// Tests that a batch-sized constant whose rows differ is not cut silently,
-// and that the message names it (not the operand that is split correctly).
-func.func @per_sample_constant(%x: tensor<4x2xf32>) -> tensor<4x2xf32> {
-  %c = tsr.constant dense<[[1.0, 1.0], [2.0, 2.0], [3.0, 3.0], [4.0, 4.0]]> : tensor<4x2xf32>
-  // expected-error @+1 {{'tsr.add' mixes the samples of the batch: operand #1 tensor<4x2xf32> is the same whole tensor on every replica but differs between its 2 blocks along dimension 0 (a batch-sized constant}}
+// Tests that a batch-sized weight (whose rows may differ: no replica can be
+// given its own block of a weight) is not cut silently, and that the message
+// names it (not the operand that is split correctly). Batch-sized constants
+// become held inputs (tsr-partition-split-batch.mlir).
+func.func @per_sample_weight(%x: tensor<4x2xf32>) -> tensor<4x2xf32> {
+  %c = tsr.weight "w" : tensor<4x2xf32>
+  // expected-error @+1 {{'tsr.add' mixes the samples of the batch: operand #1 tensor<4x2xf32> is the same whole tensor on every replica but differs between its 2 blocks along dimension 0, and it is not computed from constants}}
   %0 = tsr.add %x, %c : (tensor<4x2xf32>, tensor<4x2xf32>) -> tensor<4x2xf32>
   return %0 : tensor<4x2xf32>
 }

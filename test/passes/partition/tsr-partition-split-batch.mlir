@@ -51,3 +51,29 @@ func.func @uniform(%x: tensor<4x3xf32>, %m: tensor<4x1x3xi1>) -> (tensor<4x3xf32
   %mb = tsr.broadcast %m : tensor<4x1x3xi1> -> tensor<4x4x3xi1>
   return %1, %mb : tensor<4x3xf32>, tensor<4x4x3xi1>
 }
+
+// -----
+
+// Tests that batch-sized constants whose blocks differ (a folded padding
+// mask, positions expanded to the batch and what is computed from them: a
+// gather of position embeddings) become inputs the package holds whole,
+// [parts, block...], each replica taking its own [1, block...]: block 0 is
+// rows 0-1, block 1 rows 2-3; along dimension 1 for the transposed one.
+// CHECK-LABEL: func.func @held
+// CHECK-SAME: (%[[X:.*]]: tensor<2x3x8xf32>, %[[P:.*]]: tensor<1x2x3xi64> {tsr.held = dense<{{\[}}{{\[}}[0, 1, 2], [0, 1, 2]], {{\[}}[1, 2, 3], [1, 2, 3]]]> : tensor<2x2x3xi64>, tsr.name = "held:0:pos"}, %[[T:.*]]: tensor<1x3x2xf32> {tsr.held = dense<{{.*}}> : tensor<2x3x2xf32>, tsr.name = "held:1:pad"})
+// CHECK: %[[PL:.*]] = tsr.reshape %[[P]] : tensor<1x2x3xi64> -> tensor<2x3xi64>
+// CHECK: %[[E:.*]] = tsr.gather %{{.*}}[%[[PL]]] {{.*}} -> tensor<2x3x8xf32>
+// CHECK: tsr.add %[[X]], %[[E]]
+// CHECK: %[[TL:.*]] = tsr.reshape %[[T]] : tensor<1x3x2xf32> -> tensor<3x2xf32>
+// CHECK: tsr.transpose %[[TL]] perm = [1, 0] : tensor<3x2xf32> -> tensor<2x3xf32>
+func.func @held(%x: tensor<4x3x8xf32>) -> (tensor<4x3x8xf32>, tensor<4x3xf32>) {
+  %pos = tsr.constant dense<[[0, 1, 2], [0, 1, 2], [1, 2, 3], [1, 2, 3]]> : tensor<4x3xi64> loc("pos")
+  %table = tsr.weight "wpe" : tensor<8x8xf32>
+  %e = tsr.gather %table[%pos] axis = 0 : (tensor<8x8xf32>, tensor<4x3xi64>) -> tensor<4x3x8xf32>
+  %0 = tsr.add %x, %e : (tensor<4x3x8xf32>, tensor<4x3x8xf32>) -> tensor<4x3x8xf32>
+  %pad = tsr.constant dense<[[0.0, 0.0, 0.0, -1.0e4], [0.0, 0.0, -1.0e4, -1.0e4], [0.0, 0.0, 0.0, 0.0]]> : tensor<3x4xf32> loc("pad")
+  %t = tsr.transpose %pad perm = [1, 0] : tensor<3x4xf32> -> tensor<4x3xf32>
+  %s = tsr.reduce_sum %x axes = [2] : tensor<4x3x8xf32> -> tensor<4x3xf32>
+  %1 = tsr.add %s, %t : (tensor<4x3xf32>, tensor<4x3xf32>) -> tensor<4x3xf32>
+  return %0, %1 : tensor<4x3x8xf32>, tensor<4x3xf32>
+}

@@ -123,6 +123,13 @@ public:
 
   /// Copies `value` into the input named `name`; its dtype and shape must match.
   Status setInput(const std::string &name, const HostTensor &value);
+  /// Inputs the package holds (batch-sized constants of data-parallel and
+  /// micro-batched programs; not in inputs()): gives each chunk `chunk` of
+  /// `chunks` (replica r, micro-batch m: r * micro-batches + m), as the
+  /// caller gives the graph's inputs. Every runner calls it before a run
+  /// that takes graph inputs; without held inputs it does nothing.
+  Status selectChunk(int chunk, int chunks);
+  bool holdsInputs() const { return !held_.empty(); }
   /// Connects the program's collectives to the mesh: `world` is this rank's
   /// communicator over all ranks of the package; each collective gets the
   /// group it names. Every rank calls it before its first run.
@@ -197,6 +204,18 @@ private:
   std::unique_ptr<gpu::DeviceProgram> device_;
   std::shared_ptr<Package> package_;
   std::vector<TensorInfo> inputs_, outputs_;
+  /// The program input each of inputs_ is (held inputs are left out).
+  std::vector<size_t> inputSlots_;
+  struct HeldInput {
+    size_t slot = 0;               ///< index into the program's inputs
+    TensorInfo local;              ///< the chunk's name, type and shape
+    const uint8_t *whole = nullptr; ///< all chunks, one after the other
+    size_t wholeBytes = 0;
+  };
+  std::vector<HeldInput> held_;
+  bool heldSelected_ = false;
+  Status bindHeldInputs(const tpkg::Program &program);
+  Status setSlot(size_t slot, const HostTensor &value);
   std::vector<KernelProfile> profile_;
   bool profiling_ = false;
   uint64_t arenaBytes_ = 0;
