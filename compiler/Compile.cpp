@@ -14,6 +14,7 @@
 #include "compiler/Verify.h"
 #include "compiler/Pipelines.h"
 
+#include "dialects/tsr/IR/TsrOps.h"
 #include "frontends/onnx/OnnxImporter.h"
 #include "frontends/onnx/Untie.h"
 #include "passes/lower/AttentionViews.h"
@@ -257,7 +258,10 @@ int tessera::compileMain(int argc, char **argv) {
   static cl::opt<double> lr(cl::cat(trainCat), "lr", cl::init(1e-3), cl::desc("learning rate"));
   static cl::opt<std::string> betas(cl::cat(trainCat), "betas", cl::init("0.9,0.999"),
                                     cl::desc("AdamW betas: B1,B2"));
-  static cl::opt<double> eps(cl::cat(trainCat), "eps", cl::init(1e-8), cl::desc("AdamW epsilon"));
+  static cl::opt<double> eps(cl::cat(trainCat), "eps", cl::init(1e-8), cl::Hidden,
+                            cl::desc("AdamW epsilon (default 1e-8)"));
+  static cl::opt<std::string> dropoutSeed(cl::cat(trainCat), "dropout-seed", cl::init("0"), cl::value_desc("N|off"),
+                                          cl::desc("training-mode Dropout (p > 0): its random stream's seed; off: none"));
   static cl::opt<double> weightDecay(cl::cat(trainCat), "weight-decay", cl::init(0.01),
                                      cl::desc("AdamW: decoupled; SGD: added to the gradient"));
   static cl::opt<double> momentum(cl::cat(trainCat), "momentum", cl::init(0.0),
@@ -514,6 +518,12 @@ int tessera::compileMain(int argc, char **argv) {
   }
   options.allowNewerOpset = allowNewerOpset;
   options.foldRepeatedInitializers = !trainMode;
+  options.trainingDropout = trainMode && dropoutSeed != "off";
+  if (options.trainingDropout &&
+      llvm::StringRef(dropoutSeed).getAsInteger(10, options.dropoutSeed)) {
+    llvm::errs() << "error: --dropout-seed '" << dropoutSeed << "' is not an integer or off\n";
+    return 2;
+  }
   if (batch >= 0)
     options.batch = batch;
   if (seq >= 0)
@@ -571,6 +581,21 @@ int tessera::compileMain(int argc, char **argv) {
   }
   if (!module)
     return 1;
+  if (options.trainingDropout) {
+    // Never silent: which Dropout nodes train (the file says training_mode
+    // true; the dynamo exporter writes that for eval-mode models too).
+    int count = 0;
+    double ratio = 0;
+    module->walk([&](tsr::DropoutOp d) {
+      ++count;
+      ratio = std::max(ratio, d.getRatio().convertToDouble());
+    });
+    if (count)
+      llvm::errs() << "tessera-compile: " << count
+                   << " Dropout node(s) in training mode train as dropout (p up to "
+                   << llvm::format("%g", ratio) << ", seed " << options.dropoutSeed
+                   << "; --dropout-seed off: none)\n";
+  }
 
   // --verify: the integer inputs' ranges (token ids below their tables),
   // read before anything rewrites the model.

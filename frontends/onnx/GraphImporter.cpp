@@ -282,6 +282,19 @@ FailureOr<Value> GraphImporter::repeatedInitializer(const WeightRecord &record,
       .getResult();
 }
 
+Value GraphImporter::trainingStep() {
+  if (trainingStep_)
+    return trainingStep_;
+  OpBuilder::InsertionGuard guard(builder_);
+  builder_.restoreInsertionPoint(weightInsertPoint_);
+  Location loc = NameLoc::get(builder_.getStringAttr("train.step"), fileLoc_);
+  trainingStep_ = tsr::WeightOp::create(builder_, loc, RankedTensorType::get({}, builder_.getF32Type()),
+                                        builder_.getStringAttr("train.step"), nullptr,
+                                        builder_.getUnitAttr());
+  weightInsertPoint_ = builder_.saveInsertionPoint();
+  return trainingStep_;
+}
+
 FailureOr<Value> GraphImporter::lookup(const std::string &name, Location useLoc) {
   auto it = values_.find(name);
   if (it != values_.end())

@@ -36,6 +36,12 @@ public:
   /// A ConstTensor from an ONNX TensorProto held in the IR (Constant nodes).
   mlir::FailureOr<ConstTensor> tensorFromProto(const ::onnx::TensorProto &t,
                                                mlir::Location loc);
+  const ImportOptions &options() const { return options_; }
+  /// The training step count (the optimizer's `train.step` state), for
+  /// training-mode dropout; made once, with the weights.
+  mlir::Value trainingStep();
+  /// A new random stream number (one per dropout node).
+  int64_t nextRandomStream() { return randomStreams_++; }
 
 private:
   mlir::LogicalResult importInputs(llvm::SmallVectorImpl<mlir::Type> &types,
@@ -53,6 +59,8 @@ private:
 
   const ModelFile &model_;
   const ImportOptions &options_;
+  mlir::Value trainingStep_;
+  int64_t randomStreams_ = 0;
   mlir::OpBuilder builder_;
   mlir::Location fileLoc_;
   std::map<std::string, mlir::Value> values_;

@@ -55,6 +55,11 @@ struct ImportOptions {
   /// and data parallelism can cut it. Off for training, where each of its
   /// elements stays a parameter.
   bool foldRepeatedInitializers = true;
+  /// Training: Dropout nodes with training_mode true and ratio > 0 become
+  /// real dropout (tsr.dropout) seeded with `dropoutSeed`; otherwise every
+  /// Dropout is the identity (inference).
+  bool trainingDropout = false;
+  int64_t dropoutSeed = 0;
 };
 
 /// The newest default-domain (ai.onnx) opset whose operators the importer

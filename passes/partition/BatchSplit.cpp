@@ -74,6 +74,9 @@ private:
   bool canHold(Value old, int64_t d);
   Value buildHeldSlice(Value old, int64_t d);
   Value holdConstant(tsr::ConstantOp constant, int64_t d);
+  void chunkDropout(tsr::DropoutOp dropout, int64_t d);
+  /// Each replica's (and micro-batch's) chunk index, a held input.
+  Value chunkIndex;
 
   /// Replicated values whose blocks differ (batch-sized constants: a folded
   /// mask, positions expanded to the batch) that a replica needs split:
@@ -221,6 +224,8 @@ Value BatchSplitter::cloneWithLayouts(Operation &op, const Strategy &s) {
   for (auto [i, result] : llvm::enumerate(created->getResults()))
     result.setType(local(op.getResult(unsigned(i)), s.results[i]));
   coverSplitSlice(created, s.results.empty() ? kReplicated : s.results[0]);
+  if (auto dropout = dyn_cast<tsr::DropoutOp>(created); dropout && s.results[0] >= 0)
+    chunkDropout(dropout, s.results[0]);
   for (auto [i, result] : llvm::enumerate(op.getResults())) {
     layout[result] = s.results[i];
     mapping.map(result, created->getResult(unsigned(i)));
@@ -308,6 +313,26 @@ Value BatchSplitter::holdConstant(tsr::ConstantOp constant, int64_t d) {
                                DenseElementsAttr::get(wholeType, arranged))}));
   Value arg = entry->addArgument(blockType.clone(localShape), constant.getLoc());
   return tsr::ReshapeOp::create(*b, constant.getLoc(), blockType, arg);
+}
+
+/// A dropout computing this replica's block of its input along `d`: its
+/// block starts `chunk * block` along `d` in the whole tensor, the chunk index
+/// given to each replica and micro-batch as a held input (0, 1, .. parts-1).
+void BatchSplitter::chunkDropout(tsr::DropoutOp dropout, int64_t d) {
+  if (!chunkIndex) {
+    OpBuilder::InsertionGuard guard(*b);
+    b->setInsertionPoint(dropout);
+    auto type = RankedTensorType::get({parts}, b->getI64Type());
+    SmallVector<int64_t> range;
+    for (int64_t p = 0; p < parts; ++p)
+      range.push_back(p);
+    auto all = tsr::ConstantOp::create(*b, dropout.getLoc(), type,
+                                       DenseElementsAttr::get(type, ArrayRef<int64_t>(range)));
+    chunkIndex = holdConstant(all, 0);
+  }
+  dropout->insertOperands(dropout->getNumOperands(), chunkIndex);
+  dropout.setChunkDim(d);
+  dropout.setChunkStride(shapeOf(dropout.getResult())[size_t(d)]);
 }
 
 Value BatchSplitter::buildHeldSlice(Value old, int64_t d) {

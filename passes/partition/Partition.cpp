@@ -542,6 +542,13 @@ OwningOpRef<ModuleOp> tessera::partition::partitionForRank(func::FuncOp func,
         result.setType(localType(cast<RankedTensorType>(op.getResult(i).getType()),
                                  s.results[i], plan.tp));
       coverSplitSlice(created, s.results.empty() ? kReplicated : s.results[0]);
+      if (auto dropout = dyn_cast<tsr::DropoutOp>(created); dropout && s.results[0] >= 0) {
+        // This rank's block of the dropout's whole tensor.
+        SmallVector<int64_t> origin(dropout.getOrigin());
+        int64_t d = s.results[0];
+        origin[size_t(d)] += tpRank * cast<RankedTensorType>(dropout.getResult().getType()).getShape()[size_t(d)];
+        dropout.setOrigin(origin);
+      }
       if (s.vocabParallel) {
         auto gather = cast<tsr::GatherOp>(created);
         auto table = cast<RankedTensorType>(gather.getInput().getType());

@@ -177,6 +177,20 @@ std::vector<Strategy> tessera::partition::strategiesFor(Operation *op,
     return b.list;
   }
 
+  if (isa<tsr::DropoutOp>(op)) {
+    // Elementwise on its input (each block draws its own elements: the
+    // partitioners move its origin), linear: partial sums pass through.
+    std::vector<Layout> operands(op->getNumOperands(), kReplicated);
+    for (int64_t d = 0; d < rank; ++d)
+      if (b.divisible(out[size_t(d)])) {
+        operands[0] = Layout(d);
+        b.add(operands, {Layout(d)});
+      }
+    operands[0] = kPartial;
+    b.add(operands, {kPartial});
+    return b.list;
+  }
+
   if (auto mm = dyn_cast<tsr::MatmulOp>(op)) {
     ArrayRef<int64_t> l = shapeOf(mm.getLhs()), r = shapeOf(mm.getRhs());
     int64_t rl = int64_t(l.size()), rr = int64_t(r.size());

@@ -6,6 +6,8 @@
 
 #include "passes/train/GradientRules.h"
 
+#include "mlir/IR/IRMapping.h"
+
 #include <cmath>
 
 using namespace mlir;
@@ -75,6 +77,19 @@ LogicalResult extremumRule(GradBuilder &g, Operation *op, ArrayRef<Value> dys, G
   return success();
 }
 
+/// Dropout keeps and scales the same elements of the output's gradient (the
+/// same attributes, step and chunk: the same draws).
+LogicalResult dropoutRule(GradBuilder &g, Operation *op, ArrayRef<Value> dys, Grads &dxs) {
+  auto dropout = cast<tsr::DropoutOp>(op);
+  IRMapping operands;
+  operands.map(dropout.getInput(), dys[0]);
+  Operation *back = g.builder().clone(*op, operands);
+  dxs.push_back(back->getResult(0));
+  for (unsigned i = 1; i < op->getNumOperands(); ++i)
+    dxs.push_back(nullptr);
+  return success();
+}
+
 LogicalResult selectRule(GradBuilder &g, Operation *op, ArrayRef<Value> dys, Grads &dxs) {
   Value c = op->getOperand(0), dy = dys[0];
   Value zero = g.scalar(0.0, dy);
@@ -132,6 +147,7 @@ void tessera::train::addElementwiseRules(llvm::StringMap<GradientRule> &rules) {
   rules["tsr.max"] = extremumRule<ComparePredicate::ge>;
   rules["tsr.min"] = extremumRule<ComparePredicate::le>;
   rules["tsr.select"] = selectRule;
+  rules["tsr.dropout"] = dropoutRule;
   rules["tsr.cast"] = castRule;
   rules["tsr.gelu"] = geluRule;
   for (const char *name : {"tsr.compare", "tsr.not", "tsr.and", "tsr.or", "tsr.xor"})

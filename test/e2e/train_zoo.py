@@ -227,7 +227,10 @@ def training_setup(model_dir, work, repeat=1):
     family = os.path.dirname(model_dir.rstrip("/"))
     meta = json.load(open(os.path.join(model_dir, "meta.json")))
     names = json.load(open(os.path.join(model_dir, "train.json")))
-    flags = ["--train", "--lr", "1e-2", "--weight-decay", "0.01", "--clip-grad-norm", "1.0"]
+    # The references train in eval mode (no dropout); the dynamo exports'
+    # Dropout nodes say training_mode true: off here to compare.
+    flags = ["--train", "--lr", "1e-2", "--weight-decay", "0.01", "--clip-grad-norm", "1.0",
+             "--dropout-seed", "off"]
     for k, v in meta["inputs"].items():
         v = [v[0] * repeat] + v[1:]
         flags += ["--input-shape", f"{k}={'x'.join(map(str, v))}"]

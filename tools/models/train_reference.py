@@ -19,7 +19,8 @@ torch.nn.utils.clip_grad_norm_ on the zoo inputs, and writes:
         {"params": {initializer: parameter}, "tied": {initializer: [parameter, "T"]},
          "frozen": [initializers that are buffers, not parameters]}
 
-Dropout is off (model.eval()): Tessera compiles Dropout as the identity.
+Dropout is off (model.eval()); the tests compile with --dropout-seed off (the
+dynamo exports' Dropout nodes say training_mode true, which Tessera trains).
 
     python tools/models/train_reference.py [--zoo test/models] [--steps 5]
 """

@@ -609,6 +609,44 @@ def Tsr_ScatterAddOp : Tsr_Op<"scatter_add", [Pure,
   let hasVerifier = 1;
 }
 
+def Tsr_DropoutOp : Tsr_Op<"dropout", [Pure, AllTypesMatch<["input", "result"]>]> {
+  let summary = "training-mode dropout from a counter-based random stream";
+  let description = [{
+    Each element is kept with probability 1 - `ratio` and scaled by
+    1 / (1 - ratio), else zeroed. Whether element g (its linear index in the
+    whole tensor, of shape `global_shape`) is kept depends only on (`seed`,
+    `stream`, `step`, g): a hash, no state, so the same element draws the
+    same on every mesh, and the gradient (a dropout of the output gradient
+    with the same attributes and operands) drops the same elements.
+
+    `step` is the training step count (the optimizer's `train.step`). This
+    value's block starts at `origin` in the whole tensor; with `chunk` (the
+    index of this replica's or micro-batch's block of the batch, a held
+    input), `chunk * chunk_stride` more along `chunk_dim`.
+
+    ```mlir
+    %y = tsr.dropout %x, %step ratio = 1.000000e-01 seed = 0 stream = 3
+        global_shape = [4, 128, 768] origin = [0, 0, 0]
+        : (tensor<4x128x768xf32>, tensor<f32>) -> tensor<4x128x768xf32>
+    ```
+
+    From ONNX: Dropout with training_mode true and ratio > 0 under
+    `tessera-compile --train` (`--dropout-seed` sets the seed).
+  }];
+  let arguments = (ins Tsr_FloatTensor:$input, Tsr_FloatTensor:$step,
+                       Optional<Tsr_IndexTensor>:$chunk, F64Attr:$ratio, I64Attr:$seed,
+                       I64Attr:$stream, DenseI64ArrayAttr:$global_shape,
+                       DenseI64ArrayAttr:$origin, DefaultValuedAttr<I64Attr, "0">:$chunk_dim,
+                       DefaultValuedAttr<I64Attr, "0">:$chunk_stride);
+  let results = (outs Tsr_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `,` $step (`chunk` $chunk^)? `ratio` `=` $ratio `seed` `=` $seed `stream` `=` $stream
+    `global_shape` `=` $global_shape `origin` `=` $origin attr-dict `:`
+    functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
 //===----------------------------------------------------------------------===//
 // Generation: one position per sequence, the KV cache
 //===----------------------------------------------------------------------===//

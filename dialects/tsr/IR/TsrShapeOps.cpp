@@ -357,6 +357,30 @@ LogicalResult GatherOp::inferReturnTypes(MLIRContext *,
   return success();
 }
 
+LogicalResult DropoutOp::verify() {
+  auto type = cast<RankedTensorType>(getResult().getType());
+  ArrayRef<int64_t> whole = getGlobalShape(), origin = getOrigin();
+  if (int64_t(whole.size()) != type.getRank() || int64_t(origin.size()) != type.getRank())
+    return emitOpError("global_shape and origin need one entry per dimension (")
+           << type.getRank() << ")";
+  if (!(getRatio().convertToDouble() > 0) || !(getRatio().convertToDouble() < 1))
+    return emitOpError("ratio ") << getRatio().convertToDouble() << " is not in (0, 1)";
+  if (cast<RankedTensorType>(getStep().getType()).getRank() != 0)
+    return emitOpError("step must be a scalar");
+  if (getChunk()) {
+    auto chunk = cast<RankedTensorType>(getChunk().getType());
+    if (chunk.getNumElements() != 1)
+      return emitOpError("chunk must hold one index");
+    if (getChunkDim() < 0 || getChunkDim() >= type.getRank())
+      return emitOpError("chunk_dim ") << getChunkDim() << " out of range";
+  }
+  for (int64_t d = 0; d < type.getRank(); ++d)
+    if (origin[size_t(d)] < 0 || origin[size_t(d)] + type.getShape()[size_t(d)] > whole[size_t(d)])
+      return emitOpError("the block at origin ") << origin[size_t(d)] << " of dimension " << d
+                                                 << " leaves the whole tensor";
+  return success();
+}
+
 LogicalResult ScatterAddOp::verify() {
   auto type = cast<RankedTensorType>(getResult().getType());
   auto indices = cast<RankedTensorType>(getIndices().getType());

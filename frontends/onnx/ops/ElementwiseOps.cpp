@@ -342,6 +342,35 @@ LogicalResult importDropout(OpBinder &b) {
   auto x = b.input(0);
   if (failed(x))
     return failure();
+  // Training: real dropout where the node trains (training_mode true,
+  // ratio > 0), from a counter-based stream (tsr.dropout).
+  if (b.importer().options().trainingDropout && b.opset() >= 12 && b.hasInput(2)) {
+    std::optional<ConstTensor> training = b.constantInput(2);
+    std::optional<ConstTensor> ratio =
+        b.hasInput(1) ? b.constantInput(1) : std::optional<ConstTensor>();
+    if (!training || training->numElements() != 1)
+      return b.error() << "training_mode must be a constant scalar to train", failure();
+    double p = !b.hasInput(1) ? 0.5 : ratio && ratio->numElements() == 1 ? ratio->asDouble(0) : -1;
+    if (training->asInt(0) != 0 && b.hasInput(1) && (!ratio || ratio->numElements() != 1))
+      return b.error() << "ratio must be a constant scalar to train", failure();
+    if (training->asInt(0) != 0 && (p < 0 || p >= 1))
+      return b.error() << "ratio " << p << " is not in [0, 1)", failure();
+    if (training->asInt(0) != 0 && p > 0) {
+      if (!isa<FloatType>(elementTypeOf(*x)))
+        return b.error() << "dropout of a non-float tensor", failure();
+      if (b.outputRead(1))
+        return b.error() << "the mask output of a training-mode Dropout is not supported", failure();
+      auto type = cast<RankedTensorType>(x->getType());
+      SmallVector<int64_t> origin(size_t(type.getRank()), 0);
+      Value y = tsr::DropoutOp::create(
+          b.builder(), b.loc(), type, *x, b.importer().trainingStep(), Value(),
+          b.builder().getF64FloatAttr(p), b.builder().getI64IntegerAttr(b.importer().options().dropoutSeed),
+          b.builder().getI64IntegerAttr(b.importer().nextRandomStream()),
+          b.builder().getDenseI64ArrayAttr(type.getShape()), b.builder().getDenseI64ArrayAttr(origin),
+          b.builder().getI64IntegerAttr(0), b.builder().getI64IntegerAttr(0));
+      return b.setResult(0, y);
+    }
+  }
   if (b.opset() >= 12 && b.hasInput(2)) {
     std::optional<ConstTensor> training = b.constantInput(2);
     std::optional<ConstTensor> ratio = b.constantInput(1);

@@ -105,6 +105,7 @@ void registerShapeKernels(KernelTable &table);
 void registerTransformerKernels(KernelTable &table);
 void registerFusedKernels(KernelTable &table);
 void registerCollectiveKernels(KernelTable &table);
+void registerRandomKernels(KernelTable &table);
 
 /// Called in the thread that runs a session, before its kernels: `shared`
 /// when other ranks of this process may call BLAS at the same time with

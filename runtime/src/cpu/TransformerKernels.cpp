@@ -166,6 +166,7 @@ const KernelTable &cpuKernels() {
     registerTransformerKernels(t);
     registerFusedKernels(t);
     registerCollectiveKernels(t);
+    registerRandomKernels(t);
     return t;
   }();
   return table;

@@ -499,3 +499,15 @@ func.func @main(%a: tensor<4x3xf32> {tsr.name = "a"}, %r: tensor<4x3xf32> {tsr.n
   %l = tsr.reduce_sum %ly axes = [0, 1] : tensor<4x3xf32> -> tensor<f32>
   return %l : tensor<f32>
 }
+
+// -----
+
+// case dropout
+func.func @main(%x: tensor<3x8xf32> {tsr.name = "x"}, %w: tensor<3x8xf32> {tsr.name = "w"}, %r: tensor<3x8xf32> {tsr.name = "r"}) -> (tensor<f32> {tsr.name = "loss"}) {
+  %s = tsr.weight "train.step" zeros : tensor<f32>
+  %xw = tsr.mul %x, %w : (tensor<3x8xf32>, tensor<3x8xf32>) -> tensor<3x8xf32>
+  %y = tsr.dropout %xw, %s ratio = 0.5 seed = 7 stream = 2 global_shape = [3, 8] origin = [0, 0] : (tensor<3x8xf32>, tensor<f32>) -> tensor<3x8xf32>
+  %ly = tsr.mul %y, %r : (tensor<3x8xf32>, tensor<3x8xf32>) -> tensor<3x8xf32>
+  %l = tsr.reduce_sum %ly axes = [0, 1] : tensor<3x8xf32> -> tensor<f32>
+  return %l : tensor<f32>
+}
