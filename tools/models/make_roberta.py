@@ -12,10 +12,11 @@ Writes model.onnx, inputs/*.npy and ONNX Runtime's outputs/last_hidden_state.npy
 import os
 import sys
 
-import numpy as np
-import onnxruntime as ort
 import torch
 import transformers
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from exporting import export_both  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -43,27 +44,9 @@ def main():
     mask = torch.ones_like(ids)
     mask[1, 12:] = 0
     ids[1, 12:] = cfg.pad_token_id
-    wrapper = Hidden(model).eval()
-    names = ["input_ids", "attention_mask"]
-    for exporter in ("torchscript", "dynamo"):
-        out = os.path.join(out_root, exporter)
-        os.makedirs(os.path.join(out, "inputs"), exist_ok=True)
-        os.makedirs(os.path.join(out, "outputs"), exist_ok=True)
-        path = os.path.join(out, "model.onnx")
-        with torch.no_grad():
-            if exporter == "torchscript":
-                torch.onnx.export(wrapper, (ids, mask), path, input_names=names,
-                                  output_names=["last_hidden_state"], dynamo=False,
-                                  dynamic_axes={n: {0: "batch", 1: "sequence"} for n in names})
-            else:
-                torch.onnx.export(wrapper, (ids, mask), input_names=names,
-                                  output_names=["last_hidden_state"], dynamo=True).save(path)
-        feeds = {"input_ids": ids.numpy(), "attention_mask": mask.numpy()}
-        for n, v in feeds.items():
-            np.save(os.path.join(out, "inputs", n + ".npy"), v)
-        result = ort.InferenceSession(path, providers=["CPUExecutionProvider"]).run(None, feeds)[0]
-        np.save(os.path.join(out, "outputs", "last_hidden_state.npy"), result)
-        print(f"{exporter}: {path}")
+    feeds = {"input_ids": ids.numpy(), "attention_mask": mask.numpy()}
+    export_both(Hidden(model).eval(), feeds, out_root, ["last_hidden_state"],
+                dynamic_axes={n: {0: "batch", 1: "sequence"} for n in feeds})
 
 
 if __name__ == "__main__":
