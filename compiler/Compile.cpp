@@ -601,9 +601,9 @@ int tessera::compileMain(int argc, char **argv) {
   // read before anything rewrites the model.
   std::map<std::string, int64_t> verifyBounds;
   if (verifyPackage) {
-    if (generateMode || planOnly || emit != Emit::None) {
-      llvm::errs() << "error: --verify checks packages of inference and training steps "
-                      "(not --generate, --plan-only or --emit yet)\n";
+    if (planOnly || emit != Emit::None) {
+      llvm::errs() << "error: --verify runs the packages: not with --plan-only (no weights) "
+                      "or --emit (no package)\n";
       return 2;
     }
     verifyBounds = integerInputBounds(*module);
@@ -1244,6 +1244,9 @@ int tessera::compileMain(int argc, char **argv) {
     // The nested compile parses its own options: keep this one's first.
     std::string compiledPath = output;
     double rtol = verifyRtol, atol = verifyAtol;
+    if (generation)
+      return verifyGenerationAgainstReference(argc, argv, compiledPath, verifyBounds,
+                                              generation->batch, generation->maxSeq, rtol, atol);
     return verifyAgainstReference(argc, argv, compiledPath, verifyBounds, rtol, atol);
   }
   return 0;

@@ -65,7 +65,11 @@ std::map<std::string, int64_t> tessera::integerInputBounds(ModuleOp module) {
 }
 
 std::vector<std::string> tessera::referenceCompileArgs(int argc, char **argv,
-                                                       const std::string &output) {
+                                                       const std::string &output,
+                                                       bool generation, int64_t batch,
+                                                       int64_t maxSeq) {
+  static const std::set<std::string> droppedForGeneration = {
+      "max-seq", "prefill", "ids-input", "mask-input", "position-ids-input", "batch", "seq"};
   // Options that only shape the plan, the target or the output, each with
   // its value (as --flag=value or --flag value).
   static const std::set<std::string> dropped = {
@@ -86,14 +90,18 @@ std::vector<std::string> tessera::referenceCompileArgs(int argc, char **argv,
       continue;
     }
     auto [key, value] = name.split('=');
-    if (droppedFlags.count(key.str()))
+    if (droppedFlags.count(key.str()) || (generation && key == "generate"))
       continue;
-    if (dropped.count(key.str())) {
+    if (dropped.count(key.str()) || (generation && droppedForGeneration.count(key.str()))) {
       if (!name.contains('=') && i + 1 < argc)
         ++i; // its value
       continue;
     }
     args.push_back(arg.str());
+  }
+  if (generation) {
+    args.push_back("--batch=" + std::to_string(batch));
+    args.push_back("--seq=" + std::to_string(maxSeq));
   }
   args.push_back("--no-graph-fusion");
   args.push_back("-o");
@@ -101,14 +109,21 @@ std::vector<std::string> tessera::referenceCompileArgs(int argc, char **argv,
   return args;
 }
 
-int tessera::verifyAgainstReference(int argc, char **argv, const std::string &compiledPath,
-                                    const std::map<std::string, int64_t> &bounds,
-                                    double rtol, double atol) {
+namespace tessera {
+namespace {
+
+int verifyWith(int argc, char **argv, const std::string &compiledPath,
+               const std::map<std::string, int64_t> &bounds, double rtol, double atol,
+               bool generation, int64_t batch, int64_t maxSeq) {
 #if TESSERA_HAVE_RUNTIME
   std::string reference = compiledPath + ".reference.tpkg";
   llvm::errs() << "tessera-compile: --verify: compiling the reference (as imported: no "
-                  "fusion, one rank)\n";
-  int code = compileArgs(referenceCompileArgs(argc, argv, reference));
+                  "fusion, one rank"
+               << (generation ? ", a forward pass over " + std::to_string(batch) + " x " +
+                                    std::to_string(maxSeq) + " tokens"
+                              : std::string())
+               << ")\n";
+  int code = compileArgs(referenceCompileArgs(argc, argv, reference, generation, batch, maxSeq));
   if (code != 0) {
     llvm::sys::fs::remove(reference);
     llvm::errs() << "error: --verify: the reference did not compile\n";
@@ -119,7 +134,9 @@ int tessera::verifyAgainstReference(int argc, char **argv, const std::string &co
   options.atol = atol;
   options.integerBounds = bounds;
   std::vector<rt::OutputDifference> differences;
-  rt::Status s = rt::verifyPackages(compiledPath, reference, options, differences);
+  rt::Status s = generation
+                     ? rt::verifyGeneration(compiledPath, reference, options, differences)
+                     : rt::verifyPackages(compiledPath, reference, options, differences);
   llvm::sys::fs::remove(reference);
   if (!s.ok()) {
     llvm::errs() << "error: --verify: " << s.message() << "\n";
@@ -141,8 +158,26 @@ int tessera::verifyAgainstReference(int argc, char **argv, const std::string &co
   return ok ? 0 : 1;
 #else
   (void)argc, (void)argv, (void)compiledPath, (void)bounds, (void)rtol, (void)atol;
+  (void)generation, (void)batch, (void)maxSeq;
   llvm::errs() << "error: --verify needs the runtime (this tessera-compile was built "
                   "without it: TESSERA_BUILD_RUNTIME=OFF)\n";
   return 2;
 #endif
+}
+
+} // namespace
+} // namespace tessera
+
+int tessera::verifyAgainstReference(int argc, char **argv, const std::string &compiledPath,
+                                    const std::map<std::string, int64_t> &bounds,
+                                    double rtol, double atol) {
+  return verifyWith(argc, argv, compiledPath, bounds, rtol, atol, false, 0, 0);
+}
+
+int tessera::verifyGenerationAgainstReference(int argc, char **argv,
+                                              const std::string &compiledPath,
+                                              const std::map<std::string, int64_t> &bounds,
+                                              int64_t batch, int64_t maxSeq, double rtol,
+                                              double atol) {
+  return verifyWith(argc, argv, compiledPath, bounds, rtol, atol, true, batch, maxSeq);
 }

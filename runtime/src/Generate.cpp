@@ -433,6 +433,8 @@ Status generate(DecodeRunner &session, const Package &package,
     for (size_t b = 0; b < n; ++b) {
       if (done[b])
         continue;
+      if (options.onLogits)
+        options.onLogits(b, pos[b], rows + int64_t(b) * vocab, vocab);
       if (pos[b] + 1 < int64_t(prompts[b].size())) {
         next[b] = prompts[b][size_t(pos[b] + 1)];
       } else {

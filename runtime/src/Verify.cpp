@@ -7,9 +7,11 @@
 #include "tessera/runtime/Verify.h"
 
 #include "tessera/runtime/Communicator.h"
+#include "tessera/runtime/Generate.h"
 #include "tessera/runtime/MeshRunner.h"
 #include "tessera/runtime/Package.h"
 #include "tessera/runtime/Session.h"
+#include "tessera/runtime/tpkg_generated.h"
 
 #include <algorithm>
 #include <cctype>
@@ -79,6 +81,49 @@ double valueAt(const HostTensor &t, int64_t i) {
   }
 }
 
+/// Counts the elements of `got` beyond the tolerance of `want`'s.
+void compare(const HostTensor &got, const HostTensor &want, const VerifyOptions &options,
+             OutputDifference &d) {
+  d.elements = want.numElements();
+  for (int64_t i = 0; i < d.elements; ++i) {
+    double a = valueAt(got, i), b = valueAt(want, i);
+    if (a == b || (std::isnan(a) && std::isnan(b)))
+      continue;
+    double diff = std::fabs(a - b);
+    if (std::isnan(diff) || diff > options.atol + options.rtol * std::fabs(b))
+      ++d.outside;
+    d.maxAbs = std::isnan(diff) ? INFINITY : std::max(d.maxAbs, diff);
+  }
+}
+
+/// Every rank of `package` as threads.
+struct Ranks {
+  std::unique_ptr<LocalGroup> group;
+  std::vector<std::unique_ptr<Session>> sessions;
+  std::vector<Session *> all;
+  std::vector<Communicator *> comms;
+
+  Status create(std::shared_ptr<Package> package) {
+    int ranks = package->meshSize();
+    if (ranks > 1)
+      group = std::make_unique<LocalGroup>(ranks, std::chrono::milliseconds(600000));
+    sessions.resize(size_t(ranks));
+    SessionOptions options;
+    options.ranksOnHost = ranks;
+    for (int r = 0; r < ranks; ++r) {
+      if (Status s = Session::create(package, r, sessions[size_t(r)], options); !s.ok())
+        return s;
+      Communicator *comm = group ? &group->communicator(r) : nullptr;
+      if (comm)
+        if (Status s = sessions[size_t(r)]->bindCommunicator(*comm); !s.ok())
+          return s;
+      all.push_back(sessions[size_t(r)].get());
+      comms.push_back(comm);
+    }
+    return Status::okStatus();
+  }
+};
+
 } // namespace
 
 Status verifyPackages(const std::string &compiledPath, const std::string &referencePath,
@@ -97,27 +142,12 @@ Status verifyPackages(const std::string &compiledPath, const std::string &refere
   std::unique_ptr<Session> refSession;
   if (Status s = Session::create(reference, 0, refSession); !s.ok())
     return s;
-  int ranks = compiled->meshSize();
-  std::unique_ptr<LocalGroup> group;
-  if (ranks > 1)
-    group = std::make_unique<LocalGroup>(ranks, std::chrono::milliseconds(600000));
-  std::vector<std::unique_ptr<Session>> sessions(static_cast<size_t>(ranks));
-  std::vector<Session *> all;
-  std::vector<Communicator *> comms;
-  SessionOptions sessionOptions;
-  sessionOptions.ranksOnHost = ranks;
-  for (int r = 0; r < ranks; ++r) {
-    if (Status s = Session::create(compiled, r, sessions[size_t(r)], sessionOptions); !s.ok())
-      return s;
-    Communicator *comm = group ? &group->communicator(r) : nullptr;
-    if (comm)
-      if (Status s = sessions[size_t(r)]->bindCommunicator(*comm); !s.ok())
-        return s;
-    all.push_back(sessions[size_t(r)].get());
-    comms.push_back(comm);
-  }
+  Ranks ranks;
+  if (Status s = ranks.create(compiled); !s.ok())
+    return s;
   std::unique_ptr<MeshRunner> mesh;
-  if (Status s = MeshRunner::create(*compiled, all, comms, mesh, group.get()); !s.ok())
+  if (Status s = MeshRunner::create(*compiled, ranks.all, ranks.comms, mesh, ranks.group.get());
+      !s.ok())
     return s;
 
   // The same inputs on both sides; they must agree on names, types and shapes.
@@ -160,21 +190,96 @@ Status verifyPackages(const std::string &compiledPath, const std::string &refere
                         " in the compiled package, " + formatShape(want.shape) +
                         " in the reference");
     }
-    d.elements = want.numElements();
-    for (int64_t i = 0; i < d.elements; ++i) {
-      double a = valueAt(got, i), b = valueAt(want, i);
-      if (a == b || (std::isnan(a) && std::isnan(b)))
-        continue;
-      double diff = std::fabs(a - b);
-      if (std::isnan(diff) || diff > options.atol + options.rtol * std::fabs(b))
-        ++d.outside;
-      if (std::isnan(diff))
-        d.maxAbs = INFINITY;
-      else
-        d.maxAbs = std::max(d.maxAbs, diff);
-    }
+    compare(got, want, options, d);
     out.push_back(d);
   }
+  return Status::okStatus();
+}
+
+Status verifyGeneration(const std::string &decodePath, const std::string &referencePath,
+                        const VerifyOptions &options, std::vector<OutputDifference> &out) {
+  out.clear();
+  std::shared_ptr<Package> compiled, reference;
+  if (Status s = Package::open(decodePath, compiled); !s.ok())
+    return s;
+  if (Status s = Package::open(referencePath, reference); !s.ok())
+    return s;
+  const tpkg::Generation *g = compiled->plan() ? compiled->plan()->generation() : nullptr;
+  if (!g || !g->ids() || !g->logits())
+    return Status(StatusCode::InvalidArgument, decodePath + ": not a generation package");
+  std::string ids = g->ids()->str(), logits = g->logits()->str();
+  std::string positionIds = g->position_ids() ? g->position_ids()->str() : "";
+  std::unique_ptr<Session> ref;
+  if (Status s = Session::create(reference, 0, ref); !s.ok())
+    return s;
+  const TensorInfo *idsInfo = findInfo(ref->inputs(), ids);
+  const TensorInfo *logitsInfo = findInfo(ref->outputs(), logits);
+  if (!idsInfo || idsInfo->shape.size() != 2 || !logitsInfo || logitsInfo->shape.size() != 3)
+    return Status(StatusCode::InvalidArgument,
+                  referencePath + ": the reference needs input '" + ids + "' [B, S] and output '" +
+                      logits + "' [B, S, V]");
+  int64_t batch = idsInfo->shape[0], length = idsInfo->shape[1], vocab = logitsInfo->shape[2];
+
+  // The prompts, and the reference's inputs: masks all ones, positions in order.
+  Random random{options.seed};
+  auto bound = options.integerBounds.find(ids);
+  int64_t high = bound != options.integerBounds.end() ? bound->second : vocab;
+  std::vector<std::vector<int64_t>> prompts(static_cast<size_t>(batch));
+  for (auto &prompt : prompts)
+    prompt.assign(size_t(length), 0);
+  for (auto &prompt : prompts)
+    for (int64_t &t : prompt)
+      t = int64_t(random.next() % uint64_t(std::max<int64_t>(1, std::min(high, vocab))));
+  for (const TensorInfo &info : ref->inputs()) {
+    HostTensor value = randomInput(info, options, random);
+    if (info.name == ids || info.name == positionIds) {
+      for (int64_t i = 0; i < value.numElements(); ++i) {
+        int64_t v = info.name == ids ? prompts[size_t(i / length)][size_t(i % length)] : i % length;
+        if (value.dtype == DType::I64)
+          std::memcpy(value.data.data() + i * 8, &v, 8);
+        else if (value.dtype == DType::I32) {
+          int32_t x = int32_t(v);
+          std::memcpy(value.data.data() + i * 4, &x, 4);
+        }
+      }
+    }
+    if (Status s = ref->setInput(info.name, value); !s.ok())
+      return s;
+  }
+  if (Status s = ref->run(); !s.ok())
+    return Status(s.code(), "the reference: " + s.message());
+  HostTensor want;
+  if (Status s = ref->getOutput(logits, want); !s.ok())
+    return s;
+
+  // The decode step, token by token through its cache, every rank.
+  Ranks ranks;
+  if (Status s = ranks.create(compiled); !s.ok())
+    return s;
+  std::unique_ptr<DecodeRunner> runner = makeDecodeRunner(*compiled, ranks.all, ranks.comms);
+  if (!runner)
+    return Status(StatusCode::InvalidArgument, decodePath + ": cannot run its decode step");
+  HostTensor got = want;
+  std::vector<bool> seen(size_t(batch * length), false);
+  GenerateOptions generate;
+  generate.maxNewTokens = 1;
+  generate.onLogits = [&](size_t b, int64_t position, const float *row, int64_t n) {
+    if (int64_t(b) >= batch || position >= length || n != vocab || want.dtype != DType::F32)
+      return;
+    std::memcpy(got.data.data() + size_t((int64_t(b) * length + position) * vocab) * 4, row,
+                size_t(vocab) * 4);
+    seen[size_t(int64_t(b) * length + position)] = true;
+  };
+  GenerateResult result;
+  if (Status s = rt::generate(*runner, *compiled, prompts, generate, result); !s.ok())
+    return Status(s.code(), "the compiled package: " + s.message());
+  if (std::find(seen.begin(), seen.end(), false) != seen.end())
+    return Status(StatusCode::Internal, "the decode steps did not give every position's logits");
+  OutputDifference d;
+  d.name = logits + " (" + std::to_string(batch) + " x " + std::to_string(length) +
+           " positions, step by step)";
+  compare(got, want, options, d);
+  out.push_back(d);
   return Status::okStatus();
 }
 

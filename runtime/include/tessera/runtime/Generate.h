@@ -58,6 +58,10 @@ struct GenerateOptions {
   SamplingOptions sampling;
   /// Called for every new token, as it comes (sequence index, token).
   std::function<void(size_t, int64_t)> onToken;
+  /// Called after every decode step with each running sequence's logits at
+  /// the position it fed (prompt positions too, when the prompt is read step
+  /// by step: no prefill).
+  std::function<void(size_t, int64_t, const float *, int64_t)> onLogits;
 };
 
 struct GenerateResult {

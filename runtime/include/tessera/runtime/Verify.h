@@ -52,6 +52,16 @@ struct OutputDifference {
 Status verifyPackages(const std::string &compiledPath, const std::string &referencePath,
                       const VerifyOptions &options, std::vector<OutputDifference> &out);
 
+/// A generation package (--generate) against the model as imported, compiled
+/// for a forward pass over the package's batch x `max_seq` tokens: random
+/// prompts of max_seq tokens (ids below the bound of the package's ids
+/// input), read step by step through the decode step and its KV cache on
+/// every rank; the logits of each step against the reference's at that
+/// position (masks all ones, position ids 0, 1, ...). One difference, named
+/// after the logits.
+Status verifyGeneration(const std::string &decodePath, const std::string &referencePath,
+                        const VerifyOptions &options, std::vector<OutputDifference> &out);
+
 } // namespace tessera::rt
 
 #endif // TESSERA_RUNTIME_VERIFY_H
