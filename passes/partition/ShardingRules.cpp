@@ -213,6 +213,12 @@ std::vector<Strategy> tessera::partition::strategiesFor(Operation *op,
       b.add({kReplicated, Layout(rn)}, {Layout(rank - 1)}); // columns
     if (b.divisible(l[size_t(lk)]) && isFloat(result))
       b.add({Layout(lk), Layout(rk)}, {kPartial}); // the contraction
+    if (isFloat(result)) {
+      // Linear in each operand: a partial sum stays one (expert-parallel
+      // gathers of weights multiply before their partial sums meet).
+      b.add({kPartial, kReplicated}, {kPartial});
+      b.add({kReplicated, kPartial}, {kPartial});
+    }
     return b.list;
   }
 

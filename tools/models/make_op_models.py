@@ -17,6 +17,11 @@ repeated indices, max and mul) and ScatterND (whole rows replaced; single
 elements added with a repeated tuple; min) on run-time data, indices and
 updates.
 
+experts: a mixture of experts' product as exporters write it (each token's
+expert weights gathered by run-time ids, a batched MatMul) with 4 experts
+whose other dimensions do not divide by 4: under tp=4 the search splits the
+table by expert.
+
 per_sample: batch-sized constants whose rows differ (what static exports
 fold: positions per sample, a per-sample scale, a padding bias stored
 transposed) beside a run-time input x [4, 6]: data parallelism and
@@ -120,6 +125,24 @@ def scatter(out):
     return model, feeds
 
 
+def experts(out):
+    f, i = TensorProto.FLOAT, TensorProto.INT64
+    rng = np.random.default_rng(3)
+    w = (rng.standard_normal((4, 63, 95)) * 0.1).astype(np.float32)
+    inputs = [helper.make_tensor_value_info("x", f, [6, 95, 1]),
+              helper.make_tensor_value_info("ids", i, [6])]
+    outputs = [helper.make_tensor_value_info("y", f, [6, 63, 1])]
+    inits = [helper.make_tensor("experts.w", f, list(w.shape), w.flatten().tolist())]
+    nodes = [helper.make_node("Gather", ["experts.w", "ids"], ["picked"], axis=0),
+             helper.make_node("MatMul", ["picked", "x"], ["y"])]
+    graph = helper.make_graph(nodes, "experts", inputs, outputs, inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    onnx.checker.check_model(model)
+    feeds = {"x": rng.standard_normal((6, 95, 1)).astype(np.float32),
+             "ids": np.array([2, 0, 3, 3, 1, 2], np.int64)}
+    return model, feeds
+
+
 def per_sample(out):
     f, i = TensorProto.FLOAT, TensorProto.INT64
     pos = np.array([[(r + c) % 10 for c in range(6)] for r in range(4)], np.int64)
@@ -154,7 +177,8 @@ def per_sample(out):
 def main():
     out_root = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "test/e2e/Inputs/ops")
     for name, make in (("onehot_gather", onehot_gather), ("topk", topk),
-                       ("scatter", scatter), ("per_sample", per_sample)):
+                       ("scatter", scatter), ("experts", experts),
+                       ("per_sample", per_sample)):
         out = os.path.join(out_root, name)
         os.makedirs(os.path.join(out, "inputs"), exist_ok=True)
         os.makedirs(os.path.join(out, "outputs"), exist_ok=True)
