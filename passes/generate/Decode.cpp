@@ -381,7 +381,13 @@ LogicalResult DecodeRewriter::rewrite(Operation &op) {
     int64_t axis = r.axis + int64_t(out.size()) - int64_t(shapeOf(bc.getInput()).size());
     SmallVector<int64_t> shape(out);
     shape[size_t(axis)] = shapeOf(mapping.lookup(bc.getInput()))[size_t(r.axis)];
-    if (batch > 1 && axis > 0 && shape[0] != batch)
+    // The batch leads, or is merged into the token rows with only unit
+    // dimensions before them ([1, B*S, ...]: a flattened batch of tokens).
+    int64_t before = 1;
+    for (int64_t d = 0; d < axis; ++d)
+      before *= shape[size_t(d)];
+    bool batchInRows = before == 1 && shape[size_t(axis)] % batch == 0;
+    if (batch > 1 && axis > 0 && shape[0] != batch && !batchInRows)
       return refuse("broadcasts token rows over a new batch");
     auto type = cast<RankedTensorType>(op.getResult(0).getType()).clone(shape);
     return finish(op, b->clone(op, operands), {Row{axis, r.inner}}, {type});

@@ -34,3 +34,19 @@ func.func @main(%ids: tensor<2x8xi64> {tsr.name = "input_ids"}) -> (tensor<2x8x1
   %h = tsr.gather %w[%ids] axis = 0 : (tensor<32x16xf32>, tensor<2x8xi64>) -> tensor<2x8x16xf32>
   return %h : tensor<2x8x16xf32>
 }
+
+// -----
+
+// Tests that token rows copied over a new leading dimension (the rows of
+// several sequences mixed along it) are refused by name; a unit dimension
+// before rows that merge the batch ([1, B*S, k, ...]: a mixture of experts'
+// top-k copies of the tokens) is fine (e2e/decoders.test, the TorchScript MoE
+// exports at batch 2).
+func.func @main(%ids: tensor<2x8xi64> {tsr.name = "input_ids"}) -> (tensor<3x16x16xf32> {tsr.name = "h"}) {
+  %w = tsr.weight "wte" : tensor<32x16xf32>
+  %h = tsr.gather %w[%ids] axis = 0 : (tensor<32x16xf32>, tensor<2x8xi64>) -> tensor<2x8x16xf32>
+  %r = tsr.reshape %h : tensor<2x8x16xf32> -> tensor<1x16x16xf32>
+  // expected-error @+1 {{generation: 'tsr.broadcast' broadcasts token rows over a new batch}}
+  %b = tsr.broadcast %r : tensor<1x16x16xf32> -> tensor<3x16x16xf32>
+  return %b : tensor<3x16x16xf32>
+}
