@@ -33,10 +33,13 @@ def save_case(out, feeds, outputs):
 
 
 def export_both(module, feeds, out_root, output_names, dynamic_axes=None,
-                exporters=("torchscript", "dynamo")):
+                exporters=("torchscript", "dynamo"), torchscript_opset=None):
     """Exports `module` called with the tensors of `feeds` (a dict of numpy
-    arrays, in argument order). Returns {exporter: path} for those that
-    succeeded; an exporter that fails is reported and skipped."""
+    arrays, in argument order). `dynamic_axes` for the TorchScript export
+    ({}: static shapes; default: batch and sequence of every input);
+    `torchscript_opset` its opset (default: the exporter's). Returns
+    {exporter: path} for those that succeeded; an exporter that fails is
+    reported and skipped."""
     names = list(feeds)
     args = tuple(torch.from_numpy(v) for v in feeds.values())
     if dynamic_axes is None:
@@ -49,9 +52,10 @@ def export_both(module, feeds, out_root, output_names, dynamic_axes=None,
         try:
             with torch.no_grad():
                 if exporter == "torchscript":
+                    extra = {} if torchscript_opset is None else {"opset_version": torchscript_opset}
                     torch.onnx.export(module, args, path, input_names=names,
                                       output_names=output_names, dynamo=False,
-                                      dynamic_axes=dynamic_axes)
+                                      dynamic_axes=dynamic_axes, **extra)
                 else:
                     torch.onnx.export(module, args, input_names=names,
                                       output_names=output_names, dynamo=True).save(path)

@@ -20,10 +20,11 @@ import json
 import os
 import sys
 
-import numpy as np
-import onnxruntime as ort
 import torch
 import transformers
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from exporting import export_both  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 COMMON = dict(vocab_size=512, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
@@ -74,28 +75,9 @@ def main():
         with torch.no_grad():
             greedy = model.generate(prompt, attention_mask=torch.ones_like(prompt),
                                     max_new_tokens=10, do_sample=False)
-        wrapper = Logits(model).eval()
-        names = ["input_ids", "attention_mask"]
-        for exporter in ("torchscript", "dynamo"):
-            out = os.path.join(out_root, family, exporter)
-            os.makedirs(os.path.join(out, "inputs"), exist_ok=True)
-            os.makedirs(os.path.join(out, "outputs"), exist_ok=True)
-            path = os.path.join(out, "model.onnx")
-            with torch.no_grad():
-                if exporter == "torchscript":
-                    torch.onnx.export(wrapper, (ids, mask), path, input_names=names,
-                                      output_names=["logits"], dynamo=False,
-                                      dynamic_axes={n: {0: "batch", 1: "sequence"}
-                                                    for n in names})
-                else:
-                    torch.onnx.export(wrapper, (ids, mask), input_names=names,
-                                      output_names=["logits"], dynamo=True).save(path)
-            feeds = {"input_ids": ids.numpy(), "attention_mask": mask.numpy()}
-            for n, v in feeds.items():
-                np.save(os.path.join(out, "inputs", n + ".npy"), v)
-            logits = ort.InferenceSession(path, providers=["CPUExecutionProvider"]).run(
-                None, feeds)[0]
-            np.save(os.path.join(out, "outputs", "logits.npy"), logits)
+        feeds = {"input_ids": ids.numpy(), "attention_mask": mask.numpy()}
+        export_both(Logits(model).eval(), feeds, os.path.join(out_root, family), ["logits"],
+                    dynamic_axes={n: {0: "batch", 1: "sequence"} for n in feeds})
         with open(os.path.join(out_root, family, "generate.json"), "w") as f:
             json.dump({"prompt": prompt[0].tolist(), "greedy": greedy[0].tolist()}, f)
         print(f"{family}: greedy {greedy[0].tolist()}")

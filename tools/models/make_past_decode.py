@@ -15,11 +15,12 @@ Writes model.onnx, inputs/*.npy and ONNX Runtime's outputs/*.npy.
 import os
 import sys
 
-import numpy as np
-import onnxruntime as ort
 import torch
 import transformers
 from transformers import DynamicCache
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from exporting import export_both  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 LAYERS, HEAD_DIM, BATCH, PAST, VOCAB = 2, 16, 2, 15, 128
@@ -66,28 +67,9 @@ def write(out_root, kv_heads):
                                                for t in ("key", "value")]
     outputs = ["logits"] + [f"present.{layer}.{t}" for layer in range(LAYERS)
                             for t in ("key", "value")]
-    step = Step(model).eval()
-    args = (ids, mask, *past)
-    for exporter in ("torchscript", "dynamo"):
-        out = os.path.join(out_root, exporter)
-        os.makedirs(os.path.join(out, "inputs"), exist_ok=True)
-        os.makedirs(os.path.join(out, "outputs"), exist_ok=True)
-        path = os.path.join(out, "model.onnx")
-        with torch.no_grad():
-            if exporter == "torchscript":
-                torch.onnx.export(step, args, path, input_names=names, output_names=outputs,
-                                  dynamo=False, opset_version=17)
-            else:
-                torch.onnx.export(step, args, input_names=names, output_names=outputs,
-                                  dynamo=True).save(path)
-        feeds = {n: t.numpy() for n, t in zip(names, args)}
-        for n, v in feeds.items():
-            np.save(os.path.join(out, "inputs", n + ".npy"), v)
-        results = ort.InferenceSession(path, providers=["CPUExecutionProvider"]).run(
-            outputs, feeds)
-        for n, v in zip(outputs, results):
-            np.save(os.path.join(out, "outputs", n + ".npy"), v)
-        print(f"{exporter}: {path}")
+    feeds = {n: t.numpy() for n, t in zip(names, (ids, mask, *past))}
+    export_both(Step(model).eval(), feeds, out_root, outputs, dynamic_axes={},
+                torchscript_opset=17)
 
 
 if __name__ == "__main__":
