@@ -66,6 +66,7 @@ private:
   }
   bool isUniform(Value old, int64_t d);
   const Strategy *pickStrategy(Operation &op, const std::vector<Strategy> &list, bool partial);
+  SmallVector<Attribute> blocksOf(DenseElementsAttr value, int64_t d) const;
   std::optional<DenseElementsAttr> uniformBlock(DenseElementsAttr value, int64_t d) const;
   Value buildUniformSlice(Value old, int64_t d);
   Value cloneWithLayouts(Operation &op, const Strategy &s);
@@ -88,32 +89,38 @@ private:
   Block *entry = nullptr;
 };
 
-/// The block of a constant along `d` when all `parts` blocks are equal.
-std::optional<DenseElementsAttr> BatchSplitter::uniformBlock(DenseElementsAttr value,
-                                                             int64_t d) const {
-  auto type = cast<RankedTensorType>(value.getType());
-  auto localTy = localType(type, Layout(d), parts);
-  if (value.isSplat())
-    return value.resizeSplat(localTy);
-  ArrayRef<int64_t> shape = type.getShape();
+/// The elements of `value` block after block along `d`: block p (of
+/// `parts`) is elements [p * n / parts, (p + 1) * n / parts) of `d`.
+SmallVector<Attribute> BatchSplitter::blocksOf(DenseElementsAttr value, int64_t d) const {
+  ArrayRef<int64_t> shape = cast<RankedTensorType>(value.getType()).getShape();
   int64_t outer = 1, inner = 1, n = shape[size_t(d)], block = n / parts;
   for (int64_t i = 0; i < d; ++i)
     outer *= shape[size_t(i)];
   for (int64_t i = d + 1; i < int64_t(shape.size()); ++i)
     inner *= shape[size_t(i)];
   SmallVector<Attribute> all(value.getValues<Attribute>());
-  SmallVector<Attribute> kept;
-  kept.reserve(size_t(outer * block * inner));
-  for (int64_t o = 0; o < outer; ++o)
-    for (int64_t i = 0; i < block; ++i)
-      for (int64_t k = 0; k < inner; ++k) {
-        Attribute first = all[size_t((o * n + i) * inner + k)];
-        for (int64_t p = 1; p < parts; ++p)
-          if (all[size_t((o * n + p * block + i) * inner + k)] != first)
-            return std::nullopt;
-        kept.push_back(first);
-      }
-  return DenseElementsAttr::get(localTy, kept);
+  SmallVector<Attribute> arranged;
+  arranged.reserve(all.size());
+  for (int64_t p = 0; p < parts; ++p)
+    for (int64_t o = 0; o < outer; ++o)
+      for (int64_t i = 0; i < block; ++i)
+        for (int64_t k = 0; k < inner; ++k)
+          arranged.push_back(all[size_t((o * n + p * block + i) * inner + k)]);
+  return arranged;
+}
+
+/// The block of a constant along `d` when all `parts` blocks are equal.
+std::optional<DenseElementsAttr> BatchSplitter::uniformBlock(DenseElementsAttr value,
+                                                             int64_t d) const {
+  auto localTy = localType(cast<RankedTensorType>(value.getType()), Layout(d), parts);
+  if (value.isSplat())
+    return value.resizeSplat(localTy);
+  SmallVector<Attribute> arranged = blocksOf(value, d);
+  ArrayRef<Attribute> first = ArrayRef<Attribute>(arranged).take_front(arranged.size() / parts);
+  for (int64_t p = 1; p < parts; ++p)
+    if (ArrayRef<Attribute>(arranged).slice(size_t(p) * first.size(), first.size()) != first)
+      return std::nullopt;
+  return DenseElementsAttr::get(localTy, first);
 }
 
 /// Whether every block of `old` along `d` is the same, so that any replica
@@ -283,22 +290,9 @@ bool BatchSplitter::canHold(Value old, int64_t d) {
 /// [parts, block...] whole, [1, block...] on a replica, reshaped to the block.
 Value BatchSplitter::holdConstant(tsr::ConstantOp constant, int64_t d) {
   auto dense = cast<DenseElementsAttr>(constant.getValue());
-  auto type = cast<RankedTensorType>(dense.getType());
-  ArrayRef<int64_t> shape = type.getShape();
-  RankedTensorType blockType = localType(type, Layout(d), parts);
-  int64_t outer = 1, inner = 1, n = shape[size_t(d)], block = n / parts;
-  for (int64_t i = 0; i < d; ++i)
-    outer *= shape[size_t(i)];
-  for (int64_t i = d + 1; i < int64_t(shape.size()); ++i)
-    inner *= shape[size_t(i)];
-  SmallVector<Attribute> all(dense.getValues<Attribute>());
-  SmallVector<Attribute> arranged;
-  arranged.reserve(all.size());
-  for (int64_t p = 0; p < parts; ++p)
-    for (int64_t o = 0; o < outer; ++o)
-      for (int64_t i = 0; i < block; ++i)
-        for (int64_t k = 0; k < inner; ++k)
-          arranged.push_back(all[size_t((o * n + p * block + i) * inner + k)]);
+  RankedTensorType blockType =
+      localType(cast<RankedTensorType>(dense.getType()), Layout(d), parts);
+  SmallVector<Attribute> arranged = blocksOf(dense, d);
   SmallVector<int64_t> wholeShape{parts}, localShape{1};
   wholeShape.append(blockType.getShape().begin(), blockType.getShape().end());
   localShape.append(blockType.getShape().begin(), blockType.getShape().end());
@@ -573,18 +567,18 @@ LogicalResult BatchSplitter::run() {
   body.dropAllDefinedValueUses();
   func.getBody().push_back(entry);
   body.erase();
+  // Held inputs come after the graph's own, with their attributes.
+  unsigned given = unsigned(argTypes.size());
+  for (BlockArgument arg : entry->getArguments().drop_front(given))
+    argTypes.push_back(arg.getType());
+  func.setType(FunctionType::get(func.getContext(), argTypes, resultTypes));
   if (!heldArgAttrs.empty()) {
     SmallVector<Attribute> argAttrs;
-    for (unsigned i = 0; i < unsigned(argTypes.size()); ++i)
+    for (unsigned i = 0; i < given; ++i)
       argAttrs.push_back(func.getArgAttrDict(i) ? Attribute(func.getArgAttrDict(i))
                                                  : DictionaryAttr::get(func.getContext()));
     argAttrs.append(heldArgAttrs.begin(), heldArgAttrs.end());
-    for (BlockArgument arg : entry->getArguments().drop_front(argTypes.size()))
-      argTypes.push_back(arg.getType());
-    func.setType(FunctionType::get(func.getContext(), argTypes, resultTypes));
     func.setAllArgAttrs(argAttrs);
-  } else {
-    func.setType(FunctionType::get(func.getContext(), argTypes, resultTypes));
   }
   return success();
 }

@@ -124,12 +124,11 @@ struct Ranks {
   }
 };
 
-} // namespace
-
-Status verifyPackages(const std::string &compiledPath, const std::string &referencePath,
-                      const VerifyOptions &options, std::vector<OutputDifference> &out) {
-  out.clear();
-  std::shared_ptr<Package> compiled, reference;
+/// Opens the compiled package and the reference (one rank), with a session
+/// of the reference.
+Status openBoth(const std::string &compiledPath, const std::string &referencePath,
+                std::shared_ptr<Package> &compiled, std::unique_ptr<Session> &refSession) {
+  std::shared_ptr<Package> reference;
   if (Status s = Package::open(compiledPath, compiled); !s.ok())
     return s;
   if (Status s = Package::open(referencePath, reference); !s.ok())
@@ -138,9 +137,18 @@ Status verifyPackages(const std::string &compiledPath, const std::string &refere
     return Status(StatusCode::InvalidArgument,
                   referencePath + ": a reference package has one rank, not " +
                       std::to_string(reference->meshSize()));
+  return Session::create(reference, 0, refSession);
+}
+
+} // namespace
+
+Status verifyPackages(const std::string &compiledPath, const std::string &referencePath,
+                      const VerifyOptions &options, std::vector<OutputDifference> &out) {
+  out.clear();
   // The reference: one session. The compiled package: every rank as threads.
+  std::shared_ptr<Package> compiled;
   std::unique_ptr<Session> refSession;
-  if (Status s = Session::create(reference, 0, refSession); !s.ok())
+  if (Status s = openBoth(compiledPath, referencePath, compiled, refSession); !s.ok())
     return s;
   Ranks ranks;
   if (Status s = ranks.create(compiled); !s.ok())
@@ -199,19 +207,15 @@ Status verifyPackages(const std::string &compiledPath, const std::string &refere
 Status verifyGeneration(const std::string &decodePath, const std::string &referencePath,
                         const VerifyOptions &options, std::vector<OutputDifference> &out) {
   out.clear();
-  std::shared_ptr<Package> compiled, reference;
-  if (Status s = Package::open(decodePath, compiled); !s.ok())
-    return s;
-  if (Status s = Package::open(referencePath, reference); !s.ok())
+  std::shared_ptr<Package> compiled;
+  std::unique_ptr<Session> ref;
+  if (Status s = openBoth(decodePath, referencePath, compiled, ref); !s.ok())
     return s;
   const tpkg::Generation *g = compiled->plan() ? compiled->plan()->generation() : nullptr;
   if (!g || !g->ids() || !g->logits())
     return Status(StatusCode::InvalidArgument, decodePath + ": not a generation package");
   std::string ids = g->ids()->str(), logits = g->logits()->str();
   std::string positionIds = g->position_ids() ? g->position_ids()->str() : "";
-  std::unique_ptr<Session> ref;
-  if (Status s = Session::create(reference, 0, ref); !s.ok())
-    return s;
   const TensorInfo *idsInfo = findInfo(ref->inputs(), ids);
   const TensorInfo *logitsInfo = findInfo(ref->outputs(), logits);
   if (!idsInfo || idsInfo->shape.size() != 2 || !logitsInfo || logitsInfo->shape.size() != 3)

@@ -334,54 +334,59 @@ LogicalResult importIdentity(OpBinder &b) {
   return b.setSingleResult(*x);
 }
 
+/// Training-mode dropout with ratio `p` > 0: tsr.dropout of `x` on the
+/// training step count, over the whole of `x` (the partitioners move its
+/// block's origin).
+LogicalResult importTrainingDropout(OpBinder &b, Value x, double p) {
+  if (!isa<FloatType>(elementTypeOf(x)))
+    return b.error() << "dropout of a non-float tensor", failure();
+  if (b.outputRead(1))
+    return b.error() << "the mask output of a training-mode Dropout is not supported", failure();
+  auto type = cast<RankedTensorType>(x.getType());
+  OpBuilder &builder = b.builder();
+  SmallVector<int64_t> origin(size_t(type.getRank()), 0);
+  Value y = tsr::DropoutOp::create(
+      builder, b.loc(), type, x, b.importer().trainingStep(), Value(), builder.getF64FloatAttr(p),
+      builder.getI64IntegerAttr(b.importer().options().dropoutSeed),
+      builder.getI64IntegerAttr(b.importer().nextRandomStream()),
+      builder.getDenseI64ArrayAttr(type.getShape()), builder.getDenseI64ArrayAttr(origin),
+      builder.getI64IntegerAttr(0), builder.getI64IntegerAttr(0));
+  return b.setResult(0, y);
+}
+
 /// Dropout at inference is the identity; its mask output is all true. A
 /// training_mode that is (or may be) true is compiled the same way, as ONNX
 /// Runtime's inference sessions do (they remove Dropout); PyTorch's dynamo
 /// exporter emits such nodes from eval-mode models. A warning says so.
+/// Under --train (ImportOptions::trainingDropout) a node that trains is real
+/// dropout.
 LogicalResult importDropout(OpBinder &b) {
   auto x = b.input(0);
   if (failed(x))
     return failure();
-  // Training: real dropout where the node trains (training_mode true,
-  // ratio > 0), from a counter-based stream (tsr.dropout).
-  if (b.importer().options().trainingDropout && b.opset() >= 12 && b.hasInput(2)) {
-    std::optional<ConstTensor> training = b.constantInput(2);
-    std::optional<ConstTensor> ratio =
-        b.hasInput(1) ? b.constantInput(1) : std::optional<ConstTensor>();
-    if (!training || training->numElements() != 1)
-      return b.error() << "training_mode must be a constant scalar to train", failure();
-    double p = !b.hasInput(1) ? 0.5 : ratio && ratio->numElements() == 1 ? ratio->asDouble(0) : -1;
-    if (training->asInt(0) != 0 && b.hasInput(1) && (!ratio || ratio->numElements() != 1))
-      return b.error() << "ratio must be a constant scalar to train", failure();
-    if (training->asInt(0) != 0 && (p < 0 || p >= 1))
-      return b.error() << "ratio " << p << " is not in [0, 1)", failure();
-    if (training->asInt(0) != 0 && p > 0) {
-      if (!isa<FloatType>(elementTypeOf(*x)))
-        return b.error() << "dropout of a non-float tensor", failure();
-      if (b.outputRead(1))
-        return b.error() << "the mask output of a training-mode Dropout is not supported", failure();
-      auto type = cast<RankedTensorType>(x->getType());
-      SmallVector<int64_t> origin(size_t(type.getRank()), 0);
-      Value y = tsr::DropoutOp::create(
-          b.builder(), b.loc(), type, *x, b.importer().trainingStep(), Value(),
-          b.builder().getF64FloatAttr(p), b.builder().getI64IntegerAttr(b.importer().options().dropoutSeed),
-          b.builder().getI64IntegerAttr(b.importer().nextRandomStream()),
-          b.builder().getDenseI64ArrayAttr(type.getShape()), b.builder().getDenseI64ArrayAttr(origin),
-          b.builder().getI64IntegerAttr(0), b.builder().getI64IntegerAttr(0));
-      return b.setResult(0, y);
-    }
-  }
   if (b.opset() >= 12 && b.hasInput(2)) {
     std::optional<ConstTensor> training = b.constantInput(2);
     std::optional<ConstTensor> ratio = b.constantInput(1);
-    bool zeroRatio = b.hasInput(1) && ratio && ratio->numElements() == 1 &&
-                     ratio->asDouble(0) == 0.0;
-    bool inference = training && training->numElements() == 1 &&
-                     training->asInt(0) == 0;
-    if (!inference && !zeroRatio)
+    bool knownMode = training && training->numElements() == 1;
+    bool trains = knownMode && training->asInt(0) != 0;
+    bool scalarRatio = b.hasInput(1) && ratio && ratio->numElements() == 1;
+    double p = !b.hasInput(1) ? 0.5 : scalarRatio ? ratio->asDouble(0) : 0.0;
+    if (b.importer().options().trainingDropout) {
+      // Training: real dropout where the node trains (training_mode true,
+      // ratio > 0), from a counter-based stream (tsr.dropout).
+      if (!knownMode)
+        return b.error() << "training_mode must be a constant scalar to train", failure();
+      if (trains && b.hasInput(1) && !scalarRatio)
+        return b.error() << "ratio must be a constant scalar to train", failure();
+      if (trains && (p < 0 || p >= 1))
+        return b.error() << "ratio " << p << " is not in [0, 1)", failure();
+      if (trains && p > 0)
+        return importTrainingDropout(b, *x, p);
+    } else if (!(knownMode && !trains) && !(scalarRatio && p == 0.0)) {
       emitWarning(b.loc()) << "node '" << cast<NameLoc>(b.loc()).getName().str()
                            << "' (Dropout): training_mode may be true; compiled "
                               "as the identity (inference)";
+    }
   }
   // The mask output only where a node reads it (training-mode exports name
   // it and leave it unread).

@@ -509,6 +509,15 @@ LogicalResult importGather(OpBinder &b) {
 /// built from `compare(index, arange(n))` over the result's positions times n.
 constexpr int64_t kMaxOneHotElements = int64_t(1) << 26;
 
+/// A scalar constant of `element`.
+Value scalarOf(ImplicitLocOpBuilder &ib, Type element, double value) {
+  auto scalar = RankedTensorType::get({}, element);
+  if (auto f = dyn_cast<FloatType>(element))
+    return tsr::ConstantOp::create(ib, scalar, DenseElementsAttr::get(scalar, ib.getFloatAttr(f, value)));
+  return tsr::ConstantOp::create(ib, scalar,
+                                 DenseElementsAttr::get(scalar, ib.getIntegerAttr(element, int64_t(value))));
+}
+
 /// `indices` as int64 with negative entries counted from the end of a
 /// dimension of `size` (entries still out of range match no position).
 Value normalizedIndices(ImplicitLocOpBuilder &ib, Value indices, int64_t size) {
@@ -516,9 +525,7 @@ Value normalizedIndices(ImplicitLocOpBuilder &ib, Value indices, int64_t size) {
   auto i64 = ib.getI64Type();
   if (type.getElementType() != i64)
     indices = tsr::CastOp::create(ib, type.clone(i64), indices);
-  auto scalar = RankedTensorType::get({}, i64);
-  Value zero = tsr::ConstantOp::create(ib, scalar, DenseElementsAttr::get(scalar, int64_t(0)));
-  Value n = tsr::ConstantOp::create(ib, scalar, DenseElementsAttr::get(scalar, size));
+  Value zero = scalarOf(ib, i64, 0), n = scalarOf(ib, i64, double(size));
   auto shape = cast<RankedTensorType>(indices.getType()).getShape();
   Value negative = tsr::CompareOp::create(
       ib, RankedTensorType::get(shape, ib.getI1Type()),
@@ -619,11 +626,7 @@ LogicalResult importGatherElements(OpBinder &b) {
   aligned.insert(aligned.begin() + *axis, 1);
   x = tsr::ReshapeOp::create(ib, RankedTensorType::get(aligned, element), x);
   Value mask = oneHotMask(ib, normalizedIndices(ib, *indices, n), n, rank);
-  auto scalar = RankedTensorType::get({}, element);
-  Value zero = tsr::ConstantOp::create(
-      ib, scalar,
-      isa<FloatType>(element) ? DenseElementsAttr::get(scalar, ib.getFloatAttr(element, 0.0))
-                              : DenseElementsAttr::get(scalar, ib.getIntegerAttr(element, 0)));
+  Value zero = scalarOf(ib, element, 0);
   SmallVector<int64_t> wide(ishape.begin(), ishape.end());
   wide.push_back(n);
   Value picked = tsr::SelectOp::create(ib, RankedTensorType::get(wide, element), mask, x, zero);
@@ -637,15 +640,6 @@ std::string formatShape(ArrayRef<int64_t> shape) {
   for (int64_t d : shape)
     text += (text.empty() ? "" : "x") + std::to_string(d);
   return text.empty() ? "scalar" : text;
-}
-
-/// A scalar constant of `element`.
-Value scalarOf(ImplicitLocOpBuilder &ib, Type element, double value) {
-  auto scalar = RankedTensorType::get({}, element);
-  if (auto f = dyn_cast<FloatType>(element))
-    return tsr::ConstantOp::create(ib, scalar, DenseElementsAttr::get(scalar, ib.getFloatAttr(f, value)));
-  return tsr::ConstantOp::create(ib, scalar,
-                                 DenseElementsAttr::get(scalar, ib.getIntegerAttr(element, int64_t(value))));
 }
 
 /// What a scatter writes, given `hits` (true where update i - along `axis`
