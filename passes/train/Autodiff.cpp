@@ -105,7 +105,10 @@ struct AutodiffPass : tessera::train::impl::AutodiffPassBase<AutodiffPass> {
 
     // Parameters: float weights not frozen, by name in order of appearance.
     llvm::SetVector<StringRef> params;
-    llvm::DenseMap<Value, StringRef> paramOf;
+    // Weight ops in program order (a parameter read twice, as a tied
+    // embedding is, sums its gradients in that order: the IR is the same
+    // from one compile to the next).
+    SmallVector<std::pair<Value, StringRef>> paramOf;
     llvm::DenseSet<Value> needs; // values that depend on a parameter
     for (Operation &op : body.without_terminator()) {
       if (auto w = dyn_cast<tsr::WeightOp>(op)) {
@@ -113,7 +116,7 @@ struct AutodiffPass : tessera::train::impl::AutodiffPassBase<AutodiffPass> {
         if (isa<FloatType>(type.getElementType()) && !w.getZeros() &&
             !matchesAny(w.getName(), frozen)) {
           params.insert(w.getName());
-          paramOf[w.getResult()] = w.getName();
+          paramOf.push_back({w.getResult(), w.getName()});
           needs.insert(w.getResult());
         }
         continue;
