@@ -5,7 +5,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "compiler/Compile.h"
-#include "compiler/CostModel.h"
+#include "passes/cost/CostModel.h"
 #include "compiler/CudaTarget.h"
 #include "compiler/Generation.h"
 #include "compiler/MeshSearch.h"

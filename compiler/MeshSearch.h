@@ -18,8 +18,8 @@
 #ifndef TESSERA_COMPILER_MESHSEARCH_H
 #define TESSERA_COMPILER_MESHSEARCH_H
 
-#include "compiler/ClusterSpec.h"
-#include "compiler/CostModel.h"
+#include "passes/cost/ClusterSpec.h"
+#include "passes/cost/CostModel.h"
 #include "passes/partition/Partition.h"
 #include "passes/partition/PipelineSlicer.h"
 

@@ -19,7 +19,7 @@
 
 #include "passes/partition/Passes.h"
 
-#include "compiler/CostModel.h"
+#include "passes/cost/CostModel.h"
 
 #include "dialects/tsr/IR/TsrOps.h"
 

@@ -19,7 +19,7 @@
 #ifndef TESSERA_PASSES_PARTITION_PARTITION_H
 #define TESSERA_PASSES_PARTITION_PARTITION_H
 
-#include "compiler/CostModel.h"
+#include "passes/cost/CostModel.h"
 #include "passes/partition/ShardingRules.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"

@@ -12,8 +12,8 @@
 
 #include "passes/partition/Passes.h"
 
-#include "compiler/ClusterSpec.h"
-#include "compiler/CostModel.h"
+#include "passes/cost/ClusterSpec.h"
+#include "passes/cost/CostModel.h"
 #include "passes/partition/BatchSplit.h"
 #include "passes/partition/Partition.h"
 #include "passes/partition/PipelineSlicer.h"

@@ -6,7 +6,7 @@
 
 #include "passes/partition/TrainStages.h"
 
-#include "compiler/CostModel.h"
+#include "passes/cost/CostModel.h"
 #include "dialects/tsr/IR/TsrOps.h"
 #include "passes/partition/BatchSplit.h"
 

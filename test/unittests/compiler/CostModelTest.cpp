@@ -4,8 +4,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "compiler/ClusterSpec.h"
-#include "compiler/CostModel.h"
+#include "passes/cost/ClusterSpec.h"
+#include "passes/cost/CostModel.h"
 #include "compiler/Registration.h"
 #include "dialects/tsr/IR/TsrOps.h"
 

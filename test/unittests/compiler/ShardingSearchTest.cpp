@@ -10,8 +10,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "compiler/ClusterSpec.h"
-#include "compiler/CostModel.h"
+#include "passes/cost/ClusterSpec.h"
+#include "passes/cost/CostModel.h"
 #include "compiler/Registration.h"
 #include "passes/partition/Partition.h"
 #include "passes/partition/ShardingProblem.h"

@@ -13,10 +13,10 @@
 //
 //===----------------------------------------------------------------------===//
 
-#ifndef TESSERA_COMPILER_COSTMODEL_H
-#define TESSERA_COMPILER_COSTMODEL_H
+#ifndef TESSERA_PASSES_COST_COSTMODEL_H
+#define TESSERA_PASSES_COST_COSTMODEL_H
 
-#include "compiler/ClusterSpec.h"
+#include "passes/cost/ClusterSpec.h"
 
 #include <string>
 
@@ -67,4 +67,4 @@ private:
 
 } // namespace tessera
 
-#endif // TESSERA_COMPILER_COSTMODEL_H
+#endif // TESSERA_PASSES_COST_COSTMODEL_H

@@ -4,7 +4,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "compiler/CostModel.h"
+#include "passes/cost/CostModel.h"
 
 #include "dialects/tsr/IR/TsrOps.h"
 

@@ -25,8 +25,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#ifndef TESSERA_COMPILER_CLUSTERSPEC_H
-#define TESSERA_COMPILER_CLUSTERSPEC_H
+#ifndef TESSERA_PASSES_COST_CLUSTERSPEC_H
+#define TESSERA_PASSES_COST_CLUSTERSPEC_H
 
 #include "llvm/Support/Error.h"
 
@@ -80,4 +80,4 @@ struct ClusterSpec {
 
 } // namespace tessera
 
-#endif // TESSERA_COMPILER_CLUSTERSPEC_H
+#endif // TESSERA_PASSES_COST_CLUSTERSPEC_H

@@ -4,7 +4,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "compiler/ClusterSpec.h"
+#include "passes/cost/ClusterSpec.h"
 
 #include "llvm/Support/MemoryBuffer.h"
 
