@@ -1107,6 +1107,17 @@ int tessera::compileMain(int argc, char **argv) {
     programs.push_back(std::move(*program));
    }
   }
+  if (generation && !prefillLengths.empty()) {
+    // The prompt in one run per length bucket, beside the decode step;
+    // the plan rewrites below (epilogues, attention views) apply to them too.
+    std::vector<lower::ProgramPlan> prefills;
+    if (failed(buildPrefillPrograms(context, *model, options, prefillLengths, maxSeq, genIds,
+                                    prefills)))
+      return 1;
+    for (lower::ProgramPlan &p : prefills)
+      programs.push_back(std::move(p));
+    generation->lastPositions = "last_positions";
+  }
   if (!noEpilogues && !noGraphFusion) {
     lower::GemmEpilogueOptions epilogues;
     epilogues.cpu = target != "cuda";
@@ -1153,6 +1164,11 @@ int tessera::compileMain(int argc, char **argv) {
                                  "%zu tensors updated per step\n",
                                  weightBytes / 1048576.0, stateBytes / 1048576.0,
                                  arenaBytes / 1048576.0, updated);
+  }
+  if ((emit == Emit::Plan || emit == Emit::Cuda) && (emitRank < 0 || emitRank >= ranks)) {
+    llvm::errs() << "error: --rank " << emitRank << " is not a rank of the " << ranks
+                 << "-rank mesh\n";
+    return 2;
   }
   if (emit == Emit::Plan)
     return writeText(output, [&](llvm::raw_ostream &os) { lower::printPlan(programs[size_t(emitRank)], os); });
@@ -1203,16 +1219,6 @@ int tessera::compileMain(int argc, char **argv) {
     prediction.computeSeconds = busy * slowest->computeSeconds / total;
     prediction.communicationSeconds = busy - prediction.computeSeconds;
     prediction.bubbleSeconds = best->seconds - busy;
-  }
-  if (generation && !prefillLengths.empty()) {
-    // The prompt in one run per length bucket, beside the decode step.
-    std::vector<lower::ProgramPlan> prefills;
-    if (failed(buildPrefillPrograms(context, *model, options, prefillLengths, maxSeq, genIds,
-                                    prefills)))
-      return 1;
-    for (lower::ProgramPlan &p : prefills)
-      programs.push_back(std::move(p));
-    generation->lastPositions = "last_positions";
   }
   llvm::Expected<PackageStats> stats = writePackage(
       output, programs, meshShape, *model, "tessera-compile from " + std::string(input),

@@ -426,11 +426,19 @@ int main(int argc, char **argv) {
                 "of rank 0's parameters, %llu bytes are the KV cache (%d tensors)\n",
                 plan->generation()->batch(), plan->generation()->max_seq(),
                 (unsigned long long)ranks[0].optimizerBytes, ranks[0].stateUpdates);
-    for (const tpkg::Program *p : prefills)
-      std::printf("  %s program: %u kernels, activation arena %llu bytes (the prompt in one "
-                  "run)\n",
-                  p->role()->c_str(), p->kernels() ? p->kernels()->size() : 0u,
+    for (const tpkg::Program *p : prefills) {
+      // GEMMs that take their bias, activation or residual as an epilogue.
+      unsigned epilogues = 0;
+      if (p->kernels())
+        for (const tpkg::Kernel *k : *p->kernels())
+          if (k->attrs())
+            for (const tpkg::Attr *a : *k->attrs())
+              epilogues += a->name() && a->name()->str() == "epilogue";
+      std::printf("  %s program: %u kernels (%u GEMM epilogues), activation arena %llu bytes "
+                  "(the prompt in one run)\n",
+                  p->role()->c_str(), p->kernels() ? p->kernels()->size() : 0u, epilogues,
                   (unsigned long long)p->arena_bytes());
+    }
   } else if (!ranks.empty() && ranks[0].stateUpdates > 0) {
     std::printf("training step: %d tensors updated per step; of rank 0's parameters, %llu bytes "
                 "are optimizer state (moments, step)\n",
