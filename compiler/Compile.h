@@ -12,6 +12,12 @@
 
 namespace tessera {
 
+struct CompileOptions;
+
+/// Reads tessera-compile's command line into `options`; false (messages
+/// printed) when it is malformed.
+bool parseCompileCommandLine(int argc, char **argv, CompileOptions &options);
+
 /// Parses tessera-compile's command line and runs it; returns the exit code.
 /// Every call parses afresh (options of an earlier call do not carry over).
 int compileMain(int argc, char **argv);

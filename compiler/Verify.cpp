@@ -64,57 +64,13 @@ std::map<std::string, int64_t> tessera::integerInputBounds(ModuleOp module) {
   return bounds;
 }
 
-std::vector<std::string> tessera::referenceCompileArgs(int argc, char **argv,
-                                                       const std::string &output,
-                                                       bool generation, int64_t batch,
-                                                       int64_t maxSeq) {
-  static const std::set<std::string> droppedForGeneration = {
-      "max-seq", "prefill", "ids-input", "mask-input", "position-ids-input", "batch", "seq"};
-  // Options that only shape the plan, the target or the output, each with
-  // its value (as --flag=value or --flag value).
-  static const std::set<std::string> dropped = {
-      "o",           "mesh",         "devices",    "cluster",       "microbatches",
-      "zero",        "shard",        "pipeline-split", "objective", "recompute",
-      "grad-bucket-mb", "target",    "dtype",      "emit",          "cuda-arch",
-      "rank",        "verify-rtol",  "verify-atol", "weights",      "max-memory"};
-  static const std::set<std::string> droppedFlags = {"verify", "explain", "no-gemm-epilogues",
-                                                     "no-attention-views"};
-  std::vector<std::string> args;
-  for (int i = 1; i < argc; ++i) {
-    llvm::StringRef arg(argv[i]);
-    llvm::StringRef name = arg;
-    if (!name.consume_front("--"))
-      name.consume_front("-");
-    if (name.size() == arg.size()) { // not an option: the model
-      args.push_back(arg.str());
-      continue;
-    }
-    auto [key, value] = name.split('=');
-    if (droppedFlags.count(key.str()) || (generation && key == "generate"))
-      continue;
-    if (dropped.count(key.str()) || (generation && droppedForGeneration.count(key.str()))) {
-      if (!name.contains('=') && i + 1 < argc)
-        ++i; // its value
-      continue;
-    }
-    args.push_back(arg.str());
-  }
-  if (generation) {
-    args.push_back("--batch=" + std::to_string(batch));
-    args.push_back("--seq=" + std::to_string(maxSeq));
-  }
-  args.push_back("--no-graph-fusion");
-  args.push_back("-o");
-  args.push_back(output);
-  return args;
-}
-
 namespace tessera {
 namespace {
 
-int verifyWith(int argc, char **argv, const std::string &compiledPath,
-               const std::map<std::string, int64_t> &bounds, double rtol, double atol,
-               bool generation, int64_t batch, int64_t maxSeq) {
+int verifyWith(const CompileOptions &compiled, const std::string &compiledPath,
+               const std::map<std::string, int64_t> &bounds, bool generation, int64_t batch,
+               int64_t maxSeq) {
+  double rtol = compiled.verifyRtol, atol = compiled.verifyAtol;
 #if TESSERA_HAVE_RUNTIME
   std::string reference = compiledPath + ".reference.tpkg";
   llvm::errs() << "tessera-compile: --verify: compiling the reference (as imported: no "
@@ -123,7 +79,7 @@ int verifyWith(int argc, char **argv, const std::string &compiledPath,
                                     std::to_string(maxSeq) + " tokens"
                               : std::string())
                << ")\n";
-  int code = compileArgs(referenceCompileArgs(argc, argv, reference, generation, batch, maxSeq));
+  int code = compile(referenceOptions(compiled, reference, batch, maxSeq));
   if (code != 0) {
     llvm::sys::fs::remove(reference);
     llvm::errs() << "error: --verify: the reference did not compile\n";
@@ -157,7 +113,7 @@ int verifyWith(int argc, char **argv, const std::string &compiledPath,
     llvm::errs() << "error: --verify: the compiled package differs from the model as imported\n";
   return ok ? 0 : 1;
 #else
-  (void)argc, (void)argv, (void)compiledPath, (void)bounds, (void)rtol, (void)atol;
+  (void)compiled, (void)compiledPath, (void)bounds, (void)rtol, (void)atol;
   (void)generation, (void)batch, (void)maxSeq;
   llvm::errs() << "error: --verify needs the runtime (this tessera-compile was built "
                   "without it: TESSERA_BUILD_RUNTIME=OFF)\n";
@@ -168,16 +124,15 @@ int verifyWith(int argc, char **argv, const std::string &compiledPath,
 } // namespace
 } // namespace tessera
 
-int tessera::verifyAgainstReference(int argc, char **argv, const std::string &compiledPath,
-                                    const std::map<std::string, int64_t> &bounds,
-                                    double rtol, double atol) {
-  return verifyWith(argc, argv, compiledPath, bounds, rtol, atol, false, 0, 0);
+int tessera::verifyAgainstReference(const CompileOptions &compiled,
+                                    const std::string &compiledPath,
+                                    const std::map<std::string, int64_t> &bounds) {
+  return verifyWith(compiled, compiledPath, bounds, false, 0, 0);
 }
 
-int tessera::verifyGenerationAgainstReference(int argc, char **argv,
+int tessera::verifyGenerationAgainstReference(const CompileOptions &compiled,
                                               const std::string &compiledPath,
                                               const std::map<std::string, int64_t> &bounds,
-                                              int64_t batch, int64_t maxSeq, double rtol,
-                                              double atol) {
-  return verifyWith(argc, argv, compiledPath, bounds, rtol, atol, true, batch, maxSeq);
+                                              int64_t batch, int64_t maxSeq) {
+  return verifyWith(compiled, compiledPath, bounds, true, batch, maxSeq);
 }

@@ -17,6 +17,8 @@
 #ifndef TESSERA_COMPILER_VERIFY_H
 #define TESSERA_COMPILER_VERIFY_H
 
+#include "compiler/CompileOptions.h"
+
 #include "mlir/IR/BuiltinOps.h"
 
 #include <cstdint>
@@ -31,28 +33,21 @@ namespace tessera {
 /// it indexes.
 std::map<std::string, int64_t> integerInputBounds(mlir::ModuleOp module);
 
-/// The reference compile's arguments: `argv` (argv[0] left out) without
-/// --verify, the output, partitioning and target options, with
-/// --no-graph-fusion and -o `output`.
-/// With `generation`: also without the generation options and with --batch
-/// `batch` --seq `maxSeq` (a forward pass over the whole cache).
-std::vector<std::string> referenceCompileArgs(int argc, char **argv, const std::string &output,
-                                              bool generation = false, int64_t batch = 0,
-                                              int64_t maxSeq = 0);
-
 /// Compiles the reference beside `compiledPath`, runs both, prints one line
 /// per output to stderr; returns tessera-compile's exit code (0: every
 /// output within `rtol`/`atol`, 1: a difference or an error).
-int verifyAgainstReference(int argc, char **argv, const std::string &compiledPath,
-                           const std::map<std::string, int64_t> &bounds, double rtol,
-                           double atol);
+/// The reference is `compiled`'s options as imported (referenceOptions);
+/// the tolerances are its --verify-rtol/--verify-atol.
+int verifyAgainstReference(const CompileOptions &compiled, const std::string &compiledPath,
+                           const std::map<std::string, int64_t> &bounds);
 
 /// The same for a --generate package: the reference is the forward pass
 /// over `batch` x `maxSeq` tokens; random prompts of that length read step
 /// by step through the decode step (rt::verifyGeneration).
-int verifyGenerationAgainstReference(int argc, char **argv, const std::string &compiledPath,
+int verifyGenerationAgainstReference(const CompileOptions &compiled,
+                                     const std::string &compiledPath,
                                      const std::map<std::string, int64_t> &bounds,
-                                     int64_t batch, int64_t maxSeq, double rtol, double atol);
+                                     int64_t batch, int64_t maxSeq);
 
 } // namespace tessera
 

@@ -1,0 +1,106 @@
+//===- CompileDriver.h - the phases of one compile --------------*- C++ -*-===//
+//
+// Part of Tessera.
+//
+//===----------------------------------------------------------------------===//
+//
+// What one compile holds as it goes through its phases (import -> graph ->
+// train | decode -> plan -> partition -> lower -> package), and the phases
+// themselves, one function each (Compile.cpp, CompilePartition.cpp,
+// CompileLower.cpp). Private to compiler/: tools and Python see
+// CompileOptions and `compile` only.
+//
+// Each phase returns std::nullopt to go on, or the exit code the compile
+// ends with (0 where an --emit printed what was asked).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef TESSERA_COMPILER_COMPILEDRIVER_H
+#define TESSERA_COMPILER_COMPILEDRIVER_H
+
+#include "compiler/CompileOptions.h"
+#include "compiler/MeshSearch.h"
+#include "compiler/PackageWriter.h"
+
+#include "frontends/onnx/OnnxImporter.h"
+#include "passes/lower/ProgramPlan.h"
+#include "passes/partition/Partition.h"
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/IR/OwningOpRef.h"
+
+#include "llvm/ADT/STLFunctionalExtras.h"
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace tessera {
+
+using Step = std::optional<int>;
+
+struct Compilation {
+  Compilation(CompileOptions options, mlir::MLIRContext &context)
+      : o(std::move(options)), context(context) {}
+
+  CompileOptions o;
+  mlir::MLIRContext &context;
+
+  // Import.
+  onnx::ImportOptions importOptions;
+  std::unique_ptr<onnx::ModelFile> model;
+  mlir::OwningOpRef<mlir::ModuleOp> module;
+  std::vector<std::string> frozen; ///< --frozen and the rotary tables found
+  std::vector<std::string> ties;   ///< --tie A=B pairs
+  std::map<std::string, int64_t> verifyBounds;
+
+  // Generation.
+  std::optional<PackageGeneration> generation;
+  std::vector<int64_t> prefillLengths;
+
+  // Plan: the chosen mesh.
+  std::optional<ClusterSpec> spec;
+  std::unique_ptr<MeshSearch> search;
+  const MeshCandidate *best = nullptr;
+  int64_t dp = 1, tp = 1, pp = 1, m = 1, ranks = 1;
+  int64_t accumulated = 1; ///< micro-batches accumulated inside a training step
+  bool trainPipeline = false;
+
+  // Partition: the replica's planned module, per-stage plans and the SPMD
+  // modules (one per tp index, or per (replica, tp index) under ZeRO).
+  mlir::OwningOpRef<mlir::ModuleOp> planned;
+  std::vector<partition::ShardingPlan> stagePlans;
+  std::vector<mlir::OwningOpRef<mlir::ModuleOp>> spmd;
+  bool sharded = false; ///< ZeRO: one module per replica
+
+  // Lower.
+  std::vector<lower::ProgramPlan> programs;
+
+  /// The module of rank r = (d * pp + s) * tp + t.
+  mlir::ModuleOp moduleOf(int64_t r) const;
+  /// The function of stage s (pipelines: "stage<s>", or its first segment).
+  mlir::func::FuncOp stageFunc(mlir::ModuleOp m, int64_t s) const;
+  /// The functions of stage s: one, or a pipelined training step's segments.
+  std::vector<mlir::func::FuncOp> stageFuncs(mlir::ModuleOp m, int64_t s) const;
+};
+
+/// Writes `print`'s text to `path` ("-" is stdout); returns the exit code.
+int writeText(const std::string &path, llvm::function_ref<void(llvm::raw_ostream &)> print);
+
+// The phases, in order.
+Step importPhase(Compilation &c);
+Step graphPhase(Compilation &c);
+Step trainPhase(Compilation &c);
+Step decodePhase(Compilation &c);
+Step planPhase(Compilation &c);
+Step partitionPhase(Compilation &c);
+Step lowerPhase(Compilation &c);
+Step rewritePhase(Compilation &c);
+Step packagePhase(Compilation &c);
+
+} // namespace tessera
+
+#endif // TESSERA_COMPILER_COMPILEDRIVER_H
