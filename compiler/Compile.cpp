@@ -5,6 +5,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "compiler/Compile.h"
+#include "dialects/tsr/IR/TsrAttrNames.h"
 #include "compiler/CompileDriver.h"
 #include "passes/cost/CostModel.h"
 #include "compiler/CudaTarget.h"
@@ -368,7 +369,7 @@ static LogicalResult checkStaticTokenInputs(const Compilation &c) {
     return success();
   for (BlockArgument arg : main.getArguments()) {
     auto type = dyn_cast<RankedTensorType>(arg.getType());
-    auto name = main.getArgAttrOfType<StringAttr>(arg.getArgNumber(), "tsr.name");
+    auto name = main.getArgAttrOfType<StringAttr>(arg.getArgNumber(), mlir::tsr::kNameAttr);
     if (!type || !name || type.getRank() != 2 || !type.getElementType().isInteger() ||
         type.getElementType().isInteger(1))
       continue;
@@ -406,7 +407,7 @@ Step tessera::decodePhase(Compilation &c) {
   fn.addPass(createCSEPass());
   if (failed(pm.run(*c.module)))
     return 1;
-  auto info = (*c.module)->getAttrOfType<DictionaryAttr>("tsr.generate");
+  auto info = (*c.module)->getAttrOfType<DictionaryAttr>(mlir::tsr::kGenerateAttr);
   auto text = [&](const char *key) {
     auto s = info ? info.getAs<StringAttr>(key) : nullptr;
     return s ? s.str() : std::string();

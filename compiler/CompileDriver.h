@@ -29,6 +29,7 @@
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/IR/OwningOpRef.h"
+#include "mlir/Pass/PassManager.h"
 
 #include "llvm/ADT/STLFunctionalExtras.h"
 
@@ -73,7 +74,7 @@ struct Compilation {
   // modules (one per tp index, or per (replica, tp index) under ZeRO).
   mlir::OwningOpRef<mlir::ModuleOp> planned;
   std::vector<partition::ShardingPlan> stagePlans;
-  std::vector<mlir::OwningOpRef<mlir::ModuleOp>> spmd;
+  std::vector<mlir::ModuleOp> spmd; ///< nested in `planned`
   bool sharded = false; ///< ZeRO: one module per replica
 
   // Lower.
@@ -86,6 +87,12 @@ struct Compilation {
   /// The functions of stage s: one, or a pipelined training step's segments.
   std::vector<mlir::func::FuncOp> stageFuncs(mlir::ModuleOp m, int64_t s) const;
 };
+
+/// tsr-partition-ranks, tsr-partition-spmd, and with ZeRO (`zeroStage` > 0,
+/// `replicas` > 1) tsr-partition-ranks{replicas} and tsr-partition-zero, with
+/// `bucketBytes` > 0 tsr-partition-bucket-gradients, on nested rank modules.
+void buildPartitionPipeline(mlir::OpPassManager &pm, int64_t zeroStage, int64_t replicas,
+                            int64_t bucketBytes);
 
 /// Writes `print`'s text to `path` ("-" is stdout); returns the exit code.
 int writeText(const std::string &path, llvm::function_ref<void(llvm::raw_ostream &)> print);

@@ -13,6 +13,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "compiler/CompileDriver.h"
+#include "dialects/tsr/IR/TsrAttrNames.h"
 #include "compiler/CudaTarget.h"
 #include "compiler/Generation.h"
 #include "compiler/Verify.h"
@@ -45,14 +46,14 @@ void placeProgram(const Compilation &c, func::FuncOp func, int64_t r, int64_t s,
     // A segment: the runtime runs it per micro-batch or once per step;
     // the step's inputs are split over replicas and micro-batches, values
     // between segments ("x:N") are not.
-    program.role = func->getAttrOfType<StringAttr>("tsr.segment").str();
+    program.role = func->getAttrOfType<StringAttr>(mlir::tsr::kSegmentAttr).str();
     program.predictedSeconds = 0; // its own kernels'
     for (const lower::PlannedKernel &k : program.kernels)
       program.predictedSeconds += k.predictedSeconds;
     program.prefillRank = uint32_t(r); // the rank of a program with a role
     if (dp * m > 1)
       for (auto [i, id] : llvm::enumerate(program.inputs))
-        if (auto name = func.getArgAttrOfType<StringAttr>(unsigned(i), "tsr.name");
+        if (auto name = func.getArgAttrOfType<StringAttr>(unsigned(i), mlir::tsr::kNameAttr);
             !name || !name.getValue().starts_with("x:"))
           program.tensors[id].splitAxis = 0;
   } else if (dp * m > 1) {
@@ -66,7 +67,7 @@ void placeProgram(const Compilation &c, func::FuncOp func, int64_t r, int64_t s,
       // weights) are whole.
       func::FuncOp f = c.stageFunc(c.moduleOf(r), s);
       for (auto [i, id] : llvm::enumerate(program.outputs))
-        if (!c.o.train || !f.getResultAttr(unsigned(i), "tsr.replicated"))
+        if (!c.o.train || !f.getResultAttr(unsigned(i), mlir::tsr::kReplicatedAttr))
           program.tensors[id].splitAxis = 0;
     }
   }

@@ -12,6 +12,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "compiler/CompileDriver.h"
+#include "dialects/tsr/IR/TsrAttrNames.h"
 
 #include "passes/partition/Passes.h"
 
@@ -26,7 +27,7 @@ using namespace mlir;
 using namespace tessera;
 
 ModuleOp Compilation::moduleOf(int64_t r) const {
-  return *spmd[size_t(sharded ? r / (pp * tp) * tp + r % tp : r % tp)];
+  return spmd[size_t(sharded ? r / (pp * tp) * tp + r % tp : r % tp)];
 }
 
 func::FuncOp Compilation::stageFunc(ModuleOp module, int64_t s) const {
@@ -41,7 +42,7 @@ std::vector<func::FuncOp> Compilation::stageFuncs(ModuleOp module, int64_t s) co
     funcs.push_back(stageFunc(module, s));
   else
     for (auto f : module.getOps<func::FuncOp>())
-      if (auto stage = f->getAttrOfType<IntegerAttr>("tsr.stage"); stage && stage.getInt() == s)
+      if (auto stage = f->getAttrOfType<IntegerAttr>(mlir::tsr::kStageAttr); stage && stage.getInt() == s)
         funcs.push_back(f);
   return funcs;
 }
@@ -254,60 +255,44 @@ static int printPartitioned(const Compilation &c) {
   });
 }
 
-/// Runs `pass` on a copy of `source`, verified.
-static FailureOr<OwningOpRef<ModuleOp>> runOnCopy(MLIRContext &context, ModuleOp source,
-                                                  std::unique_ptr<Pass> pass) {
-  OwningOpRef<ModuleOp> copy(cast<ModuleOp>(source->clone()));
-  PassManager pm(&context);
-  pm.addPass(std::move(pass));
-  if (failed(pm.run(*copy)) || failed(verify(*copy)))
-    return failure();
-  return copy;
+/// The partition pipeline on the planned module: one nested module per
+/// tensor-parallel index with its SPMD program, then (ZeRO) one per replica
+/// with its blocks, the replicas' gradient sums in buckets.
+void tessera::buildPartitionPipeline(OpPassManager &pm, int64_t zeroStage, int64_t replicas,
+                                     int64_t bucketBytes) {
+  pm.addPass(partition::createRanksPass());
+  pm.nest<ModuleOp>().addPass(partition::createSpmdPartitionPass());
+  if (zeroStage > 0 && replicas > 1) {
+    partition::RanksPassOptions copies;
+    copies.replicas = replicas;
+    pm.addPass(partition::createRanksPass(copies));
+    partition::ZeroPassOptions zero;
+    zero.stage = zeroStage;
+    pm.nest<ModuleOp>().addPass(partition::createZeroPass(zero));
+  }
+  if (bucketBytes > 0) {
+    partition::BucketGradientsPassOptions buckets;
+    buckets.bucketBytes = bucketBytes;
+    pm.nest<ModuleOp>().addPass(partition::createBucketGradientsPass(buckets));
+  }
 }
 
 Step tessera::partitionPhase(Compilation &c) {
   const CompileOptions &o = c.o;
-  // One SPMD module per tensor-parallel index (every stage in it); rank r is
-  // replica d, stage s, tp index t with r = (d * pp + s) * tp + t.
-  for (int64_t t = 0; t < c.tp; ++t) {
-    partition::SpmdPartitionPassOptions spmdOptions;
-    spmdOptions.rank = t;
-    auto module =
-        runOnCopy(c.context, *c.planned, partition::createSpmdPartitionPass(spmdOptions));
-    if (failed(module))
-      return 1;
-    c.spmd.push_back(std::move(*module));
-  }
-  // ZeRO: each replica keeps its block of the optimizer state (and of the
-  // gradients, the parameters): one module per replica and tp index.
-  // (--zero auto: the stage the search chose.)
+  // Rank r is replica d, stage s, tp index t with r = (d * pp + s) * tp + t;
+  // its module is d * tp + t under ZeRO (a block of the state per replica),
+  // else t. (--zero auto: the stage the search chose.)
   int64_t zeroStage = c.best->zero;
   c.sharded = zeroStage > 0 && c.dp > 1;
-  if (c.sharded) {
-    std::vector<OwningOpRef<ModuleOp>> replicas;
-    for (int64_t d = 0; d < c.dp; ++d)
-      for (int64_t t = 0; t < c.tp; ++t) {
-        partition::ZeroPassOptions zeroOptions;
-        zeroOptions.stage = zeroStage;
-        zeroOptions.rank = d;
-        auto module = runOnCopy(c.context, *c.spmd[size_t(t)],
-                                partition::createZeroPass(zeroOptions));
-        if (failed(module))
-          return 1;
-        replicas.push_back(std::move(*module));
-      }
-    c.spmd = std::move(replicas);
-  }
-  // The replicas' gradient sums in buckets (tsr-partition-bucket-gradients).
-  if (o.train && c.dp > 1 && o.gradBucketMb > 0)
-    for (OwningOpRef<ModuleOp> &module : c.spmd) {
-      PassManager pm(&c.context);
-      partition::BucketGradientsPassOptions bucketOptions;
-      bucketOptions.bucketBytes = int64_t(o.gradBucketMb * 1048576.0);
-      pm.addPass(partition::createBucketGradientsPass(bucketOptions));
-      if (failed(pm.run(*module)) || failed(verify(*module)))
-        return 1;
-    }
+  // The replicas' gradient sums in buckets (training with dp > 1).
+  int64_t bucketBytes =
+      o.train && c.dp > 1 && o.gradBucketMb > 0 ? int64_t(o.gradBucketMb * 1048576.0) : 0;
+  PassManager pm(&c.context);
+  buildPartitionPipeline(pm, zeroStage, c.sharded ? c.dp : 1, bucketBytes);
+  if (failed(pm.run(*c.planned)))
+    return 1;
+  for (ModuleOp nested : c.planned->getOps<ModuleOp>())
+    c.spmd.push_back(nested);
   if (o.emit == CompileOptions::Emit::Partitioned)
     return printPartitioned(c);
   return std::nullopt;

@@ -5,6 +5,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "compiler/Verify.h"
+#include "dialects/tsr/IR/TsrAttrNames.h"
 
 #include "compiler/Compile.h"
 #include "dialects/tsr/IR/TsrOps.h"
@@ -33,7 +34,7 @@ std::map<std::string, int64_t> tessera::integerInputBounds(ModuleOp module) {
     auto type = dyn_cast<RankedTensorType>(arg.getType());
     if (!type || !type.getElementType().isInteger() || type.getElementType().isInteger(1))
       continue;
-    auto name = main.getArgAttrOfType<StringAttr>(arg.getArgNumber(), "tsr.name");
+    auto name = main.getArgAttrOfType<StringAttr>(arg.getArgNumber(), mlir::tsr::kNameAttr);
     if (!name)
       continue;
     int64_t bound = -1;

@@ -5,6 +5,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "frontends/onnx/GraphImporter.h"
+#include "dialects/tsr/IR/TsrAttrNames.h"
 
 #include "mlir/IR/Verifier.h"
 
@@ -534,7 +535,7 @@ OwningOpRef<ModuleOp> GraphImporter::run() {
                                    builder_.getFunctionType(inputTypes, {}));
   Block *entry = func.addEntryBlock();
   for (auto [i, name] : llvm::enumerate(inputNames)) {
-    func.setArgAttr(i, "tsr.name", builder_.getStringAttr(name));
+    func.setArgAttr(i, mlir::tsr::kNameAttr, builder_.getStringAttr(name));
     values_[name] = entry->getArgument(i);
   }
   builder_.setInsertionPointToStart(entry);
@@ -587,7 +588,7 @@ OwningOpRef<ModuleOp> GraphImporter::run() {
   func::ReturnOp::create(builder_, fileLoc_, results);
   func.setType(builder_.getFunctionType(inputTypes, ValueRange(results).getTypes()));
   for (auto [i, output] : llvm::enumerate(graph.output()))
-    func.setResultAttr(i, "tsr.name", builder_.getStringAttr(output.name()));
+    func.setResultAttr(i, mlir::tsr::kNameAttr, builder_.getStringAttr(output.name()));
   if (failed(verify(*module)))
     return nullptr;
   return module;

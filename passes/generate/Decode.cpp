@@ -19,6 +19,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "passes/generate/Passes.h"
+#include "dialects/tsr/IR/TsrAttrNames.h"
 
 #include "dialects/tsr/IR/ShapeUtils.h"
 
@@ -493,7 +494,7 @@ LogicalResult DecodeRewriter::rewriteAttention(tsr::AttentionOp op) {
 LogicalResult DecodeRewriter::run() {
   Block &body = func.getBody().front();
   auto nameOf = [&](unsigned i) {
-    auto name = func.getArgAttrOfType<StringAttr>(i, "tsr.name");
+    auto name = func.getArgAttrOfType<StringAttr>(i, mlir::tsr::kNameAttr);
     return name ? name.str() : "#" + std::to_string(i);
   };
   int idsArg = -1;
@@ -558,7 +559,7 @@ LogicalResult DecodeRewriter::run() {
   positions = entry->addArgument(posType, func.getLoc());
   argTypes.push_back(posType);
   argAttrs.push_back(builder.getDictionaryAttr(
-      builder.getNamedAttr("tsr.name", builder.getStringAttr("positions"))));
+      builder.getNamedAttr(mlir::tsr::kNameAttr, builder.getStringAttr("positions"))));
 
   for (Operation &op : body.without_terminator()) {
     bool follows = llvm::any_of(op.getOperands(), [&](Value v) { return rowOf(v).isRow(); });
@@ -578,7 +579,7 @@ LogicalResult DecodeRewriter::run() {
   SmallVector<DictionaryAttr> resultAttrs;
   std::string logits;
   for (auto [i, v] : llvm::enumerate(ret.getOperands())) {
-    auto name = func.getResultAttrOfType<StringAttr>(unsigned(i), "tsr.name");
+    auto name = func.getResultAttrOfType<StringAttr>(unsigned(i), mlir::tsr::kNameAttr);
     if (!rowOf(v).isRow())
       return ret.emitError("generation: output '")
                  << (name ? name.str() : "#" + std::to_string(i))
@@ -594,8 +595,8 @@ LogicalResult DecodeRewriter::run() {
     results.push_back(value);
     resultTypes.push_back(value.getType());
     resultAttrs.push_back(builder.getDictionaryAttr(
-        {builder.getNamedAttr("tsr.name", builder.getStringAttr(name + ":next")),
-         builder.getNamedAttr("tsr.updates", builder.getStringAttr(name))}));
+        {builder.getNamedAttr(mlir::tsr::kNameAttr, builder.getStringAttr(name + ":next")),
+         builder.getNamedAttr(mlir::tsr::kUpdatesAttr, builder.getStringAttr(name))}));
   }
   func::ReturnOp::create(builder, ret.getLoc(), results);
 
@@ -631,7 +632,7 @@ LogicalResult DecodeRewriter::run() {
       info.push_back(builder.getNamedAttr("position_ids", builder.getStringAttr(name)));
   }
   if (auto module = func->getParentOfType<ModuleOp>())
-    module->setAttr("tsr.generate", builder.getDictionaryAttr(info));
+    module->setAttr(mlir::tsr::kGenerateAttr, builder.getDictionaryAttr(info));
   return success();
 }
 

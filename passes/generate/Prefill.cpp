@@ -12,6 +12,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "passes/generate/Passes.h"
+#include "dialects/tsr/IR/TsrAttrNames.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinAttributes.h"
@@ -36,7 +37,7 @@ struct PrefillPass : tessera::generate::impl::PrefillPassBase<PrefillPass> {
   LogicalResult rewrite(func::FuncOp func) {
     int idsArg = -1;
     for (unsigned i = 0; i < func.getNumArguments(); ++i)
-      if (auto name = func.getArgAttrOfType<StringAttr>(i, "tsr.name"); name && name == ids)
+      if (auto name = func.getArgAttrOfType<StringAttr>(i, mlir::tsr::kNameAttr); name && name == ids)
         idsArg = int(i);
     if (idsArg < 0)
       return func.emitError("generation: no input named '") << ids << "' (the token ids)";
@@ -52,7 +53,7 @@ struct PrefillPass : tessera::generate::impl::PrefillPassBase<PrefillPass> {
     auto posType = RankedTensorType::get({batch}, b.getI64Type());
     if (failed(func.insertArgument(func.getNumArguments(), posType,
                                    b.getDictionaryAttr(b.getNamedAttr(
-                                       "tsr.name", b.getStringAttr("last_positions"))),
+                                       mlir::tsr::kNameAttr, b.getStringAttr("last_positions"))),
                                    func.getLoc())))
       return failure();
     return finish(func, batch, prompt);
@@ -115,8 +116,8 @@ struct PrefillPass : tessera::generate::impl::PrefillPassBase<PrefillPass> {
     for (auto [value, name] : caches) {
       results.push_back(value);
       attrs.push_back(b.getDictionaryAttr(
-          {b.getNamedAttr("tsr.name", b.getStringAttr(name + ":next")),
-           b.getNamedAttr("tsr.updates", b.getStringAttr(name))}));
+          {b.getNamedAttr(mlir::tsr::kNameAttr, b.getStringAttr(name + ":next")),
+           b.getNamedAttr(mlir::tsr::kUpdatesAttr, b.getStringAttr(name))}));
     }
     func::ReturnOp::create(b, ret.getLoc(), results);
     ret.erase();

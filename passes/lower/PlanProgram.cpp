@@ -5,6 +5,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "passes/lower/ProgramPlan.h"
+#include "dialects/tsr/IR/TsrAttrNames.h"
 #include "tessera/runtime/tpkg_generated.h"
 
 #include "dialects/tsr/IR/TsrOps.h"
@@ -255,7 +256,7 @@ tessera::lower::planProgram(func::FuncOp func, int64_t rank,
 
   for (BlockArgument arg : body.getArguments()) {
     PlannedTensor t;
-    if (auto name = func.getArgAttrOfType<StringAttr>(arg.getArgNumber(), "tsr.name"))
+    if (auto name = func.getArgAttrOfType<StringAttr>(arg.getArgNumber(), mlir::tsr::kNameAttr))
       t.name = name.str();
     else
       t.name = "input" + std::to_string(arg.getArgNumber());
@@ -263,7 +264,7 @@ tessera::lower::planProgram(func::FuncOp func, int64_t rank,
     if (failed(id))
       return failure();
     plan.inputs.push_back(*id);
-    if (auto held = func.getArgAttrOfType<DenseElementsAttr>(arg.getArgNumber(), "tsr.held")) {
+    if (auto held = func.getArgAttrOfType<DenseElementsAttr>(arg.getArgNumber(), mlir::tsr::kHeldAttr)) {
       PlannedTensor data;
       data.name = plan.tensors[*id].name;
       data.kind = PlannedTensor::Kind::Constant;
@@ -327,7 +328,7 @@ tessera::lower::planProgram(func::FuncOp func, int64_t rank,
     if (auto ret = dyn_cast<func::ReturnOp>(op)) {
       // A KV cache written in place (below) is its own update: no output.
       auto inPlace = [&](unsigned i, Value v) {
-        auto updates = func.getResultAttrOfType<StringAttr>(i, "tsr.updates");
+        auto updates = func.getResultAttrOfType<StringAttr>(i, mlir::tsr::kUpdatesAttr);
         auto it = writtenInPlace.find(v);
         return updates && it != writtenInPlace.end() && it->second == updates.getValue();
       };
@@ -338,7 +339,7 @@ tessera::lower::planProgram(func::FuncOp func, int64_t rank,
           continue;
         }
         std::string name = "output" + std::to_string(i);
-        if (auto attr = func.getResultAttrOfType<StringAttr>(i, "tsr.name"))
+        if (auto attr = func.getResultAttrOfType<StringAttr>(i, mlir::tsr::kNameAttr))
           name = attr.str();
         // Outputs get their own named arena tensor; one that is an input,
         // a weight, a view or another output is copied there.
@@ -370,7 +371,7 @@ tessera::lower::planProgram(func::FuncOp func, int64_t rank,
         if (inPlace(unsigned(i), v))
           continue;
         size_t at = output++;
-        auto updates = func.getResultAttrOfType<StringAttr>(unsigned(i), "tsr.updates");
+        auto updates = func.getResultAttrOfType<StringAttr>(unsigned(i), mlir::tsr::kUpdatesAttr);
         if (!updates)
           continue;
         // The tensor this rank holds of the weight (whole or a block of it,
@@ -502,7 +503,7 @@ tessera::lower::planProgram(func::FuncOp func, int64_t rank,
                       llvm::any_of(write->getUses(), [&](OpOperand &use) {
                         auto r = dyn_cast<func::ReturnOp>(use.getOwner());
                         auto updates = r ? func.getResultAttrOfType<StringAttr>(
-                                               use.getOperandNumber(), "tsr.updates")
+                                               use.getOperandNumber(), mlir::tsr::kUpdatesAttr)
                                          : nullptr;
                         return updates && updates.getValue() == weight.getName();
                       });

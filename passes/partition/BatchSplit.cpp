@@ -5,6 +5,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "passes/partition/BatchSplit.h"
+#include "dialects/tsr/IR/TsrAttrNames.h"
 #include "passes/partition/ShardingRules.h"
 
 #include "dialects/tsr/IR/ShapeUtils.h"
@@ -302,8 +303,8 @@ Value BatchSplitter::holdConstant(tsr::ConstantOp constant, int64_t d) {
   if (auto loc = dyn_cast<NameLoc>(constant.getLoc()))
     name += ":" + loc.getName().str();
   heldArgAttrs.push_back(DictionaryAttr::get(
-      context, {NamedAttribute(StringAttr::get(context, "tsr.name"), StringAttr::get(context, name)),
-                NamedAttribute(StringAttr::get(context, "tsr.held"),
+      context, {NamedAttribute(StringAttr::get(context, mlir::tsr::kNameAttr), StringAttr::get(context, name)),
+                NamedAttribute(StringAttr::get(context, mlir::tsr::kHeldAttr),
                                DenseElementsAttr::get(wholeType, arranged))}));
   Value arg = entry->addArgument(blockType.clone(localShape), constant.getLoc());
   return tsr::ReshapeOp::create(*b, constant.getLoc(), blockType, arg);
@@ -429,7 +430,7 @@ LogicalResult BatchSplitter::run() {
     return success();
   Block &body = func.getBody().front();
   auto nameOf = [&](unsigned i) {
-    auto name = func.getArgAttrOfType<StringAttr>(i, "tsr.name");
+    auto name = func.getArgAttrOfType<StringAttr>(i, mlir::tsr::kNameAttr);
     return name ? name.str() : "#" + std::to_string(i);
   };
   SmallVector<Type> argTypes;
@@ -550,7 +551,7 @@ LogicalResult BatchSplitter::run() {
     } else if (l == kReplicated && reduceOverBatch) {
       // The same on every replica (a loss, an updated weight): whole.
       results.push_back(mapping.lookup(v));
-      func.setResultAttr(unsigned(i), "tsr.replicated", UnitAttr::get(func.getContext()));
+      func.setResultAttr(unsigned(i), mlir::tsr::kReplicatedAttr, UnitAttr::get(func.getContext()));
     } else {
       ret.emitError("result #")
           << i << " " << str(type)

@@ -5,6 +5,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "passes/partition/Partition.h"
+#include "dialects/tsr/IR/TsrAttrNames.h"
 #include "passes/partition/ShardingProblem.h"
 
 #include "dialects/tsr/IR/TsrOps.h"
@@ -453,7 +454,7 @@ OwningOpRef<ModuleOp> tessera::partition::partitionForRank(func::FuncOp func,
     for (NamedAttribute a : parent->getAttrs())
       if (a.getName() != SymbolTable::getSymbolAttrName())
         (*module)->setAttr(a.getName(), a.getValue());
-  (*module)->setAttr("tsr.tp_rank", b.getI64IntegerAttr(tpRank));
+  (*module)->setAttr(mlir::tsr::kTpRankAttr, b.getI64IntegerAttr(tpRank));
   b.setInsertionPointToEnd(module->getBody());
   std::vector<int64_t> grid = plan.grid.empty() ? std::vector<int64_t>{plan.dp, plan.tp}
                                                 : plan.grid;
@@ -496,7 +497,7 @@ OwningOpRef<ModuleOp> tessera::partition::partitionForRank(func::FuncOp func,
       SmallVector<Value> results;
       for (auto [i, v] : llvm::enumerate(ret.getOperands())) {
         Layout l = kReplicated;
-        if (auto updates = func.getResultAttrOfType<StringAttr>(unsigned(i), "tsr.updates")) {
+        if (auto updates = func.getResultAttrOfType<StringAttr>(unsigned(i), mlir::tsr::kUpdatesAttr)) {
           // (A weight read in several layouts is not in the map: see above.)
           if (auto it = weightLayouts.find(updates.getValue()); it != weightLayouts.end())
             l = it->second;
@@ -519,7 +520,7 @@ OwningOpRef<ModuleOp> tessera::partition::partitionForRank(func::FuncOp func,
                                      tpRank * (type.getShape()[size_t(l)] / plan.tp))
                              .getDefiningOp()
                        : b.clone(op);
-      created->removeAttr("tsr.sharding");
+      created->removeAttr(mlir::tsr::kShardingAttr);
     } else {
       IRMapping mapping;
       for (auto [j, operand] : llvm::enumerate(op.getOperands())) {
@@ -537,7 +538,7 @@ OwningOpRef<ModuleOp> tessera::partition::partitionForRank(func::FuncOp func,
       } else {
         created = b.clone(op, mapping);
       }
-      created->removeAttr("tsr.sharding");
+      created->removeAttr(mlir::tsr::kShardingAttr);
       for (auto [i, result] : llvm::enumerate(created->getResults()))
         result.setType(localType(cast<RankedTensorType>(op.getResult(i).getType()),
                                  s.results[i], plan.tp));
@@ -573,8 +574,8 @@ OwningOpRef<ModuleOp> tessera::partition::partitionForRank(func::FuncOp func,
 
 namespace {
 
-constexpr const char *kOpAttr = "tsr.sharding";
-constexpr const char *kFuncAttr = "tsr.plan";
+constexpr llvm::StringLiteral kOpAttr = mlir::tsr::kShardingAttr;
+constexpr llvm::StringLiteral kFuncAttr = mlir::tsr::kPlanAttr;
 
 ArrayAttr layoutsAttr(Builder &b, const std::vector<Layout> &layouts) {
   SmallVector<Attribute> names;

@@ -12,6 +12,8 @@
 
 #include "passes/partition/Passes.h"
 
+#include "dialects/tsr/IR/TsrAttrNames.h"
+
 #include "passes/cost/ClusterSpec.h"
 #include "passes/cost/CostModel.h"
 #include "passes/partition/BatchSplit.h"
@@ -29,6 +31,7 @@ namespace tessera::partition {
 #define GEN_PASS_DEF_CUTSTAGESPASS
 #define GEN_PASS_DEF_CUTTRAINSTAGESPASS
 #define GEN_PASS_DEF_SPMDPARTITIONPASS
+#define GEN_PASS_DEF_RANKSPASS
 #include "passes/partition/Passes.h.inc"
 } // namespace tessera::partition
 
@@ -98,8 +101,8 @@ struct ShardingSearchPass : tessera::partition::impl::ShardingSearchPassBase<Sha
     // A pipeline stage's grid is [dp, pp, tp] (tsr-partition-cut-stages
     // records pp on the module).
     auto module = func->getParentOfType<ModuleOp>();
-    if (auto pp = module ? module->getAttrOfType<IntegerAttr>("tsr.pp") : nullptr;
-        pp && func->hasAttr("tsr.stage")) {
+    if (auto pp = module ? module->getAttrOfType<IntegerAttr>(mlir::tsr::kPipelineStagesAttr) : nullptr;
+        pp && func->hasAttr(mlir::tsr::kStageAttr)) {
       plan->grid = {dp, pp.getInt(), tp};
       plan->tpAxis = 2;
     }
@@ -158,13 +161,13 @@ struct CutStagesPass : tessera::partition::impl::CutStagesPassBase<CutStagesPass
       func->remove();
       func.setName(b.getStringAttr("stage" + std::to_string(s)));
       clearSharding(func);
-      func->setAttr("tsr.stage", b.getI64IntegerAttr(s));
-      func->setAttr("tsr.stage_seconds", b.getF64FloatAttr(stages.stageSeconds[size_t(s)]));
-      func->setAttr("tsr.send_seconds", b.getF64FloatAttr(stages.sendSeconds[size_t(s)]));
+      func->setAttr(mlir::tsr::kStageAttr, b.getI64IntegerAttr(s));
+      func->setAttr(mlir::tsr::kStageSecondsAttr, b.getF64FloatAttr(stages.stageSeconds[size_t(s)]));
+      func->setAttr(mlir::tsr::kSendSecondsAttr, b.getF64FloatAttr(stages.sendSeconds[size_t(s)]));
       b.insert(func);
     }
     main.erase();
-    module->setAttr("tsr.pp", b.getI64IntegerAttr(pp));
+    module->setAttr(mlir::tsr::kPipelineStagesAttr, b.getI64IntegerAttr(pp));
   }
 };
 
@@ -185,6 +188,12 @@ struct SpmdPartitionPass : tessera::partition::impl::SpmdPartitionPassBase<SpmdP
   using SpmdPartitionPassBase::SpmdPartitionPassBase;
   void runOnOperation() override {
     ModuleOp module = getOperation();
+    // The index tsr-partition-ranks gave this module, unless given.
+    int64_t rank = this->rank;
+    if (rank < 0)
+      rank = module->hasAttr(tsr::kTpRankAttr)
+                 ? module->getAttrOfType<IntegerAttr>(tsr::kTpRankAttr).getInt()
+                 : 0;
     SmallVector<func::FuncOp> funcs(module.getOps<func::FuncOp>());
     bool grid = false;
     for (func::FuncOp func : funcs) {
@@ -204,7 +213,7 @@ struct SpmdPartitionPass : tessera::partition::impl::SpmdPartitionPassBase<SpmdP
         grid |= isa<shard::GridOp>(op);
         op.remove();
         b.insert(&op);
-        for (const char *name : {"tsr.stage", "tsr.segment"})
+        for (StringRef name : {mlir::tsr::kStageAttr, mlir::tsr::kSegmentAttr})
           if (auto a = func->getAttr(name); a && isa<func::FuncOp>(op))
             op.setAttr(name, a);
       }
@@ -213,6 +222,65 @@ struct SpmdPartitionPass : tessera::partition::impl::SpmdPartitionPassBase<SpmdP
           module->setAttr(a.getName(), a.getValue());
       func.erase();
     }
+  }
+};
+
+struct RanksPass : tessera::partition::impl::RanksPassBase<RanksPass> {
+  using RanksPassBase::RanksPassBase;
+
+  /// A nested module named `name` after `at`'s position, with `from`'s
+  /// attributes.
+  static ModuleOp nestedModule(OpBuilder &b, Operation *from, StringRef name) {
+    auto nested = ModuleOp::create(b, from->getLoc(), name);
+    for (NamedAttribute a : from->getAttrs())
+      if (a.getName() != SymbolTable::getSymbolAttrName())
+        nested->setAttr(a.getName(), a.getValue());
+    return nested;
+  }
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    if (replicas < 1) {
+      module.emitError("replicas must be at least 1");
+      return signalPassFailure();
+    }
+    SmallVector<func::FuncOp> funcs(module.getOps<func::FuncOp>());
+    SmallVector<ModuleOp> ranks;
+    for (ModuleOp nested : module.getOps<ModuleOp>())
+      if (nested->hasAttr(tsr::kTpRankAttr) && !nested->hasAttr(tsr::kReplicaAttr))
+        ranks.push_back(nested);
+    OpBuilder b(module.getBodyRegion());
+    b.setInsertionPointToEnd(module.getBody());
+    if (!funcs.empty()) {
+      // The planned module: one module per tensor-parallel index.
+      FailureOr<ShardingPlan> plan = readSharding(funcs.front());
+      if (failed(plan))
+        return signalPassFailure();
+      for (int64_t t = 0; t < plan->tp; ++t) {
+        ModuleOp nested = nestedModule(b, module, "tp" + std::to_string(t));
+        nested->setAttr(tsr::kTpRankAttr, b.getI64IntegerAttr(t));
+        OpBuilder inner = OpBuilder::atBlockEnd(nested.getBody());
+        for (func::FuncOp f : funcs)
+          inner.clone(*f);
+        ranks.push_back(nested);
+      }
+      for (func::FuncOp f : funcs)
+        f.erase();
+    } else if (ranks.empty()) {
+      module.emitError("no functions and no tensor-parallel modules to give ranks");
+      return signalPassFailure();
+    }
+    if (replicas == 1)
+      return;
+    // One copy of each per replica, replica after replica.
+    for (int64_t d = 0; d < replicas; ++d)
+      for (ModuleOp tpModule : ranks) {
+        auto copy = cast<ModuleOp>(b.clone(*tpModule));
+        copy.setSymName(("dp" + std::to_string(d) + "." + *tpModule.getSymName()).str());
+        copy->setAttr(tsr::kReplicaAttr, b.getI64IntegerAttr(d));
+      }
+    for (ModuleOp tpModule : ranks)
+      tpModule.erase();
   }
 };
 

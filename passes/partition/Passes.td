@@ -177,8 +177,9 @@ def ZeroPass : Pass<"tsr-partition-zero", "mlir::ModuleOp"> {
   }];
   let options = [
     Option<"stage", "stage", "int64_t", /*default=*/"1", "ZeRO stage: 0 (off), 1, 2 or 3">,
-    Option<"rank", "rank", "int64_t", /*default=*/"0",
-           "the data-parallel replica (0 <= rank < dp)">,
+    Option<"rank", "rank", "int64_t", /*default=*/"-1",
+           "the data-parallel replica (0 <= rank < dp); -1: the module's "
+           "`tsr.replica` (tsr-partition-ranks), else 0">,
   ];
   let dependentDialects = ["mlir::tsr::TsrDialect", "mlir::shard::ShardDialect"];
 }
@@ -215,10 +216,37 @@ def SpmdPartitionPass : Pass<"tsr-partition-spmd", "mlir::ModuleOp"> {
     `shard.all_gather`) on a `shard.grid @mesh` holding the plan's grid.
   }];
   let options = [
-    Option<"rank", "rank", "int64_t", /*default=*/"0",
-           "tensor-parallel index of the rank (0 <= rank < tp)">,
+    Option<"rank", "rank", "int64_t", /*default=*/"-1",
+           "tensor-parallel index of the rank (0 <= rank < tp); -1: the module's "
+           "`tsr.tp_rank` (tsr-partition-ranks), else 0">,
   ];
   let dependentDialects = ["mlir::tsr::TsrDialect", "mlir::shard::ShardDialect"];
+}
+
+def RanksPass : Pass<"tsr-partition-ranks", "mlir::ModuleOp"> {
+  let summary = "One nested module per distinct rank program of the planned module";
+  let description = [{
+    Materialises the ranks of a planned module (every function annotated by
+    `tsr-partition-search`, pipelines cut by `tsr-partition-cut-stages` or
+    `tsr-partition-cut-train-stages`). Its functions move into nested
+    modules, one per tensor-parallel index `t` (`module @tp<t> attributes
+    {tsr.tp_rank = t}`), on which `tsr-partition-spmd` writes index t's
+    program. With `replicas` = dp > 1 each such module is copied once per
+    data-parallel replica `d` (`module @dp<d>.tp<t>`, `tsr.replica = d`:
+    ZeRO keeps a block per replica); run after the SPMD partition, the copies
+    share it. Rank `r = (d * pp + s) * tp + t` runs stage `s`'s functions of
+    module `d * tp + t` (or `t`). The module's attributes are copied onto
+    each nested module; the passes nested on them read their index there:
+
+      builtin.module(tsr-partition-ranks, builtin.module(tsr-partition-spmd),
+                     tsr-partition-ranks{replicas=2},
+                     builtin.module(tsr-partition-zero{stage=2}))
+  }];
+  let options = [
+    Option<"replicas", "replicas", "int64_t", /*default=*/"1",
+           "data-parallel replicas that get modules of their own (ZeRO)">,
+  ];
+  let dependentDialects = ["mlir::tsr::TsrDialect"];
 }
 
 #endif // TESSERA_PASSES_PARTITION_PASSES_TD

@@ -5,6 +5,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "passes/partition/PipelineSlicer.h"
+#include "dialects/tsr/IR/TsrAttrNames.h"
 
 #include "dialects/tsr/IR/TsrOps.h"
 
@@ -46,7 +47,7 @@ struct Positions {
   /// Whether result `i` updates state (a KV cache, optimizer state): the
   /// stage that computes it keeps it; it never travels to the last stage.
   bool isStateResult(unsigned i) const {
-    return bool(func.getResultAttr(i, "tsr.updates"));
+    return bool(func.getResultAttr(i, mlir::tsr::kUpdatesAttr));
   }
   size_t size() const { return ops.size(); }
   int64_t defined(Value v) const {
@@ -249,7 +250,7 @@ OwningOpRef<ModuleOp> tessera::partition::extractStage(func::FuncOp func, size_t
         (*module)->setAttr(a.getName(), a.getValue());
   auto name = [&](Value v) -> StringAttr {
     if (auto arg = dyn_cast<BlockArgument>(v))
-      if (auto n = func.getArgAttrOfType<StringAttr>(arg.getArgNumber(), "tsr.name"))
+      if (auto n = func.getArgAttrOfType<StringAttr>(arg.getArgNumber(), mlir::tsr::kNameAttr))
         return n;
     if (auto arg = dyn_cast<BlockArgument>(v))
       return b.getStringAttr("input" + std::to_string(arg.getArgNumber()));
@@ -295,12 +296,12 @@ OwningOpRef<ModuleOp> tessera::partition::extractStage(func::FuncOp func, size_t
   IRMapping map;
   for (auto [i, v] : llvm::enumerate(inputs)) {
     map.map(v, entry->getArgument(unsigned(i)));
-    main.setArgAttr(unsigned(i), "tsr.name", name(v));
+    main.setArgAttr(unsigned(i), mlir::tsr::kNameAttr, name(v));
     // A batch-sized constant the package holds, at the first stage (later
     // stages receive it like any value).
     if (auto arg = dyn_cast<BlockArgument>(v); arg && begin == 0)
-      if (Attribute held = func.getArgAttr(arg.getArgNumber(), "tsr.held"))
-        main.setArgAttr(unsigned(i), "tsr.held", held);
+      if (Attribute held = func.getArgAttr(arg.getArgNumber(), mlir::tsr::kHeldAttr))
+        main.setArgAttr(unsigned(i), mlir::tsr::kHeldAttr, held);
   }
   b.setInsertionPointToEnd(entry);
   auto clone = [&](Operation *op) {
@@ -321,11 +322,11 @@ OwningOpRef<ModuleOp> tessera::partition::extractStage(func::FuncOp func, size_t
       b.clone(*v.getDefiningOp(), map);
     results.push_back(map.lookup(v));
     if (resultOf[i] >= 0) {
-      for (StringRef attr : {"tsr.name", "tsr.updates"})
+      for (StringRef attr : {mlir::tsr::kNameAttr, mlir::tsr::kUpdatesAttr})
         if (auto n = func.getResultAttrOfType<StringAttr>(unsigned(resultOf[i]), attr))
           main.setResultAttr(unsigned(i), attr, n);
     } else {
-      main.setResultAttr(unsigned(i), "tsr.name", name(v));
+      main.setResultAttr(unsigned(i), mlir::tsr::kNameAttr, name(v));
     }
   }
   func::ReturnOp::create(b, func.getLoc(), results);

@@ -5,6 +5,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "passes/partition/TrainStages.h"
+#include "dialects/tsr/IR/TsrAttrNames.h"
 
 #include "passes/cost/CostModel.h"
 #include "dialects/tsr/IR/TsrOps.h"
@@ -87,7 +88,7 @@ FailureOr<Analysis> analyze(func::FuncOp func) {
     ancestors(v, a.live);
   int lossIndex = 0;
   for (unsigned i = 0; i < ret.getNumOperands(); ++i)
-    if (auto name = func.getResultAttrOfType<StringAttr>(i, "tsr.name"); name && name == "loss")
+    if (auto name = func.getResultAttrOfType<StringAttr>(i, mlir::tsr::kNameAttr); name && name == "loss")
       lossIndex = int(i);
   if (ret.getNumOperands() == 0)
     return func.emitError("pipeline training needs a loss: the step returns nothing"),
@@ -392,7 +393,7 @@ LogicalResult cutTrainingStages(ModuleOp module, func::FuncOp main,
   // Results: what the step returns comes from the segment that computes it.
   std::vector<unsigned> updates;
   for (auto [i, v] : llvm::enumerate(ret.getOperands())) {
-    if (main.getResultAttr(unsigned(i), "tsr.updates")) {
+    if (main.getResultAttr(unsigned(i), mlir::tsr::kUpdatesAttr)) {
       updates.push_back(unsigned(i));
       continue;
     }
@@ -414,7 +415,7 @@ LogicalResult cutTrainingStages(ModuleOp module, func::FuncOp main,
   for (bool changed = true; changed;) {
     changed = false;
     for (unsigned i : updates) {
-      StringRef name = main.getResultAttrOfType<StringAttr>(i, "tsr.updates").getValue();
+      StringRef name = main.getResultAttrOfType<StringAttr>(i, mlir::tsr::kUpdatesAttr).getValue();
       Value v = ret.getOperand(i);
       Operation *d = v.getDefiningOp();
       std::set<int> holders;
@@ -465,7 +466,7 @@ LogicalResult cutTrainingStages(ModuleOp module, func::FuncOp main,
       weightOps.try_emplace(w.getName(), op);
   MLIRContext *ctx = module.getContext();
   OpBuilder b(ctx);
-  auto plan = main->getAttrOfType<DictionaryAttr>("tsr.plan");
+  auto plan = main->getAttrOfType<DictionaryAttr>(mlir::tsr::kPlanAttr);
   if (!plan)
     return main.emitError("pipeline training cuts a planned step (run tsr-partition-search "
                           "first)"),
@@ -479,14 +480,14 @@ LogicalResult cutTrainingStages(ModuleOp module, func::FuncOp main,
   DictionaryAttr stagePlan = planFields.getDictionary(ctx);
   auto argName = [&](Value v) -> StringAttr {
     if (auto arg = dyn_cast<BlockArgument>(v)) {
-      if (auto n = main.getArgAttrOfType<StringAttr>(arg.getArgNumber(), "tsr.name"))
+      if (auto n = main.getArgAttrOfType<StringAttr>(arg.getArgNumber(), mlir::tsr::kNameAttr))
         return n;
       return b.getStringAttr("input" + std::to_string(arg.getArgNumber()));
     }
     return b.getStringAttr("x:" + std::to_string(crossId.lookup(v)));
   };
   auto accLayout = [&](Operation *sum) -> StringRef {
-    auto dict = sum->getAttrOfType<DictionaryAttr>("tsr.sharding");
+    auto dict = sum->getAttrOfType<DictionaryAttr>(mlir::tsr::kShardingAttr);
     auto results = dict ? dict.getAs<ArrayAttr>("results") : nullptr;
     auto l = results && results.size() == 1 ? dyn_cast<StringAttr>(results[0]) : nullptr;
     return l && l.getValue() != "P" ? l.getValue() : StringRef("R");
@@ -504,10 +505,10 @@ LogicalResult cutTrainingStages(ModuleOp module, func::FuncOp main,
     IRMapping map;
     for (auto [i, v] : llvm::enumerate(sg.inputs)) {
       map.map(v, entry->getArgument(unsigned(i)));
-      func.setArgAttr(unsigned(i), "tsr.name", argName(v));
+      func.setArgAttr(unsigned(i), mlir::tsr::kNameAttr, argName(v));
       if (auto arg = dyn_cast<BlockArgument>(v)) // a batch-sized constant the package holds
-        if (Attribute held = main.getArgAttr(arg.getArgNumber(), "tsr.held"))
-          func.setArgAttr(unsigned(i), "tsr.held", held);
+        if (Attribute held = main.getArgAttr(arg.getArgNumber(), mlir::tsr::kHeldAttr))
+          func.setArgAttr(unsigned(i), mlir::tsr::kHeldAttr, held);
     }
     OpBuilder body = OpBuilder::atBlockEnd(entry);
     for (Operation *op : sg.cloned)
@@ -516,7 +517,7 @@ LogicalResult cutTrainingStages(ModuleOp module, func::FuncOp main,
       auto w = tsr::WeightOp::create(body, sum->getLoc(), sum->getResult(0).getType(),
                                      body.getStringAttr("pipe.acc:" + std::to_string(index)),
                                      nullptr, body.getUnitAttr());
-      w->setAttr("tsr.sharding", sharding(body, {}, {accLayout(sum)}));
+      w->setAttr(mlir::tsr::kShardingAttr, sharding(body, {}, {accLayout(sum)}));
       return w.getResult();
     };
     for (Operation *op : sg.ops) {
@@ -529,14 +530,14 @@ LogicalResult cutTrainingStages(ModuleOp module, func::FuncOp main,
       if (dp > 1) {
         // The sum over the data-parallel replicas.
         auto all = tsr::ReplicaSumOp::create(body, op->getLoc(), total);
-        all->setAttr("tsr.sharding", sharding(body, {accLayout(op)}, {accLayout(op)}));
+        all->setAttr(mlir::tsr::kShardingAttr, sharding(body, {accLayout(op)}, {accLayout(op)}));
         total = all.getResult();
       }
       map.map(op->getResult(0), total);
     }
     // A segment that writes a weight holds it (received values need a home).
     for (auto [v, i] : sg.results)
-      if (auto name = main.getResultAttrOfType<StringAttr>(i, "tsr.updates");
+      if (auto name = main.getResultAttrOfType<StringAttr>(i, mlir::tsr::kUpdatesAttr);
           name && !sg.weights.contains(name.getValue()))
         if (Operation *w = weightOps.lookup(name.getValue())) {
           body.clone(*w);
@@ -547,7 +548,7 @@ LogicalResult cutTrainingStages(ModuleOp module, func::FuncOp main,
     for (Value v : sg.sent) {
       results.push_back(map.lookup(v));
       resultAttrs.push_back(
-          b.getDictionaryAttr(b.getNamedAttr("tsr.name", argName(v))));
+          b.getDictionaryAttr(b.getNamedAttr(mlir::tsr::kNameAttr, argName(v))));
     }
     for (auto [v, i] : sg.results) {
       results.push_back(map.lookup(v));
@@ -559,12 +560,12 @@ LogicalResult cutTrainingStages(ModuleOp module, func::FuncOp main,
       Value acc = accumulator(sum, index);
       StringRef l = accLayout(sum);
       auto add = tsr::AddOp::create(body, sum->getLoc(), acc.getType(), acc, map.lookup(share));
-      add->setAttr("tsr.sharding", sharding(body, {l, l}, {l}));
+      add->setAttr(mlir::tsr::kShardingAttr, sharding(body, {l, l}, {l}));
       std::string state = "pipe.acc:" + std::to_string(index);
       results.push_back(add.getResult());
       resultAttrs.push_back(b.getDictionaryAttr(
-          {b.getNamedAttr("tsr.name", b.getStringAttr("update:" + state)),
-           b.getNamedAttr("tsr.updates", b.getStringAttr(state))}));
+          {b.getNamedAttr(mlir::tsr::kNameAttr, b.getStringAttr("update:" + state)),
+           b.getNamedAttr(mlir::tsr::kUpdatesAttr, b.getStringAttr(state))}));
     }
     func::ReturnOp::create(body, main.getLoc(), results);
     SmallVector<Type> outTypes;
@@ -573,12 +574,12 @@ LogicalResult cutTrainingStages(ModuleOp module, func::FuncOp main,
     func.setType(b.getFunctionType(inTypes, outTypes));
     for (auto [i, attrs] : llvm::enumerate(resultAttrs))
       func.setResultAttrs(unsigned(i), attrs);
-    func->setAttr("tsr.plan", stagePlan);
-    func->setAttr("tsr.stage", b.getI64IntegerAttr(key.stage));
-    func->setAttr("tsr.segment", b.getStringAttr(roleOf(key)));
+    func->setAttr(mlir::tsr::kPlanAttr, stagePlan);
+    func->setAttr(mlir::tsr::kStageAttr, b.getI64IntegerAttr(key.stage));
+    func->setAttr(mlir::tsr::kSegmentAttr, b.getStringAttr(roleOf(key)));
   }
   main.erase();
-  module->setAttr("tsr.pp", b.getI64IntegerAttr(pp));
+  module->setAttr(mlir::tsr::kPipelineStagesAttr, b.getI64IntegerAttr(pp));
   return success();
 }
 

@@ -28,6 +28,7 @@
 
 #include "passes/partition/Passes.h"
 
+#include "dialects/tsr/IR/TsrAttrNames.h"
 #include "dialects/tsr/IR/TsrOps.h"
 
 #include "mlir/Dialect/Shard/IR/ShardOps.h"
@@ -162,7 +163,7 @@ LogicalResult Sharder::run() {
   // The weights the step updates, and whether each is optimizer state.
   llvm::StringMap<bool> updated;
   for (unsigned i = 0; i < ret.getNumOperands(); ++i)
-    if (auto name = func.getResultAttrOfType<StringAttr>(i, "tsr.updates"))
+    if (auto name = func.getResultAttrOfType<StringAttr>(i, mlir::tsr::kUpdatesAttr))
       updated[name.getValue()] = true;
 
   // Stage 3: parameters live as blocks, gathered before each op reading them
@@ -185,7 +186,7 @@ LogicalResult Sharder::run() {
         // (Returned as the weight's new value: kept as the block below.)
         if (isa<func::ReturnOp>(user) &&
             func.getResultAttrOfType<StringAttr>(
-                use.getOperandNumber(), "tsr.updates") == w.getNameAttr())
+                use.getOperandNumber(), mlir::tsr::kUpdatesAttr) == w.getNameAttr())
           continue;
         b.setInsertionPoint(user);
         use.set(gather(w.getLoc(), block, axis, w.getResult().getType()));
@@ -321,7 +322,7 @@ LogicalResult Sharder::run() {
   SmallVector<Value> results;
   for (auto [i, v] : llvm::enumerate(ret.getOperands())) {
     auto it = blocks.find(v);
-    auto name = func.getResultAttrOfType<StringAttr>(unsigned(i), "tsr.updates");
+    auto name = func.getResultAttrOfType<StringAttr>(unsigned(i), mlir::tsr::kUpdatesAttr);
     auto kept = name ? blockAxis.find(name.getValue()) : blockAxis.end();
     if (kept != blockAxis.end()) {
       // State kept as blocks: the new value's block (sliced if it was
@@ -385,8 +386,14 @@ struct ZeroPass : tessera::partition::impl::ZeroPassBase<ZeroPass> {
       return signalPassFailure();
     }
     int64_t dp = grid.getShape()[0];
+    // The replica tsr-partition-ranks gave this module, unless given.
+    int64_t rank = this->rank;
+    if (rank < 0) {
+      auto replica = module->getAttrOfType<IntegerAttr>(tsr::kReplicaAttr);
+      rank = replica ? replica.getInt() : 0;
+    }
     if (rank < 0 || rank >= dp) {
-      module.emitError("replica ") << int64_t(rank) << " is not one of dp=" << dp;
+      module.emitError("replica ") << rank << " is not one of dp=" << dp;
       return signalPassFailure();
     }
     if (dp == 1)
@@ -396,7 +403,7 @@ struct ZeroPass : tessera::partition::impl::ZeroPassBase<ZeroPass> {
     llvm::StringSet<> params;
     for (auto func : module.getOps<func::FuncOp>())
       for (unsigned i = 0; i < func.getNumResults(); ++i)
-        if (auto name = func.getResultAttrOfType<StringAttr>(i, "tsr.updates"))
+        if (auto name = func.getResultAttrOfType<StringAttr>(i, mlir::tsr::kUpdatesAttr))
           params.insert(name.getValue());
     for (auto func : llvm::make_early_inc_range(module.getOps<func::FuncOp>()))
       if (failed(Sharder(func, stage, rank, dp, params).run()))

@@ -5,6 +5,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "passes/train/Passes.h"
+#include "dialects/tsr/IR/TsrAttrNames.h"
 
 #include "passes/train/GradientRules.h"
 
@@ -207,25 +208,25 @@ struct AutodiffPass : tessera::train::impl::AutodiffPassBase<AutodiffPass> {
     }
     SmallVector<Value> results = {loss};
     SmallVector<Attribute> resultAttrs = {
-        b.getDictionaryAttr(b.getNamedAttr("tsr.name", b.getStringAttr("loss")))};
+        b.getDictionaryAttr(b.getNamedAttr(mlir::tsr::kNameAttr, b.getStringAttr("loss")))};
     for (StringRef name : params) {
       Value grad = byName.lookup(name);
       if (!grad)
         grad = g.splat(0.0, typeOf[name]); // unused by the loss
       results.push_back(grad);
       resultAttrs.push_back(b.getDictionaryAttr(
-          {b.getNamedAttr("tsr.name", b.getStringAttr("grad:" + name.str())),
-           b.getNamedAttr("tsr.grad_of", b.getStringAttr(name))}));
+          {b.getNamedAttr(mlir::tsr::kNameAttr, b.getStringAttr("grad:" + name.str())),
+           b.getNamedAttr(mlir::tsr::kGradOfAttr, b.getStringAttr(name))}));
     }
     for (BlockArgument arg : argParams) {
       Value grad = grads.lookup(arg);
       if (!grad)
         grad = g.splat(0.0, cast<RankedTensorType>(arg.getType()));
-      auto name = func.getArgAttrOfType<StringAttr>(arg.getArgNumber(), "tsr.name");
+      auto name = func.getArgAttrOfType<StringAttr>(arg.getArgNumber(), mlir::tsr::kNameAttr);
       std::string label = name ? name.str() : "input" + std::to_string(arg.getArgNumber());
       results.push_back(grad);
       resultAttrs.push_back(b.getDictionaryAttr(
-          {b.getNamedAttr("tsr.name", b.getStringAttr("grad:" + label))}));
+          {b.getNamedAttr(mlir::tsr::kNameAttr, b.getStringAttr("grad:" + label))}));
     }
     g.setResults(func, results, resultAttrs);
   }

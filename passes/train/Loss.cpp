@@ -5,6 +5,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "passes/train/Passes.h"
+#include "dialects/tsr/IR/TsrAttrNames.h"
 
 #include "passes/train/GradBuilder.h"
 
@@ -35,7 +36,7 @@ struct AddLossPass : tessera::train::impl::AddLossPassBase<AddLossPass> {
     bool found = logits.empty() && ret.getNumOperands() > 0;
     SmallVector<std::string> names;
     for (unsigned i = 0; i < ret.getNumOperands(); ++i) {
-      auto name = func.getResultAttrOfType<StringAttr>(i, "tsr.name");
+      auto name = func.getResultAttrOfType<StringAttr>(i, mlir::tsr::kNameAttr);
       names.push_back(name ? name.str() : "#" + std::to_string(i));
       if (!logits.empty() && name && name.getValue() == logits) {
         index = i;
@@ -54,7 +55,7 @@ struct AddLossPass : tessera::train::impl::AddLossPassBase<AddLossPass> {
       return signalPassFailure();
     }
     for (unsigned i = 0; i < func.getNumArguments(); ++i)
-      if (auto name = func.getArgAttrOfType<StringAttr>(i, "tsr.name");
+      if (auto name = func.getArgAttrOfType<StringAttr>(i, mlir::tsr::kNameAttr);
           name && name.getValue() == labels) {
         func.emitError("the model already has an input named '")
             << labels << "': name the labels otherwise (--labels)";
@@ -67,7 +68,7 @@ struct AddLossPass : tessera::train::impl::AddLossPassBase<AddLossPass> {
     unsigned argIndex = func.getNumArguments();
     if (failed(func.insertArgument(
             argIndex, labelType,
-            outer.getDictionaryAttr(outer.getNamedAttr("tsr.name", outer.getStringAttr(labels))),
+            outer.getDictionaryAttr(outer.getNamedAttr(mlir::tsr::kNameAttr, outer.getStringAttr(labels))),
             func.getLoc())))
       return signalPassFailure();
     Value y = body.getArgument(argIndex);
@@ -98,7 +99,7 @@ struct AddLossPass : tessera::train::impl::AddLossPassBase<AddLossPass> {
     Value count = g.reduceSum(valid, all, false);
     Value result = g.div(total, count);
     g.setResults(func, ValueRange{result},
-                 {b.getDictionaryAttr(b.getNamedAttr("tsr.name", b.getStringAttr("loss")))});
+                 {b.getDictionaryAttr(b.getNamedAttr(mlir::tsr::kNameAttr, b.getStringAttr("loss")))});
   }
 };
 

@@ -5,6 +5,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "passes/train/Passes.h"
+#include "dialects/tsr/IR/TsrAttrNames.h"
 
 #include "passes/train/GradBuilder.h"
 
@@ -44,7 +45,7 @@ struct OptimizerPass : tessera::train::impl::OptimizerPassBase<OptimizerPass> {
     // The parameters: the gradients autodiff returned, and the weights.
     SmallVector<std::pair<StringRef, Value>> grads;
     for (unsigned i = 1; i < ret.getNumOperands(); ++i)
-      if (auto of = func.getResultAttrOfType<StringAttr>(i, "tsr.grad_of"))
+      if (auto of = func.getResultAttrOfType<StringAttr>(i, mlir::tsr::kGradOfAttr))
         grads.push_back({of.getValue(), ret.getOperand(i)});
     if (grads.empty()) {
       func.emitError("no gradients to apply: run tsr-train-autodiff first");
@@ -64,9 +65,9 @@ struct OptimizerPass : tessera::train::impl::OptimizerPassBase<OptimizerPass> {
     SmallVector<Attribute> attrs;
     auto output = [&](Value v, StringRef name, StringRef updates) {
       results.push_back(v);
-      SmallVector<NamedAttribute> fields = {b.getNamedAttr("tsr.name", b.getStringAttr(name))};
+      SmallVector<NamedAttribute> fields = {b.getNamedAttr(mlir::tsr::kNameAttr, b.getStringAttr(name))};
       if (!updates.empty())
-        fields.push_back(b.getNamedAttr("tsr.updates", b.getStringAttr(updates)));
+        fields.push_back(b.getNamedAttr(mlir::tsr::kUpdatesAttr, b.getStringAttr(updates)));
       attrs.push_back(b.getDictionaryAttr(fields));
     };
     auto state = [&](StringRef name, RankedTensorType type) {
