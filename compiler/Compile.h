@@ -20,11 +20,8 @@ bool parseCompileCommandLine(int argc, char **argv, CompileOptions &options);
 
 /// Parses tessera-compile's command line and runs it; returns the exit code.
 /// Every call parses afresh (options of an earlier call do not carry over).
+/// (The Python package fills a CompileOptions and calls tessera::compile.)
 int compileMain(int argc, char **argv);
-
-/// compileMain on `args` (without the program name): what the Python package
-/// calls. Messages go to stderr as the tool's do.
-int compileArgs(const std::vector<std::string> &args);
 
 } // namespace tessera
 

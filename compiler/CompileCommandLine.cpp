@@ -20,16 +20,6 @@
 namespace cl = llvm::cl;
 using tessera::CompileOptions;
 
-int tessera::compileArgs(const std::vector<std::string> &args) {
-  std::vector<std::string> owned{"tessera-compile"};
-  owned.insert(owned.end(), args.begin(), args.end());
-  std::vector<char *> argv;
-  for (std::string &a : owned)
-    argv.push_back(a.data());
-  argv.push_back(nullptr);
-  return compileMain(int(owned.size()), argv.data());
-}
-
 namespace {
 
 /// tessera-compile's options, registered once, on the first parse (not at

@@ -13,7 +13,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "compiler/Compile.h"
+#include "compiler/CompileOptions.h"
 #include "Summary.h"
 
 #include "tessera/runtime/Communicator.h"
@@ -50,8 +50,8 @@ void check(const Status &s) {
   throw std::runtime_error(s.message());
 }
 
-/// Runs tessera-compile on `args` with its stdout and stderr captured.
-std::pair<int, std::string> compile(const std::vector<std::string> &args) {
+/// Runs the compile `options` describe with its stdout and stderr captured.
+std::pair<int, std::string> compileCaptured(const CompileOptions &options) {
   std::fflush(stdout);
   std::fflush(stderr);
   std::FILE *log = std::tmpfile();
@@ -63,7 +63,7 @@ std::pair<int, std::string> compile(const std::vector<std::string> &args) {
   int code;
   {
     nb::gil_scoped_release release;
-    code = compileArgs(args);
+    code = tessera::compile(options);
   }
   std::fflush(stdout);
   std::fflush(stderr);
@@ -79,6 +79,74 @@ std::pair<int, std::string> compile(const std::vector<std::string> &args) {
     text.append(buffer, n);
   std::fclose(log);
   return {code, text};
+}
+
+/// CompileOptions to Python: each field under its tessera-compile option's
+/// name with underscores (`max_seq` is --max-seq), so that keyword arguments
+/// of tessera.compile set them by name.
+void bindCompileOptions(nb::module_ &m) {
+  using O = CompileOptions;
+  nb::class_<O>(m, "CompileOptions")
+      .def(nb::init<>())
+      .def_rw("input", &O::input)
+      .def_rw("input_shape", &O::inputShapes)
+      .def_rw("dim", &O::dims)
+      .def_rw("batch", &O::batch)
+      .def_rw("seq", &O::seq)
+      .def_rw("allow_newer_opset", &O::allowNewerOpset)
+      .def_rw("plan_only", &O::planOnly)
+      .def_rw("train", &O::train)
+      .def_rw("loss", &O::loss)
+      .def_rw("logits", &O::logits)
+      .def_rw("labels", &O::labels)
+      .def_rw("optimizer", &O::optimizer)
+      .def_rw("lr", &O::lr)
+      .def_rw("betas", &O::betas)
+      .def_rw("eps", &O::eps)
+      .def_rw("dropout_seed", &O::dropoutSeed)
+      .def_rw("weight_decay", &O::weightDecay)
+      .def_rw("momentum", &O::momentum)
+      .def_rw("dampening", &O::dampening)
+      .def_rw("nesterov", &O::nesterov)
+      .def_rw("clip_grad_norm", &O::clipGradNorm)
+      .def_rw("lr_schedule", &O::lrSchedule)
+      .def_rw("warmup_steps", &O::warmupSteps)
+      .def_rw("total_steps", &O::totalSteps)
+      .def_rw("frozen", &O::frozen)
+      .def_rw("tie", &O::ties)
+      .def_rw("untie", &O::untie)
+      .def_rw("grad_inputs", &O::gradInputs)
+      .def_rw("generate", &O::generate)
+      .def_rw("max_seq", &O::maxSeq)
+      .def_rw("prefill", &O::prefill)
+      .def_rw("ids_input", &O::idsInput)
+      .def_rw("mask_input", &O::maskInput)
+      .def_rw("position_ids_input", &O::positionIdsInput)
+      .def_rw("target", &O::target)
+      .def_rw("dtype", &O::dtype)
+      .def_rw("no_gemm_epilogues", &O::noGemmEpilogues)
+      .def_rw("no_attention_views", &O::noAttentionViews)
+      .def_rw("no_graph_fusion", &O::noGraphFusion)
+      .def_rw("cuda_arch", &O::cudaArchs)
+      .def_rw("weights", &O::weights)
+      .def_rw("mesh", &O::mesh)
+      .def_rw("devices", &O::devices)
+      .def_rw("cluster", &O::cluster)
+      .def_rw("cluster_given", &O::clusterGiven)
+      .def_rw("objective", &O::objective)
+      .def_rw("shard", &O::shardHints)
+      .def_rw("microbatches", &O::microbatches)
+      .def_rw("microbatch_size", &O::microbatchSize)
+      .def_rw("grad_bucket_mb", &O::gradBucketMb)
+      .def_rw("zero", &O::zero)
+      .def_rw("recompute", &O::recompute)
+      .def_rw("pipeline_split", &O::pipelineSplit)
+      .def_rw("explain", &O::explain)
+      .def_rw("output", &O::output)
+      .def_rw("verify", &O::verify)
+      .def_rw("verify_rtol", &O::verifyRtol)
+      .def_rw("verify_atol", &O::verifyAtol)
+      .def_rw("producer", &O::producer);
 }
 
 using Spec = std::tuple<std::string, std::string, std::vector<int64_t>>;
@@ -260,8 +328,9 @@ struct PySession {
 
 NB_MODULE(_tessera, m) {
   m.doc() = "Tessera's compiler and runtime (native part of the tessera package)";
-  m.def("compile", &compile, nb::arg("args"),
-        "Runs tessera-compile with `args`; returns (exit code, its messages).");
+  bindCompileOptions(m);
+  m.def("compile", &compileCaptured, nb::arg("options"),
+        "Runs the compile `options` describe; returns (exit code, its messages).");
   nb::class_<PyPackage>(m, "Package")
       .def(nb::init<const std::string &>(), nb::arg("path"))
       .def_prop_ro("ranks", &PyPackage::ranks)

@@ -164,15 +164,30 @@ def _mesh_string(mesh: Union[str, Mapping[str, int]]) -> str:
     return ",".join(parts)
 
 
-def _flag(name: str, value: Any) -> List[str]:
+def _set_option(opts: Any, name: str, value: Any) -> None:
+    """Sets the compile option ``name`` (tessera-compile's ``--name`` with
+    dashes as underscores) to ``value`` in the option's own type; ``None``
+    leaves its default."""
     flag = "--" + name.replace("_", "-")
-    if value is None or value is False:
-        return []
-    if value is True:
-        return [flag]
-    if isinstance(value, (list, tuple)):
-        return [f"{flag}={','.join(str(v) for v in value)}"]
-    return [f"{flag}={value}"]
+    if name.startswith("_") or not hasattr(opts, name):
+        raise CompileError(f"unknown option '{flag}' (tessera-compile --help lists them)")
+    if value is None:
+        return
+    current = getattr(opts, name)
+    try:
+        if isinstance(current, bool):
+            value = bool(value)
+        elif isinstance(current, int):
+            value = int(value)
+        elif isinstance(current, float):
+            value = float(value)
+        elif isinstance(current, str):
+            value = ",".join(str(v) for v in value) if isinstance(value, (list, tuple)) else str(value)
+        elif isinstance(current, list):
+            value = [str(v) for v in value] if isinstance(value, (list, tuple)) else [str(value)]
+    except (TypeError, ValueError) as error:
+        raise CompileError(f"option '{flag}': {value!r} is not a {type(current).__name__}: {error}") from None
+    setattr(opts, name, value)
 
 
 def compile(  # noqa: A001 - the name the API fixes
@@ -225,33 +240,34 @@ def compile(  # noqa: A001 - the name the API fixes
     model = os.fspath(model)
     if not os.path.exists(model):
         raise FileNotFoundError(f"no ONNX model at {model}")
-    args = [model]
+    opts = _tessera.CompileOptions()
+    opts.input = model
     for name, shape in (input_shapes or {}).items():
         dims = [int(d) for d in shape]
         if any(d < 1 for d in dims):
             raise ValueError(f"input_shapes['{name}'] must hold positive sizes, not {tuple(shape)}")
-        args.append(f"--input-shape={name}=" + "x".join(str(d) for d in dims))
-    args += _flag("batch", batch) + _flag("seq", seq) + _flag("devices", devices)
+        opts.input_shape = opts.input_shape + [f"{name}=" + "x".join(str(d) for d in dims)]
+    for name, value in (("batch", batch), ("seq", seq), ("devices", devices)):
+        _set_option(opts, name, value)
     if mesh is not None:
-        args.append("--mesh=" + _mesh_string(mesh))
+        opts.mesh = _mesh_string(mesh)
     if cluster != "cpu":
-        args += _flag("cluster", cluster)
-    if target != "cpu":
-        args += _flag("target", target)
-    if dtype != "fp32":
-        args += _flag("dtype", dtype)
-    args += _flag("plan_only", plan_only)
+        opts.cluster = str(cluster)
+        opts.cluster_given = True
+    opts.target = str(target)
+    opts.dtype = str(dtype)
+    opts.plan_only = bool(plan_only)
     for name, value in options.items():
-        if name in ("o", "emit", "help", "version"):
+        if name in ("o", "emit", "help", "version", "input", "output", "cluster_given", "producer"):
             raise ValueError(f"option '{name}' is not available from Python (use output=...)")
-        args += _flag(name, value)
+        _set_option(opts, name, value)
     if output is None:
         temporary = temporary or tempfile.mkdtemp(prefix="tessera-")
         out = os.path.join(temporary, "model.tpkg")
     else:
         out = os.fspath(output)
-    args += ["-o", out]
-    code, log = _tessera.compile(args)
+    opts.output = out
+    code, log = _tessera.compile(opts)
     if code != 0:
         if temporary:
             shutil.rmtree(temporary, True)

@@ -160,6 +160,25 @@ def test_compiler_errors_name_the_problem(tmp_path):
     assert pkg.ranks == 1
 
 
+def test_compile_options_are_typed():
+    # Keyword arguments set the fields of one CompileOptions (the struct the
+    # command line fills), each in its own type: a value that is not one is
+    # refused naming the option; the options' own checks run as on the CLI.
+    path, inputs, _ = zoo("gpt2", "dynamo")
+    with pytest.raises(tessera.CompileError, match="--microbatches.*'many'"):
+        tessera.compile(path, input_shapes=shapes(inputs), microbatches="many")
+    with pytest.raises(tessera.CompileError, match="--objective must be latency or throughput"):
+        tessera.compile(path, input_shapes=shapes(inputs), devices=2, objective="fastest")
+    # Lists stay lists (one --shard per entry: the second one is read, and
+    # refused); numbers given as strings convert.
+    with pytest.raises(tessera.CompileError, match="hint '\\*c_fc.weight=S7'"):
+        tessera.compile(path, input_shapes=shapes(inputs), mesh="tp=2",
+                        shard=["model.transformer.wte.weight=R", "*c_fc.weight=S7"])
+    pkg = tessera.compile(path, input_shapes=shapes(inputs), mesh="tp=2", microbatches="1",
+                          shard=["model.transformer.wte.weight=R", "*c_fc.weight=S1"])
+    assert pkg.ranks == 2
+
+
 def test_bad_inputs_raise():
     path, inputs, _ = zoo("gpt2", "dynamo")
     session = tessera.Session(tessera.compile(path, input_shapes=shapes(inputs)))
