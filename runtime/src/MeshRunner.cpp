@@ -150,6 +150,41 @@ Status MeshRunner::setInput(const std::string &name, const HostTensor &value) {
   return Status::okStatus();
 }
 
+namespace {
+
+/// A schedule's steps before micro-batch `stop` (fault injection).
+class TruncatedSchedule : public Schedule {
+public:
+  TruncatedSchedule(const Schedule &inner, int stop) : inner_(inner), stop_(stop) {}
+  std::string name() const override { return inner_.name() + " (truncated)"; }
+  std::vector<ScheduleStep> steps(int stage, int stages, int microbatches) const override {
+    return before(inner_.steps(stage, stages, microbatches));
+  }
+  std::vector<ScheduleStep> trainingSteps(int stage, int stages,
+                                          int microbatches) const override {
+    return before(inner_.trainingSteps(stage, stages, microbatches));
+  }
+
+private:
+  std::vector<ScheduleStep> before(std::vector<ScheduleStep> steps) const {
+    std::vector<ScheduleStep> out;
+    for (const ScheduleStep &s : steps)
+      if (s.microbatch < stop_)
+        out.push_back(s);
+    return out;
+  }
+  const Schedule &inner_;
+  int stop_;
+};
+
+} // namespace
+
+void MeshRunner::dieAt(int rank, int microbatch, std::function<void(int)> died) {
+  dieRank_ = rank;
+  dieMicrobatch_ = microbatch;
+  died_ = std::move(died);
+}
+
 Status MeshRunner::run(const Schedule *schedule, std::vector<TraceEvent> *trace) {
   for (const TensorInfo &info : inputs_)
     if (!in_.count(info.name))
@@ -188,19 +223,20 @@ Status MeshRunner::run(const Schedule *schedule, std::vector<TraceEvent> *trace)
         group_->abort(int(k), results[k].message());
       return;
     }
+    if (int(k) == dieRank_) {
+      // Fault injection: this rank stops where the truncated schedule ends.
+      TruncatedSchedule dying(plan, dieMicrobatch_);
+      (void)runPipelineRank(*sessions_[k], comms_[k], p, dying, slice,
+                            [](int, const std::string &, HostTensor &&) {
+                              return Status::okStatus();
+                            },
+                            nullptr, 0);
+      if (died_)
+        died_(int(k));
+      return;
+    }
     results[k] = runPipelineRank(
-        *sessions_[k], comms_[k], p, plan,
-        [&, p](int mb, const std::string &name, HostTensor &t) {
-          const TensorInfo *info = findInfo(inputs_, name);
-          if (!info)
-            return Status(StatusCode::NotFound, "no input named '" + name + "'");
-          const HostTensor &whole = in_.at(name);
-          t = info->splitAxis >= 0 && chunkCount_ > 1
-                  ? sliceAlong(whole, info->splitAxis, chunkCount_,
-                               p.replica * p.microbatches + mb)
-                  : whole;
-          return Status::okStatus();
-        },
+        *sessions_[k], comms_[k], p, plan, slice,
         [&, p](int mb, const std::string &name, HostTensor &&t) {
           if (p.tpIndex != 0)
             return Status::okStatus();
@@ -254,6 +290,46 @@ Status MeshRunner::getOutput(const std::string &name, HostTensor &out) const {
     parts.push_back(it->second);
   }
   out = count > 1 ? concatAlong(parts, info->splitAxis) : parts[0];
+  return Status::okStatus();
+}
+
+Status MeshRunner::collectOutputs(Communicator &world) {
+  const int kTag = 1 << 20;
+  MeshPosition origin = meshPosition(package_, 0);
+  int own = firstLocal();
+  MeshPosition mine = meshPosition(package_, own);
+  bool producer = mine.stage + 1 == mine.stages && mine.tpIndex == 0;
+  for (int d = 0; d < origin.replicas; ++d) {
+    MeshPosition p = meshPosition(package_, (d * origin.stages + origin.stages - 1) * origin.tp);
+    if (p.rank == 0)
+      continue; // rank 0 holds its chunks already
+    for (const TensorInfo &info : outputs_)
+      for (int mb = 0; mb < origin.microbatches; ++mb) {
+        if (info.splitAxis < 0 && (d > 0 || mb > 0))
+          continue;
+        int chunk = d * origin.microbatches + mb;
+        if (producer && own == p.rank) {
+          auto it = chunks_.find({info.name, chunk});
+          if (it == chunks_.end())
+            return Status(StatusCode::Internal,
+                          "output chunk missing on rank " + std::to_string(p.rank));
+          if (Status s = world.send(it->second.data.data(), it->second.data.size(), 0,
+                                    kTag + chunk);
+              !s.ok())
+            return s;
+        } else if (own == 0) {
+          HostTensor t;
+          t.dtype = info.dtype;
+          t.shape = info.shape;
+          if (info.splitAxis >= 0)
+            t.shape[size_t(info.splitAxis)] /= chunkCount_;
+          t.data.resize(size_t(t.numElements()) * dtypeSize(t.dtype));
+          if (Status s = world.recv(t.data.data(), t.data.size(), p.rank, kTag + chunk); !s.ok())
+            return s;
+          chunks_[{info.name, chunk}] = std::move(t);
+        }
+      }
+  }
   return Status::okStatus();
 }
 

@@ -40,6 +40,7 @@
 #include <sstream>
 #include "tools/ToolArgs.h"
 #include "Generate.h"
+#include "RunArgs.h"
 #include "Train.h"
 
 #include <string>
@@ -48,6 +49,7 @@
 #include <unistd.h>
 
 using namespace tessera::rt;
+using tessera::tools::RunArgs;
 
 namespace {
 
@@ -107,15 +109,6 @@ const char *kUsage =
 int usage() {
   std::fprintf(stderr, "%s", kUsage);
   return 2;
-}
-
-bool splitSpec(const std::string &spec, std::string &name, std::string &file) {
-  size_t eq = spec.find('=');
-  if (eq == std::string::npos || eq == 0 || eq + 1 == spec.size())
-    return false;
-  name = spec.substr(0, eq);
-  file = spec.substr(eq + 1);
-  return true;
 }
 
 HostTensor narrowTo(const HostTensor &t, DType to);
@@ -193,31 +186,475 @@ HostTensor narrowTo(const HostTensor &t, DType to) {
   return n;
 }
 
-/// A schedule's steps before micro-batch `stop` (fault injection).
-class TruncatedSchedule : public Schedule {
-public:
-  TruncatedSchedule(const Schedule &inner, int stop) : inner_(inner), stop_(stop) {}
-  std::string name() const override { return inner_.name() + " (truncated)"; }
-  std::vector<ScheduleStep> steps(int stage, int stages, int microbatches) const override {
-    std::vector<ScheduleStep> out;
-    for (const ScheduleStep &s : inner_.steps(stage, stages, microbatches))
-      if (s.microbatch < stop_)
-        out.push_back(s);
-    return out;
-  }
-  std::vector<ScheduleStep> trainingSteps(int stage, int stages,
-                                          int microbatches) const override {
-    std::vector<ScheduleStep> out;
-    for (const ScheduleStep &s : inner_.trainingSteps(stage, stages, microbatches))
-      if (s.microbatch < stop_)
-        out.push_back(s);
-    return out;
-  }
+} // namespace
 
-private:
-  const Schedule &inner_;
-  int stop_;
+
+namespace {
+
+bool check(const Status &s) {
+  if (s.ok())
+    return true;
+  std::fprintf(stderr, "error: %s\n", s.message().c_str());
+  return false;
+}
+
+/// The ranks this process runs (all of them as threads, or under mpirun its
+/// own), their communicators and sessions.
+struct Ranks {
+  int meshSize = 1;
+  std::vector<int> mine;
+  std::unique_ptr<Communicator> mpiWorld;
+  std::unique_ptr<LocalGroup> localGroup;
+  std::vector<std::unique_ptr<Communicator>> nccl;
+  std::vector<std::unique_ptr<Session>> sessions;
+
+  bool leader() const { return mine[0] == 0; }
+  Communicator *world(size_t k) const {
+    if (!nccl.empty())
+      return nccl[k].get();
+    return mpiWorld ? mpiWorld.get() : localGroup ? &localGroup->communicator(mine[k]) : nullptr;
+  }
+  /// Under mpirun only rank 0 prints; every rank fails loudly on its own.
+  int finish(int code) const {
+#ifdef TESSERA_HAVE_MPI
+    if (mpiWorld)
+      finalizeMpi();
+#endif
+    return code;
+  }
 };
+
+/// Starts the ranks this process runs: threads placed on the host's cores,
+/// MPI or a local group, NCCL where asked, one session each. Returns an exit
+/// code, or -1 to go on.
+int setUpRanks(RunArgs &a, const std::shared_ptr<Package> &package, char **argv, Ranks &r) {
+  r.meshSize = package->meshSize();
+  auto timeout = std::chrono::milliseconds(int64_t(a.timeoutSeconds * 1000));
+  const char *mpiSize = std::getenv("OMPI_COMM_WORLD_SIZE");
+  bool underMpi = mpiSize && std::atoi(mpiSize) > 1;
+  // The ranks sharing this host's cores, and each one's threads; where they
+  // oversubscribe the cores, OpenMP waits passively, else with several
+  // threads a rank it spins only briefly (a re-exec, before any
+  // thread or MPI starts).
+  // (Under mpirun: the launcher's local ranks, those bound elsewhere left out.)
+  a.session.ranksOnHost = underMpi ? 0 : (a.ranks ? a.ranks : r.meshSize);
+  {
+    ThreadPlacement placement;
+    if (!check(placeThreads(a.session.threads, a.session.ranksOnHost, placement)))
+      return 2;
+    if (a.session.backend == "cpu" || a.session.backend == "cuda-host")
+      chooseOpenMpWaiting(placement, argv);
+  }
+  if (underMpi) {
+#ifdef TESSERA_HAVE_MPI
+    if (!check(createMpiCommunicator(timeout, r.mpiWorld)))
+      return 1;
+    if (r.mpiWorld->size() != r.meshSize) {
+      std::fprintf(stderr, "error: the package is planned for %d rank(s), mpirun started %d\n",
+                   r.meshSize, r.mpiWorld->size());
+      finalizeMpi();
+      return 1;
+    }
+    r.mine.push_back(r.mpiWorld->rank());
+#else
+    std::fprintf(stderr, "error: started by mpirun, but this tessera-run was built without MPI\n");
+    return 1;
+#endif
+  } else {
+    if (a.ranks == 0)
+      a.ranks = r.meshSize;
+    if (a.ranks != r.meshSize) {
+      std::fprintf(stderr, "error: the package is planned for %d rank(s), --ranks gives %d\n",
+                   r.meshSize, a.ranks);
+      return 1;
+    }
+    for (int k = 0; k < a.ranks; ++k)
+      r.mine.push_back(k);
+    if (r.meshSize > 1)
+      r.localGroup = std::make_unique<LocalGroup>(r.meshSize, timeout);
+  }
+  // --comm nccl: NCCL for the collectives (one GPU per rank), bootstrapped
+  // over MPI or the local group, which keep the point-to-point traffic.
+  if (a.commKind == "nccl") {
+    if (a.session.backend != "cuda") {
+      std::fprintf(stderr, "error: --comm nccl needs --backend cuda\n");
+      return r.finish(2);
+    }
+    for (size_t i = 0; i < r.mine.size(); ++i) {
+      Communicator *bootstrap = r.mpiWorld     ? r.mpiWorld.get()
+                                : r.localGroup ? &r.localGroup->communicator(r.mine[i])
+                                               : nullptr;
+      r.nccl.emplace_back();
+      if (!check(createNcclCommunicator(bootstrap, r.nccl.back())))
+        return r.finish(1);
+    }
+  } else if (a.commKind != "default") {
+    std::fprintf(stderr, "error: unknown --comm '%s' (nccl)\n", a.commKind.c_str());
+    return r.finish(2);
+  }
+  r.sessions.resize(r.mine.size());
+  for (size_t i = 0; i < r.mine.size(); ++i) {
+    SessionOptions options = a.session;
+    if (!check(Session::create(package, r.mine[i], r.sessions[i], options)))
+      return r.finish(1);
+    Communicator *world = r.world(i);
+    if (world && !check(r.sessions[i]->bindCommunicator(*world)))
+      return r.finish(1);
+  }
+  return -1;
+}
+
+/// A package compiled with --generate: each run is one decode step.
+int runGenerationPackage(RunArgs &a, const std::shared_ptr<Package> &package, Ranks &r) {
+  if (int(r.mine.size()) != r.meshSize) {
+    std::fprintf(stderr, "error: generation runs all ranks in one process for now (ranks as "
+                         "threads, not under mpirun)\n");
+    return r.finish(2);
+  }
+  if (a.training || !a.inputs.empty() || !a.testData.empty()) {
+    std::fprintf(stderr, "error: a generation package takes --prompt-ids, not --input, "
+                         "--test-data or training options\n");
+    return r.finish(2);
+  }
+  a.generate.profile = a.profile;
+  a.generate.stream = isatty(fileno(stdout));
+  // The prompt programs beside the decode step (--prefill at compile time).
+  std::vector<std::unique_ptr<Session>> prefillSessions;
+  std::vector<PrefillSession> prefills;
+  for (int64_t length : prefillLengths(*package, 0)) {
+    SessionOptions options = a.session;
+    options.role = "prefill:" + std::to_string(length);
+    prefillSessions.emplace_back();
+    if (!check(Session::create(package, 0, prefillSessions.back(), options)))
+      return r.finish(1);
+    prefills.push_back({length, prefillSessions.back().get()});
+  }
+  std::vector<Session *> all;
+  std::vector<Communicator *> comms;
+  for (size_t k = 0; k < r.sessions.size(); ++k) {
+    all.push_back(r.sessions[k].get());
+    comms.push_back(r.world(k));
+  }
+  std::unique_ptr<DecodeRunner> runner = makeDecodeRunner(*package, all, comms);
+  if (!runner) {
+    std::fprintf(stderr, "error: generation runs tensor- and pipeline-parallel packages with "
+                         "one micro-batch (no data parallelism yet)\n");
+    return r.finish(2);
+  }
+  return r.finish(tessera::tools::runGeneration(*package, *runner, *r.sessions[0], a.generate,
+                                                prefills));
+}
+
+/// The whole input `name` as the package takes it (f32 values narrowed to a
+/// bf16/fp16 input), checked against its description.
+Status wholeInput(const std::vector<TensorInfo> &infos, const std::string &name,
+                  const HostTensor &t, std::map<std::string, HostTensor> &into) {
+  const TensorInfo *info = findInfo(infos, name);
+  if (!info) {
+    std::string names;
+    for (const TensorInfo &i : infos)
+      names += (names.empty() ? "" : ", ") + i.name;
+    return Status(StatusCode::NotFound, "no input named '" + name + "' (inputs: " + names + ")");
+  }
+  if ((info->dtype == DType::BF16 || info->dtype == DType::F16) && t.dtype == DType::F32 &&
+      t.shape == info->shape) {
+    into[name] = narrowTo(t, info->dtype);
+    return Status::okStatus();
+  }
+  if (t.dtype != info->dtype || t.shape != info->shape)
+    return Status(StatusCode::InvalidArgument,
+                  "input '" + name + "' must be " + std::string(dtypeName(info->dtype)) + " " +
+                      formatShape(info->shape) + ", got " + std::string(dtypeName(t.dtype)) +
+                      " " + formatShape(t.shape));
+  into[name] = t;
+  return Status::okStatus();
+}
+
+/// The inputs: files (--input, --test-data), else generated; the outputs
+/// asked for must exist. Returns an exit code, or -1 to go on.
+int loadInputs(RunArgs &a, const MeshRunner &mesh, std::map<std::string, HostTensor> &inputs) {
+  const std::vector<TensorInfo> &inputInfos = mesh.inputs(), &outputInfos = mesh.outputs();
+  // ONNX test data: input_N.pb / output_N.pb, matched by the tensor's name
+  // or else by position.
+  if (!a.testData.empty()) {
+    for (int kind = 0; kind < 2; ++kind) {
+      const std::vector<TensorInfo> &infos = kind == 0 ? inputInfos : outputInfos;
+      for (size_t n = 0; n < infos.size(); ++n) {
+        std::string file = a.testData + (kind == 0 ? "/input_" : "/output_") +
+                           std::to_string(n) + ".pb";
+        HostTensor t;
+        std::string protoName;
+        if (!check(readTensorProto(file, t, protoName)))
+          return 1;
+        std::string name = infos[n].name;
+        for (const TensorInfo &info : infos)
+          if (info.name == protoName)
+            name = protoName;
+        (kind == 0 ? a.inputs : a.checks)[name] = file;
+      }
+    }
+  }
+  for (const auto &[name, file] : a.inputs) {
+    HostTensor t;
+    if (!check(readTensorFile(file, t)) || !check(wholeInput(inputInfos, name, t, inputs)))
+      return 1;
+  }
+  for (const TensorInfo &info : inputInfos)
+    if (!a.inputs.count(info.name)) {
+      if (!a.train.data.empty() && (info.name == "input_ids" || info.name == "labels"))
+        continue; // windows of the token stream, step by step
+      if (!a.inputs.empty()) {
+        std::fprintf(stderr, "error: no --input for '%s' (%s %s)\n", info.name.c_str(),
+                     std::string(dtypeName(info.dtype)).c_str(),
+                     formatShape(info.shape).c_str());
+        return 1;
+      }
+      if (!check(wholeInput(inputInfos, info.name, generated(info), inputs)))
+        return 1;
+    }
+  for (const auto &[name, file] : a.outputs)
+    if (!findInfo(outputInfos, name)) {
+      std::fprintf(stderr, "error: no output named '%s'\n", name.c_str());
+      return 1;
+    }
+  return -1;
+}
+
+/// Per-op totals of rank 0's kernels (--profile).
+void printProfile(Session &session, const Package &package) {
+  std::vector<KernelProfile> rows = session.profile();
+  std::map<std::string, std::pair<double, int64_t>> byOp;
+  double total = 0;
+  for (const KernelProfile &p : rows) {
+    byOp[p.op].first += p.seconds;
+    byOp[p.op].second += p.calls;
+    total += p.seconds;
+  }
+  std::vector<std::pair<std::string, std::pair<double, int64_t>>> sorted(byOp.begin(),
+                                                                          byOp.end());
+  std::sort(sorted.begin(), sorted.end(),
+            [](auto &x, auto &y) { return x.second.first > y.second.first; });
+  std::printf("%-14s %10s %8s %7s\n", "kernel", "total ms", "calls", "share");
+  for (auto &[op, v] : sorted)
+    std::printf("%-14s %10.3f %8lld %6.1f%%\n", op.c_str(), v.first * 1e3, (long long)v.second,
+                total > 0 ? 100 * v.first / total : 0.0);
+  tessera::tools::printPackedWeights(package);
+}
+
+/// --bench: the device time of run() alone, inputs set once, outputs never
+/// read (single-rank packages).
+int runBench(const RunArgs &a, const Package &package, Ranks &r,
+             const std::map<std::string, HostTensor> &inputs) {
+  if (r.mine.size() != 1 || r.meshSize != 1) {
+    std::fprintf(stderr, "error: --bench times single-rank packages\n");
+    return r.finish(2);
+  }
+  Session &session = *r.sessions[0];
+  for (const auto &[name, value] : inputs)
+    if (!check(session.setInput(name, value)))
+      return r.finish(1);
+  session.enableProfiling(false); // timed without per-kernel synchronisation
+  std::vector<double> runs;
+  for (int k = 0; k < a.benchRuns + 2; ++k) {
+    double start = Session::now();
+    if (!check(session.run()))
+      return r.finish(1);
+    if (k >= 2) // two warm-up runs
+      runs.push_back(Session::now() - start);
+  }
+  std::sort(runs.begin(), runs.end());
+  std::printf("bench %s%s: median %.4f ms, min %.4f ms, max %.4f ms over %d runs\n",
+              a.packagePath.c_str(),
+              session.deviceName().empty() ? "" : (" on " + session.deviceName()).c_str(),
+              runs[runs.size() / 2] * 1e3, runs.front() * 1e3, runs.back() * 1e3, a.benchRuns);
+  if (a.profile) { // one more run, synchronised after each kernel
+    session.enableProfiling(true);
+    if (!check(session.run()))
+      return r.finish(1);
+    printProfile(session, package);
+  }
+  return r.finish(0);
+}
+
+/// Under mpirun: every rank's trace events go to rank 0 as text lines.
+Status gatherTrace(Communicator &world, const Ranks &r, std::vector<TraceEvent> &all) {
+  std::string text;
+  for (const TraceEvent &e : all) {
+    char times[64];
+    std::snprintf(times, sizeof(times), "%.9f\t%.9f", e.start, e.duration);
+    text += e.name + "\t" + e.category + "\t" + std::to_string(e.rank) + "\t" + times + "\n";
+  }
+  uint64_t size = text.size();
+  std::vector<uint64_t> sizes(static_cast<size_t>(r.meshSize));
+  if (Status s = world.allGather(&size, sizes.data(), 1, DType::I64); !s.ok())
+    return s;
+  for (int k = 1; k < r.meshSize; ++k) {
+    if (r.leader()) {
+      std::string in(sizes[size_t(k)], '\0');
+      if (Status s = world.recv(in.data(), in.size(), k, 1 << 21); !s.ok())
+        return s;
+      std::istringstream lines(in);
+      std::string line;
+      while (std::getline(lines, line)) {
+        std::istringstream f(line);
+        TraceEvent e;
+        std::string rank, begin, duration;
+        std::getline(f, e.name, '\t');
+        std::getline(f, e.category, '\t');
+        std::getline(f, rank, '\t');
+        std::getline(f, begin, '\t');
+        std::getline(f, duration, '\t');
+        e.rank = std::atoi(rank.c_str());
+        e.start = std::atof(begin.c_str());
+        e.duration = std::atof(duration.c_str());
+        all.push_back(e);
+      }
+    } else if (r.mine[0] == k) {
+      if (Status s = world.send(text.data(), text.size(), 0, 1 << 21); !s.ok())
+        return s;
+    }
+  }
+  return Status::okStatus();
+}
+
+/// The outputs (rank 0): printed, written (--output), compared (--check).
+/// Returns the exit code.
+int reportOutputs(const RunArgs &a, const MeshRunner &mesh) {
+  int status = 0;
+  for (const TensorInfo &info : mesh.outputs()) {
+    HostTensor out;
+    if (!check(mesh.getOutput(info.name, out)))
+      return 1;
+    widenHalf(out);
+    std::printf("output %s: %s %s", info.name.c_str(), std::string(dtypeName(out.dtype)).c_str(),
+                formatShape(out.shape).c_str());
+    for (int64_t i = 0; i < std::min<int64_t>(4, out.numElements()); ++i)
+      std::printf("%s%g", i ? " " : " [", element(out, i));
+    std::printf("%s\n", out.numElements() ? " ...]" : "");
+    if (a.outputs.count(info.name) && !check(writeNpy(a.outputs.at(info.name), out)))
+      return 1;
+    if (!a.checks.count(info.name))
+      continue;
+    HostTensor ref;
+    if (!check(readTensorFile(a.checks.at(info.name), ref)))
+      return 1;
+    if (ref.shape != out.shape || ref.dtype != out.dtype) {
+      std::fprintf(stderr, "error: %s: reference %s %s, output %s %s\n", info.name.c_str(),
+                   std::string(dtypeName(ref.dtype)).c_str(), formatShape(ref.shape).c_str(),
+                   std::string(dtypeName(out.dtype)).c_str(), formatShape(out.shape).c_str());
+      return 1;
+    }
+    double maxAbs = 0, maxRel = 0;
+    int64_t bad = 0;
+    for (int64_t i = 0; i < out.numElements(); ++i) {
+      double o = element(out, i), e = element(ref, i), d = std::fabs(o - e);
+      if (o == e) // (equal infinities too)
+        continue;
+      maxAbs = std::max(maxAbs, d);
+      maxRel = std::max(maxRel, d / std::max(std::fabs(e), 1e-30));
+      if (!(d <= a.atol + a.rtol * std::fabs(e)) && !(std::isnan(o) && std::isnan(e)))
+        ++bad;
+    }
+    std::printf("check %s: %s (max |diff| %.3g, max rel %.3g, %lld of %lld outside "
+                "rtol %g atol %g)\n",
+                info.name.c_str(), bad ? "FAIL" : "ok", maxAbs, maxRel, (long long)bad,
+                (long long)out.numElements(), a.rtol, a.atol);
+    if (bad)
+      status = 1;
+  }
+  return status;
+}
+
+/// --profile-json: every local rank's kernels, mean seconds per call (under
+/// mpirun each rank writes its own file, suffixed .rankN).
+bool writeProfileJson(const RunArgs &a, const Ranks &r) {
+  std::string path = r.mpiWorld && !r.leader()
+                         ? a.profileJson + ".rank" + std::to_string(r.mine[0])
+                         : a.profileJson;
+  std::FILE *f = std::fopen(path.c_str(), "w");
+  if (!f) {
+    std::fprintf(stderr, "error: cannot write '%s'\n", path.c_str());
+    return false;
+  }
+  std::fprintf(f, "{\"schema\": \"tessera-profile/1\", \"package\": \"%s\", \"kernels\": [\n",
+               a.packagePath.c_str());
+  bool first = true;
+  for (size_t i = 0; i < r.mine.size(); ++i) {
+    const std::vector<KernelProfile> &rows = r.sessions[i]->profile();
+    for (size_t k = 0; k < rows.size(); ++k) {
+      if (!rows[k].calls)
+        continue;
+      std::fprintf(f, "%s{\"rank\": %d, \"kernel\": %zu, \"op\": \"%s\", \"seconds\": %.9g}",
+                   first ? "" : ",\n", r.mine[i], k, rows[k].op.c_str(),
+                   rows[k].seconds / double(rows[k].calls));
+      first = false;
+    }
+  }
+  std::fprintf(f, "\n]}\n");
+  std::fclose(f);
+  return true;
+}
+
+/// Inference: --repeat runs of every rank through the mesh runner, outputs
+/// gathered at rank 0, the trace written.
+int runInference(const RunArgs &a, const Package &package, Ranks &r, MeshRunner &mesh,
+                 const std::map<std::string, HostTensor> &inputs, const Schedule &plan) {
+  for (auto &s : r.sessions)
+    s->enableProfiling(a.profile);
+  for (const auto &[name, value] : inputs)
+    if (!check(mesh.setInput(name, value)))
+      return r.finish(1);
+  if (a.dieRank >= 0)
+    mesh.dieAt(a.dieRank, a.dieMicrobatch, [&](int rank) {
+      std::fprintf(stderr, "tessera-run: rank %d dies before micro-batch %d (--die-at)\n", rank,
+                   a.dieMicrobatch);
+      std::fflush(stderr);
+      if (r.mpiWorld)
+        std::_Exit(3);
+    });
+  std::vector<double> times;
+  std::vector<TraceEvent> events;
+  for (int k = 0; k < a.repeat; ++k) {
+    auto start = std::chrono::steady_clock::now();
+    // Events keep the steady clock (one clock for every process of a
+    // machine); the earliest becomes 0 when the trace is written.
+    events.clear();
+    if (!check(mesh.run(&plan, a.tracePath.empty() ? nullptr : &events)))
+      return r.finish(1);
+    times.push_back(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
+  // Under mpirun the last stages send their output chunks to rank 0.
+  if (r.mpiWorld && !check(mesh.collectOutputs(*r.mpiWorld)))
+    return r.finish(1);
+  if (!a.tracePath.empty()) {
+    if (r.mpiWorld && !check(gatherTrace(*r.mpiWorld, r, events)))
+      return r.finish(1);
+    double first = std::numeric_limits<double>::infinity();
+    for (const TraceEvent &e : events)
+      first = std::min(first, e.start);
+    for (TraceEvent &e : events)
+      e.start -= first;
+    if (r.leader() && !check(writeChromeTrace(a.tracePath, events)))
+      return r.finish(1);
+  }
+  std::sort(times.begin(), times.end());
+  Session &session = *r.sessions[0];
+  int status = 0;
+  if (r.leader()) { // rank 0 reports, writes and checks
+    std::printf("ran %s: %d rank(s)%s%s, %d run(s), median %.3f ms, arena %llu bytes per rank\n",
+                a.packagePath.c_str(), r.meshSize, r.mpiWorld ? " under mpirun" : "",
+                session.deviceName().empty() ? "" : (" on " + session.deviceName()).c_str(),
+                a.repeat, times[times.size() / 2] * 1e3,
+                (unsigned long long)session.arenaBytes());
+    status = reportOutputs(a, mesh);
+  }
+  if (!a.profileJson.empty() && !writeProfileJson(a, r))
+    return r.finish(1);
+  if (a.profile && r.leader())
+    printProfile(session, package);
+  return r.finish(status);
+}
 
 } // namespace
 
@@ -240,748 +677,63 @@ int main(int argc, char **argv) {
     std::printf("%s\n%s\n", cpuPaths().c_str(), placement.describe().c_str());
     return 0;
   }
-  std::string packagePath;
-  std::map<std::string, std::string> inputs, outputs, checks;
-  double rtol = 1e-4, atol = 1e-4;
-  int repeat = 1, benchRuns = 0;
-  std::string commKind = "default";
-  bool profile = false;
-  std::string testData;
-  int ranks = 0;
-  double timeoutSeconds = 60;
-  std::string tracePath, scheduleName = "gpipe";
-  int dieRank = -1, dieMicrobatch = 0;
-  std::string profileJson;
-  SessionOptions sessionOptions; // device -1: rank r on GPU r modulo the GPUs
-  tessera::tools::TrainOptions trainOptions;
-  bool training = false;
-  tessera::tools::GenerateCliOptions genOptions;
-  bool generating = false;
-  bool bad = false;
-  for (size_t i = 0; i < args.size() && !bad; ++i) {
-    std::string arg = args[i];
-    auto next = [&]() -> std::string {
-      if (i + 1 < args.size())
-        return args[++i];
-      std::fprintf(stderr, "error: %s needs a value (tessera-run --help)\n", arg.c_str());
-      bad = true;
-      return "";
-    };
-    auto integer = [&](long long min, long long max) -> long long {
-      long long v = min;
-      std::string text = next();
-      if (!bad && !tessera::tools::parseInt(arg, text, min, max, v))
-        bad = true;
-      return v;
-    };
-    auto number = [&](double min) -> double {
-      double v = min;
-      std::string text = next();
-      if (!bad && !tessera::tools::parseNumber(arg, text, min, v))
-        bad = true;
-      return v;
-    };
-    std::string name, file;
-    if (arg == "--input" || arg == "--output" || arg == "--check") {
-      std::string spec = next();
-      if (!splitSpec(spec, name, file)) {
-        std::fprintf(stderr, "error: %s '%s' is not NAME=FILE\n", arg.c_str(), spec.c_str());
-        return 2;
-      }
-      (arg == "--input" ? inputs : arg == "--output" ? outputs : checks)[name] = file;
-    } else if (arg == "--test-data") {
-      testData = next();
-    } else if (arg == "--rtol") {
-      rtol = number(0);
-    } else if (arg == "--atol") {
-      atol = number(0);
-    } else if (arg == "--repeat") {
-      repeat = int(integer(1, 1000000));
-    } else if (arg == "--ranks") {
-      ranks = int(integer(1, 1 << 20));
-    } else if (arg == "--trace") {
-      tracePath = next();
-    } else if (arg == "--profile-json") {
-      profileJson = next();
-      profile = true;
-    } else if (arg == "--die-at") {
-      // Testing: rank R stops silently before micro-batch M (a thread just
-      // stops; a process exits), so the others must time out or be failed.
-      std::string spec = next();
-      if (std::sscanf(spec.c_str(), "%d:%d", &dieRank, &dieMicrobatch) != 2) {
-        std::fprintf(stderr, "error: --die-at '%s' is not RANK:MICROBATCH\n", spec.c_str());
-        return 2;
-      }
-    } else if (arg == "--schedule") {
-      scheduleName = next();
-    } else if (arg == "--timeout") {
-      timeoutSeconds = number(0);
-    } else if (arg == "--profile") {
-      profile = true;
-    } else if (arg == "--steps") {
-      trainOptions.steps = int(integer(1, 1000000000));
-      training = true;
-    } else if (arg == "--loss-log") {
-      trainOptions.lossLog = next();
-      training = true;
-    } else if (arg == "--data") {
-      trainOptions.data = next();
-      training = true;
-    } else if (arg == "--save-checkpoint") {
-      trainOptions.save = next();
-      training = true;
-    } else if (arg == "--resume") {
-      trainOptions.resume = next();
-      training = true;
-    } else if (arg == "--export-onnx") {
-      trainOptions.exportOnnx = next();
-      training = true;
-    } else if (arg == "--prompt-ids") {
-      genOptions.promptIds = next();
-      generating = true;
-    } else if (arg == "--prompt") {
-      genOptions.prompts.push_back(next());
-      generating = true;
-    } else if (arg == "--tokenizer") {
-      genOptions.tokenizer = next();
-      generating = true;
-    } else if (arg == "--max-new-tokens") {
-      genOptions.generate.maxNewTokens = integer(1, 1 << 30);
-      generating = true;
-    } else if (arg == "--output-ids") {
-      genOptions.outputIds = next();
-      generating = true;
-    } else if (arg == "--temperature") {
-      genOptions.generate.sampling.temperature = number(0);
-      generating = true;
-    } else if (arg == "--top-k") {
-      genOptions.generate.sampling.topK = integer(0, 1ll << 40);
-      generating = true;
-    } else if (arg == "--top-p") {
-      genOptions.generate.sampling.topP = number(0);
-      if (!bad && (genOptions.generate.sampling.topP <= 0 ||
-                   genOptions.generate.sampling.topP > 1)) {
-        std::fprintf(stderr, "error: --top-p must be in (0, 1]\n");
-        bad = true;
-      }
-      generating = true;
-    } else if (arg == "--seed") {
-      genOptions.generate.sampling.seed = uint64_t(integer(0, (1ll << 62)));
-      generating = true;
-    } else if (arg == "--stop-id") {
-      genOptions.generate.stopIds.push_back(integer(0, 1ll << 40));
-      generating = true;
-    } else if (arg == "--backend") {
-      sessionOptions.backend = next();
-    } else if (arg == "--comm") {
-      commKind = next();
-    } else if (arg == "--bench") {
-      benchRuns = int(integer(1, 1000000));
-    } else if (arg == "--random-weights") {
-      sessionOptions.randomWeights = uint64_t(integer(0, (1ll << 62)));
-    } else if (arg == "--max-memory") {
-      std::string text = next();
-      sessionOptions.maxMemoryBytes = bad ? 0 : parseByteSize(text);
-      if (!bad && !sessionOptions.maxMemoryBytes) {
-        std::fprintf(stderr, "error: --max-memory expects a size like 512M, 64G or bytes, not "
-                             "'%s'\n", text.c_str());
-        bad = true;
-      }
-    } else if (arg == "--threads") {
-      sessionOptions.threads = int(integer(1, 4096));
-    } else if (arg == "--device") {
-      sessionOptions.device = int(integer(-1, 1024));
-    } else if (!arg.empty() && arg[0] == '-') {
-      std::fprintf(stderr, "error: unknown option '%s' (tessera-run --help lists the options)\n",
-                   arg.c_str());
-      return 2;
-    } else if (packagePath.empty()) {
-      packagePath = arg;
-    } else {
-      std::fprintf(stderr, "error: unexpected argument '%s': one package per run\n", arg.c_str());
-      return 2;
-    }
-  }
-  if (bad)
+  RunArgs a;
+  if (!tessera::tools::parseRunArgs(args, a))
     return 2;
-  if (packagePath.empty()) {
+  if (a.packagePath.empty()) {
     std::fprintf(stderr, "error: no package given\n");
     return usage();
   }
-
-  auto check = [](const Status &s) {
-    if (s.ok())
-      return true;
-    std::fprintf(stderr, "error: %s\n", s.message().c_str());
-    return false;
-  };
   std::shared_ptr<Package> package;
-  if (!check(Package::open(packagePath, package)))
+  if (!check(Package::open(a.packagePath, package)))
     return 1;
-  // The ranks this process runs: all of them as threads, or, under mpirun,
-  // its own. The user sees global tensors: inputs are split along their
-  // split axis over the data-parallel axis (the mesh's first), outputs
-  // gathered from the first rank of each data-parallel replica.
-  int meshSize = package->meshSize();
-  auto timeout = std::chrono::milliseconds(int64_t(timeoutSeconds * 1000));
-  std::unique_ptr<Communicator> mpiWorld;
-  std::unique_ptr<LocalGroup> localGroup;
-  std::vector<int> mine;
-  const char *mpiSize = std::getenv("OMPI_COMM_WORLD_SIZE");
-  bool underMpi = mpiSize && std::atoi(mpiSize) > 1;
-  // The ranks sharing this host's cores, and each one's threads; where they
-  // oversubscribe the cores, OpenMP waits passively, else with several
-  // threads a rank it spins only briefly (a re-exec, before any
-  // thread or MPI starts).
-  // (Under mpirun: the launcher's local ranks, those bound elsewhere left out.)
-  sessionOptions.ranksOnHost = underMpi ? 0 : (ranks ? ranks : meshSize);
-  {
-    ThreadPlacement placement;
-    if (!check(placeThreads(sessionOptions.threads, sessionOptions.ranksOnHost, placement)))
-      return 2;
-    if (sessionOptions.backend == "cpu" || sessionOptions.backend == "cuda-host")
-      chooseOpenMpWaiting(placement, argv);
-  }
-  if (underMpi) {
-#ifdef TESSERA_HAVE_MPI
-    if (!check(createMpiCommunicator(timeout, mpiWorld)))
-      return 1;
-    if (mpiWorld->size() != meshSize) {
-      std::fprintf(stderr, "error: the package is planned for %d rank(s), mpirun started %d\n",
-                   meshSize, mpiWorld->size());
-      finalizeMpi();
-      return 1;
-    }
-    mine.push_back(mpiWorld->rank());
-#else
-    std::fprintf(stderr, "error: started by mpirun, but this tessera-run was built without MPI\n");
-    return 1;
-#endif
-  } else {
-    if (ranks == 0)
-      ranks = meshSize;
-    if (ranks != meshSize) {
-      std::fprintf(stderr, "error: the package is planned for %d rank(s), --ranks gives %d\n",
-                   meshSize, ranks);
-      return 1;
-    }
-    for (int r = 0; r < ranks; ++r)
-      mine.push_back(r);
-    if (meshSize > 1)
-      localGroup = std::make_unique<LocalGroup>(meshSize, timeout);
-  }
-  bool leader = mine[0] == 0;
-  // Under mpirun only rank 0 prints; every rank fails loudly on its own.
-  auto finish = [&](int code) {
-#ifdef TESSERA_HAVE_MPI
-    if (mpiWorld)
-      finalizeMpi();
-#endif
+  Ranks r;
+  if (int code = setUpRanks(a, package, argv, r); code >= 0)
     return code;
-  };
-  // --comm nccl: NCCL for the collectives (one GPU per rank), bootstrapped
-  // over MPI or the local group, which keep the point-to-point traffic.
-  std::vector<std::unique_ptr<Communicator>> ncclWorlds;
-  if (commKind == "nccl") {
-    if (sessionOptions.backend != "cuda") {
-      std::fprintf(stderr, "error: --comm nccl needs --backend cuda\n");
-      return finish(2);
-    }
-    for (size_t i = 0; i < mine.size(); ++i) {
-      Communicator *bootstrap = mpiWorld     ? mpiWorld.get()
-                                : localGroup ? &localGroup->communicator(mine[i])
-                                             : nullptr;
-      ncclWorlds.emplace_back();
-      if (!check(createNcclCommunicator(bootstrap, ncclWorlds.back())))
-        return finish(1);
-    }
-  } else if (commKind != "default") {
-    std::fprintf(stderr, "error: unknown --comm '%s' (nccl)\n", commKind.c_str());
-    return finish(2);
-  }
-  auto worldOf = [&](size_t k) -> Communicator * {
-    if (!ncclWorlds.empty())
-      return ncclWorlds[k].get();
-    return mpiWorld ? mpiWorld.get() : localGroup ? &localGroup->communicator(mine[k]) : nullptr;
-  };
-  std::vector<std::unique_ptr<Session>> sessions(mine.size());
-  for (size_t i = 0; i < mine.size(); ++i) {
-    SessionOptions options = sessionOptions;
-    if (!check(Session::create(package, mine[i], sessions[i], options)))
-      return finish(1);
-    Communicator *world = worldOf(i);
-    if (world && !check(sessions[i]->bindCommunicator(*world)))
-      return finish(1);
-  }
-  Session *session = sessions[0].get();
-  if (profile && leader)
+  Session *session = r.sessions[0].get();
+  if (a.profile && r.leader())
     std::printf("%s\n%s\n", session->threadPlacement().describe().c_str(), cpuPaths().c_str());
-  // A package compiled with --generate: each run is one decode step.
-  if (isGenerationPackage(*package)) {
-    if (int(mine.size()) != meshSize) {
-      std::fprintf(stderr, "error: generation runs all ranks in one process for now (ranks as "
-                           "threads, not under mpirun)\n");
-      return finish(2);
-    }
-    if (training || !inputs.empty() || !testData.empty()) {
-      std::fprintf(stderr, "error: a generation package takes --prompt-ids, not --input, "
-                           "--test-data or training options\n");
-      return finish(2);
-    }
-    genOptions.profile = profile;
-    genOptions.stream = isatty(fileno(stdout));
-    // The prompt programs beside the decode step (--prefill at compile time).
-    std::vector<std::unique_ptr<Session>> prefillSessions;
-    std::vector<PrefillSession> prefills;
-    for (int64_t length : prefillLengths(*package, 0)) {
-      SessionOptions options = sessionOptions;
-      options.role = "prefill:" + std::to_string(length);
-      prefillSessions.emplace_back();
-      if (!check(Session::create(package, 0, prefillSessions.back(), options)))
-        return finish(1);
-      prefills.push_back({length, prefillSessions.back().get()});
-    }
-    std::vector<Session *> all;
-    std::vector<Communicator *> comms;
-    for (size_t k = 0; k < sessions.size(); ++k) {
-      all.push_back(sessions[k].get());
-      comms.push_back(worldOf(k));
-    }
-    std::unique_ptr<DecodeRunner> runner = makeDecodeRunner(*package, all, comms);
-    if (!runner) {
-      std::fprintf(stderr, "error: generation runs tensor- and pipeline-parallel packages with "
-                           "one micro-batch (no data parallelism yet)\n");
-      return finish(2);
-    }
-    return finish(
-        tessera::tools::runGeneration(*package, *runner, *session, genOptions, prefills));
-  }
-  if (generating) {
+  if (isGenerationPackage(*package))
+    return runGenerationPackage(a, package, r);
+  if (a.generating) {
     std::fprintf(stderr, "error: --prompt-ids, --max-new-tokens and sampling options need a "
                          "package compiled with --generate\n");
-    return finish(2);
+    return r.finish(2);
   }
-  // Graph inputs enter at stage 0 (rank 0 runs it); outputs leave at the
-  // last stage of replica 0, tp index 0. Their descriptions come from the
-  // package, whichever ranks this process runs.
-  MeshPosition origin = meshPosition(*package, 0);
-  int chunks = origin.replicas * origin.microbatches; // of every split tensor
-  std::vector<TensorInfo> inputInfos, outputInfos;
-  if (!check(MeshRunner::describe(*package, inputInfos, outputInfos)))
-    return finish(1);
-  std::map<std::string, HostTensor> globalInputs;
-  auto setInput = [&](const std::string &name, const HostTensor &t) -> Status {
-    for (const TensorInfo &info : inputInfos) {
-      if (info.name != name)
-        continue;
-      if ((info.dtype == DType::BF16 || info.dtype == DType::F16) && t.dtype == DType::F32 &&
-          t.shape == info.shape) {
-        globalInputs[name] = narrowTo(t, info.dtype);
-        return Status::okStatus();
-      }
-      if (t.dtype != info.dtype || t.shape != info.shape)
-        return Status(StatusCode::InvalidArgument,
-                      "input '" + name + "' must be " + std::string(dtypeName(info.dtype)) +
-                          " " + formatShape(info.shape) + ", got " +
-                          std::string(dtypeName(t.dtype)) + " " + formatShape(t.shape));
-      globalInputs[name] = t;
-      return Status::okStatus();
-    }
-    std::string names;
-    for (const TensorInfo &info : inputInfos)
-      names += (names.empty() ? "" : ", ") + info.name;
-    return Status(StatusCode::NotFound,
-                  "no input named '" + name + "' (inputs: " + names + ")");
-  };
-  // Micro-batch mb of replica d is chunk d * microbatches + mb of the batch.
-  auto inputFor = [&](const MeshPosition &p) {
-    return [&, p](int mb, const std::string &name, HostTensor &out) -> Status {
-      for (const TensorInfo &info : inputInfos)
-        if (info.name == name) {
-          const HostTensor &t = globalInputs.at(name);
-          out = info.splitAxis >= 0
-                    ? sliceAlong(t, info.splitAxis, chunks, p.replica * p.microbatches + mb)
-                    : t;
-          return Status::okStatus();
-        }
-      return Status(StatusCode::NotFound, "no input named '" + name + "'");
-    };
-  };
-  // Outputs by (name, chunk), from the last stages' tp index 0.
-  std::mutex outputsMutex;
-  std::map<std::pair<std::string, int>, HostTensor> outputChunks;
-  auto outputFor = [&](const MeshPosition &p) {
-    return [&, p](int mb, const std::string &name, HostTensor &&t) -> Status {
-      if (p.tpIndex != 0)
-        return Status::okStatus();
-      std::lock_guard<std::mutex> lock(outputsMutex);
-      outputChunks[{name, p.replica * p.microbatches + mb}] = std::move(t);
-      return Status::okStatus();
-    };
-  };
-  auto getOutput = [&](const TensorInfo &info, HostTensor &out) -> Status {
-    std::vector<HostTensor> parts;
-    int count = info.splitAxis >= 0 ? chunks : 1;
-    for (int c = 0; c < count; ++c) {
-      auto it = outputChunks.find({info.name, c});
-      if (it == outputChunks.end())
-        return Status(StatusCode::Internal, "output '" + info.name + "' chunk " +
-                                                std::to_string(c) + " never arrived");
-      parts.push_back(it->second);
-    }
-    out = info.splitAxis >= 0 ? concatAlong(parts, info.splitAxis) : parts[0];
-    return Status::okStatus();
-  };
-  // Under mpirun the last stages send their output chunks to rank 0.
-  auto collectOutputs = [&]() -> Status {
-    if (!mpiWorld)
-      return Status::okStatus();
-    const int kTag = 1 << 20;
-    MeshPosition own = meshPosition(*package, mine[0]);
-    bool producer = own.stage + 1 == own.stages && own.tpIndex == 0;
-    for (int d = 0; d < origin.replicas; ++d) {
-      MeshPosition p = meshPosition(*package, (d * origin.stages + origin.stages - 1) * origin.tp);
-      if (p.rank == 0)
-        continue;
-      for (const TensorInfo &info : outputInfos)
-        for (int mb = 0; mb < origin.microbatches; ++mb) {
-          if (info.splitAxis < 0 && (d > 0 || mb > 0))
-            continue;
-          int chunk = d * origin.microbatches + mb;
-          TensorInfo local = info;
-          if (info.splitAxis >= 0)
-            local.shape[size_t(info.splitAxis)] /= chunks;
-          HostTensor t;
-          t.dtype = local.dtype;
-          t.shape = local.shape;
-          t.data.resize(size_t(t.numElements()) * dtypeSize(t.dtype));
-          if (producer && mine[0] == p.rank) {
-            auto it = outputChunks.find({info.name, chunk});
-            if (it == outputChunks.end())
-              return Status(StatusCode::Internal, "output chunk missing on rank " +
-                                                      std::to_string(p.rank));
-            if (Status s = mpiWorld->send(it->second.data.data(), it->second.data.size(), 0,
-                                          kTag + chunk);
-                !s.ok())
-              return s;
-          } else if (leader) {
-            if (Status s = mpiWorld->recv(t.data.data(), t.data.size(), p.rank, kTag + chunk);
-                !s.ok())
-              return s;
-            outputChunks[{info.name, chunk}] = std::move(t);
-          }
-        }
-    }
-    return Status::okStatus();
-  };
-  // ONNX test data: input_N.pb / output_N.pb, matched by the tensor's name
-  // or else by position.
-  if (!testData.empty()) {
-    for (int kind = 0; kind < 2; ++kind) {
-      const std::vector<TensorInfo> &infos = kind == 0 ? inputInfos : outputInfos;
-      for (size_t n = 0; n < infos.size(); ++n) {
-        std::string file = testData + (kind == 0 ? "/input_" : "/output_") +
-                           std::to_string(n) + ".pb";
-        HostTensor t;
-        std::string protoName;
-        if (!check(readTensorProto(file, t, protoName)))
-          return finish(1);
-        std::string name = infos[n].name;
-        for (const TensorInfo &info : infos)
-          if (info.name == protoName)
-            name = protoName;
-        (kind == 0 ? inputs : checks)[name] = file;
-      }
-    }
+  // One runner over every rank (under mpirun, this process's): the user sees
+  // global tensors, inputs split over the data-parallel replicas and
+  // micro-batches, outputs joined from the last stage's tp index 0.
+  std::vector<Session *> all(size_t(r.meshSize), nullptr);
+  std::vector<Communicator *> comms(size_t(r.meshSize), nullptr);
+  for (size_t k = 0; k < r.sessions.size(); ++k) {
+    all[size_t(r.mine[k])] = r.sessions[k].get();
+    comms[size_t(r.mine[k])] = r.world(k);
   }
-  for (const auto &[name, file] : inputs) {
-    HostTensor t;
-    if (!check(readTensorFile(file, t)) || !check(setInput(name, t)))
-      return finish(1);
-  }
-  for (const TensorInfo &info : inputInfos)
-    if (!inputs.count(info.name)) {
-      if (!trainOptions.data.empty() && (info.name == "input_ids" || info.name == "labels"))
-        continue; // windows of the token stream, step by step
-      if (!inputs.empty()) {
-        std::fprintf(stderr, "error: no --input for '%s' (%s %s)\n", info.name.c_str(),
-                     std::string(dtypeName(info.dtype)).c_str(),
-                     formatShape(info.shape).c_str());
-        return finish(1);
-      }
-      if (!check(setInput(info.name, generated(info))))
-        return finish(1);
-    }
-  for (const auto &[name, file] : outputs) {
-    bool known = false;
-    for (const TensorInfo &info : outputInfos)
-      known |= info.name == name;
-    if (!known) {
-      std::fprintf(stderr, "error: no output named '%s'\n", name.c_str());
-      return finish(1);
-    }
-  }
-  // A package compiled with --train: each run is a training step.
-  if (!isGenerationPackage(*package) &&
-      (!session->stateNames().empty() || session->segmented() || training)) {
-    if (session->stateNames().empty() && !session->segmented()) {
-      std::fprintf(stderr, "error: --steps, --loss-log, --data, checkpoints and --export-onnx need a package "
-                           "compiled with --train\n");
-      return finish(2);
-    }
-    // Every rank as threads, or under mpirun this process's one.
-    std::vector<Session *> all(size_t(meshSize), nullptr);
-    std::vector<Communicator *> comms(size_t(meshSize), nullptr);
-    for (size_t k = 0; k < sessions.size(); ++k) {
-      all[size_t(mine[k])] = sessions[k].get();
-      comms[size_t(mine[k])] = worldOf(k);
-    }
-    std::unique_ptr<MeshRunner> mesh;
-    if (!check(MeshRunner::create(*package, all, comms, mesh, localGroup.get())))
-      return finish(1);
-    trainOptions.profile = profile;
-    std::unique_ptr<Schedule> order = makeSchedule(scheduleName);
-    if (!order) {
-      std::fprintf(stderr, "error: unknown --schedule '%s' (schedules: gpipe, 1f1b)\n",
-                   scheduleName.c_str());
-      return finish(2);
-    }
-    trainOptions.schedule = order.get();
-    trainOptions.trace = tracePath;
-    return finish(tessera::tools::runTraining(*package, *mesh, globalInputs, trainOptions));
-  }
-  for (auto &s : sessions)
-    s->enableProfiling(profile);
-  std::unique_ptr<Schedule> plan = makeSchedule(scheduleName);
+  std::unique_ptr<MeshRunner> mesh;
+  if (!check(MeshRunner::create(*package, all, comms, mesh, r.localGroup.get())))
+    return r.finish(1);
+  std::map<std::string, HostTensor> inputs;
+  if (int code = loadInputs(a, *mesh, inputs); code >= 0)
+    return r.finish(code);
+  std::unique_ptr<Schedule> plan = makeSchedule(a.scheduleName);
   if (!plan) {
     std::fprintf(stderr, "error: unknown --schedule '%s' (schedules: gpipe, 1f1b)\n",
-                 scheduleName.c_str());
-    return finish(2);
+                 a.scheduleName.c_str());
+    return r.finish(2);
   }
-  // Per-op totals of rank 0's kernels (--profile).
-  auto printProfile = [&]() {
-    std::vector<KernelProfile> rows = session->profile();
-    std::map<std::string, std::pair<double, int64_t>> byOp;
-    double total = 0;
-    for (const KernelProfile &p : rows) {
-      byOp[p.op].first += p.seconds;
-      byOp[p.op].second += p.calls;
-      total += p.seconds;
+  // A package compiled with --train: each run is a training step.
+  if (!session->stateNames().empty() || session->segmented() || a.training) {
+    if (session->stateNames().empty() && !session->segmented()) {
+      std::fprintf(stderr, "error: --steps, --loss-log, --data, checkpoints and --export-onnx "
+                           "need a package compiled with --train\n");
+      return r.finish(2);
     }
-    std::vector<std::pair<std::string, std::pair<double, int64_t>>> sorted(byOp.begin(), byOp.end());
-    std::sort(sorted.begin(), sorted.end(),
-              [](auto &a, auto &b) { return a.second.first > b.second.first; });
-    std::printf("%-14s %10s %8s %7s\n", "kernel", "total ms", "calls", "share");
-    for (auto &[op, v] : sorted)
-      std::printf("%-14s %10.3f %8lld %6.1f%%\n", op.c_str(), v.first * 1e3,
-                  (long long)v.second, total > 0 ? 100 * v.first / total : 0.0);
-    tessera::tools::printPackedWeights(*package);
-  };
-  if (benchRuns > 0) {
-    // The device time of run() alone: inputs set once, outputs never read.
-    if (mine.size() != 1 || meshSize != 1) {
-      std::fprintf(stderr, "error: --bench times single-rank packages\n");
-      return finish(2);
-    }
-    for (const TensorInfo &info : inputInfos)
-      if (!check(session->setInput(info.name, globalInputs.at(info.name))))
-        return finish(1);
-    session->enableProfiling(false); // timed without per-kernel synchronisation
-    std::vector<double> runs;
-    for (int r = 0; r < benchRuns + 2; ++r) {
-      double start = Session::now();
-      if (!check(session->run()))
-        return finish(1);
-      if (r >= 2) // two warm-up runs
-        runs.push_back(Session::now() - start);
-    }
-    std::sort(runs.begin(), runs.end());
-    std::printf("bench %s%s: median %.4f ms, min %.4f ms, max %.4f ms over %d runs\n",
-                packagePath.c_str(),
-                session->deviceName().empty() ? "" : (" on " + session->deviceName()).c_str(),
-                runs[runs.size() / 2] * 1e3, runs.front() * 1e3, runs.back() * 1e3, benchRuns);
-    if (profile) { // one more run, synchronised after each kernel
-      session->enableProfiling(true);
-      if (!check(session->run()))
-        return finish(1);
-      printProfile();
-    }
-    return finish(0);
+    a.train.profile = a.profile;
+    a.train.schedule = plan.get();
+    a.train.trace = a.tracePath;
+    return r.finish(tessera::tools::runTraining(*package, *mesh, inputs, a.train));
   }
-  std::vector<double> times;
-  std::vector<std::vector<TraceEvent>> traces(mine.size());
-  double traceOrigin = 0;
-  for (int r = 0; r < repeat; ++r) {
-    auto start = std::chrono::steady_clock::now();
-    // Events keep the steady clock (one clock for every process of a
-    // machine); the earliest becomes 0 when the trace is written.
-    traceOrigin = 0;
-    for (auto &t : traces)
-      t.clear();
-    std::vector<Status> results(mine.size());
-    auto runRank = [&](size_t k) {
-      MeshPosition p = meshPosition(*package, mine[k]);
-      Communicator *comm = worldOf(k);
-      if (mine[k] == dieRank) {
-        TruncatedSchedule dying(*plan, dieMicrobatch);
-        (void)runPipelineRank(*sessions[k], comm, p, dying, inputFor(p), outputFor(p),
-                              nullptr, traceOrigin);
-        std::fprintf(stderr, "tessera-run: rank %d dies before micro-batch %d (--die-at)\n",
-                     mine[k], dieMicrobatch);
-        std::fflush(stderr);
-        if (mpiWorld)
-          std::_Exit(3);
-        results[k] = Status::okStatus();
-        return;
-      }
-      results[k] = runPipelineRank(*sessions[k], comm, p, *plan, inputFor(p), outputFor(p),
-                                   tracePath.empty() ? nullptr : &traces[k], traceOrigin);
-      if (!results[k].ok() && localGroup) // the others must not wait for it
-        localGroup->abort(mine[k], results[k].message());
-    };
-    std::vector<std::thread> threads;
-    for (size_t k = 1; k < mine.size(); ++k)
-      threads.emplace_back(runRank, k);
-    runRank(0);
-    for (std::thread &t : threads)
-      t.join();
-    for (const Status &s : results)
-      if (!check(s))
-        return finish(1);
-    times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-  }
-  if (!check(collectOutputs()))
-    return finish(1);
-  if (!tracePath.empty()) {
-    std::vector<TraceEvent> all;
-    for (auto &t : traces)
-      all.insert(all.end(), t.begin(), t.end());
-    if (mpiWorld) {
-      // Every rank's events go to rank 0 as text lines.
-      std::string text;
-      for (const TraceEvent &e : all) {
-        char times[64];
-        std::snprintf(times, sizeof(times), "%.9f\t%.9f", e.start, e.duration);
-        text += e.name + "\t" + e.category + "\t" + std::to_string(e.rank) + "\t" + times + "\n";
-      }
-      uint64_t size = text.size();
-      std::vector<uint64_t> sizes(static_cast<size_t>(meshSize));
-      if (!check(mpiWorld->allGather(&size, sizes.data(), 1, DType::I64)))
-        return finish(1);
-      for (int r = 1; r < meshSize; ++r) {
-        if (leader) {
-          std::string in(sizes[size_t(r)], '\0');
-          if (!check(mpiWorld->recv(in.data(), in.size(), r, 1 << 21)))
-            return finish(1);
-          std::istringstream lines(in);
-          std::string line;
-          while (std::getline(lines, line)) {
-            std::istringstream f(line);
-            TraceEvent e;
-            std::string rank, begin, duration;
-            std::getline(f, e.name, '\t');
-            std::getline(f, e.category, '\t');
-            std::getline(f, rank, '\t');
-            std::getline(f, begin, '\t');
-            std::getline(f, duration, '\t');
-            e.rank = std::atoi(rank.c_str());
-            e.start = std::atof(begin.c_str());
-            e.duration = std::atof(duration.c_str());
-            all.push_back(e);
-          }
-        } else if (mine[0] == r) {
-          if (!check(mpiWorld->send(text.data(), text.size(), 0, 1 << 21)))
-            return finish(1);
-        }
-      }
-    }
-    double first = std::numeric_limits<double>::infinity();
-    for (const TraceEvent &e : all)
-      first = std::min(first, e.start);
-    for (TraceEvent &e : all)
-      e.start -= first;
-    if (leader && !check(writeChromeTrace(tracePath, all)))
-      return finish(1);
-  }
-  std::sort(times.begin(), times.end());
-  if (leader)
-  std::printf("ran %s: %d rank(s)%s%s, %d run(s), median %.3f ms, arena %llu bytes per rank\n",
-              packagePath.c_str(), meshSize, mpiWorld ? " under mpirun" : "",
-              session->deviceName().empty() ? "" : (" on " + session->deviceName()).c_str(),
-              repeat, times[times.size() / 2] * 1e3,
-              (unsigned long long)session->arenaBytes());
-  int status = 0;
-  for (const TensorInfo &info : outputInfos) {
-    if (!leader)
-      continue; // rank 0 reports, writes and checks
-    HostTensor out;
-    if (!check(getOutput(info, out)))
-      return finish(1);
-    widenHalf(out);
-    std::printf("output %s: %s %s", info.name.c_str(),
-                std::string(dtypeName(out.dtype)).c_str(), formatShape(out.shape).c_str());
-    for (int64_t i = 0; i < std::min<int64_t>(4, out.numElements()); ++i)
-      std::printf("%s%g", i ? " " : " [", element(out, i));
-    std::printf("%s\n", out.numElements() ? " ...]" : "");
-    if (outputs.count(info.name) && !check(writeNpy(outputs[info.name], out)))
-      return finish(1);
-    if (checks.count(info.name)) {
-      HostTensor ref;
-      if (!check(readTensorFile(checks[info.name], ref)))
-        return finish(1);
-      if (ref.shape != out.shape || ref.dtype != out.dtype) {
-        std::fprintf(stderr, "error: %s: reference %s %s, output %s %s\n", info.name.c_str(),
-                     std::string(dtypeName(ref.dtype)).c_str(), formatShape(ref.shape).c_str(),
-                     std::string(dtypeName(out.dtype)).c_str(), formatShape(out.shape).c_str());
-        return finish(1);
-      }
-      double maxAbs = 0, maxRel = 0;
-      int64_t bad = 0;
-      for (int64_t i = 0; i < out.numElements(); ++i) {
-        double o = element(out, i), e = element(ref, i), d = std::fabs(o - e);
-        if (o == e) // (equal infinities too)
-          continue;
-        maxAbs = std::max(maxAbs, d);
-        maxRel = std::max(maxRel, d / std::max(std::fabs(e), 1e-30));
-        if (!(d <= atol + rtol * std::fabs(e)) && !(std::isnan(o) && std::isnan(e)))
-          ++bad;
-      }
-      std::printf("check %s: %s (max |diff| %.3g, max rel %.3g, %lld of %lld outside "
-                  "rtol %g atol %g)\n",
-                  info.name.c_str(), bad ? "FAIL" : "ok", maxAbs, maxRel, (long long)bad,
-                  (long long)out.numElements(), rtol, atol);
-      if (bad)
-        status = 1;
-    }
-  }
-  if (!profileJson.empty()) {
-    // Every local rank's kernels: mean seconds per call (under mpirun each
-    // rank writes its own file, suffixed .rankN).
-    std::string path = mpiWorld && !leader ? profileJson + ".rank" + std::to_string(mine[0])
-                                           : profileJson;
-    std::FILE *f = std::fopen(path.c_str(), "w");
-    if (!f) {
-      std::fprintf(stderr, "error: cannot write '%s'\n", path.c_str());
-      return finish(1);
-    }
-    std::fprintf(f, "{\"schema\": \"tessera-profile/1\", \"package\": \"%s\", \"kernels\": [\n",
-                 packagePath.c_str());
-    bool first = true;
-    for (size_t i = 0; i < mine.size(); ++i) {
-      const std::vector<KernelProfile> &rows = sessions[i]->profile();
-      for (size_t k = 0; k < rows.size(); ++k) {
-        if (!rows[k].calls)
-          continue;
-        std::fprintf(f, "%s{\"rank\": %d, \"kernel\": %zu, \"op\": \"%s\", \"seconds\": %.9g}",
-                     first ? "" : ",\n", mine[i], k, rows[k].op.c_str(),
-                     rows[k].seconds / double(rows[k].calls));
-        first = false;
-      }
-    }
-    std::fprintf(f, "\n]}\n");
-    std::fclose(f);
-  }
-  if (profile && leader)
-    printProfile();
-  return finish(status);
+  if (a.benchRuns > 0)
+    return runBench(a, *package, r, inputs);
+  return runInference(a, *package, r, *mesh, inputs, *plan);
 }

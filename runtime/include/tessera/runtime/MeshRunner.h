@@ -20,6 +20,7 @@
 
 #include "tessera/runtime/Pipeline.h"
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -61,6 +62,14 @@ public:
   /// One run of every rank (every micro-batch); fails with the first rank's
   /// error, the others released. With `trace`, every rank's events.
   Status run(const Schedule *schedule = nullptr, std::vector<TraceEvent> *trace = nullptr);
+  /// Testing: rank `rank` stops silently before micro-batch `microbatch` of
+  /// each run (its schedule truncated there), then calls `died` (which may
+  /// end the process, as a crashed MPI rank would); the others must time
+  /// out or be failed by the group.
+  void dieAt(int rank, int microbatch, std::function<void(int rank)> died);
+  /// Under mpirun: the output chunks of the last run, sent by the processes
+  /// that produced them to world rank 0, which getOutput then reads whole.
+  Status collectOutputs(Communicator &world);
   /// The whole output `name` of the last run.
   Status getOutput(const std::string &name, HostTensor &out) const;
 
@@ -84,6 +93,8 @@ private:
   std::map<std::string, HostTensor> in_;
   std::map<std::pair<std::string, int>, HostTensor> chunks_; ///< (name, chunk)
   int chunkCount_ = 1;
+  int dieRank_ = -1, dieMicrobatch_ = 0;
+  std::function<void(int)> died_;
 };
 
 } // namespace tessera::rt
