@@ -216,6 +216,192 @@ struct ZeroShares {
 
 } // namespace
 
+/// A mesh without pipelines: the replicas' gradient sums, the activations,
+/// and the ZeRO stage (given, or the fastest that fits).
+void MeshSearch::evaluateUnpipelined(MeshCandidate &c) {
+  // Training: the replicas sum their gradients (tsr.replica_sum), one
+  // all-reduce each over the dp ranks, which span nodes when the mesh does.
+  c.gradientSeconds = 0;
+  if (c.dp > 1)
+    c.replica.walk([&](tsr::ReplicaSumOp op) {
+      c.gradientSeconds += cost_.collectiveSeconds(
+          Collective::AllReduce, bytesOf(op.getResult()), int(c.dp),
+          c.dp * c.tp > int64_t(cluster_.devicesPerNode));
+    });
+  if (options_.training)
+    c.activationBytes = peakValueBytes(c.replica.lookupSymbol<func::FuncOp>("main"), *c.plan);
+  // ZeRO: the optimizer state (stage 1 on), the parameters (stage 3) a
+  // block per replica; the new weights gathered each step (stage 3:
+  // gathered before the forward and the backward pass). Given, or (--zero
+  // auto) the fastest stage that fits.
+  ZeroShares zero(c, options_.zero, options_.training);
+  const double sums = c.gradientSeconds;
+  bool chosen = false;
+  double held = 0;
+  for (int64_t z : zero.stages) {
+    double h = zero.held(z), gather = 0;
+    if (zero.sharded(z))
+      gather = double(z >= 3 ? 2 : 1) *
+               cost_.collectiveSeconds(
+                   Collective::AllGather, zero.params, int(c.dp),
+                   c.dp * c.tp > int64_t(cluster_.devicesPerNode));
+    bool fits = h + c.activationBytes <= memoryCap_;
+    double seconds = c.plan->totalSeconds() + sums + gather;
+    // The first stage tried, then any faster one that fits (while none
+    // fits, the one that needs least).
+    if (!chosen || (fits && (c.overMemory || seconds < c.seconds)) ||
+        (!fits && c.overMemory && h < held)) {
+      chosen = true;
+      held = h;
+      c.zero = z;
+      c.overMemory = !fits;
+      c.seconds = seconds;
+      c.gradientSeconds = sums + gather;
+      c.shardedStateBytes = zero.sharded(z) ? h : -1;
+    }
+  }
+
+  if (c.overMemory)
+    c.ruledOut =
+        options_.training
+            ? llvm::formatv("weights and optimizer state need {0:f1} MiB and activations "
+                            "and gradients {1:f1} MiB per rank, over the cap of {2:f1} MiB",
+                            held / 1048576.0, c.activationBytes / 1048576.0,
+                            memoryCap_ / 1048576.0)
+                  .str()
+            : "weights need " +
+                  std::to_string(int64_t(c.plan->weightBytesPerRank / 1048576)) +
+                  " MiB per rank";
+}
+
+/// A training pipeline: each stage's backward pass and share of the
+/// optimizer, the activations kept per micro-batch in flight, and the
+/// (ZeRO stage, recomputation) that is fastest and fits. False (ruled out)
+/// when none fits.
+bool MeshSearch::evaluateTrainingPipeline(MeshCandidate &c, func::FuncOp func,
+                                          size_t forwardEnd) {
+  // Each stage's backward pass and its share of the optimizer in the
+  // proportion of the whole step to its forward pass. Activations: one
+  // micro-batch's working set, and what each of the other micro-batches
+  // in flight keeps for its backward pass (1F1B keeps at most pp): every
+  // forward value the backward pass reads (none), only products - matmul,
+  // attention - (selective), or the stage's input (full, which computes
+  // the forward pass again: time for memory).
+  double forward = 0, forwardOther = 0, kept = 0, keptProducts = 0;
+  size_t i = 0;
+  llvm::DenseSet<Operation *> forwardOps;
+  for (Operation &op : func.getBody().front().without_terminator()) {
+    if (i++ >= forwardEnd)
+      break;
+    forwardOps.insert(&op);
+    double t = c.plan->opSeconds.lookup(&op);
+    forward += t;
+    if (!isa<tsr::MatmulOp, tsr::AttentionOp>(op))
+      forwardOther += t;
+  }
+  for (Operation *op : forwardOps)
+    for (Value r : op->getResults()) {
+      bool readBack = llvm::any_of(r.getUsers(), [&](Operation *u) {
+        return !forwardOps.contains(u) && !isa<func::ReturnOp>(u);
+      });
+      if (!readBack || isa<tsr::WeightOp, tsr::ConstantOp>(op))
+        continue;
+      double bytes = bytesOf(r) / double(c.tp);
+      kept += bytes;
+      if (isa<tsr::MatmulOp, tsr::AttentionOp>(op))
+        keptProducts += bytes;
+    }
+  double stageInput = 0; // the most a stage receives (full recomputation keeps it)
+  for (double bytes : c.stages.sendBytes)
+    stageInput = std::max(stageInput, bytes / double(c.tp));
+  // Per micro-batch: the forward and backward passes; once per step: the
+  // optimizer (each stage its own weights', at once) and the replicas'
+  // sums of each stage's gradients (an all-reduce over dp, each stage's at
+  // once, across nodes when the replica spans them).
+  double perMicroBatch = 0;
+  FailureOr<partition::MicroBatchPhases> phases = partition::microBatchPhases(func);
+  if (succeeded(phases))
+    for (Operation &op : func.getBody().front().without_terminator())
+      if (phases->kind[&op] == partition::MicroBatchPhases::Kind::PerPart)
+        perMicroBatch += c.plan->opSeconds.lookup(&op);
+  double once = std::max(0.0, c.plan->totalSeconds() - perMicroBatch) / double(c.pp);
+  if (c.dp > 1)
+    c.replica.walk([&](tsr::ReplicaSumOp op) {
+      once += cost_.collectiveSeconds(Collective::AllReduce, bytesOf(op.getResult()) /
+                                                                 double(c.tp * c.pp),
+                                      int(c.dp), c.tp * c.pp >= int64_t(cluster_.devicesPerNode));
+    });
+  c.gradientSeconds = once;
+  double scale = forward > 0 && perMicroBatch > 0 ? perMicroBatch / forward : 3.0;
+  double working = peakValueBytes(func, *c.plan) / double(c.pp);
+  double inFlight = double(std::min(c.m, c.pp) - 1);
+  std::vector<std::string> choices = {"none", "selective", "full"};
+  if (!options_.recompute.empty())
+    choices = {options_.recompute};
+  // Weights and optimizer state per rank by ZeRO stage (given, or with
+  // --zero auto each stage tried): a stage's share; the parameters
+  // gathered over dp once per step (1, 2) or before each pass (3).
+  ZeroShares zero(c, options_.zero, /*training=*/true);
+  // The fastest (ZeRO stage, recomputation) that fits; while none fits,
+  // the one that needs least.
+  bool chosen = false;
+  double bestSeconds = 0, bestBytes = 0, bestExtra = 0, bestGather = 0,
+         state = 0;
+  for (int64_t z : zero.stages) {
+    double held = zero.held(z) / double(c.pp);
+    double gather =
+        !zero.sharded(z)
+            ? 0.0
+            : double(z >= 3 ? 2 * c.m : 1) *
+                  cost_.collectiveSeconds(
+                      Collective::AllGather, zero.params / double(c.pp),
+                      int(c.dp),
+                      c.tp * c.pp >= int64_t(cluster_.devicesPerNode));
+    for (const std::string &choice : choices) {
+      double extra = choice == "full" ? 1.0
+                     : choice == "selective"
+                         ? (forward > 0 ? forwardOther / forward : 0)
+                         : 0.0;
+      double perMicroBatch = choice == "full" ? stageInput
+                             : choice == "selective"
+                                 ? keptProducts / double(c.pp)
+                                 : kept / double(c.pp);
+      double bytes = working + inFlight * perMicroBatch;
+      bool fits = held + bytes <= memoryCap_;
+      double seconds =
+          double(c.m + c.pp - 1) * c.stages.stepSeconds * (scale + extra) +
+          gather;
+      if (!chosen || (fits && (c.overMemory || seconds < bestSeconds)) ||
+          (!fits && c.overMemory && held + bytes < state + bestBytes)) {
+        chosen = true;
+        c.overMemory = !fits;
+        c.recompute = choice;
+        c.zero = z;
+        state = held;
+        bestSeconds = seconds;
+        bestBytes = bytes;
+        bestExtra = extra;
+        bestGather = gather;
+      }
+    }
+  }
+  c.activationBytes = bestBytes;
+  c.gradientSeconds += bestGather;
+  if (c.overMemory) {
+    c.ruledOut = llvm::formatv("weights and optimizer state need {0:f1} MiB and "
+                               "activations {1:f1} MiB per rank (recomputation {2}), over "
+                               "the cap of {3:f1} MiB",
+                               state / 1048576.0, c.activationBytes / 1048576.0,
+                               c.recompute, memoryCap_ / 1048576.0)
+                     .str();
+    return false;
+  }
+  c.stages.stepSeconds *= scale + bestExtra;
+  for (double &t : c.stages.stageSeconds)
+    t *= scale + bestExtra;
+  return true;
+}
+
 void MeshSearch::evaluate(MeshCandidate &c) {
   if (options_.limitToCluster && c.dp * c.tp * c.pp > cluster_.devices())
     c.ruledOut = "more ranks than the cluster's " + std::to_string(cluster_.devices()) +
@@ -258,62 +444,8 @@ void MeshSearch::evaluate(MeshCandidate &c) {
   }
   if (!c.ruledOut.empty())
     return;
-  if (c.pp == 1) {
-    // Training: the replicas sum their gradients (tsr.replica_sum), one
-    // all-reduce each over the dp ranks, which span nodes when the mesh does.
-    c.gradientSeconds = 0;
-    if (c.dp > 1)
-      c.replica.walk([&](tsr::ReplicaSumOp op) {
-        c.gradientSeconds += cost_.collectiveSeconds(
-            Collective::AllReduce, bytesOf(op.getResult()), int(c.dp),
-            c.dp * c.tp > int64_t(cluster_.devicesPerNode));
-      });
-    if (options_.training)
-      c.activationBytes = peakValueBytes(c.replica.lookupSymbol<func::FuncOp>("main"), *c.plan);
-    // ZeRO: the optimizer state (stage 1 on), the parameters (stage 3) a
-    // block per replica; the new weights gathered each step (stage 3:
-    // gathered before the forward and the backward pass). Given, or (--zero
-    // auto) the fastest stage that fits.
-    ZeroShares zero(c, options_.zero, options_.training);
-    const double sums = c.gradientSeconds;
-    bool chosen = false;
-    double held = 0;
-    for (int64_t z : zero.stages) {
-      double h = zero.held(z), gather = 0;
-      if (zero.sharded(z))
-        gather = double(z >= 3 ? 2 : 1) *
-                 cost_.collectiveSeconds(
-                     Collective::AllGather, zero.params, int(c.dp),
-                     c.dp * c.tp > int64_t(cluster_.devicesPerNode));
-      bool fits = h + c.activationBytes <= memoryCap_;
-      double seconds = c.plan->totalSeconds() + sums + gather;
-      // The first stage tried, then any faster one that fits (while none
-      // fits, the one that needs least).
-      if (!chosen || (fits && (c.overMemory || seconds < c.seconds)) ||
-          (!fits && c.overMemory && h < held)) {
-        chosen = true;
-        held = h;
-        c.zero = z;
-        c.overMemory = !fits;
-        c.seconds = seconds;
-        c.gradientSeconds = sums + gather;
-        c.shardedStateBytes = zero.sharded(z) ? h : -1;
-      }
-    }
-
-    if (c.overMemory)
-      c.ruledOut =
-          options_.training
-              ? llvm::formatv("weights and optimizer state need {0:f1} MiB and activations "
-                              "and gradients {1:f1} MiB per rank, over the cap of {2:f1} MiB",
-                              held / 1048576.0, c.activationBytes / 1048576.0,
-                              memoryCap_ / 1048576.0)
-                    .str()
-              : "weights need " +
-                    std::to_string(int64_t(c.plan->weightBytesPerRank / 1048576)) +
-                    " MiB per rank";
-    return;
-  }
+  if (c.pp == 1)
+    return evaluateUnpipelined(c);
   std::string why;
   auto func = c.replica.lookupSymbol<func::FuncOp>("main");
   // A training step is cut in its forward pass; the backward pass and the
@@ -338,127 +470,8 @@ void MeshSearch::evaluate(MeshCandidate &c) {
     return;
   }
   c.stages = *stages;
-  if (options_.training) {
-    // Each stage's backward pass and its share of the optimizer in the
-    // proportion of the whole step to its forward pass. Activations: one
-    // micro-batch's working set, and what each of the other micro-batches
-    // in flight keeps for its backward pass (1F1B keeps at most pp): every
-    // forward value the backward pass reads (none), only products - matmul,
-    // attention - (selective), or the stage's input (full, which computes
-    // the forward pass again: time for memory).
-    double forward = 0, forwardOther = 0, kept = 0, keptProducts = 0;
-    size_t i = 0;
-    llvm::DenseSet<Operation *> forwardOps;
-    for (Operation &op : func.getBody().front().without_terminator()) {
-      if (i++ >= forwardEnd)
-        break;
-      forwardOps.insert(&op);
-      double t = c.plan->opSeconds.lookup(&op);
-      forward += t;
-      if (!isa<tsr::MatmulOp, tsr::AttentionOp>(op))
-        forwardOther += t;
-    }
-    for (Operation *op : forwardOps)
-      for (Value r : op->getResults()) {
-        bool readBack = llvm::any_of(r.getUsers(), [&](Operation *u) {
-          return !forwardOps.contains(u) && !isa<func::ReturnOp>(u);
-        });
-        if (!readBack || isa<tsr::WeightOp, tsr::ConstantOp>(op))
-          continue;
-        double bytes = bytesOf(r) / double(c.tp);
-        kept += bytes;
-        if (isa<tsr::MatmulOp, tsr::AttentionOp>(op))
-          keptProducts += bytes;
-      }
-    double stageInput = 0; // the most a stage receives (full recomputation keeps it)
-    for (double bytes : c.stages.sendBytes)
-      stageInput = std::max(stageInput, bytes / double(c.tp));
-    // Per micro-batch: the forward and backward passes; once per step: the
-    // optimizer (each stage its own weights', at once) and the replicas'
-    // sums of each stage's gradients (an all-reduce over dp, each stage's at
-    // once, across nodes when the replica spans them).
-    double perMicroBatch = 0;
-    FailureOr<partition::MicroBatchPhases> phases = partition::microBatchPhases(func);
-    if (succeeded(phases))
-      for (Operation &op : func.getBody().front().without_terminator())
-        if (phases->kind[&op] == partition::MicroBatchPhases::Kind::PerPart)
-          perMicroBatch += c.plan->opSeconds.lookup(&op);
-    double once = std::max(0.0, c.plan->totalSeconds() - perMicroBatch) / double(c.pp);
-    if (c.dp > 1)
-      c.replica.walk([&](tsr::ReplicaSumOp op) {
-        once += cost_.collectiveSeconds(Collective::AllReduce, bytesOf(op.getResult()) /
-                                                                   double(c.tp * c.pp),
-                                        int(c.dp), c.tp * c.pp >= int64_t(cluster_.devicesPerNode));
-      });
-    c.gradientSeconds = once;
-    double scale = forward > 0 && perMicroBatch > 0 ? perMicroBatch / forward : 3.0;
-    double working = peakValueBytes(func, *c.plan) / double(c.pp);
-    double inFlight = double(std::min(c.m, c.pp) - 1);
-    std::vector<std::string> choices = {"none", "selective", "full"};
-    if (!options_.recompute.empty())
-      choices = {options_.recompute};
-    // Weights and optimizer state per rank by ZeRO stage (given, or with
-    // --zero auto each stage tried): a stage's share; the parameters
-    // gathered over dp once per step (1, 2) or before each pass (3).
-    ZeroShares zero(c, options_.zero, /*training=*/true);
-    // The fastest (ZeRO stage, recomputation) that fits; while none fits,
-    // the one that needs least.
-    bool chosen = false;
-    double bestSeconds = 0, bestBytes = 0, bestExtra = 0, bestGather = 0,
-           state = 0;
-    for (int64_t z : zero.stages) {
-      double held = zero.held(z) / double(c.pp);
-      double gather =
-          !zero.sharded(z)
-              ? 0.0
-              : double(z >= 3 ? 2 * c.m : 1) *
-                    cost_.collectiveSeconds(
-                        Collective::AllGather, zero.params / double(c.pp),
-                        int(c.dp),
-                        c.tp * c.pp >= int64_t(cluster_.devicesPerNode));
-      for (const std::string &choice : choices) {
-        double extra = choice == "full" ? 1.0
-                       : choice == "selective"
-                           ? (forward > 0 ? forwardOther / forward : 0)
-                           : 0.0;
-        double perMicroBatch = choice == "full" ? stageInput
-                               : choice == "selective"
-                                   ? keptProducts / double(c.pp)
-                                   : kept / double(c.pp);
-        double bytes = working + inFlight * perMicroBatch;
-        bool fits = held + bytes <= memoryCap_;
-        double seconds =
-            double(c.m + c.pp - 1) * c.stages.stepSeconds * (scale + extra) +
-            gather;
-        if (!chosen || (fits && (c.overMemory || seconds < bestSeconds)) ||
-            (!fits && c.overMemory && held + bytes < state + bestBytes)) {
-          chosen = true;
-          c.overMemory = !fits;
-          c.recompute = choice;
-          c.zero = z;
-          state = held;
-          bestSeconds = seconds;
-          bestBytes = bytes;
-          bestExtra = extra;
-          bestGather = gather;
-        }
-      }
-    }
-    c.activationBytes = bestBytes;
-    c.gradientSeconds += bestGather;
-    if (c.overMemory) {
-      c.ruledOut = llvm::formatv("weights and optimizer state need {0:f1} MiB and "
-                                 "activations {1:f1} MiB per rank (recomputation {2}), over "
-                                 "the cap of {3:f1} MiB",
-                                 state / 1048576.0, c.activationBytes / 1048576.0,
-                                 c.recompute, memoryCap_ / 1048576.0)
-                       .str();
-      return;
-    }
-    c.stages.stepSeconds *= scale + bestExtra;
-    for (double &t : c.stages.stageSeconds)
-      t *= scale + bestExtra;
-  }
+  if (options_.training && !evaluateTrainingPipeline(c, func, forwardEnd))
+    return;
   // GPipe fill-drain (and 1F1B): a batch takes m + pp - 1 steps of the
   // slowest stage; batches streamed back to back leave one every m steps.
   c.seconds = double(options_.throughput ? c.m : c.m + c.pp - 1) * c.stages.stepSeconds +

@@ -133,6 +133,8 @@ private:
   Search &searchFor(int64_t parts, int64_t tp, bool pipelined, int64_t accumulate,
                     mlir::ModuleOp replica);
   void evaluate(MeshCandidate &c);
+  void evaluateUnpipelined(MeshCandidate &c);
+  bool evaluateTrainingPipeline(MeshCandidate &c, mlir::func::FuncOp func, size_t forwardEnd);
 
   mlir::ModuleOp global_;
   ClusterSpec cluster_;

@@ -210,6 +210,184 @@ void printCuda(const tpkg::Package &plan, bool all) {
     std::printf("  %-40s x%d\n", what.c_str(), n);
 }
 
+namespace {
+
+/// --tensor: which rank holds which block of weight `tensorName`.
+int printTensorBlocks(const tpkg::Package *plan, const std::string &tensorName,
+                      const std::string &path) {
+  int found = 0;
+  for (const tpkg::Program *p : *plan->programs())
+    for (const tpkg::Tensor *t : *p->tensors()) {
+      if (!t->name() || t->storage() == tpkg::Storage::Arena)
+        continue;
+      WeightName w = parseWeightName(t->name()->str());
+      if (w.weight != tensorName)
+        continue;
+      const std::vector<int64_t> &start = w.offsets;
+      std::string block;
+      for (size_t d = 0; t->shape() && d < t->shape()->size(); ++d) {
+        int64_t b = d < start.size() ? start[d] : 0;
+        block += (d ? ", " : "") + std::to_string(b) + ":" +
+                 std::to_string(b + t->shape()->Get(uint32_t(d)));
+      }
+      std::printf("rank %u (stage %u): %s [%s]%s\n", p->rank(), p->stage(),
+                  describe(t).c_str(), block.c_str(),
+                  start.empty() ? " (whole)" : "");
+      ++found;
+      break; // one entry per rank
+    }
+  if (!found) {
+    std::fprintf(stderr, "error: no weight named '%s' in %s\n", tensorName.c_str(),
+                 path.c_str());
+    return 1;
+  }
+  return 0;
+}
+
+/// The package's mesh, pipeline stages, prediction, inputs and outputs.
+void printOverview(const tpkg::Package *plan, const std::string &path,
+                   const std::vector<RankSummary> &ranks) {
+  std::vector<unsigned> mesh;
+  if (plan->mesh())
+    mesh.assign(plan->mesh()->begin(), plan->mesh()->end());
+  unsigned stages = std::max(1u, plan->stages()), micro = std::max(1u, plan->microbatches());
+  const tpkg::Prediction *predicted = plan->prediction();
+  std::printf("package %s (format %u, %s)\n", path.c_str(), rt::kPackageFormatVersion,
+              plan->producer() ? plan->producer()->c_str() : "");
+  std::printf("mesh: [");
+  for (size_t i = 0; i < mesh.size(); ++i)
+    std::printf("%s%u", i ? ", " : "", mesh[i]);
+  std::printf("] (%zu rank%s)\n", ranks.size(), ranks.size() == 1 ? "" : "s");
+  if (stages > 1 || micro > 1) {
+    std::printf("pipeline: %u stage%s, %u micro-batch%s per replica\n", stages,
+                stages == 1 ? "" : "s", micro, micro == 1 ? "" : "es");
+    for (unsigned st = 0; st < stages; ++st) {
+      std::string members, first, last;
+      double seconds = 0;
+      std::vector<int> ids;
+      for (const RankSummary &r : ranks)
+        if (r.stage == st) {
+          ids.push_back(r.rank);
+          if (first.empty())
+            first = r.firstLayer;
+          last = r.lastLayer;
+          seconds = r.predictedSeconds;
+        }
+      members = formatRanks(ids);
+      std::printf("  stage %u: ranks %s, layers %s..%s, %.4f ms per micro-batch\n", st,
+                  members.c_str(), first.empty() ? "-" : first.c_str(),
+                  last.empty() ? "-" : last.c_str(), seconds * 1e3);
+    }
+  }
+  if (predicted)
+    std::printf("predicted on %s (%s): %.4f ms per batch = compute %.4f + communication "
+                "%.4f + pipeline bubble %.4f\n",
+                predicted->cluster() ? predicted->cluster()->c_str() : "?",
+                predicted->objective() ? predicted->objective()->c_str() : "?",
+                predicted->batch_seconds() * 1e3, predicted->compute_seconds() * 1e3,
+                predicted->communication_seconds() * 1e3, predicted->bubble_seconds() * 1e3);
+  if (!ranks.empty()) {
+    std::printf("inputs:\n");
+    for (const std::string &s : ranks[0].inputs)
+      std::printf("  %s\n", s.c_str());
+    std::printf("outputs:\n");
+    const RankSummary *last = &ranks[0]; // graph outputs leave the last stage
+    for (const RankSummary &r : ranks)
+      if (r.stage + 1 == stages) {
+        last = &r;
+        break;
+      }
+    for (const std::string &s : last->outputs)
+      std::printf("  %s\n", s.c_str());
+  }
+}
+
+/// One row per rank; past a screenful, ranks with identical figures share a
+/// row ("0-7,16-23 (16)") unless `allRanks` asks for every one.
+void printRankTable(const std::vector<RankSummary> &ranks, bool allRanks) {
+  bool traffic = false;
+  for (const RankSummary &r : ranks)
+    traffic |= !r.traffic.empty();
+  std::printf("%-5s %16s %16s %14s %8s", "rank", "parameters (B)", "activations (B)",
+              "GFLOP", "kernels");
+  if (traffic)
+    std::printf(" %14s %14s %14s %14s", "all-reduce (B)", "all-gather (B)",
+                "red-scatter (B)", "sent (B)");
+  std::printf("\n");
+  // One row per rank; past a screenful, ranks with identical figures share a
+  // row ("0-7,16-23 (16)") unless --all-ranks asks for every one.
+  std::vector<std::string> rowText;
+  for (const RankSummary &r : ranks) {
+    int kernels = 0;
+    for (const auto &[op, n] : r.kernels)
+      kernels += n;
+    char row[256];
+    int at = std::snprintf(row, sizeof row, " %16llu %16llu %14.3f %8d",
+                           (unsigned long long)r.parameterBytes,
+                           (unsigned long long)r.arenaBytes, r.flops / 1e9, kernels);
+    auto get = [&](const char *k) {
+      auto it = r.traffic.find(k);
+      return it == r.traffic.end() ? 0.0 : it->second;
+    };
+    if (traffic)
+      std::snprintf(row + at, sizeof row - size_t(at), " %14.0f %14.0f %14.0f %14.0f",
+                    get("all_reduce"), get("all_gather"), get("reduce_scatter"), get("send"));
+    rowText.push_back(row);
+  }
+  std::vector<std::pair<std::string, std::vector<int>>> rows; // figures, ranks
+  bool group = ranks.size() > 8 && !allRanks;
+  for (size_t i = 0; i < ranks.size(); ++i) {
+    auto same = std::find_if(rows.begin(), rows.end(),
+                             [&](const auto &row) { return row.first == rowText[i]; });
+    if (group && same != rows.end())
+      same->second.push_back(ranks[i].rank);
+    else
+      rows.push_back({rowText[i], {ranks[i].rank}});
+  }
+  for (const auto &[text, ids] : rows)
+    std::printf("%-5s%s\n", formatRanks(ids).c_str(), text.c_str());
+  if (group && rows.size() < ranks.size())
+    std::printf("(%zu ranks in %zu group%s of identical figures; --all-ranks lists each)\n",
+                ranks.size(), rows.size(), rows.size() == 1 ? "" : "s");
+}
+
+/// A generation package's cache and prefill programs, a training step's
+/// state, rank 0's kernels.
+void printStateSummary(const tpkg::Package *plan, const std::vector<RankSummary> &ranks,
+                       const std::vector<const tpkg::Program *> &prefills) {
+  if (!ranks.empty() && ranks[0].stateUpdates > 0 && plan->generation()) {
+    std::printf("generation: one decode step per run (batch %u, KV cache of %u positions); "
+                "of rank 0's parameters, %llu bytes are the KV cache (%d tensors)\n",
+                plan->generation()->batch(), plan->generation()->max_seq(),
+                (unsigned long long)ranks[0].optimizerBytes, ranks[0].stateUpdates);
+    for (const tpkg::Program *p : prefills) {
+      // GEMMs that take their bias, activation or residual as an epilogue.
+      unsigned epilogues = 0;
+      if (p->kernels())
+        for (const tpkg::Kernel *k : *p->kernels())
+          if (k->attrs())
+            for (const tpkg::Attr *a : *k->attrs())
+              epilogues += a->name() && a->name()->str() == "epilogue";
+      std::printf("  %s program: %u kernels (%u GEMM epilogues), activation arena %llu bytes "
+                  "(the prompt in one run)\n",
+                  p->role()->c_str(), p->kernels() ? p->kernels()->size() : 0u, epilogues,
+                  (unsigned long long)p->arena_bytes());
+    }
+  } else if (!ranks.empty() && ranks[0].stateUpdates > 0) {
+    std::printf("training step: %d tensors updated per step; of rank 0's parameters, %llu bytes "
+                "are optimizer state (moments, step)\n",
+                ranks[0].stateUpdates, (unsigned long long)ranks[0].optimizerBytes);
+  }
+  if (!ranks.empty()) {
+    std::printf("kernels of rank 0:");
+    for (const auto &[op, n] : ranks[0].kernels)
+      std::printf(" %s x%d", op.c_str(), n);
+    std::printf("\n");
+  }
+}
+
+} // namespace
+
 int main(int argc, char **argv) {
   std::string path, tensorName, htmlPath, tracePath, profilePath;
   bool json = false, kernels = false, allRanks = false;
@@ -285,171 +463,20 @@ int main(int argc, char **argv) {
   }
   if (!profilePath.empty())
     return compareProfile(*plan, profilePath);
-  std::vector<unsigned> mesh;
-  if (plan->mesh())
-    mesh.assign(plan->mesh()->begin(), plan->mesh()->end());
-  unsigned stages = std::max(1u, plan->stages()), micro = std::max(1u, plan->microbatches());
   std::vector<const tpkg::Program *> prefills; // generation: beside the decode step
   std::vector<RankSummary> ranks = summarizeRanks(*plan, &prefills);
-  const tpkg::Prediction *predicted = plan->prediction();
 
-  // --tensor: which rank holds which block of a weight.
-  if (!tensorName.empty()) {
-    int found = 0;
-    for (const tpkg::Program *p : *plan->programs())
-      for (const tpkg::Tensor *t : *p->tensors()) {
-        if (!t->name() || t->storage() == tpkg::Storage::Arena)
-          continue;
-        WeightName w = parseWeightName(t->name()->str());
-        if (w.weight != tensorName)
-          continue;
-        const std::vector<int64_t> &start = w.offsets;
-        std::string block;
-        for (size_t d = 0; t->shape() && d < t->shape()->size(); ++d) {
-          int64_t b = d < start.size() ? start[d] : 0;
-          block += (d ? ", " : "") + std::to_string(b) + ":" +
-                   std::to_string(b + t->shape()->Get(uint32_t(d)));
-        }
-        std::printf("rank %u (stage %u): %s [%s]%s\n", p->rank(), p->stage(),
-                    describe(t).c_str(), block.c_str(),
-                    start.empty() ? " (whole)" : "");
-        ++found;
-        break; // one entry per rank
-      }
-    if (!found) {
-      std::fprintf(stderr, "error: no weight named '%s' in %s\n", tensorName.c_str(),
-                   path.c_str());
-      return 1;
-    }
-    return 0;
-  }
+  if (!tensorName.empty())
+    return printTensorBlocks(plan, tensorName, path);
 
   if (json) {
     std::fputs(inspectJson(*package, path).c_str(), stdout);
     return 0;
   }
 
-  std::printf("package %s (format %u, %s)\n", path.c_str(), rt::kPackageFormatVersion,
-              plan->producer() ? plan->producer()->c_str() : "");
-  std::printf("mesh: [");
-  for (size_t i = 0; i < mesh.size(); ++i)
-    std::printf("%s%u", i ? ", " : "", mesh[i]);
-  std::printf("] (%zu rank%s)\n", ranks.size(), ranks.size() == 1 ? "" : "s");
-  if (stages > 1 || micro > 1) {
-    std::printf("pipeline: %u stage%s, %u micro-batch%s per replica\n", stages,
-                stages == 1 ? "" : "s", micro, micro == 1 ? "" : "es");
-    for (unsigned st = 0; st < stages; ++st) {
-      std::string members, first, last;
-      double seconds = 0;
-      std::vector<int> ids;
-      for (const RankSummary &r : ranks)
-        if (r.stage == st) {
-          ids.push_back(r.rank);
-          if (first.empty())
-            first = r.firstLayer;
-          last = r.lastLayer;
-          seconds = r.predictedSeconds;
-        }
-      members = formatRanks(ids);
-      std::printf("  stage %u: ranks %s, layers %s..%s, %.4f ms per micro-batch\n", st,
-                  members.c_str(), first.empty() ? "-" : first.c_str(),
-                  last.empty() ? "-" : last.c_str(), seconds * 1e3);
-    }
-  }
-  if (predicted)
-    std::printf("predicted on %s (%s): %.4f ms per batch = compute %.4f + communication "
-                "%.4f + pipeline bubble %.4f\n",
-                predicted->cluster() ? predicted->cluster()->c_str() : "?",
-                predicted->objective() ? predicted->objective()->c_str() : "?",
-                predicted->batch_seconds() * 1e3, predicted->compute_seconds() * 1e3,
-                predicted->communication_seconds() * 1e3, predicted->bubble_seconds() * 1e3);
-  if (!ranks.empty()) {
-    std::printf("inputs:\n");
-    for (const std::string &s : ranks[0].inputs)
-      std::printf("  %s\n", s.c_str());
-    std::printf("outputs:\n");
-    const RankSummary *last = &ranks[0]; // graph outputs leave the last stage
-    for (const RankSummary &r : ranks)
-      if (r.stage + 1 == stages) {
-        last = &r;
-        break;
-      }
-    for (const std::string &s : last->outputs)
-      std::printf("  %s\n", s.c_str());
-  }
-  bool traffic = false;
-  for (const RankSummary &r : ranks)
-    traffic |= !r.traffic.empty();
-  std::printf("%-5s %16s %16s %14s %8s", "rank", "parameters (B)", "activations (B)",
-              "GFLOP", "kernels");
-  if (traffic)
-    std::printf(" %14s %14s %14s %14s", "all-reduce (B)", "all-gather (B)",
-                "red-scatter (B)", "sent (B)");
-  std::printf("\n");
-  // One row per rank; past a screenful, ranks with identical figures share a
-  // row ("0-7,16-23 (16)") unless --all-ranks asks for every one.
-  std::vector<std::string> rowText;
-  for (const RankSummary &r : ranks) {
-    int kernels = 0;
-    for (const auto &[op, n] : r.kernels)
-      kernels += n;
-    char row[256];
-    int at = std::snprintf(row, sizeof row, " %16llu %16llu %14.3f %8d",
-                           (unsigned long long)r.parameterBytes,
-                           (unsigned long long)r.arenaBytes, r.flops / 1e9, kernels);
-    auto get = [&](const char *k) {
-      auto it = r.traffic.find(k);
-      return it == r.traffic.end() ? 0.0 : it->second;
-    };
-    if (traffic)
-      std::snprintf(row + at, sizeof row - size_t(at), " %14.0f %14.0f %14.0f %14.0f",
-                    get("all_reduce"), get("all_gather"), get("reduce_scatter"), get("send"));
-    rowText.push_back(row);
-  }
-  std::vector<std::pair<std::string, std::vector<int>>> rows; // figures, ranks
-  bool group = ranks.size() > 8 && !allRanks;
-  for (size_t i = 0; i < ranks.size(); ++i) {
-    auto same = std::find_if(rows.begin(), rows.end(),
-                             [&](const auto &row) { return row.first == rowText[i]; });
-    if (group && same != rows.end())
-      same->second.push_back(ranks[i].rank);
-    else
-      rows.push_back({rowText[i], {ranks[i].rank}});
-  }
-  for (const auto &[text, ids] : rows)
-    std::printf("%-5s%s\n", formatRanks(ids).c_str(), text.c_str());
-  if (group && rows.size() < ranks.size())
-    std::printf("(%zu ranks in %zu group%s of identical figures; --all-ranks lists each)\n",
-                ranks.size(), rows.size(), rows.size() == 1 ? "" : "s");
-  if (!ranks.empty() && ranks[0].stateUpdates > 0 && plan->generation()) {
-    std::printf("generation: one decode step per run (batch %u, KV cache of %u positions); "
-                "of rank 0's parameters, %llu bytes are the KV cache (%d tensors)\n",
-                plan->generation()->batch(), plan->generation()->max_seq(),
-                (unsigned long long)ranks[0].optimizerBytes, ranks[0].stateUpdates);
-    for (const tpkg::Program *p : prefills) {
-      // GEMMs that take their bias, activation or residual as an epilogue.
-      unsigned epilogues = 0;
-      if (p->kernels())
-        for (const tpkg::Kernel *k : *p->kernels())
-          if (k->attrs())
-            for (const tpkg::Attr *a : *k->attrs())
-              epilogues += a->name() && a->name()->str() == "epilogue";
-      std::printf("  %s program: %u kernels (%u GEMM epilogues), activation arena %llu bytes "
-                  "(the prompt in one run)\n",
-                  p->role()->c_str(), p->kernels() ? p->kernels()->size() : 0u, epilogues,
-                  (unsigned long long)p->arena_bytes());
-    }
-  } else if (!ranks.empty() && ranks[0].stateUpdates > 0) {
-    std::printf("training step: %d tensors updated per step; of rank 0's parameters, %llu bytes "
-                "are optimizer state (moments, step)\n",
-                ranks[0].stateUpdates, (unsigned long long)ranks[0].optimizerBytes);
-  }
-  if (!ranks.empty()) {
-    std::printf("kernels of rank 0:");
-    for (const auto &[op, n] : ranks[0].kernels)
-      std::printf(" %s x%d", op.c_str(), n);
-    std::printf("\n");
-  }
+  printOverview(plan, path, ranks);
+  printRankTable(ranks, allRanks);
+  printStateSummary(plan, ranks, prefills);
   printCuda(*plan, false);
   return 0;
 }
