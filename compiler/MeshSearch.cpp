@@ -104,7 +104,7 @@ double MeshCandidate::weightBytesPerRank() const {
 
 MeshSearch::MeshSearch(ModuleOp global, const ClusterSpec &cluster, MeshSearchOptions options)
     : global_(global), cluster_(cluster), cost_(cluster_), options_(std::move(options)),
-      memoryCap_(cluster.device.memoryBytes * 0.9) {
+      memoryCap_(cluster.memoryCap()) {
   auto main = global_.lookupSymbol<func::FuncOp>("main");
   for (Type t : main.getArgumentTypes())
     if (auto shape = cast<RankedTensorType>(t).getShape(); !shape.empty())

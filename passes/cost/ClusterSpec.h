@@ -63,6 +63,10 @@ struct ClusterSpec {
   LinkSpec intraNode, interNode;
 
   int devices() const { return nodes * devicesPerNode; }
+  /// The memory a plan may fill on one device: 90% of it (the rest for the
+  /// runtime, the allocator's fragmentation, communication buffers). Every
+  /// planner checks against this one figure.
+  double memoryCap() const { return device.memoryBytes * 0.9; }
 
   /// Parses the JSON form; errors name the missing or bad field.
   static llvm::Expected<ClusterSpec> fromJSON(llvm::StringRef text);

@@ -84,7 +84,7 @@ struct ShardingSearchPass : tessera::partition::impl::ShardingSearchPassBase<Sha
     PartitionOptions options;
     options.dp = dp;
     options.tp = tp;
-    options.memoryCap = spec->device.memoryBytes * 0.9;
+    options.memoryCap = spec->memoryCap();
     for (const std::string &h : hints) {
       auto [name, layout] = StringRef(h).split('=');
       if (name.empty() || layout.empty()) {
@@ -137,7 +137,7 @@ sliceMain(ModuleOp module, int64_t pp, StringRef cluster, bool even, bool traini
   CostModel cost(*spec);
   std::string why;
   FailureOr<PipelineStages> stages = sliceStages(
-      main, *plan, pp, cost, spec->device.memoryBytes * 0.9, why, even, forwardEnd);
+      main, *plan, pp, cost, spec->memoryCap(), why, even, forwardEnd);
   if (failed(stages))
     return main.emitError("no ") << pp << "-stage pipeline: " << why, failure();
   return std::make_pair(main, *stages);
