@@ -126,13 +126,6 @@ Status MeshRunner::create(const Package &package, std::vector<Session *> session
   return Status::okStatus();
 }
 
-const TensorInfo *findInfo(const std::vector<TensorInfo> &infos, const std::string &name) {
-  for (const TensorInfo &info : infos)
-    if (info.name == name)
-      return &info;
-  return nullptr;
-}
-
 Status MeshRunner::setInput(const std::string &name, const HostTensor &value) {
   const TensorInfo *info = findInfo(inputs_, name);
   if (!info) {

@@ -16,7 +16,6 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "tessera/runtime/MeshRunner.h"
 #include "tessera/runtime/Pipeline.h"
 
 #include <cstdlib>

@@ -5,7 +5,6 @@
 //===----------------------------------------------------------------------===//
 
 #include "tessera/runtime/Session.h"
-#include "tessera/runtime/MeshRunner.h"
 
 #include "cpu/Kernels.h"
 #include "gpu/DeviceProgram.h"
@@ -26,6 +25,13 @@
 #endif
 
 namespace tessera::rt {
+
+const TensorInfo *findInfo(const std::vector<TensorInfo> &infos, const std::string &name) {
+  for (const TensorInfo &info : infos)
+    if (info.name == name)
+      return &info;
+  return nullptr;
+}
 
 struct Session::Impl {
   const tpkg::Program *program = nullptr;

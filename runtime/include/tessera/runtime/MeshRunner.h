@@ -33,9 +33,6 @@ HostTensor sliceAlong(const HostTensor &t, int axis, int parts, int index);
 /// The concatenation of `parts` (equal shapes) along `axis`.
 HostTensor concatAlong(const std::vector<HostTensor> &parts, int axis);
 
-/// The entry of `infos` named `name`, or null.
-const TensorInfo *findInfo(const std::vector<TensorInfo> &infos, const std::string &name);
-
 class MeshRunner {
 public:
   /// A runner over `sessions` (rank k's session and communicator at index

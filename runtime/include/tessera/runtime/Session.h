@@ -36,6 +36,9 @@ struct TensorInfo {
   int splitAxis = -1;
 };
 
+/// The entry of `infos` named `name`, or null.
+const TensorInfo *findInfo(const std::vector<TensorInfo> &infos, const std::string &name);
+
 /// When one kernel of a run began and ended (steady clock, seconds).
 struct KernelSpan {
   size_t kernel = 0; ///< index into profile()
