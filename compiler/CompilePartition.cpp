@@ -16,6 +16,9 @@
 
 #include "passes/partition/Passes.h"
 
+#include "dialects/tsr/IR/TsrAttrNames.h"
+#include "dialects/tsr/IR/TsrOps.h"
+
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Verifier.h"
 #include "mlir/Pass/PassManager.h"
@@ -210,6 +213,17 @@ Step tessera::planPhase(Compilation &c) {
   ModuleOp replica = best.replica;
   partition::annotateSharding(replica.lookupSymbol<func::FuncOp>("main"), plan);
   c.planned = OwningOpRef<ModuleOp>(cast<ModuleOp>(replica->clone()));
+  // The plan in the IR: every rank module made from it carries it, and the
+  // stage cut reads its bounds (the search costed those stages).
+  std::vector<int64_t> bounds;
+  if (c.pp > 1)
+    bounds.assign(best.stages.bounds.begin(), best.stages.bounds.end());
+  (*c.planned)->setAttr(tsr::kMeshPlanAttr,
+                        tsr::MeshPlanAttr::get(&c.context, c.dp, c.tp, c.pp, c.m, c.accumulated,
+                                               best.zero, best.recompute,
+                                               bounds.empty()
+                                                   ? DenseI64ArrayAttr()
+                                                   : DenseI64ArrayAttr::get(&c.context, bounds)));
   if (c.pp > 1 && failed(cutStages(c)))
     return 1;
   double stageMemory = 0;

@@ -13,6 +13,7 @@
 #include "passes/partition/Passes.h"
 
 #include "dialects/tsr/IR/TsrAttrNames.h"
+#include "dialects/tsr/IR/TsrAttrs.h"
 
 #include "passes/cost/ClusterSpec.h"
 #include "passes/cost/CostModel.h"
@@ -136,8 +137,17 @@ sliceMain(ModuleOp module, int64_t pp, StringRef cluster, bool even, bool traini
   }
   CostModel cost(*spec);
   std::string why;
+  // A planned module is cut where its mesh plan says (the search costed
+  // those stages); else by the options.
+  std::vector<size_t> given;
+  if (auto meshPlan = module->getAttrOfType<tsr::MeshPlanAttr>(tsr::kMeshPlanAttr);
+      meshPlan && meshPlan.getPp() > 1 && meshPlan.getStages()) {
+    pp = meshPlan.getPp();
+    ArrayRef<int64_t> bounds = meshPlan.getStages().asArrayRef();
+    given.assign(bounds.begin(), bounds.end());
+  }
   FailureOr<PipelineStages> stages = sliceStages(
-      main, *plan, pp, cost, spec->memoryCap(), why, even, forwardEnd);
+      main, *plan, pp, cost, spec->memoryCap(), why, even, forwardEnd, given);
   if (failed(stages))
     return main.emitError("no ") << pp << "-stage pipeline: " << why, failure();
   return std::make_pair(main, *stages);
@@ -152,6 +162,7 @@ struct CutStagesPass : tessera::partition::impl::CutStagesPassBase<CutStagesPass
     if (failed(cut))
       return signalPassFailure();
     auto [main, stages] = *cut;
+    int64_t pp = int64_t(stages.bounds.size()) - 1;
     OpBuilder b(module.getBodyRegion());
     b.setInsertionPointAfter(main);
     for (int64_t s = 0; s < pp; ++s) {
@@ -178,8 +189,15 @@ struct CutTrainStagesPass
     ModuleOp module = getOperation();
     int64_t dp = 1;
     auto cut = sliceMain(module, pp, cluster, even, /*training=*/true, dp);
-    if (failed(cut) ||
-        failed(cutTrainingStages(module, cut->first, cut->second.bounds, pp, dp, recompute)))
+    if (failed(cut))
+      return signalPassFailure();
+    // A planned module: the recomputation its mesh plan chose.
+    std::string recomputation = recompute;
+    if (auto meshPlan = module->getAttrOfType<tsr::MeshPlanAttr>(tsr::kMeshPlanAttr))
+      recomputation = meshPlan.getRecompute().str();
+    int64_t stages = int64_t(cut->second.bounds.size()) - 1;
+    if (failed(cutTrainingStages(module, cut->first, cut->second.bounds, stages, dp,
+                                 recomputation)))
       signalPassFailure();
   }
 };

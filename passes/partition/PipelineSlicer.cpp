@@ -142,9 +142,21 @@ std::vector<size_t> tessera::partition::candidateCuts(func::FuncOp func) {
 FailureOr<PipelineStages>
 tessera::partition::sliceStages(func::FuncOp func, const ShardingPlan &plan, int64_t pp,
                                 const CostModel &cost, double memoryCap,
-                                std::string &error, bool even, size_t forwardEnd) {
+                                std::string &error, bool even, size_t forwardEnd,
+                                llvm::ArrayRef<size_t> given) {
   Positions p(func, forwardEnd);
   size_t n = p.size();
+  if (!given.empty()) {
+    bool fits = int64_t(given.size()) == pp + 1 && given.front() == 0 && given.back() == n;
+    for (size_t i = 1; fits && i < given.size(); ++i)
+      fits = given[i] > given[i - 1];
+    if (!fits) {
+      error = "the plan's " + std::to_string(given.size()) + " stage bounds do not cut the " +
+              std::to_string(n) + " ops of @" + func.getName().str() + " into " +
+              std::to_string(pp) + " stages";
+      return failure();
+    }
+  }
   std::vector<double> bytes = crossingBytes(func, p);
   std::vector<size_t> points = {0};
   for (size_t c : boundaries(p, bytes))
@@ -187,7 +199,7 @@ tessera::partition::sliceStages(func::FuncOp func, const ShardingPlan &plan, int
   std::vector<std::vector<double>> best(size_t(pp) + 1, std::vector<double>(m, inf));
   std::vector<std::vector<size_t>> from(size_t(pp) + 1, std::vector<size_t>(m, 0));
   best[0][0] = 0;
-  for (int64_t k = 1; k <= pp; ++k)
+  for (int64_t k = 1; k <= pp && given.empty(); ++k)
     for (size_t j = 1; j < m; ++j)
       for (size_t i = 0; i < j; ++i) {
         if (!std::isfinite(best[size_t(k - 1)][i]))
@@ -204,7 +216,8 @@ tessera::partition::sliceStages(func::FuncOp func, const ShardingPlan &plan, int
           from[size_t(k)][j] = i;
         }
       }
-  if (even) {
+  std::vector<size_t> bounds(given.begin(), given.end());
+  if (bounds.empty() && even) {
     // Megatron: boundaries spread evenly, whatever the stages cost.
     for (int64_t k = 1; k <= pp; ++k) {
       size_t j = size_t(std::llround(double(k) * double(m - 1) / double(pp)));
@@ -214,22 +227,26 @@ tessera::partition::sliceStages(func::FuncOp func, const ShardingPlan &plan, int
                                     time[points[j]] - time[points[i]] + send(points[j]));
     }
   }
-  if (!std::isfinite(best[size_t(pp)][m - 1])) {
-    error = "no cut into " + std::to_string(pp) +
-            " stages fits every stage's weights in the device memory";
-    return failure();
-  }
   PipelineStages stages;
-  stages.stepSeconds = best[size_t(pp)][m - 1];
-  std::vector<size_t> bounds = {n};
-  for (size_t k = size_t(pp), j = m - 1; k > 0; --k) {
-    j = from[k][j];
-    bounds.push_back(points[j]);
+  if (bounds.empty()) {
+    if (!std::isfinite(best[size_t(pp)][m - 1])) {
+      error = "no cut into " + std::to_string(pp) +
+              " stages fits every stage's weights in the device memory";
+      return failure();
+    }
+    bounds = {n};
+    for (size_t k = size_t(pp), j = m - 1; k > 0; --k) {
+      j = from[k][j];
+      bounds.push_back(points[j]);
+    }
+    std::reverse(bounds.begin(), bounds.end());
   }
-  std::reverse(bounds.begin(), bounds.end());
+  // The slowest stage with its send: one pipeline step (what the dynamic
+  // programme minimised; for given bounds, their figure).
   stages.bounds = bounds;
   for (int64_t s = 0; s < pp; ++s) {
     size_t b = bounds[size_t(s)], e = bounds[size_t(s) + 1];
+    stages.stepSeconds = std::max(stages.stepSeconds, time[e] - time[b] + send(e));
     stages.stageSeconds.push_back(time[e] - time[b]);
     stages.sendSeconds.push_back(send(e));
     stages.sendBytes.push_back(e < n ? bytes[e] : 0.0);

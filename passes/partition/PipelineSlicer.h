@@ -44,11 +44,14 @@ std::vector<size_t> candidateCuts(mlir::func::FuncOp func);
 /// dynamic programming, or, with `even`, Megatron's way (the same number of
 /// layer boundaries in every stage), for comparison. A training step is cut
 /// in its forward pass, the ops before `forwardEnd` (trainingForwardEnd).
+/// With `given` bounds (pp + 1 of them, from a mesh plan) the cut is those,
+/// with their figures.
 mlir::FailureOr<PipelineStages> sliceStages(mlir::func::FuncOp func,
                                             const ShardingPlan &plan, int64_t pp,
                                             const CostModel &cost, double memoryCap,
                                             std::string &error, bool even = false,
-                                            size_t forwardEnd = SIZE_MAX);
+                                            size_t forwardEnd = SIZE_MAX,
+                                            llvm::ArrayRef<size_t> given = {});
 
 /// The module of ops [begin, end) of `func`: a `main` taking the values that
 /// cross `begin` (all of `func`'s arguments for the first stage) and

@@ -40,6 +40,8 @@ inline constexpr llvm::StringLiteral kStageSecondsAttr("tsr.stage_seconds");
 inline constexpr llvm::StringLiteral kSendSecondsAttr("tsr.send_seconds");
 
 // Modules.
+/// The mesh and schedule the module is planned for (#tsr.mesh_plan).
+inline constexpr llvm::StringLiteral kMeshPlanAttr("tsr.mesh_plan");
 /// The number of pipeline stages a cut module holds.
 inline constexpr llvm::StringLiteral kPipelineStagesAttr("tsr.pp");
 /// The decode step's inputs and outputs (tsr-generate-decode).

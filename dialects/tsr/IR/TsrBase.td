@@ -28,6 +28,10 @@ def Tsr_Dialect : Dialect {
     elementwise ops broadcast with NumPy rules.
   }];
   let hasConstantMaterializer = 1;
+  let useDefaultAttributePrinterParser = 1;
+  let extraClassDeclaration = [{
+    void registerAttributes();
+  }];
 }
 
 //===----------------------------------------------------------------------===//

@@ -17,6 +17,7 @@ void TsrDialect::initialize() {
 #define GET_OP_LIST
 #include "dialects/tsr/IR/TsrOps.cpp.inc"
       >();
+  registerAttributes();
 }
 
 Operation *TsrDialect::materializeConstant(OpBuilder &builder, Attribute value,

@@ -18,6 +18,7 @@
 #include "mlir/Interfaces/InferTypeOpInterface.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 
+#include "dialects/tsr/IR/TsrAttrs.h"
 #include "dialects/tsr/IR/TsrDialect.h"
 
 #include "dialects/tsr/IR/TsrEnums.h.inc"
