@@ -217,10 +217,7 @@ static tessera::onnx::ImportOptions importOptionsOf(const CompileOptions &o) {
   tessera::onnx::ImportOptions options;
   for (const std::string &spec : o.inputShapes) {
     auto [name, shape] = llvm::StringRef(spec).split('=');
-    std::vector<int64_t> &values = options.inputShapes[name.str()];
-    for (llvm::StringRef part : llvm::split(shape, 'x'))
-      if (!part.empty())
-        values.push_back(std::stoll(part.str()));
+    (void)parseDims(shape.str(), options.inputShapes[name.str()]);
   }
   for (const std::string &spec : o.dims) {
     auto [name, value] = llvm::StringRef(spec).split('=');
@@ -320,9 +317,7 @@ Step tessera::trainPhase(Compilation &c) {
     return std::nullopt;
   // The training step: loss, gradients, optimizer (passes/train).
   double beta1 = 0.9, beta2 = 0.999;
-  auto [b1, b2] = llvm::StringRef(o.betas).split(',');
-  (void)b1.trim().getAsDouble(beta1);
-  (void)b2.trim().getAsDouble(beta2);
+  (void)parseBetas(o.betas, beta1, beta2); // checked by checkCompileOptions
   warnTransposedCopies(*c.model, c.ties);
   PassManager pm(&c.context);
   OpPassManager &fn = pm.nest<func::FuncOp>();

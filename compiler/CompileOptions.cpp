@@ -16,19 +16,6 @@ using Emit = CompileOptions::Emit;
 
 namespace {
 
-/// Parses "4x128" into dims.
-bool parseDims(llvm::StringRef text, std::vector<int64_t> &dims) {
-  llvm::SmallVector<llvm::StringRef> parts;
-  text.split(parts, 'x');
-  for (llvm::StringRef part : parts) {
-    int64_t v;
-    if (part.getAsInteger(10, v) || v < 0)
-      return false;
-    dims.push_back(v);
-  }
-  return !dims.empty() || text.empty();
-}
-
 int fail(const llvm::Twine &message) {
   llvm::errs() << "error: " << message << "\n";
   return 2;
@@ -39,7 +26,7 @@ int checkModes(CompileOptions &o) {
   for (const std::string &spec : o.inputShapes) {
     auto [name, shape] = llvm::StringRef(spec).split('=');
     std::vector<int64_t> values;
-    if (name.empty() || !parseDims(shape, values))
+    if (name.empty() || !parseDims(shape.str(), values))
       return fail("--input-shape '" + spec + "' is not NAME=DxD... (e.g. input_ids=4x128)");
   }
   for (const std::string &spec : o.dims) {
@@ -92,9 +79,7 @@ int checkModes(CompileOptions &o) {
                 "package)");
   if (o.train) {
     double beta1, beta2;
-    auto [b1, b2] = llvm::StringRef(o.betas).split(',');
-    if (b1.trim().getAsDouble(beta1) || b2.trim().getAsDouble(beta2) || beta1 < 0 ||
-        beta1 >= 1 || beta2 < 0 || beta2 >= 1)
+    if (!parseBetas(o.betas, beta1, beta2))
       return fail("--betas '" + o.betas + "' is not B1,B2 with 0 <= B < 1");
     if (o.target != "cpu")
       return fail("--train runs on the CPU backend for now (--target=cpu)");
@@ -143,6 +128,24 @@ int checkPlan(const CompileOptions &o) {
 }
 
 } // namespace
+
+bool tessera::parseDims(const std::string &text, std::vector<int64_t> &dims) {
+  llvm::SmallVector<llvm::StringRef> parts;
+  llvm::StringRef(text).split(parts, 'x');
+  for (llvm::StringRef part : parts) {
+    int64_t v;
+    if (part.getAsInteger(10, v) || v < 0)
+      return false;
+    dims.push_back(v);
+  }
+  return !dims.empty() || text.empty();
+}
+
+bool tessera::parseBetas(const std::string &text, double &beta1, double &beta2) {
+  auto [b1, b2] = llvm::StringRef(text).split(',');
+  return !b1.trim().getAsDouble(beta1) && !b2.trim().getAsDouble(beta2) && beta1 >= 0 &&
+         beta1 < 1 && beta2 >= 0 && beta2 < 1;
+}
 
 int tessera::checkCompileOptions(CompileOptions &o) {
   if (int code = checkModes(o))

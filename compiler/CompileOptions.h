@@ -91,6 +91,11 @@ struct CompileOptions {
   std::string producer = "tessera-compile";
 };
 
+/// "4x128" as dimensions (empty text: none); false on bad text.
+bool parseDims(const std::string &text, std::vector<int64_t> &dims);
+/// --betas "B1,B2" with 0 <= B < 1; false on bad text.
+bool parseBetas(const std::string &text, double &beta1, double &beta2);
+
 /// Validates `options` before anything is read and normalises them
 /// (--emit=cuda implies --target=cuda; --generate sets the sequence to
 /// --max-seq and the batch to 1 unless given). Prints "error: ..." and
