@@ -10,7 +10,7 @@
 #include "passes/cost/CostModel.h"
 #include "compiler/CudaTarget.h"
 #include "compiler/Generation.h"
-#include "compiler/MeshSearch.h"
+#include "passes/partition/MeshSearch.h"
 #include "compiler/Registration.h"
 #include "compiler/PackageWriter.h"
 #include "compiler/Verify.h"
@@ -301,56 +301,24 @@ Step tessera::importPhase(Compilation &c) {
   return std::nullopt;
 }
 
+LogicalResult Compilation::runPhases(Phase first, Phase last) {
+  PassManager pm(&context);
+  buildCompilePipeline(pm, o, pipelineInputs(), first, last, &report);
+  return pm.run(*module);
+}
+
 Step tessera::graphPhase(Compilation &c) {
-  if (c.o.emit == CompileOptions::Emit::Tsr || c.o.noGraphFusion)
-    return std::nullopt;
-  PassManager pm(&c.context);
-  buildGraphPipeline(pm, GraphPipelineOptions());
-  if (failed(pm.run(*c.module)))
+  if (failed(c.runPhases(Phase::Graph, Phase::Graph)))
     return 1;
   return std::nullopt;
 }
 
 Step tessera::trainPhase(Compilation &c) {
-  const CompileOptions &o = c.o;
-  if (!o.train)
+  if (!c.o.train)
     return std::nullopt;
   // The training step: loss, gradients, optimizer (passes/train).
-  double beta1 = 0.9, beta2 = 0.999;
-  (void)parseBetas(o.betas, beta1, beta2); // checked by checkCompileOptions
   warnTransposedCopies(*c.model, c.ties);
-  PassManager pm(&c.context);
-  OpPassManager &fn = pm.nest<func::FuncOp>();
-  train::AddLossPassOptions lossOptions;
-  lossOptions.loss = o.loss;
-  lossOptions.logits = o.logits;
-  lossOptions.labels = o.labels;
-  if (o.loss != "none")
-    fn.addPass(train::createAddLossPass(lossOptions));
-  train::AutodiffPassOptions autodiff;
-  autodiff.frozen.assign(c.frozen.begin(), c.frozen.end());
-  autodiff.ties.assign(c.ties.begin(), c.ties.end());
-  autodiff.wrtInputs = o.gradInputs;
-  fn.addPass(train::createAutodiffPass(autodiff));
-  train::OptimizerPassOptions opt;
-  opt.optimizer = o.optimizer;
-  opt.lr = o.lr;
-  opt.beta1 = beta1;
-  opt.beta2 = beta2;
-  opt.eps = o.eps;
-  opt.weightDecay = o.weightDecay;
-  opt.momentum = o.momentum;
-  opt.nesterov = o.nesterov;
-  opt.dampening = o.dampening;
-  opt.clipGradNorm = o.clipGradNorm;
-  opt.schedule = o.lrSchedule;
-  opt.warmupSteps = o.warmupSteps;
-  opt.totalSteps = o.totalSteps;
-  if (o.optimizer != "none")
-    fn.addPass(train::createOptimizerPass(opt));
-  fn.addPass(createCanonicalizerPass());
-  fn.addPass(createCSEPass());
-  if (failed(pm.run(*c.module)))
+  if (failed(c.runPhases(Phase::Train, Phase::Train)))
     return 1;
   return std::nullopt;
 }
@@ -391,16 +359,7 @@ Step tessera::decodePhase(Compilation &c) {
   if (failed(checkStaticTokenInputs(c)))
     return 1;
   // The decode step: one position per sequence, a KV cache (passes/generate).
-  PassManager pm(&c.context);
-  OpPassManager &fn = pm.nest<func::FuncOp>();
-  generate::DecodePassOptions decode;
-  decode.ids = o.idsInput;
-  decode.mask = o.maskInput;
-  decode.positionIds = o.positionIdsInput;
-  fn.addPass(generate::createDecodePass(decode));
-  fn.addPass(createCanonicalizerPass());
-  fn.addPass(createCSEPass());
-  if (failed(pm.run(*c.module)))
+  if (failed(c.runPhases(Phase::Decode, Phase::Decode)))
     return 1;
   auto info = (*c.module)->getAttrOfType<DictionaryAttr>(mlir::tsr::kGenerateAttr);
   auto text = [&](const char *key) {
@@ -432,15 +391,27 @@ int tessera::compile(CompileOptions options) {
   context.getDiagEngine().registerHandler([](Diagnostic &diag) { printDiagnostic(diag); });
   Compilation c(std::move(options), context);
   using Emit = CompileOptions::Emit;
-  for (auto phase : {importPhase, graphPhase, trainPhase, decodePhase})
-    if (Step done = phase(c))
-      return *done;
-  if (Emit e = c.o.emit; e == Emit::Tsr || e == Emit::TsrFused || e == Emit::TsrTrain ||
-                         e == Emit::TsrDecode)
+  if (Step done = importPhase(c))
+    return *done;
+  auto print = [&] {
     return writeText(c.o.output, [&](llvm::raw_ostream &os) {
       c.module->print(os);
       os << "\n";
     });
+  };
+  // The pipeline runs from the imported module on (the import finds weights
+  // not to train): tessera-opt runs it on --emit=tsr's output.
+  if (c.o.printPipeline)
+    return writeText(c.o.output, [&](llvm::raw_ostream &os) {
+      printCompilePipeline(c.o, c.pipelineInputs(), os);
+    });
+  if (c.o.emit == Emit::Tsr)
+    return print();
+  for (auto phase : {graphPhase, trainPhase, decodePhase})
+    if (Step done = phase(c))
+      return *done;
+  if (Emit e = c.o.emit; e == Emit::TsrFused || e == Emit::TsrTrain || e == Emit::TsrDecode)
+    return print();
   for (auto phase : {planPhase, partitionPhase, lowerPhase, rewritePhase, packagePhase})
     if (Step done = phase(c))
       return *done;

@@ -185,6 +185,9 @@ struct Flags {
                           "with its predicted time and memory, and why meshes "
                           "were ruled out"),
       cl::init(false)};
+  cl::opt<bool> printPipeline{cl::cat(outputCat), "print-pipeline", cl::Hidden,
+      cl::desc("print the pass pipeline from --emit=tsr's IR on, in MLIR's textual "
+               "syntax (tessera-opt --pass-pipeline=... runs it)")};
   cl::opt<int64_t> emitRank{cl::cat(outputCat), "rank", cl::desc("the rank --emit=partitioned, plan and cuda print"), cl::init(0), cl::Hidden};
   cl::opt<bool> allowNewerOpset{
       cl::cat(inputCat), "allow-newer-opset", cl::Hidden,
@@ -292,6 +295,7 @@ bool tessera::parseCompileCommandLine(int argc, char **argv, CompileOptions &o) 
   o.explain = f.explain;
   o.emit = f.emit;
   o.rank = f.emitRank;
+  o.printPipeline = f.printPipeline;
   o.output = f.output;
   o.verify = f.verifyPackage;
   o.verifyRtol = f.verifyRtol;

@@ -19,11 +19,12 @@
 #define TESSERA_COMPILER_COMPILEDRIVER_H
 
 #include "compiler/CompileOptions.h"
-#include "compiler/MeshSearch.h"
 #include "compiler/PackageWriter.h"
+#include "compiler/Pipelines.h"
 
 #include "frontends/onnx/OnnxImporter.h"
 #include "passes/lower/ProgramPlan.h"
+#include "passes/partition/MeshSearch.h"
 #include "passes/partition/Partition.h"
 
 #include "mlir/IR/BuiltinOps.h"
@@ -62,20 +63,23 @@ struct Compilation {
   std::optional<PackageGeneration> generation;
   std::vector<int64_t> prefillLengths;
 
-  // Plan: the chosen mesh.
-  std::optional<ClusterSpec> spec;
-  std::unique_ptr<MeshSearch> search;
-  const MeshCandidate *best = nullptr;
+  // Plan: the chosen mesh (the module's #tsr.mesh_plan) and what the search
+  // predicted; `module` is the planned replica from there on.
+  MeshPlanReport report;
   int64_t dp = 1, tp = 1, pp = 1, m = 1, ranks = 1;
   int64_t accumulated = 1; ///< micro-batches accumulated inside a training step
   bool trainPipeline = false;
 
-  // Partition: the replica's planned module, per-stage plans and the SPMD
-  // modules (one per tp index, or per (replica, tp index) under ZeRO).
-  mlir::OwningOpRef<mlir::ModuleOp> planned;
+  // Partition: per-stage plans and the SPMD modules (one per tp index, or
+  // per (replica, tp index) under ZeRO).
   std::vector<partition::ShardingPlan> stagePlans;
-  std::vector<mlir::ModuleOp> spmd; ///< nested in `planned`
+  std::vector<mlir::ModuleOp> spmd; ///< nested in `module`
   bool sharded = false; ///< ZeRO: one module per replica
+
+  /// The pipeline's inputs the import found.
+  PipelineInputs pipelineInputs() const { return {frozen, ties}; }
+  /// Runs phases `first` to `last` of the pipeline on `module`.
+  mlir::LogicalResult runPhases(Phase first, Phase last);
 
   // Lower.
   std::vector<lower::ProgramPlan> programs;
@@ -87,12 +91,6 @@ struct Compilation {
   /// The functions of stage s: one, or a pipelined training step's segments.
   std::vector<mlir::func::FuncOp> stageFuncs(mlir::ModuleOp m, int64_t s) const;
 };
-
-/// tsr-partition-ranks, tsr-partition-spmd, and with ZeRO (`zeroStage` > 0,
-/// `replicas` > 1) tsr-partition-ranks{replicas} and tsr-partition-zero, with
-/// `bucketBytes` > 0 tsr-partition-bucket-gradients, on nested rank modules.
-void buildPartitionPipeline(mlir::OpPassManager &pm, int64_t zeroStage, int64_t replicas,
-                            int64_t bucketBytes);
 
 /// Writes `print`'s text to `path` ("-" is stdout); returns the exit code.
 int writeText(const std::string &path, llvm::function_ref<void(llvm::raw_ostream &)> print);

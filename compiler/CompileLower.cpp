@@ -114,10 +114,10 @@ void printTrainingMemory(const Compilation &c) {
 /// Splits a batch's predicted time: the busy steps in the slowest stage's
 /// compute/communication proportion, the rest pipeline bubble.
 PackagePrediction predictionOf(const Compilation &c) {
-  const MeshCandidate &best = *c.best;
+  const MeshCandidate &best = c.report.best;
   PackagePrediction prediction;
-  prediction.cluster = c.spec->name;
-  prediction.deviceMemoryBytes = c.spec->device.memoryBytes;
+  prediction.cluster = c.report.cluster.name;
+  prediction.deviceMemoryBytes = c.report.cluster.device.memoryBytes;
   prediction.sendSeconds = c.pp > 1 ? best.stages.sendSeconds : std::vector<double>{0.0};
   prediction.objective = c.o.objective;
   prediction.batchSeconds = best.seconds;
@@ -159,8 +159,8 @@ void printWritten(const Compilation &c, const PackageStats &stats) {
 } // namespace
 
 Step tessera::lowerPhase(Compilation &c) {
-  const CostModel &cost = c.search->cost();
-  const ClusterSpec &spec = *c.spec;
+  const ClusterSpec &spec = c.report.cluster;
+  CostModel cost(spec);
   int64_t dp = c.dp, tp = c.tp, ranks = c.ranks;
   // Each kernel's predicted time, on the rank's local shapes.
   auto costOf = [&](Operation *op) -> double {

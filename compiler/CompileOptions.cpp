@@ -6,7 +6,7 @@
 
 #include "compiler/CompileOptions.h"
 #include "compiler/Generation.h"
-#include "compiler/MeshSearch.h"
+#include "passes/partition/MeshSearch.h"
 
 #include "llvm/ADT/StringRef.h"
 #include "llvm/Support/raw_ostream.h"
@@ -69,7 +69,7 @@ int checkModes(CompileOptions &o) {
   int64_t seed;
   if (o.train && o.dropoutSeed != "off" && llvm::StringRef(o.dropoutSeed).getAsInteger(10, seed))
     return fail("--dropout-seed '" + o.dropoutSeed + "' is not an integer or off");
-  if (o.emit == Emit::None && o.output == "-")
+  if (o.emit == Emit::None && o.output == "-" && !o.printPipeline)
     return fail("give the package file with -o model.tpkg, or print IR with --emit=tsr / "
                 "--emit=tsr-fused");
   if (!o.untie.empty() && !o.train)

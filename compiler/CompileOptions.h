@@ -83,6 +83,8 @@ struct CompileOptions {
   // Output.
   Emit emit = Emit::None;
   int64_t rank = 0; ///< the rank --emit=partitioned|plan|cuda prints
+  /// Print the pass pipeline (after the import) instead of compiling.
+  bool printPipeline = false;
   std::string output = "-";
   bool verify = false;
   double verifyRtol = 1e-4, verifyAtol = 1e-4;

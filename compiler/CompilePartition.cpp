@@ -4,24 +4,20 @@
 //
 //===----------------------------------------------------------------------===//
 //
-// plan: the mesh search over the candidate meshes, the chosen plan annotated
-// on the replica, pipeline stages cut, the plan's summary line.
-// partition: the SPMD module of every tensor-parallel index, ZeRO's blocks
-// per replica, the replicas' gradient sums in buckets.
+// plan: the pipeline's plan phase (tsr-partition-plan-mesh, the stage cuts)
+// and the plan's summary line from the mesh plan and the search's figures.
+// partition: the pipeline's partition phase (the rank modules with their
+// SPMD programs, ZeRO's blocks per replica, the gradient sums in buckets).
 //
 //===----------------------------------------------------------------------===//
 
 #include "compiler/CompileDriver.h"
-#include "dialects/tsr/IR/TsrAttrNames.h"
-
-#include "passes/partition/Passes.h"
 
 #include "dialects/tsr/IR/TsrAttrNames.h"
+#include "dialects/tsr/IR/TsrAttrs.h"
 #include "dialects/tsr/IR/TsrOps.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
-#include "mlir/IR/Verifier.h"
-#include "mlir/Pass/PassManager.h"
 
 #include "llvm/Support/Format.h"
 #include "llvm/Support/raw_ostream.h"
@@ -52,88 +48,9 @@ std::vector<func::FuncOp> Compilation::stageFuncs(ModuleOp module, int64_t s) co
 
 namespace {
 
-/// --mesh as parsed (checkCompileOptions has refused malformed text).
-MeshShape givenMesh(const std::string &text) {
-  llvm::Expected<MeshShape> shape = parseMesh(text);
-  if (!shape) {
-    llvm::consumeError(shape.takeError());
-    return MeshShape();
-  }
-  return *shape;
-}
-
-/// The mesh search's options: the meshes to consider (the one given, every
-/// dp x tp x pp of --devices, or one device) and the plan's choices.
-MeshSearchOptions searchOptionsOf(const CompileOptions &o, const ClusterSpec &spec) {
-  MeshSearchOptions options;
-  if (!o.mesh.empty())
-    options.meshes = {givenMesh(o.mesh)};
-  else if (o.devices > 0)
-    options.meshes = enumerateMeshes(o.devices);
-  else
-    options.meshes = {MeshShape()};
-  options.recompute = o.recompute;
-  options.microbatchSize = o.microbatchSize;
-  int64_t zeroStage = -1; // auto
-  if (o.zero != "auto")
-    (void)llvm::StringRef(o.zero).getAsInteger(10, zeroStage);
-  options.zero = zeroStage;
-  for (const std::string &h : o.shardHints) {
-    auto [name, layout] = llvm::StringRef(h).split('=');
-    options.hints[name.str()] = layout.str();
-  }
-  // Training over --devices: tensor parallelism stays within a node (its
-  // all-reduces come every layer, forward and backward; Megatron-LM and
-  // Alpa keep it there), which also keeps a large cluster's search short.
-  if (o.train && o.devices > 0)
-    llvm::erase_if(options.meshes,
-                   [&](const MeshShape &m) { return m.tp > spec.devicesPerNode; });
-  // A decode step is one token per sequence: pipelines run it whole.
-  options.microbatches = o.generate && o.microbatches == 0 ? 1 : o.microbatches;
-  // Training: replicas sum their gradients; --microbatches M runs M slices
-  // of each replica's batch one after the other and accumulates their
-  // gradients.
-  options.training = o.train;
-  options.throughput = o.objective == "throughput";
-  options.evenStages = o.pipelineSplit == "even";
-  options.limitToCluster = o.devices > 0;
-  return options;
-}
-
-/// Cuts the planned replica into pipeline stages (a training step: into
-/// segments per stage) and searches each stage's tensor-parallel plan.
-LogicalResult cutStages(Compilation &c) {
-  std::string clusterText = c.spec->toJSON();
-  PassManager pm(&c.context);
-  if (c.trainPipeline) {
-    // Pipeline training: the step cut into segments per stage (forward and
-    // backward passes, what runs once per step) on the replica's plan.
-    partition::CutTrainStagesPassOptions cut;
-    cut.pp = c.pp;
-    cut.cluster = clusterText;
-    cut.even = c.o.pipelineSplit == "even";
-    cut.recompute = c.best->recompute;
-    pm.addPass(partition::createCutTrainStagesPass(cut));
-  } else {
-    partition::CutStagesPassOptions cut;
-    cut.pp = c.pp;
-    cut.cluster = clusterText;
-    cut.even = c.o.pipelineSplit == "even";
-    pm.addPass(partition::createCutStagesPass(cut));
-    partition::ShardingSearchPassOptions stageSearch;
-    stageSearch.tp = c.tp;
-    stageSearch.dp = c.dp;
-    stageSearch.cluster = clusterText;
-    for (const std::string &h : c.o.shardHints)
-      stageSearch.hints.push_back(h);
-    pm.addNestedPass<func::FuncOp>(partition::createShardingSearchPass(stageSearch));
-  }
-  return pm.run(*c.planned);
-}
-
 /// The chosen plan in one line (and one per pipeline stage).
 void printPlanSummary(const Compilation &c, double stageMemory) {
-  const MeshCandidate &best = *c.best;
+  const MeshCandidate &best = c.report.best;
   int64_t dp = c.dp, tp = c.tp, pp = c.pp, m = c.m;
   llvm::raw_ostream &os = llvm::errs();
   os << llvm::format("tessera-compile: mesh dp=%lld x tp=%lld", (long long)dp, (long long)tp);
@@ -141,7 +58,8 @@ void printPlanSummary(const Compilation &c, double stageMemory) {
     os << llvm::format(" x pp=%lld, %lld micro-batches", (long long)pp, (long long)m);
   if (c.accumulated > 1)
     os << llvm::format(", %lld micro-batches accumulated", (long long)c.accumulated);
-  os << " on " << c.spec->name << llvm::format(": predicted %.4f ms per batch", best.seconds * 1e3)
+  os << " on " << c.report.cluster.name
+     << llvm::format(": predicted %.4f ms per batch", best.seconds * 1e3)
      << (c.o.objective == "throughput" && pp > 1 ? " in steady state" : "");
   if (pp == 1)
     os << llvm::format(" (compute %.4f ms, communication %.4f ms)",
@@ -172,64 +90,25 @@ void printPlanSummary(const Compilation &c, double stageMemory) {
 
 Step tessera::planPhase(Compilation &c) {
   const CompileOptions &o = c.o;
-  llvm::Expected<ClusterSpec> spec = ClusterSpec::load(o.cluster);
-  if (!spec) {
+  if (llvm::Expected<ClusterSpec> spec = ClusterSpec::load(o.cluster); !spec) {
     llvm::errs() << "error: --cluster: " << llvm::toString(spec.takeError()) << "\n";
     return 2;
   }
-  c.spec = std::move(*spec);
-  // The default cluster is this machine's CPU cores as devices; --devices N
-  // or a mesh of N ranks without --cluster plans for N such devices.
-  if (!o.clusterGiven) {
-    int64_t wanted = std::max<int64_t>(o.devices, givenMesh(o.mesh).ranks());
-    if (wanted > c.spec->devices())
-      c.spec->devicesPerNode = int(wanted);
-  }
-  MeshSearchOptions searchOptions = searchOptionsOf(o, *c.spec);
-  c.search = std::make_unique<MeshSearch>(*c.module, *c.spec, searchOptions);
-  c.best = c.search->run(llvm::errs());
-  if (!c.best) {
-    c.search->printRuledOut(llvm::errs());
+  // tsr-partition-plan-mesh makes the module the chosen replica with its
+  // layouts and #tsr.mesh_plan; pipelines are cut at its stage bounds.
+  if (failed(c.runPhases(Phase::Plan, Phase::Plan)))
     return 1;
-  }
-  if (o.explain)
-    c.search->explain(llvm::outs(), *c.best);
-  const MeshCandidate &best = *c.best;
-  c.dp = best.dp, c.tp = best.tp, c.pp = best.pp, c.m = best.m;
+  auto meshPlan = (*c.module)->getAttrOfType<tsr::MeshPlanAttr>(tsr::kMeshPlanAttr);
+  c.dp = meshPlan.getDp(), c.tp = meshPlan.getTp(), c.pp = meshPlan.getPp();
+  c.m = meshPlan.getMicrobatches();
+  c.accumulated = meshPlan.getAccumulated();
   c.ranks = c.dp * c.tp * c.pp;
-  // Accumulated micro-batches live inside the step: the runtime feeds each
-  // replica its whole share of the batch.
-  if (o.train && c.pp == 1)
-    std::swap(c.accumulated, c.m);
   c.trainPipeline = o.train && c.pp > 1;
-
-  // The chosen plan goes on the replica's IR; the partitioning passes take it
-  // from there: tsr-partition-cut-stages and tsr-partition-search on every
-  // stage (pipelines), then tsr-partition-spmd for each tensor-parallel index.
-  partition::ShardingPlan plan = *best.plan;
-  plan.dp = c.dp;
-  plan.grid = {c.dp, c.tp};
-  plan.tpAxis = 1;
-  ModuleOp replica = best.replica;
-  partition::annotateSharding(replica.lookupSymbol<func::FuncOp>("main"), plan);
-  c.planned = OwningOpRef<ModuleOp>(cast<ModuleOp>(replica->clone()));
-  // The plan in the IR: every rank module made from it carries it, and the
-  // stage cut reads its bounds (the search costed those stages).
-  std::vector<int64_t> bounds;
-  if (c.pp > 1)
-    bounds.assign(best.stages.bounds.begin(), best.stages.bounds.end());
-  (*c.planned)->setAttr(tsr::kMeshPlanAttr,
-                        tsr::MeshPlanAttr::get(&c.context, c.dp, c.tp, c.pp, c.m, c.accumulated,
-                                               best.zero, best.recompute,
-                                               bounds.empty()
-                                                   ? DenseI64ArrayAttr()
-                                                   : DenseI64ArrayAttr::get(&c.context, bounds)));
-  if (c.pp > 1 && failed(cutStages(c)))
-    return 1;
+  const MeshCandidate &best = c.report.best;
   double stageMemory = 0;
   for (int64_t s = 0; s < c.pp; ++s) {
     FailureOr<partition::ShardingPlan> stagePlan =
-        partition::readSharding(c.stageFunc(*c.planned, s));
+        partition::readSharding(c.stageFunc(*c.module, s));
     if (failed(stagePlan))
       return 1;
     stageMemory = std::max(stageMemory, best.shardedStateBytes >= 0 || c.trainPipeline
@@ -244,70 +123,32 @@ Step tessera::planPhase(Compilation &c) {
   return std::nullopt;
 }
 
-/// --emit=partitioned: rank --rank's SPMD IR (its stage's functions).
-static int printPartitioned(const Compilation &c) {
-  int64_t rank = c.o.rank;
-  if (rank < 0 || rank >= c.ranks) {
-    llvm::errs() << "error: --rank " << rank << " is not a rank of the " << c.ranks
+Step tessera::partitionPhase(Compilation &c) {
+  const CompileOptions &o = c.o;
+  if (o.emit == CompileOptions::Emit::Partitioned && (o.rank < 0 || o.rank >= c.ranks)) {
+    llvm::errs() << "error: --rank " << o.rank << " is not a rank of the " << c.ranks
                  << "-rank mesh\n";
     return 2;
   }
-  int64_t stage = (rank / c.tp) % c.pp;
-  OwningOpRef<ModuleOp> shown(cast<ModuleOp>(c.moduleOf(rank)->clone()));
-  // The stage's function (a pipelined training step: its segments).
-  std::vector<func::FuncOp> kept = c.stageFuncs(*shown, stage);
-  for (func::FuncOp f : llvm::make_early_inc_range(shown->getOps<func::FuncOp>()))
-    if (!llvm::is_contained(kept, f))
-      f.erase();
-  return writeText(c.o.output, [&](llvm::raw_ostream &os) {
-    os << "// rank " << rank << " of mesh dp=" << c.dp << " x tp=" << c.tp;
-    if (c.pp > 1)
-      os << " x pp=" << c.pp << " (stage " << stage << ")";
-    os << "\n";
-    shown->print(os);
-    os << "\n";
-  });
-}
-
-/// The partition pipeline on the planned module: one nested module per
-/// tensor-parallel index with its SPMD program, then (ZeRO) one per replica
-/// with its blocks, the replicas' gradient sums in buckets.
-void tessera::buildPartitionPipeline(OpPassManager &pm, int64_t zeroStage, int64_t replicas,
-                                     int64_t bucketBytes) {
-  pm.addPass(partition::createRanksPass());
-  pm.nest<ModuleOp>().addPass(partition::createSpmdPartitionPass());
-  if (zeroStage > 0 && replicas > 1) {
-    partition::RanksPassOptions copies;
-    copies.replicas = replicas;
-    pm.addPass(partition::createRanksPass(copies));
-    partition::ZeroPassOptions zero;
-    zero.stage = zeroStage;
-    pm.nest<ModuleOp>().addPass(partition::createZeroPass(zero));
-  }
-  if (bucketBytes > 0) {
-    partition::BucketGradientsPassOptions buckets;
-    buckets.bucketBytes = bucketBytes;
-    pm.nest<ModuleOp>().addPass(partition::createBucketGradientsPass(buckets));
-  }
-}
-
-Step tessera::partitionPhase(Compilation &c) {
-  const CompileOptions &o = c.o;
-  // Rank r is replica d, stage s, tp index t with r = (d * pp + s) * tp + t;
-  // its module is d * tp + t under ZeRO (a block of the state per replica),
-  // else t. (--zero auto: the stage the search chose.)
-  int64_t zeroStage = c.best->zero;
-  c.sharded = zeroStage > 0 && c.dp > 1;
-  // The replicas' gradient sums in buckets (training with dp > 1).
-  int64_t bucketBytes =
-      o.train && c.dp > 1 && o.gradBucketMb > 0 ? int64_t(o.gradBucketMb * 1048576.0) : 0;
-  PassManager pm(&c.context);
-  buildPartitionPipeline(pm, zeroStage, c.sharded ? c.dp : 1, bucketBytes);
-  if (failed(pm.run(*c.planned)))
+  // One module per tensor-parallel index (under ZeRO per replica too): rank
+  // r = (d * pp + s) * tp + t runs module d * tp + t under ZeRO (a block of
+  // the state per replica), else t.
+  if (failed(c.runPhases(Phase::Partition, Phase::Partition)))
     return 1;
-  for (ModuleOp nested : c.planned->getOps<ModuleOp>())
-    c.spmd.push_back(nested);
+  // --emit=partitioned: rank --rank's module (tsr-partition-select-rank).
   if (o.emit == CompileOptions::Emit::Partitioned)
-    return printPartitioned(c);
+    return writeText(o.output, [&](llvm::raw_ostream &os) {
+      int64_t stage = (o.rank / c.tp) % c.pp;
+      os << "// rank " << o.rank << " of mesh dp=" << c.dp << " x tp=" << c.tp;
+      if (c.pp > 1)
+        os << " x pp=" << c.pp << " (stage " << stage << ")";
+      os << "\n";
+      c.module->print(os);
+      os << "\n";
+    });
+  for (ModuleOp nested : c.module->getOps<ModuleOp>()) {
+    c.sharded |= nested->hasAttr(tsr::kReplicaAttr);
+    c.spmd.push_back(nested);
+  }
   return std::nullopt;
 }

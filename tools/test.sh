@@ -46,8 +46,9 @@ cpu_status=0
 cpu_log="$build/lit-cpu-paths.log"
 : >"$cpu_log"
 # Every end-to-end and runtime unit test but the CUDA emulation's (its own
-# kernels, not these paths) and ONNX's node conformance sweep.
-cpu_skip='cuda_|onnx_node_conformance|CudaTests|CompilerTests|DialectTests|FrontendTests'
+# kernels, not these paths), ONNX's node conformance sweep and the pipeline
+# check (compiles only).
+cpu_skip='cuda_|onnx_node_conformance|compile_pipeline|CudaTests|CompilerTests|DialectTests|FrontendTests'
 for leg in "avx2 Haswell" "portable Nehalem"; do
   read -r isa core <<<"$leg"
   echo "-- TESSERA_CPU_ISA=$isa OPENBLAS_CORETYPE=$core: $(TESSERA_CPU_ISA=$isa OPENBLAS_CORETYPE=$core \

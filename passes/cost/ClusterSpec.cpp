@@ -163,7 +163,7 @@ std::vector<std::string> ClusterSpec::presetNames() {
   return names;
 }
 
-std::string ClusterSpec::toJSON() const {
+std::string ClusterSpec::toJSON(bool compact) const {
   json::Object peaks;
   for (const auto &[dtype, flops] : device.peakFlops)
     peaks[dtype] = flops / 1e12;
@@ -182,7 +182,7 @@ std::string ClusterSpec::toJSON() const {
       {"inter_node", json::Object{{"bandwidth_gbps", interNode.bandwidth / 1e9},
                                   {"latency_us", interNode.latency * 1e6},
                                   {"launch_us", interNode.launch * 1e6}}}};
-  return llvm::formatv("{0:2}", value).str();
+  return compact ? llvm::formatv("{0}", value).str() : llvm::formatv("{0:2}", value).str();
 }
 
 llvm::Expected<tessera::ClusterSpec> tessera::ClusterSpec::load(llvm::StringRef nameOrFile) {

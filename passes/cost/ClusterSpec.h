@@ -78,8 +78,8 @@ struct ClusterSpec {
   static llvm::Expected<ClusterSpec> load(llvm::StringRef nameOrFile);
   /// The preset names (h100-ib-N listed as h100-ib-64).
   static std::vector<std::string> presetNames();
-  /// The JSON form (round-trips through fromJSON).
-  std::string toJSON() const;
+  /// The JSON form (round-trips through fromJSON); `compact`: on one line.
+  std::string toJSON(bool compact = false) const;
 };
 
 } // namespace tessera

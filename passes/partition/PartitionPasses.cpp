@@ -42,7 +42,14 @@ using namespace tessera::partition;
 
 namespace {
 
+/// The cluster `name` (a preset or JSON file); empty: the one the module
+/// was planned for (tsr.cluster), else "cpu".
 FailureOr<ClusterSpec> loadCluster(Operation *op, StringRef name) {
+  if (name.empty()) {
+    auto module = isa<ModuleOp>(op) ? cast<ModuleOp>(op) : op->getParentOfType<ModuleOp>();
+    auto planned = module ? module->getAttrOfType<StringAttr>(tsr::kClusterAttr) : nullptr;
+    name = planned ? planned.getValue() : StringRef("cpu");
+  }
   llvm::Expected<ClusterSpec> spec = ClusterSpec::load(name);
   if (!spec)
     return op->emitError("cluster '") << name << "': " << llvm::toString(spec.takeError()),
@@ -74,6 +81,15 @@ struct ShardingSearchPass : tessera::partition::impl::ShardingSearchPassBase<Sha
   using ShardingSearchPassBase::ShardingSearchPassBase;
   void runOnOperation() override {
     func::FuncOp func = getOperation();
+    // Planned already (tsr-partition-plan-mesh): the plan stays.
+    if (func->hasAttr(tsr::kPlanAttr))
+      return;
+    // Degrees not given: the module's mesh plan's, else 1.
+    auto module = func->getParentOfType<ModuleOp>();
+    auto meshPlan = module ? module->getAttrOfType<tsr::MeshPlanAttr>(tsr::kMeshPlanAttr)
+                           : nullptr;
+    int64_t tp = this->tp ? int64_t(this->tp) : meshPlan ? meshPlan.getTp() : 1;
+    int64_t dp = this->dp ? int64_t(this->dp) : meshPlan ? meshPlan.getDp() : 1;
     if (tp < 1 || dp < 1) {
       func.emitError("tp and dp must be at least 1");
       return signalPassFailure();
@@ -101,7 +117,6 @@ struct ShardingSearchPass : tessera::partition::impl::ShardingSearchPassBase<Sha
       return signalPassFailure();
     // A pipeline stage's grid is [dp, pp, tp] (tsr-partition-cut-stages
     // records pp on the module).
-    auto module = func->getParentOfType<ModuleOp>();
     if (auto pp = module ? module->getAttrOfType<IntegerAttr>(mlir::tsr::kPipelineStagesAttr) : nullptr;
         pp && func->hasAttr(mlir::tsr::kStageAttr)) {
       plan->grid = {dp, pp.getInt(), tp};
@@ -153,10 +168,18 @@ sliceMain(ModuleOp module, int64_t pp, StringRef cluster, bool even, bool traini
   return std::make_pair(main, *stages);
 }
 
+/// A module planned for one stage: nothing to cut.
+bool plannedWhole(ModuleOp module) {
+  auto meshPlan = module->getAttrOfType<tsr::MeshPlanAttr>(tsr::kMeshPlanAttr);
+  return meshPlan && meshPlan.getPp() == 1;
+}
+
 struct CutStagesPass : tessera::partition::impl::CutStagesPassBase<CutStagesPass> {
   using CutStagesPassBase::CutStagesPassBase;
   void runOnOperation() override {
     ModuleOp module = getOperation();
+    if (plannedWhole(module))
+      return;
     int64_t dp = 1;
     auto cut = sliceMain(module, pp, cluster, even, /*training=*/false, dp);
     if (failed(cut))
@@ -187,6 +210,8 @@ struct CutTrainStagesPass
   using CutTrainStagesPassBase::CutTrainStagesPassBase;
   void runOnOperation() override {
     ModuleOp module = getOperation();
+    if (plannedWhole(module))
+      return;
     int64_t dp = 1;
     auto cut = sliceMain(module, pp, cluster, even, /*training=*/true, dp);
     if (failed(cut))
@@ -258,6 +283,12 @@ struct RanksPass : tessera::partition::impl::RanksPassBase<RanksPass> {
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
+    // Not given: a copy per replica where the mesh plan shards with ZeRO.
+    int64_t replicas = this->replicas;
+    if (replicas == -1) {
+      auto meshPlan = module->getAttrOfType<tsr::MeshPlanAttr>(tsr::kMeshPlanAttr);
+      replicas = meshPlan && meshPlan.getZero() > 0 ? meshPlan.getDp() : 1;
+    }
     if (replicas < 1) {
       module.emitError("replicas must be at least 1");
       return signalPassFailure();

@@ -14,10 +14,19 @@
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/Pass/Pass.h"
 
+namespace tessera {
+struct MeshPlanReport;
+} // namespace tessera
+
 namespace tessera::partition {
 
 #define GEN_PASS_DECL
 #include "passes/partition/Passes.h.inc"
+
+/// tsr-partition-plan-mesh that also fills `report` (the driver's summary
+/// and package prediction); `report` may be null.
+std::unique_ptr<mlir::Pass> createPlanMeshPass(const PlanMeshPassOptions &options,
+                                               MeshPlanReport *report);
 
 #define GEN_PASS_REGISTRATION
 #include "passes/partition/Passes.h.inc"

@@ -75,6 +75,90 @@ def AccumulatePass : Pass<"tsr-partition-accumulate", "mlir::func::FuncOp"> {
   let dependentDialects = ["mlir::tsr::TsrDialect"];
 }
 
+def PlanMeshPass : Pass<"tsr-partition-plan-mesh", "mlir::ModuleOp"> {
+  let summary = "Choose the mesh, micro-batches, ZeRO stage and recomputation; plan it";
+  let description = [{
+    The outer loop of planning, on the whole model's `@main` (a training step
+    after the train passes, a decode step after tsr-generate-decode): every
+    candidate mesh (the one given by `dp`, `tp`, `pp`, or every dp x tp x pp
+    of `devices`) and micro-batch count is costed on the cluster - the batch
+    split into a replica of batch / (dp x m) (tsr-partition-split-batch,
+    with gradient accumulation tsr-partition-accumulate), the
+    tensor-parallel search on it (tsr-partition-search), for pipelines the
+    stage cut (tsr-partition-cut-stages) - and the fastest that fits the
+    device memory is chosen (training: with the ZeRO stage and the
+    recomputation that make it fit, unless given).
+
+    The module becomes the chosen replica: `@main` on its local batch,
+    every op annotated with its layout (`tsr.sharding`, `tsr.plan`), and the
+    module carries the choice as `tsr.mesh_plan = #tsr.mesh_plan<dp, tp, pp,
+    microbatches, accumulated, zero, recompute, stages = [...]>` and the
+    cluster as `tsr.cluster` (its JSON form). The passes after it read both:
+    the stage cuts cut at the plan's bounds, tsr-partition-ranks makes its
+    ranks, tsr-partition-zero shards with its stage. One line per candidate
+    goes to stderr when there are several; none fitting is an error naming
+    each mesh and why.
+
+    ```mlir
+    // --tsr-partition-plan-mesh=devices=4
+    module attributes {tsr.mesh_plan = #tsr.mesh_plan<dp = 1, tp = 2, pp = 1, ...>,
+                       tsr.cluster = "{...}"} { func.func @main ... }
+    ```
+  }];
+  let options = [
+    Option<"dp", "dp", "int64_t", /*default=*/"0",
+           "the mesh's data-parallel replicas (with tp and pp: that mesh only; "
+           "0: search)">,
+    Option<"tp", "tp", "int64_t", /*default=*/"0", "the mesh's tensor-parallel degree">,
+    Option<"pp", "pp", "int64_t", /*default=*/"0", "the mesh's pipeline stages">,
+    Option<"devices", "devices", "int64_t", /*default=*/"0",
+           "search every dp x tp x pp of this many devices (0 and no mesh: one device)">,
+    Option<"cluster", "cluster", "std::string", /*default=*/"\"\"",
+           "cluster preset or JSON file; empty: this machine's CPU cores as "
+           "devices (\"cpu\"), as many as the mesh or `devices` needs">,
+    Option<"throughput", "throughput", "bool", /*default=*/"false",
+           "rank by time per batch with batches streamed back to back instead "
+           "of one batch's latency">,
+    Option<"microbatches", "microbatches", "int64_t", /*default=*/"0",
+           "micro-batches per pipeline, or accumulated in a training step; 0: "
+           "every count that divides the replica's batch (training: the fewest "
+           "that fit)">,
+    Option<"microbatchSize", "microbatch-size", "int64_t", /*default=*/"0",
+           "samples per micro-batch of a pipeline (the count follows the mesh); "
+           "0: any">,
+    Option<"training", "training", "bool", /*default=*/"false",
+           "the module is a training step: replicas sum their gradients, "
+           "ZeRO and recomputation are choices">,
+    Option<"zero", "zero", "int64_t", /*default=*/"0",
+           "training: the ZeRO stage (0-3); -1: the fastest that fits">,
+    Option<"recompute", "recompute", "std::string", /*default=*/"\"\"",
+           "training pipelines: none, selective or full; empty: the fastest "
+           "that fits">,
+    Option<"even", "even", "bool", /*default=*/"false",
+           "Megatron's even stage split instead of balanced times">,
+    ListOption<"hints", "shard", "std::string",
+               "fixed weight layouts: NAME-or-glob=R|S0|S1...">,
+    Option<"explain", "explain", "bool", /*default=*/"false",
+           "print the chosen plan, every alternative by predicted time and the "
+           "meshes ruled out (stdout)">,
+  ];
+  let dependentDialects = ["mlir::tsr::TsrDialect"];
+}
+
+def SelectRankPass : Pass<"tsr-partition-select-rank", "mlir::ModuleOp"> {
+  let summary = "Keep one rank's program of a partitioned module";
+  let description = [{
+    On a module partitioned by tsr-partition-ranks (and the passes nested on
+    its rank modules): the module becomes rank `rank`'s module - its
+    attributes, name and the functions of its pipeline stage (rank r = (d *
+    pp + s) * tp + t runs stage s of module `@tp<t>` or, with ZeRO,
+    `@dp<d>.tp<t>`). What tessera-compile --emit=partitioned --rank r prints.
+  }];
+  let options = [
+    Option<"rank", "rank", "int64_t", /*default=*/"0", "the rank (0 <= rank < dp x tp x pp)">,
+  ];
+}
+
 def ShardingSearchPass : Pass<"tsr-partition-search", "mlir::func::FuncOp"> {
   let summary = "Choose every op's tensor-parallel layout and annotate it";
   let description = [{
@@ -90,18 +174,23 @@ def ShardingSearchPass : Pass<"tsr-partition-search", "mlir::func::FuncOp"> {
     dictionary (`operands`, `results` as "R" replicated, "P" partial sum,
     "S<d>" split along dimension d; its predicted `seconds`), the function a
     `tsr.plan` dictionary (grid, tp, predicted compute and communication
-    time, weight bytes per rank). `tsr-partition-spmd` reads it.
+    time, weight bytes per rank). `tsr-partition-spmd` reads it. A function
+    that already carries a `tsr.plan` (planned by `tsr-partition-plan-mesh`)
+    keeps it.
 
     ```mlir
     %w = tsr.weight "fc" {tsr.sharding = {operands = [], results = ["S1"], ...}}
     ```
   }];
   let options = [
-    Option<"tp", "tp", "int64_t", /*default=*/"1", "tensor-parallel degree">,
-    Option<"dp", "dp", "int64_t", /*default=*/"1",
-           "data-parallel replicas (the grid's first axis)">,
-    Option<"cluster", "cluster", "std::string", /*default=*/"\"cpu\"",
-           "cluster preset or JSON file of the cost model">,
+    Option<"tp", "tp", "int64_t", /*default=*/"0",
+           "tensor-parallel degree; 0: the module's tsr.mesh_plan, else 1">,
+    Option<"dp", "dp", "int64_t", /*default=*/"0",
+           "data-parallel replicas (the grid's first axis); 0: the module's "
+           "tsr.mesh_plan, else 1">,
+    Option<"cluster", "cluster", "std::string", /*default=*/"\"\"",
+           "cluster preset or JSON file of the cost model; empty: the "
+           "module's tsr.cluster, else \"cpu\"">,
     ListOption<"hints", "shard", "std::string",
                "fixed weight layouts: NAME-or-glob=R|S0|S1...">,
   ];
@@ -120,11 +209,15 @@ def CutStagesPass : Pass<"tsr-partition-cut-stages", "mlir::ModuleOp"> {
     before it and returns those crossing the cut after it, and carries
     `tsr.stage` and its predicted seconds. Stages are searched again
     (`tsr-partition-search` runs on every function) before partitioning.
+    A module planned by `tsr-partition-plan-mesh` is cut where its
+    `tsr.mesh_plan` says (its pp and stage bounds; a plan with pp = 1 is
+    left whole).
   }];
   let options = [
     Option<"pp", "pp", "int64_t", /*default=*/"2", "number of stages">,
-    Option<"cluster", "cluster", "std::string", /*default=*/"\"cpu\"",
-           "cluster preset or JSON file of the cost model">,
+    Option<"cluster", "cluster", "std::string", /*default=*/"\"\"",
+           "cluster preset or JSON file of the cost model; empty: the "
+           "module's tsr.cluster, else \"cpu\"">,
     Option<"even", "even", "bool", /*default=*/"false",
            "the same number of layers per stage instead of balanced times">,
   ];
@@ -147,11 +240,14 @@ def CutTrainStagesPass : Pass<"tsr-partition-cut-train-stages", "mlir::ModuleOp"
     its program). Sums over the micro-batches become running sums in state
     `pipe.acc:<n>`; values between segments are named `x:<n>`. The grid
     becomes [dp, pp, tp]; `tsr-partition-spmd` partitions every segment.
+    A module planned by `tsr-partition-plan-mesh` is cut where its
+    `tsr.mesh_plan` says, with its recomputation (pp = 1: left whole).
   }];
   let options = [
     Option<"pp", "pp", "int64_t", /*default=*/"2", "number of stages">,
-    Option<"cluster", "cluster", "std::string", /*default=*/"\"cpu\"",
-           "cluster preset or JSON file of the cost model">,
+    Option<"cluster", "cluster", "std::string", /*default=*/"\"\"",
+           "cluster preset or JSON file of the cost model; empty: the "
+           "module's tsr.cluster, else \"cpu\"">,
     Option<"even", "even", "bool", /*default=*/"false",
            "the same number of layers per stage instead of balanced times">,
     Option<"recompute", "recompute", "std::string", /*default=*/"\"none\"",
@@ -176,7 +272,8 @@ def ZeroPass : Pass<"tsr-partition-zero", "mlir::ModuleOp"> {
     Sums over a block (the gradient norm) are all-reduced over the replicas.
   }];
   let options = [
-    Option<"stage", "stage", "int64_t", /*default=*/"1", "ZeRO stage: 0 (off), 1, 2 or 3">,
+    Option<"stage", "stage", "int64_t", /*default=*/"1",
+           "ZeRO stage: 0 (off), 1, 2 or 3; -1: the module's tsr.mesh_plan's">,
     Option<"rank", "rank", "int64_t", /*default=*/"-1",
            "the data-parallel replica (0 <= rank < dp); -1: the module's "
            "`tsr.replica` (tsr-partition-ranks), else 0">,
@@ -244,7 +341,8 @@ def RanksPass : Pass<"tsr-partition-ranks", "mlir::ModuleOp"> {
   }];
   let options = [
     Option<"replicas", "replicas", "int64_t", /*default=*/"1",
-           "data-parallel replicas that get modules of their own (ZeRO)">,
+           "data-parallel replicas that get modules of their own (ZeRO); -1: "
+           "the module's tsr.mesh_plan's dp when it shards with ZeRO, else 1">,
   ];
   let dependentDialects = ["mlir::tsr::TsrDialect"];
 }

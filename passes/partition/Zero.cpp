@@ -29,6 +29,7 @@
 #include "passes/partition/Passes.h"
 
 #include "dialects/tsr/IR/TsrAttrNames.h"
+#include "dialects/tsr/IR/TsrAttrs.h"
 #include "dialects/tsr/IR/TsrOps.h"
 
 #include "mlir/Dialect/Shard/IR/ShardOps.h"
@@ -373,6 +374,11 @@ struct ZeroPass : tessera::partition::impl::ZeroPassBase<ZeroPass> {
   using ZeroPassBase::ZeroPassBase;
   void runOnOperation() override {
     ModuleOp module = getOperation();
+    // Not given: the mesh plan's stage.
+    int64_t stage = this->stage;
+    if (stage == -1)
+      if (auto meshPlan = module->getAttrOfType<tsr::MeshPlanAttr>(tsr::kMeshPlanAttr))
+        stage = meshPlan.getZero();
     if (stage < 0 || stage > 3) {
       module.emitError("ZeRO stage must be 0, 1, 2 or 3, not ") << int64_t(stage);
       return signalPassFailure();

@@ -108,48 +108,11 @@ void gantt(std::ostringstream &out, const std::string &id, const std::vector<std
       << "\">" << fmt("%.4f ms", end * 1e3) << "</text>\n</svg>\n";
 }
 
-} // namespace
-
-rt::Status tessera::writeHtmlReport(const rt::Package &package, const std::string &packagePath,
-                                    const std::string &htmlPath, const std::string &tracePath) {
-  const tpkg::Package *plan = package.plan();
-  unsigned stages = std::max(1u, plan->stages()), micro = std::max(1u, plan->microbatches());
-  const tpkg::Prediction *predicted = plan->prediction();
-  std::vector<const tpkg::Program *> programs(plan->programs()->begin(),
-                                              plan->programs()->end());
+/// Layers coloured by stage, with the split of their weights (the
+/// dimension where tp ranks 0 and 1 of replica 0 hold different blocks).
+void writeLayers(std::ostringstream &out, const std::vector<const tpkg::Program *> &programs,
+                 unsigned stages, int tp) {
   int ranks = int(programs.size());
-  int tp = std::max(1, ranks / std::max(1, int(plan->mesh() && plan->mesh()->size()
-                                                    ? plan->mesh()->Get(0) : 1) *
-                                                int(stages)));
-  std::ostringstream out;
-  out << "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">\n<title>Tessera plan: "
-      << escape(packagePath) << "</title>\n<style>\n"
-      << "body { font-family: sans-serif; margin: 20px; color: #222; }\n"
-      << "svg { font-size: 11px; background: #fafafa; border: 1px solid #ddd; margin: 4px 0; }\n"
-      << ".span-label { fill: white; font-size: 10px; }\n"
-      << "table { border-collapse: collapse; } td, th { padding: 2px 8px; text-align: right; }\n"
-      << "</style></head><body>\n<h1>Tessera plan</h1>\n";
-
-  // Summary.
-  std::string meshText;
-  if (plan->mesh())
-    for (uint32_t i = 0; i < plan->mesh()->size(); ++i)
-      meshText += (i ? " x " : "") + std::to_string(plan->mesh()->Get(i));
-  out << "<p id=\"summary\">" << escape(packagePath) << ": mesh " << meshText << " ("
-      << ranks << " ranks), <span id=\"stage-count\">" << stages << " stage"
-      << (stages == 1 ? "" : "s") << "</span>, <span id=\"microbatch-count\">" << micro
-      << " micro-batch" << (micro == 1 ? "" : "es") << "</span>";
-  if (predicted)
-    out << "; predicted on " << escape(predicted->cluster() ? predicted->cluster()->str() : "")
-        << " (" << escape(predicted->objective() ? predicted->objective()->str() : "")
-        << "): " << fmt("%.4f", predicted->batch_seconds() * 1e3) << " ms per batch = compute "
-        << fmt("%.4f", predicted->compute_seconds() * 1e3) << " + communication "
-        << fmt("%.4f", predicted->communication_seconds() * 1e3) << " + bubble "
-        << fmt("%.4f", predicted->bubble_seconds() * 1e3) << " ms";
-  out << "</p>\n";
-
-  // Layers coloured by stage, with the split of their weights (the dimension
-  // where tp ranks 0 and 1 of replica 0 hold different blocks).
   std::map<int, unsigned> layerStage;
   std::map<int, std::set<std::string>> layerSplits;
   for (unsigned s = 0; s < stages; ++s) {
@@ -218,7 +181,12 @@ rt::Status tessera::writeHtmlReport(const rt::Package &package, const std::strin
     out << "</svg>\n";
   }
 
-  // Memory per rank against the device's capacity.
+}
+
+/// Memory per rank against the device's capacity.
+void writeMemory(std::ostringstream &out, const std::vector<const tpkg::Program *> &programs,
+                 const tpkg::Prediction *predicted) {
+  int ranks = int(programs.size());
   double capacity = predicted && predicted->device_memory_bytes() > 0
                         ? predicted->device_memory_bytes() : 0;
   out << "<h2>Memory per rank</h2>\n<p>parameters + activation arena"
@@ -264,7 +232,13 @@ rt::Status tessera::writeHtmlReport(const rt::Package &package, const std::strin
     out << "</svg>\n";
   }
 
-  // The predicted schedule: GPipe fill-drain from the stages' times.
+}
+
+/// The predicted schedule: GPipe fill-drain from the stages' times.
+void writePredictedSchedule(std::ostringstream &out,
+                            const std::vector<const tpkg::Program *> &programs, unsigned stages,
+                            unsigned micro, int tp, const tpkg::Prediction *predicted) {
+  int ranks = int(programs.size());
   out << "<h2>Pipeline schedule (predicted)</h2>\n";
   {
     std::vector<double> stageTime(stages, 0), send(stages, 0);
@@ -289,6 +263,51 @@ rt::Status tessera::writeHtmlReport(const rt::Package &package, const std::strin
       }
     gantt(out, "gantt-predicted", rows, spans);
   }
+}
+
+} // namespace
+
+rt::Status tessera::writeHtmlReport(const rt::Package &package, const std::string &packagePath,
+                                    const std::string &htmlPath, const std::string &tracePath) {
+  const tpkg::Package *plan = package.plan();
+  unsigned stages = std::max(1u, plan->stages()), micro = std::max(1u, plan->microbatches());
+  const tpkg::Prediction *predicted = plan->prediction();
+  std::vector<const tpkg::Program *> programs(plan->programs()->begin(),
+                                              plan->programs()->end());
+  int ranks = int(programs.size());
+  int tp = std::max(1, ranks / std::max(1, int(plan->mesh() && plan->mesh()->size()
+                                                    ? plan->mesh()->Get(0) : 1) *
+                                                int(stages)));
+  std::ostringstream out;
+  out << "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">\n<title>Tessera plan: "
+      << escape(packagePath) << "</title>\n<style>\n"
+      << "body { font-family: sans-serif; margin: 20px; color: #222; }\n"
+      << "svg { font-size: 11px; background: #fafafa; border: 1px solid #ddd; margin: 4px 0; }\n"
+      << ".span-label { fill: white; font-size: 10px; }\n"
+      << "table { border-collapse: collapse; } td, th { padding: 2px 8px; text-align: right; }\n"
+      << "</style></head><body>\n<h1>Tessera plan</h1>\n";
+
+  // Summary.
+  std::string meshText;
+  if (plan->mesh())
+    for (uint32_t i = 0; i < plan->mesh()->size(); ++i)
+      meshText += (i ? " x " : "") + std::to_string(plan->mesh()->Get(i));
+  out << "<p id=\"summary\">" << escape(packagePath) << ": mesh " << meshText << " ("
+      << ranks << " ranks), <span id=\"stage-count\">" << stages << " stage"
+      << (stages == 1 ? "" : "s") << "</span>, <span id=\"microbatch-count\">" << micro
+      << " micro-batch" << (micro == 1 ? "" : "es") << "</span>";
+  if (predicted)
+    out << "; predicted on " << escape(predicted->cluster() ? predicted->cluster()->str() : "")
+        << " (" << escape(predicted->objective() ? predicted->objective()->str() : "")
+        << "): " << fmt("%.4f", predicted->batch_seconds() * 1e3) << " ms per batch = compute "
+        << fmt("%.4f", predicted->compute_seconds() * 1e3) << " + communication "
+        << fmt("%.4f", predicted->communication_seconds() * 1e3) << " + bubble "
+        << fmt("%.4f", predicted->bubble_seconds() * 1e3) << " ms";
+  out << "</p>\n";
+
+  writeLayers(out, programs, stages, tp);
+  writeMemory(out, programs, predicted);
+  writePredictedSchedule(out, programs, stages, micro, tp, predicted);
   if (!tracePath.empty()) {
     std::vector<TraceRun> runs = readTraceRuns(tracePath);
     if (runs.empty())

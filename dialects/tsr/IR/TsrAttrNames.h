@@ -42,6 +42,9 @@ inline constexpr llvm::StringLiteral kSendSecondsAttr("tsr.send_seconds");
 // Modules.
 /// The mesh and schedule the module is planned for (#tsr.mesh_plan).
 inline constexpr llvm::StringLiteral kMeshPlanAttr("tsr.mesh_plan");
+/// The cluster the module is planned for (its JSON form, tsr-partition-plan-mesh
+/// writes it; the cost model of every later pass reads it).
+inline constexpr llvm::StringLiteral kClusterAttr("tsr.cluster");
 /// The number of pipeline stages a cut module holds.
 inline constexpr llvm::StringLiteral kPipelineStagesAttr("tsr.pp");
 /// The decode step's inputs and outputs (tsr-generate-decode).

@@ -15,8 +15,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#ifndef TESSERA_COMPILER_MESHSEARCH_H
-#define TESSERA_COMPILER_MESHSEARCH_H
+#ifndef TESSERA_PASSES_PARTITION_MESHSEARCH_H
+#define TESSERA_PASSES_PARTITION_MESHSEARCH_H
 
 #include "passes/cost/ClusterSpec.h"
 #include "passes/cost/CostModel.h"
@@ -149,6 +149,21 @@ private:
   std::vector<MeshCandidate> candidates_;
 };
 
+/// What tsr-partition-plan-mesh chose, beyond what the IR carries (the
+/// mesh plan, the layouts): the predicted figures a driver prints and writes
+/// into a package, and the cluster. `best.replica` is null (the module is
+/// the replica now); `best.plan` points at `plan`, which holds the plan's
+/// figures but no per-op maps.
+struct MeshPlanReport {
+  MeshPlanReport() = default;
+  MeshPlanReport(const MeshPlanReport &) = delete;
+  MeshPlanReport &operator=(const MeshPlanReport &) = delete;
+
+  ClusterSpec cluster;
+  MeshCandidate best;
+  partition::ShardingPlan plan;
+};
+
 } // namespace tessera
 
-#endif // TESSERA_COMPILER_MESHSEARCH_H
+#endif // TESSERA_PASSES_PARTITION_MESHSEARCH_H

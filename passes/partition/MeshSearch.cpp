@@ -4,7 +4,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "compiler/MeshSearch.h"
+#include "passes/partition/MeshSearch.h"
 
 #include "passes/partition/BatchSplit.h"
 #include "passes/partition/TrainStages.h"
