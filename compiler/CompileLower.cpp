@@ -164,13 +164,13 @@ Step tessera::lowerPhase(Compilation &c) {
   int64_t dp = c.dp, tp = c.tp, ranks = c.ranks;
   // Each kernel's predicted time, on the rank's local shapes.
   auto costOf = [&](Operation *op) -> double {
-    bool across = tp > spec.devicesPerNode;
+    bool across = spec.spansNodes(tp);
     if (auto reduce = dyn_cast<shard::AllReduceOp>(op)) {
       // Over the mesh's first axis: the data-parallel replicas (training).
       bool replicas = reduce.getGridAxes().size() == 1 && reduce.getGridAxes()[0] == 0;
       return cost.collectiveSeconds(Collective::AllReduce, bytesOf(op->getResult(0)),
                                     int(replicas ? dp : tp),
-                                    replicas ? ranks > spec.devicesPerNode : across);
+                                    replicas ? spec.spansNodes(dp, ranks / dp) : across);
     }
     if (isa<shard::AllGatherOp>(op))
       return cost.collectiveSeconds(Collective::AllGather, bytesOf(op->getResult(0)), int(tp),

@@ -63,6 +63,14 @@ struct ClusterSpec {
   LinkSpec intraNode, interNode;
 
   int devices() const { return nodes * devicesPerNode; }
+  /// Whether a group of `size` ranks, `stride` apart in rank order, spans
+  /// more than one node. Ranks fill the nodes in order (rank r on node r /
+  /// devicesPerNode), and a mesh numbers its ranks r = (d * pp + s) * tp + t:
+  /// a tensor-parallel group is `tp` ranks 1 apart, a data-parallel group
+  /// `dp` ranks tp * pp apart, a replica's pipeline tp * pp ranks 1 apart.
+  bool spansNodes(int64_t size, int64_t stride = 1) const {
+    return size > 1 && (size - 1) * stride + 1 > devicesPerNode;
+  }
   /// The memory a plan may fill on one device: 90% of it (the rest for the
   /// runtime, the allocator's fragmentation, communication buffers). Every
   /// planner checks against this one figure.

@@ -226,7 +226,7 @@ void MeshSearch::evaluateUnpipelined(MeshCandidate &c) {
     c.replica.walk([&](tsr::ReplicaSumOp op) {
       c.gradientSeconds += cost_.collectiveSeconds(
           Collective::AllReduce, bytesOf(op.getResult()), int(c.dp),
-          c.dp * c.tp > int64_t(cluster_.devicesPerNode));
+          cluster_.spansNodes(c.dp, c.tp));
     });
   if (options_.training)
     c.activationBytes = peakValueBytes(c.replica.lookupSymbol<func::FuncOp>("main"), *c.plan);
@@ -244,7 +244,7 @@ void MeshSearch::evaluateUnpipelined(MeshCandidate &c) {
       gather = double(z >= 3 ? 2 : 1) *
                cost_.collectiveSeconds(
                    Collective::AllGather, zero.params, int(c.dp),
-                   c.dp * c.tp > int64_t(cluster_.devicesPerNode));
+                   cluster_.spansNodes(c.dp, c.tp));
     bool fits = h + c.activationBytes <= memoryCap_;
     double seconds = c.plan->totalSeconds() + sums + gather;
     // The first stage tried, then any faster one that fits (while none
@@ -329,7 +329,7 @@ bool MeshSearch::evaluateTrainingPipeline(MeshCandidate &c, func::FuncOp func,
     c.replica.walk([&](tsr::ReplicaSumOp op) {
       once += cost_.collectiveSeconds(Collective::AllReduce, bytesOf(op.getResult()) /
                                                                  double(c.tp * c.pp),
-                                      int(c.dp), c.tp * c.pp >= int64_t(cluster_.devicesPerNode));
+                                      int(c.dp), cluster_.spansNodes(c.dp, c.tp * c.pp));
     });
   c.gradientSeconds = once;
   double scale = forward > 0 && perMicroBatch > 0 ? perMicroBatch / forward : 3.0;
@@ -355,8 +355,7 @@ bool MeshSearch::evaluateTrainingPipeline(MeshCandidate &c, func::FuncOp func,
             : double(z >= 3 ? 2 * c.m : 1) *
                   cost_.collectiveSeconds(
                       Collective::AllGather, zero.params / double(c.pp),
-                      int(c.dp),
-                      c.tp * c.pp >= int64_t(cluster_.devicesPerNode));
+                      int(c.dp), cluster_.spansNodes(c.dp, c.tp * c.pp));
     for (const std::string &choice : choices) {
       double extra = choice == "full" ? 1.0
                      : choice == "selective"

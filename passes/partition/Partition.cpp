@@ -132,7 +132,7 @@ double reshardSeconds(Value value, Layout from, Layout to, int64_t tp,
   if (to == kPartial || to == kPartialMax)
     return kInfeasible;
   double bytes = bytesOf(value);
-  bool across = tp > cost.cluster().devicesPerNode;
+  bool across = cost.cluster().spansNodes(tp);
   double copy = bytes / double(tp) / cost.cluster().device.memoryBandwidth;
   int group = int(tp);
   if (from == kReplicated)

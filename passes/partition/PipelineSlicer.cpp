@@ -188,7 +188,7 @@ tessera::partition::sliceStages(func::FuncOp func, const ShardingPlan &plan, int
     return weights[end] - weights[begin] + bytes;
   };
   int64_t perReplica = plan.tp * pp;
-  bool across = perReplica > cost.cluster().devicesPerNode;
+  bool across = cost.cluster().spansNodes(perReplica);
   auto send = [&](size_t c) {
     return c >= n ? 0.0
                   : cost.collectiveSeconds(Collective::SendRecv, bytes[c], 2, across);

@@ -61,7 +61,7 @@ struct PlanMeshPass : tessera::partition::impl::PlanMeshPassBase<PlanMeshPass> {
     // Alpa keep it there), which also keeps a large cluster's search short.
     if (training && devices > 0)
       llvm::erase_if(options.meshes,
-                     [&](const MeshShape &m) { return m.tp > spec.devicesPerNode; });
+                     [&](const MeshShape &m) { return spec.spansNodes(m.tp); });
     options.recompute = recompute;
     options.microbatchSize = microbatchSize;
     options.microbatches = microbatches;
