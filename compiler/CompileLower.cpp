@@ -13,6 +13,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "compiler/CompileDriver.h"
+#include "tessera/runtime/Roles.h"
 #include "dialects/tsr/IR/TsrAttrNames.h"
 #include "compiler/CudaTarget.h"
 #include "compiler/Generation.h"
@@ -54,7 +55,7 @@ void placeProgram(const Compilation &c, func::FuncOp func, int64_t r, int64_t s,
     if (dp * m > 1)
       for (auto [i, id] : llvm::enumerate(program.inputs))
         if (auto name = func.getArgAttrOfType<StringAttr>(unsigned(i), mlir::tsr::kNameAttr);
-            !name || !name.getValue().starts_with("x:"))
+            !name || !roles::isValue(name.getValue().str()))
           program.tensors[id].splitAxis = 0;
   } else if (dp * m > 1) {
     // Graph inputs (first stage) and outputs (last stage) are split over
@@ -99,10 +100,10 @@ void printTrainingMemory(const Compilation &c) {
     arenaBytes += program.arenaBytes;
     for (const lower::PlannedTensor &t : program.tensors)
       if (t.kind == lower::PlannedTensor::Kind::Weight && t.aliasOf < 0 &&
-          t.weight.rfind("pipe.acc:", 0) != 0 && counted.insert(t.name).second)
+          !roles::isAccumulator(t.weight) && counted.insert(t.name).second)
         (t.zeros ? stateBytes : weightBytes) += t.size;
     for (auto [state, value] : program.stateUpdates)
-      updated += program.tensors[state].weight.rfind("pipe.acc:", 0) != 0;
+      updated += !roles::isAccumulator(program.tensors[state].weight);
   }
   llvm::errs() << llvm::format("tessera-compile: training step: weights %.2f MiB, optimizer "
                                "state %.2f MiB, activations and gradients %.2f MiB (arena), "

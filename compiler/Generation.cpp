@@ -5,6 +5,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "compiler/Generation.h"
+#include "tessera/runtime/Roles.h"
 #include "compiler/Pipelines.h"
 #include "passes/generate/Passes.h"
 
@@ -66,7 +67,7 @@ LogicalResult tessera::buildPrefillPrograms(MLIRContext &context, const onnx::Mo
     FailureOr<lower::ProgramPlan> plan = lower::planProgram(func, 0, nullptr);
     if (failed(plan))
       return failure();
-    plan->role = "prefill:" + std::to_string(length);
+    plan->role = roles::PrefillRole{length}.str();
     out.push_back(std::move(*plan));
   }
   return success();

@@ -5,6 +5,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "passes/partition/TrainStages.h"
+#include "tessera/runtime/Roles.h"
 #include "dialects/tsr/IR/TsrAttrNames.h"
 
 #include "passes/cost/CostModel.h"
@@ -128,9 +129,10 @@ struct Segment {
 };
 
 std::string roleOf(const SegKey &k) {
-  static const char *names[] = {"once", "forward", "backward"};
-  return "train:" + std::to_string(k.phase) + ":" + names[k.cls] + ":" +
-         std::to_string(k.level);
+  static const roles::SegmentRole::Kind kinds[] = {roles::SegmentRole::Kind::Once,
+                                                    roles::SegmentRole::Kind::Forward,
+                                                    roles::SegmentRole::Kind::Backward};
+  return roles::SegmentRole{k.phase, kinds[k.cls], k.level}.str();
 }
 
 DictionaryAttr sharding(Builder &b, ArrayRef<StringRef> operands, ArrayRef<StringRef> results) {
@@ -484,7 +486,7 @@ LogicalResult cutTrainingStages(ModuleOp module, func::FuncOp main,
         return n;
       return b.getStringAttr("input" + std::to_string(arg.getArgNumber()));
     }
-    return b.getStringAttr("x:" + std::to_string(crossId.lookup(v)));
+    return b.getStringAttr(roles::valueName(crossId.lookup(v)));
   };
   auto accLayout = [&](Operation *sum) -> StringRef {
     auto dict = sum->getAttrOfType<DictionaryAttr>(mlir::tsr::kShardingAttr);
@@ -515,7 +517,7 @@ LogicalResult cutTrainingStages(ModuleOp module, func::FuncOp main,
       body.clone(*op, map);
     auto accumulator = [&](Operation *sum, int index) {
       auto w = tsr::WeightOp::create(body, sum->getLoc(), sum->getResult(0).getType(),
-                                     body.getStringAttr("pipe.acc:" + std::to_string(index)),
+                                     body.getStringAttr(roles::accumulatorName(index)),
                                      nullptr, body.getUnitAttr());
       w->setAttr(mlir::tsr::kShardingAttr, sharding(body, {}, {accLayout(sum)}));
       return w.getResult();
@@ -561,10 +563,10 @@ LogicalResult cutTrainingStages(ModuleOp module, func::FuncOp main,
       StringRef l = accLayout(sum);
       auto add = tsr::AddOp::create(body, sum->getLoc(), acc.getType(), acc, map.lookup(share));
       add->setAttr(mlir::tsr::kShardingAttr, sharding(body, {l, l}, {l}));
-      std::string state = "pipe.acc:" + std::to_string(index);
+      std::string state = roles::accumulatorName(index);
       results.push_back(add.getResult());
       resultAttrs.push_back(b.getDictionaryAttr(
-          {b.getNamedAttr(mlir::tsr::kNameAttr, b.getStringAttr("update:" + state)),
+          {b.getNamedAttr(mlir::tsr::kNameAttr, b.getStringAttr(roles::updateName(state))),
            b.getNamedAttr(mlir::tsr::kUpdatesAttr, b.getStringAttr(state))}));
     }
     func::ReturnOp::create(body, main.getLoc(), results);

@@ -27,6 +27,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "passes/partition/Passes.h"
+#include "tessera/runtime/Roles.h"
 
 #include "dialects/tsr/IR/TsrAttrNames.h"
 #include "dialects/tsr/IR/TsrAttrs.h"
@@ -201,7 +202,7 @@ LogicalResult Sharder::run() {
   llvm::DenseSet<Value> onBlocks; // values the rewrite made on blocks
   for (Operation &op : body)
     if (auto w = dyn_cast<tsr::WeightOp>(op); w && w.getZeros() && updated.count(w.getName()) &&
-                                              !w.getName().starts_with("pipe.acc:")) {
+                                              !roles::isAccumulator(w.getName().str())) {
       // (A pipeline's running sums over micro-batches stay whole: they are
       // reduce-scattered once the last micro-batch has added to them.)
       int axis = splitAxis(w.getResult().getType(), dp);

@@ -5,6 +5,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "passes/train/Passes.h"
+#include "tessera/runtime/Roles.h"
 #include "dialects/tsr/IR/TsrAttrNames.h"
 
 #include "passes/train/GradBuilder.h"
@@ -124,9 +125,9 @@ struct OptimizerPass : tessera::train::impl::OptimizerPassBase<OptimizerPass> {
         Value bc2 = g.sub(c(1.0), g.pow(c(beta2), step));
         Value denom = g.add(g.div(g.sqrt(v1), g.sqrt(bc2)), c(eps));
         Value w1 = g.sub(decayed, g.mul(g.div(rate, bc1), g.div(m1, denom)));
-        output(w1, ("update:" + name).str(), name);
-        output(m1, "update:" + m, m);
-        output(v1, "update:" + v, v);
+        output(w1, tessera::roles::updateName(name.str()), name);
+        output(m1, tessera::roles::updateName(m), m);
+        output(v1, tessera::roles::updateName(v), v);
       } else {
         Value d = weightDecay != 0 ? g.add(grad, g.mul(w, c(weightDecay))) : grad;
         if (momentum != 0) {
@@ -136,12 +137,12 @@ struct OptimizerPass : tessera::train::impl::OptimizerPassBase<OptimizerPass> {
           Value first = g.compare(tsr::ComparePredicate::eq, step, c(1.0));
           Value buf = g.select(first, d, later);
           d = nesterov ? g.add(d, g.mul(buf, c(momentum))) : buf;
-          output(buf, "update:" + m, m);
+          output(buf, tessera::roles::updateName(m), m);
         }
-        output(g.sub(w, g.mul(d, rate)), ("update:" + name).str(), name);
+        output(g.sub(w, g.mul(d, rate)), tessera::roles::updateName(name.str()), name);
       }
     }
-    output(step, "update:train.step", "train.step");
+    output(step, tessera::roles::updateName("train.step"), "train.step");
 
     g.setResults(func, results, attrs);
   }

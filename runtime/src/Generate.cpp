@@ -5,6 +5,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "tessera/runtime/Generate.h"
+#include "tessera/runtime/Roles.h"
 #include "tessera/runtime/Package.h"
 #include "tessera/runtime/MeshRunner.h"
 
@@ -106,12 +107,9 @@ std::vector<int64_t> prefillLengths(const Package &package, int rank) {
   if (package.plan() && package.plan()->programs())
     for (const tpkg::Program *p : *package.plan()->programs()) {
       std::string role = p->role() ? p->role()->str() : "";
-      if (int(p->rank()) == rank && role.rfind("prefill:", 0) == 0) {
-        char *end = nullptr;
-        long long n = std::strtoll(role.c_str() + 8, &end, 10);
-        if (end && !*end && n > 0)
-          out.push_back(n);
-      }
+      if (auto prefill = roles::PrefillRole::parse(role);
+          prefill && int(p->rank()) == rank && prefill->length > 0)
+        out.push_back(prefill->length);
     }
   return out;
 }

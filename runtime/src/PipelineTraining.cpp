@@ -17,6 +17,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "tessera/runtime/Pipeline.h"
+#include "tessera/runtime/Roles.h"
 
 #include <cstdlib>
 #include <map>
@@ -26,7 +27,7 @@ namespace tessera::rt {
 
 namespace {
 
-bool isValueName(const std::string &name) { return name.rfind("x:", 0) == 0; }
+bool isValueName(const std::string &name) { return roles::isValue(name); }
 
 } // namespace
 
@@ -154,7 +155,7 @@ Status runTrainingPipelineRank(
     }
     for (const TensorInfo &info : s.outputs()) {
       if (!isValueName(info.name)) {
-        if (info.name.rfind("update:", 0) == 0)
+        if (roles::isUpdate(info.name))
           continue; // state the session wrote back
         HostTensor t;
         if (Status st = s.getOutput(info.name, t); !st.ok())

@@ -5,6 +5,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "tessera/runtime/Session.h"
+#include "tessera/runtime/Roles.h"
 
 #include "cpu/Kernels.h"
 #include "gpu/DeviceProgram.h"
@@ -83,8 +84,6 @@ Session::~Session() = default;
 
 namespace {
 
-bool isSegmentRole(const std::string &role) { return role.rfind("train:", 0) == 0; }
-
 } // namespace
 
 /// The roles of `rank`'s segment programs, in the order a step runs them.
@@ -98,16 +97,16 @@ std::vector<Session::Segment> Session::segmentsOf(const tpkg::Package *plan, int
     return out;
   for (const tpkg::Program *p : *plan->programs()) {
     std::string role = p->role() ? p->role()->str() : "";
-    if (int(p->rank()) != rank || !isSegmentRole(role))
+    std::optional<roles::SegmentRole> parsed = roles::SegmentRole::parse(role);
+    if (int(p->rank()) != rank || !parsed)
       continue;
     Session::Segment seg;
     seg.role = role;
-    char kind[16] = {0};
-    if (std::sscanf(role.c_str(), "train:%d:%15[a-z]:%d", &seg.phase, kind, &seg.level) != 3)
-      continue;
-    seg.kind = std::string(kind) == "forward"    ? Session::Segment::Kind::Forward
-               : std::string(kind) == "backward" ? Session::Segment::Kind::Backward
-                                                 : Session::Segment::Kind::Once;
+    seg.phase = parsed->phase;
+    seg.level = parsed->level;
+    seg.kind = parsed->kind == roles::SegmentRole::Kind::Forward    ? Session::Segment::Kind::Forward
+               : parsed->kind == roles::SegmentRole::Kind::Backward ? Session::Segment::Kind::Backward
+                                                                    : Session::Segment::Kind::Once;
     out.push_back(seg);
   }
   std::sort(out.begin(), out.end(), [](const Session::Segment &a, const Session::Segment &b) {
@@ -208,7 +207,7 @@ std::vector<std::string> Session::stateNames() const {
     for (const Segment &seg : segments_)
       for (const std::string &n : seg.session->stateNames())
         // Running sums over the micro-batches are scratch, zeroed each step.
-        if (n.rfind("pipe.acc:", 0) != 0 &&
+        if (!roles::isAccumulator(n) &&
             std::find(names.begin(), names.end(), n) == names.end())
           names.push_back(n);
     return names;
@@ -220,7 +219,7 @@ void Session::zeroAccumulators() {
   if (!shared_)
     return;
   for (auto &[name, buffer] : shared_->buffers)
-    if (name.rfind("pipe.acc:", 0) == 0)
+    if (roles::isAccumulator(name))
       std::memset(buffer.first, 0, buffer.second);
 }
 
@@ -580,7 +579,7 @@ Status Session::createSegmented(std::shared_ptr<Package> package, int rank,
   auto shared = std::make_shared<SharedState>();
   for (const tpkg::Program *p : *plan->programs()) {
     std::string role = p->role() ? p->role()->str() : "";
-    if (int(p->rank()) != rank || !isSegmentRole(role) || !p->state_updates() || !p->tensors())
+    if (int(p->rank()) != rank || !roles::isSegment(role) || !p->state_updates() || !p->tensors())
       continue;
     for (const tpkg::StateUpdate *u : *p->state_updates())
       if (u->state() < p->tensors()->size() && p->tensors()->Get(u->state())->name())
@@ -593,7 +592,7 @@ Status Session::createSegmented(std::shared_ptr<Package> package, int rank,
   std::map<std::string, uint64_t> stateBytes;
   for (const tpkg::Program *p : *plan->programs()) {
     if (int(p->rank()) != rank ||
-        !isSegmentRole(p->role() ? p->role()->str() : ""))
+        !roles::isSegment(p->role() ? p->role()->str() : ""))
       continue;
     shared->arenaBytes =
         std::max<uint64_t>(shared->arenaBytes, p->arena_bytes());
@@ -606,7 +605,7 @@ Status Session::createSegmented(std::shared_ptr<Package> package, int rank,
       for (const tpkg::StateUpdate *u : *p->state_updates())
         if (u->state() < p->tensors()->size() &&
             p->tensors()->Get(u->state())->name())
-          stateBytes["update:" + p->tensors()->Get(u->state())->name()->str()] =
+          stateBytes[roles::updateName(p->tensors()->Get(u->state())->name()->str())] =
               p->tensors()->Get(u->state())->size();
   }
   uint64_t needed = shared->arenaBytes;
@@ -668,14 +667,14 @@ Status Session::describe(const Package &package, int rank, std::vector<TensorInf
           return s;
         const tpkg::Program *p = findProgram(package.plan(), rank, seg.role);
         for (const TensorInfo &info : in)
-          if (info.name.rfind("x:", 0) != 0 && !findInfo(inputs, info.name))
+          if (!roles::isValue(info.name) && !findInfo(inputs, info.name))
             inputs.push_back(info);
         for (size_t i = 0; i < out.size(); ++i) {
           bool state = false;
           if (p->state_updates())
             for (const tpkg::StateUpdate *u : *p->state_updates())
               state |= u->value() == p->outputs()->Get(uint32_t(i));
-          if (!state && out[i].name.rfind("x:", 0) != 0 && !findInfo(outputs, out[i].name))
+          if (!state && !roles::isValue(out[i].name) && !findInfo(outputs, out[i].name))
             outputs.push_back(out[i]);
         }
       }
