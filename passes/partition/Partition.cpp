@@ -6,6 +6,7 @@
 
 #include "passes/partition/Partition.h"
 #include "dialects/tsr/IR/TsrAttrNames.h"
+#include "dialects/tsr/IR/TsrAttrs.h"
 #include "passes/partition/ShardingProblem.h"
 
 #include "dialects/tsr/IR/TsrOps.h"
@@ -577,40 +578,14 @@ namespace {
 constexpr llvm::StringLiteral kOpAttr = mlir::tsr::kShardingAttr;
 constexpr llvm::StringLiteral kFuncAttr = mlir::tsr::kPlanAttr;
 
-ArrayAttr layoutsAttr(Builder &b, const std::vector<Layout> &layouts) {
-  SmallVector<Attribute> names;
-  for (Layout l : layouts)
-    names.push_back(b.getStringAttr(layoutName(l)));
-  return b.getArrayAttr(names);
-}
-
-FailureOr<std::vector<Layout>> parseLayouts(Operation *op, Attribute attr, StringRef what,
-                                            size_t expected) {
-  auto array = dyn_cast_or_null<ArrayAttr>(attr);
-  if (!array || array.size() != expected)
+/// The layouts of `what` (operand or result) in `attr`, `expected` of them.
+FailureOr<std::vector<Layout>> layoutsOf(Operation *op, ArrayRef<int64_t> attr, StringRef what,
+                                         size_t expected) {
+  if (attr.size() != expected)
     return op->emitError("'") << kOpAttr << "' needs " << expected << " " << what
                               << " layouts",
            failure();
-  std::vector<Layout> layouts;
-  for (Attribute a : array) {
-    auto name = dyn_cast<StringAttr>(a);
-    StringRef text = name ? name.getValue() : "";
-    int64_t d;
-    if (text == "R")
-      layouts.push_back(kReplicated);
-    else if (text == "P")
-      layouts.push_back(kPartial);
-    else if (text == "M")
-      layouts.push_back(kPartialMax);
-    else if (text.consume_front("S") && !text.getAsInteger(10, d) && d >= 0)
-      layouts.push_back(Layout(d));
-    else
-      return op->emitError("'") << kOpAttr << "': layout " << a
-                                << " is not \"R\", \"P\" or \"S<dim>\" (or "
-                                   "\"M\", a partial maximum)",
-             failure();
-  }
-  return layouts;
+  return std::vector<Layout>(attr.begin(), attr.end());
 }
 
 double number(DictionaryAttr dict, StringRef name) {
@@ -630,17 +605,12 @@ void tessera::partition::annotateSharding(func::FuncOp func, const ShardingPlan 
     if (it == plan.chosen.end())
       continue;
     const Strategy &s = it->second;
-    SmallVector<NamedAttribute> fields = {
-        b.getNamedAttr("operands", layoutsAttr(b, s.operands)),
-        b.getNamedAttr("results", layoutsAttr(b, s.results)),
-        b.getNamedAttr("seconds", b.getF64FloatAttr(plan.opSeconds.lookup(&op)))};
-    if (double bytes = plan.opWeightBytes.lookup(&op))
-      fields.push_back(b.getNamedAttr("weight_bytes", b.getF64FloatAttr(bytes)));
-    if (s.share != 1.0)
-      fields.push_back(b.getNamedAttr("share", b.getF64FloatAttr(s.share)));
-    if (s.vocabParallel)
-      fields.push_back(b.getNamedAttr("vocab_parallel", b.getUnitAttr()));
-    op.setAttr(kOpAttr, b.getDictionaryAttr(fields));
+    SmallVector<int64_t> operands(s.operands.begin(), s.operands.end());
+    SmallVector<int64_t> results(s.results.begin(), s.results.end());
+    op.setAttr(kOpAttr, tsr::ShardingAttr::get(func.getContext(), operands, results,
+                                               plan.opSeconds.lookup(&op),
+                                               plan.opWeightBytes.lookup(&op), s.share,
+                                               s.vocabParallel));
   }
   std::vector<int64_t> grid = plan.grid.empty() ? std::vector<int64_t>{plan.dp, plan.tp}
                                                 : plan.grid;
@@ -684,16 +654,16 @@ FailureOr<ShardingPlan> tessera::partition::readSharding(func::FuncOp func) {
   plan.commSeconds = number(top, "comm_seconds");
   plan.weightBytesPerRank = number(top, "weight_bytes_per_rank");
   for (Operation &op : func.getBody().front().without_terminator()) {
-    auto dict = op.getAttrOfType<DictionaryAttr>(kOpAttr);
-    if (!dict)
+    auto sharding = op.getAttrOfType<tsr::ShardingAttr>(kOpAttr);
+    if (!sharding)
       return op.emitError("no '") << kOpAttr << "' annotation: every op of a planned "
                                                 "function needs its layout",
              failure();
     Strategy s;
     FailureOr<std::vector<Layout>> operands =
-        parseLayouts(&op, dict.get("operands"), "operand", op.getNumOperands());
+        layoutsOf(&op, sharding.getOperands(), "operand", op.getNumOperands());
     FailureOr<std::vector<Layout>> results =
-        parseLayouts(&op, dict.get("results"), "result", op.getNumResults());
+        layoutsOf(&op, sharding.getResults(), "result", op.getNumResults());
     if (failed(operands) || failed(results))
       return failure();
     for (auto [v, l] : llvm::zip(op.getResults(), *results))
@@ -705,11 +675,11 @@ FailureOr<ShardingPlan> tessera::partition::readSharding(func::FuncOp func) {
                failure();
     s.operands = *operands;
     s.results = *results;
-    s.share = dict.get("share") ? number(dict, "share") : 1.0;
-    s.vocabParallel = bool(dict.get("vocab_parallel"));
+    s.share = sharding.share();
+    s.vocabParallel = sharding.getVocabParallel();
     plan.chosen[&op] = s;
-    plan.opSeconds[&op] = number(dict, "seconds");
-    plan.opWeightBytes[&op] = number(dict, "weight_bytes");
+    plan.opSeconds[&op] = sharding.seconds();
+    plan.opWeightBytes[&op] = sharding.weightBytes();
     ++plan.ops;
   }
   return plan;

@@ -171,15 +171,16 @@ def ShardingSearchPass : Pass<"tsr-partition-search", "mlir::func::FuncOp"> {
     (chain elimination, then an integer program on COIN-OR CBC).
 
     The choice is written on the IR: each op gets a `tsr.sharding`
-    dictionary (`operands`, `results` as "R" replicated, "P" partial sum,
-    "S<d>" split along dimension d; its predicted `seconds`), the function a
+    attribute (`#tsr.sharding<operands = [...], results = [...], ...>`,
+    layouts `R` replicated, `P` partial sum, `M` partial maximum, `S<d>`
+    split along dimension d; its predicted `seconds`), the function a
     `tsr.plan` dictionary (grid, tp, predicted compute and communication
     time, weight bytes per rank). `tsr-partition-spmd` reads it. A function
     that already carries a `tsr.plan` (planned by `tsr-partition-plan-mesh`)
     keeps it.
 
     ```mlir
-    %w = tsr.weight "fc" {tsr.sharding = {operands = [], results = ["S1"], ...}}
+    %w = tsr.weight "fc" {tsr.sharding = #tsr.sharding<operands = [], results = [S1], ...>}
     ```
   }];
   let options = [

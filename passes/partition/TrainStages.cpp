@@ -7,6 +7,7 @@
 #include "passes/partition/TrainStages.h"
 #include "tessera/runtime/Roles.h"
 #include "dialects/tsr/IR/TsrAttrNames.h"
+#include "dialects/tsr/IR/TsrAttrs.h"
 
 #include "passes/cost/CostModel.h"
 #include "dialects/tsr/IR/TsrOps.h"
@@ -135,15 +136,8 @@ std::string roleOf(const SegKey &k) {
   return roles::SegmentRole{k.phase, kinds[k.cls], k.level}.str();
 }
 
-DictionaryAttr sharding(Builder &b, ArrayRef<StringRef> operands, ArrayRef<StringRef> results) {
-  SmallVector<Attribute> in, out;
-  for (StringRef s : operands)
-    in.push_back(b.getStringAttr(s));
-  for (StringRef s : results)
-    out.push_back(b.getStringAttr(s));
-  return b.getDictionaryAttr({b.getNamedAttr("operands", b.getArrayAttr(in)),
-                              b.getNamedAttr("results", b.getArrayAttr(out)),
-                              b.getNamedAttr("seconds", b.getF64FloatAttr(0))});
+tsr::ShardingAttr sharding(Builder &b, ArrayRef<int64_t> operands, ArrayRef<int64_t> results) {
+  return tsr::ShardingAttr::get(b.getContext(), operands, results, 0.0, 0.0, 1.0, false);
 }
 
 } // namespace
@@ -488,11 +482,12 @@ LogicalResult cutTrainingStages(ModuleOp module, func::FuncOp main,
     }
     return b.getStringAttr(roles::valueName(crossId.lookup(v)));
   };
-  auto accLayout = [&](Operation *sum) -> StringRef {
-    auto dict = sum->getAttrOfType<DictionaryAttr>(mlir::tsr::kShardingAttr);
-    auto results = dict ? dict.getAs<ArrayAttr>("results") : nullptr;
-    auto l = results && results.size() == 1 ? dyn_cast<StringAttr>(results[0]) : nullptr;
-    return l && l.getValue() != "P" ? l.getValue() : StringRef("R");
+  auto accLayout = [&](Operation *sum) -> int64_t {
+    auto layouts = sum->getAttrOfType<tsr::ShardingAttr>(mlir::tsr::kShardingAttr);
+    if (!layouts || layouts.getResults().size() != 1 ||
+        layouts.getResults()[0] == tsr::ShardingAttr::kPartial)
+      return tsr::ShardingAttr::kReplicated;
+    return layouts.getResults()[0];
   };
   b.setInsertionPoint(main);
   std::map<int, int> perStage;
@@ -560,7 +555,7 @@ LogicalResult cutTrainingStages(ModuleOp module, func::FuncOp main,
     for (auto [index, share] : sg.accumulates) {
       Operation *sum = sums[size_t(index)];
       Value acc = accumulator(sum, index);
-      StringRef l = accLayout(sum);
+      int64_t l = accLayout(sum);
       auto add = tsr::AddOp::create(body, sum->getLoc(), acc.getType(), acc, map.lookup(share));
       add->setAttr(mlir::tsr::kShardingAttr, sharding(body, {l, l}, {l}));
       std::string state = roles::accumulatorName(index);

@@ -11,6 +11,9 @@
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/DialectImplementation.h"
 
+#include <optional>
+#include <string>
+
 #define GET_ATTRDEF_CLASSES
 #include "dialects/tsr/IR/TsrAttrs.h.inc"
 

@@ -51,4 +51,52 @@ def Tsr_MeshPlanAttr : Tsr_Attr<"MeshPlan", "mesh_plan"> {
   }];
 }
 
+def Tsr_ShardingAttr : Tsr_Attr<"Sharding", "sharding"> {
+  let summary = "The tensor-parallel layouts chosen for one op";
+  let description = [{
+    What tsr-partition-search (or tsr-partition-plan-mesh) chose for an op,
+    on the op as `tsr.sharding`: one layout per operand and per result -
+    `R` replicated, `P` a partial sum, `M` a partial maximum, `S<d>` split
+    along dimension d over the tensor-parallel ranks - and the plan's
+    figures for it: its predicted `seconds` (compute and the resharding it
+    feeds), the `weight_bytes` it holds per rank, the `share` of its work a
+    rank does, `vocab_parallel` for a vocabulary-parallel gather.
+    `tsr-partition-spmd` reads it; figures left out are 0 (share 1).
+
+    ```mlir
+    %h = tsr.matmul %x, %w {tsr.sharding = #tsr.sharding<operands = [R, S1],
+        results = [S1], seconds = 1.7664e-06, share = 0.5>}
+    ```
+  }];
+  let parameters = (ins
+    ArrayRefParameter<"int64_t", "operand layouts">:$operands,
+    ArrayRefParameter<"int64_t", "result layouts">:$results,
+    APFloatParameter<"predicted seconds">:$seconds,
+    APFloatParameter<"weight bytes per rank">:$weightBytes,
+    APFloatParameter<"share of the work per rank">:$share,
+    "bool":$vocabParallel
+  );
+  let builders = [
+    AttrBuilder<(ins "::llvm::ArrayRef<int64_t>":$operands,
+                     "::llvm::ArrayRef<int64_t>":$results, "double":$seconds,
+                     "double":$weightBytes, "double":$share, "bool":$vocabParallel), [{
+      return $_get($_ctxt, operands, results, ::llvm::APFloat(seconds),
+                   ::llvm::APFloat(weightBytes), ::llvm::APFloat(share), vocabParallel);
+    }]>
+  ];
+  let hasCustomAssemblyFormat = 1;
+  let genVerifyDecl = 1;
+  let extraClassDeclaration = [{
+    /// Layout codes: a dimension d >= 0 (split along d), or these.
+    static constexpr int64_t kReplicated = -1, kPartial = -2, kPartialMax = -3;
+    /// "R", "P", "M" or "S<d>".
+    static std::string layoutName(int64_t layout);
+    /// The code of "R", "P", "M" or "S<d>", or nullopt.
+    static std::optional<int64_t> parseLayout(::llvm::StringRef text);
+    double seconds() const { return getSeconds().convertToDouble(); }
+    double weightBytes() const { return getWeightBytes().convertToDouble(); }
+    double share() const { return getShare().convertToDouble(); }
+  }];
+}
+
 #endif // TESSERA_DIALECTS_TSR_IR_TSRATTRS_TD

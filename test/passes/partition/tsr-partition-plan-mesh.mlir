@@ -12,7 +12,7 @@
 // many as the mesh needs.
 // CHECK: module attributes {tsr.cluster = "{{.*}}\22devices_per_node\22:4{{.*}}", tsr.mesh_plan = #tsr.mesh_plan<dp = 2, tp = 2, pp = 1, microbatches = 1, accumulated = 1, zero = 0, recompute = "none">, tsr.model = "mlp"}
 // CHECK: func.func @main(%{{.*}}: tensor<4x64xf32> {tsr.name = "x"}) -> (tensor<4x64xf32> {tsr.name = "y"}) attributes {tsr.plan = {{{.*}}grid = array<i64: 2, 2>{{.*}}tp = 2
-// CHECK: tsr.weight "fc1" {tsr.sharding = {operands = [], results = ["S1"]
+// CHECK: tsr.weight "fc1" {tsr.sharding = #tsr.sharding<operands = [], results = [S1]
 
 // Searching 4 devices on a named cluster: the alternatives by predicted time.
 // EXPLAIN: mesh (dp x tp x pp / m)

@@ -29,12 +29,12 @@
 module attributes {tsr.model = "mlp"} {
 func.func @main(%x: tensor<8x64xf32>) -> tensor<8x64xf32> attributes {
     tsr.plan = {grid = array<i64: 1, 2>, tp = 2 : i64, tp_axis = 1 : i64}} {
-  %w1 = tsr.weight "fc1" {tsr.sharding = {operands = [], results = ["S1"]}} : tensor<64x256xf32>
-  %w2 = tsr.weight "fc2" {tsr.sharding = {operands = [], results = ["S0"]}} : tensor<256x64xf32>
-  %h = tsr.matmul %x, %w1 {tsr.sharding = {operands = ["R", "S1"], results = ["S1"]}}
+  %w1 = tsr.weight "fc1" {tsr.sharding = #tsr.sharding<operands = [], results = [S1]>} : tensor<64x256xf32>
+  %w2 = tsr.weight "fc2" {tsr.sharding = #tsr.sharding<operands = [], results = [S0]>} : tensor<256x64xf32>
+  %h = tsr.matmul %x, %w1 {tsr.sharding = #tsr.sharding<operands = [R, S1], results = [S1]>}
       : (tensor<8x64xf32>, tensor<64x256xf32>) -> tensor<8x256xf32>
-  %g = tsr.gelu %h {tsr.sharding = {operands = ["S1"], results = ["S1"]}} : tensor<8x256xf32>
-  %o = tsr.matmul %g, %w2 {tsr.sharding = {operands = ["S1", "S0"], results = ["P"]}}
+  %g = tsr.gelu %h {tsr.sharding = #tsr.sharding<operands = [S1], results = [S1]>} : tensor<8x256xf32>
+  %o = tsr.matmul %g, %w2 {tsr.sharding = #tsr.sharding<operands = [S1, S0], results = [P]>}
       : (tensor<8x256xf32>, tensor<256x64xf32>) -> tensor<8x64xf32>
   return %o : tensor<8x64xf32>
 }

@@ -9,9 +9,9 @@
 // them, and the partial sums meet once, after the product (all-reduced);
 // the table is never gathered whole.
 // CHECK-LABEL: func.func @main
-// CHECK: tsr.weight "experts.w" {tsr.sharding = {operands = [], results = ["S0"]
-// CHECK: tsr.gather {{.*}} {tsr.sharding = {operands = ["S0", "R"], results = ["P"]
-// CHECK: tsr.matmul {{.*}} {tsr.sharding = {operands = ["P", "R"], results = ["P"]
+// CHECK: tsr.weight "experts.w" {tsr.sharding = #tsr.sharding<operands = [], results = [S0]
+// CHECK: tsr.gather {{.*}} {tsr.sharding = #tsr.sharding<operands = [S0, R], results = [P]
+// CHECK: tsr.matmul {{.*}} {tsr.sharding = #tsr.sharding<operands = [P, R], results = [P]
 func.func @main(%x: tensor<6x701x1xf32> {tsr.name = "x"}, %ids: tensor<6xi64> {tsr.name = "ids"}) -> (tensor<6x501x1xf32> {tsr.name = "y"}) {
   %w = tsr.weight "experts.w" : tensor<4x501x701xf32>
   %g = tsr.gather %w[%ids] axis = 0 : (tensor<4x501x701xf32>, tensor<6xi64>) -> tensor<6x501x701xf32>

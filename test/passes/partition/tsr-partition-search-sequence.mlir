@@ -6,12 +6,12 @@
 // all-reduced, and the residual add and the next layer norm run on each
 // rank's slice of the tokens - no rank normalises the whole activation.
 // CHECK-LABEL: func.func @main
-// CHECK: tsr.layer_norm {{.*}}operands = ["R", "R", "R"], results = ["R"]
-// CHECK: tsr.matmul {{.*}}operands = ["R", "S1"], results = ["S2"]
-// CHECK: tsr.gelu {{.*}}operands = ["S2"], results = ["S2"]
-// CHECK: tsr.matmul {{.*}}operands = ["S2", "S0"], results = ["P"]
-// CHECK: tsr.add {{.*}}operands = ["S1", "S1"], results = ["S1"]
-// CHECK: tsr.layer_norm {{.*}}operands = ["S1", "R", "R"], results = ["S1"]
+// CHECK: tsr.layer_norm {{.*}}operands = [R, R, R], results = [R]
+// CHECK: tsr.matmul {{.*}}operands = [R, S1], results = [S2]
+// CHECK: tsr.gelu {{.*}}operands = [S2], results = [S2]
+// CHECK: tsr.matmul {{.*}}operands = [S2, S0], results = [P]
+// CHECK: tsr.add {{.*}}operands = [S1, S1], results = [S1]
+// CHECK: tsr.layer_norm {{.*}}operands = [S1, R, R], results = [S1]
 func.func @main(%x: tensor<4x2048x1024xf16> {tsr.name = "x"}) -> (tensor<4x2048x1024xf16> {tsr.name = "y"}) {
   %g1 = tsr.weight "ln1.weight" : tensor<1024xf16>
   %b1 = tsr.weight "ln1.bias" : tensor<1024xf16>

@@ -6,12 +6,12 @@
 // max), the sum of exponentials as a partial sum - instead of gathering the
 // 8 x 32768 logits.
 // CHECK-LABEL: func.func @main
-// CHECK: tsr.weight "lm_head" {tsr.sharding = {operands = [], results = ["S1"]
-// CHECK: tsr.matmul {{.*}} {tsr.sharding = {operands = ["R", "S1"], results = ["S1"]
-// CHECK: tsr.reduce_max {{.*}} {tsr.sharding = {operands = ["S1"], results = ["M"]
-// CHECK: tsr.sub {{.*}} {tsr.sharding = {operands = ["S1", "R"], results = ["S1"]
-// CHECK: tsr.exp {{.*}} {tsr.sharding = {operands = ["S1"], results = ["S1"]
-// CHECK: tsr.reduce_sum {{.*}} {tsr.sharding = {operands = ["S1"], results = ["P"]
+// CHECK: tsr.weight "lm_head" {tsr.sharding = #tsr.sharding<operands = [], results = [S1]
+// CHECK: tsr.matmul {{.*}} {tsr.sharding = #tsr.sharding<operands = [R, S1], results = [S1]
+// CHECK: tsr.reduce_max {{.*}} {tsr.sharding = #tsr.sharding<operands = [S1], results = [M]
+// CHECK: tsr.sub {{.*}} {tsr.sharding = #tsr.sharding<operands = [S1, R], results = [S1]
+// CHECK: tsr.exp {{.*}} {tsr.sharding = #tsr.sharding<operands = [S1], results = [S1]
+// CHECK: tsr.reduce_sum {{.*}} {tsr.sharding = #tsr.sharding<operands = [S1], results = [P]
 func.func @main(%x: tensor<8x64xf32> {tsr.name = "x"}) -> (tensor<8xf32> {tsr.name = "lse"}) {
   %w = tsr.weight "lm_head" : tensor<64x32768xf32>
   %l = tsr.matmul %x, %w : (tensor<8x64xf32>, tensor<64x32768xf32>) -> tensor<8x32768xf32>

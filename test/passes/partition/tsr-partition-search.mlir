@@ -7,15 +7,15 @@
 // choice is written on each op and the plan on the function.
 // CHECK-LABEL: func.func @main
 // CHECK-SAME: tsr.plan = {comm_seconds = {{.*}}, grid = array<i64: 1, 2>, tp = 2 : i64, tp_axis = 1 : i64
-// CHECK: tsr.weight "fc1" {tsr.sharding = {operands = [], results = ["S1"]
-// CHECK: tsr.weight "fc2" {tsr.sharding = {operands = [], results = ["S0"]
-// CHECK: tsr.matmul {{.*}} {tsr.sharding = {operands = ["R", "S1"], results = ["S1"]
-// CHECK: tsr.gelu {{.*}} {tsr.sharding = {operands = ["S1"], results = ["S1"]
-// CHECK: tsr.matmul {{.*}} {tsr.sharding = {operands = ["S1", "S0"], results = ["P"]
+// CHECK: tsr.weight "fc1" {tsr.sharding = #tsr.sharding<operands = [], results = [S1]
+// CHECK: tsr.weight "fc2" {tsr.sharding = #tsr.sharding<operands = [], results = [S0]
+// CHECK: tsr.matmul {{.*}} {tsr.sharding = #tsr.sharding<operands = [R, S1], results = [S1]
+// CHECK: tsr.gelu {{.*}} {tsr.sharding = #tsr.sharding<operands = [S1], results = [S1]
+// CHECK: tsr.matmul {{.*}} {tsr.sharding = #tsr.sharding<operands = [S1, S0], results = [P]
 
 // Tests that a hint fixes a weight's layout and the rest follows it.
-// HINT: tsr.weight "fc2" {tsr.sharding = {operands = [], results = ["S1"]
-// HINT: tsr.matmul {{.*}} {tsr.sharding = {operands = ["{{.*}}", "S1"], results = ["S1"]
+// HINT: tsr.weight "fc2" {tsr.sharding = #tsr.sharding<operands = [], results = [S1]
+// HINT: tsr.matmul {{.*}} {tsr.sharding = #tsr.sharding<operands = [{{.*}}, S1], results = [S1]
 
 // Tests that a hint that is no layout of the weight is refused by name.
 // BADHINT: error: hint 'fc1=S7' is not a layout of 'tensor<64x256xf32>' at tp=2

@@ -14,7 +14,7 @@ func.func @main(%x: tensor<8x64xf32>) -> tensor<8x64xf32> attributes {
 func.func @main(%x: tensor<7x64xf32>) -> tensor<7x64xf32> attributes {
     tsr.plan = {grid = array<i64: 1, 2>, tp = 2 : i64, tp_axis = 1 : i64}} {
   // expected-error @+1 {{'tsr.sharding': result 'tensor<7x64xf32>' cannot be split 2 ways along dimension 0}}
-  %0 = tsr.exp %x {tsr.sharding = {operands = ["S0"], results = ["S0"]}} : tensor<7x64xf32>
+  %0 = tsr.exp %x {tsr.sharding = #tsr.sharding<operands = [S0], results = [S0]>} : tensor<7x64xf32>
   return %0 : tensor<7x64xf32>
 }
 
@@ -24,7 +24,7 @@ func.func @main(%x: tensor<7x64xf32>) -> tensor<7x64xf32> attributes {
 func.func @main(%x: tensor<8x64xf32>) -> tensor<8x64xf32> attributes {
     tsr.plan = {grid = array<i64: 1, 2>, tp = 2 : i64, tp_axis = 1 : i64}} {
   // expected-error @+1 {{'tsr.sharding': layout "Q" is not "R", "P" or "S<dim>"}}
-  %0 = tsr.exp %x {tsr.sharding = {operands = ["Q"], results = ["R"]}} : tensor<8x64xf32>
+  %0 = tsr.exp %x {tsr.sharding = #tsr.sharding<operands = [Q], results = [R]>} : tensor<8x64xf32>
   return %0 : tensor<8x64xf32>
 }
 

@@ -18,12 +18,12 @@
 // CHECK: return %[[G]]
 func.func @main(%x: tensor<8x64xf32>) -> tensor<8x512xf32> attributes {
     tsr.plan = {grid = array<i64: 1, 2>, tp = 2 : i64, tp_axis = 1 : i64}} {
-  %w = tsr.weight "lm_head" {tsr.sharding = {operands = [], results = ["S1"]}} : tensor<64x512xf32>
-  %l = tsr.matmul %x, %w {tsr.sharding = {operands = ["R", "S1"], results = ["S1"]}}
+  %w = tsr.weight "lm_head" {tsr.sharding = #tsr.sharding<operands = [], results = [S1]>} : tensor<64x512xf32>
+  %l = tsr.matmul %x, %w {tsr.sharding = #tsr.sharding<operands = [R, S1], results = [S1]>}
       : (tensor<8x64xf32>, tensor<64x512xf32>) -> tensor<8x512xf32>
-  %m = tsr.reduce_max %l axes = [1] keep_dims {tsr.sharding = {operands = ["S1"], results = ["M"]}}
+  %m = tsr.reduce_max %l axes = [1] keep_dims {tsr.sharding = #tsr.sharding<operands = [S1], results = [M]>}
       : tensor<8x512xf32> -> tensor<8x1xf32>
-  %s = tsr.sub %l, %m {tsr.sharding = {operands = ["S1", "R"], results = ["S1"]}}
+  %s = tsr.sub %l, %m {tsr.sharding = #tsr.sharding<operands = [S1, R], results = [S1]>}
       : (tensor<8x512xf32>, tensor<8x1xf32>) -> tensor<8x512xf32>
   return %s : tensor<8x512xf32>
 }
