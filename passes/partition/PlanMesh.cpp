@@ -79,8 +79,30 @@ struct PlanMeshPass : tessera::partition::impl::PlanMeshPassBase<PlanMeshPass> {
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    if (!module.lookupSymbol<func::FuncOp>("main")) {
+    auto main = module.lookupSymbol<func::FuncOp>("main");
+    if (!main) {
       module.emitError("no @main function to plan");
+      return signalPassFailure();
+    }
+    for (Type t : main.getArgumentTypes())
+      if (!isa<RankedTensorType>(t) || !cast<RankedTensorType>(t).hasStaticShape()) {
+        main.emitError("@main's argument ") << t << " is not a tensor of static shape: "
+                                            << "bind the symbolic dimensions first";
+        return signalPassFailure();
+      }
+    if (dp < 0 || tp < 0 || pp < 0 || devices < 0 || microbatches < 0 || microbatchSize < 0) {
+      module.emitError("dp, tp, pp, devices, microbatches and microbatch-size must not be "
+                       "negative");
+      return signalPassFailure();
+    }
+    if (zero < -1 || zero > 3) {
+      module.emitError("zero must be 0, 1, 2, 3 or -1 (the fastest that fits), not ")
+          << int64_t(zero);
+      return signalPassFailure();
+    }
+    if (!recompute.empty() && recompute != "none" && recompute != "selective" &&
+        recompute != "full") {
+      module.emitError("recompute must be none, selective or full, not '") << recompute << "'";
       return signalPassFailure();
     }
     for (const std::string &h : hints)

@@ -39,3 +39,12 @@ func.func @main(%x: tensor<8x64xf32> {tsr.name = "x"}) -> (tensor<8x64xf32> {tsr
   return %o : tensor<8x64xf32>
 }
 }
+
+// RUN: not tessera-opt %s --tsr-partition-plan-mesh="zero=5" 2>&1 | FileCheck %s --check-prefix=ZERO
+// RUN: not tessera-opt %s --tsr-partition-plan-mesh="dp=-2" 2>&1 | FileCheck %s --check-prefix=NEGATIVE
+// RUN: not tessera-opt %s --tsr-partition-plan-mesh="recompute=some" 2>&1 | FileCheck %s --check-prefix=RECOMPUTE
+// RUN: not tessera-opt %S/Inputs/dynamic_main.mlir --tsr-partition-plan-mesh 2>&1 | FileCheck %s --check-prefix=DYNAMIC
+// ZERO: error: zero must be 0, 1, 2, 3 or -1 (the fastest that fits), not 5
+// NEGATIVE: error: dp, tp, pp, devices, microbatches and microbatch-size must not be negative
+// RECOMPUTE: error: recompute must be none, selective or full, not 'some'
+// DYNAMIC: error: @main's argument 'tensor<?x64xf32>' is not a tensor of static shape
