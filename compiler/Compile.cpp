@@ -378,6 +378,22 @@ Step tessera::decodePhase(Compilation &c) {
   g.positionIds = text("position_ids");
   g.maxSeq = number("max_seq");
   g.batch = number("batch");
+  // The prompt programs, one per length bucket: the model imported at that
+  // length, the graph phase and the prefill step (lowered beside the decode
+  // step, where the plan rewrites apply to them too).
+  for (int64_t length : c.prefillLengths) {
+    tessera::onnx::ImportOptions options = c.importOptions;
+    options.seq = length;
+    OwningOpRef<ModuleOp> prefill = tessera::onnx::importModel(c.context, *c.model, options);
+    if (!prefill)
+      return 1;
+    PassManager pm(&c.context);
+    buildGraphPipeline(pm, GraphPipelineOptions());
+    buildCompilePipeline(pm, o, c.pipelineInputs(), Phase::Prefill, Phase::Prefill);
+    if (failed(pm.run(*prefill)))
+      return 1;
+    c.prefills.emplace_back(length, std::move(prefill));
+  }
   return std::nullopt;
 }
 

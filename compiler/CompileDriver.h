@@ -59,9 +59,12 @@ struct Compilation {
   std::vector<std::string> ties;   ///< --tie A=B pairs
   std::map<std::string, int64_t> verifyBounds;
 
-  // Generation.
+  // Generation: the decode step's inputs and outputs, and the prompt
+  // programs (the model imported at each --prefill length, through the graph
+  // and prefill phases).
   std::optional<PackageGeneration> generation;
   std::vector<int64_t> prefillLengths;
+  std::vector<std::pair<int64_t, mlir::OwningOpRef<mlir::ModuleOp>>> prefills;
 
   // Plan: the chosen mesh (the module's #tsr.mesh_plan) and what the search
   // predicted; `module` is the planned replica from there on.

@@ -86,6 +86,18 @@ void buildDecodePipeline(OpPassManager &pm, const CompileOptions &o) {
   fn.addPass(createCSEPass());
 }
 
+/// A prompt program: the forward pass over the prompt, its keys and values
+/// written into the caches, the last position's logits (passes/generate).
+void buildPrefillPipeline(OpPassManager &pm, const CompileOptions &o) {
+  OpPassManager &fn = pm.nest<func::FuncOp>();
+  generate::PrefillPassOptions prefill;
+  prefill.maxSeq = o.maxSeq;
+  prefill.ids = o.idsInput;
+  fn.addPass(generate::createPrefillPass(prefill));
+  fn.addPass(createCanonicalizerPass());
+  fn.addPass(createCSEPass());
+}
+
 /// The mesh search, then (pipelines) the stage cut at the plan's bounds and
 /// every stage's tensor-parallel plan.
 void buildPlanPipeline(OpPassManager &pm, const CompileOptions &o, MeshPlanReport *report) {
@@ -173,6 +185,8 @@ void tessera::buildCompilePipeline(OpPassManager &pm, const CompileOptions &o,
     buildPlanPipeline(pm, o, report);
   if (wanted(Phase::Partition))
     buildPartitionPipeline(pm, o);
+  if (wanted(Phase::Prefill) && o.generate)
+    buildPrefillPipeline(pm, o);
 }
 
 void tessera::printCompilePipeline(const CompileOptions &options, const PipelineInputs &inputs,

@@ -38,8 +38,11 @@ struct GraphPipelineOptions {};
 void buildGraphPipeline(mlir::OpPassManager &pm,
                         const GraphPipelineOptions &options);
 
-/// The phases of the pipeline, in order.
-enum class Phase { Graph, Train, Decode, Plan, Partition };
+/// The phases of the pipeline, in order. Prefill is the prompt programs'
+/// step (--generate with --prefill: the model imported at each prompt
+/// length, tsr-generate-prefill in place of the decode step); it is not part
+/// of the model's own pipeline and is built only when asked for alone.
+enum class Phase { Graph, Train, Decode, Plan, Partition, Prefill };
 
 /// What the pipeline needs beyond the options, found by the import: the
 /// weights not trained (--frozen and the rotary tables found in the model)
