@@ -21,12 +21,16 @@ TEST(Roles, SegmentRoleRoundTrips) {
     EXPECT_EQ(back->kind, kind);
   }
   EXPECT_EQ(SegmentRole({1, SegmentRole::Kind::Backward, 0}).str(), "train:1:backward:0");
+  // Levels are any non-negative int (the training stage cut numbers some
+  // levels 1 << 20 and up).
+  ASSERT_TRUE(SegmentRole::parse("train:2:once:1048576").has_value());
+  EXPECT_EQ(SegmentRole::parse("train:2:once:1048576")->level, 1048576);
 }
 
 TEST(Roles, SegmentRoleRejectsOtherText) {
   for (const char *text : {"", "train:", "train:1:forward", "train:1:sideways:0",
                            "train:-1:forward:0", "train:1:forward:0x", "train:a:once:0",
-                           "prefill:8", "train:99999999999999999999:once:0"})
+                           "prefill:8", "train:99999999999999999999:once:0", "train:0:once:4294967296"})
     EXPECT_FALSE(SegmentRole::parse(text).has_value()) << text;
   EXPECT_TRUE(isSegment("train:0:once:0"));
   EXPECT_FALSE(isSegment("prefill:8"));

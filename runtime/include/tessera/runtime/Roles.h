@@ -22,6 +22,7 @@
 #define TESSERA_RUNTIME_ROLES_H
 
 #include <cstdint>
+#include <climits>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -95,7 +96,7 @@ struct SegmentRole {
     std::optional<int64_t> phase = parseCount(role.substr(0, a));
     std::optional<int64_t> level = parseCount(role.substr(b + 1));
     std::string_view kind = role.substr(a + 1, b - a - 1);
-    if (!phase || !level || *phase > 1000000 || *level > 1000000)
+    if (!phase || !level || *phase > INT32_MAX || *level > INT32_MAX)
       return std::nullopt;
     SegmentRole r;
     r.phase = int(*phase);

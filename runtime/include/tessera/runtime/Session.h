@@ -193,10 +193,16 @@ public:
   /// Bytes of the activation arena (the memory plan's peak).
   uint64_t arenaBytes() const { return arenaBytes_; }
 
+  /// The CPU binding of a program (runtime/src/SessionImpl.h).
+  struct Impl;
+
 private:
   Session() = default;
-  struct Impl;
   static Status bindState(const Package &package, const tpkg::Program &program, Impl &impl);
+  /// Binds `program` to the CPU backend: memory checked, tensors, kernels.
+  static Status bindCpu(const std::shared_ptr<Package> &package, int rank,
+                        const tpkg::Program &program, const SessionOptions &options,
+                        Session &session);
   static Status createSegmented(std::shared_ptr<Package> package, int rank,
                                 std::unique_ptr<Session> &out, const SessionOptions &options);
   static std::vector<Segment> segmentsOf(const tpkg::Package *plan, int rank);
