@@ -252,6 +252,13 @@ tessera::partition::searchSharding(func::FuncOp func, const CostModel &cost,
         for (const Strategy &s : list)
           if (layoutName(s.results[0]) == hint->second)
             kept.push_back(s);
+        // Replicated is always a layout of a weight (the search leaves it out
+        // of a matrix's choices when splits exist; a hint may ask for it).
+        if (kept.empty() && hint->second == layoutName(kReplicated)) {
+          Strategy whole;
+          whole.results = {kReplicated};
+          kept.push_back(whole);
+        }
         if (kept.empty())
           return weight.emitError("hint '")
                      << hint->first << "=" << hint->second << "' is not a layout of "
@@ -597,6 +604,31 @@ double number(DictionaryAttr dict, StringRef name) {
 }
 
 } // namespace
+
+LogicalResult
+tessera::partition::checkHintsNameWeights(Operation *op,
+                                          const std::map<std::string, std::string> &hints) {
+  std::vector<std::string> names;
+  op->walk([&](tsr::WeightOp w) { names.push_back(w.getName().str()); });
+  for (const auto &[pattern, layout] : hints) {
+    llvm::Expected<llvm::GlobPattern> glob = llvm::GlobPattern::create(pattern);
+    bool matched = false;
+    for (const std::string &name : names)
+      if (name == pattern || (glob && glob->match(name))) {
+        matched = true;
+        break;
+      }
+    if (!glob)
+      llvm::consumeError(glob.takeError());
+    if (!matched)
+      return op->emitError("shard hint '")
+                 << pattern << "=" << layout << "': no weight is named '" << pattern
+                 << "' or matches it (weights are named as the model's initializers, e.g. '"
+                 << (names.empty() ? std::string("?") : names.front()) << "')",
+             failure();
+  }
+  return success();
+}
 
 void tessera::partition::annotateSharding(func::FuncOp func, const ShardingPlan &plan) {
   Builder b(func.getContext());

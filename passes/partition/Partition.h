@@ -80,10 +80,15 @@ mlir::OwningOpRef<mlir::ModuleOp> partitionForRank(mlir::func::FuncOp func,
                                                    const ShardingPlan &plan,
                                                    int64_t tpRank);
 
-/// Writes `plan` onto `func`'s IR: every op gets a `tsr.sharding` dictionary
-/// (`operands`/`results` layouts as "R", "P", "S<d>", its `seconds`,
-/// `weight_bytes`, `vocab_parallel`) and the function a `tsr.plan`
-/// dictionary (grid, tp axis, predicted times, weight bytes per rank), so that
+/// Fails, naming the hint, when a weight-layout hint (NAME or glob pattern =
+/// LAYOUT) names no weight of `op`'s functions: a misspelt name would
+/// otherwise leave the search free.
+mlir::LogicalResult checkHintsNameWeights(mlir::Operation *op,
+                                          const std::map<std::string, std::string> &hints);
+
+/// Writes `plan` onto `func`'s IR: every op gets a `tsr.sharding` attribute
+/// (`#tsr.sharding<operands = [...], results = [...], seconds, weight_bytes,
+/// share, vocab_parallel>`) and the function a `tsr.plan` dictionary (grid, tp axis, predicted times, weight bytes per rank), so that
 /// the choice can be printed, tested and partitioned by a later pass.
 void annotateSharding(mlir::func::FuncOp func, const ShardingPlan &plan);
 

@@ -110,6 +110,10 @@ struct ShardingSearchPass : tessera::partition::impl::ShardingSearchPassBase<Sha
       }
       options.hints[name.str()] = layout.str();
     }
+    // (A pipeline stage holds some of the weights: tsr-partition-plan-mesh
+    // checked the hints against the whole model.)
+    if (!func->hasAttr(tsr::kStageAttr) && failed(checkHintsNameWeights(func, options.hints)))
+      return signalPassFailure();
     if (tp > 1)
       splitFusedProjections(func);
     FailureOr<ShardingPlan> plan = searchSharding(func, cost, options);

@@ -125,7 +125,10 @@ struct PlanMeshPass : tessera::partition::impl::PlanMeshPassBase<PlanMeshPass> {
       if (wanted > spec->devices())
         spec->devicesPerNode = int(wanted);
     }
-    MeshSearch search(module, *spec, searchOptions(*spec));
+    MeshSearchOptions options = searchOptions(*spec);
+    if (failed(checkHintsNameWeights(main, options.hints)))
+      return signalPassFailure();
+    MeshSearch search(module, *spec, std::move(options));
     const MeshCandidate *best = search.run(llvm::errs());
     if (!best) {
       search.printRuledOut(llvm::errs());

@@ -170,12 +170,14 @@ def test_compile_options_are_typed():
     with pytest.raises(tessera.CompileError, match="--objective must be latency or throughput"):
         tessera.compile(path, input_shapes=shapes(inputs), devices=2, objective="fastest")
     # Lists stay lists (one --shard per entry: the second one is read, and
-    # refused); numbers given as strings convert.
+    # refused); numbers given as strings convert. (The dynamo export ties the
+    # embedding to the LM head: one weight, model.lm_head.weight; a hint that
+    # names no weight is refused.)
     with pytest.raises(tessera.CompileError, match="hint '\\*c_fc.weight=S7'"):
         tessera.compile(path, input_shapes=shapes(inputs), mesh="tp=2",
-                        shard=["model.transformer.wte.weight=R", "*c_fc.weight=S7"])
+                        shard=["model.lm_head.weight=R", "*c_fc.weight=S7"])
     pkg = tessera.compile(path, input_shapes=shapes(inputs), mesh="tp=2", microbatches="1",
-                          shard=["model.transformer.wte.weight=R", "*c_fc.weight=S1"])
+                          shard=["model.lm_head.weight=R", "*c_fc.weight=S1"])
     assert pkg.ranks == 2
 
 
