@@ -26,13 +26,21 @@
 using namespace mlir;
 using namespace tessera;
 
+namespace {
+
+/// Canonicalize and CSE: after every phase that rewrites a function.
+void addCleanup(OpPassManager &fn) {
+  fn.addPass(createCanonicalizerPass());
+  fn.addPass(createCSEPass());
+}
+
+} // namespace
+
 void tessera::buildGraphPipeline(OpPassManager &pm, const GraphPipelineOptions &) {
   OpPassManager &func = pm.nest<func::FuncOp>();
-  func.addPass(createCanonicalizerPass());
-  func.addPass(createCSEPass());
+  addCleanup(func);
   func.addPass(graph::createFuseTransformerOpsPass());
-  func.addPass(createCanonicalizerPass());
-  func.addPass(createCSEPass());
+  addCleanup(func);
 }
 
 namespace {
@@ -70,8 +78,7 @@ void buildTrainPipeline(OpPassManager &pm, const CompileOptions &o,
   opt.totalSteps = o.totalSteps;
   if (o.optimizer != "none")
     fn.addPass(train::createOptimizerPass(opt));
-  fn.addPass(createCanonicalizerPass());
-  fn.addPass(createCSEPass());
+  addCleanup(fn);
 }
 
 /// The decode step: one position per sequence, a KV cache (passes/generate).
@@ -82,8 +89,7 @@ void buildDecodePipeline(OpPassManager &pm, const CompileOptions &o) {
   decode.mask = o.maskInput;
   decode.positionIds = o.positionIdsInput;
   fn.addPass(generate::createDecodePass(decode));
-  fn.addPass(createCanonicalizerPass());
-  fn.addPass(createCSEPass());
+  addCleanup(fn);
 }
 
 /// A prompt program: the forward pass over the prompt, its keys and values
@@ -94,8 +100,7 @@ void buildPrefillPipeline(OpPassManager &pm, const CompileOptions &o) {
   prefill.maxSeq = o.maxSeq;
   prefill.ids = o.idsInput;
   fn.addPass(generate::createPrefillPass(prefill));
-  fn.addPass(createCanonicalizerPass());
-  fn.addPass(createCSEPass());
+  addCleanup(fn);
 }
 
 /// The mesh search, then (pipelines) the stage cut at the plan's bounds and

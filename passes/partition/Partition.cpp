@@ -194,6 +194,19 @@ unsigned tessera::partition::splitFusedProjections(func::FuncOp func) {
   return rewritten;
 }
 
+/// Whether the weight-layout hint `pattern` (a weight's name or a glob
+/// pattern of names) covers the weight `name`.
+static bool hintMatches(StringRef pattern, StringRef name) {
+  if (pattern == name)
+    return true;
+  llvm::Expected<llvm::GlobPattern> glob = llvm::GlobPattern::create(pattern);
+  if (!glob) {
+    llvm::consumeError(glob.takeError());
+    return false;
+  }
+  return glob->match(name);
+}
+
 FailureOr<ShardingPlan>
 tessera::partition::searchSharding(func::FuncOp func, const CostModel &cost,
                                    const PartitionOptions &options) {
@@ -235,18 +248,13 @@ tessera::partition::searchSharding(func::FuncOp func, const CostModel &cost,
     OpWork work = workOf(&op);
     std::string dtype = computeTypeOf(&op);
     if (auto weight = dyn_cast<tsr::WeightOp>(op)) {
-      // Hints name a weight or a glob pattern of names ("*.mlp.fc.weight").
+      // Hints name a weight or a glob pattern of names ("*.mlp.fc.weight"):
+      // the exact name first, else the first pattern that matches.
       auto hint = options.hints.find(weight.getName().str());
       if (hint == options.hints.end())
-        for (auto it = options.hints.begin(); it != options.hints.end(); ++it) {
-          llvm::Expected<llvm::GlobPattern> glob = llvm::GlobPattern::create(it->first);
-          if (glob && glob->match(weight.getName())) {
-            hint = it;
-            break;
-          }
-          if (!glob)
-            llvm::consumeError(glob.takeError());
-        }
+        hint = llvm::find_if(options.hints, [&](const auto &h) {
+          return hintMatches(h.first, weight.getName());
+        });
       if (hint != options.hints.end()) {
         std::vector<Strategy> kept;
         for (const Strategy &s : list)
@@ -610,23 +618,13 @@ tessera::partition::checkHintsNameWeights(Operation *op,
                                           const std::map<std::string, std::string> &hints) {
   std::vector<std::string> names;
   op->walk([&](tsr::WeightOp w) { names.push_back(w.getName().str()); });
-  for (const auto &[pattern, layout] : hints) {
-    llvm::Expected<llvm::GlobPattern> glob = llvm::GlobPattern::create(pattern);
-    bool matched = false;
-    for (const std::string &name : names)
-      if (name == pattern || (glob && glob->match(name))) {
-        matched = true;
-        break;
-      }
-    if (!glob)
-      llvm::consumeError(glob.takeError());
-    if (!matched)
+  for (const auto &[pattern, layout] : hints)
+    if (llvm::none_of(names, [&](const std::string &n) { return hintMatches(pattern, n); }))
       return op->emitError("shard hint '")
                  << pattern << "=" << layout << "': no weight is named '" << pattern
                  << "' or matches it (weights are named as the model's initializers, e.g. '"
                  << (names.empty() ? std::string("?") : names.front()) << "')",
              failure();
-  }
   return success();
 }
 
