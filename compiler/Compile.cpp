@@ -243,8 +243,8 @@ Step tessera::importPhase(Compilation &c) {
   if (o.generate) {
     std::string error;
     (void)parsePrefillLengths(o.prefill, o.maxSeq, c.prefillLengths, error);
-    if (llvm::StringRef(o.input).ends_with(".mlir") || !o.mesh.empty() || o.devices > 0)
-      c.prefillLengths.clear(); // no model to import again; partitioned: step by step
+    if (llvm::StringRef(o.input).ends_with(".mlir"))
+      c.prefillLengths.clear(); // no model to import again: step by step
   }
   // --frozen, and below the rotary tables found in the model; --tie A=B
   // pairs; a bare --tie A keeps A shared (see untieEqualValued).
@@ -378,22 +378,6 @@ Step tessera::decodePhase(Compilation &c) {
   g.positionIds = text("position_ids");
   g.maxSeq = number("max_seq");
   g.batch = number("batch");
-  // The prompt programs, one per length bucket: the model imported at that
-  // length, the graph phase and the prefill step (lowered beside the decode
-  // step, where the plan rewrites apply to them too).
-  for (int64_t length : c.prefillLengths) {
-    tessera::onnx::ImportOptions options = c.importOptions;
-    options.seq = length;
-    OwningOpRef<ModuleOp> prefill = tessera::onnx::importModel(c.context, *c.model, options);
-    if (!prefill)
-      return 1;
-    PassManager pm(&c.context);
-    buildGraphPipeline(pm, GraphPipelineOptions());
-    buildCompilePipeline(pm, o, c.pipelineInputs(), Phase::Prefill, Phase::Prefill);
-    if (failed(pm.run(*prefill)))
-      return 1;
-    c.prefills.emplace_back(length, std::move(prefill));
-  }
   return std::nullopt;
 }
 
@@ -417,18 +401,23 @@ int tessera::compile(CompileOptions options) {
   };
   // The pipeline runs from the imported module on (the import finds weights
   // not to train): tessera-opt runs it on --emit=tsr's output.
-  if (c.o.printPipeline)
+  // A prompt program's pipeline takes the decode step's plan: printed after it.
+  if (c.o.printPipeline && !c.o.promptProgram)
     return writeText(c.o.output, [&](llvm::raw_ostream &os) {
       printCompilePipeline(c.o, c.pipelineInputs(), os);
     });
   if (c.o.emit == Emit::Tsr)
-    return print();
+    return c.o.promptProgram ? *printPromptImport(c) : print();
   for (auto phase : {graphPhase, trainPhase, decodePhase})
     if (Step done = phase(c))
       return *done;
   if (Emit e = c.o.emit; e == Emit::TsrFused || e == Emit::TsrTrain || e == Emit::TsrDecode)
     return print();
-  for (auto phase : {planPhase, partitionPhase, lowerPhase, rewritePhase, packagePhase})
+  if (Step done = planPhase(c))
+    return *done;
+  if (c.o.printPipeline)
+    return *printPromptPipeline(c);
+  for (auto phase : {partitionPhase, promptPhase, lowerPhase, rewritePhase, packagePhase})
     if (Step done = phase(c))
       return *done;
   return 0;

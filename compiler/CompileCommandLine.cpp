@@ -188,6 +188,9 @@ struct Flags {
   cl::opt<bool> printPipeline{cl::cat(outputCat), "print-pipeline", cl::Hidden,
       cl::desc("print the pass pipeline from --emit=tsr's IR on, in MLIR's textual "
                "syntax (tessera-opt --pass-pipeline=... runs it)")};
+  cl::opt<int64_t> promptProgram{cl::cat(outputCat), "prompt-program", cl::Hidden, cl::init(0),
+      cl::desc("--generate: --emit=tsr, --emit=partitioned and --print-pipeline show the "
+               "prompt program of this --prefill length")};
   cl::opt<int64_t> emitRank{cl::cat(outputCat), "rank", cl::desc("the rank --emit=partitioned, plan and cuda print"), cl::init(0), cl::Hidden};
   cl::opt<bool> allowNewerOpset{
       cl::cat(inputCat), "allow-newer-opset", cl::Hidden,
@@ -296,6 +299,7 @@ bool tessera::parseCompileCommandLine(int argc, char **argv, CompileOptions &o) 
   o.emit = f.emit;
   o.rank = f.emitRank;
   o.printPipeline = f.printPipeline;
+  o.promptProgram = f.promptProgram;
   o.output = f.output;
   o.verify = f.verifyPackage;
   o.verifyRtol = f.verifyRtol;

@@ -60,11 +60,13 @@ struct Compilation {
   std::map<std::string, int64_t> verifyBounds;
 
   // Generation: the decode step's inputs and outputs, and the prompt
-  // programs (the model imported at each --prefill length, through the graph
-  // and prefill phases).
+  // programs (the model imported at each --prefill length through its own
+  // pipeline, partitioned as the decode step: CompilePrompt.cpp).
   std::optional<PackageGeneration> generation;
   std::vector<int64_t> prefillLengths;
   std::vector<std::pair<int64_t, mlir::OwningOpRef<mlir::ModuleOp>>> prefills;
+  /// The planned decode step's caches as shard hints ("kv_cache.0.key=S1").
+  std::vector<std::string> cacheLayouts;
 
   // Plan: the chosen mesh (the module's #tsr.mesh_plan) and what the search
   // predicted; `module` is the planned replica from there on.
@@ -105,9 +107,20 @@ Step trainPhase(Compilation &c);
 Step decodePhase(Compilation &c);
 Step planPhase(Compilation &c);
 Step partitionPhase(Compilation &c);
+Step promptPhase(Compilation &c);
 Step lowerPhase(Compilation &c);
 Step rewritePhase(Compilation &c);
 Step packagePhase(Compilation &c);
+
+// The prompt programs (CompilePrompt.cpp).
+/// After the plan: the decode step's cache layouts (Compilation::cacheLayouts).
+void recordCacheLayouts(Compilation &c);
+/// --emit=tsr --prompt-program L: the model imported at L positions.
+Step printPromptImport(Compilation &c);
+/// --print-pipeline --prompt-program L (after the plan).
+Step printPromptPipeline(Compilation &c);
+/// The prompt programs planned beside the decode step's (their roles).
+mlir::LogicalResult lowerPrompts(Compilation &c);
 
 } // namespace tessera
 

@@ -198,22 +198,10 @@ Step tessera::lowerPhase(Compilation &c) {
 
 Step tessera::rewritePhase(Compilation &c) {
   const CompileOptions &o = c.o;
-  if (c.generation && !c.prefills.empty()) {
-    // The prompt in one run per length bucket, beside the decode step (rank
-    // 0's); the plan rewrites below (epilogues, attention views) apply to
-    // them too.
-    for (auto &[length, module] : c.prefills) {
-      auto main = module->lookupSymbol<func::FuncOp>("main");
-      if (!main)
-        return module->emitError("generation: the prefill module has no @main"), 1;
-      FailureOr<lower::ProgramPlan> plan = lower::planProgram(main, 0, nullptr);
-      if (failed(plan))
-        return 1;
-      plan->role = roles::PrefillRole{length}.str();
-      c.programs.push_back(std::move(*plan));
-    }
-    c.generation->lastPositions = "last_positions";
-  }
+  // The prompt programs beside the decode step's: the plan rewrites below
+  // (epilogues, attention views) apply to them too.
+  if (failed(lowerPrompts(c)))
+    return 1;
   if (!o.noGemmEpilogues && !o.noGraphFusion) {
     lower::GemmEpilogueOptions epilogues;
     epilogues.cpu = o.target != "cuda";

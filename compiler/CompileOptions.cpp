@@ -8,6 +8,7 @@
 #include "compiler/Generation.h"
 #include "passes/partition/MeshSearch.h"
 
+#include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/StringRef.h"
 #include "llvm/Support/raw_ostream.h"
 
@@ -63,8 +64,17 @@ int checkModes(CompileOptions &o) {
     std::string error;
     if (!parsePrefillLengths(o.prefill, o.maxSeq, lengths, error))
       return fail(error);
+    if (o.promptProgram && llvm::find(lengths, o.promptProgram) == lengths.end())
+      return fail("--prompt-program " + std::to_string(o.promptProgram) +
+                  " is not a prompt length of --prefill '" + o.prefill + "'");
+    if (o.promptProgram && !o.printPipeline && o.emit != Emit::Tsr &&
+        o.emit != Emit::Partitioned)
+      return fail("--prompt-program shows a prompt program's IR: with --emit=tsr, "
+                  "--emit=partitioned or --print-pipeline");
   } else if (o.maxSeq) {
     return fail("--max-seq needs --generate");
+  } else if (o.promptProgram) {
+    return fail("--prompt-program needs --generate");
   }
   int64_t seed;
   if (o.train && o.dropoutSeed != "off" && llvm::StringRef(o.dropoutSeed).getAsInteger(10, seed))

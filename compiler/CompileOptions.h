@@ -85,6 +85,9 @@ struct CompileOptions {
   int64_t rank = 0; ///< the rank --emit=partitioned|plan|cuda prints
   /// Print the pass pipeline (after the import) instead of compiling.
   bool printPipeline = false;
+  /// --emit=tsr, --emit=partitioned and --print-pipeline show the prompt
+  /// program of this --prefill length instead of the decode step (0).
+  int64_t promptProgram = 0;
   std::string output = "-";
   bool verify = false;
   double verifyRtol = 1e-4, verifyAtol = 1e-4;

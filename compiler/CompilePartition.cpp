@@ -118,6 +118,7 @@ Step tessera::planPhase(Compilation &c) {
   }
   if (c.ranks > 1 || o.devices > 0 || c.accumulated > 1)
     printPlanSummary(c, stageMemory);
+  recordCacheLayouts(c);
   if (o.emit == CompileOptions::Emit::Summary)
     return 0;
   return std::nullopt;
@@ -135,8 +136,9 @@ Step tessera::partitionPhase(Compilation &c) {
   // the state per replica), else t.
   if (failed(c.runPhases(Phase::Partition, Phase::Partition)))
     return 1;
-  // --emit=partitioned: rank --rank's module (tsr-partition-select-rank).
-  if (o.emit == CompileOptions::Emit::Partitioned)
+  // --emit=partitioned: rank --rank's module (tsr-partition-select-rank);
+  // with --prompt-program, its prompt program's (promptPhase).
+  if (o.emit == CompileOptions::Emit::Partitioned && !o.promptProgram)
     return writeText(o.output, [&](llvm::raw_ostream &os) {
       int64_t stage = (o.rank / c.tp) % c.pp;
       os << "// rank " << o.rank << " of mesh dp=" << c.dp << " x tp=" << c.tp;

@@ -190,12 +190,20 @@ void tessera::buildCompilePipeline(OpPassManager &pm, const CompileOptions &o,
     buildPlanPipeline(pm, o, report);
   if (wanted(Phase::Partition))
     buildPartitionPipeline(pm, o);
-  if (wanted(Phase::Prefill) && o.generate)
-    buildPrefillPipeline(pm, o);
+}
+
+void tessera::buildPromptPipeline(OpPassManager &pm, const CompileOptions &o,
+                                  const PipelineInputs &inputs, bool partitioned) {
+  // The prompt's attention must be fused to write the caches: the graph
+  // phase runs even with --no-graph-fusion.
+  buildGraphPipeline(pm, GraphPipelineOptions());
+  buildPrefillPipeline(pm, o);
+  if (partitioned)
+    buildCompilePipeline(pm, o, inputs, Phase::Plan, Phase::Partition);
 }
 
 void tessera::printCompilePipeline(const CompileOptions &options, const PipelineInputs &inputs,
-                                   llvm::raw_ostream &os) {
+                                   llvm::raw_ostream &os, bool prompt, bool partitioned) {
   // MLIR prints floating-point pass options as "%e" (7 significant digits).
   double beta1 = 0.9, beta2 = 0.999;
   (void)parseBetas(options.betas, beta1, beta2);
@@ -212,7 +220,10 @@ void tessera::printCompilePipeline(const CompileOptions &options, const Pipeline
                    << "options with 7 significant digits)\n";
   }
   OpPassManager pm("builtin.module");
-  buildCompilePipeline(pm, options, inputs, Phase::Graph, Phase::Partition);
+  if (prompt)
+    buildPromptPipeline(pm, options, inputs, partitioned);
+  else
+    buildCompilePipeline(pm, options, inputs, Phase::Graph, Phase::Partition);
   pm.printAsTextualPipeline(os);
   os << "\n";
 }

@@ -38,11 +38,8 @@ struct GraphPipelineOptions {};
 void buildGraphPipeline(mlir::OpPassManager &pm,
                         const GraphPipelineOptions &options);
 
-/// The phases of the pipeline, in order. Prefill is the prompt programs'
-/// step (--generate with --prefill: the model imported at each prompt
-/// length, tsr-generate-prefill in place of the decode step); it is not part
-/// of the model's own pipeline and is built only when asked for alone.
-enum class Phase { Graph, Train, Decode, Plan, Partition, Prefill };
+/// The phases of the pipeline, in order.
+enum class Phase { Graph, Train, Decode, Plan, Partition };
 
 /// What the pipeline needs beyond the options, found by the import: the
 /// weights not trained (--frozen and the rotary tables found in the model)
@@ -62,10 +59,20 @@ void buildCompilePipeline(mlir::OpPassManager &pm, const CompileOptions &options
                           const PipelineInputs &inputs, Phase first, Phase last,
                           MeshPlanReport *report = nullptr);
 
+/// The pipeline of a prompt program (--generate with --prefill: the model
+/// imported at one prompt length): the graph phase, tsr-generate-prefill in
+/// place of the decode step and, with `partitioned`, the plan and partition
+/// phases of `options` (the driver's for prompt programs: the decode step's
+/// mesh, every cache in the layout the decode step reads it in).
+void buildPromptPipeline(mlir::OpPassManager &pm, const CompileOptions &options,
+                         const PipelineInputs &inputs, bool partitioned);
+
 /// The whole pipeline in MLIR's textual pass-pipeline syntax
-/// (--print-pipeline).
+/// (--print-pipeline); with `prompt`, a prompt program's (buildPromptPipeline
+/// with `partitioned`).
 void printCompilePipeline(const CompileOptions &options, const PipelineInputs &inputs,
-                          llvm::raw_ostream &os);
+                          llvm::raw_ostream &os, bool prompt = false,
+                          bool partitioned = false);
 
 /// Registers the pipelines with tessera-opt (`--tsr-graph-pipeline`).
 void registerPipelines();

@@ -224,8 +224,7 @@ struct PySession {
   std::shared_ptr<Package> package;
   std::unique_ptr<LocalGroup> group;
   std::vector<std::unique_ptr<Session>> sessions;
-  std::vector<std::unique_ptr<Session>> prefillSessions;
-  std::vector<PrefillSession> prefills;
+  std::unique_ptr<PromptPrograms> prompts;
   std::unique_ptr<MeshRunner> mesh;
   std::unique_ptr<DecodeRunner> decoder;
 
@@ -251,14 +250,7 @@ struct PySession {
     }
     check(MeshRunner::create(*package, all, comms, mesh, group.get()));
     if (isGenerationPackage(*package)) {
-      if (ranks == 1)
-        for (int64_t length : prefillLengths(*package, 0)) {
-          SessionOptions o = options;
-          o.role = "prefill:" + std::to_string(length);
-          prefillSessions.emplace_back();
-          check(Session::create(package, 0, prefillSessions.back(), o));
-          prefills.push_back({length, prefillSessions.back().get()});
-        }
+      check(PromptPrograms::create(package, options, comms, prompts));
       decoder = makeDecodeRunner(*package, all, comms);
       if (!decoder)
         throw std::runtime_error("generation runs tensor- and pipeline-parallel packages with "
@@ -318,7 +310,7 @@ struct PySession {
     GenerateResult result;
     {
       nb::gil_scoped_release release;
-      check(rt::generate(*decoder, *package, prompts, options, result, prefills));
+      check(rt::generate(*decoder, *package, prompts, options, result, this->prompts->list()));
     }
     return result.tokens;
   }

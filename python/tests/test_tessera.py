@@ -106,6 +106,11 @@ def test_generate_equals_hugging_face():
     # Seeded sampling repeats.
     a = session.generate(ref["prompts"], 8, temperature=0.9, top_k=20, seed=3)
     assert a == session.generate(ref["prompts"], 8, temperature=0.9, top_k=20, seed=3)
+    # Tensor parallel, the prompts read by prompt programs on both ranks.
+    tp = tessera.compile(os.path.join(MODELS, "gpt2", "dynamo", "model.onnx"), generate=True,
+                         max_seq=32, batch=len(ref["prompts"]), mesh="tp=2", prefill="8")
+    got = tessera.Session(tp).generate(ref["prompts"], new)
+    assert [p + g for p, g in zip(ref["prompts"], got)] == ref["ids"]
 
 
 def test_train_equals_the_cli(tmp_path):

@@ -156,9 +156,8 @@ public:
   Status getOutput(const std::string &name, HostTensor &out) override {
     return s_.getOutput(name, out);
   }
-  std::vector<std::string> stateNames() const override { return s_.stateNames(); }
   Status resetState() override { return zeroState(s_); }
-  Session *single() override { return &s_; }
+  std::vector<Session *> rankSessions() override { return {&s_}; }
 
   static Status zeroState(Session &s) {
     for (const std::string &name : s.stateNames()) {
@@ -183,12 +182,13 @@ class RanksRunner : public DecodeRunner {
 public:
   RanksRunner(std::vector<Session *> sessions) : sessions_(std::move(sessions)) {}
 
-  Status init(const Package &package, std::vector<Communicator *> comms) {
+  Status init(const Package &package, std::vector<Communicator *> comms,
+              const std::string &role) {
     if (meshPosition(package, 0).microbatches != 1)
       return Status(StatusCode::Unimplemented,
                     "generation runs pipelines with one micro-batch (compile with "
                     "--microbatches 1)");
-    return MeshRunner::create(package, sessions_, std::move(comms), mesh_);
+    return MeshRunner::create(package, sessions_, std::move(comms), mesh_, nullptr, role);
   }
 
   const std::vector<TensorInfo> &inputs() const override { return mesh_->inputs(); }
@@ -200,7 +200,7 @@ public:
   Status getOutput(const std::string &name, HostTensor &out) override {
     return mesh_->getOutput(name, out);
   }
-  std::vector<std::string> stateNames() const override { return {}; }
+  std::vector<Session *> rankSessions() override { return sessions_; }
   Status resetState() override {
     for (Session *s : sessions_)
       if (Status st = SessionRunner::zeroState(*s); !st.ok())
@@ -217,13 +217,50 @@ private:
 
 std::unique_ptr<DecodeRunner> makeDecodeRunner(const Package &package,
                                                std::vector<Session *> sessions,
-                                               std::vector<Communicator *> comms) {
+                                               std::vector<Communicator *> comms,
+                                               const std::string &role) {
   if (sessions.size() == 1)
     return std::make_unique<SessionRunner>(*sessions[0]);
   auto runner = std::make_unique<RanksRunner>(std::move(sessions));
-  if (!runner->init(package, std::move(comms)).ok())
+  if (!runner->init(package, std::move(comms), role).ok())
     return nullptr;
   return runner;
+}
+
+Status PromptPrograms::create(const std::shared_ptr<Package> &package,
+                              const SessionOptions &options,
+                              const std::vector<Communicator *> &comms,
+                              std::unique_ptr<PromptPrograms> &out) {
+  auto programs = std::unique_ptr<PromptPrograms>(new PromptPrograms());
+  int ranks = package->meshSize();
+  if (int(comms.size()) != ranks)
+    return Status(StatusCode::InvalidArgument,
+                  "prompt programs: " + std::to_string(comms.size()) +
+                      " communicator(s) for a package of " + std::to_string(ranks) +
+                      " rank(s)");
+  for (int64_t length : prefillLengths(*package, 0)) {
+    SessionOptions o = options;
+    o.role = roles::PrefillRole{length}.str();
+    std::vector<Session *> sessions;
+    for (int r = 0; r < ranks; ++r) {
+      std::unique_ptr<Session> session;
+      if (Status s = Session::create(package, r, session, o); !s.ok())
+        return s;
+      if (comms[size_t(r)])
+        if (Status s = session->bindCommunicator(*comms[size_t(r)]); !s.ok())
+          return s;
+      sessions.push_back(session.get());
+      programs->sessions_.push_back(std::move(session));
+    }
+    std::unique_ptr<DecodeRunner> runner = makeDecodeRunner(*package, sessions, comms, o.role);
+    if (!runner)
+      return Status(StatusCode::DataLoss,
+                    package->path() + ": the " + o.role + " programs do not run as a mesh");
+    programs->list_.push_back({length, ranks == 1 ? sessions[0] : nullptr, runner.get()});
+    programs->runners_.push_back(std::move(runner));
+  }
+  out = std::move(programs);
+  return Status::okStatus();
 }
 
 Status generate(Session &session, const Package &package,
@@ -325,8 +362,11 @@ Status generate(DecodeRunner &session, const Package &package,
   // The prompt in one run: the smallest prefill length that holds the
   // longest prompt, else the longest (the rest goes step by step).
   const PrefillSession *prefill = nullptr;
+  size_t ranks = session.rankSessions().size();
   for (const PrefillSession &p : prefills) {
-    if (!p.session || p.length < 1 || !session.single())
+    // A single session's, or a runner over as many ranks as the decode step.
+    if ((!p.runner && (!p.session || ranks != 1)) || p.length < 1 ||
+        (p.runner && p.runner->rankSessions().size() != ranks))
       continue;
     bool fits = p.length >= int64_t(longest);
     bool chosenFits = prefill && prefill->length >= int64_t(longest);
@@ -336,7 +376,10 @@ Status generate(DecodeRunner &session, const Package &package,
   }
   HostTensor out;
   if (prefill) {
-    Session &ps = *prefill->session;
+    std::unique_ptr<DecodeRunner> wrapped;
+    if (!prefill->runner)
+      wrapped = std::make_unique<SessionRunner>(*prefill->session);
+    DecodeRunner &ps = prefill->runner ? *prefill->runner : *wrapped;
     const TensorInfo *pIds = findInfo(ps.inputs(), ids->name);
     const TensorInfo *pLast = g->last_positions() ? findInfo(ps.inputs(), str(g->last_positions()))
                                                   : nullptr;
@@ -369,14 +412,16 @@ Status generate(DecodeRunner &session, const Package &package,
       return s;
     if (Status s = ps.getOutput(pLogits->name, out); !s.ok())
       return s;
-    // The decode step continues from the prompt's cache.
-    for (const std::string &name : session.stateNames()) {
-      HostTensor t;
-      if (Status s = ps.getState(name, t); !s.ok())
-        return s;
-      if (Status s = session.single()->setState(name, t); !s.ok())
-        return s;
-    }
+    // The decode step continues from the prompt's caches, rank by rank.
+    std::vector<Session *> from = ps.rankSessions(), to = session.rankSessions();
+    for (size_t r = 0; r < ranks; ++r)
+      for (const std::string &name : to[r]->stateNames()) {
+        HostTensor t;
+        if (Status s = from[r]->getState(name, t); !s.ok())
+          return s;
+        if (Status s = to[r]->setState(name, t); !s.ok())
+          return s;
+      }
     result.promptSeconds += Session::now() - start;
     ++result.promptSteps;
     const float *rows = reinterpret_cast<const float *>(out.data.data());

@@ -58,7 +58,7 @@ HostTensor concatAlong(const std::vector<HostTensor> &parts, int axis) {
 }
 
 Status MeshRunner::describe(const Package &package, std::vector<TensorInfo> &inputs,
-                            std::vector<TensorInfo> &outputs) {
+                            std::vector<TensorInfo> &outputs, const std::string &role) {
   // Graph inputs enter at stage 0 (rank 0 runs it); outputs leave at the last
   // stage of replica 0, tp index 0.
   MeshPosition origin = meshPosition(package, 0);
@@ -66,7 +66,7 @@ Status MeshRunner::describe(const Package &package, std::vector<TensorInfo> &inp
   std::vector<TensorInfo> unused;
   inputs.clear();
   outputs.clear();
-  if (!Session::listSegments(package, 0).empty()) {
+  if (role.empty() && !Session::listSegments(package, 0).empty()) {
     // Pipeline training: every stage may take step inputs (the labels at the
     // last) and give results (gathered at rank 0).
     for (int t = 0; t < origin.stages; ++t) {
@@ -81,11 +81,11 @@ Status MeshRunner::describe(const Package &package, std::vector<TensorInfo> &inp
           outputs.push_back(info);
     }
   } else {
-    if (Status s = Session::describe(package, 0, inputs, unused); !s.ok())
+    if (Status s = Session::describe(package, 0, inputs, unused, role); !s.ok())
       return s;
     unused.clear();
     if (Status s = Session::describe(package, origin.rankOfStage(origin.stages - 1), unused,
-                                     outputs);
+                                     outputs, role);
         !s.ok())
       return s;
   }
@@ -98,7 +98,7 @@ Status MeshRunner::describe(const Package &package, std::vector<TensorInfo> &inp
 
 Status MeshRunner::create(const Package &package, std::vector<Session *> sessions,
                           std::vector<Communicator *> comms, std::unique_ptr<MeshRunner> &out,
-                          LocalGroup *group) {
+                          LocalGroup *group, const std::string &role) {
   if (int(sessions.size()) != package.meshSize() || comms.size() != sessions.size() ||
       std::none_of(sessions.begin(), sessions.end(), [](Session *s) { return s; }))
     return Status(StatusCode::InvalidArgument,
@@ -118,7 +118,7 @@ Status MeshRunner::create(const Package &package, std::vector<Session *> session
                                     *runner->sessions_[k], runner->routes_[k]);
           !s.ok())
         return s;
-  if (Status s = describe(package, runner->inputs_, runner->outputs_); !s.ok())
+  if (Status s = describe(package, runner->inputs_, runner->outputs_, role); !s.ok())
     return s;
   MeshPosition origin = meshPosition(package, 0);
   runner->chunkCount_ = origin.replicas * origin.microbatches;

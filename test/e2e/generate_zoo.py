@@ -72,6 +72,13 @@ def main():
         sys.exit(1)
     print(f"greedy: ok ({len(got)} prompts, {new} new tokens each, batch {batch}, "
           f"prefill {prefill}, mesh {mesh})")
+    if prefill != "none":
+        # The prompt programs ran (on every rank of a partitioned package),
+        # not the step-by-step fallback.
+        profile = run(runner + ["--prompt-ids", spec(ref["prompts"][:1]), "--profile"])
+        if "prefill: 1 run(s)" not in profile or "a prefill program" not in profile:
+            print("prefill: FAILED (the prompt was not read by a prompt program)\n" + profile)
+            sys.exit(1)
 
     sample = ["--prompt-ids", spec(ref["prompts"][:batch]), "--temperature", "0.9",
               "--top-k", "100", "--top-p", "0.95"]

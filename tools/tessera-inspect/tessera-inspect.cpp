@@ -360,7 +360,12 @@ void printStateSummary(const tpkg::Package *plan, const std::vector<RankSummary>
                 "of rank 0's parameters, %llu bytes are the KV cache (%d tensors)\n",
                 plan->generation()->batch(), plan->generation()->max_seq(),
                 (unsigned long long)ranks[0].optimizerBytes, ranks[0].stateUpdates);
+    size_t everyRank = 0; // ranks with prompt programs (rank 0's are shown)
+    for (const tpkg::Program *p : prefills)
+      everyRank = std::max<size_t>(everyRank, size_t(p->rank()) + 1);
     for (const tpkg::Program *p : prefills) {
+      if (p->rank() != 0)
+        continue;
       // GEMMs that take their bias, activation or residual as an epilogue.
       unsigned epilogues = 0;
       if (p->kernels())
@@ -369,9 +374,10 @@ void printStateSummary(const tpkg::Package *plan, const std::vector<RankSummary>
             for (const tpkg::Attr *a : *k->attrs())
               epilogues += a->name() && a->name()->str() == "epilogue";
       std::printf("  %s program: %u kernels (%u GEMM epilogues), activation arena %llu bytes "
-                  "(the prompt in one run)\n",
+                  "(the prompt in one run%s)\n",
                   p->role()->c_str(), p->kernels() ? p->kernels()->size() : 0u, epilogues,
-                  (unsigned long long)p->arena_bytes());
+                  (unsigned long long)p->arena_bytes(),
+                  everyRank > 1 ? ", rank 0's; every rank runs its own" : "");
     }
   } else if (!ranks.empty() && ranks[0].stateUpdates > 0) {
     std::printf("training step: %d tensors updated per step; of rank 0's parameters, %llu bytes "

@@ -318,23 +318,16 @@ int runGenerationPackage(RunArgs &a, const std::shared_ptr<Package> &package, Ra
   }
   a.generate.profile = a.profile;
   a.generate.stream = isatty(fileno(stdout));
-  // The prompt programs beside the decode step (--prefill at compile time).
-  std::vector<std::unique_ptr<Session>> prefillSessions;
-  std::vector<PrefillSession> prefills;
-  for (int64_t length : prefillLengths(*package, 0)) {
-    SessionOptions options = a.session;
-    options.role = "prefill:" + std::to_string(length);
-    prefillSessions.emplace_back();
-    if (!check(Session::create(package, 0, prefillSessions.back(), options)))
-      return r.finish(1);
-    prefills.push_back({length, prefillSessions.back().get()});
-  }
   std::vector<Session *> all;
   std::vector<Communicator *> comms;
   for (size_t k = 0; k < r.sessions.size(); ++k) {
     all.push_back(r.sessions[k].get());
     comms.push_back(r.world(k));
   }
+  // The prompt programs beside the decode step (--prefill at compile time).
+  std::unique_ptr<PromptPrograms> prompts;
+  if (!check(PromptPrograms::create(package, a.session, comms, prompts)))
+    return r.finish(1);
   std::unique_ptr<DecodeRunner> runner = makeDecodeRunner(*package, all, comms);
   if (!runner) {
     std::fprintf(stderr, "error: generation runs tensor- and pipeline-parallel packages with "
@@ -342,7 +335,7 @@ int runGenerationPackage(RunArgs &a, const std::shared_ptr<Package> &package, Ra
     return r.finish(2);
   }
   return r.finish(tessera::tools::runGeneration(*package, *runner, *r.sessions[0], a.generate,
-                                                prefills));
+                                                prompts->list()));
 }
 
 /// The whole input `name` as the package takes it (f32 values narrowed to a

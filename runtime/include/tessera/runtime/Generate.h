@@ -72,16 +72,20 @@ struct GenerateResult {
   int64_t decodeTokens = 0;  ///< tokens produced by the decode steps
 };
 
-/// A session of one of the package's prefill programs (role
-/// "prefill:<length>"): the prompt, right-padded to `length`, in one run.
+class DecodeRunner;
+
+/// One of the package's prompt programs (role "prefill:<length>"): the
+/// prompt, right-padded to `length`, in one run. `session` runs it where the
+/// package has one rank; `runner` runs it on every rank (PromptPrograms).
 struct PrefillSession {
   int64_t length = 0;
   Session *session = nullptr;
+  DecodeRunner *runner = nullptr;
 };
 
 /// One decode step of a package: its inputs and outputs by name, the run,
 /// and the KV cache. A single session, or every rank of a partitioned
-/// package run as threads (tensor and pipeline parallel).
+/// package run as threads (tensor, data and pipeline parallel).
 class DecodeRunner {
 public:
   virtual ~DecodeRunner() = default;
@@ -90,19 +94,39 @@ public:
   virtual Status setInput(const std::string &name, const HostTensor &value) = 0;
   virtual Status run() = 0;
   virtual Status getOutput(const std::string &name, HostTensor &out) = 0;
-  /// The state names (the KV caches) of the single session.
-  virtual std::vector<std::string> stateNames() const = 0;
   /// Zeros every rank's KV cache.
   virtual Status resetState() = 0;
-  /// The session when there is one rank (a prefill fills its cache).
-  virtual Session *single() { return nullptr; }
+  /// Every rank's session, rank by rank (the caches a prompt run fills).
+  virtual std::vector<Session *> rankSessions() = 0;
 };
 
-/// `sessions[k]` runs rank `ranks[k]` of `package` with `comms[k]` (null for
-/// one rank); every rank of the package, in this process.
+/// `sessions[k]` runs rank k of `package` with `comms[k]` (null for one
+/// rank); every rank of the package, in this process. `role`: the programs
+/// the sessions run ("" the decode step, "prefill:<length>" a prompt
+/// program).
 std::unique_ptr<DecodeRunner> makeDecodeRunner(const Package &package,
                                                std::vector<Session *> sessions,
-                                               std::vector<Communicator *> comms);
+                                               std::vector<Communicator *> comms,
+                                               const std::string &role = "");
+
+/// The package's prompt programs on every rank, beside the decode step's
+/// sessions: per --prefill length, one session per rank (options' role set
+/// to "prefill:<length>") bound to that rank's communicator in `comms` (the
+/// decode step's: the prompt and the decode steps never run at once), and
+/// a runner over them.
+class PromptPrograms {
+public:
+  static Status create(const std::shared_ptr<Package> &package, const SessionOptions &options,
+                       const std::vector<Communicator *> &comms,
+                       std::unique_ptr<PromptPrograms> &out);
+  /// What generate() takes.
+  const std::vector<PrefillSession> &list() const { return list_; }
+
+private:
+  std::vector<std::unique_ptr<Session>> sessions_;
+  std::vector<std::unique_ptr<DecodeRunner>> runners_;
+  std::vector<PrefillSession> list_;
+};
 
 /// The prompt lengths of the package's prefill programs for `rank`.
 std::vector<int64_t> prefillLengths(const Package &package, int rank = 0);
@@ -114,14 +138,14 @@ bool isGenerationPackage(const Package &package);
 /// the package's batch of prompts; each non-empty) with the decode step's
 /// `session`. With `prefills`, the prompts are read in one run of the
 /// smallest that holds the longest (or the longest, the rest step by step)
-/// and its cache copied into the session; without, the session's cache is
-/// reset and the prompts read step by step. Fails if a prompt and its new
-/// tokens exceed the cache.
+/// and each rank's cache copied into its decode session; without, the
+/// caches are reset and the prompts read step by step. Fails if a prompt and
+/// its new tokens exceed the cache.
 Status generate(Session &session, const Package &package,
                 const std::vector<std::vector<int64_t>> &prompts,
                 const GenerateOptions &options, GenerateResult &result,
                 const std::vector<PrefillSession> &prefills = {});
-/// The same with any decode runner (prefills need a single session).
+/// The same with any decode runner (prompt programs of as many ranks).
 Status generate(DecodeRunner &runner, const Package &package,
                 const std::vector<std::vector<int64_t>> &prompts,
                 const GenerateOptions &options, GenerateResult &result,

@@ -40,14 +40,17 @@ public:
   /// session is a rank another process runs (under mpirun): run() runs the
   /// others, and outputs are those this process's ranks produce. With
   /// `group`, a rank that fails aborts the group so the others stop waiting.
+  /// `role` is the programs' (SessionOptions::role) the sessions run: ""
+  /// the ranks' main ones, "prefill:<length>" a generation package's prompt
+  /// programs.
   static Status create(const Package &package, std::vector<Session *> sessions,
                        std::vector<Communicator *> comms, std::unique_ptr<MeshRunner> &out,
-                       LocalGroup *group = nullptr);
+                       LocalGroup *group = nullptr, const std::string &role = "");
 
-  /// The whole tensors a runner of `package` takes and gives, from the
-  /// package alone.
+  /// The whole tensors a runner of `package`'s programs of `role` takes and
+  /// gives, from the package alone.
   static Status describe(const Package &package, std::vector<TensorInfo> &inputs,
-                         std::vector<TensorInfo> &outputs);
+                         std::vector<TensorInfo> &outputs, const std::string &role = "");
 
   /// The whole tensors the caller gives and gets.
   const std::vector<TensorInfo> &inputs() const { return inputs_; }
