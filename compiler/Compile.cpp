@@ -227,6 +227,7 @@ static tessera::onnx::ImportOptions importOptionsOf(const CompileOptions &o) {
   }
   options.allowNewerOpset = o.allowNewerOpset;
   options.foldRepeatedInitializers = !o.train;
+  options.emptyPast = o.generate;
   options.trainingDropout = o.train && o.dropoutSeed != "off";
   if (options.trainingDropout)
     (void)llvm::StringRef(o.dropoutSeed).getAsInteger(10, options.dropoutSeed);

@@ -11,6 +11,8 @@
 
 #include "llvm/ADT/StringExtras.h"
 
+#include <cctype>
+#include <optional>
 #include <queue>
 #include <set>
 
@@ -357,12 +359,124 @@ FailureOr<Value> GraphImporter::lookup(const std::string &name, Location useLoc)
   return value;
 }
 
+namespace {
+
+/// Whether a symbolic dimension's name is an expression of others
+/// ("past_sequence_length + 1", as Optimum names an attention mask's).
+bool isDimExpression(llvm::StringRef param) {
+  return param.find_first_of("+-*/()") != llvm::StringRef::npos;
+}
+
+/// The value of a dimension expression: names (bound in `dims`), integers,
+/// + - * / and parentheses; nullopt where a name is unbound or the text is
+/// not an expression (`missing` gets the unbound names).
+struct DimExpression {
+  llvm::StringRef text;
+  const std::map<std::string, int64_t> &dims;
+  std::vector<std::string> &missing;
+  size_t at = 0;
+  bool bad = false;
+
+  void skip() {
+    while (at < text.size() && text[at] == ' ')
+      ++at;
+  }
+  std::optional<int64_t> primary() {
+    skip();
+    if (at < text.size() && text[at] == '(') {
+      ++at;
+      std::optional<int64_t> v = sum();
+      skip();
+      if (at >= text.size() || text[at] != ')')
+        bad = true;
+      ++at;
+      return v;
+    }
+    size_t start = at;
+    while (at < text.size() && (std::isalnum(uint8_t(text[at])) || text[at] == '_' ||
+                                text[at] == '.'))
+      ++at;
+    llvm::StringRef token = text.slice(start, at);
+    if (token.empty()) {
+      bad = true;
+      return std::nullopt;
+    }
+    int64_t value;
+    if (!token.getAsInteger(10, value))
+      return value;
+    auto it = dims.find(token.str());
+    if (it == dims.end()) {
+      missing.push_back(token.str());
+      return std::nullopt;
+    }
+    return it->second;
+  }
+  std::optional<int64_t> product() {
+    std::optional<int64_t> v = primary();
+    for (skip(); at < text.size() && (text[at] == '*' || text[at] == '/'); skip()) {
+      char op = text[at++];
+      std::optional<int64_t> r = primary();
+      if (!v || !r)
+        v = std::nullopt;
+      else if (op == '*')
+        v = *v * *r;
+      else if (*r == 0)
+        bad = true, v = std::nullopt;
+      else
+        v = *v / *r;
+    }
+    return v;
+  }
+  std::optional<int64_t> sum() {
+    std::optional<int64_t> v = product();
+    for (skip(); at < text.size() && (text[at] == '+' || text[at] == '-'); skip()) {
+      char op = text[at++];
+      std::optional<int64_t> r = product();
+      v = v && r ? std::optional<int64_t>(op == '+' ? *v + *r : *v - *r) : std::nullopt;
+    }
+    return v;
+  }
+  std::optional<int64_t> evaluate() {
+    std::optional<int64_t> v = sum();
+    skip();
+    if (at != text.size())
+      bad = true;
+    return bad ? std::nullopt : v;
+  }
+};
+
+} // namespace
+
 LogicalResult
 GraphImporter::importInputs(SmallVectorImpl<Type> &types,
                             SmallVectorImpl<std::string> &names) {
   const ::onnx::GraphProto &graph = model_.proto.graph();
   std::set<std::string> inputNames;
   std::string unbound;
+  // The symbolic names' values: --dim, then the names --batch / --seq bind
+  // (the first and second dimensions of inputs), so that an expression of
+  // them ("past_sequence_length + sequence_length") has its value.
+  std::map<std::string, int64_t> named = options_.dims;
+  for (const ::onnx::ValueInfoProto &input : graph.input()) {
+    if (!input.type().has_tensor_type() || !input.type().tensor_type().has_shape() ||
+        options_.inputShapes.count(input.name()))
+      continue;
+    const auto &tensorType = input.type().tensor_type();
+    // Generation: past keys and values, empty (ImportOptions::emptyPast).
+    bool past = options_.emptyPast && tensorType.shape().dim_size() >= 3 &&
+                isa_and_nonnull<FloatType>(convertType(tensorType.elem_type()));
+    for (const auto &[index, dim] : llvm::enumerate(tensorType.shape().dim())) {
+      const std::string &param = dim.dim_param();
+      if (param.empty() || isDimExpression(param) || named.count(param))
+        continue;
+      if (past && index > 0)
+        named[param] = 0;
+      else if (index == 0 && options_.batch)
+        named[param] = *options_.batch;
+      else if (index == 1 && options_.seq)
+        named[param] = *options_.seq;
+    }
+  }
   for (const ::onnx::ValueInfoProto &input : graph.input()) {
     if (model_.weights.find(input.name()))
       continue; // IR < 4 lists initializers as inputs too.
@@ -396,6 +510,8 @@ GraphImporter::importInputs(SmallVectorImpl<Type> &types,
       continue;
     } else {
       std::vector<std::string> missing;
+      bool past = options_.emptyPast && tensorType.shape().dim_size() >= 3 &&
+                  isa<FloatType>(elementType);
       for (const auto &[index, dim] : llvm::enumerate(tensorType.shape().dim())) {
         if (dim.has_dim_value()) {
           shape.push_back(dim.dim_value());
@@ -403,12 +519,34 @@ GraphImporter::importInputs(SmallVectorImpl<Type> &types,
         }
         std::string param = dim.dim_param();
         auto bound = options_.dims.find(param);
-        if (!param.empty() && bound != options_.dims.end())
+        if (past && !param.empty() && bound != options_.dims.end() && bound->second != 0 &&
+            int(index) == tensorType.shape().dim_size() - 2)
+          return emitError(fileLoc_)
+                     << "--generate: input '" << input.name() << "' is past keys or values; "
+                     << "its length, dim " << index << " '" << param << "', must be 0 (the "
+                     << "decode step keeps its own cache), not " << bound->second
+                     << ": leave it unbound",
+                 failure();
+        if (!param.empty() && bound != options_.dims.end()) {
           shape.push_back(bound->second);
-        else if (index == 0 && options_.batch)
+        } else if (isDimExpression(param)) {
+          // Never the positional --seq: the expression's own value.
+          std::vector<std::string> names;
+          DimExpression expression{param, named, names};
+          if (std::optional<int64_t> value = expression.evaluate())
+            shape.push_back(*value);
+          else
+            missing.push_back("dim " + std::to_string(index) + " '" + param + "'" +
+                              (names.empty() ? std::string(" (not an expression of dimensions)")
+                                             : " (bind " + llvm::join(names, ", ") + ")"));
+        } else if (past && index > 0 && named.count(param)) {
+          shape.push_back(named[param]); // an empty past
+        } else if (index == 0 && options_.batch)
           shape.push_back(*options_.batch);
         else if (index == 1 && options_.seq)
           shape.push_back(*options_.seq);
+        else if (!param.empty() && named.count(param)) // bound where it is a first/second dim
+          shape.push_back(named[param]);
         else
           missing.push_back("dim " + std::to_string(index) + " '" +
                             (param.empty() ? "?" : param) + "'");

@@ -60,6 +60,12 @@ struct ImportOptions {
   /// Dropout is the identity (inference).
   bool trainingDropout = false;
   int64_t dropoutSeed = 0;
+  /// Generation: an export with past keys and values (float inputs of rank
+  /// 3 or more with symbolic dimensions beyond the first, Optimum's
+  /// `past_key_values.*`) is imported with those dimensions 0 that --dim
+  /// does not bind: an empty past, the whole sequence computed (the decode
+  /// pass makes the caches).
+  bool emptyPast = false;
 };
 
 /// The newest default-domain (ai.onnx) opset whose operators the importer

@@ -545,10 +545,15 @@ LogicalResult DecodeRewriter::run() {
       newType = type.clone({batch, 1});
       rows[arg] = Row{1, 1};
     } else if (name != maskName) {
+      bool past = type.getRank() >= 3 && isa<FloatType>(type.getElementType());
       return func.emitError("generation: input '")
                  << name << "' has no role in generation (the token ids '" << idsName
                  << "', the attention mask '" << maskName << "', the position ids '"
-                 << positionIdsName << "')",
+                 << positionIdsName << "')"
+                 << (past ? "; as past keys or values it must be empty: leave its length "
+                            "unbound (0 with --generate), not " +
+                                str(type)
+                          : std::string()),
              fail();
     }
     mapping.map(arg, entry->addArgument(newType, arg.getLoc()));
@@ -639,7 +644,8 @@ LogicalResult DecodeRewriter::run() {
 struct DecodePass : tessera::generate::impl::DecodePassBase<DecodePass> {
   using DecodePassBase::DecodePassBase;
   void runOnOperation() override {
-    if (failed(DecodeRewriter(getOperation(), ids, mask, positionIds).run()))
+    if (failed(tessera::generate::dropPastAndPresent(getOperation())) ||
+        failed(DecodeRewriter(getOperation(), ids, mask, positionIds).run()))
       signalPassFailure();
   }
 };

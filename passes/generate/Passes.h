@@ -20,6 +20,12 @@ namespace tessera::generate {
 #define GEN_PASS_REGISTRATION
 #include "passes/generate/Passes.h.inc"
 
+/// An export with past keys and values imported with an empty past
+/// (Optimum's with-past decoders): drops the empty inputs and the outputs
+/// that are an attention's keys or values (the present), which the decode
+/// and prefill passes' own caches replace. Nothing to do on a plain export.
+mlir::LogicalResult dropPastAndPresent(mlir::func::FuncOp func);
+
 } // namespace tessera::generate
 
 #endif // TESSERA_PASSES_GENERATE_PASSES_H

@@ -30,7 +30,8 @@ struct PrefillPass : tessera::generate::impl::PrefillPassBase<PrefillPass> {
   using PrefillPassBase::PrefillPassBase;
 
   void runOnOperation() override {
-    if (failed(rewrite(getOperation())))
+    if (failed(tessera::generate::dropPastAndPresent(getOperation())) ||
+        failed(rewrite(getOperation())))
       signalPassFailure();
   }
 

@@ -244,7 +244,17 @@ LogicalResult ConcatOp::inferReturnTypes(MLIRContext *,
 OpFoldResult ConcatOp::fold(FoldAdaptor) {
   if (getInputs().size() == 1)
     return getInputs().front();
-  return {};
+  // Empty inputs (a past of no positions) add nothing.
+  SmallVector<Value> kept;
+  for (Value input : getInputs())
+    if (cast<RankedTensorType>(input.getType()).getNumElements() != 0)
+      kept.push_back(input);
+  if (kept.empty() || kept.size() == getInputs().size())
+    return {};
+  if (kept.size() == 1 && kept.front().getType() == getType())
+    return kept.front();
+  getInputsMutable().assign(kept);
+  return getResult();
 }
 
 //===----------------------------------------------------------------------===//
