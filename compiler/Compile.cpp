@@ -261,7 +261,12 @@ Step tessera::importPhase(Compilation &c) {
     c.model = std::make_unique<tessera::onnx::ModelFile>();
     c.module = parseSourceFile<ModuleOp>(o.input, &c.context);
   } else {
-    auto opened = tessera::onnx::ModelFile::open(o.input, o.planOnly);
+    // An export folder: Optimum's encoder-decoder (its decoder here, its
+    // encoder beside it) or decoder.
+    std::string modelPath = o.input;
+    if (Step done = resolveExportFolder(c, modelPath))
+      return *done;
+    auto opened = tessera::onnx::ModelFile::open(modelPath, o.planOnly);
     if (!opened) {
       llvm::errs() << "error: " << llvm::toString(opened.takeError()) << "\n";
       return 1;
@@ -279,6 +284,8 @@ Step tessera::importPhase(Compilation &c) {
     c.module = tessera::onnx::importModel(c.context, *c.model, c.importOptions);
   }
   if (!c.module)
+    return 1;
+  if (!c.encoderPath.empty() && failed(findEncoderInputs(c)))
     return 1;
   if (c.importOptions.trainingDropout) {
     // Never silent: which Dropout nodes train (the file says training_mode
@@ -379,6 +386,9 @@ Step tessera::decodePhase(Compilation &c) {
   g.positionIds = text("position_ids");
   g.maxSeq = number("max_seq");
   g.batch = number("batch");
+  // An encoder-decoder: its encoder, a program beside the decode step.
+  if (!c.encoderPath.empty() && (failed(importEncoder(c)) || failed(describeEncoder(c, g))))
+    return 1;
   return std::nullopt;
 }
 

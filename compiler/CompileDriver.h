@@ -67,6 +67,13 @@ struct Compilation {
   std::vector<std::pair<int64_t, mlir::OwningOpRef<mlir::ModuleOp>>> prefills;
   /// The planned decode step's caches as shard hints ("kv_cache.0.key=S1").
   std::vector<std::string> cacheLayouts;
+  /// An encoder-decoder folder (Optimum's): the encoder's file (its weights
+  /// join the decoder's store as "encoder:<name>"), the decoder's inputs it
+  /// feeds, and its program (role "encoder"), partitioned as the decode step.
+  std::string encoderPath;
+  std::unique_ptr<onnx::ModelFile> encoderModel;
+  std::vector<std::string> encoderInputs;
+  mlir::OwningOpRef<mlir::ModuleOp> encoder;
 
   // Plan: the chosen mesh (the module's #tsr.mesh_plan) and what the search
   // predicted; `module` is the planned replica from there on.
@@ -82,7 +89,7 @@ struct Compilation {
   bool sharded = false; ///< ZeRO: one module per replica
 
   /// The pipeline's inputs the import found.
-  PipelineInputs pipelineInputs() const { return {frozen, ties}; }
+  PipelineInputs pipelineInputs() const { return {frozen, ties, encoderInputs}; }
   /// Runs phases `first` to `last` of the pipeline on `module`.
   mlir::LogicalResult runPhases(Phase first, Phase last);
 
@@ -121,6 +128,19 @@ Step printPromptImport(Compilation &c);
 Step printPromptPipeline(Compilation &c);
 /// The prompt programs planned beside the decode step's (their roles).
 mlir::LogicalResult lowerPrompts(Compilation &c);
+
+// Export folders and encoder-decoders (EncoderDecoder.cpp).
+/// `modelPath` a folder: Optimum's encoder-decoder (encoder_model.onnx and
+/// decoder_model.onnx: the decoder's path, Compilation::encoderPath) or
+/// decoder (model.onnx); refused without --generate or when neither.
+Step resolveExportFolder(Compilation &c, std::string &modelPath);
+/// The imported decoder's inputs the encoder feeds (encoderInputs).
+mlir::LogicalResult findEncoderInputs(Compilation &c);
+/// The encoder imported at the decode step's batch and --max-seq positions,
+/// its weights renamed "encoder:<name>" into the decoder's store.
+mlir::LogicalResult importEncoder(Compilation &c);
+/// The generation fields of an encoder-decoder package.
+mlir::LogicalResult describeEncoder(Compilation &c, PackageGeneration &g);
 
 } // namespace tessera
 

@@ -104,8 +104,37 @@ Step tessera::printPromptPipeline(Compilation &c) {
   });
 }
 
+/// The encoder of an encoder-decoder: the graph phase and, on a mesh, the
+/// decode step's plan (dp, tp) and partition.
+static Step encoderPhase(Compilation &c) {
+  if (!c.encoder)
+    return std::nullopt;
+  if (c.pp > 1) {
+    llvm::errs() << "error: encoder-decoders are partitioned with dp and tp (a pipelined "
+                    "decode step, pp="
+                 << c.pp << ", would need the encoder's output at every stage)\n";
+    return 2;
+  }
+  CompileOptions options = c.o;
+  if (c.ranks > 1) {
+    options.mesh = llvm::formatv("dp={0},tp={1}", c.dp, c.tp).str();
+    options.devices = 0;
+    options.microbatches = 1;
+    options.explain = false;
+  }
+  PassManager pm(&c.context);
+  buildCompilePipeline(pm, options, {c.frozen, c.ties}, Phase::Graph, Phase::Graph);
+  if (c.ranks > 1)
+    buildCompilePipeline(pm, options, {c.frozen, c.ties}, Phase::Plan, Phase::Partition);
+  if (failed(pm.run(*c.encoder)))
+    return 1;
+  return std::nullopt;
+}
+
 Step tessera::promptPhase(Compilation &c) {
   const CompileOptions &o = c.o;
+  if (Step done = encoderPhase(c))
+    return done;
   if (!c.generation || c.prefillLengths.empty())
     return std::nullopt;
   if (c.pp > 1) {
@@ -141,26 +170,30 @@ Step tessera::promptPhase(Compilation &c) {
 }
 
 LogicalResult tessera::lowerPrompts(Compilation &c) {
-  for (auto &[length, module] : c.prefills) {
+  std::vector<std::pair<std::string, ModuleOp>> modules;
+  if (c.encoder)
+    modules.push_back({std::string(roles::kEncoderRole), *c.encoder});
+  for (auto &[length, module] : c.prefills)
+    modules.push_back({roles::PrefillRole{length}.str(), *module});
+  for (auto &[role, module] : modules) {
     // Rank r runs the SPMD module of its tp index (no pipeline, no ZeRO).
     std::vector<ModuleOp> ranks;
     if (c.ranks > 1)
-      for (ModuleOp nested : module->getOps<ModuleOp>())
+      for (ModuleOp nested : module.getOps<ModuleOp>())
         ranks.push_back(nested);
     else
-      ranks.push_back(*module);
+      ranks.push_back(module);
     if (int64_t(ranks.size()) != (c.ranks > 1 ? c.tp : 1))
-      return module->emitError("generation: the prompt program of ")
-             << length << " positions has " << ranks.size() << " rank module(s), not "
-             << c.tp;
+      return module.emitError("generation: the ")
+             << role << " program has " << ranks.size() << " rank module(s), not " << c.tp;
     for (int64_t r = 0; r < c.ranks; ++r) {
       auto main = ranks[size_t(r % int64_t(ranks.size()))].lookupSymbol<func::FuncOp>("main");
       if (!main)
-        return module->emitError("generation: the prompt program has no @main");
+        return module.emitError("generation: the ") << role << " program has no @main";
       FailureOr<lower::ProgramPlan> plan = lower::planProgram(main, r, nullptr);
       if (failed(plan))
         return failure();
-      plan->role = roles::PrefillRole{length}.str();
+      plan->role = role;
       plan->prefillRank = uint32_t(r);
       if (c.dp > 1) // each replica reads the prompts of its block of the batch
         for (const std::vector<uint32_t> *ids : {&plan->inputs, &plan->outputs})

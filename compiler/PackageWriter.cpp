@@ -369,7 +369,10 @@ llvm::Error PackageBuilder::buildPlan(const std::vector<unsigned> &mesh,
         fbb, fbb.CreateString(generation->ids), fbb.CreateString(generation->positions),
         fbb.CreateString(generation->logits), optional(generation->mask),
         optional(generation->positionIds), generation->maxSeq, generation->batch,
-        optional(generation->lastPositions));
+        optional(generation->lastPositions), optional(generation->encoderIds),
+        optional(generation->encoderMask), optional(generation->encoderOutput),
+        optional(generation->encoderStates), optional(generation->encoderStatesMask),
+        generation->decoderStart);
   }
   auto root = tpkg::CreatePackage(
       fbb, fbb.CreateString(producer), fbb.CreateVector(mesh), fbb.CreateVector(programOffsets),

@@ -48,6 +48,11 @@ struct PackageGeneration {
   std::string ids, positions, logits, mask, positionIds;
   std::string lastPositions; ///< the prefill programs' input (none: no prefill)
   unsigned maxSeq = 0, batch = 1;
+  /// Encoder-decoders (tpkg.fbs Generation): the encoder program's token and
+  /// mask inputs and its output, the decode step's inputs they feed, the
+  /// decoder's start token. Empty: a decoder.
+  std::string encoderIds, encoderMask, encoderOutput, encoderStates, encoderStatesMask;
+  int64_t decoderStart = 0;
 };
 
 struct PackageStats {

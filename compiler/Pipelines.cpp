@@ -82,9 +82,11 @@ void buildTrainPipeline(OpPassManager &pm, const CompileOptions &o,
 }
 
 /// The decode step: one position per sequence, a KV cache (passes/generate).
-void buildDecodePipeline(OpPassManager &pm, const CompileOptions &o) {
+void buildDecodePipeline(OpPassManager &pm, const CompileOptions &o,
+                         const PipelineInputs &inputs) {
   OpPassManager &fn = pm.nest<func::FuncOp>();
   generate::DecodePassOptions decode;
+  decode.encoderInputs.assign(inputs.encoderInputs.begin(), inputs.encoderInputs.end());
   decode.ids = o.idsInput;
   decode.mask = o.maskInput;
   decode.positionIds = o.positionIdsInput;
@@ -185,7 +187,7 @@ void tessera::buildCompilePipeline(OpPassManager &pm, const CompileOptions &o,
   if (wanted(Phase::Train) && o.train)
     buildTrainPipeline(pm, o, inputs);
   if (wanted(Phase::Decode) && o.generate)
-    buildDecodePipeline(pm, o);
+    buildDecodePipeline(pm, o, inputs);
   if (wanted(Phase::Plan))
     buildPlanPipeline(pm, o, report);
   if (wanted(Phase::Partition))

@@ -46,6 +46,9 @@ enum class Phase { Graph, Train, Decode, Plan, Partition };
 /// and the tied pairs (--tie A=B).
 struct PipelineInputs {
   llvm::ArrayRef<std::string> frozen, ties;
+  /// An encoder-decoder's decode step: its inputs fed by the encoder (its
+  /// output and mask), the same at every step.
+  llvm::ArrayRef<std::string> encoderInputs = {};
 };
 
 /// Adds phases `first` to `last` of `options`' compile to `pm` (a pass

@@ -457,26 +457,36 @@ GraphImporter::importInputs(SmallVectorImpl<Type> &types,
   // (the first and second dimensions of inputs), so that an expression of
   // them ("past_sequence_length + sequence_length") has its value.
   std::map<std::string, int64_t> named = options_.dims;
-  for (const ::onnx::ValueInfoProto &input : graph.input()) {
-    if (!input.type().has_tensor_type() || !input.type().tensor_type().has_shape() ||
-        options_.inputShapes.count(input.name()))
-      continue;
-    const auto &tensorType = input.type().tensor_type();
-    // Generation: past keys and values, empty (ImportOptions::emptyPast).
-    bool past = options_.emptyPast && tensorType.shape().dim_size() >= 3 &&
-                isa_and_nonnull<FloatType>(convertType(tensorType.elem_type()));
-    for (const auto &[index, dim] : llvm::enumerate(tensorType.shape().dim())) {
-      const std::string &param = dim.dim_param();
-      if (param.empty() || isDimExpression(param) || named.count(param))
+  // Generation: past keys and values (ImportOptions::emptyPast): float
+  // inputs of rank 3 or more, whose names not bound otherwise are empty.
+  auto isPast = [&](const ::onnx::TypeProto::Tensor &t) {
+    return options_.emptyPast && t.shape().dim_size() >= 3 &&
+           isa_and_nonnull<FloatType>(convertType(t.elem_type()));
+  };
+  std::set<std::string> notPast; // names of other inputs' dimensions
+  for (bool pastInputs : {false, true})
+    for (const ::onnx::ValueInfoProto &input : graph.input()) {
+      if (!input.type().has_tensor_type() || !input.type().tensor_type().has_shape() ||
+          options_.inputShapes.count(input.name()))
         continue;
-      if (past && index > 0)
-        named[param] = 0;
-      else if (index == 0 && options_.batch)
-        named[param] = *options_.batch;
-      else if (index == 1 && options_.seq)
-        named[param] = *options_.seq;
+      const auto &tensorType = input.type().tensor_type();
+      bool past = isPast(tensorType);
+      if (past != pastInputs)
+        continue;
+      for (const auto &[index, dim] : llvm::enumerate(tensorType.shape().dim())) {
+        const std::string &param = dim.dim_param();
+        if (!past)
+          notPast.insert(param);
+        if (param.empty() || isDimExpression(param) || named.count(param))
+          continue;
+        if (index == 0 && options_.batch)
+          named[param] = *options_.batch;
+        else if (past)
+          named[param] = 0;
+        else if (index == 1 && options_.seq)
+          named[param] = *options_.seq;
+      }
     }
-  }
   for (const ::onnx::ValueInfoProto &input : graph.input()) {
     if (model_.weights.find(input.name()))
       continue; // IR < 4 lists initializers as inputs too.
@@ -520,7 +530,7 @@ GraphImporter::importInputs(SmallVectorImpl<Type> &types,
         std::string param = dim.dim_param();
         auto bound = options_.dims.find(param);
         if (past && !param.empty() && bound != options_.dims.end() && bound->second != 0 &&
-            int(index) == tensorType.shape().dim_size() - 2)
+            int(index) == tensorType.shape().dim_size() - 2 && !notPast.count(param))
           return emitError(fileLoc_)
                      << "--generate: input '" << input.name() << "' is past keys or values; "
                      << "its length, dim " << index << " '" << param << "', must be 0 (the "

@@ -56,14 +56,17 @@ struct Row {
 
 class DecodeRewriter {
 public:
-  DecodeRewriter(func::FuncOp func, StringRef ids, StringRef mask, StringRef positionIds)
-      : func(func), idsName(ids), maskName(mask), positionIdsName(positionIds) {}
+  DecodeRewriter(func::FuncOp func, StringRef ids, StringRef mask, StringRef positionIds,
+                 ArrayRef<std::string> encoderInputs)
+      : func(func), idsName(ids), maskName(mask), positionIdsName(positionIds),
+        encoderInputs(encoderInputs.begin(), encoderInputs.end()) {}
 
   LogicalResult run();
 
 private:
   func::FuncOp func;
   std::string idsName, maskName, positionIdsName;
+  std::vector<std::string> encoderInputs; ///< full inputs, the same at every step
   int64_t length = 0; ///< S: the positions of the full function (max-seq)
   int64_t batch = 1;  ///< B
   OpBuilder *b = nullptr;
@@ -544,7 +547,7 @@ LogicalResult DecodeRewriter::run() {
                fail();
       newType = type.clone({batch, 1});
       rows[arg] = Row{1, 1};
-    } else if (name != maskName) {
+    } else if (name != maskName && !llvm::is_contained(encoderInputs, name)) {
       bool past = type.getRank() >= 3 && isa<FloatType>(type.getElementType());
       return func.emitError("generation: input '")
                  << name << "' has no role in generation (the token ids '" << idsName
@@ -645,7 +648,7 @@ struct DecodePass : tessera::generate::impl::DecodePassBase<DecodePass> {
   using DecodePassBase::DecodePassBase;
   void runOnOperation() override {
     if (failed(tessera::generate::dropPastAndPresent(getOperation())) ||
-        failed(DecodeRewriter(getOperation(), ids, mask, positionIds).run()))
+        failed(DecodeRewriter(getOperation(), ids, mask, positionIds, encoderInputs).run()))
       signalPassFailure();
   }
 };

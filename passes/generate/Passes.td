@@ -44,6 +44,9 @@ def DecodePass : Pass<"tsr-generate-decode", "mlir::func::FuncOp"> {
            "the attention mask input (fed whole: ones up to the position)">,
     Option<"positionIds", "position-ids", "std::string", /*default=*/"\"position_ids\"",
            "the position ids input, if the model has one (fed the position)">,
+    ListOption<"encoderInputs", "encoder-inputs", "std::string",
+               "inputs that hold the same values at every step (an encoder-decoder's "
+               "encoder output and mask): whole, never read per position">,
   ];
   let dependentDialects = ["mlir::tsr::TsrDialect"];
 }

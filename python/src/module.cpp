@@ -310,7 +310,8 @@ struct PySession {
     GenerateResult result;
     {
       nb::gil_scoped_release release;
-      check(rt::generate(*decoder, *package, prompts, options, result, this->prompts->list()));
+      check(rt::generate(*decoder, *package, prompts, options, result, this->prompts->list(),
+                         this->prompts->encoder()));
     }
     return result.tokens;
   }

@@ -113,6 +113,16 @@ def test_generate_equals_hugging_face():
     assert [p + g for p, g in zip(ref["prompts"], got)] == ref["ids"]
 
 
+def test_generate_encoder_decoder_equals_hugging_face():
+    # Optimum's T5 folder: the encoder reads the prompt, the decoder starts
+    # from its start token (0); generate() returns the tokens after it.
+    ref = json.load(open(os.path.join(MODELS, "optimum", "t5", "generate.json")))
+    pkg = tessera.compile(os.path.join(MODELS, "optimum", "t5", "optimum"), generate=True,
+                          max_seq=16, batch=3, mesh="tp=2")
+    got = tessera.Session(pkg).generate(ref["prompts"], ref["max_new_tokens"])
+    assert [[0] + g for g in got] == ref["ids"]
+
+
 def test_train_equals_the_cli(tmp_path):
     folder = os.path.join(MODELS, "gpt2", "dynamo")
     inputs = {

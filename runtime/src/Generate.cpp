@@ -259,8 +259,38 @@ Status PromptPrograms::create(const std::shared_ptr<Package> &package,
     programs->list_.push_back({length, ranks == 1 ? sessions[0] : nullptr, runner.get()});
     programs->runners_.push_back(std::move(runner));
   }
+  if (isEncoderDecoder(*package)) {
+    SessionOptions o = options;
+    o.role = std::string(roles::kEncoderRole);
+    std::vector<Session *> sessions;
+    for (int r = 0; r < ranks; ++r) {
+      std::unique_ptr<Session> session;
+      if (Status s = Session::create(package, r, session, o); !s.ok())
+        return s;
+      if (comms[size_t(r)])
+        if (Status s = session->bindCommunicator(*comms[size_t(r)]); !s.ok())
+          return s;
+      sessions.push_back(session.get());
+      programs->sessions_.push_back(std::move(session));
+    }
+    std::unique_ptr<DecodeRunner> runner = makeDecodeRunner(*package, sessions, comms, o.role);
+    if (!runner)
+      return Status(StatusCode::DataLoss,
+                    package->path() + ": the encoder programs do not run as a mesh");
+    programs->encoder_ = runner.get();
+    programs->runners_.push_back(std::move(runner));
+  }
   out = std::move(programs);
   return Status::okStatus();
+}
+
+bool isEncoderDecoder(const Package &package) {
+  return package.plan() && package.plan()->generation() &&
+         package.plan()->generation()->encoder_output();
+}
+
+int64_t decoderStartToken(const Package &package) {
+  return isEncoderDecoder(package) ? package.plan()->generation()->decoder_start() : 0;
 }
 
 Status generate(Session &session, const Package &package,
@@ -271,10 +301,66 @@ Status generate(Session &session, const Package &package,
   return generate(runner, package, prompts, options, result, prefills);
 }
 
+namespace {
+
+/// An encoder-decoder's encoder on the prompts (right-padded to its length,
+/// masked), its output and mask given to the decode step.
+Status runEncoder(DecodeRunner &encoder, DecodeRunner &step, const tpkg::Generation &g,
+                  const std::string &path, const std::vector<std::vector<int64_t>> &prompts) {
+  auto str = [](const flatbuffers::String *s) { return s ? s->str() : std::string(); };
+  const TensorInfo *ids = findInfo(encoder.inputs(), str(g.encoder_ids()));
+  const TensorInfo *mask =
+      g.encoder_mask() ? findInfo(encoder.inputs(), str(g.encoder_mask())) : nullptr;
+  if (!ids || ids->shape.size() != 2 || (g.encoder_mask() && (!mask || mask->shape != ids->shape)))
+  {
+    std::string names;
+    for (const TensorInfo &i : encoder.inputs())
+      names += (names.empty() ? "" : ", ") + i.name + " " + formatShape(i.shape);
+    return Status(StatusCode::DataLoss, path + ": generation: an encoder program of unexpected "
+                                               "inputs (" + names + ")");
+  }
+  int64_t batch = ids->shape[0], length = ids->shape[1];
+  for (size_t b = 0; b < prompts.size(); ++b)
+    if (int64_t(prompts[b].size()) > length)
+      return Status(StatusCode::InvalidArgument,
+                    "generation: prompt " + std::to_string(b) + " (" +
+                        std::to_string(prompts[b].size()) + " tokens) is longer than the "
+                        "encoder's " + std::to_string(length) +
+                        " positions (compile with a larger --max-seq)");
+  HostTensor tokens = filled(*ids, 0), ones = mask ? filled(*mask, 0) : HostTensor();
+  for (int64_t b = 0; b < batch; ++b) {
+    const std::vector<int64_t> &p = prompts[size_t(b) < prompts.size() ? size_t(b) : 0];
+    for (size_t t = 0; t < p.size(); ++t) {
+      store(tokens, b * length + int64_t(t), p[t]);
+      if (mask)
+        store(ones, b * length + int64_t(t), 1);
+    }
+  }
+  if (Status s = encoder.setInput(ids->name, tokens); !s.ok())
+    return s;
+  if (mask)
+    if (Status s = encoder.setInput(mask->name, ones); !s.ok())
+      return s;
+  if (Status s = encoder.run(); !s.ok())
+    return s;
+  HostTensor states;
+  if (Status s = encoder.getOutput(str(g.encoder_output()), states); !s.ok())
+    return s;
+  if (Status s = step.setInput(str(g.encoder_states()), states); !s.ok())
+    return s;
+  if (g.encoder_states_mask())
+    if (Status s = step.setInput(str(g.encoder_states_mask()), mask ? ones : filled(*ids, 1));
+        !s.ok())
+      return s;
+  return Status::okStatus();
+}
+
+} // namespace
+
 Status generate(DecodeRunner &session, const Package &package,
-                const std::vector<std::vector<int64_t>> &prompts,
+                const std::vector<std::vector<int64_t>> &inputPrompts,
                 const GenerateOptions &options, GenerateResult &result,
-                const std::vector<PrefillSession> &prefills) {
+                const std::vector<PrefillSession> &prefills, DecodeRunner *encoder) {
   const tpkg::Generation *g = package.plan() ? package.plan()->generation() : nullptr;
   if (!g || !g->ids() || !g->positions() || !g->logits())
     return Status(StatusCode::InvalidArgument,
@@ -304,6 +390,13 @@ Status generate(DecodeRunner &session, const Package &package,
   if (vocab < 1 || logitCount != batch * vocab)
     return corrupt("logits are not one row per sequence");
 
+  // An encoder-decoder: the encoder reads the prompts once; each decoder
+  // starts from the start token.
+  std::vector<std::vector<int64_t>> starts;
+  bool encdec = g->encoder_output() != nullptr;
+  if (encdec)
+    starts.assign(inputPrompts.size(), {g->decoder_start()});
+  const std::vector<std::vector<int64_t>> &prompts = encdec ? starts : inputPrompts;
   if (prompts.empty() || int64_t(prompts.size()) > batch)
     return Status(StatusCode::InvalidArgument,
                   "generation: " + std::to_string(prompts.size()) +
@@ -311,11 +404,27 @@ Status generate(DecodeRunner &session, const Package &package,
                       std::to_string(batch) + " (--batch when compiling)");
   if (options.maxNewTokens < 1)
     return Status(StatusCode::InvalidArgument, "generation: no new tokens asked for");
-  size_t longest = 0;
-  for (size_t b = 0; b < prompts.size(); ++b) {
-    if (prompts[b].empty())
+  for (size_t b = 0; b < inputPrompts.size(); ++b) {
+    if (inputPrompts[b].empty())
       return Status(StatusCode::InvalidArgument,
                     "generation: prompt " + std::to_string(b) + " is empty");
+    for (int64_t t : inputPrompts[b])
+      if (t < 0 || t >= vocab)
+        return Status(StatusCode::InvalidArgument,
+                      "generation: prompt " + std::to_string(b) + " has token " +
+                          std::to_string(t) + ", outside the vocabulary of " +
+                          std::to_string(vocab));
+  }
+  if (encdec) {
+    if (!encoder)
+      return Status(StatusCode::InvalidArgument,
+                    package.path() + ": an encoder-decoder's package: generation needs its "
+                                     "encoder program (PromptPrograms::encoder())");
+    if (Status s = runEncoder(*encoder, session, *g, package.path(), inputPrompts); !s.ok())
+      return s;
+  }
+  size_t longest = 0;
+  for (size_t b = 0; b < prompts.size(); ++b) {
     for (int64_t t : prompts[b])
       if (t < 0 || t >= vocab)
         return Status(StatusCode::InvalidArgument,

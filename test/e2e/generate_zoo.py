@@ -18,6 +18,10 @@ by step; "none": every prompt step by step).
 MESH (default none) partitions the decode step (--mesh, e.g. tp=2, pp=2,
 tp=2,pp=2); its ranks run as threads.
 
+MODEL_ROOT/EXPORTER is the model.onnx of a decoder or, without one, the
+folder of an encoder-decoder (Optimum's: its ids are the decoder's, from the
+decoder start token).
+
 usage: generate_zoo.py BIN_DIR MODEL_ROOT EXPORTER WORK_DIR [BATCH] [PREFILL] [MESH] [MAX_SEQ]
 """
 import json
@@ -48,7 +52,12 @@ def main():
     ref = json.load(open(os.path.join(root, "generate.json")))
     new = ref["max_new_tokens"]
     pkg = os.path.join(work, "gen.tpkg")
-    run([os.path.join(bin_dir, "tessera-compile"), os.path.join(root, exporter, "model.onnx"),
+    # A decoder's model.onnx, or an encoder-decoder's folder (Optimum's).
+    model = os.path.join(root, exporter, "model.onnx")
+    encdec = not os.path.exists(model)
+    if encdec:
+        model = os.path.join(root, exporter)
+    run([os.path.join(bin_dir, "tessera-compile"), model,
          "--generate", "--max-seq", str(max_seq), "--batch", str(batch), "--prefill", prefill,
          "-o", pkg] + ([] if mesh == "none" else ["--mesh", mesh]))
     runner = [os.path.join(bin_dir, "tessera-run"), pkg, "--max-new-tokens", str(new)]
@@ -72,7 +81,7 @@ def main():
         sys.exit(1)
     print(f"greedy: ok ({len(got)} prompts, {new} new tokens each, batch {batch}, "
           f"prefill {prefill}, mesh {mesh})")
-    if prefill != "none":
+    if prefill != "none" and not encdec:
         # The prompt programs ran (on every rank of a partitioned package),
         # not the step-by-step fallback.
         profile = run(runner + ["--prompt-ids", spec(ref["prompts"][:1]), "--profile"])

@@ -62,7 +62,8 @@ void printPackedWeights(const Package &package) {
 }
 
 int runGeneration(const Package &package, DecodeRunner &runner, Session &session,
-                  const GenerateCliOptions &cli, const std::vector<PrefillSession> &prefills) {
+                  const GenerateCliOptions &cli, const std::vector<PrefillSession> &prefills,
+                  DecodeRunner *encoder) {
   std::vector<std::vector<int64_t>> prompts;
   std::string error;
   std::unique_ptr<Tokenizer> tokenizer;
@@ -102,9 +103,14 @@ int runGeneration(const Package &package, DecodeRunner &runner, Session &session
   }
   GenerateOptions options = cli.generate;
   bool streaming = cli.stream && prompts.size() == 1;
+  // What each printed sequence starts with: the prompt, or an
+  // encoder-decoder's decoder start token (the sequence HF's generate gives).
+  std::vector<std::vector<int64_t>> heads = prompts;
+  if (isEncoderDecoder(package))
+    heads.assign(prompts.size(), {decoderStartToken(package)});
   // Streaming text: print what the decoded text gained, once it is whole
   // UTF-8 (a character may span tokens).
-  std::vector<int64_t> streamed = prompts.empty() ? std::vector<int64_t>() : prompts[0];
+  std::vector<int64_t> streamed = heads.empty() ? std::vector<int64_t>() : heads[0];
   std::string shown;
   if (streaming && tokenizer) {
     shown = tokenizer->decode(streamed);
@@ -122,7 +128,7 @@ int runGeneration(const Package &package, DecodeRunner &runner, Session &session
     };
   } else if (streaming) {
     std::printf("ids:");
-    for (int64_t t : prompts[0])
+    for (int64_t t : heads[0])
       std::printf(" %lld", (long long)t);
     std::fflush(stdout);
     options.onToken = [](size_t, int64_t token) {
@@ -132,7 +138,8 @@ int runGeneration(const Package &package, DecodeRunner &runner, Session &session
   }
   session.enableProfiling(cli.profile);
   GenerateResult result;
-  if (Status s = generate(runner, package, prompts, options, result, prefills); !s.ok()) {
+  if (Status s = generate(runner, package, prompts, options, result, prefills, encoder);
+      !s.ok()) {
     if (streaming)
       std::printf("\n");
     std::fprintf(stderr, "error: %s\n", s.message().c_str());
@@ -142,17 +149,17 @@ int runGeneration(const Package &package, DecodeRunner &runner, Session &session
     std::printf("\n");
   size_t width = 0;
   for (size_t b = 0; b < prompts.size(); ++b) {
-    width = std::max(width, prompts[b].size() + result.tokens[b].size());
+    width = std::max(width, heads[b].size() + result.tokens[b].size());
     if (streaming && !tokenizer)
       continue;
     std::printf("ids:");
-    for (int64_t t : prompts[b])
+    for (int64_t t : heads[b])
       std::printf(" %lld", (long long)t);
     for (int64_t t : result.tokens[b])
       std::printf(" %lld", (long long)t);
     std::printf("\n");
     if (tokenizer && !streaming) {
-      std::vector<int64_t> all = prompts[b];
+      std::vector<int64_t> all = heads[b];
       all.insert(all.end(), result.tokens[b].begin(), result.tokens[b].end());
       std::printf("text: %s\n", tokenizer->decode(all).c_str());
     }
@@ -165,7 +172,7 @@ int runGeneration(const Package &package, DecodeRunner &runner, Session &session
     auto *v = reinterpret_cast<int64_t *>(out.data.data());
     for (size_t b = 0; b < prompts.size(); ++b) {
       size_t k = 0;
-      for (int64_t t : prompts[b])
+      for (int64_t t : heads[b])
         v[b * width + k++] = t;
       for (int64_t t : result.tokens[b])
         v[b * width + k++] = t;

@@ -31,7 +31,8 @@ bool parsePrompts(const std::string &text, std::vector<std::vector<int64_t>> &pr
 /// session, or all ranks); `session` is rank 0's (its profile is printed).
 int runGeneration(const rt::Package &package, rt::DecodeRunner &runner, rt::Session &session,
                   const GenerateCliOptions &options,
-                  const std::vector<rt::PrefillSession> &prefills = {});
+                  const std::vector<rt::PrefillSession> &prefills = {},
+                  rt::DecodeRunner *encoder = nullptr);
 
 /// --profile's line on the weights the CPU kernels repacked (none: nothing).
 void printPackedWeights(const rt::Package &package);

@@ -335,7 +335,7 @@ int runGenerationPackage(RunArgs &a, const std::shared_ptr<Package> &package, Ra
     return r.finish(2);
   }
   return r.finish(tessera::tools::runGeneration(*package, *runner, *r.sessions[0], a.generate,
-                                                prompts->list()));
+                                                prompts->list(), prompts->encoder()));
 }
 
 /// The whole input `name` as the package takes it (f32 values narrowed to a

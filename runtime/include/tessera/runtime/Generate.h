@@ -121,12 +121,21 @@ public:
                        std::unique_ptr<PromptPrograms> &out);
   /// What generate() takes.
   const std::vector<PrefillSession> &list() const { return list_; }
+  /// An encoder-decoder's encoder program on every rank (role "encoder"),
+  /// or null.
+  DecodeRunner *encoder() const { return encoder_; }
 
 private:
   std::vector<std::unique_ptr<Session>> sessions_;
   std::vector<std::unique_ptr<DecodeRunner>> runners_;
   std::vector<PrefillSession> list_;
+  DecodeRunner *encoder_ = nullptr;
 };
+
+/// Whether `package` is an encoder-decoder's (an encoder program beside the
+/// decode step), and the token its decoder starts from.
+bool isEncoderDecoder(const Package &package);
+int64_t decoderStartToken(const Package &package);
 
 /// The prompt lengths of the package's prefill programs for `rank`.
 std::vector<int64_t> prefillLengths(const Package &package, int rank = 0);
@@ -145,11 +154,16 @@ Status generate(Session &session, const Package &package,
                 const std::vector<std::vector<int64_t>> &prompts,
                 const GenerateOptions &options, GenerateResult &result,
                 const std::vector<PrefillSession> &prefills = {});
-/// The same with any decode runner (prompt programs of as many ranks).
+/// The same with any decode runner (prompt programs of as many ranks). An
+/// encoder-decoder's package needs `encoder` (PromptPrograms::encoder()):
+/// the prompts are the encoder's, read once (right-padded to its length,
+/// masked), and every sequence's decoder starts from the decoder's start
+/// token; `result.tokens` are the tokens after it.
 Status generate(DecodeRunner &runner, const Package &package,
                 const std::vector<std::vector<int64_t>> &prompts,
                 const GenerateOptions &options, GenerateResult &result,
-                const std::vector<PrefillSession> &prefills = {});
+                const std::vector<PrefillSession> &prefills = {},
+                DecodeRunner *encoder = nullptr);
 
 } // namespace tessera::rt
 

@@ -111,6 +111,10 @@ struct SegmentRole {
   }
 };
 
+/// An encoder-decoder's encoder program beside its decode step (run once per
+/// generation on the prompt).
+inline constexpr std::string_view kEncoderRole = "encoder";
+
 /// A prompt program of `length` positions beside a decode step.
 struct PrefillRole {
   int64_t length = 0;
