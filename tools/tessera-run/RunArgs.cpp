@@ -94,7 +94,16 @@ bool tools::parseRunArgs(const std::vector<std::string> &args, RunArgs &o) {
       o.train.lossLog = next();
       o.training = true;
     } else if (arg == "--data") {
-      o.train.data = next();
+      o.train.data.files.push_back(next());
+      o.training = true;
+    } else if (arg == "--data-dtype") {
+      o.train.data.binDType = next();
+      o.training = true;
+    } else if (arg == "--shuffle") {
+      o.train.data.shuffle = true;
+      o.training = true;
+    } else if (arg == "--windows-log") {
+      o.train.windowsLog = next();
       o.training = true;
     } else if (arg == "--save-checkpoint") {
       o.train.save = next();
@@ -111,9 +120,8 @@ bool tools::parseRunArgs(const std::vector<std::string> &args, RunArgs &o) {
     } else if (arg == "--prompt") {
       o.generate.prompts.push_back(next());
       o.generating = true;
-    } else if (arg == "--tokenizer") {
-      o.generate.tokenizer = next();
-      o.generating = true;
+    } else if (arg == "--tokenizer") { // generation's prompts, or training's text data
+      o.generate.tokenizer = o.train.data.tokenizer = next();
     } else if (arg == "--max-new-tokens") {
       o.generate.generate.maxNewTokens = integer(1, 1 << 30);
       o.generating = true;
@@ -134,9 +142,8 @@ bool tools::parseRunArgs(const std::vector<std::string> &args, RunArgs &o) {
         bad = true;
       }
       o.generating = true;
-    } else if (arg == "--seed") {
-      o.generate.generate.sampling.seed = uint64_t(integer(0, (1ll << 62)));
-      o.generating = true;
+    } else if (arg == "--seed") { // sampling's, or --shuffle's
+      o.generate.generate.sampling.seed = o.train.data.seed = uint64_t(integer(0, (1ll << 62)));
     } else if (arg == "--stop-id") {
       o.generate.generate.stopIds.push_back(integer(0, 1ll << 40));
       o.generating = true;

@@ -65,7 +65,7 @@ int runTraining(const Package &package, MeshRunner &mesh,
       std::printf("resumed from %s at step %.0f\n", options.resume.c_str(), scalarOf(step));
   }
   // --data: windows of a token stream become input_ids and labels.
-  HostTensor tokens;
+  std::unique_ptr<TokenData> data;
   const TensorInfo *ids = nullptr, *labels = nullptr;
   for (const TensorInfo &info : mesh.inputs()) {
     if (info.name == "input_ids")
@@ -73,31 +73,32 @@ int runTraining(const Package &package, MeshRunner &mesh,
     if (info.name == "labels")
       labels = &info;
   }
-  if (!options.data.empty()) {
-    if (Status s = readNpy(options.data, tokens); !s.ok())
+  if (!options.data.files.empty()) {
+    if (Status s = TokenData::open(options.data, data); !s.ok())
       return fail(s);
-    if (tokens.shape.size() != 1 || (tokens.dtype != DType::I64 && tokens.dtype != DType::I32)) {
-      std::fprintf(stderr, "error: --data %s: expected a 1-D int32/int64 token stream\n",
-                   options.data.c_str());
-      return 1;
-    }
     if (!ids || !labels || ids->shape.size() != 2 || labels->shape != ids->shape) {
       std::fprintf(stderr, "error: --data needs inputs input_ids and labels of one shape "
                            "[batch, sequence]\n");
       return 1;
     }
-    if (tokens.shape[0] < ids->shape[1] + 1) {
-      std::fprintf(stderr, "error: --data %s: %lld tokens, a window needs %lld\n",
-                   options.data.c_str(), (long long)tokens.shape[0],
-                   (long long)(ids->shape[1] + 1));
+    if (data->size() < ids->shape[1] + 1) {
+      std::fprintf(stderr, "error: --data: %lld tokens, a window needs %lld\n",
+                   (long long)data->size(), (long long)(ids->shape[1] + 1));
       return 1;
     }
+    if (leader && !options.quiet)
+      for (const std::string &source : data->sources())
+        std::printf("data: %s\n", source.c_str());
   }
-  auto token = [&](int64_t i) {
-    i %= tokens.shape[0];
-    return tokens.dtype == DType::I64 ? reinterpret_cast<const int64_t *>(tokens.data.data())[i]
-                                      : int64_t(reinterpret_cast<const int32_t *>(tokens.data.data())[i]);
-  };
+  FILE *windowsLog = nullptr;
+  if (!options.windowsLog.empty()) {
+    windowsLog = std::fopen(options.windowsLog.c_str(), "w");
+    if (!windowsLog) {
+      std::fprintf(stderr, "error: --windows-log %s: cannot write\n", options.windowsLog.c_str());
+      return 1;
+    }
+    std::fprintf(windowsLog, "step,row,start,tokens\n");
+  }
   FILE *log = nullptr;
   if (!options.lossLog.empty()) {
     log = std::fopen(options.lossLog.c_str(), "w");
@@ -121,16 +122,22 @@ int runTraining(const Package &package, MeshRunner &mesh,
   std::vector<TraceEvent> events;
   auto start = std::chrono::steady_clock::now();
   for (int k = 0; k < options.steps; ++k) {
-    if (!options.data.empty()) {
+    if (data) {
       int64_t batch = ids->shape[0], seq = ids->shape[1];
       HostTensor x{DType::I64, ids->shape, std::vector<uint8_t>(size_t(batch * seq) * 8)};
       HostTensor y = x;
-      int64_t window = int64_t(first) + k;
-      for (int64_t b = 0; b < batch; ++b)
-        for (int64_t s = 0; s < seq; ++s) {
-          int64_t at = (window * batch + b) * seq + s;
-          reinterpret_cast<int64_t *>(x.data.data())[b * seq + s] = token(at);
-          reinterpret_cast<int64_t *>(y.data.data())[b * seq + s] = token(at + 1);
+      int64_t step = int64_t(first) + k; // counted from the first step ever: resumes continue
+      data->windows(step, batch, seq, reinterpret_cast<int64_t *>(x.data.data()),
+                    reinterpret_cast<int64_t *>(y.data.data()));
+      if (windowsLog)
+        for (int64_t b = 0; b < batch; ++b) {
+          std::fprintf(windowsLog, "%lld,%lld,%lld,", (long long)step + 1, (long long)b,
+                       (long long)data->windowStart(step, b, batch, seq));
+          const auto *in = reinterpret_cast<const int64_t *>(x.data.data()) + b * seq;
+          for (int64_t s = 0; s < seq; ++s)
+            std::fprintf(windowsLog, "%lld ", (long long)in[s]);
+          std::fprintf(windowsLog, "%lld\n",
+                       (long long)reinterpret_cast<const int64_t *>(y.data.data())[b * seq + seq - 1]);
         }
       inputs["input_ids"] = x;
       inputs["labels"] = y;
@@ -163,6 +170,12 @@ int runTraining(const Package &package, MeshRunner &mesh,
   }
   if (terminal && !options.quiet && leader)
     std::printf("\n");
+  if (data && leader && !options.quiet)
+    std::printf("data: %lld tokens, %.3f epochs seen (%s windows)\n", (long long)data->size(),
+                data->epochs(int64_t(first) + options.steps, ids->shape[0], ids->shape[1]),
+                options.data.shuffle ? "shuffled" : "consecutive");
+  if (windowsLog)
+    std::fclose(windowsLog);
   if (options.profile && leader) {
     std::map<std::string, double> byOp;
     double total = 0;

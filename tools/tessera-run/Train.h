@@ -9,6 +9,7 @@
 
 #include "tessera/runtime/MeshRunner.h"
 #include "tessera/runtime/Session.h"
+#include "tessera/runtime/TokenData.h"
 
 #include <map>
 #include <string>
@@ -18,7 +19,8 @@ namespace tessera::tools {
 struct TrainOptions {
   int steps = 1;
   std::string lossLog;    ///< CSV: step,loss,grad_norm,lr
-  std::string data;       ///< 1-D int token stream (.npy)
+  rt::TokenDataOptions data; ///< --data files (.npy, .bin, text), --shuffle --seed
+  std::string windowsLog; ///< CSV: step,row,start,tokens of every window read
   std::string save, resume; ///< checkpoint folders
   std::string exportOnnx; ///< the model with its trained weights
   bool quiet = false;     ///< no per-step progress lines

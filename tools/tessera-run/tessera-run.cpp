@@ -99,7 +99,10 @@ const char *kUsage =
     "  --profile              prefill time, time per decode step, tokens/s\n"
     "training (packages compiled with --train; each run is one step):\n"
     "  --steps N              run N steps (default 1) with the same inputs, or with\n"
-    "  --data TOKENS.npy      consecutive windows of a 1-D token stream as input_ids/labels\n"
+    "  --data FILE            windows of a token stream as input_ids/labels (repeatable: one\n"
+    "                         stream): .npy, .bin (--data-dtype uint16|uint32), text\n"
+    "                         (--tokenizer T.json); --shuffle --seed S: random windows\n"
+    "  --windows-log FILE.csv step,row,start,tokens of every window read\n"
     "  --loss-log FILE.csv    step,loss,grad_norm,lr per step\n"
     "  --save-checkpoint DIR  weights, optimizer state and step after the last step\n"
     "  --resume DIR           start from a checkpoint (continues bit for bit)\n"
@@ -394,7 +397,7 @@ int loadInputs(RunArgs &a, const MeshRunner &mesh, std::map<std::string, HostTen
   }
   for (const TensorInfo &info : inputInfos)
     if (!a.inputs.count(info.name)) {
-      if (!a.train.data.empty() && (info.name == "input_ids" || info.name == "labels"))
+      if (!a.train.data.files.empty() && (info.name == "input_ids" || info.name == "labels"))
         continue; // windows of the token stream, step by step
       int64_t elements = 1;
       for (int64_t d : info.shape)
