@@ -21,6 +21,7 @@
 #include "tessera/runtime/MeshRunner.h"
 #include "tessera/runtime/Package.h"
 #include "tessera/runtime/Session.h"
+#include "tessera/runtime/TokenData.h"
 
 #include <nanobind/nanobind.h>
 #include <nanobind/ndarray.h>
@@ -292,6 +293,12 @@ struct PySession {
   }
 
   std::vector<std::string> stateNames() const { return sessions[0]->stateNames(); }
+  /// Rank 0's state tensor `name` (a training step's "train.step").
+  nb::object getState(const std::string &name) {
+    HostTensor t;
+    check(sessions[0]->getState(name, t));
+    return toArray(std::move(t));
+  }
 
   std::vector<std::vector<int64_t>> generate(const std::vector<std::vector<int64_t>> &prompts,
                                              int64_t maxNewTokens, double temperature,
@@ -317,6 +324,36 @@ struct PySession {
   }
 };
 
+/// Training data (tessera-run --data's): windows of a token stream.
+struct PyTokenData {
+  std::unique_ptr<TokenData> data;
+
+  PyTokenData(const std::vector<std::string> &files, const std::string &tokenizer,
+              const std::string &binDType, bool shuffle, uint64_t seed) {
+    TokenDataOptions options;
+    options.files = files;
+    options.tokenizer = tokenizer;
+    options.binDType = binDType;
+    options.shuffle = shuffle;
+    options.seed = seed;
+    check(TokenData::open(options, data));
+  }
+  int64_t size() const { return data->size(); }
+  /// (input_ids, labels) of training step `step`: int64 [batch, seq].
+  nb::tuple windows(int64_t step, int64_t batch, int64_t seq) const {
+    if (step < 0 || batch < 1 || seq < 1 || data->size() < seq + 1)
+      throw nb::value_error("windows(): a step >= 0 and a batch and sequence the stream holds");
+    HostTensor x{DType::I64, {batch, seq}, std::vector<uint8_t>(size_t(batch * seq) * 8)};
+    HostTensor y = x;
+    data->windows(step, batch, seq, reinterpret_cast<int64_t *>(x.data.data()),
+                  reinterpret_cast<int64_t *>(y.data.data()));
+    return nb::make_tuple(toArray(std::move(x)), toArray(std::move(y)));
+  }
+  double epochs(int64_t steps, int64_t batch, int64_t seq) const {
+    return data->epochs(steps, batch, seq);
+  }
+};
+
 } // namespace
 
 NB_MODULE(_tessera, m) {
@@ -330,6 +367,14 @@ NB_MODULE(_tessera, m) {
       .def_prop_ro("generation", &PyPackage::generation)
       .def("describe", &PyPackage::describe)
       .def("inspect_json", &PyPackage::inspectJson, nb::arg("path"));
+  nb::class_<PyTokenData>(m, "TokenData")
+      .def(nb::init<const std::vector<std::string> &, const std::string &, const std::string &,
+                    bool, uint64_t>(),
+           nb::arg("files"), nb::arg("tokenizer"), nb::arg("bin_dtype"), nb::arg("shuffle"),
+           nb::arg("seed"))
+      .def_prop_ro("size", &PyTokenData::size)
+      .def("windows", &PyTokenData::windows, nb::arg("step"), nb::arg("batch"), nb::arg("seq"))
+      .def("epochs", &PyTokenData::epochs, nb::arg("steps"), nb::arg("batch"), nb::arg("seq"));
   nb::class_<PySession>(m, "Session")
       .def(nb::init<const PyPackage &, const std::string &, int>(), nb::arg("package"),
            nb::arg("backend"), nb::arg("threads"))
@@ -341,6 +386,7 @@ NB_MODULE(_tessera, m) {
       .def("enable_profiling", &PySession::enableProfiling, nb::arg("on"))
       .def("profile", &PySession::profile)
       .def("state_names", &PySession::stateNames)
+      .def("get_state", &PySession::getState, nb::arg("name"))
       .def("generate", &PySession::generate, nb::arg("prompts"), nb::arg("max_new_tokens"),
            nb::arg("temperature"), nb::arg("top_k"), nb::arg("top_p"), nb::arg("seed"),
            nb::arg("stop_ids"));

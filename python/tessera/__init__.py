@@ -429,29 +429,57 @@ class Session:
     def train(
         self,
         steps: int,
-        inputs: Union[Mapping[str, Any], Iterable[Mapping[str, Any]], Callable[[int], Mapping[str, Any]]],
+        inputs: Union[Mapping[str, Any], Iterable[Mapping[str, Any]], Callable[[int], Mapping[str, Any]], None] = None,
+        *,
+        data: Union[PathLike, Sequence[PathLike], None] = None,
+        tokenizer: Optional[PathLike] = None,
+        data_dtype: str = "uint16",
+        shuffle: bool = False,
+        seed: int = 0,
     ) -> List[float]:
         """Runs ``steps`` training steps of a package compiled with
         ``train=True`` and returns the loss of each.
 
         ``inputs`` is the same batch every step (a dict), an iterable of
-        batches, or a function of the step number returning one.
+        batches, or a function of the step number returning one. With
+        ``data`` (a file or a list of files, one stream, as ``tessera-run
+        --data``: ``.npy``, ``.bin`` of ``data_dtype`` uint16/uint32, text
+        with ``tokenizer``), each step's ``input_ids`` and ``labels`` are
+        windows of the stream, consecutive or, with ``shuffle``, drawn from
+        ``seed`` and the step (counted from the package's ``train.step``
+        state, so a resumed session reads what an uninterrupted one would);
+        ``inputs`` then gives the other inputs (an attention mask).
         """
         native = self._session()
         if not native.state_names():
             raise ValueError("train() needs a package compiled for training (tessera.compile(..., train=True))")
         if steps < 1:
             raise ValueError(f"steps must be positive, not {steps}")
+        if inputs is None:
+            inputs = {}
         if isinstance(inputs, Mapping):
-            batches: Callable[[int], Mapping[str, Any]] = lambda step: inputs  # noqa: E731
+            fixed = inputs
+            batches: Callable[[int], Mapping[str, Any]] = lambda step: fixed  # noqa: E731
         elif callable(inputs):
             batches = inputs
         else:
             iterator = iter(inputs)
             batches = lambda step: next(iterator)  # noqa: E731
+        stream = None
+        if data is not None:
+            files = [os.fspath(data)] if isinstance(data, (str, os.PathLike)) else [os.fspath(f) for f in data]
+            stream = _tessera.TokenData(files, os.fspath(tokenizer) if tokenizer else "", data_dtype, shuffle, int(seed))
+            spec = {s.name: s for s in self.inputs}
+            if "input_ids" not in spec or "labels" not in spec:
+                raise ValueError("data= needs a package with inputs input_ids and labels")
+            batch, seq = spec["input_ids"].shape
+            first = int(np.asarray(native.get_state("train.step")).reshape(-1)[0]) if "train.step" in native.state_names() else 0
         losses = []
         for step in range(int(steps)):
-            result = self.run(batches(step))
+            feed = dict(batches(step))
+            if stream is not None:
+                feed["input_ids"], feed["labels"] = stream.windows(first + step, batch, seq)
+            result = self.run(feed)
             if "loss" not in result:
                 raise RuntimeError("the training package has no 'loss' output")
             losses.append(float(np.asarray(result["loss"]).reshape(-1)[0]))

@@ -150,6 +150,31 @@ def test_train_equals_the_cli(tmp_path):
     np.testing.assert_allclose(tessera.Session(pkg, ranks=4).train(4, inputs), losses, rtol=1e-5)
 
 
+def test_train_data_equals_the_cli(tmp_path):
+    # Session.train(data=...) reads the windows tessera-run --data reads:
+    # a .npy and a uint16 .bin as one stream, shuffled with a seed.
+    folder = os.path.join(MODELS, "gpt2", "dynamo")
+    mask = np.load(os.path.join(folder, "inputs", "attention_mask.npy"))
+    np.save(tmp_path / "a.npy", (np.arange(70) * 7 + 3) % 512)
+    ((np.arange(50) * 11 + 5) % 512).astype("<u2").tofile(tmp_path / "b.bin")
+    stream = np.concatenate([np.load(tmp_path / "a.npy"), np.fromfile(tmp_path / "b.bin", "<u2")])
+    out = tmp_path / "train.tpkg"
+    tessera.compile(os.path.join(folder, "model.onnx"), batch=2, seq=16, train=True, lr=1e-2,
+                    dropout_seed="off", output=out)
+    files = [str(tmp_path / "a.npy"), str(tmp_path / "b.bin")]
+    losses = tessera.Session(str(out)).train(3, {"attention_mask": mask}, data=files, shuffle=True, seed=5)
+    log, windows = tmp_path / "loss.csv", tmp_path / "windows.csv"
+    subprocess.run([os.path.join(BIN, "tessera-run"), str(out), "--input",
+                    f"attention_mask={os.path.join(folder, 'inputs', 'attention_mask.npy')}",
+                    "--data", files[0], "--data", files[1], "--shuffle", "--seed", "5", "--steps", "3",
+                    "--loss-log", str(log), "--windows-log", str(windows)], check=True, capture_output=True)
+    cli = [float(line.split(",")[1]) for line in open(log).read().splitlines()[1:]]
+    np.testing.assert_allclose(losses, cli, rtol=1e-6)
+    for line in open(windows).read().splitlines()[1:]:
+        _, _, start, tokens = line.split(",")
+        assert [int(t) for t in tokens.split()] == list(stream[int(start):int(start) + 17])
+
+
 # Bad arguments raise Python exceptions with the message.
 
 def test_unknown_mesh_axis():
