@@ -416,11 +416,14 @@ struct DimExpression {
     for (skip(); at < text.size() && (text[at] == '*' || text[at] == '/'); skip()) {
       char op = text[at++];
       std::optional<int64_t> r = primary();
+      int64_t product;
       if (!v || !r)
         v = std::nullopt;
+      else if (op == '*' && __builtin_mul_overflow(*v, *r, &product))
+        bad = true, v = std::nullopt;
       else if (op == '*')
-        v = *v * *r;
-      else if (*r == 0)
+        v = product;
+      else if (*r == 0 || (*r == -1 && *v == INT64_MIN))
         bad = true, v = std::nullopt;
       else
         v = *v / *r;
@@ -432,7 +435,12 @@ struct DimExpression {
     for (skip(); at < text.size() && (text[at] == '+' || text[at] == '-'); skip()) {
       char op = text[at++];
       std::optional<int64_t> r = product();
-      v = v && r ? std::optional<int64_t>(op == '+' ? *v + *r : *v - *r) : std::nullopt;
+      int64_t result;
+      if (v && r &&
+          (op == '+' ? __builtin_add_overflow(*v, *r, &result)
+                     : __builtin_sub_overflow(*v, *r, &result)))
+        bad = true;
+      v = v && r && !bad ? std::optional<int64_t>(result) : std::nullopt;
     }
     return v;
   }
