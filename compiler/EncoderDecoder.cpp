@@ -58,14 +58,25 @@ Step tessera::resolveExportFolder(Compilation &c, std::string &modelPath) {
   const CompileOptions &o = c.o;
   if (!llvm::sys::fs::is_directory(o.input))
     return std::nullopt;
+  // The decoder without past (Optimum's), else the merged one (its If on
+  // use_cache_branch imported as the branch without past).
   std::string encoder = join(o.input, "encoder_model.onnx"),
               decoder = join(o.input, "decoder_model.onnx"), single = join(o.input, "model.onnx");
+  bool merged = !llvm::sys::fs::exists(decoder);
+  if (merged)
+    decoder = join(o.input, "decoder_model_merged.onnx");
   bool encdec = llvm::sys::fs::exists(encoder) && llvm::sys::fs::exists(decoder);
+  // A decoder's folder: model.onnx, or an older export's decoder files.
+  for (const char *file : {"decoder_model.onnx", "decoder_model_merged.onnx"})
+    if (!encdec && !llvm::sys::fs::exists(single) && !llvm::sys::fs::exists(encoder) &&
+        llvm::sys::fs::exists(join(o.input, file)))
+      single = join(o.input, file);
   if (!encdec && !llvm::sys::fs::exists(single)) {
     llvm::errs() << "error: " << o.input
-                 << ": a folder holds an export as Optimum writes it: model.onnx (a decoder), "
-                    "or encoder_model.onnx and decoder_model.onnx (an encoder-decoder); "
-                    "neither is there\n";
+                 << ": a folder holds an export as Optimum writes it: model.onnx (a decoder; "
+                    "or decoder_model.onnx, decoder_model_merged.onnx), or encoder_model.onnx "
+                    "and decoder_model.onnx or decoder_model_merged.onnx (an encoder-decoder); "
+                    "none is there\n";
     return 2;
   }
   if (encdec && !o.generate) {
@@ -77,8 +88,9 @@ Step tessera::resolveExportFolder(Compilation &c, std::string &modelPath) {
   modelPath = encdec ? decoder : single;
   if (encdec) {
     c.encoderPath = encoder;
-    c.prefillLengths.clear();          // the decoder's prompt is its start token
-    c.importOptions.emptyPast = false; // decoder_model.onnx has no past
+    c.prefillLengths.clear(); // the decoder's prompt is its start token
+    // decoder_model.onnx has no past; the merged decoder's is empty.
+    c.importOptions.emptyPast = merged;
   }
   return std::nullopt;
 }
@@ -94,6 +106,8 @@ LogicalResult tessera::findEncoderInputs(Compilation &c) {
   for (auto &[name, type] : inputsOf(main)) {
     if (name == c.o.idsInput || name == c.o.maskInput || name == c.o.positionIdsInput)
       continue;
+    if (type && type.getRank() >= 4 && isa<FloatType>(type.getElementType()))
+      continue; // a merged decoder's past (empty, or read by no op: dropped)
     if (type && type.getRank() == 3 && isa<FloatType>(type.getElementType()) && states.empty())
       states = name;
     else if (type && type.getRank() == 2 && type.getElementType().isInteger() && mask.empty())

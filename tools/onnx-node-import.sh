@@ -39,6 +39,7 @@ for dir in "$root"/*/; do
   *"unsupported type"* | *"cast to "*" is not supported"* | *"is not a tensor"*) reason="element type not supported" ;;
   *"integer Pow"*) reason="element type not supported" ;;
   *" is not supported"* | *" are not supported"*) reason="attribute or form not supported" ;;
+  *"is not a constant once input shapes are fixed"*) reason="condition depends on run-time data" ;;
   *"must be an integer constant once input shapes are fixed"* | \
   *"must be constants once input shapes are fixed"* | *"on constant inputs only"*)
     reason="shape depends on run-time data" ;;

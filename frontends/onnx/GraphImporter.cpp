@@ -495,10 +495,19 @@ GraphImporter::importInputs(SmallVectorImpl<Type> &types,
           named[param] = *options_.seq;
       }
     }
+  std::set<std::string> conditions; // inputs that are an If's condition
+  for (const ::onnx::NodeProto &node : graph.node())
+    if (node.op_type() == "If" && node.input_size() > 0)
+      conditions.insert(node.input(0));
   for (const ::onnx::ValueInfoProto &input : graph.input()) {
     if (model_.weights.find(input.name()))
       continue; // IR < 4 lists initializers as inputs too.
     inputNames.insert(input.name());
+    if (options_.emptyPast && conditions.count(input.name()) && input.type().has_tensor_type() &&
+        input.type().tensor_type().elem_type() == ::onnx::TensorProto::BOOL) {
+      falseConditions_.insert(input.name()); // a constant false, not an input
+      continue;
+    }
     if (!input.type().has_tensor_type())
       return emitError(fileLoc_) << "graph input '" << input.name()
                                  << "' is not a tensor",
@@ -608,7 +617,26 @@ LogicalResult GraphImporter::sortNodes(std::vector<int> &order) {
         producer[out] = i;
   std::vector<int> pending(n, 0);
   std::vector<std::vector<int>> users(n);
+  // A node with branches also waits for what they read from the graph.
+  std::function<void(const ::onnx::NodeProto &, std::set<std::string> &)> branchReads =
+      [&](const ::onnx::NodeProto &node, std::set<std::string> &out) {
+        for (const ::onnx::AttributeProto &attr : node.attribute())
+          if (attr.has_g())
+            for (const ::onnx::NodeProto &inner : attr.g().node()) {
+              out.insert(inner.input().begin(), inner.input().end());
+              branchReads(inner, out);
+            }
+      };
   for (int i = 0; i < n; ++i) {
+    std::set<std::string> implicit;
+    branchReads(graph.node(i), implicit);
+    for (const std::string &in : implicit) {
+      auto it = producer.find(in);
+      if (it != producer.end() && it->second != i) {
+        ++pending[i];
+        users[it->second].push_back(i);
+      }
+    }
     for (const std::string &in : graph.node(i).input()) {
       if (in.empty())
         continue;
@@ -647,6 +675,67 @@ LogicalResult GraphImporter::sortNodes(std::vector<int> &order) {
                    << graph.node(i).op_type()
                    << "): the graph has a cycle through this node",
                failure();
+  }
+  return success();
+}
+
+LogicalResult GraphImporter::importNode(const ::onnx::NodeProto &node, int index) {
+  Location loc = nodeLoc(node, index);
+  std::string prefix = "node '" + cast<NameLoc>(loc).getName().str() + "' (" + node.op_type();
+  if (!node.domain().empty() && node.domain() != "ai.onnx")
+    return emitError(loc) << prefix << ", domain '" << node.domain()
+                          << "'): ops outside the default ONNX domain are not supported",
+           failure();
+  if (node.op_type() == "If")
+    return importIf(node, loc);
+  const OpHandler *handler = registry_.lookup(node.op_type(), opset_);
+  if (!handler) {
+    std::vector<std::string> names;
+    for (const auto &entry : registry_.all())
+      names.push_back(entry.first);
+    return emitError(loc) << prefix << ", domain 'ai.onnx', opset " << opset_
+                          << "): unsupported op; supported ops: " << llvm::join(names, ", "),
+           failure();
+  }
+  OpBinder binder(*this, node, opset_, loc);
+  return (*handler)(binder);
+}
+
+LogicalResult GraphImporter::importIf(const ::onnx::NodeProto &node, Location loc) {
+  OpBinder binder(*this, node, opset_, loc);
+  if (failed(binder.input(0)))
+    return failure();
+  std::optional<ConstTensor> condition = binder.constantInput(0);
+  if (!condition || condition->numElements() != 1)
+    return binder.error() << "its condition '" << node.input(0)
+                          << "' is not a constant once input shapes are fixed: Tessera compiles "
+                             "one branch (an Optimum merged decoder's use_cache_branch is "
+                             "false with --generate)",
+           failure();
+  bool taken = condition->isFloat() ? condition->floats[0] != 0 : condition->ints[0] != 0;
+  const ::onnx::AttributeProto *branch = binder.attr(taken ? "then_branch" : "else_branch");
+  if (!branch || !branch->has_g())
+    return binder.error() << "has no " << (taken ? "then_branch" : "else_branch"), failure();
+  const ::onnx::GraphProto &g = branch->g();
+  if (g.initializer_size() || g.sparse_initializer_size())
+    return binder.error() << "its " << (taken ? "then" : "else")
+                          << " branch holds initializers of its own (not supported: "
+                             "branches read the graph's)",
+           failure();
+  if (g.output_size() != node.output_size())
+    return binder.error() << "its branch has " << g.output_size() << " outputs, the node "
+                          << node.output_size(),
+           failure();
+  // The branch's nodes in order (a graph's nodes are topologically sorted).
+  for (auto [i, inner] : llvm::enumerate(g.node()))
+    if (failed(importNode(inner, int(i))))
+      return failure();
+  for (auto [i, output] : llvm::enumerate(g.output())) {
+    FailureOr<Value> value = lookup(output.name(), loc);
+    if (failed(value))
+      return failure();
+    if (!node.output(int(i)).empty())
+      values_[node.output(int(i))] = *value;
   }
   return success();
 }
@@ -695,41 +784,35 @@ OwningOpRef<ModuleOp> GraphImporter::run() {
     values_[name] = entry->getArgument(i);
   }
   builder_.setInsertionPointToStart(entry);
+  for (const std::string &name : falseConditions_) {
+    auto type = RankedTensorType::get({}, builder_.getI1Type());
+    values_[name] = tsr::ConstantOp::create(builder_, fileLoc_, type,
+                                            DenseElementsAttr::get(type, false));
+  }
   weightInsertPoint_ = builder_.saveInsertionPoint();
 
   std::vector<int> order;
   if (failed(sortNodes(order)))
     return nullptr;
   const ::onnx::GraphProto &graph = proto.graph();
-  for (const ::onnx::NodeProto &node : graph.node())
+  std::function<void(const ::onnx::NodeProto &)> reads = [&](const ::onnx::NodeProto &node) {
     for (const std::string &input : node.input())
       read_.insert(input);
+    for (const ::onnx::AttributeProto &attr : node.attribute())
+      if (attr.has_g()) {
+        for (const ::onnx::NodeProto &inner : attr.g().node())
+          reads(inner);
+        for (const ::onnx::ValueInfoProto &output : attr.g().output())
+          read_.insert(output.name());
+      }
+  };
+  for (const ::onnx::NodeProto &node : graph.node())
+    reads(node);
   for (const ::onnx::ValueInfoProto &output : graph.output())
     read_.insert(output.name());
   for (int index : order) {
-    const ::onnx::NodeProto &node = graph.node(index);
-    Location loc = nodeLoc(node, index);
     builder_.setInsertionPointToEnd(entry);
-    std::string prefix = "node '" + cast<NameLoc>(loc).getName().str() +
-                         "' (" + node.op_type();
-    if (!node.domain().empty() && node.domain() != "ai.onnx") {
-      emitError(loc) << prefix << ", domain '" << node.domain()
-                     << "'): ops outside the default ONNX domain are not "
-                        "supported";
-      return nullptr;
-    }
-    const OpHandler *handler = registry_.lookup(node.op_type(), opset_);
-    if (!handler) {
-      std::vector<std::string> names;
-      for (const auto &entry : registry_.all())
-        names.push_back(entry.first);
-      emitError(loc) << prefix << ", domain 'ai.onnx', opset " << opset_
-                     << "): unsupported op; supported ops: "
-                     << llvm::join(names, ", ");
-      return nullptr;
-    }
-    OpBinder binder(*this, node, opset_, loc);
-    if (failed((*handler)(binder)))
+    if (failed(importNode(graph.node(index), index)))
       return nullptr;
   }
 

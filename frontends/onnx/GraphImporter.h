@@ -48,6 +48,11 @@ private:
                                    llvm::SmallVectorImpl<std::string> &names);
   mlir::LogicalResult sortNodes(std::vector<int> &order);
   mlir::Location nodeLoc(const ::onnx::NodeProto &node, int index);
+  /// One node through its handler; an `If` (importIf) inline.
+  mlir::LogicalResult importNode(const ::onnx::NodeProto &node, int index);
+  /// An `If` whose condition is a constant: the taken branch's nodes,
+  /// inline (they read the enclosing graph's values by name).
+  mlir::LogicalResult importIf(const ::onnx::NodeProto &node, mlir::Location loc);
   /// select(seen, 0, hidden) for an initializer that is an additive
   /// attention mask; null otherwise.
   mlir::FailureOr<mlir::Value> maskInitializer(const WeightRecord &record,
@@ -64,8 +69,12 @@ private:
   mlir::OpBuilder builder_;
   mlir::Location fileLoc_;
   std::map<std::string, mlir::Value> values_;
-  /// Every name a node or the graph's outputs read.
+  /// Every name a node (or a node of a branch) or the graph's outputs read.
   std::set<std::string> read_;
+  /// Generation (ImportOptions::emptyPast): `If` conditions that are graph
+  /// inputs (Optimum's merged decoders' `use_cache_branch`), taken as false:
+  /// with an empty past both branches compute the same.
+  std::set<std::string> falseConditions_;
   /// Where initializers are materialised: the top of the function.
   mlir::OpBuilder::InsertPoint weightInsertPoint_;
   HandlerRegistry registry_;

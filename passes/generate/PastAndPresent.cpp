@@ -12,7 +12,8 @@
 // caches of exactly those keys and values, so the empty inputs and the
 // outputs that are an attention's keys or values (directly or through
 // reshapes, transposes and broadcasts: grouped-query heads repeated) leave
-// the function. The rule follows the values' roles, not their names.
+// the function (so do past inputs no op reads: a merged decoder's branch
+// without past). The rule follows the values' roles, not their names.
 //
 //===----------------------------------------------------------------------===//
 
@@ -38,7 +39,11 @@ LogicalResult tessera::generate::dropPastAndPresent(func::FuncOp func) {
   llvm::BitVector emptyArgs(func.getNumArguments());
   for (BlockArgument arg : body.getArguments()) {
     auto type = dyn_cast<RankedTensorType>(arg.getType());
-    if (!type || type.getNumElements() != 0)
+    // Empty, or past keys or values no op reads (a merged decoder's branch
+    // without past).
+    bool unreadPast = type && arg.use_empty() && type.getRank() >= 3 &&
+                      isa<FloatType>(type.getElementType());
+    if (!type || (type.getNumElements() != 0 && !unreadPast))
       continue;
     if (!arg.use_empty())
       arg.replaceAllUsesWith(tsr::ConstantOp::create(
