@@ -12,7 +12,9 @@
 // with every cache in the layout the decode step reads it in (shard hints
 // from the planned decode step), so that rank r's prompt program leaves
 // exactly rank r's block of every cache. Pipelined decode steps (pp > 1)
-// read prompts step by step.
+// read prompts step by step. An encoder-decoder's encoder (EncoderDecoder.cpp)
+// is such a program too (role "encoder"): the graph phase and the decode
+// step's plan and partition.
 //
 //===----------------------------------------------------------------------===//
 

@@ -210,7 +210,8 @@ Status Session::setSlot(size_t slot, const HostTensor &value) {
   if (device_)
     return device_->setInput(slot, value);
   const cpu::TensorRef &ref = impl_->tensors[size_t(impl_->inputIds[slot])];
-  std::memcpy(ref.data, value.data.data(), value.data.size());
+  if (!value.data.empty()) // an empty input (a past of no positions) has nothing to copy
+    std::memcpy(ref.data, value.data.data(), value.data.size());
   return Status::okStatus();
 }
 
