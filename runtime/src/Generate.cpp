@@ -238,48 +238,43 @@ Status PromptPrograms::create(const std::shared_ptr<Package> &package,
                   "prompt programs: " + std::to_string(comms.size()) +
                       " communicator(s) for a package of " + std::to_string(ranks) +
                       " rank(s)");
+  // One session per rank running the programs of `role`, and a runner over them.
+  auto addRunner = [&](const std::string &role, DecodeRunner *&runner,
+                       Session *&single) -> Status {
+    SessionOptions o = options;
+    o.role = role;
+    std::vector<Session *> sessions;
+    for (int r = 0; r < ranks; ++r) {
+      std::unique_ptr<Session> session;
+      if (Status s = Session::create(package, r, session, o); !s.ok())
+        return s;
+      if (comms[size_t(r)])
+        if (Status s = session->bindCommunicator(*comms[size_t(r)]); !s.ok())
+          return s;
+      sessions.push_back(session.get());
+      programs->sessions_.push_back(std::move(session));
+    }
+    std::unique_ptr<DecodeRunner> made = makeDecodeRunner(*package, sessions, comms, role);
+    if (!made)
+      return Status(StatusCode::DataLoss,
+                    package->path() + ": the " + role + " programs do not run as a mesh");
+    runner = made.get();
+    single = ranks == 1 ? sessions[0] : nullptr;
+    programs->runners_.push_back(std::move(made));
+    return Status::okStatus();
+  };
   for (int64_t length : prefillLengths(*package, 0)) {
-    SessionOptions o = options;
-    o.role = roles::PrefillRole{length}.str();
-    std::vector<Session *> sessions;
-    for (int r = 0; r < ranks; ++r) {
-      std::unique_ptr<Session> session;
-      if (Status s = Session::create(package, r, session, o); !s.ok())
-        return s;
-      if (comms[size_t(r)])
-        if (Status s = session->bindCommunicator(*comms[size_t(r)]); !s.ok())
-          return s;
-      sessions.push_back(session.get());
-      programs->sessions_.push_back(std::move(session));
-    }
-    std::unique_ptr<DecodeRunner> runner = makeDecodeRunner(*package, sessions, comms, o.role);
-    if (!runner)
-      return Status(StatusCode::DataLoss,
-                    package->path() + ": the " + o.role + " programs do not run as a mesh");
-    programs->list_.push_back({length, ranks == 1 ? sessions[0] : nullptr, runner.get()});
-    programs->runners_.push_back(std::move(runner));
+    PrefillSession prefill{length, nullptr, nullptr};
+    if (Status s = addRunner(roles::PrefillRole{length}.str(), prefill.runner, prefill.session);
+        !s.ok())
+      return s;
+    programs->list_.push_back(prefill);
   }
-  if (isEncoderDecoder(*package)) {
-    SessionOptions o = options;
-    o.role = std::string(roles::kEncoderRole);
-    std::vector<Session *> sessions;
-    for (int r = 0; r < ranks; ++r) {
-      std::unique_ptr<Session> session;
-      if (Status s = Session::create(package, r, session, o); !s.ok())
-        return s;
-      if (comms[size_t(r)])
-        if (Status s = session->bindCommunicator(*comms[size_t(r)]); !s.ok())
-          return s;
-      sessions.push_back(session.get());
-      programs->sessions_.push_back(std::move(session));
-    }
-    std::unique_ptr<DecodeRunner> runner = makeDecodeRunner(*package, sessions, comms, o.role);
-    if (!runner)
-      return Status(StatusCode::DataLoss,
-                    package->path() + ": the encoder programs do not run as a mesh");
-    programs->encoder_ = runner.get();
-    programs->runners_.push_back(std::move(runner));
-  }
+  Session *unused = nullptr;
+  if (isEncoderDecoder(*package))
+    if (Status s = addRunner(std::string(roles::kEncoderRole), programs->encoder_, unused);
+        !s.ok())
+      return s;
   out = std::move(programs);
   return Status::okStatus();
 }
