@@ -419,7 +419,7 @@ int tessera::compile(CompileOptions options) {
     });
   if (c.o.emit == Emit::Tsr)
     return c.o.promptProgram ? *printPromptImport(c) : print();
-  for (auto phase : {graphPhase, trainPhase, decodePhase})
+  for (auto phase : {graphPhase, trainPhase, sliceEvalProgram, decodePhase})
     if (Step done = phase(c))
       return *done;
   if (Emit e = c.o.emit; e == Emit::TsrFused || e == Emit::TsrTrain || e == Emit::TsrDecode)
@@ -428,7 +428,8 @@ int tessera::compile(CompileOptions options) {
     return *done;
   if (c.o.printPipeline)
     return *printPromptPipeline(c);
-  for (auto phase : {partitionPhase, promptPhase, lowerPhase, rewritePhase, packagePhase})
+  for (auto phase :
+       {partitionPhase, promptPhase, evalPhase, lowerPhase, rewritePhase, packagePhase})
     if (Step done = phase(c))
       return *done;
   return 0;

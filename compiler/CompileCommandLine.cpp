@@ -66,6 +66,8 @@ struct Flags {
   cl::opt<int64_t> totalSteps{cl::cat(trainCat), "total-steps", cl::init(0), cl::Hidden};
   cl::list<std::string> frozenArgs{cl::cat(trainCat), "frozen", cl::value_desc("GLOB"),
                                       cl::desc("weights that are not trained (names or globs)")};
+  cl::opt<bool> noEvalProgram{cl::cat(trainCat), "no-eval-program", cl::Hidden,
+      cl::desc("no validation program beside the training step (tessera-run --eval-data)")};
   cl::opt<bool> gradInputs{cl::cat(trainCat), "grad-inputs", cl::Hidden,
                                   cl::desc("also differentiate the float inputs (grad:NAME)")};
   cl::list<std::string> tieArgs{cl::cat(trainCat), "tie", cl::value_desc("A=B[.T]|A"),
@@ -300,6 +302,7 @@ bool tessera::parseCompileCommandLine(int argc, char **argv, CompileOptions &o) 
   o.rank = f.emitRank;
   o.printPipeline = f.printPipeline;
   o.promptProgram = f.promptProgram;
+  o.noEvalProgram = f.noEvalProgram;
   o.output = f.output;
   o.verify = f.verifyPackage;
   o.verifyRtol = f.verifyRtol;

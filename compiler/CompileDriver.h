@@ -74,6 +74,11 @@ struct Compilation {
   std::unique_ptr<onnx::ModelFile> encoderModel;
   std::vector<std::string> encoderInputs;
   mlir::OwningOpRef<mlir::ModuleOp> encoder;
+  /// Training: the step's validation program (role "eval": its forward and
+  /// loss alone), partitioned as the step (CompileEval.cpp).
+  mlir::OwningOpRef<mlir::ModuleOp> eval;
+  /// The planned step's weights that `eval` reads, as shard hints.
+  std::vector<std::string> evalLayouts;
 
   // Plan: the chosen mesh (the module's #tsr.mesh_plan) and what the search
   // predicted; `module` is the planned replica from there on.
@@ -115,6 +120,7 @@ Step decodePhase(Compilation &c);
 Step planPhase(Compilation &c);
 Step partitionPhase(Compilation &c);
 Step promptPhase(Compilation &c);
+Step evalPhase(Compilation &c);
 Step lowerPhase(Compilation &c);
 Step rewritePhase(Compilation &c);
 Step packagePhase(Compilation &c);
@@ -129,6 +135,11 @@ Step printPromptPipeline(Compilation &c);
 /// The prompt programs planned beside the decode step's (their roles).
 mlir::LogicalResult lowerPrompts(Compilation &c);
 
+// The validation program of a training package (CompileEval.cpp).
+/// After the train phase: the step's forward and loss alone (Compilation::eval).
+Step sliceEvalProgram(Compilation &c);
+/// After the plan: the step's weight layouts (Compilation::evalLayouts).
+void recordEvalLayouts(Compilation &c);
 // Export folders and encoder-decoders (EncoderDecoder.cpp).
 /// `modelPath` a folder: Optimum's encoder-decoder (encoder_model.onnx and
 /// decoder_model.onnx: the decoder's path, Compilation::encoderPath) or

@@ -88,6 +88,10 @@ struct CompileOptions {
   /// --emit=tsr, --emit=partitioned and --print-pipeline show the prompt
   /// program of this --prefill length instead of the decode step (0).
   int64_t promptProgram = 0;
+  /// --train: no validation program beside the step (CompileEval.cpp).
+  bool noEvalProgram = false;
+  /// Internal: the module planned is a training step's validation program.
+  bool evalProgram = false;
   std::string output = "-";
   bool verify = false;
   double verifyRtol = 1e-4, verifyAtol = 1e-4;

@@ -119,6 +119,7 @@ Step tessera::planPhase(Compilation &c) {
   if (c.ranks > 1 || o.devices > 0 || c.accumulated > 1)
     printPlanSummary(c, stageMemory);
   recordCacheLayouts(c);
+  recordEvalLayouts(c);
   if (o.emit == CompileOptions::Emit::Summary)
     return 0;
   return std::nullopt;

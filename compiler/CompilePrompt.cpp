@@ -172,11 +172,14 @@ Step tessera::promptPhase(Compilation &c) {
 }
 
 LogicalResult tessera::lowerPrompts(Compilation &c) {
+  // (And a training step's validation program: the same rank layout.)
   std::vector<std::pair<std::string, ModuleOp>> modules;
   if (c.encoder)
     modules.push_back({std::string(roles::kEncoderRole), *c.encoder});
   for (auto &[length, module] : c.prefills)
     modules.push_back({roles::PrefillRole{length}.str(), *module});
+  if (c.eval) // a training step's validation program (CompileEval.cpp)
+    modules.push_back({std::string(roles::kEvalRole), *c.eval});
   for (auto &[role, module] : modules) {
     // Rank r runs the SPMD module of its tp index (no pipeline, no ZeRO).
     std::vector<ModuleOp> ranks;
@@ -197,10 +200,13 @@ LogicalResult tessera::lowerPrompts(Compilation &c) {
         return failure();
       plan->role = role;
       plan->prefillRank = uint32_t(r);
-      if (c.dp > 1) // each replica reads the prompts of its block of the batch
+      // Each replica reads the prompts of its block of the batch (a
+      // validation program: its block's mean loss, averaged by the runtime).
+      if (c.dp > 1)
         for (const std::vector<uint32_t> *ids : {&plan->inputs, &plan->outputs})
           for (uint32_t id : *ids)
-            plan->tensors[id].splitAxis = 0;
+            if (ids == &plan->inputs || role != roles::kEvalRole)
+              plan->tensors[id].splitAxis = 0;
       c.programs.push_back(std::move(*plan));
     }
   }

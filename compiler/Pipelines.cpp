@@ -125,6 +125,7 @@ void buildPlanPipeline(OpPassManager &pm, const CompileOptions &o, MeshPlanRepor
   plan.microbatches = o.generate && o.microbatches == 0 ? 1 : o.microbatches;
   plan.microbatchSize = o.microbatchSize;
   plan.training = o.train;
+  plan.evaluation = o.evalProgram;
   int64_t zero = -1; // auto
   if (o.zero != "auto")
     (void)llvm::StringRef(o.zero).getAsInteger(10, zero);

@@ -123,7 +123,7 @@ MeshSearch::Replica &MeshSearch::replicaFor(int64_t parts, int64_t tp, int64_t a
   // Fused QKV projections split into one weight view each (head-aligned
   // blocks); a training step updates each weight as one tensor, so it keeps
   // them fused.
-  if (tp > 1 && !options_.training)
+  if (tp > 1 && !options_.training && !options_.evaluation)
     partition::splitFusedProjections(r.module->lookupSymbol<func::FuncOp>("main"));
   // (A pipelined training step, accumulate 0, marks its sums even whole.)
   if (parts == 1 && accumulate != 0)
@@ -141,7 +141,7 @@ MeshSearch::Replica &MeshSearch::replicaFor(int64_t parts, int64_t tp, int64_t a
   PassManager pm(context);
   partition::SplitBatchPassOptions split;
   split.parts = parts;
-  split.reduceOverBatch = options_.training;
+  split.reduceOverBatch = options_.training || options_.evaluation;
   pm.addNestedPass<func::FuncOp>(partition::createSplitBatchPass(split));
   if (accumulate > 1) {
     partition::AccumulatePassOptions accumulation;

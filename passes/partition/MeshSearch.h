@@ -58,6 +58,10 @@ struct MeshSearchOptions {
   bool limitToCluster = false;
   /// A training step: replicas sum their gradients (tsr.replica_sum).
   bool training = false;
+  /// A training step's forward and loss (a validation program): replicas sum
+  /// what reduces over the batch, fused projections stay whole (as the step
+  /// holds its weights); nothing else of training.
+  bool evaluation = false;
   /// Training pipelines: activation recomputation (none, selective, full);
   /// empty: the fastest that fits the device.
   std::string recompute;

@@ -129,6 +129,10 @@ def PlanMeshPass : Pass<"tsr-partition-plan-mesh", "mlir::ModuleOp"> {
     Option<"training", "training", "bool", /*default=*/"false",
            "the module is a training step: replicas sum their gradients, "
            "ZeRO and recomputation are choices">,
+    Option<"evaluation", "evaluation", "bool", /*default=*/"false",
+           "the module is a training step's forward and loss (a validation "
+           "program): as in the step, replicas sum what reduces over the batch "
+           "and fused projections stay whole (the step's weights)">,
     Option<"zero", "zero", "int64_t", /*default=*/"0",
            "training: the ZeRO stage (0-3); -1: the fastest that fits">,
     Option<"recompute", "recompute", "std::string", /*default=*/"\"\"",

@@ -71,6 +71,7 @@ struct PlanMeshPass : tessera::partition::impl::PlanMeshPassBase<PlanMeshPass> {
       options.hints[name.str()] = layout.str();
     }
     options.training = training;
+    options.evaluation = evaluation;
     options.throughput = throughput;
     options.evenStages = even;
     options.limitToCluster = devices > 0;

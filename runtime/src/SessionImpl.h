@@ -71,7 +71,12 @@ struct SharedState {
   /// The arena the segments share (the largest segment's).
   uint8_t *arena = nullptr;
   uint64_t arenaBytes = 0;
+  /// A validation program's (Session::createEval): the buffers and arena
+  /// are the training step's session's, not freed here.
+  bool borrowed = false;
   ~SharedState() {
+    if (borrowed)
+      return;
     std::free(arena);
     for (auto &entry : buffers)
       std::free(entry.second.first);

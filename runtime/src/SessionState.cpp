@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cstring>
 #include <map>
+#include <set>
 #include <tuple>
 
 namespace tessera::rt {
@@ -127,6 +128,62 @@ Status Session::setState(const std::string &name, const HostTensor &value) {
       return Status::okStatus();
     }
   return Status(StatusCode::NotFound, "no training state named '" + name + "'");
+}
+
+Status Session::createEval(std::shared_ptr<Package> package, int rank, Session &training,
+                           std::unique_ptr<Session> &out, const SessionOptions &options) {
+  if (options.backend != "cpu" || training.device_)
+    return Status(StatusCode::Unimplemented,
+                  package->path() + ": validation runs on the CPU backend for now");
+  const std::string role(roles::kEvalRole);
+  const tpkg::Program *program = findProgram(package->plan(), rank, role);
+  if (training.segmented() || !training.impl_ || !program || !program->tensors())
+    return Status(StatusCode::NotFound,
+                  package->path() +
+                      ": no validation program (pipelined and ZeRO-3 training steps have none "
+                      "yet; else recompile with --train, without --no-eval-program)");
+  // The step's weights by name, and its arena, lent to the validation program.
+  auto shared = std::make_shared<SharedState>();
+  shared->borrowed = true;
+  Impl &step = *training.impl_;
+  auto baseOf = [](const std::string &name) { return name.substr(0, name.rfind("@[")); };
+  std::set<std::string> trained;
+  for (size_t i = 0; i < step.stateNames.size(); ++i) {
+    const cpu::TensorRef &ref = step.tensors[step.updates[i].first];
+    shared->buffers[step.stateNames[i]] = {ref.data, ref.bytes()};
+    trained.insert(baseOf(step.stateNames[i]));
+  }
+  shared->arena = step.arena;
+  shared->arenaBytes = step.program->arena_bytes();
+  // Every trained weight the program reads must be a block the step holds
+  // (never the package's initial values).
+  for (const tpkg::Tensor *t : *program->tensors()) {
+    if (t->storage() == tpkg::Storage::Arena || !t->name())
+      continue;
+    std::string name = t->name()->str();
+    auto it = shared->buffers.find(name);
+    if (it == shared->buffers.end()) {
+      if (trained.count(baseOf(name)))
+        return Status(StatusCode::DataLoss,
+                      package->path() + ": rank " + std::to_string(rank) +
+                          "'s validation program reads '" + name +
+                          "', a block of a trained weight its training step does not hold");
+      continue;
+    }
+    if (it->second.second != t->size())
+      return Status(StatusCode::DataLoss, package->path() + ": rank " + std::to_string(rank) +
+                                              "'s validation program reads '" + name + "' in " +
+                                              std::to_string(t->size()) + " bytes, the step holds " +
+                                              std::to_string(it->second.second));
+    shared->names.insert(name);
+  }
+  SessionOptions o = options;
+  o.role = role;
+  o.sharedState = shared;
+  if (Status s = create(package, rank, out, o); !s.ok())
+    return s;
+  out->shared_ = shared;
+  return Status::okStatus();
 }
 
 } // namespace tessera::rt

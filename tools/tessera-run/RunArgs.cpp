@@ -111,6 +111,30 @@ bool tools::parseRunArgs(const std::vector<std::string> &args, RunArgs &o) {
     } else if (arg == "--resume") {
       o.train.resume = next();
       o.training = true;
+    } else if (arg == "--eval-data") {
+      o.train.evalData.files.push_back(next());
+      o.training = true;
+    } else if (arg == "--eval-every") {
+      o.train.evalEvery = int(integer(0, 1000000000));
+      o.training = true;
+    } else if (arg == "--eval-batches") {
+      o.train.evalBatches = int(integer(1, 1000000000));
+      o.training = true;
+    } else if (arg == "--save-every") {
+      o.train.saveEvery = int(integer(1, 1000000000));
+      o.training = true;
+    } else if (arg == "--checkpoint-dir") {
+      o.train.checkpointDir = next();
+      o.training = true;
+    } else if (arg == "--keep") {
+      o.train.keep = int(integer(1, 1000000000));
+      o.training = true;
+    } else if (arg == "--save-best") {
+      o.train.saveBest = next();
+      o.training = true;
+    } else if (arg == "--early-stop") {
+      o.train.earlyStop = int(integer(1, 1000000000));
+      o.training = true;
     } else if (arg == "--export-onnx") {
       o.train.exportOnnx = next();
       o.training = true;
@@ -121,7 +145,7 @@ bool tools::parseRunArgs(const std::vector<std::string> &args, RunArgs &o) {
       o.generate.prompts.push_back(next());
       o.generating = true;
     } else if (arg == "--tokenizer") { // generation's prompts, or training's text data
-      o.generate.tokenizer = o.train.data.tokenizer = next();
+      o.generate.tokenizer = o.train.data.tokenizer = o.train.evalData.tokenizer = next();
     } else if (arg == "--max-new-tokens") {
       o.generate.generate.maxNewTokens = integer(1, 1 << 30);
       o.generating = true;
@@ -175,6 +199,24 @@ bool tools::parseRunArgs(const std::vector<std::string> &args, RunArgs &o) {
       o.packagePath = arg;
     } else {
       std::fprintf(stderr, "error: unexpected argument '%s': one package per run\n", arg.c_str());
+      return false;
+    }
+  }
+  if (!bad) {
+    o.train.evalData.binDType = o.train.data.binDType;
+    const TrainOptions &t = o.train;
+    if ((t.evalEvery || t.evalBatches || !t.saveBest.empty() || t.earlyStop) &&
+        t.evalData.files.empty()) {
+      std::fprintf(stderr, "error: --eval-every, --eval-batches, --save-best and --early-stop "
+                           "need --eval-data FILE\n");
+      return false;
+    }
+    if ((t.saveEvery || t.keep) && t.checkpointDir.empty()) {
+      std::fprintf(stderr, "error: --save-every and --keep need --checkpoint-dir DIR\n");
+      return false;
+    }
+    if (!t.checkpointDir.empty() && !t.saveEvery) {
+      std::fprintf(stderr, "error: --checkpoint-dir needs --save-every K\n");
       return false;
     }
   }

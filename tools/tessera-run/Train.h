@@ -12,6 +12,7 @@
 #include "tessera/runtime/TokenData.h"
 
 #include <map>
+#include <memory>
 #include <string>
 
 namespace tessera::tools {
@@ -29,6 +30,19 @@ struct TrainOptions {
   /// 1f1b); null: gpipe.
   const rt::Schedule *schedule = nullptr;
   std::string trace;      ///< a Chrome trace of every step (ranks as threads)
+  /// Validation (--eval-data): consecutive windows of these files, the loss
+  /// of `evalBatches` batches (0: all the data holds) every `evalEvery`
+  /// steps (0: after the last step only; always after the last).
+  rt::TokenDataOptions evalData;
+  int evalEvery = 0, evalBatches = 0;
+  /// Checkpoints on a schedule: every `saveEvery` steps into
+  /// `checkpointDir`/step-<N> (the newest `keep`; 0: all); the best
+  /// validation loss's into `saveBest`; stop after `earlyStop` validations
+  /// without a better loss (0: never).
+  int saveEvery = 0, keep = 0, earlyStop = 0;
+  std::string checkpointDir, saveBest;
+  /// The sessions' options (validation sessions are made like the step's).
+  rt::SessionOptions session;
 };
 
 /// Runs `options.steps` training steps of a package compiled with --train:
@@ -37,7 +51,7 @@ struct TrainOptions {
 /// Runs options.steps training steps of every rank of `mesh` (ranks as
 /// threads; data-parallel replicas share the batch). Checkpoints and ONNX
 /// export are of single-rank packages for now.
-int runTraining(const rt::Package &package, rt::MeshRunner &mesh,
+int runTraining(const std::shared_ptr<rt::Package> &package, rt::MeshRunner &mesh,
                 std::map<std::string, rt::HostTensor> inputs, const TrainOptions &options);
 
 } // namespace tessera::tools

@@ -103,7 +103,14 @@ const char *kUsage =
     "                         stream): .npy, .bin (--data-dtype uint16|uint32), text\n"
     "                         (--tokenizer T.json); --shuffle --seed S: random windows\n"
     "  --windows-log FILE.csv step,row,start,tokens of every window read\n"
-    "  --loss-log FILE.csv    step,loss,grad_norm,lr per step\n"
+    "  --loss-log FILE.csv    step,loss,grad_norm,lr,val_loss,val_ppl per step\n"
+    "  --eval-data FILE       validation windows (repeatable; formats as --data): loss\n"
+    "                         and perplexity of --eval-batches N batches (default: all)\n"
+    "                         every --eval-every K steps (default: after the last)\n"
+    "  --save-every K         a checkpoint every K steps in --checkpoint-dir DIR\n"
+    "                         (DIR/step-<N>; --keep N: the newest N)\n"
+    "  --save-best DIR        the checkpoint of the best validation loss so far\n"
+    "  --early-stop P         stop after P validations without a better loss\n"
     "  --save-checkpoint DIR  weights, optimizer state and step after the last step\n"
     "  --resume DIR           start from a checkpoint (continues bit for bit)\n"
     "  --export-onnx OUT.onnx the compiled ONNX model with its trained weights\n"
@@ -738,7 +745,8 @@ int main(int argc, char **argv) {
     a.train.profile = a.profile;
     a.train.schedule = plan.get();
     a.train.trace = a.tracePath;
-    return r.finish(tessera::tools::runTraining(*package, *mesh, inputs, a.train));
+    a.train.session = a.session;
+    return r.finish(tessera::tools::runTraining(package, *mesh, inputs, a.train));
   }
   if (a.benchRuns > 0)
     return runBench(a, *package, r, inputs);

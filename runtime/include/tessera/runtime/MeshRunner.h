@@ -76,6 +76,11 @@ public:
   int ranks() const { return int(sessions_.size()); }
   /// Rank `rank`'s session, or null when another process runs it.
   Session *session(int rank) { return sessions_[size_t(rank)]; }
+  /// Rank `rank`'s communicator (null for a mesh of one rank), and the
+  /// group that fails the ranks together (ranks as threads): what a runner
+  /// of other programs of the same ranks binds to (MeshRunner::create).
+  Communicator *comm(int rank) { return comms_[size_t(rank)]; }
+  LocalGroup *group() { return group_; }
   /// The first rank this process runs.
   int firstLocal() const;
   /// Whether this process runs every rank.

@@ -12,6 +12,8 @@
 //   program roles   "train:<phase>:<once|forward|backward>:<level>"  a segment
 //                   of a pipelined training step (SegmentRole)
 //                   "prefill:<length>"  a prompt program beside a decode step
+//                   "encoder"           an encoder-decoder's encoder
+//                   "eval"              a training step's validation program
 //   tensor names    "update:<state>"    a result that is the new value of <state>
 //                   "x:<n>"             a value between training segments
 //                   "pipe.acc:<n>"      a running sum over micro-batches (state)
@@ -114,6 +116,11 @@ struct SegmentRole {
 /// An encoder-decoder's encoder program beside its decode step (run once per
 /// generation on the prompt).
 inline constexpr std::string_view kEncoderRole = "encoder";
+
+/// A training package's validation program beside its training step: the
+/// step's forward pass and loss alone (no gradients, no optimizer, no
+/// dropout), reading the step's weights in place.
+inline constexpr std::string_view kEvalRole = "eval";
 
 /// A prompt program of `length` positions beside a decode step.
 struct PrefillRole {

@@ -153,6 +153,16 @@ public:
   Status getState(const std::string &name, HostTensor &out) const;
   Status setState(const std::string &name, const HostTensor &value);
 
+  /// Validation: a session of `training`'s rank running the package's
+  /// validation program (role "eval": the step's forward and loss alone)
+  /// that reads `training`'s current weights and uses its activation arena in
+  /// place - no copies; the two never run at once, and `training` must
+  /// outlive it. Refused for packages without one (pipelined or ZeRO-3
+  /// steps, compiled with --no-eval-program or before validation existed).
+  static Status createEval(std::shared_ptr<Package> package, int rank, Session &training,
+                           std::unique_ptr<Session> &out,
+                           const SessionOptions &options = SessionOptions());
+
   /// Pipeline training: a rank runs the training step as segments, one
   /// program each (role "train:<phase>:<once|forward|backward>:<level>"):
   /// its session holds one session per segment, in the order a step runs
