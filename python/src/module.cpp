@@ -22,9 +22,11 @@
 #include "tessera/runtime/Package.h"
 #include "tessera/runtime/Session.h"
 #include "tessera/runtime/TokenData.h"
+#include "tessera/runtime/Validation.h"
 
 #include <nanobind/nanobind.h>
 #include <nanobind/ndarray.h>
+#include <nanobind/stl/map.h>
 #include <nanobind/stl/pair.h>
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/tuple.h>
@@ -228,13 +230,15 @@ struct PySession {
   std::unique_ptr<PromptPrograms> prompts;
   std::unique_ptr<MeshRunner> mesh;
   std::unique_ptr<DecodeRunner> decoder;
+  std::unique_ptr<Validation> validation; ///< made at the first validation
+  SessionOptions sessionOptions;
 
   PySession(const PyPackage &p, const std::string &backend, int threads) : package(p.package) {
     nb::gil_scoped_release release;
     int ranks = package->meshSize();
     if (ranks > 1)
       group = std::make_unique<LocalGroup>(ranks, std::chrono::milliseconds(600000));
-    SessionOptions options;
+    SessionOptions &options = sessionOptions;
     options.backend = backend;
     options.threads = threads; // every rank's runs, in the thread running it
     options.ranksOnHost = ranks; // they share this process's cores
@@ -290,6 +294,29 @@ struct PySession {
     for (const KernelProfile &p : sessions[0]->profile())
       rows.emplace_back(p.op, p.location, p.seconds, p.calls);
     return rows;
+  }
+
+  /// A training package's validation loss of one batch (its validation
+  /// program on every rank, reading the current weights; no state changes).
+  double validationLoss(
+      const std::map<std::string, nb::ndarray<nb::ro, nb::c_contig, nb::device::cpu>> &batch) {
+    if (!validation) {
+      nb::gil_scoped_release release;
+      check(Validation::create(package, *mesh, sessionOptions, validation));
+    }
+    std::map<std::string, HostTensor> tensors;
+    for (const auto &[name, array] : batch) {
+      const TensorInfo *info = findInfo(validation->inputs(), name);
+      if (!info)
+        throw nb::value_error(("the validation program has no input named '" + name + "'").c_str());
+      tensors[name] = fromArray(array, *info);
+    }
+    double loss = 0;
+    {
+      nb::gil_scoped_release release;
+      check(validation->loss(tensors, loss));
+    }
+    return loss;
   }
 
   std::vector<std::string> stateNames() const { return sessions[0]->stateNames(); }
@@ -385,6 +412,7 @@ NB_MODULE(_tessera, m) {
       .def("get_output", &PySession::getOutput, nb::arg("name"))
       .def("enable_profiling", &PySession::enableProfiling, nb::arg("on"))
       .def("profile", &PySession::profile)
+      .def("validation_loss", &PySession::validationLoss, nb::arg("batch"))
       .def("state_names", &PySession::stateNames)
       .def("get_state", &PySession::getState, nb::arg("name"))
       .def("generate", &PySession::generate, nb::arg("prompts"), nb::arg("max_new_tokens"),

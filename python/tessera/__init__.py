@@ -36,6 +36,7 @@ __all__ = [
     "Package",
     "Session",
     "TensorSpec",
+    "TrainResult",
     "compile",
     "from_torch",
 ]
@@ -436,9 +437,13 @@ class Session:
         data_dtype: str = "uint16",
         shuffle: bool = False,
         seed: int = 0,
-    ) -> List[float]:
+        eval_data: Union[PathLike, Sequence[PathLike], None] = None,
+        eval_every: int = 0,
+        eval_batches: Optional[int] = None,
+    ) -> "TrainResult":
         """Runs ``steps`` training steps of a package compiled with
-        ``train=True`` and returns the loss of each.
+        ``train=True`` and returns the loss of each (a list; its
+        ``validation`` attribute holds ``(step, validation loss)`` pairs).
 
         ``inputs`` is the same batch every step (a dict), an iterable of
         batches, or a function of the step number returning one. With
@@ -449,6 +454,12 @@ class Session:
         ``seed`` and the step (counted from the package's ``train.step``
         state, so a resumed session reads what an uninterrupted one would);
         ``inputs`` then gives the other inputs (an attention mask).
+
+        With ``eval_data`` (files as ``data``), the validation loss of
+        ``eval_batches`` batches of its consecutive windows (default: all it
+        holds) every ``eval_every`` steps and after the last, as
+        ``tessera-run --eval-data``: the package's validation program reads
+        the current weights and changes no state (:meth:`evaluate`).
         """
         native = self._session()
         if not native.state_names():
@@ -474,7 +485,13 @@ class Session:
                 raise ValueError("data= needs a package with inputs input_ids and labels")
             batch, seq = spec["input_ids"].shape
             first = int(np.asarray(native.get_state("train.step")).reshape(-1)[0]) if "train.step" in native.state_names() else 0
-        losses = []
+        if eval_data is not None and stream is None:
+            spec = {s.name: s for s in self.inputs}
+            if "input_ids" not in spec or "labels" not in spec:
+                raise ValueError("eval_data= needs a package with inputs input_ids and labels")
+            batch, seq = spec["input_ids"].shape
+            first = int(np.asarray(native.get_state("train.step")).reshape(-1)[0]) if "train.step" in native.state_names() else 0
+        losses = TrainResult()
         for step in range(int(steps)):
             feed = dict(batches(step))
             if stream is not None:
@@ -483,10 +500,68 @@ class Session:
             if "loss" not in result:
                 raise RuntimeError("the training package has no 'loss' output")
             losses.append(float(np.asarray(result["loss"]).reshape(-1)[0]))
+            done = first + step + 1 if eval_data is not None else 0
+            if eval_data is not None and (step + 1 == steps or (eval_every and done % eval_every == 0)):
+                others = {k: v for k, v in feed.items() if k not in ("input_ids", "labels")}
+                losses.validation.append((done, self.evaluate(
+                    eval_data, batches=eval_batches, inputs=others, tokenizer=tokenizer, data_dtype=data_dtype)))
         return losses
+
+    def evaluate(
+        self,
+        data: Union[PathLike, Sequence[PathLike]],
+        *,
+        batches: Optional[int] = None,
+        inputs: Optional[Mapping[str, Any]] = None,
+        tokenizer: Optional[PathLike] = None,
+        data_dtype: str = "uint16",
+    ) -> float:
+        """The validation loss of a training package's current weights: the
+        mean loss of ``batches`` batches of consecutive windows of ``data``
+        (files as in :meth:`train`; default: every whole batch they hold),
+        with ``inputs`` giving the other inputs (an attention mask). Runs the
+        package's validation program (its training step's forward and loss,
+        no dropout) on every rank: no optimizer step, no state changes."""
+        native = self._session()
+        if not native.state_names():
+            raise ValueError("evaluate() needs a package compiled for training (tessera.compile(..., train=True))")
+        spec = {s.name: s for s in self.inputs}
+        if "input_ids" not in spec or "labels" not in spec:
+            raise ValueError("evaluate() needs a package with inputs input_ids and labels")
+        batch, seq = spec["input_ids"].shape
+        files = [os.fspath(data)] if isinstance(data, (str, os.PathLike)) else [os.fspath(f) for f in data]
+        stream = _tessera.TokenData(files, os.fspath(tokenizer) if tokenizer else "", data_dtype, False, 0)
+        available = (stream.size - 1) // seq // batch
+        if available < 1:
+            raise ValueError(f"eval data: {stream.size} tokens, a validation batch needs {batch * seq + 1} "
+                             f"({batch} windows of {seq} + 1)")
+        count = available if batches is None else min(int(batches), available)
+        if count < 1:
+            raise ValueError(f"batches must be positive, not {batches}")
+        total = 0.0
+        for b in range(count):
+            feed = {k: np.ascontiguousarray(np.asarray(v)) for k, v in (inputs or {}).items()}
+            feed["input_ids"], feed["labels"] = stream.windows(b, batch, seq)
+            for name, s in spec.items():
+                if name not in feed:
+                    raise ValueError(f"missing input '{name}' ({s.dtype} {'x'.join(map(str, s.shape))}) for the validation")
+                if feed[name].dtype != s.numpy_dtype or tuple(feed[name].shape) != s.shape:
+                    raise ValueError(f"input '{name}' must be {s.numpy_dtype} {s.shape}, got "
+                                     f"{feed[name].dtype} {tuple(feed[name].shape)}")
+            total += native.validation_loss(feed)
+        return total / count
 
     def __repr__(self) -> str:
         return f"tessera.Session({self.package.path!r}, ranks={self.package.ranks})"
+
+
+class TrainResult(list):
+    """The losses of :meth:`Session.train`'s steps (a list of floats) and,
+    in ``validation``, its validations as ``(step, loss)`` pairs."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.validation: List[Tuple[int, float]] = []
 
 
 def from_torch(module: Any, example_inputs: Union[Any, Sequence[Any]], *, input_names: Optional[Sequence[str]] = None,

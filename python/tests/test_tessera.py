@@ -175,6 +175,40 @@ def test_train_data_equals_the_cli(tmp_path):
         assert [int(t) for t in tokens.split()] == list(stream[int(start):int(start) + 17])
 
 
+def test_validation_equals_the_cli(tmp_path):
+    # Session.train(eval_data=...) and Session.evaluate give tessera-run
+    # --eval-data's validation losses, on a dp=2 x tp=2 package, and change
+    # no state (the training losses are those of a run without validation).
+    folder = os.path.join(MODELS, "gpt2", "dynamo")
+    mask = np.load(os.path.join(folder, "inputs", "attention_mask.npy"))
+    np.save(tmp_path / "train.npy", (np.arange(200) * 7 + 3) % 512)
+    np.save(tmp_path / "val.npy", (np.arange(100) * 13 + 1) % 512)
+    out = tmp_path / "train.tpkg"
+    tessera.compile(os.path.join(folder, "model.onnx"), batch=2, seq=16, train=True, lr=1e-2,
+                    dropout_seed="off", mesh="dp=2,tp=2", output=out)
+    session = tessera.Session(str(out))
+    result = session.train(4, {"attention_mask": mask}, data=tmp_path / "train.npy",
+                           eval_data=tmp_path / "val.npy", eval_every=2, eval_batches=2)
+    assert [step for step, _ in result.validation] == [2, 4]
+    assert session.evaluate(tmp_path / "val.npy", batches=2, inputs={"attention_mask": mask}) == \
+        pytest.approx(result.validation[-1][1], rel=1e-7)
+    plain = tessera.Session(str(out)).train(4, {"attention_mask": mask}, data=tmp_path / "train.npy")
+    assert list(result) == plain
+    log = tmp_path / "loss.csv"
+    subprocess.run([os.path.join(BIN, "tessera-run"), str(out), "--input",
+                    f"attention_mask={os.path.join(folder, 'inputs', 'attention_mask.npy')}",
+                    "--data", str(tmp_path / "train.npy"), "--eval-data", str(tmp_path / "val.npy"),
+                    "--eval-every", "2", "--eval-batches", "2", "--steps", "4", "--loss-log", str(log)],
+                   check=True, capture_output=True)
+    rows = [line.split(",") for line in open(log).read().splitlines()[1:]]
+    cli = [(int(r[0]), float(r[4])) for r in rows if r[4]]
+    assert [s for s, _ in cli] == [2, 4]
+    np.testing.assert_allclose([v for _, v in result.validation], [v for _, v in cli], rtol=1e-6)
+    with pytest.raises(ValueError, match="a validation batch needs 33"):
+        np.save(tmp_path / "short.npy", np.arange(20))
+        session.evaluate(tmp_path / "short.npy", inputs={"attention_mask": mask})
+
+
 # Bad arguments raise Python exceptions with the message.
 
 def test_unknown_mesh_axis():

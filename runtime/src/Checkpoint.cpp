@@ -408,8 +408,8 @@ Status exportTrainedModel(const Package &package, const Session &session, int ra
   const tpkg::Program *program = nullptr;
   if (plan->programs())
     for (const tpkg::Program *p : *plan->programs())
-      if (int(p->rank()) == rank)
-        program = p;
+      if (int(p->rank()) == rank && (!p->role() || p->role()->str().empty()))
+        program = p; // the training step (not its validation program)
   if (!program || !program->export_patches() || !plan->source_model())
     return Status(StatusCode::InvalidArgument,
                   package.path() + ": no trained weights to export (compile the model with "

@@ -22,12 +22,7 @@
 
 using namespace tessera;
 
-namespace {
-
-const char *kStageColors[] = {"#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2",
-                              "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac"};
-
-std::string escape(const std::string &s) {
+std::string tessera::htmlEscape(const std::string &s) {
   std::string out;
   for (char c : s) {
     if (c == '<') out += "&lt;";
@@ -39,11 +34,19 @@ std::string escape(const std::string &s) {
   return out;
 }
 
-std::string fmt(const char *format, double v) {
+std::string tessera::htmlNumber(const char *format, double v) {
   char buffer[64];
   std::snprintf(buffer, sizeof(buffer), format, v);
   return buffer;
 }
+
+namespace {
+
+std::string escape(const std::string &s) { return htmlEscape(s); }
+std::string fmt(const char *format, double v) { return htmlNumber(format, v); }
+
+const char *kStageColors[] = {"#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2",
+                              "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac"};
 
 struct TraceRun {
   int rank;
@@ -272,8 +275,11 @@ rt::Status tessera::writeHtmlReport(const rt::Package &package, const std::strin
   const tpkg::Package *plan = package.plan();
   unsigned stages = std::max(1u, plan->stages()), micro = std::max(1u, plan->microbatches());
   const tpkg::Prediction *predicted = plan->prediction();
-  std::vector<const tpkg::Program *> programs(plan->programs()->begin(),
-                                              plan->programs()->end());
+  // Each rank's main program (not its prompt, encoder or validation ones).
+  std::vector<const tpkg::Program *> programs;
+  for (const tpkg::Program *p : *plan->programs())
+    if (!p->role() || p->role()->str().empty())
+      programs.push_back(p);
   int ranks = int(programs.size());
   int tp = std::max(1, ranks / std::max(1, int(plan->mesh() && plan->mesh()->size()
                                                     ? plan->mesh()->Get(0) : 1) *

@@ -21,6 +21,17 @@ namespace tessera {
 rt::Status writeHtmlReport(const rt::Package &package, const std::string &packagePath,
                            const std::string &htmlPath, const std::string &tracePath);
 
+/// Writes one self-contained HTML page of a training run's curves from
+/// `tessera-run --loss-log` (columns step,loss,grad_norm,lr[,val_loss,
+/// val_ppl]): training and validation loss, learning rate and gradient norm
+/// against the step, as inline SVG (LossCurves.cpp).
+rt::Status writeLossCurves(const std::string &logPath, const std::string &htmlPath);
+
+/// `s` with HTML's special characters escaped.
+std::string htmlEscape(const std::string &s);
+/// `v` printed with a printf `format`.
+std::string htmlNumber(const char *format, double v);
+
 } // namespace tessera
 
 #endif // TESSERA_TOOLS_TESSERA_INSPECT_HTMLREPORT_H

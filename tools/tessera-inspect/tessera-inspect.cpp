@@ -73,7 +73,7 @@ int compareProfile(const tpkg::Package &plan, const std::string &path) {
     seconds = std::atof(sec + 11);
     const tpkg::Program *program = nullptr;
     for (const tpkg::Program *p : *plan.programs())
-      if (int(p->rank()) == rank)
+      if (int(p->rank()) == rank && (!p->role() || p->role()->str().empty()))
         program = p;
     if (!program || !program->kernels() || kernel >= program->kernels()->size()) {
       std::fprintf(stderr, "error: %s: kernel %zu of rank %d is not in this package\n",
@@ -383,6 +383,13 @@ void printStateSummary(const tpkg::Package *plan, const std::vector<RankSummary>
     std::printf("training step: %d tensors updated per step; of rank 0's parameters, %llu bytes "
                 "are optimizer state (moments, step)\n",
                 ranks[0].stateUpdates, (unsigned long long)ranks[0].optimizerBytes);
+    for (const tpkg::Program *p : prefills)
+      if (p->rank() == 0 && p->role() && p->role()->str() == "eval")
+        std::printf("  validation program (rank 0's): %u kernels, activation arena %llu bytes "
+                    "(the step's forward and loss; reads the step's weights and arena in "
+                    "place)\n",
+                    p->kernels() ? p->kernels()->size() : 0u,
+                    (unsigned long long)p->arena_bytes());
   }
   if (!ranks.empty()) {
     std::printf("kernels of rank 0:");
@@ -395,10 +402,11 @@ void printStateSummary(const tpkg::Package *plan, const std::vector<RankSummary>
 } // namespace
 
 int main(int argc, char **argv) {
-  std::string path, tensorName, htmlPath, tracePath, profilePath;
+  std::string path, tensorName, htmlPath, tracePath, profilePath, lossLog;
   bool json = false, kernels = false, allRanks = false;
   const char *usage =
       "usage: tessera-inspect model.tpkg [options]\n"
+      "       tessera-inspect --loss-log loss.csv --html curves.html\n"
       "  Shows a compiled package: mesh, pipeline stages, prediction, inputs and\n"
       "  outputs, and per rank its parameters, activation arena, FLOPs, kernels and\n"
       "  collective traffic (ranks with identical figures share a row past 8 ranks).\n\n"
@@ -409,6 +417,7 @@ int main(int argc, char **argv) {
       "  --html FILE            an HTML report (--trace FILE adds a tessera-run trace)\n"
       "  --trace FILE           with --html: a Chrome trace written by tessera-run --trace\n"
       "  --profile FILE         predicted against measured time per op (tessera-run --profile-json)\n"
+      "  --loss-log FILE        with --html: a training run's curves (tessera-run --loss-log)\n"
       "  --kernels              the generated CUDA modules and kernels (--target=cuda)\n"
       "  --help, --version\n";
   std::vector<std::string> args = tools::expandArgs(argc, argv);
@@ -430,11 +439,13 @@ int main(int argc, char **argv) {
       kernels = true;
     else if (a == "--all-ranks")
       allRanks = true;
-    else if (a == "--tensor" || a == "--html" || a == "--trace" || a == "--profile") {
-      std::string &out = a == "--tensor" ? tensorName
-                         : a == "--html" ? htmlPath
-                         : a == "--trace" ? tracePath
-                                          : profilePath;
+    else if (a == "--tensor" || a == "--html" || a == "--trace" || a == "--profile" ||
+             a == "--loss-log") {
+      std::string &out = a == "--tensor"    ? tensorName
+                         : a == "--html"    ? htmlPath
+                         : a == "--trace"   ? tracePath
+                         : a == "--loss-log" ? lossLog
+                                             : profilePath;
       if (!value(out))
         return 2;
     } else if (!a.empty() && a[0] != '-' && path.empty())
@@ -444,6 +455,20 @@ int main(int argc, char **argv) {
                    a[0] == '-' ? "unknown option" : "unexpected argument", a.c_str());
       return 2;
     }
+  }
+  if (!lossLog.empty()) {
+    // A training run's curves: no package needed.
+    if (htmlPath.empty() || !path.empty()) {
+      std::fprintf(stderr, "error: --loss-log takes --html FILE and no package: "
+                           "tessera-inspect --loss-log loss.csv --html curves.html\n");
+      return 2;
+    }
+    if (rt::Status s = writeLossCurves(lossLog, htmlPath); !s.ok()) {
+      std::fprintf(stderr, "error: %s\n", s.message().c_str());
+      return 1;
+    }
+    std::printf("wrote %s\n", htmlPath.c_str());
+    return 0;
   }
   if (path.empty()) {
     std::fprintf(stderr, "error: no package given\n%s", usage);
