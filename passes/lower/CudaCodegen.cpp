@@ -341,7 +341,21 @@ bool Generator::fused(Body &b, std::string &error) {
     }
     os << "    float r" << st << " = " << e << ";\n";
   }
-  os << "    tsr_st(out0 + i, r" << steps - 1 << ");\n";
+  // Output k is register outputs[k] (one output: the last register).
+  Shape results = attrInts(k_, "outputs");
+  if (results.empty())
+    results.push_back(int64_t(steps) - 1);
+  if (results.size() != k_.outputs.size()) {
+    error = "malformed fused program outputs";
+    return false;
+  }
+  for (size_t o = 0; o < results.size(); ++o) {
+    if (results[o] < 0 || results[o] >= int64_t(steps)) {
+      error = "malformed fused program output";
+      return false;
+    }
+    os << "    tsr_st(out" << o << " + i, r" << results[o] << ");\n";
+  }
   b = map(s, os.str());
   return true;
 }

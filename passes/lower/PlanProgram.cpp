@@ -144,9 +144,21 @@ bool isFusible(Operation *op) {
 
 /// Chains of elementwise ops: an op joins its user's group when it is that
 /// user's only producer-side use and has the user's shape (no broadcast of
-/// intermediates). Returns op -> root of its group (the group's last op).
+/// intermediates). A group whose last op's every user is in one other group
+/// of its shape, or the function's return, joins that group too: the group
+/// then has several results (an optimizer's new weight and moments, read by
+/// the new weight's chain and returned), computed in one pass over memory.
+/// Every member precedes its group's root, and what leaves a group other
+/// than through the root goes only to the return: one kernel at the root's
+/// place computes the group. Returns op -> root of its group (its last op).
 llvm::DenseMap<Operation *, Operation *> elementwiseGroups(Block &body) {
   llvm::DenseMap<Operation *, Operation *> root;
+  auto find = [&](Operation *op) {
+    Operation *r = root.lookup(op);
+    while (r && root.lookup(r) != r)
+      r = root.lookup(r);
+    return r;
+  };
   SmallVector<Operation *> ops;
   for (Operation &op : body)
     ops.push_back(&op);
@@ -155,12 +167,31 @@ llvm::DenseMap<Operation *, Operation *> elementwiseGroups(Block &body) {
       continue;
     root[op] = op;
     Value result = op->getResult(0);
-    if (!result.hasOneUse())
+    if (result.hasOneUse()) {
+      Operation *user = *result.getUsers().begin();
+      if (root.count(user) && user->getResult(0).getType() == result.getType())
+        root[op] = find(user);
       continue;
-    Operation *user = *result.getUsers().begin();
-    if (root.count(user) && user->getResult(0).getType() == result.getType())
-      root[op] = root[user];
+    }
+    Operation *target = nullptr;
+    bool joins = !result.use_empty();
+    for (Operation *user : result.getUsers()) {
+      if (isa<func::ReturnOp>(user))
+        continue;
+      Operation *group = root.count(user) ? find(user) : nullptr;
+      if (!group || user->getResult(0).getType() != result.getType() ||
+          (target && target != group)) {
+        joins = false;
+        break;
+      }
+      target = group;
+    }
+    if (joins && target)
+      root[op] = target;
   }
+  for (Operation *op : ops)
+    if (root.count(op))
+      root[op] = find(op);
   return root;
 }
 
@@ -282,6 +313,50 @@ tessera::lower::planProgram(func::FuncOp func, int64_t rank,
   for (Operation &op : body)
     if (groups.count(&op))
       members[groups[&op]].push_back(&op);
+  llvm::DenseMap<Operation *, int64_t> position;
+  for (Operation &op : body)
+    position[&op] = int64_t(position.size());
+  // A group member the function returns as the new value of a state (a
+  // weight, an optimizer moment) that the group reads, where nothing after
+  // the group reads that state: the state tensor the kernel may write in
+  // place, and its name.
+  auto updatedInPlace = [&](Operation *m,
+                            Operation *root) -> std::optional<std::pair<uint32_t, StringRef>> {
+    StringRef state;
+    unsigned returned = 0;
+    for (OpOperand &use : m->getResult(0).getUses())
+      if (isa<func::ReturnOp>(use.getOwner())) {
+        ++returned;
+        if (auto u = func.getResultAttrOfType<StringAttr>(use.getOperandNumber(),
+                                                          mlir::tsr::kUpdatesAttr))
+          state = u.getValue();
+      }
+    if (state.empty() || returned != 1)
+      return std::nullopt;
+    Value read;
+    for (Operation *g : members[root])
+      for (Value v : g->getOperands())
+        if (auto w = v.getDefiningOp<tsr::WeightOp>();
+            w && w.getName() == state && v.getType() == m->getResult(0).getType())
+          read = v;
+    if (!read)
+      return std::nullopt;
+    auto offsets = read.getDefiningOp<tsr::WeightOp>().getOffsets();
+    bool last = true;
+    for (auto w : body.getOps<tsr::WeightOp>()) {
+      if (w.getName() != state)
+        continue;
+      if (w.getResult().getType() != read.getType() || w.getOffsets() != offsets)
+        last = false; // read in another block or layout too
+      for (Operation *u : w->getUsers())
+        if (u->getBlock() != &body ||
+            (groups.lookup(u) != root && position.lookup(u) > position.lookup(root)))
+          last = false;
+    }
+    if (!last || !ids.count(read))
+      return std::nullopt;
+    return std::make_pair(ids.lookup(read), state);
+  };
 
   for (Operation &op : body) {
     if (groups.count(&op) && members[groups[&op]].size() > 1) {
@@ -318,10 +393,33 @@ tessera::lower::planProgram(func::FuncOp func, int64_t rank,
       kernel.attrs.push_back(std::move(program));
       for (Operation *m : members[&op])
         kernel.predictedSeconds += predict(m);
-      auto id = addTensor(op.getResult(0), PlannedTensor());
-      if (failed(id))
-        return failure();
-      kernel.outputs.push_back(*id);
+      // The group's results: its root, then the members the return reads
+      // (a multi-result group; "outputs" lists their registers).
+      SmallVector<Operation *> results = {&op};
+      for (Operation *m : members[&op])
+        if (m != &op && llvm::any_of(m->getUsers(), [&](Operation *u) {
+              return groups.lookup(u) != &op;
+            }))
+          results.push_back(m);
+      PlannedAttr outputs{"outputs", {}, {}};
+      for (Operation *m : results) {
+        outputs.ints.push_back(reg[m]);
+        if (auto state = updatedInPlace(m, &op)) {
+          // The new value of a state the group is the last to read: the
+          // kernel writes the state itself (read before written, element
+          // by element); no output, no copy after the run.
+          ids[m->getResult(0)] = state->first;
+          writtenInPlace[m->getResult(0)] = state->second;
+          kernel.outputs.push_back(state->first);
+          continue;
+        }
+        auto id = addTensor(m->getResult(0), PlannedTensor());
+        if (failed(id))
+          return failure();
+        kernel.outputs.push_back(*id);
+      }
+      if (results.size() > 1)
+        kernel.attrs.push_back(std::move(outputs));
       plan.kernels.push_back(std::move(kernel));
       continue;
     }

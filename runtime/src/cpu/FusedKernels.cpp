@@ -8,7 +8,10 @@
 // over memory. Its "program" attribute holds (opcode, a, b) triples: operand
 // r >= 0 is the result of triple r, r < 0 is kernel input -1 - r (broadcast
 // to the output shape). The chain is evaluated over blocks of the
-// innermost dimension, each step a tight loop over the block.
+// innermost dimension, each step a tight loop over the block. Output k is
+// register outputs[k] (the "outputs" attribute; without it, one output: the
+// last register). Every input block is read before any output block is
+// written, so an output may be an input's buffer (a state updated in place).
 //
 //===----------------------------------------------------------------------===//
 
@@ -67,6 +70,15 @@ Status elementwise(const KernelCall &call) {
   for (const TensorRef &t : call.inputs)
     if (t.dtype != DType::F32)
       return call.error("fused chains are f32 only");
+  std::vector<int64_t> results = call.attrInts("outputs");
+  if (results.empty())
+    results.push_back(int64_t(steps) - 1);
+  if (results.size() != call.outputs.size())
+    return call.error("the program's outputs do not match the kernel's");
+  for (size_t k = 0; k < results.size(); ++k)
+    if (results[k] < 0 || results[k] >= int64_t(steps) ||
+        call.outputs[k].shape != call.outputs[0].shape || call.outputs[k].dtype != DType::F32)
+      return call.error("malformed program output");
   const TensorRef &y = call.outputs[0];
   size_t rank = y.shape.size();
   std::vector<std::vector<int64_t>> strides;
@@ -74,7 +86,7 @@ Status elementwise(const KernelCall &call) {
     strides.push_back(broadcastStrides(t.shape, rank));
   int64_t inner = rank ? y.shape[rank - 1] : 1;
   int64_t outer = inner ? y.numel() / inner : 0;
-  float *out = y.as<float>();
+
   // Small chains (an optimizer's update of a bias) run on the calling
   // thread: waking a team costs more than the work.
   const bool parallel =
@@ -112,12 +124,19 @@ Status elementwise(const KernelCall &call) {
           case tpkg::FusedOp::Add: for (int64_t j = 0; j < n; ++j) r[j] = pa[j] + pb[j]; break;
           case tpkg::FusedOp::Sub: for (int64_t j = 0; j < n; ++j) r[j] = pa[j] - pb[j]; break;
           case tpkg::FusedOp::Mul: for (int64_t j = 0; j < n; ++j) r[j] = pa[j] * pb[j]; break;
+          case tpkg::FusedOp::Div: for (int64_t j = 0; j < n; ++j) r[j] = pa[j] / pb[j]; break;
+          case tpkg::FusedOp::Sqrt:
+            for (int64_t j = 0; j < n; ++j) r[j] = __builtin_sqrtf(pa[j]);
+            break;
           default: for (int64_t j = 0; j < n; ++j) r[j] = apply(code, pa[j], pb[j]); break;
           }
         }
-        const float *last = regs.data() + (steps - 1) * kBlock;
-        for (int64_t j = 0; j < n; ++j)
-          out[row * inner + j0 + j] = last[j];
+        for (size_t k = 0; k < results.size(); ++k) {
+          const float *value = regs.data() + results[k] * kBlock;
+          float *out = call.outputs[k].as<float>() + row * inner + j0;
+          for (int64_t j = 0; j < n; ++j)
+            out[j] = value[j];
+        }
       }
     }
   }
