@@ -39,7 +39,8 @@ using namespace mlir;
 using namespace tessera;
 
 Step tessera::sliceEvalProgram(Compilation &c) {
-  if (!c.o.train || !c.module || c.o.noEvalProgram)
+  // (A plan-only package never runs: no validation program to plan.)
+  if (!c.o.train || !c.module || c.o.noEvalProgram || c.o.planOnly)
     return std::nullopt;
   auto main = c.module->lookupSymbol<func::FuncOp>("main");
   if (!main)

@@ -117,10 +117,11 @@ def main():
     print("mesh: ok (5 validation losses equal the one-device ones)")
 
     ckpts, best = os.path.join(work, "ckpts"), os.path.join(work, "best")
+    # (--save-best's folder given with a trailing slash, as users type it.)
     sched = os.path.join(work, "sched.csv")
     out = run([tr, package, *fixed, "--steps", "5", "--eval-data", os.path.join(work, "val.npy"),
                "--eval-every", "1", "--save-every", "2", "--keep", "1", "--checkpoint-dir", ckpts,
-               "--save-best", best, "--loss-log", sched])
+               "--save-best", best + "/", "--loss-log", sched])
     assert sorted(os.listdir(ckpts)) == ["step-4"], os.listdir(ckpts)
     vals = [r[2] for r in log(sched)]
     best_step = vals.index(min(vals)) + 1

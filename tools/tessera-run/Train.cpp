@@ -255,15 +255,19 @@ int TrainLoop::saveAtomically(const std::string &dir, const char *what) const {
     return 0;
   }
   std::error_code error;
-  std::string partial = dir + ".partial", old = dir + ".old";
+  // "best/" names the folder "best": written beside it as best.partial.
+  fs::path folder = fs::path(dir).lexically_normal();
+  if (!folder.has_filename())
+    folder = folder.parent_path();
+  std::string target = folder.string(), partial = target + ".partial", old = target + ".old";
   fs::remove_all(partial, error);
   if (Status s = save(partial); !s.ok())
     return fail(s);
   fs::remove_all(old, error);
-  if (fs::exists(dir))
-    fs::rename(dir, old, error);
+  if (fs::exists(target))
+    fs::rename(target, old, error);
   if (!error)
-    fs::rename(partial, dir, error);
+    fs::rename(partial, target, error);
   if (error) {
     std::fprintf(stderr, "error: %s checkpoint %s: %s\n", what, dir.c_str(),
                  error.message().c_str());
