@@ -23,6 +23,9 @@ import struct
 import subprocess
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from check_train_data import npy  # noqa: E402
+
 
 def read_npy(path):
     data = open(path, "rb").read()
@@ -33,14 +36,6 @@ def read_npy(path):
     for d in header["shape"]:
         count *= d
     return header["shape"], list(struct.unpack("<%d%s" % (count, code), data[10 + hlen:]))
-
-
-def write_npy(path, values):
-    h = "{'descr': '<i8', 'fortran_order': False, 'shape': (%d,), }" % len(values)
-    h += " " * (63 - (len(h) + 10) % 64) + "\n"
-    with open(path, "wb") as f:
-        f.write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(h)) + h.encode())
-        f.write(struct.pack("<%dq" % len(values), *values))
 
 
 def run(cmd):
@@ -76,7 +71,7 @@ def main():
     # The validation stream: the zoo's rows one after the other, then a token;
     # window w is row w and the next token (its labels: the row shifted).
     stream = ids + [7]
-    write_npy(os.path.join(work, "val.npy"), stream)
+    npy(os.path.join(work, "val.npy"), stream, "q")
     fixed = ["--input", "input_ids=" + os.path.join(zoo, "dynamo/inputs/input_ids.npy"),
              "--input", "attention_mask=" + os.path.join(zoo, "dynamo/inputs/attention_mask.npy"),
              "--input", "labels=" + os.path.join(zoo, "train/labels.npy")]

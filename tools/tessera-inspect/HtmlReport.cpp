@@ -34,6 +34,14 @@ std::string tessera::htmlEscape(const std::string &s) {
   return out;
 }
 
+rt::Status tessera::writeHtmlFile(const std::string &path, const std::string &page) {
+  std::ofstream file(path);
+  file << page;
+  if (!file)
+    return rt::Status(rt::StatusCode::InvalidArgument, "cannot write '" + path + "'");
+  return rt::Status::okStatus();
+}
+
 std::string tessera::htmlNumber(const char *format, double v) {
   char buffer[64];
   std::snprintf(buffer, sizeof(buffer), format, v);
@@ -346,9 +354,5 @@ rt::Status tessera::writeHtmlReport(const rt::Package &package, const std::strin
          "n('.rank-bar') + ' rank bars, ' + n('.layer') + ' layers, ' + n('.gantt-step') + "
          "' predicted steps, ' + n('.gantt-measured-step') + ' measured steps';\n"
       << "});\n</script>\n</body></html>\n";
-  std::ofstream file(htmlPath);
-  file << out.str();
-  if (!file)
-    return rt::Status(rt::StatusCode::InvalidArgument, "cannot write '" + htmlPath + "'");
-  return rt::Status::okStatus();
+  return writeHtmlFile(htmlPath, out.str());
 }

@@ -29,6 +29,8 @@ rt::Status writeLossCurves(const std::string &logPath, const std::string &htmlPa
 
 /// `s` with HTML's special characters escaped.
 std::string htmlEscape(const std::string &s);
+/// Writes `page` to `path`.
+rt::Status writeHtmlFile(const std::string &path, const std::string &page);
 /// `v` printed with a printf `format`.
 std::string htmlNumber(const char *format, double v);
 

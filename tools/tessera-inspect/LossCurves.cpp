@@ -203,9 +203,5 @@ rt::Status tessera::writeLossCurves(const std::string &logPath, const std::strin
       << "    count('learning rate') + ' learning rate points, ' +\n"
       << "    count('gradient norm') + ' gradient norm points';\n"
       << "});\n</script>\n</body></html>\n";
-  std::ofstream file(htmlPath);
-  file << out.str();
-  if (!file)
-    return rt::Status(rt::StatusCode::InvalidArgument, "cannot write '" + htmlPath + "'");
-  return rt::Status::okStatus();
+  return writeHtmlFile(htmlPath, out.str());
 }

@@ -19,6 +19,7 @@
 #include <iomanip>
 #include <limits>
 #include <optional>
+#include <tuple>
 #include <unistd.h>
 
 namespace tessera::tools {
@@ -52,6 +53,17 @@ std::string duration(double seconds) {
   return text;
 }
 
+/// Batch `step`'s windows of `data` as input_ids and labels of `shape`
+/// [batch, sequence].
+std::pair<HostTensor, HostTensor> windowBatch(const TokenData &data, int64_t step,
+                                              const std::vector<int64_t> &shape) {
+  HostTensor x{DType::I64, shape, std::vector<uint8_t>(size_t(shape[0] * shape[1]) * 8)};
+  HostTensor y = x;
+  data.windows(step, shape[0], shape[1], reinterpret_cast<int64_t *>(x.data.data()),
+               reinterpret_cast<int64_t *>(y.data.data()));
+  return {std::move(x), std::move(y)};
+}
+
 /// One training run: the steps, validation, checkpoints and the log.
 class TrainLoop {
 public:
@@ -71,7 +83,7 @@ private:
   Status save(const std::string &dir) const;
   /// `dir` replaced by a complete checkpoint (written beside, then renamed).
   int saveAtomically(const std::string &dir, const char *what) const;
-  int afterStep(double step, double loss, std::optional<double> val);
+  int afterStep(double step, std::optional<double> val);
   int finish();
 
   std::shared_ptr<Package> package_;
@@ -220,16 +232,10 @@ int TrainLoop::openValidation() {
 
 int TrainLoop::validate(double &loss, double &seconds) {
   auto start = std::chrono::steady_clock::now();
-  int64_t batch = ids_->shape[0], seq = ids_->shape[1];
   std::map<std::string, HostTensor> feed = inputs_;
-  HostTensor x{DType::I64, ids_->shape, std::vector<uint8_t>(size_t(batch * seq) * 8)};
-  HostTensor y = x;
   double sum = 0;
   for (int64_t b = 0; b < evalBatches_; ++b) {
-    evalData_->windows(b, batch, seq, reinterpret_cast<int64_t *>(x.data.data()),
-                       reinterpret_cast<int64_t *>(y.data.data()));
-    feed["input_ids"] = x;
-    feed["labels"] = y;
+    std::tie(feed["input_ids"], feed["labels"]) = windowBatch(*evalData_, b, ids_->shape);
     double value = 0;
     if (Status s = validation_->loss(feed, value); !s.ok())
       return fail(s);
@@ -277,7 +283,7 @@ int TrainLoop::saveAtomically(const std::string &dir, const char *what) const {
   return 0;
 }
 
-int TrainLoop::afterStep(double step, double loss, std::optional<double> val) {
+int TrainLoop::afterStep(double step, std::optional<double> val) {
   // Periodic checkpoints: DIR/step-<N>, the newest --keep.
   if (o_.saveEvery && int64_t(step) % o_.saveEvery == 0) {
     std::error_code error;
@@ -302,7 +308,6 @@ int TrainLoop::afterStep(double step, double loss, std::optional<double> val) {
   }
   if (!val)
     return 0;
-  (void)loss;
   if (*val < best_) {
     best_ = *val;
     bestStep_ = step;
@@ -339,10 +344,7 @@ int TrainLoop::run() {
     int64_t step = int64_t(first_) + k; // counted from the first step ever: resumes continue
     if (data_) {
       int64_t batch = ids_->shape[0], seq = ids_->shape[1];
-      HostTensor x{DType::I64, ids_->shape, std::vector<uint8_t>(size_t(batch * seq) * 8)};
-      HostTensor y = x;
-      data_->windows(step, batch, seq, reinterpret_cast<int64_t *>(x.data.data()),
-                     reinterpret_cast<int64_t *>(y.data.data()));
+      auto [x, y] = windowBatch(*data_, step, ids_->shape);
       if (windowsLog_)
         for (int64_t b = 0; b < batch; ++b) {
           std::fprintf(windowsLog_, "%lld,%lld,%lld,", (long long)step + 1, (long long)b,
@@ -353,8 +355,8 @@ int TrainLoop::run() {
           std::fprintf(windowsLog_, "%lld\n",
                        (long long)reinterpret_cast<const int64_t *>(y.data.data())[b * seq + seq - 1]);
         }
-      inputs_["input_ids"] = x;
-      inputs_["labels"] = y;
+      inputs_["input_ids"] = std::move(x);
+      inputs_["labels"] = std::move(y);
     }
     for (const auto &[name, value] : inputs_)
       if (Status s = mesh_.setInput(name, value); !s.ok())
@@ -414,7 +416,7 @@ int TrainLoop::run() {
                   terminal && !val ? "" : "\n");
       std::fflush(stdout);
     }
-    if (int code = afterStep(done, scalarOf(loss), val))
+    if (int code = afterStep(done, val))
       return code;
   }
   return finish();
